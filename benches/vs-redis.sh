@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Compare a server under test against redis-server with redis-benchmark.
+#
+# Both servers run pinned to CPU 0 (taskset -c 0) and stay up for the whole
+# run; redis-benchmark runs pinned to CPU 1. For every round, every test and
+# every pipeline depth, the server under test is benchmarked and then
+# redis-server, so slow drifts in machine load hit both alike. The table shows
+# the median requests/s over the rounds and the ratio server/redis.
+#
+# Usage: benches/vs-redis.sh
+#
+# Environment:
+#   SERVER_CMD   command for the server under test, "{port}" is replaced by the
+#                port (default: target/release/ringbus --threads 1 --port {port},
+#                built with `cargo build --release` if missing)
+#   SERVER_NAME  label for the server under test (default: ringbus)
+#   ROUNDS       alternating rounds (default: 3)
+#   TESTS        redis-benchmark tests, comma or space separated
+#                (default: ping_mbulk,set,get,incr,mset)
+#   PIPELINES    pipeline depths (default: "1 16")
+#   CLIENTS      parallel connections, -c (default: 50)
+#   REQUESTS     requests per run, -n (default: 200000 x pipeline depth,
+#                which is >= ~2 s per run for both servers on a laptop-class core)
+#   REDIS_SERVER redis-server binary (default: redis-server)
+#   RAW_CSV      if set, append every single run to this CSV file
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SERVER_NAME=${SERVER_NAME:-ringbus}
+ROUNDS=${ROUNDS:-3}
+TESTS=${TESTS:-ping_mbulk,set,get,incr,mset}
+PIPELINES=${PIPELINES:-1 16}
+CLIENTS=${CLIENTS:-50}
+REQUESTS=${REQUESTS:-}
+REDIS_SERVER=${REDIS_SERVER:-redis-server}
+RAW_CSV=${RAW_CSV:-}
+
+for tool in taskset redis-benchmark redis-cli python3 "$REDIS_SERVER"; do
+    command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 1; }
+done
+
+if [[ -z ${SERVER_CMD:-} ]]; then
+    if [[ ! -x $ROOT/target/release/ringbus ]]; then
+        echo "building ringbus (release)..." >&2
+        cargo build --release --manifest-path "$ROOT/Cargo.toml" >&2
+    fi
+    SERVER_CMD="$ROOT/target/release/ringbus --threads 1 --port {port}"
+fi
+
+WORKDIR=$(mktemp -d)
+PIDS=()
+
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$WORKDIR"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A port that nothing is bound to right now (the kernel picks it).
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# start NAME PORT CMD... : start CMD pinned to CPU 0, wait until it answers
+# PING; its pid is left in STARTED_PID.
+start() {
+    local name=$1 port=$2
+    shift 2
+    taskset -c 0 "$@" >"$WORKDIR/$name.log" 2>&1 &
+    local pid=$!
+    PIDS+=("$pid")
+    STARTED_PID=$pid
+    for _ in $(seq 100); do
+        if [[ $(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null) == PONG ]]; then
+            return
+        fi
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "$name did not answer PING on port $port; log:" >&2
+    cat "$WORKDIR/$name.log" >&2
+    exit 1
+}
+
+# bench PORT TEST PIPELINE -> prints requests/s (empty on failure)
+bench() {
+    local port=$1 test=$2 pipeline=$3
+    local n=${REQUESTS:-$((200000 * pipeline))}
+    taskset -c 1 redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$n" \
+        -P "$pipeline" -t "$test" --csv -q 2>/dev/null |
+        awk -F'","' 'NR == 2 { print $2 }'
+}
+
+median() {
+    sort -g | awk '{ v[NR] = $1 } END {
+        if (NR == 0) { print "nan"; exit }
+        if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+SUT_PORT=$(free_port)
+read -r -a SUT_ARGV <<<"${SERVER_CMD//\{port\}/$SUT_PORT}"
+start "$SERVER_NAME" "$SUT_PORT" "${SUT_ARGV[@]}"
+SUT_PID=$STARTED_PID
+
+REDIS_PORT=$(free_port)
+start redis "$REDIS_PORT" "$REDIS_SERVER" --port "$REDIS_PORT" \
+    --bind 127.0.0.1 --save '' --appendonly no --daemonize no --logfile ''
+REDIS_PID=$STARTED_PID
+
+echo "$SERVER_NAME: ${SUT_ARGV[*]} (port $SUT_PORT); redis: $("$REDIS_SERVER" --version | awk '{print $3}') (port $REDIS_PORT)" >&2
+
+IFS=', ' read -r -a TEST_LIST <<<"$TESTS"
+read -r -a PIPELINE_LIST <<<"$PIPELINES"
+
+for ((round = 1; round <= ROUNDS; round++)); do
+    for test in "${TEST_LIST[@]}"; do
+        for p in "${PIPELINE_LIST[@]}"; do
+            sut=$(bench "$SUT_PORT" "$test" "$p")
+            redis=$(bench "$REDIS_PORT" "$test" "$p")
+            for pid in "$SUT_PID" "$REDIS_PID"; do
+                kill -0 "$pid" 2>/dev/null || { echo "server pid $pid died" >&2; exit 1; }
+            done
+            if [[ -z $sut || -z $redis ]]; then
+                echo "redis-benchmark failed: $test P=$p" >&2
+                exit 1
+            fi
+            echo "$sut" >>"$WORKDIR/$test.$p.sut"
+            echo "$redis" >>"$WORKDIR/$test.$p.redis"
+            printf 'round %d  %-10s P=%-3s %s=%-12s redis=%s\n' \
+                "$round" "$test" "$p" "$SERVER_NAME" "$sut" "$redis" >&2
+            if [[ -n $RAW_CSV ]]; then
+                echo "$SERVER_NAME,$round,$test,$p,$sut,$redis" >>"$RAW_CSV"
+            fi
+        done
+    done
+done
+
+printf '%-12s %4s %14s %14s %7s\n' test P "$SERVER_NAME" redis ratio
+for test in "${TEST_LIST[@]}"; do
+    for p in "${PIPELINE_LIST[@]}"; do
+        sut=$(median <"$WORKDIR/$test.$p.sut")
+        redis=$(median <"$WORKDIR/$test.$p.redis")
+        ratio=$(awk -v a="$sut" -v b="$redis" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+        printf '%-12s %4s %14.0f %14.0f %7s\n' "$test" "$p" "$sut" "$redis" "$ratio"
+    done
+done

@@ -1,0 +1,382 @@
+//! Connection commands (PING, ECHO, HELLO, AUTH, SELECT, RESET, QUIT, CLIENT)
+//! and the entry point for every [`ConnCmd`]: they run on the client's own core
+//! and may change the connection's state.
+
+use std::net::SocketAddr;
+
+use super::args::{is, truncated, Error};
+use super::{server, ConnCmd};
+use crate::resp::parse::parse_i64;
+use crate::resp::Proto;
+use crate::server::connection::{Flow, Session};
+
+/// The Redis version ringbus answers as (HELLO, INFO): the behaviour it mirrors.
+pub const REDIS_VERSION: &str = "7.2.4";
+
+pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Flow {
+    let result = match cmd {
+        ConnCmd::Ping => ping(s, argv),
+        ConnCmd::Echo => {
+            s.out.bulk(argv[1]);
+            Ok(())
+        }
+        ConnCmd::Hello => hello(s, argv),
+        ConnCmd::Quit => {
+            s.out.ok();
+            return Flow::Close;
+        }
+        ConnCmd::Reset => {
+            reset(s);
+            Ok(())
+        }
+        ConnCmd::Select => select(s, argv[1]),
+        ConnCmd::Auth => auth(s, argv),
+        ConnCmd::ClientId => {
+            let id = s.info.borrow().id;
+            s.out.int(id as i64);
+            Ok(())
+        }
+        ConnCmd::ClientSetName => set_name(s, argv[2]).map(|_| s.out.ok()),
+        ConnCmd::ClientGetName => {
+            let name = s.info.borrow().name.clone();
+            s.out.bulk_opt((!name.is_empty()).then_some(&name[..]));
+            Ok(())
+        }
+        ConnCmd::ClientInfo => {
+            let line = s.info.borrow().describe(std::time::Instant::now(), 0) + "\n";
+            s.out.verbatim(line.as_bytes());
+            Ok(())
+        }
+        ConnCmd::ClientList => client_list(s, argv).await,
+        ConnCmd::ClientKill => return client_kill(s, argv).await,
+        ConnCmd::ClientNoEvict => {
+            if is(argv[2], "on") || is(argv[2], "off") {
+                s.out.ok();
+                Ok(())
+            } else {
+                Err(Error::SYNTAX)
+            }
+        }
+        ConnCmd::ClientSetInfo => client_setinfo(s, argv),
+        _ => server::run(s, cmd, argv).await,
+    };
+    if let Err(e) = result {
+        s.out.error(&e.0);
+    }
+    Flow::Continue
+}
+
+fn ping(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
+    match argv.len() {
+        1 => s.out.simple("PONG"),
+        2 => s.out.bulk(argv[1]),
+        _ => return Err(Error::arity("ping")),
+    }
+    Ok(())
+}
+
+fn select(s: &mut Session, arg: &[u8]) -> Result<(), Error> {
+    let db = parse_i64(arg)
+        .filter(|n| i32::try_from(*n).is_ok())
+        .ok_or(Error::NOT_INTEGER)?;
+    let databases = s.core.shard.borrow().config.databases;
+    if db < 0 || db as usize >= databases {
+        return Err(Error::DB_RANGE);
+    }
+    s.set_db(db as usize);
+    s.out.ok();
+    Ok(())
+}
+
+/// Checks a password for the only user ringbus has, `default`.
+fn check_password(s: &Session, user: &[u8], password: &[u8]) -> bool {
+    if user != b"default" {
+        return false;
+    }
+    match &s.core.shard.borrow().config.requirepass {
+        None => true,
+        Some(pass) => pass.as_bytes() == password,
+    }
+}
+
+const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+
+fn auth(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
+    let (user, password): (&[u8], &[u8]) = match argv.len() {
+        2 => {
+            if s.core.shard.borrow().config.requirepass.is_none() {
+                return Err(Error::msg(
+                    "ERR AUTH <password> called without any password configured for the default user. \
+                     Are you sure your configuration is correct?",
+                ));
+            }
+            (b"default", argv[1])
+        }
+        3 => (argv[1], argv[2]),
+        _ => return Err(Error::SYNTAX),
+    };
+    if !check_password(s, user, password) {
+        return Err(Error::msg(WRONGPASS));
+    }
+    s.authenticated = true;
+    s.out.ok();
+    Ok(())
+}
+
+fn hello(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
+    let mut proto = None;
+    let mut next = 1;
+    if argv.len() >= 2 {
+        let ver = parse_i64(argv[1])
+            .ok_or_else(|| Error::msg("ERR Protocol version is not an integer or out of range"))?;
+        if !(2..=3).contains(&ver) {
+            return Err(Error::msg("NOPROTO unsupported protocol version"));
+        }
+        proto = Some(if ver == 3 { Proto::Resp3 } else { Proto::Resp2 });
+        next = 2;
+    }
+    let mut credentials = None;
+    let mut name = None;
+    let mut j = next;
+    while j < argv.len() {
+        let more = argv.len() - 1 - j;
+        if is(argv[j], "auth") && more >= 2 {
+            credentials = Some((argv[j + 1], argv[j + 2]));
+            j += 3;
+        } else if is(argv[j], "setname") && more >= 1 {
+            name = Some(argv[j + 1]);
+            j += 2;
+        } else {
+            return Err(Error::msg(format!("ERR Syntax error in HELLO option '{}'", truncated(argv[j], 128))));
+        }
+    }
+    if let Some((user, password)) = credentials {
+        if !check_password(s, user, password) {
+            return Err(Error::msg(WRONGPASS));
+        }
+        s.authenticated = true;
+    }
+    if !s.authenticated {
+        return Err(Error::msg(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> \
+             AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol \
+             version at the same time",
+        ));
+    }
+    if let Some(name) = name {
+        set_name(s, name)?;
+    }
+    if let Some(proto) = proto {
+        s.set_proto(proto);
+    }
+    let id = s.info.borrow().id;
+    let out = &mut s.out;
+    out.map(7);
+    out.bulk_str("server");
+    out.bulk_str("redis");
+    out.bulk_str("version");
+    out.bulk_str(REDIS_VERSION);
+    out.bulk_str("proto");
+    out.int(if out.resp3() { 3 } else { 2 });
+    out.bulk_str("id");
+    out.int(id as i64);
+    out.bulk_str("mode");
+    out.bulk_str("standalone");
+    out.bulk_str("role");
+    out.bulk_str("master");
+    out.bulk_str("modules");
+    out.array(0);
+    Ok(())
+}
+
+fn reset(s: &mut Session) {
+    s.set_db(0);
+    s.set_proto(Proto::Resp2);
+    s.info.borrow_mut().name.clear();
+    s.authenticated = s.core.shard.borrow().config.requirepass.is_none();
+    s.out.simple("RESET");
+}
+
+/// Client names and library attributes: printable ASCII without spaces.
+fn valid_attr(value: &[u8]) -> bool {
+    value.iter().all(|&c| (b'!'..=b'~').contains(&c))
+}
+
+fn set_name(s: &mut Session, name: &[u8]) -> Result<(), Error> {
+    if !valid_attr(name) {
+        return Err(Error::msg("ERR Client names cannot contain spaces, newlines or special characters."));
+    }
+    s.info.borrow_mut().name = name.to_vec();
+    Ok(())
+}
+
+fn client_setinfo(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
+    let (attr, value) = (argv[2], argv[3]);
+    let lib_name = is(attr, "lib-name");
+    if !lib_name && !is(attr, "lib-ver") {
+        return Err(Error::msg(format!("ERR Unrecognized option '{}'", truncated(attr, 128))));
+    }
+    if !valid_attr(value) {
+        return Err(Error::msg(format!(
+            "ERR {} cannot contain spaces, newlines or special characters.",
+            truncated(attr, 128)
+        )));
+    }
+    let mut info = s.info.borrow_mut();
+    if lib_name {
+        info.lib_name = value.to_vec();
+    } else {
+        info.lib_ver = value.to_vec();
+    }
+    drop(info);
+    s.out.ok();
+    Ok(())
+}
+
+async fn client_list(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
+    let mut ids: Option<Vec<u64>> = None;
+    if argv.len() > 2 {
+        if is(argv[2], "type") && argv.len() == 4 {
+            let kind = argv[3];
+            if ["normal", "master", "replica", "slave", "pubsub"].iter().all(|k| !is(kind, k)) {
+                return Err(Error::msg(format!("ERR Unknown client type '{}'", truncated(kind, 128))));
+            }
+            if !is(kind, "normal") {
+                ids = Some(Vec::new());
+            }
+        } else if is(argv[2], "id") && argv.len() >= 4 {
+            let parsed: Option<Vec<u64>> =
+                argv[3..].iter().map(|a| parse_i64(a).filter(|n| *n > 0).map(|n| n as u64)).collect();
+            ids = Some(parsed.ok_or_else(|| Error::msg("ERR Invalid client ID"))?);
+        } else {
+            return Err(Error::SYNTAX);
+        }
+    }
+    let per_core = s
+        .core
+        .run_on_all(move |core| core.clients.borrow().describe_all(ids.as_deref()))
+        .await;
+    let mut lines: Vec<(u64, String)> = per_core.into_iter().flatten().collect();
+    lines.sort_by_key(|(id, _)| *id);
+    let mut text = String::new();
+    for (_, line) in lines {
+        text.push_str(&line);
+        text.push('\n');
+    }
+    s.out.verbatim(text.as_bytes());
+    Ok(())
+}
+
+/// Which clients CLIENT KILL picks.
+#[derive(Clone, Default)]
+struct KillFilter {
+    id: Option<u64>,
+    addr: Option<String>,
+    laddr: Option<String>,
+    skip_id: Option<u64>,
+    none: bool,
+}
+
+async fn client_kill(s: &mut Session, argv: &[&[u8]]) -> Flow {
+    let me = s.info.borrow().id;
+    let old_form = argv.len() == 3;
+    let filter = match parse_kill(argv, me) {
+        Ok(f) => f,
+        Err(e) => {
+            s.out.error(&e.0);
+            return Flow::Continue;
+        }
+    };
+    let counts = s
+        .core
+        .run_on_all(move |core| {
+            let mut killed = 0i64;
+            let mut killed_caller = false;
+            for client in core.clients.borrow().iter() {
+                let mut c = client.borrow_mut();
+                let hit = !filter.none
+                    && filter.id.is_none_or(|id| id == c.id)
+                    && filter.addr.as_ref().is_none_or(|a| *a == c.addr.to_string())
+                    && filter.laddr.as_ref().is_none_or(|a| *a == c.laddr.to_string())
+                    && filter.skip_id != Some(c.id);
+                if hit {
+                    killed += 1;
+                    c.killed = true;
+                    if c.id == me {
+                        killed_caller = true;
+                    } else {
+                        // Wakes the connection's pending read so it sees `killed`.
+                        // SAFETY: shutdown on a socket fd owned by a live connection.
+                        unsafe { libc::shutdown(c.fd, libc::SHUT_RDWR) };
+                    }
+                }
+            }
+            (killed, killed_caller)
+        })
+        .await;
+    let killed: i64 = counts.iter().map(|(n, _)| n).sum();
+    if old_form {
+        if killed == 0 {
+            s.out.error("ERR No such client");
+        } else {
+            s.out.ok();
+        }
+    } else {
+        s.out.int(killed);
+    }
+    if counts.iter().any(|(_, me)| *me) {
+        Flow::Close
+    } else {
+        Flow::Continue
+    }
+}
+
+fn parse_kill(argv: &[&[u8]], me: u64) -> Result<KillFilter, Error> {
+    let mut f = KillFilter::default();
+    if argv.len() == 3 {
+        f.addr = Some(String::from_utf8_lossy(argv[2]).into_owned());
+        return Ok(f);
+    }
+    if argv.len() % 2 == 0 {
+        return Err(Error::SYNTAX);
+    }
+    f.skip_id = Some(me);
+    for pair in argv[2..].chunks(2) {
+        let (opt, value) = (pair[0], pair[1]);
+        if is(opt, "id") {
+            let id = parse_i64(value)
+                .filter(|n| *n > 0)
+                .ok_or_else(|| Error::msg("ERR client-id should be greater than 0"))?;
+            f.id = Some(id as u64);
+        } else if is(opt, "addr") {
+            f.addr = Some(String::from_utf8_lossy(value).into_owned());
+        } else if is(opt, "laddr") {
+            f.laddr = Some(String::from_utf8_lossy(value).into_owned());
+        } else if is(opt, "skipme") {
+            f.skip_id = match () {
+                _ if is(value, "yes") => Some(me),
+                _ if is(value, "no") => None,
+                _ => return Err(Error::SYNTAX),
+            };
+        } else if is(opt, "type") {
+            if ["normal", "master", "replica", "slave", "pubsub"].iter().all(|k| !is(value, k)) {
+                return Err(Error::msg(format!("ERR Unknown client type '{}'", truncated(value, 128))));
+            }
+            f.none |= !is(value, "normal");
+        } else if is(opt, "user") {
+            if value != b"default" {
+                return Err(Error::msg(format!("ERR No such user '{}'", truncated(value, 128))));
+            }
+        } else if is(opt, "maxage") {
+            parse_i64(value).ok_or(Error::NOT_INTEGER)?;
+        } else {
+            return Err(Error::SYNTAX);
+        }
+    }
+    Ok(f)
+}
+
+/// Formats an address as Redis does in CLIENT LIST (`ip:port`).
+pub fn peer_id(addr: &SocketAddr) -> String {
+    addr.to_string()
+}

@@ -1,0 +1,245 @@
+//! Generic key commands: deletion, existence, type, rename and expiry. The
+//! cross-shard forms of DEL/EXISTS/RENAME are driven by `cmd::multi`, which
+//! calls the `*_part` functions here on each shard.
+
+use super::args::{is, Args, CmdResult, Error};
+use super::Ctx;
+use crate::resp::parse::parse_i64;
+use crate::resp::Out;
+use crate::shard::db::Entry;
+
+/// DEL / UNLINK on this shard's keys: how many existed.
+pub fn del_part(ctx: &mut Ctx, keys: &[&[u8]]) -> i64 {
+    let now = ctx.now;
+    let mut n = 0;
+    for key in keys {
+        if ctx.db().remove_live(key, now).is_some() {
+            ctx.wrote(key);
+            n += 1;
+        }
+    }
+    n
+}
+
+/// EXISTS / TOUCH on this shard's keys: how many exist (repeats count again).
+pub fn exists_part(ctx: &mut Ctx, keys: &[&[u8]]) -> i64 {
+    keys.iter().filter(|k| ctx.read(k).is_some()).count() as i64
+}
+
+pub fn del(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    out.int(del_part(ctx, args.rest()));
+    Ok(())
+}
+
+pub fn exists(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    out.int(exists_part(ctx, args.rest()));
+    Ok(())
+}
+
+pub fn type_(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    let key = args.next_bytes()?;
+    let name = ctx.read(key).map_or("none", |e| e.value.type_name());
+    out.simple(name);
+    Ok(())
+}
+
+/// RENAME / RENAMENX when both keys live on this shard.
+pub fn rename(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    rename_generic(ctx, args, out, false)
+}
+
+pub fn renamenx(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    rename_generic(ctx, args, out, true)
+}
+
+fn rename_generic(ctx: &mut Ctx, args: &mut Args, out: &mut Out, nx: bool) -> CmdResult {
+    let (src, dst) = (args.next_bytes()?, args.next_bytes()?);
+    let now = ctx.now;
+    if !ctx.db().contains(src, now) {
+        return Err(Error::NO_SUCH_KEY);
+    }
+    if src == dst {
+        reply_renamed(out, nx, true);
+        return Ok(());
+    }
+    if nx && ctx.db().contains(dst, now) {
+        reply_renamed(out, nx, false);
+        return Ok(());
+    }
+    let entry = take_part(ctx, src).expect("checked above");
+    put_part(ctx, dst, entry);
+    reply_renamed(out, nx, true);
+    Ok(())
+}
+
+pub fn reply_renamed(out: &mut Out, nx: bool, done: bool) {
+    if nx {
+        out.int(done as i64);
+    } else {
+        out.ok();
+    }
+}
+
+/// Removes a live key and hands over its value and deadline (RENAME's source side).
+pub fn take_part(ctx: &mut Ctx, key: &[u8]) -> Option<Entry> {
+    let now = ctx.now;
+    let entry = ctx.db().remove_live(key, now)?;
+    ctx.wrote(key);
+    Some(entry)
+}
+
+/// Stores a value taken by [`take_part`], deadline included (RENAME's destination side).
+pub fn put_part(ctx: &mut Ctx, key: &[u8], entry: Entry) {
+    let at = entry.expire_at();
+    ctx.db().set(key, entry.value, at);
+    ctx.wrote(key);
+}
+
+/// Redis's `parseExtendedExpireArgumentsOrReply`.
+#[derive(Default)]
+struct ExpireFlags {
+    nx: bool,
+    xx: bool,
+    gt: bool,
+    lt: bool,
+}
+
+fn parse_expire_flags(opts: &[&[u8]]) -> Result<ExpireFlags, Error> {
+    let mut f = ExpireFlags::default();
+    for opt in opts {
+        match () {
+            _ if is(opt, "nx") => f.nx = true,
+            _ if is(opt, "xx") => f.xx = true,
+            _ if is(opt, "gt") => f.gt = true,
+            _ if is(opt, "lt") => f.lt = true,
+            _ => {
+                return Err(Error::msg(format!(
+                    "ERR Unsupported option {}",
+                    String::from_utf8_lossy(opt)
+                )))
+            }
+        }
+    }
+    if f.nx && (f.xx || f.gt || f.lt) {
+        return Err(Error::msg("ERR NX and XX, GT or LT options at the same time are not compatible"));
+    }
+    if f.gt && f.lt {
+        return Err(Error::msg("ERR GT and LT options at the same time are not compatible"));
+    }
+    Ok(f)
+}
+
+/// EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT (Redis's `expireGenericCommand`).
+fn expire_generic(ctx: &mut Ctx, args: &mut Args, out: &mut Out, seconds: bool, relative: bool, name: &str) -> CmdResult {
+    let (key, when) = (args.next_bytes()?, args.next_bytes()?);
+    let flags = parse_expire_flags(args.rest())?;
+    let invalid = || Error::msg(format!("ERR invalid expire time in '{name}' command"));
+    let mut when = parse_i64(when).ok_or(Error::NOT_INTEGER)?;
+    if seconds {
+        when = when.checked_mul(1000).ok_or_else(invalid)?;
+    }
+    if relative {
+        when = when.checked_add(ctx.now as i64).ok_or_else(invalid)?;
+    }
+    let now = ctx.now;
+    let Some(entry) = ctx.db().get(key, now) else {
+        out.int(0);
+        return Ok(());
+    };
+    let current = entry.expire_at().map(|at| at as i64);
+    let refused = (flags.nx && current.is_some())
+        || (flags.xx && current.is_none())
+        || (flags.gt && current.is_none_or(|cur| when <= cur))
+        || (flags.lt && current.is_some_and(|cur| when >= cur));
+    if refused {
+        out.int(0);
+        return Ok(());
+    }
+    if when <= now as i64 {
+        ctx.db().remove(key);
+    } else {
+        ctx.db().set_expire(key, Some(when as u64));
+    }
+    ctx.wrote(key);
+    out.int(1);
+    Ok(())
+}
+
+pub fn expire(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    expire_generic(ctx, args, out, true, true, "expire")
+}
+
+pub fn pexpire(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    expire_generic(ctx, args, out, false, true, "pexpire")
+}
+
+pub fn expireat(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    expire_generic(ctx, args, out, true, false, "expireat")
+}
+
+pub fn pexpireat(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    expire_generic(ctx, args, out, false, false, "pexpireat")
+}
+
+/// TTL / PTTL / EXPIRETIME / PEXPIRETIME: -2 no key, -1 no deadline.
+fn ttl_generic(ctx: &mut Ctx, args: &mut Args, out: &mut Out, millis: bool, absolute: bool) -> CmdResult {
+    let key = args.next_bytes()?;
+    let now = ctx.now;
+    let reply = match ctx.read(key) {
+        None => -2,
+        Some(entry) => match entry.expire_at() {
+            None => -1,
+            Some(at) => {
+                let ms = if absolute { at as i64 } else { at.saturating_sub(now) as i64 };
+                match (millis, absolute) {
+                    (true, _) => ms,
+                    (false, false) => (ms + 500) / 1000,
+                    (false, true) => ms / 1000,
+                }
+            }
+        },
+    };
+    out.int(reply);
+    Ok(())
+}
+
+pub fn ttl(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    ttl_generic(ctx, args, out, false, false)
+}
+
+pub fn pttl(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    ttl_generic(ctx, args, out, true, false)
+}
+
+pub fn expiretime(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    ttl_generic(ctx, args, out, false, true)
+}
+
+pub fn pexpiretime(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    ttl_generic(ctx, args, out, true, true)
+}
+
+pub fn persist(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    let key = args.next_bytes()?;
+    let now = ctx.now;
+    let had_deadline = ctx.db().get(key, now).is_some_and(|e| e.expire_at().is_some());
+    if had_deadline {
+        ctx.db().set_expire(key, None);
+        ctx.wrote(key);
+    }
+    out.int(had_deadline as i64);
+    Ok(())
+}
+
+pub fn object(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    let sub = args.next_bytes()?;
+    if !is(sub, "encoding") {
+        return Err(Error::unknown_subcommand(sub, "object"));
+    }
+    let key = args.next_bytes()?;
+    match ctx.read(key) {
+        Some(entry) => out.bulk_str(entry.value.encoding()),
+        None => out.null(),
+    }
+    Ok(())
+}

@@ -1,0 +1,168 @@
+//! Multi-key commands whose keys live on several shards, each run as one
+//! cross-shard transaction (`shard::txn`): every shard's part runs while the
+//! transaction holds that shard's keys, so no client sees half of the command.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use super::{keys, strings, Error};
+use crate::resp::Out;
+use crate::shard::dispatch::Core;
+use crate::shard::locks::DbKey;
+use crate::shard::route::shard_of;
+use crate::shard::txn::Txn;
+
+/// How a multi-key command splits over shards and merges its replies.
+#[derive(Clone, Copy, Debug)]
+pub enum Spread {
+    Del,
+    Exists,
+    Mget,
+    Mset,
+    Msetnx,
+    Rename { nx: bool },
+}
+
+/// One shard's share of the arguments: `(position in the request, key, value)`.
+type Part = Vec<(usize, Vec<u8>, Option<Vec<u8>>)>;
+
+/// Groups keys (and, for MSET-like commands, their values) by shard, in shard order.
+fn split(argv: &[&[u8]], paired: bool, shards: usize) -> BTreeMap<usize, Part> {
+    let mut parts: BTreeMap<usize, Part> = BTreeMap::new();
+    let step = if paired { 2 } else { 1 };
+    for (i, chunk) in argv[1..].chunks(step).enumerate() {
+        let key = chunk[0];
+        let value = paired.then(|| chunk[1].to_vec());
+        parts.entry(shard_of(key, shards)).or_default().push((i, key.to_vec(), value));
+    }
+    parts
+}
+
+fn db_keys(db: usize, part: &Part) -> Vec<DbKey> {
+    part.iter().map(|(_, k, _)| (db, k.as_slice().into())).collect()
+}
+
+/// Runs `spread` for a request whose keys span several shards.
+pub async fn run(core: &Rc<Core>, spread: Spread, db: usize, argv: &[&[u8]], out: &mut Out) {
+    if let Err(e) = run_inner(core, spread, db, argv, out).await {
+        out.error(&e.0);
+    }
+}
+
+async fn run_inner(core: &Rc<Core>, spread: Spread, db: usize, argv: &[&[u8]], out: &mut Out) -> Result<(), Error> {
+    let shards = core.cores();
+    let mut txn = Txn::new(core);
+    match spread {
+        Spread::Del | Spread::Exists => {
+            let mut total = 0;
+            for (shard, part) in split(argv, false, shards) {
+                let keys = db_keys(db, &part);
+                total += txn
+                    .lock_and_run(shard, keys, move |core| {
+                        let refs: Vec<&[u8]> = part.iter().map(|(_, k, _)| k.as_slice()).collect();
+                        core.with_ctx(db, |ctx| match spread {
+                            Spread::Del => keys::del_part(ctx, &refs),
+                            _ => keys::exists_part(ctx, &refs),
+                        })
+                    })
+                    .await;
+            }
+            out.int(total);
+        }
+        Spread::Mget => {
+            let mut values: Vec<Option<Vec<u8>>> = vec![None; argv.len() - 1];
+            for (shard, part) in split(argv, false, shards) {
+                let keys = db_keys(db, &part);
+                let got = txn
+                    .lock_and_run(shard, keys, move |core| {
+                        let refs: Vec<&[u8]> = part.iter().map(|(_, k, _)| k.as_slice()).collect();
+                        let got = core.with_ctx(db, |ctx| strings::mget_part(ctx, &refs));
+                        part.into_iter().map(|(i, _, _)| i).zip(got).collect::<Vec<_>>()
+                    })
+                    .await;
+                for (i, v) in got {
+                    values[i] = v;
+                }
+            }
+            out.array(values.len());
+            for v in &values {
+                out.bulk_opt(v.as_deref());
+            }
+        }
+        Spread::Mset | Spread::Msetnx => {
+            if argv.len() % 2 == 0 {
+                return Err(Error::arity(if matches!(spread, Spread::Mset) { "mset" } else { "msetnx" }));
+            }
+            let parts = split(argv, true, shards);
+            let nx = matches!(spread, Spread::Msetnx);
+            let mut any_exists = false;
+            for (&shard, part) in &parts {
+                let keys = db_keys(db, part);
+                let part = part.clone();
+                any_exists |= txn
+                    .lock_and_run(shard, keys, move |core| {
+                        core.with_ctx(db, |ctx| {
+                            if nx {
+                                let refs: Vec<&[u8]> = part.iter().map(|(_, k, _)| k.as_slice()).collect();
+                                strings::any_exists(ctx, &refs)
+                            } else {
+                                strings::mset_part(ctx, &pairs(&part));
+                                false
+                            }
+                        })
+                    })
+                    .await;
+            }
+            if nx && !any_exists {
+                for (shard, part) in parts {
+                    txn.run(shard, move |core| core.with_ctx(db, |ctx| strings::mset_part(ctx, &pairs(&part))))
+                        .await;
+                }
+            }
+            match spread {
+                Spread::Mset => out.ok(),
+                _ => out.int(!any_exists as i64),
+            }
+        }
+        Spread::Rename { nx } => {
+            let (src, dst) = (argv[1].to_vec(), argv[2].to_vec());
+            let (src_shard, dst_shard) = (shard_of(&src, shards), shard_of(&dst, shards));
+            // Lock both sides in shard order, learning whether each key exists.
+            let mut order = [(src_shard, src.clone()), (dst_shard, dst.clone())];
+            order.sort_by_key(|(s, _)| *s);
+            let mut exists = [false; 2];
+            for (i, (shard, key)) in order.into_iter().enumerate() {
+                let keys = vec![(db, key.as_slice().into())];
+                exists[i] = txn
+                    .lock_and_run(shard, keys, move |core| {
+                        let now = crate::shard::now_ms();
+                        core.with_ctx(db, |ctx| ctx.db().contains(&key, now))
+                    })
+                    .await;
+            }
+            let (src_exists, dst_exists) =
+                if src_shard < dst_shard { (exists[0], exists[1]) } else { (exists[1], exists[0]) };
+            if !src_exists {
+                return Err(Error::NO_SUCH_KEY);
+            }
+            if nx && dst_exists {
+                keys::reply_renamed(out, nx, false);
+                return Ok(());
+            }
+            let entry = txn
+                .run(src_shard, move |core| core.with_ctx(db, |ctx| keys::take_part(ctx, &src)))
+                .await
+                .ok_or(Error::NO_SUCH_KEY)?;
+            txn.run(dst_shard, move |core| core.with_ctx(db, |ctx| keys::put_part(ctx, &dst, entry)))
+                .await;
+            keys::reply_renamed(out, nx, true);
+        }
+    }
+    Ok(())
+}
+
+fn pairs(part: &Part) -> Vec<&[u8]> {
+    part.iter()
+        .flat_map(|(_, k, v)| [k.as_slice(), v.as_deref().unwrap_or_default()])
+        .collect()
+}

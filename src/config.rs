@@ -1,0 +1,329 @@
+//! Server options, redis-server style: `ringbus [config-file] [--port 6379] ...`.
+//! A config file holds the same directives, one per line (`port 6380`); options
+//! on the command line override the file. CONFIG GET / SET read and change the
+//! same values at run time (those that can change; the rest say so).
+
+use std::path::PathBuf;
+
+use clap::{CommandFactory, Parser};
+
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "ringbus",
+    version,
+    about = "A Redis-protocol message broker: thread-per-core on io_uring",
+    args_override_self = true
+)]
+pub struct Config {
+    /// Config file: one `directive value` per line, with the option names below.
+    #[arg(value_name = "CONFIG_FILE")]
+    pub config_file: Option<PathBuf>,
+
+    /// TCP port to listen on.
+    #[arg(long, default_value_t = 6379)]
+    pub port: u16,
+
+    /// Addresses to listen on (space-separated list allowed, as in redis.conf).
+    #[arg(long, num_args = 1.., default_value = "127.0.0.1")]
+    pub bind: Vec<String>,
+
+    /// Executors (one per core, each owning one shard). Default: one per available CPU.
+    #[arg(long)]
+    pub threads: Option<usize>,
+
+    /// Do not pin each executor thread to its own CPU.
+    #[arg(long = "no-pin")]
+    pub no_pin: bool,
+
+    /// First CPU to pin executor 0 to; executor i goes to CPU first-cpu + i.
+    #[arg(long = "first-cpu", default_value_t = 0)]
+    pub first_cpu: usize,
+
+    /// io_uring submission queue depth per executor.
+    #[arg(long = "ring-entries", default_value_t = 1024)]
+    pub ring_entries: u32,
+
+    /// Initial read buffer per connection (bytes; it grows for large requests).
+    #[arg(long = "read-buffer", default_value = "16kb", value_parser = parse_memory)]
+    pub read_buffer: u64,
+
+    /// Number of logical databases (SELECT 0..n-1).
+    #[arg(long, default_value_t = 16)]
+    pub databases: usize,
+
+    /// Password clients must send with AUTH (or HELLO AUTH) before any command.
+    #[arg(long)]
+    pub requirepass: Option<String>,
+
+    /// Largest bulk string a client may send.
+    #[arg(long = "proto-max-bulk-len", default_value = "512mb", value_parser = parse_memory)]
+    pub proto_max_bulk_len: u64,
+
+    /// Largest unparsed input a client may have buffered before it is disconnected.
+    #[arg(long = "client-query-buffer-limit", default_value = "1gb", value_parser = parse_memory)]
+    pub client_query_buffer_limit: u64,
+
+    /// Most clients connected at once (over all cores).
+    #[arg(long, default_value_t = 10000)]
+    pub maxclients: usize,
+
+    /// Memory limit in bytes (0: none). Past it, commands that may grow memory
+    /// fail with OOM (the `noeviction` policy).
+    #[arg(long, default_value = "0", value_parser = parse_memory)]
+    pub maxmemory: u64,
+
+    /// Background task frequency per second (active expiry).
+    #[arg(long, default_value_t = 10)]
+    pub hz: u32,
+
+    /// RDB snapshots: ringbus has none, so only "" (no snapshots) is accepted.
+    #[arg(long, default_value = "", value_parser = parse_save)]
+    pub save: String,
+
+    /// Append-only file: not available yet, so only "no" is accepted.
+    #[arg(long, default_value = "no", value_parser = parse_appendonly)]
+    pub appendonly: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::parse_from(["ringbus"])
+    }
+}
+
+/// Redis's `memtoll`: a byte count with an optional k/kb/m/mb/g/gb suffix.
+pub fn parse_memory(s: &str) -> Result<u64, String> {
+    let lower = s.to_ascii_lowercase();
+    let split = lower.find(|c: char| !c.is_ascii_digit()).unwrap_or(lower.len());
+    let (num, unit) = lower.split_at(split);
+    let mul: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return Err(format!("invalid memory size '{s}'")),
+    };
+    let n: u64 = num.parse().map_err(|_| format!("invalid memory size '{s}'"))?;
+    n.checked_mul(mul).ok_or_else(|| format!("memory size '{s}' is too large"))
+}
+
+fn parse_save(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        Ok(String::new())
+    } else {
+        Err("ringbus does not write RDB snapshots; only save \"\" is accepted".into())
+    }
+}
+
+fn parse_appendonly(s: &str) -> Result<String, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "no" => Ok("no".into()),
+        "yes" => Err("the append-only file is not available yet; only appendonly no is accepted".into()),
+        _ => Err("argument must be 'yes' or 'no'".into()),
+    }
+}
+
+fn parse_yes_no(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err("argument must be 'yes' or 'no'".into()),
+    }
+}
+
+/// Why the options could not be read.
+#[derive(Debug)]
+pub enum ConfigError {
+    /// A bad command line (or `--help` / `--version`, which clap reports this way).
+    Args(clap::Error),
+    /// A config file that cannot be read or holds an unknown directive.
+    File(String),
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigError::Args(e) => write!(f, "{e}"),
+            ConfigError::File(msg) => write!(f, "{msg}"),
+        }
+    }
+}
+
+impl Config {
+    /// Parses the command line, reading the config file it names first.
+    pub fn from_args(args: Vec<String>) -> Result<Config, ConfigError> {
+        let first = Config::try_parse_from(&args).map_err(ConfigError::Args)?;
+        let Some(path) = first.config_file.clone() else {
+            return Ok(first);
+        };
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| ConfigError::File(format!("ringbus: cannot read config file {}: {e}", path.display())))?;
+        let mut merged = vec![args[0].clone()];
+        merged.extend(config_file_args(&text, &path).map_err(ConfigError::File)?);
+        merged.extend(args[1..].iter().filter(|a| PathBuf::from(a) != path).cloned());
+        let mut config = Config::try_parse_from(&merged).map_err(ConfigError::Args)?;
+        config.config_file = Some(path);
+        Ok(config)
+    }
+
+    pub fn threads(&self) -> usize {
+        self.threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1)
+    }
+
+    /// Every option CONFIG GET knows, in a stable order.
+    pub const NAMES: &'static [&'static str] = &[
+        "port",
+        "bind",
+        "threads",
+        "pin",
+        "first-cpu",
+        "ring-entries",
+        "read-buffer",
+        "databases",
+        "requirepass",
+        "proto-max-bulk-len",
+        "client-query-buffer-limit",
+        "maxclients",
+        "maxmemory",
+        "hz",
+        "save",
+        "appendonly",
+    ];
+
+    /// The value CONFIG GET reports for `name`.
+    pub fn get(&self, name: &str) -> Option<String> {
+        Some(match name {
+            "port" => self.port.to_string(),
+            "bind" => self.bind.join(" "),
+            "threads" => self.threads().to_string(),
+            "pin" => if self.no_pin { "no" } else { "yes" }.into(),
+            "first-cpu" => self.first_cpu.to_string(),
+            "ring-entries" => self.ring_entries.to_string(),
+            "read-buffer" => self.read_buffer.to_string(),
+            "databases" => self.databases.to_string(),
+            "requirepass" => self.requirepass.clone().unwrap_or_default(),
+            "proto-max-bulk-len" => self.proto_max_bulk_len.to_string(),
+            "client-query-buffer-limit" => self.client_query_buffer_limit.to_string(),
+            "maxclients" => self.maxclients.to_string(),
+            "maxmemory" => self.maxmemory.to_string(),
+            "hz" => self.hz.to_string(),
+            "save" => self.save.clone(),
+            "appendonly" => self.appendonly.clone(),
+            _ => return None,
+        })
+    }
+
+    /// CONFIG SET of one option; the error is the reason Redis would give.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let int = |v: &str| v.parse::<u64>().map_err(|_| "argument couldn't be parsed into an integer".to_string());
+        match name {
+            "requirepass" => self.requirepass = (!value.is_empty()).then(|| value.to_string()),
+            "proto-max-bulk-len" => {
+                let n = parse_memory(value)?;
+                if n < 1024 * 1024 {
+                    return Err("argument must be between 1048576 and 9223372036854775807 inclusive".into());
+                }
+                self.proto_max_bulk_len = n;
+            }
+            "client-query-buffer-limit" => self.client_query_buffer_limit = parse_memory(value)?,
+            "maxclients" => self.maxclients = int(value)? as usize,
+            "maxmemory" => self.maxmemory = parse_memory(value)?,
+            "hz" => self.hz = (int(value)? as u32).clamp(1, 500),
+            "save" => self.save = parse_save(value)?,
+            "appendonly" => self.appendonly = parse_appendonly(value)?,
+            "pin" => {
+                parse_yes_no(value)?;
+                return Err("can't set immutable config".into());
+            }
+            _ if Self::NAMES.contains(&name) => return Err("can't set immutable config".into()),
+            _ => return Err("unknown".into()),
+        }
+        Ok(())
+    }
+}
+
+/// Turns config-file lines into `--directive value...` arguments.
+fn config_file_args(text: &str, path: &std::path::Path) -> Result<Vec<String>, String> {
+    let known: Vec<String> = Config::command()
+        .get_arguments()
+        .filter_map(|a| a.get_long().map(str::to_string))
+        .collect();
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let words = crate::resp::parse::split_args(line.as_bytes()).ok_or_else(|| {
+            format!("ringbus: {} line {}: unbalanced quotes", path.display(), n + 1)
+        })?;
+        let mut words = words.into_iter().map(|w| String::from_utf8_lossy(&w).into_owned());
+        let Some(directive) = words.next() else { continue };
+        let directive = directive.to_ascii_lowercase();
+        if !known.contains(&directive) {
+            return Err(format!(
+                "ringbus: {} line {}: unknown directive '{directive}'",
+                path.display(),
+                n + 1
+            ));
+        }
+        out.push(format!("--{directive}"));
+        out.extend(words);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn defaults_and_flags() {
+        let c = Config::from_args(args(&["ringbus"])).unwrap();
+        assert_eq!(c.port, 6379);
+        assert_eq!(c.bind, vec!["127.0.0.1"]);
+        assert_eq!(c.databases, 16);
+        assert_eq!(c.proto_max_bulk_len, 512 * 1024 * 1024);
+        let c = Config::from_args(args(&["ringbus", "--port", "7000", "--threads", "3", "--save", ""])).unwrap();
+        assert_eq!((c.port, c.threads()), (7000, 3));
+    }
+
+    #[test]
+    fn unknown_option_is_named() {
+        let err = Config::from_args(args(&["ringbus", "--bogus", "1"])).unwrap_err().to_string();
+        assert!(err.contains("--bogus"), "{err}");
+    }
+
+    #[test]
+    fn config_file_then_command_line() {
+        let dir = std::env::temp_dir().join(format!("ringbus-conf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("ringbus.conf");
+        std::fs::write(&path, "# comment\nport 6380\nrequirepass \"a b\"\ndatabases 4\n").unwrap();
+        let p = path.to_str().unwrap();
+        let c = Config::from_args(args(&["ringbus", p, "--port", "6390"])).unwrap();
+        assert_eq!(c.port, 6390);
+        assert_eq!(c.requirepass.as_deref(), Some("a b"));
+        assert_eq!(c.databases, 4);
+        std::fs::write(&path, "nosuch 1\n").unwrap();
+        let err = Config::from_args(args(&["ringbus", p])).unwrap_err().to_string();
+        assert!(err.contains("unknown directive 'nosuch'"), "{err}");
+    }
+
+    #[test]
+    fn memory_units() {
+        assert_eq!(parse_memory("1kb"), Ok(1024));
+        assert_eq!(parse_memory("1k"), Ok(1000));
+        assert_eq!(parse_memory("2GB"), Ok(2 << 30));
+        assert!(parse_memory("x").is_err());
+    }
+}

@@ -1,0 +1,19 @@
+//! ringbus: a Redis-protocol message broker for Linux, thread-per-core on io_uring.
+//!
+//! The folders follow the path of a request:
+//! - [`server`]: per-core executors, listeners and connections;
+//! - [`resp`]: the wire protocol (parse requests, encode replies);
+//! - [`cmd`]: the commands, one module per family, and the command table;
+//! - [`shard`]: the keyspace each core owns, cross-core dispatch, transactions;
+//! - [`types`]: the values keys hold;
+//! - [`runtime`]: the io_uring executor underneath, behind one small module.
+
+pub mod alloc;
+pub mod cmd;
+pub mod config;
+pub mod glob;
+pub mod resp;
+pub mod runtime;
+pub mod server;
+pub mod shard;
+pub mod types;

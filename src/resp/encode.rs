@@ -1,0 +1,218 @@
+//! Reply encoding. A command writes its reply through [`Out`], which knows the
+//! connection's protocol version and picks the RESP2 or RESP3 form of each type
+//! (null, map, set, double, boolean, push) the way Redis's `addReply*` family does.
+
+/// The protocol a connection speaks, chosen by `HELLO`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Proto {
+    #[default]
+    Resp2,
+    Resp3,
+}
+
+/// A reply buffer in one protocol version.
+#[derive(Debug, Default)]
+pub struct Out {
+    pub buf: Vec<u8>,
+    pub proto: Proto,
+}
+
+impl Out {
+    pub fn new(proto: Proto) -> Self {
+        Out { buf: Vec::new(), proto }
+    }
+
+    pub fn with_buf(buf: Vec<u8>, proto: Proto) -> Self {
+        Out { buf, proto }
+    }
+
+    pub fn resp3(&self) -> bool {
+        self.proto == Proto::Resp3
+    }
+
+    fn header(&mut self, prefix: u8, n: i64) {
+        self.buf.push(prefix);
+        self.buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    pub fn ok(&mut self) {
+        self.buf.extend_from_slice(b"+OK\r\n");
+    }
+
+    pub fn simple(&mut self, s: &str) {
+        self.buf.push(b'+');
+        self.buf.extend_from_slice(s.as_bytes());
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    /// An error reply. `msg` is the text after the `-`, e.g. `ERR syntax error`;
+    /// like Redis, newlines inside it are replaced by spaces so the frame stays valid.
+    pub fn error(&mut self, msg: &str) {
+        self.buf.push(b'-');
+        self.buf
+            .extend(msg.bytes().map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    pub fn int(&mut self, n: i64) {
+        self.header(b':', n);
+    }
+
+    pub fn bulk(&mut self, data: &[u8]) {
+        self.header(b'$', data.len() as i64);
+        self.buf.extend_from_slice(data);
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    pub fn bulk_opt(&mut self, data: Option<&[u8]>) {
+        match data {
+            Some(d) => self.bulk(d),
+            None => self.null(),
+        }
+    }
+
+    /// A missing value: `$-1` in RESP2, `_` in RESP3.
+    pub fn null(&mut self) {
+        self.buf
+            .extend_from_slice(if self.resp3() { b"_\r\n" } else { b"$-1\r\n" });
+    }
+
+    /// A missing aggregate: `*-1` in RESP2, `_` in RESP3.
+    pub fn null_array(&mut self) {
+        self.buf
+            .extend_from_slice(if self.resp3() { b"_\r\n" } else { b"*-1\r\n" });
+    }
+
+    pub fn array(&mut self, len: usize) {
+        self.header(b'*', len as i64);
+    }
+
+    /// A map of `pairs` entries: `%n` in RESP3, a flat array of 2n in RESP2.
+    pub fn map(&mut self, pairs: usize) {
+        if self.resp3() {
+            self.header(b'%', pairs as i64);
+        } else {
+            self.header(b'*', 2 * pairs as i64);
+        }
+    }
+
+    /// A set: `~n` in RESP3, an array in RESP2.
+    pub fn set(&mut self, len: usize) {
+        let prefix = if self.resp3() { b'~' } else { b'*' };
+        self.header(prefix, len as i64);
+    }
+
+    /// An out-of-band message (pub/sub): `>n` in RESP3, an array in RESP2.
+    pub fn push(&mut self, len: usize) {
+        let prefix = if self.resp3() { b'>' } else { b'*' };
+        self.header(prefix, len as i64);
+    }
+
+    pub fn boolean(&mut self, b: bool) {
+        if self.resp3() {
+            self.buf.extend_from_slice(if b { b"#t\r\n" } else { b"#f\r\n" });
+        } else {
+            self.int(b as i64);
+        }
+    }
+
+    /// A double: `,x` in RESP3, a bulk string in RESP2, formatted as Redis does.
+    pub fn double(&mut self, d: f64) {
+        let text = format_double(d);
+        if self.resp3() {
+            self.buf.push(b',');
+            self.buf.extend_from_slice(text.as_bytes());
+            self.buf.extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(text.as_bytes());
+        }
+    }
+
+    /// Free text such as INFO's: a verbatim string (`=n\r\ntxt:...`) in RESP3,
+    /// a bulk string in RESP2.
+    pub fn verbatim(&mut self, text: &[u8]) {
+        if self.resp3() {
+            self.header(b'=', text.len() as i64 + 4);
+            self.buf.extend_from_slice(b"txt:");
+            self.buf.extend_from_slice(text);
+            self.buf.extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(text);
+        }
+    }
+
+    pub fn bulk_str(&mut self, s: &str) {
+        self.bulk(s.as_bytes());
+    }
+
+    /// A bulk string holding the decimal form of `n`.
+    pub fn bulk_int(&mut self, n: i64) {
+        self.bulk(itoa::Buffer::new().format(n).as_bytes());
+    }
+}
+
+/// Formats a double the way Redis 7.2 replies with one: `inf`, `-inf`, `nan`,
+/// integral values without a fraction, otherwise the shortest text that reads
+/// back as the same double, in exponent form when it is very large or small.
+pub fn format_double(d: f64) -> String {
+    if d.is_nan() {
+        return "nan".into();
+    }
+    if d.is_infinite() {
+        return if d > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    let plain = format!("{d}");
+    // Rust never prints exponents for `{}`; Redis switches to them outside
+    // roughly 1e-5..1e21 (like %.17g), so mirror that to keep text short.
+    let abs = d.abs();
+    if abs != 0.0 && !(1e-5..1e21).contains(&abs) {
+        let exp = format!("{d:e}");
+        // Rust writes `1e21`; C writes `1e+21`.
+        if let Some((mantissa, e)) = exp.split_once('e') {
+            let (sign, digits) = match e.strip_prefix('-') {
+                Some(rest) => ('-', rest),
+                None => ('+', e),
+            };
+            return format!("{mantissa}e{sign}{digits:0>2}");
+        }
+    }
+    plain
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nulls_and_maps_follow_protocol() {
+        let mut o2 = Out::new(Proto::Resp2);
+        o2.null();
+        o2.null_array();
+        o2.map(2);
+        o2.boolean(true);
+        assert_eq!(o2.buf, b"$-1\r\n*-1\r\n*4\r\n:1\r\n");
+        let mut o3 = Out::new(Proto::Resp3);
+        o3.null();
+        o3.null_array();
+        o3.map(2);
+        o3.boolean(true);
+        assert_eq!(o3.buf, b"_\r\n_\r\n%2\r\n#t\r\n");
+    }
+
+    #[test]
+    fn errors_cannot_break_framing() {
+        let mut o = Out::new(Proto::Resp2);
+        o.error("ERR bad\r\nthing");
+        assert_eq!(o.buf, b"-ERR bad  thing\r\n");
+    }
+
+    #[test]
+    fn doubles() {
+        assert_eq!(format_double(1.5), "1.5");
+        assert_eq!(format_double(3.0), "3");
+        assert_eq!(format_double(f64::INFINITY), "inf");
+        assert_eq!(format_double(1e300), "1e+300");
+        assert_eq!(format_double(1.5e-7), "1.5e-07");
+    }
+}

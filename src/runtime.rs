@@ -1,0 +1,188 @@
+//! The io_uring executor underneath ringbus, kept behind this one module so the
+//! choice stays visible and can be revisited (tuning.md has the measurements
+//! that picked it). Everything else uses only what is here: one executor per
+//! thread, local tasks, TCP with owned buffers, timers, and an eventfd wake-up
+//! that other threads may trigger.
+//!
+//! Runtime: monoio, with `IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG`
+//! so completions do not interrupt the running thread with task work.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use monoio::buf::IoBufMut;
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::{IoUringDriver, RuntimeBuilder};
+
+/// Builds an executor on the current thread (pinned to `cpu` if given) and
+/// runs the future `make()` returns until it completes.
+pub fn run_executor<F, Fut>(cpu: Option<usize>, ring_entries: u32, make: F) -> io::Result<()>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = ()> + 'static,
+{
+    if let Some(cpu) = cpu {
+        pin_to_cpu(cpu)?;
+    }
+    let mut uring = io_uring::IoUring::builder();
+    uring.setup_coop_taskrun().setup_taskrun_flag();
+    let mut rt = RuntimeBuilder::<IoUringDriver>::new()
+        .with_entries(ring_entries)
+        .uring_builder(uring)
+        .enable_timer()
+        .build()?;
+    rt.block_on(make());
+    Ok(())
+}
+
+/// Pins the calling thread to one CPU.
+pub fn pin_to_cpu(cpu: usize) -> io::Result<()> {
+    // SAFETY: cpu_set_t is plain data; sched_setaffinity reads the set we pass.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            let e = io::Error::last_os_error();
+            return Err(io::Error::new(e.kind(), format!("cannot pin to CPU {cpu}: {e} (use --no-pin)")));
+        }
+    }
+    Ok(())
+}
+
+/// Runs a task on this thread's executor.
+pub fn spawn<F: Future<Output = ()> + 'static>(fut: F) {
+    drop(monoio::spawn(fut));
+}
+
+pub async fn sleep(d: Duration) {
+    monoio::time::sleep(d).await;
+}
+
+/// Lets other ready tasks run before continuing.
+pub async fn yield_now() {
+    struct YieldNow(bool);
+    impl Future for YieldNow {
+        type Output = ();
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            if self.0 {
+                return Poll::Ready(());
+            }
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+    YieldNow(false).await
+}
+
+/// The sending side of a core's wake-up: any thread may call `notify`.
+pub struct Notifier {
+    fd: std::sync::Arc<OwnedFd>,
+}
+
+/// The waiting side, used by the core's own mailbox task.
+pub struct Notified {
+    fd: std::sync::Arc<OwnedFd>,
+}
+
+/// A wake-up channel on an eventfd.
+pub fn notifier() -> io::Result<(Notifier, Notified)> {
+    // SAFETY: eventfd returns a new descriptor or -1.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh descriptor we own.
+    let fd = std::sync::Arc::new(unsafe { OwnedFd::from_raw_fd(fd) });
+    Ok((Notifier { fd: fd.clone() }, Notified { fd }))
+}
+
+impl Notifier {
+    pub fn notify(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a live u64 to our eventfd. It cannot
+        // fail short of the counter overflowing, which needs 2^64 wake-ups.
+        unsafe { libc::write(self.fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+    }
+}
+
+impl Notified {
+    /// The waiter for the executor thread that owns this wake-up.
+    pub fn into_waiter(self) -> io::Result<Waiter> {
+        // The eventfd is read through io_uring so the executor keeps running
+        // other tasks meanwhile. The file owns a duplicate of the descriptor.
+        // SAFETY: dup returns a new descriptor or -1.
+        let dup = unsafe { libc::dup(self.fd.as_raw_fd()) };
+        if dup < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: dup is a fresh descriptor we own.
+        let file = monoio::fs::File::from_std(unsafe { std::fs::File::from_raw_fd(dup) })?;
+        Ok(Waiter { file, buf: Some(vec![0u8; 8]), _fd: self.fd })
+    }
+}
+
+/// Waits for a [`Notifier`] on the executor that owns it.
+pub struct Waiter {
+    file: monoio::fs::File,
+    buf: Option<Vec<u8>>,
+    _fd: std::sync::Arc<OwnedFd>,
+}
+
+impl Waiter {
+    /// Waits until `notify` was called at least once since the last wait.
+    pub async fn wait(&mut self) {
+        let buf = self.buf.take().unwrap_or_else(|| vec![0u8; 8]);
+        let (_, buf) = self.file.read_at(buf, 0).await;
+        self.buf = Some(buf);
+    }
+}
+
+pub struct TcpListener(monoio::net::TcpListener);
+
+impl TcpListener {
+    pub fn from_std(l: std::net::TcpListener) -> io::Result<TcpListener> {
+        l.set_nonblocking(true)?;
+        Ok(TcpListener(monoio::net::TcpListener::from_std(l)?))
+    }
+
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        let (stream, addr) = self.0.accept().await?;
+        stream.set_nodelay(true)?;
+        Ok((TcpStream(stream), addr))
+    }
+}
+
+pub struct TcpStream(monoio::net::TcpStream);
+
+impl TcpStream {
+    /// Reads into the spare capacity of `buf` (after its length), growing its length.
+    pub async fn read(&mut self, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+        let (len, cap) = (buf.len(), buf.capacity());
+        let (res, slice) = self.0.read(buf.slice_mut(len..cap)).await;
+        (res, slice.into_inner())
+    }
+
+    pub async fn write_all(&mut self, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
+        let (res, buf) = self.0.write_all(buf).await;
+        (res.map(|_| ()), buf)
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.0.local_addr()
+    }
+
+    pub fn raw_fd(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+}
+
+/// Sends a final error line to a client we will not serve, then drops it.
+pub async fn reject(mut stream: TcpStream, line: &'static [u8]) {
+    let _ = stream.write_all(line.to_vec()).await;
+}

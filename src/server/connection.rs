@@ -1,0 +1,309 @@
+//! One client connection, for its whole life on one core.
+//!
+//! Each read is parsed into as many complete requests as it holds; each request
+//! runs at once when its keys are on this core, or joins a batch for the core
+//! that owns them. All replies of one read go out in one write, in request
+//! order: a remote batch's replies are spliced in where their requests stood.
+
+use std::cell::RefCell;
+use std::io;
+use std::rc::Rc;
+use std::time::Instant;
+
+use smallvec::SmallVec;
+
+use crate::cmd::table::{self, CommandSpec};
+use crate::cmd::{multi, run_shard, Ctx, Exec};
+use crate::resp::parse::{Parsed, RequestParser};
+use crate::resp::{Out, Proto};
+use crate::runtime::TcpStream;
+use crate::server::client::ClientInfo;
+use crate::shard::dispatch::{Batch, BatchReply, Core, HopFuture, OwnedCommand, Work};
+use crate::shard::locks::DbKey;
+use crate::shard::now_ms;
+use crate::shard::route::shard_of;
+
+/// Whether the connection goes on after a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    /// Send what is buffered, then close (QUIT, protocol errors).
+    Close,
+}
+
+/// A connection's state as commands see it.
+pub struct Session {
+    pub core: Rc<Core>,
+    pub info: Rc<RefCell<ClientInfo>>,
+    pub db: usize,
+    pub authenticated: bool,
+    pub out: Out,
+    pending: Pending,
+}
+
+/// Replies owed by other shards, and where they go in `out`.
+#[derive(Default)]
+struct Pending {
+    batches: SmallVec<[(usize, Batch); 2]>,
+    /// `(offset in out.buf, batch index, reply index)` in request order.
+    holes: Vec<(usize, usize, usize)>,
+}
+
+impl Session {
+    pub fn new(core: Rc<Core>, info: Rc<RefCell<ClientInfo>>) -> Session {
+        let authenticated = core.shard.borrow().config.requirepass.is_none();
+        Session { core, info, db: 0, authenticated, out: Out::default(), pending: Pending::default() }
+    }
+
+    pub fn proto(&self) -> Proto {
+        self.out.proto
+    }
+
+    pub fn set_proto(&mut self, proto: Proto) {
+        self.out.proto = proto;
+        self.info.borrow_mut().proto = proto;
+    }
+
+    pub fn set_db(&mut self, db: usize) {
+        self.db = db;
+        self.info.borrow_mut().db = db;
+    }
+
+    /// Runs one request.
+    pub async fn dispatch(&mut self, argv: &[&[u8]]) -> Flow {
+        let Some(spec) = table::lookup(argv[0]) else {
+            self.out.error(&unknown_command(argv));
+            return Flow::Continue;
+        };
+        let spec = match self.resolve(spec, argv) {
+            Ok(spec) => spec,
+            Err(msg) => {
+                self.out.error(&msg);
+                return Flow::Continue;
+            }
+        };
+        if !self.authenticated && !spec.has_flag("no_auth") {
+            self.out.error("NOAUTH Authentication required.");
+            return Flow::Continue;
+        }
+        self.note_command(spec);
+        match spec.exec {
+            Exec::Shard(f) => {
+                self.shard_command(spec, f, argv);
+                Flow::Continue
+            }
+            Exec::Multi(f, spread) => {
+                let shards = self.core.cores();
+                let mut keys = spec.key_positions(argv.len()).map(|i| shard_of(argv[i], shards));
+                let first = keys.next().unwrap_or(self.core.id);
+                if keys.all(|s| s == first) {
+                    self.shard_command(spec, f, argv);
+                } else {
+                    self.flush().await;
+                    let core = self.core.clone();
+                    multi::run(&core, spread, self.db, argv, &mut self.out).await;
+                }
+                Flow::Continue
+            }
+            Exec::Conn(cmd) => {
+                self.flush().await;
+                crate::cmd::connection::run(self, cmd, argv).await
+            }
+            Exec::Container => unreachable!("resolve returns a subcommand"),
+        }
+    }
+
+    /// Checks arity and picks the subcommand of a container command.
+    fn resolve(&self, spec: &'static CommandSpec, argv: &[&[u8]]) -> Result<&'static CommandSpec, String> {
+        if !spec.arity_ok(argv.len()) {
+            return Err(format!("ERR wrong number of arguments for '{}' command", spec.name));
+        }
+        if !matches!(spec.exec, Exec::Container) {
+            return Ok(spec);
+        }
+        let sub = argv[1];
+        if sub.eq_ignore_ascii_case(b"help") {
+            return Err(format!("ERR {} HELP is not supported by ringbus", spec.name.to_ascii_uppercase()));
+        }
+        let Some(found) = spec.subcommand(sub) else {
+            return Err(crate::cmd::Error::unknown_subcommand(sub, spec.name).0.into_owned());
+        };
+        if !found.arity_ok(argv.len()) {
+            return Err(format!("ERR wrong number of arguments for '{}' command", found.name));
+        }
+        Ok(found)
+    }
+
+    fn note_command(&mut self, spec: &'static CommandSpec) {
+        self.core.clients.borrow_mut().counters.commands += 1;
+        let mut info = self.info.borrow_mut();
+        info.last_cmd = spec.name;
+        info.last_active = Instant::now();
+    }
+
+    /// A command on one shard: run here now when this core owns the keys and
+    /// no lock stands in the way, otherwise add it to that shard's batch.
+    fn shard_command(&mut self, spec: &'static CommandSpec, f: crate::cmd::ShardFn, argv: &[&[u8]]) {
+        let shards = self.core.cores();
+        let target = spec
+            .key_positions(argv.len())
+            .next()
+            .map_or(self.core.id, |i| shard_of(argv[i], shards));
+        if target == self.core.id && !self.pending.batches.iter().any(|(t, _)| *t == target) {
+            let mut shard = self.core.shard.borrow_mut();
+            let free = shard.locks.is_idle() || {
+                let keys: Vec<DbKey> = spec.key_positions(argv.len()).map(|i| (self.db, argv[i].into())).collect();
+                shard.locks.keys_free(&keys)
+            };
+            if free {
+                let mut ctx = Ctx { shard: &mut shard, db: self.db, now: now_ms() };
+                run_shard(f, &mut ctx, argv, &mut self.out);
+                return;
+            }
+        }
+        let cmd = OwnedCommand::new(spec, f, self.db, argv);
+        let proto = self.proto();
+        let pending = &mut self.pending;
+        let index = match pending.batches.iter().position(|(t, _)| *t == target) {
+            Some(i) => i,
+            None => {
+                pending.batches.push((target, Batch { proto, cmds: Vec::new() }));
+                pending.batches.len() - 1
+            }
+        };
+        let batch = &mut pending.batches[index].1;
+        batch.cmds.push(cmd);
+        pending.holes.push((self.out.buf.len(), index, batch.cmds.len() - 1));
+    }
+
+    /// Sends the pending batches, waits for their replies and splices them
+    /// into `out` in request order.
+    pub async fn flush(&mut self) {
+        if self.pending.batches.is_empty() {
+            return;
+        }
+        let batches = std::mem::take(&mut self.pending.batches);
+        let futures: SmallVec<[HopFuture; 2]> =
+            batches.into_iter().map(|(target, batch)| self.core.submit(target, Work::Batch(batch))).collect();
+        let mut replies: SmallVec<[BatchReply; 2]> = SmallVec::new();
+        for fut in futures {
+            replies.push(*fut.await.downcast::<BatchReply>().expect("batch reply"));
+        }
+        let local = std::mem::take(&mut self.out.buf);
+        let extra: usize = replies.iter().map(|r| r.bytes.len()).sum();
+        let mut merged = Vec::with_capacity(local.len() + extra);
+        let mut copied = 0;
+        for (at, b, i) in self.pending.holes.drain(..) {
+            merged.extend_from_slice(&local[copied..at]);
+            copied = at;
+            let reply = &replies[b];
+            let start = if i == 0 { 0 } else { reply.ends[i - 1] };
+            merged.extend_from_slice(&reply.bytes[start..reply.ends[i]]);
+        }
+        merged.extend_from_slice(&local[copied..]);
+        self.out.buf = merged;
+    }
+}
+
+/// `ERR unknown command 'x', with args beginning with: 'a' 'b' `, as Redis
+/// words it (at most 128 bytes of each, and of the name).
+fn unknown_command(argv: &[&[u8]]) -> String {
+    let show = |a: &[u8]| crate::cmd::args::truncated(a, 128);
+    let mut msg = format!("ERR unknown command '{}', with args beginning with: ", show(argv[0]));
+    for arg in &argv[1..] {
+        if msg.len() >= 128 {
+            break;
+        }
+        msg.push_str(&format!("'{}' ", show(arg)));
+    }
+    msg
+}
+
+/// Serves one connection until it closes.
+pub async fn serve(core: Rc<Core>, mut stream: TcpStream, info: Rc<RefCell<ClientInfo>>) {
+    let id = info.borrow().id;
+    core.clients.borrow_mut().add(info.clone());
+    let result = serve_inner(&core, &mut stream, info).await;
+    if let Err(e) = result {
+        if !matches!(e.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe) {
+            eprintln!("ringbus: connection {id}: {e}");
+        }
+    }
+    core.clients.borrow_mut().remove(id);
+    core.shared.connected.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+async fn serve_inner(core: &Rc<Core>, stream: &mut TcpStream, info: Rc<RefCell<ClientInfo>>) -> io::Result<()> {
+    let (read_size, max_bulk) = {
+        let shard = core.shard.borrow();
+        (shard.config.read_buffer as usize, shard.config.proto_max_bulk_len)
+    };
+    let mut session = Session::new(core.clone(), info.clone());
+    let mut parser = RequestParser::new(max_bulk);
+    let mut rbuf: Vec<u8> = Vec::with_capacity(read_size);
+    let mut need = 0usize;
+    let mut spare_out: Vec<u8> = Vec::new();
+    loop {
+        if rbuf.capacity() - rbuf.len() < read_size / 4 || rbuf.capacity() < need {
+            rbuf.reserve(read_size.max(need.saturating_sub(rbuf.len())));
+        }
+        let (res, buf) = stream.read(rbuf).await;
+        rbuf = buf;
+        let n = res?;
+        if n == 0 || info.borrow().killed {
+            return Ok(());
+        }
+        core.clients.borrow_mut().counters.net_input_bytes += n as u64;
+        if rbuf.len() < need {
+            continue;
+        }
+        need = 0;
+        let (consumed, flow) = process(&mut session, &mut parser, &rbuf, &mut need).await;
+        rbuf.drain(..consumed);
+        let limit = session.core.shard.borrow().config.client_query_buffer_limit as usize;
+        if !session.out.buf.is_empty() {
+            let out = std::mem::replace(&mut session.out.buf, std::mem::take(&mut spare_out));
+            core.clients.borrow_mut().counters.net_output_bytes += out.len() as u64;
+            let (res, mut out) = stream.write_all(out).await;
+            res?;
+            out.clear();
+            spare_out = out;
+        }
+        if flow == Flow::Close || info.borrow().killed || rbuf.len() > limit {
+            return Ok(());
+        }
+    }
+}
+
+/// Runs every complete request at the front of `input`; returns how many bytes
+/// were used and whether to close.
+async fn process(session: &mut Session, parser: &mut RequestParser, input: &[u8], need: &mut usize) -> (usize, Flow) {
+    let mut pos = 0;
+    let mut flow = Flow::Continue;
+    while pos < input.len() {
+        match parser.parse(&input[pos..], session.authenticated) {
+            Ok(Parsed::Request { consumed }) => {
+                let argv = parser.args(&input[pos..]);
+                pos += consumed;
+                flow = session.dispatch(&argv).await;
+                if flow == Flow::Close {
+                    break;
+                }
+            }
+            Ok(Parsed::Empty { consumed }) => pos += consumed,
+            Ok(Parsed::Incomplete { need: n }) => {
+                // Relative to the request's start, which `serve` moves to the front.
+                *need = n;
+                break;
+            }
+            Err(e) => {
+                session.flush().await;
+                session.out.error(&e.reply_text());
+                flow = Flow::Close;
+                break;
+            }
+        }
+    }
+    session.flush().await;
+    (pos, flow)
+}

@@ -1,0 +1,153 @@
+//! The server: one executor thread per core, each pinned to its CPU, each
+//! with its own SO_REUSEPORT listener, its own shard and its own connections.
+//! A connection stays on the core that accepted it for its whole life.
+
+pub mod client;
+pub mod connection;
+pub mod listener;
+
+use std::cell::RefCell;
+use std::io;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::config::Config;
+use crate::runtime;
+use crate::shard::dispatch::{Core, Mesh};
+use crate::shard::{now_ms, Shard};
+use client::ClientInfo;
+
+/// Process-wide facts every core may read (no lock: atomics or immutable).
+pub struct Shared {
+    pub start: Instant,
+    pub start_unix: u64,
+    pub run_id: String,
+    pub os: String,
+    pub executable: String,
+    pub next_client_id: AtomicU64,
+    /// Connected clients over all cores, for `maxclients`.
+    pub connected: AtomicUsize,
+}
+
+impl Shared {
+    fn new() -> Shared {
+        let start_unix = now_ms() / 1000;
+        // 40 hex digits like Redis's run id; unique enough per process start.
+        let seed = ahash::RandomState::new();
+        let run_id: String = (0..5u64)
+            .map(|i| format!("{:08x}", seed.hash_one((i, std::process::id(), start_unix)) as u32))
+            .collect();
+        let uname = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+        Shared {
+            start: Instant::now(),
+            start_unix,
+            run_id,
+            os: format!("Linux {} x86_64", uname.trim()),
+            executable: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+            next_client_id: AtomicU64::new(1),
+            connected: AtomicUsize::new(0),
+        }
+    }
+}
+
+/// Starts every executor and serves until the process is stopped.
+pub fn run(config: Config) -> io::Result<()> {
+    let threads = config.threads();
+    let listeners = listener::bind_all(&config, threads)?;
+    let (mesh, wakeups) = Mesh::new(threads)?;
+    let shared = Arc::new(Shared::new());
+    eprintln!(
+        "ringbus {} ready: {} on port {}, {threads} executor(s){}",
+        env!("CARGO_PKG_VERSION"),
+        config.bind.join(" "),
+        config.port,
+        if config.no_pin { "" } else { ", pinned" }
+    );
+    let mut handles = Vec::new();
+    for ((id, listeners), wake) in listeners.into_iter().enumerate().zip(wakeups) {
+        let (config, mesh, shared) = (config.clone(), mesh.clone(), shared.clone());
+        let handle = std::thread::Builder::new().name(format!("ringbus-core{id}")).spawn(move || {
+            let cpu = (!config.no_pin).then_some(config.first_cpu + id);
+            let ring_entries = config.ring_entries;
+            runtime::run_executor(cpu, ring_entries, move || async move {
+                let core = Core::new(id, Shard::new(id, config), mesh, shared);
+                runtime::spawn(core.clone().drain_loop(wake));
+                runtime::spawn(active_expiry(core.clone()));
+                for l in listeners {
+                    runtime::spawn(accept_loop(core.clone(), l));
+                }
+                std::future::pending::<()>().await;
+            })
+        })?;
+        handles.push(handle);
+    }
+    for h in handles {
+        h.join().map_err(|_| io::Error::other("an executor thread panicked"))??;
+    }
+    Ok(())
+}
+
+async fn accept_loop(core: Rc<Core>, listener: std::net::TcpListener) {
+    let listener = match runtime::TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("ringbus: core {}: cannot listen: {e}", core.id);
+            return;
+        }
+    };
+    loop {
+        let (stream, addr) = match listener.accept().await {
+            Ok(pair) => pair,
+            Err(e) => {
+                // EMFILE and friends: back off briefly rather than spin.
+                eprintln!("ringbus: accept: {e}");
+                runtime::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let max = core.shard.borrow().config.maxclients;
+        if core.shared.connected.fetch_add(1, Ordering::Relaxed) >= max {
+            core.shared.connected.fetch_sub(1, Ordering::Relaxed);
+            core.clients.borrow_mut().counters.rejected_connections += 1;
+            runtime::spawn(runtime::reject(stream, b"-ERR max number of clients reached\r\n"));
+            continue;
+        }
+        let info = ClientInfo {
+            id: core.shared.next_client_id.fetch_add(1, Ordering::Relaxed),
+            addr,
+            laddr: stream.local_addr().unwrap_or(addr),
+            fd: stream.raw_fd(),
+            name: Vec::new(),
+            lib_name: Vec::new(),
+            lib_ver: Vec::new(),
+            db: 0,
+            proto: Default::default(),
+            created: Instant::now(),
+            last_active: Instant::now(),
+            last_cmd: "NULL",
+            killed: false,
+        };
+        runtime::spawn(connection::serve(core.clone(), stream, Rc::new(RefCell::new(info))));
+    }
+}
+
+/// Deletes expired keys in the background, `hz` times a second, spending at
+/// most a quarter of each period so a burst of expiries cannot stall the core.
+async fn active_expiry(core: Rc<Core>) {
+    const BATCH: usize = 256;
+    loop {
+        let hz = core.shard.borrow().config.hz.max(1);
+        let period = Duration::from_millis(1000 / hz as u64);
+        runtime::sleep(period).await;
+        let started = Instant::now();
+        loop {
+            let done = core.shard.borrow_mut().expire_cycle(now_ms(), BATCH);
+            if done < BATCH || started.elapsed() > period / 4 {
+                break;
+            }
+            runtime::yield_now().await;
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! One logical database (`SELECT n`) on one shard: keys, values and expiry.
+//!
+//! Invariant kept here: `expiring` holds `(deadline, key)` exactly for the keys
+//! whose entry has a deadline, with the same deadline. Every change of a key's
+//! deadline goes through this module so the two cannot drift apart.
+//!
+//! Expiry is lazy (a read of an expired key deletes it first) plus active: the
+//! shard's timer calls [`Db::expire_cycle`], which pops due deadlines in order.
+
+use std::collections::BTreeSet;
+
+use super::table::{Key, KeyTable};
+use crate::types::Value;
+
+/// A stored key's value and deadline (Unix ms; 0 means it never expires).
+#[derive(Debug)]
+pub struct Entry {
+    pub value: Value,
+    expire_at: u64,
+}
+
+impl Entry {
+    pub fn expire_at(&self) -> Option<u64> {
+        (self.expire_at != 0).then_some(self.expire_at)
+    }
+
+    fn expired(&self, now: u64) -> bool {
+        self.expire_at != 0 && self.expire_at <= now
+    }
+}
+
+#[derive(Default)]
+pub struct Db {
+    keys: KeyTable<Entry>,
+    expiring: BTreeSet<(u64, Key)>,
+}
+
+impl Db {
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    pub fn expires_count(&self) -> usize {
+        self.expiring.len()
+    }
+
+    /// Deletes `key` if it has expired. Cheap when no key has a deadline.
+    fn expire_if_due(&mut self, key: &[u8], now: u64) {
+        if self.expiring.is_empty() {
+            return;
+        }
+        if self.keys.get(key).is_some_and(|e| e.expired(now)) {
+            self.remove(key);
+        }
+    }
+
+    pub fn get(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
+        self.expire_if_due(key, now);
+        self.keys.get(key)
+    }
+
+    /// The value of a live key, for changing in place (the deadline stays).
+    pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Value> {
+        self.expire_if_due(key, now);
+        self.keys.get_mut(key).map(|e| &mut e.value)
+    }
+
+    pub fn contains(&mut self, key: &[u8], now: u64) -> bool {
+        self.get(key, now).is_some()
+    }
+
+    /// Stores `value` under `key` with deadline `expire_at` (None: persistent),
+    /// replacing whatever was there. Returns the old entry.
+    pub fn set(&mut self, key: &[u8], value: Value, expire_at: Option<u64>) -> Option<Entry> {
+        let entry = Entry { value, expire_at: expire_at.unwrap_or(0) };
+        let old = self.keys.insert(key, entry);
+        if let Some(old_at) = old.as_ref().and_then(Entry::expire_at) {
+            self.expiring.remove(&(old_at, Key::from(key)));
+        }
+        if let Some(at) = expire_at {
+            self.expiring.insert((at, key.into()));
+        }
+        old
+    }
+
+    /// Replaces the value and keeps the key's deadline (SET KEEPTTL, APPEND...).
+    pub fn set_keep_ttl(&mut self, key: &[u8], value: Value, now: u64) {
+        match self.get_mut(key, now) {
+            Some(v) => *v = value,
+            None => {
+                self.set(key, value, None);
+            }
+        }
+    }
+
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let old = self.keys.remove(key)?;
+        if let Some(at) = old.expire_at() {
+            self.expiring.remove(&(at, Key::from(key)));
+        }
+        Some(old)
+    }
+
+    /// Removes a live key (an expired one counts as absent).
+    pub fn remove_live(&mut self, key: &[u8], now: u64) -> Option<Entry> {
+        self.expire_if_due(key, now);
+        self.remove(key)
+    }
+
+    /// Sets or clears the deadline of an existing key; false if there is no key.
+    pub fn set_expire(&mut self, key: &[u8], expire_at: Option<u64>) -> bool {
+        let Some(entry) = self.keys.get_mut(key) else {
+            return false;
+        };
+        let old = std::mem::replace(&mut entry.expire_at, expire_at.unwrap_or(0));
+        if old != 0 {
+            self.expiring.remove(&(old, Key::from(key)));
+        }
+        if let Some(at) = expire_at {
+            self.expiring.insert((at, key.into()));
+        }
+        true
+    }
+
+    /// Deletes up to `budget` keys whose deadline has passed; returns how many.
+    pub fn expire_cycle(&mut self, now: u64, budget: usize) -> usize {
+        let mut done = 0;
+        while done < budget {
+            match self.expiring.first() {
+                Some((at, _)) if *at <= now => {
+                    let (_, key) = self.expiring.pop_first().expect("checked");
+                    self.keys.remove(&key);
+                    done += 1;
+                }
+                _ => break,
+            }
+        }
+        done
+    }
+
+    /// Mean remaining time to live of keys with a deadline, in ms (INFO keyspace).
+    pub fn avg_ttl(&self, now: u64) -> u64 {
+        if self.expiring.is_empty() {
+            return 0;
+        }
+        let total: u128 = self.expiring.iter().map(|(at, _)| at.saturating_sub(now) as u128).sum();
+        (total / self.expiring.len() as u128) as u64
+    }
+
+    pub fn clear(&mut self) {
+        *self = Db::default();
+    }
+
+    /// All live keys, for KEYS.
+    pub fn live_keys(&self, now: u64) -> impl Iterator<Item = (&Key, &Entry)> {
+        self.keys.iter().filter(move |(_, e)| !e.expired(now))
+    }
+
+    /// One SCAN step over this database; see [`KeyTable::scan`].
+    pub fn scan(&self, cursor: u64, count: usize, now: u64, mut visit: impl FnMut(&Key, &Entry)) -> Option<u64> {
+        self.keys.scan(cursor, count, |k, e| {
+            if !e.expired(now) {
+                visit(k, e)
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> Value {
+        Value::Str(v.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn deadlines_stay_in_step_with_entries() {
+        let mut db = Db::default();
+        db.set(b"a", s("1"), Some(100));
+        db.set(b"b", s("2"), Some(200));
+        db.set(b"a", s("3"), None); // overwrite clears the deadline
+        assert_eq!(db.expires_count(), 1);
+        assert!(db.set_expire(b"a", Some(50)));
+        assert_eq!(db.expires_count(), 2);
+        assert!(db.get(b"a", 60).is_none(), "lazily expired");
+        assert_eq!(db.expires_count(), 1);
+        assert_eq!(db.expire_cycle(250, 10), 1);
+        assert!(db.is_empty());
+        assert_eq!(db.expires_count(), 0);
+    }
+}

@@ -1,0 +1,447 @@
+//! Cross-core dispatch: the one place where work leaves its core.
+//!
+//! # Hops
+//! A *hop* is one piece of [`Work`] sent to the core that owns a shard, run
+//! there to completion (nothing on a shard ever awaits), with its result sent
+//! back to the core that asked. Work is either a [`Batch`] of plain commands
+//! from one connection, or a typed closure (`run_on`, `txn::Txn`). The reply
+//! comes back as a [`Msg::Done`] that completes a slot the asking task awaits.
+//!
+//! # Mailboxes
+//! Every core has one unbounded lock-free MPSC queue ([`Mailbox`]): sending
+//! never blocks and never fails, so no executor can stall on a full queue and
+//! no cycle of full queues can deadlock the mesh. A core that finds its
+//! mailbox empty marks itself asleep and waits on its eventfd; a sender writes
+//! the eventfd only when it flips that mark, so a busy core receives a burst
+//! of messages with no wake-up syscalls at all.
+//!
+//! # Ordering
+//! Messages from one core to another arrive in the order they were sent (one
+//! queue, pushed by one thread in program order). A connection keeps each
+//! key's commands in its own order because all of a key's commands go to the
+//! same shard, in the same batch or in batches sent in order; replies are put
+//! back in request order by the connection whatever shard answered first.
+//!
+//! # Atomicity across shards
+//! Commands whose keys span shards run as transactions (`txn`): they lock
+//! their keys shard by shard in increasing shard order, do each shard's part
+//! while holding that shard's locks, and release everything at the end. Plain
+//! work on a locked key waits in the shard's lock table (`locks`). Why no
+//! deadlock: a transaction only waits for locks on a shard higher than every
+//! shard it already holds locks on, so a wait-for cycle would need a shard
+//! higher than itself; plain work holds nothing while it waits; and waiting
+//! work is queued, never spun on, so an executor is never blocked.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use crossbeam_queue::SegQueue;
+use slab::Slab;
+use smallvec::SmallVec;
+
+use super::locks::{DbKey, LockMode, TxnId};
+use super::{now_ms, Shard};
+use crate::cmd::table::CommandSpec;
+use crate::cmd::{run_shard, Ctx, ShardFn};
+use crate::resp::{Out, Proto};
+use crate::runtime::{Notified, Notifier};
+use crate::server::client::ClientRegistry;
+use crate::server::Shared;
+
+/// A hop's result, typed by whoever asked for it.
+pub type HopResult = Box<dyn Any + Send>;
+/// A closure to run on another core.
+pub type Job = Box<dyn FnOnce(&Core) -> HopResult + Send>;
+
+/// Where a hop's result goes: a slot on a core.
+#[derive(Clone, Copy, Debug)]
+pub struct ReplyTo {
+    core: usize,
+    slot: usize,
+}
+
+/// One command of a batch, with its arguments copied out of the read buffer.
+pub struct OwnedCommand {
+    pub spec: &'static CommandSpec,
+    pub run: ShardFn,
+    pub db: usize,
+    data: Vec<u8>,
+    ends: SmallVec<[u32; 8]>,
+}
+
+impl OwnedCommand {
+    pub fn new(spec: &'static CommandSpec, run: ShardFn, db: usize, argv: &[&[u8]]) -> Self {
+        let mut data = Vec::with_capacity(argv.iter().map(|a| a.len()).sum());
+        let mut ends = SmallVec::with_capacity(argv.len());
+        for arg in argv {
+            data.extend_from_slice(arg);
+            ends.push(data.len() as u32);
+        }
+        OwnedCommand { spec, run, db, data, ends }
+    }
+
+    pub fn argv(&self) -> SmallVec<[&[u8]; 8]> {
+        let mut start = 0;
+        self.ends
+            .iter()
+            .map(|&end| {
+                let arg = &self.data[start..end as usize];
+                start = end as usize;
+                arg
+            })
+            .collect()
+    }
+
+    fn keys(&self, into: &mut Vec<DbKey>) {
+        let argv = self.argv();
+        for i in self.spec.key_positions(argv.len()) {
+            into.push((self.db, argv[i].into()));
+        }
+    }
+}
+
+/// Plain commands of one connection for one shard, run in order.
+pub struct Batch {
+    pub proto: Proto,
+    pub cmds: Vec<OwnedCommand>,
+}
+
+/// The replies of a batch: concatenated, with each reply's end offset.
+pub struct BatchReply {
+    pub bytes: Vec<u8>,
+    pub ends: Vec<usize>,
+}
+
+/// Work for a shard.
+pub enum Work {
+    Batch(Batch),
+    Run { keys: Vec<DbKey>, mode: LockMode, job: Job },
+}
+
+impl Work {
+    pub fn keys(&self) -> Vec<DbKey> {
+        match self {
+            Work::Batch(b) => {
+                let mut keys = Vec::new();
+                b.cmds.iter().for_each(|c| c.keys(&mut keys));
+                keys
+            }
+            Work::Run { keys, .. } => keys.clone(),
+        }
+    }
+
+    pub fn mode(&self) -> LockMode {
+        match self {
+            Work::Batch(_) => LockMode::Plain,
+            Work::Run { mode, .. } => *mode,
+        }
+    }
+
+    pub fn is_acquire(&self) -> bool {
+        matches!(self.mode(), LockMode::Acquire(_))
+    }
+
+    pub fn txn(&self) -> Option<TxnId> {
+        match self.mode() {
+            LockMode::Plain => None,
+            LockMode::Acquire(t) | LockMode::Held(t) => Some(t),
+        }
+    }
+}
+
+/// What travels between cores.
+pub enum Msg {
+    Hop { work: Work, reply: ReplyTo },
+    /// Release a transaction's locks (and drop its work still waiting).
+    Unlock(TxnId),
+    Done { slot: usize, result: HopResult },
+}
+
+/// One core's inbox.
+pub struct Mailbox {
+    queue: SegQueue<Msg>,
+    asleep: AtomicBool,
+    wake: Notifier,
+}
+
+/// Every core's mailbox, shared by all cores.
+pub struct Mesh {
+    boxes: Vec<Mailbox>,
+}
+
+impl Mesh {
+    /// A mesh of `n` mailboxes and the waiting side of each core's wake-up.
+    pub fn new(n: usize) -> std::io::Result<(Arc<Mesh>, Vec<Notified>)> {
+        let mut boxes = Vec::with_capacity(n);
+        let mut waits = Vec::with_capacity(n);
+        for _ in 0..n {
+            let (wake, wait) = crate::runtime::notifier()?;
+            boxes.push(Mailbox { queue: SegQueue::new(), asleep: AtomicBool::new(false), wake });
+            waits.push(wait);
+        }
+        Ok((Arc::new(Mesh { boxes }), waits))
+    }
+
+    pub fn len(&self) -> usize {
+        self.boxes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.boxes.is_empty()
+    }
+
+    fn send(&self, core: usize, msg: Msg) {
+        let mailbox = &self.boxes[core];
+        mailbox.queue.push(msg);
+        // SeqCst pairs with the receiver's store-then-recheck in `drain_loop`:
+        // either it sees this message, or we see it asleep and wake it.
+        if mailbox.asleep.load(Ordering::SeqCst) && mailbox.asleep.swap(false, Ordering::SeqCst) {
+            mailbox.wake.notify();
+        }
+    }
+}
+
+#[derive(Default)]
+struct Slot {
+    result: Option<HopResult>,
+    waker: Option<Waker>,
+    abandoned: bool,
+}
+
+/// Everything one core owns, shared by the tasks on that core.
+pub struct Core {
+    pub id: usize,
+    pub shard: RefCell<Shard>,
+    pub clients: RefCell<ClientRegistry>,
+    pub shared: Arc<Shared>,
+    mesh: Arc<Mesh>,
+    slots: RefCell<Slab<Slot>>,
+    next_txn: Cell<u64>,
+}
+
+impl Core {
+    pub fn new(id: usize, shard: Shard, mesh: Arc<Mesh>, shared: Arc<Shared>) -> Rc<Core> {
+        Rc::new(Core {
+            id,
+            shard: RefCell::new(shard),
+            clients: RefCell::new(ClientRegistry::default()),
+            shared,
+            mesh,
+            slots: RefCell::new(Slab::new()),
+            next_txn: Cell::new(0),
+        })
+    }
+
+    pub fn cores(&self) -> usize {
+        self.mesh.len()
+    }
+
+    /// Runs `f` on this core's shard with a command context for database `db`.
+    pub fn with_ctx<R>(&self, db: usize, f: impl FnOnce(&mut Ctx) -> R) -> R {
+        let mut shard = self.shard.borrow_mut();
+        let mut ctx = Ctx { shard: &mut shard, db, now: now_ms() };
+        f(&mut ctx)
+    }
+
+    pub fn new_txn_id(&self) -> TxnId {
+        let n = self.next_txn.get() + 1;
+        self.next_txn.set(n);
+        ((self.id as u64) << 48) | n
+    }
+
+    /// Sends `work` to the core owning shard `target` (or runs it here) and
+    /// returns the future of its result.
+    pub fn submit(self: &Rc<Self>, target: usize, work: Work) -> HopFuture {
+        let slot = self.slots.borrow_mut().insert(Slot::default());
+        let reply = ReplyTo { core: self.id, slot };
+        if target == self.id {
+            self.accept(work, reply);
+        } else {
+            self.mesh.send(target, Msg::Hop { work, reply });
+        }
+        HopFuture { core: self.clone(), slot }
+    }
+
+    /// Runs a closure on shard `target` (no locks) and returns its typed result.
+    pub async fn run_on<R: Send + 'static>(self: &Rc<Self>, target: usize, f: impl FnOnce(&Core) -> R + Send + 'static) -> R {
+        let job: Job = Box::new(move |core| Box::new(f(core)));
+        let result = self.submit(target, Work::Run { keys: Vec::new(), mode: LockMode::Plain, job }).await;
+        *result.downcast::<R>().expect("hop result type")
+    }
+
+    /// Runs `f` on every shard and collects the results in shard order.
+    pub async fn run_on_all<R: Send + 'static, F>(self: &Rc<Self>, f: F) -> Vec<R>
+    where
+        F: Fn(&Core) -> R + Send + Clone + 'static,
+    {
+        let futures: Vec<HopFuture> = (0..self.cores())
+            .map(|target| {
+                let f = f.clone();
+                let job: Job = Box::new(move |core| Box::new(f(core)));
+                self.submit(target, Work::Run { keys: Vec::new(), mode: LockMode::Plain, job })
+            })
+            .collect();
+        let mut results = Vec::with_capacity(futures.len());
+        for fut in futures {
+            results.push(*fut.await.downcast::<R>().expect("hop result type"));
+        }
+        results
+    }
+
+    /// Releases a transaction's locks on shard `target`.
+    pub fn unlock(&self, target: usize, txn: TxnId) {
+        if target == self.id {
+            self.release(txn);
+        } else {
+            self.mesh.send(target, Msg::Unlock(txn));
+        }
+    }
+
+    /// Runs work that arrived for this shard now, or parks it behind the
+    /// locks that stop it.
+    fn accept(&self, work: Work, reply: ReplyTo) {
+        {
+            let mut shard = self.shard.borrow_mut();
+            if !shard.locks.is_idle() {
+                let keys = work.keys();
+                if !shard.locks.admits(work.mode(), &keys) {
+                    shard.locks.wait(work, reply);
+                    return;
+                }
+            }
+        }
+        let result = self.execute(work);
+        self.complete(reply, result);
+    }
+
+    fn execute(&self, work: Work) -> HopResult {
+        match work {
+            Work::Batch(batch) => Box::new(self.run_batch(batch)),
+            Work::Run { keys, mode, job } => {
+                if let LockMode::Acquire(txn) = mode {
+                    self.shard.borrow_mut().locks.acquire(txn, &keys);
+                }
+                job(self)
+            }
+        }
+    }
+
+    fn run_batch(&self, batch: Batch) -> BatchReply {
+        let mut shard = self.shard.borrow_mut();
+        let mut out = Out::new(batch.proto);
+        let mut ends = Vec::with_capacity(batch.cmds.len());
+        for cmd in &batch.cmds {
+            let argv = cmd.argv();
+            let mut ctx = Ctx { shard: &mut shard, db: cmd.db, now: now_ms() };
+            run_shard(cmd.run, &mut ctx, &argv, &mut out);
+            ends.push(out.buf.len());
+        }
+        BatchReply { bytes: out.buf, ends }
+    }
+
+    fn release(&self, txn: TxnId) {
+        self.shard.borrow_mut().locks.release(txn);
+        loop {
+            let next = self.shard.borrow_mut().locks.next_runnable();
+            let Some((work, reply)) = next else { break };
+            let result = self.execute(work);
+            self.complete(reply, result);
+        }
+    }
+
+    fn complete(&self, reply: ReplyTo, result: HopResult) {
+        if reply.core != self.id {
+            self.mesh.send(reply.core, Msg::Done { slot: reply.slot, result });
+            return;
+        }
+        let mut slots = self.slots.borrow_mut();
+        let slot = &mut slots[reply.slot];
+        if slot.abandoned {
+            slots.remove(reply.slot);
+            return;
+        }
+        slot.result = Some(result);
+        if let Some(waker) = slot.waker.take() {
+            waker.wake();
+        }
+    }
+
+    fn handle(&self, msg: Msg) {
+        match msg {
+            Msg::Hop { work, reply } => self.accept(work, reply),
+            Msg::Unlock(txn) => self.release(txn),
+            Msg::Done { slot, result } => self.complete(ReplyTo { core: self.id, slot }, result),
+        }
+    }
+
+    /// The mailbox task: runs every message that arrives for this core.
+    pub async fn drain_loop(self: Rc<Self>, wake: Notified) {
+        let mut wake = match wake.into_waiter() {
+            Ok(w) => w,
+            Err(e) => {
+                eprintln!("ringbus: core {}: no wake-up channel: {e}", self.id);
+                std::process::exit(1);
+            }
+        };
+        let mailbox = &self.mesh.boxes[self.id];
+        loop {
+            while let Some(msg) = mailbox.queue.pop() {
+                self.handle(msg);
+            }
+            mailbox.asleep.store(true, Ordering::SeqCst);
+            if !mailbox.queue.is_empty() {
+                mailbox.asleep.store(false, Ordering::SeqCst);
+                continue;
+            }
+            wake.wait().await;
+            mailbox.asleep.store(false, Ordering::SeqCst);
+        }
+    }
+}
+
+/// The result of a hop, when it comes back.
+pub struct HopFuture {
+    core: Rc<Core>,
+    slot: usize,
+}
+
+impl Future for HopFuture {
+    type Output = HopResult;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<HopResult> {
+        let mut slots = self.core.slots.borrow_mut();
+        let slot = &mut slots[self.slot];
+        if let Some(result) = slot.result.take() {
+            slots.remove(self.slot);
+            drop(slots);
+            // Mark done so Drop does not touch the freed slot.
+            let this = self.get_mut();
+            this.slot = usize::MAX;
+            return Poll::Ready(result);
+        }
+        slot.waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+impl Drop for HopFuture {
+    fn drop(&mut self) {
+        if self.slot == usize::MAX {
+            return;
+        }
+        let mut slots = self.core.slots.borrow_mut();
+        if slots[self.slot].result.is_some() {
+            slots.remove(self.slot);
+        } else {
+            // The result is still on its way; free the slot when it lands.
+            slots[self.slot].abandoned = true;
+            slots[self.slot].waker = None;
+        }
+    }
+}

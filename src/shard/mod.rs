@@ -1,0 +1,65 @@
+//! Shard-per-core: each core owns one shard of the keyspace and is the only
+//! thread that ever touches it. A key's shard comes from [`route`]; commands on
+//! another core's keys travel there through [`dispatch`], the one module where
+//! work crosses cores; multi-shard atomicity is [`txn`] on top of [`locks`].
+
+pub mod db;
+pub mod dispatch;
+pub mod locks;
+pub mod route;
+pub mod table;
+pub mod txn;
+
+use crate::config::Config;
+use db::Db;
+use locks::LockTable;
+
+/// Counters a shard keeps for INFO stats; summed over shards when reported.
+#[derive(Default, Clone, Debug)]
+pub struct ShardStats {
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub expired_keys: u64,
+    /// Writes since start (INFO's rdb_changes_since_last_save).
+    pub dirty: u64,
+}
+
+/// The data one core owns: its databases, its key locks, its counters.
+pub struct Shard {
+    pub id: usize,
+    pub dbs: Vec<Db>,
+    pub locks: LockTable,
+    pub stats: ShardStats,
+    /// This core's copy of the configuration; CONFIG SET updates every copy.
+    pub config: Config,
+}
+
+impl Shard {
+    pub fn new(id: usize, config: Config) -> Self {
+        Shard {
+            id,
+            dbs: (0..config.databases).map(|_| Db::default()).collect(),
+            locks: LockTable::default(),
+            stats: ShardStats::default(),
+            config,
+        }
+    }
+
+    /// One active-expiry step: deletes up to `budget` due keys per database.
+    pub fn expire_cycle(&mut self, now: u64, budget: usize) -> usize {
+        let mut done = 0;
+        for db in &mut self.dbs {
+            done += db.expire_cycle(now, budget);
+        }
+        self.stats.expired_keys += done as u64;
+        done
+    }
+}
+
+/// Wall-clock time in Unix milliseconds.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,27 @@
+//! The values a key can hold. Each messaging model's data structure gets its
+//! own module here (lists, streams, ...); this module ties them into [`Value`].
+
+/// A stored value. The variant decides `TYPE` and the WRONGTYPE checks.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A string (Redis keeps integers as strings too, and so do we).
+    Str(Vec<u8>),
+}
+
+impl Value {
+    /// The name `TYPE` answers with.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+        }
+    }
+
+    /// The name `OBJECT ENCODING` answers with, as Redis would pick it.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Str(s) if s.len() <= 20 && crate::resp::parse::parse_i64(s).is_some() => "int",
+            Value::Str(s) if s.len() <= 44 => "embstr",
+            Value::Str(_) => "raw",
+        }
+    }
+}

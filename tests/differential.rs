@@ -1,0 +1,292 @@
+//! Differential test: every line of tests/scripts/foundation.redis is sent to a
+//! real redis-server and to the server under test; the raw reply bytes must be
+//! identical. All mismatches are collected and reported together.
+//!
+//! The reference is always a real redis-server (the test fails, asking for
+//! `apt-get install redis-server`, when it is missing). Set
+//! `RINGBUS_DIFF_DUMP=1` to print every line with redis's reply.
+
+mod common;
+
+use common::*;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+const SCRIPT: &str = include_str!("scripts/foundation.redis");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Exact,
+    Sorted,
+    NoCompare,
+}
+
+struct Line {
+    number: usize,
+    text: String,
+    mode: Mode,
+    args: Vec<Vec<u8>>,
+}
+
+fn hex_val(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+/// Split a line the way redis-cli does (sdssplitargs).
+fn split_args(line: &str) -> Result<Vec<Vec<u8>>, String> {
+    let b = line.as_bytes();
+    let mut i = 0;
+    let mut out = Vec::new();
+    loop {
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= b.len() {
+            return Ok(out);
+        }
+        let mut cur = Vec::new();
+        match b[i] {
+            b'"' => {
+                i += 1;
+                loop {
+                    if i >= b.len() {
+                        return Err("unbalanced double quote".into());
+                    }
+                    match b[i] {
+                        b'\\'
+                            if i + 3 < b.len()
+                                && b[i + 1] == b'x'
+                                && hex_val(b[i + 2]).is_some()
+                                && hex_val(b[i + 3]).is_some() =>
+                        {
+                            cur.push(hex_val(b[i + 2]).unwrap() * 16 + hex_val(b[i + 3]).unwrap());
+                            i += 4;
+                        }
+                        b'\\' if i + 1 < b.len() => {
+                            cur.push(match b[i + 1] {
+                                b'n' => b'\n',
+                                b'r' => b'\r',
+                                b't' => b'\t',
+                                b'b' => 8,
+                                b'a' => 7,
+                                other => other,
+                            });
+                            i += 2;
+                        }
+                        b'"' => {
+                            i += 1;
+                            if i < b.len() && !b[i].is_ascii_whitespace() {
+                                return Err("closing quote must be followed by a space".into());
+                            }
+                            break;
+                        }
+                        c => {
+                            cur.push(c);
+                            i += 1;
+                        }
+                    }
+                }
+            }
+            b'\'' => {
+                i += 1;
+                loop {
+                    if i >= b.len() {
+                        return Err("unbalanced single quote".into());
+                    }
+                    match b[i] {
+                        b'\\' if i + 1 < b.len() && b[i + 1] == b'\'' => {
+                            cur.push(b'\'');
+                            i += 2;
+                        }
+                        b'\'' => {
+                            i += 1;
+                            if i < b.len() && !b[i].is_ascii_whitespace() {
+                                return Err("closing quote must be followed by a space".into());
+                            }
+                            break;
+                        }
+                        c => {
+                            cur.push(c);
+                            i += 1;
+                        }
+                    }
+                }
+            }
+            _ => {
+                while i < b.len() && !b[i].is_ascii_whitespace() {
+                    cur.push(b[i]);
+                    i += 1;
+                }
+            }
+        }
+        out.push(cur);
+    }
+}
+
+fn parse_script(text: &str) -> Vec<Line> {
+    let mut lines = Vec::new();
+    for (idx, raw) in text.lines().enumerate() {
+        let t = raw.trim();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        let (mode, rest) = if let Some(r) = t.strip_prefix("sort ") {
+            (Mode::Sorted, r)
+        } else if let Some(r) = t.strip_prefix("noreply-compare ") {
+            (Mode::NoCompare, r)
+        } else {
+            (Mode::Exact, t)
+        };
+        let args =
+            split_args(rest).unwrap_or_else(|e| panic!("foundation.redis:{}: {e}: {t}", idx + 1));
+        assert!(
+            !args.is_empty(),
+            "foundation.redis:{}: empty command",
+            idx + 1
+        );
+        lines.push(Line {
+            number: idx + 1,
+            text: t.to_string(),
+            mode,
+            args,
+        });
+    }
+    lines
+}
+
+/// Raw bytes of the elements of a top-level array reply, or None.
+fn array_elements(reply: &[u8]) -> Option<Vec<Vec<u8>>> {
+    if reply.first() != Some(&b'*') {
+        return None;
+    }
+    let eol = reply.windows(2).position(|w| w == b"\r\n")?;
+    let n: i64 = std::str::from_utf8(&reply[1..eol]).ok()?.parse().ok()?;
+    let mut pos = eol + 2;
+    let mut out = Vec::new();
+    for _ in 0..n.max(0) {
+        let len = reply_len(&reply[pos..]).ok()??;
+        out.push(reply[pos..pos + len].to_vec());
+        pos += len;
+    }
+    Some(out)
+}
+
+fn sorted(reply: &[u8]) -> Vec<u8> {
+    match array_elements(reply) {
+        Some(mut items) => {
+            items.sort();
+            array(&items)
+        }
+        None => reply.to_vec(),
+    }
+}
+
+fn read(conn: &mut RawConn) -> Result<Vec<u8>, String> {
+    match catch_unwind(AssertUnwindSafe(|| conn.try_read_reply())) {
+        Ok(Some(r)) => Ok(r),
+        Ok(None) => Err("<connection closed>".into()),
+        Err(e) => Err(format!(
+            "<no reply: {}>",
+            e.downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default()
+        )),
+    }
+}
+
+fn run_script(threads: usize) {
+    let lines = parse_script(SCRIPT);
+    assert!(lines.len() > 100, "script too short");
+    let reference = Server::start_redis(&[]);
+    let sut = Server::start(threads);
+    let mut want = reference.raw();
+    let mut got = sut.raw();
+    let mut mismatches = Vec::new();
+    for line in &lines {
+        let args: Vec<&[u8]> = line.args.iter().map(|a| a.as_slice()).collect();
+        let req = encode(&args);
+        want.send(&req);
+        got.send(&req);
+        let w = read(&mut want);
+        let g = read(&mut got);
+        let (w, g) = match (w, g) {
+            (Ok(w), Ok(g)) => (w, g),
+            (w, g) => {
+                let w = w.unwrap_or_else(|e| e.into_bytes());
+                let g = g.unwrap_or_else(|e| e.into_bytes());
+                mismatches.push(format!(
+                    "line {}: {}\n  redis:      {}\n  under test: {}\n  (stopped: connection lost)",
+                    line.number,
+                    line.text,
+                    show(&w),
+                    show(&g)
+                ));
+                break;
+            }
+        };
+        if std::env::var_os("RINGBUS_DIFF_DUMP").is_some() {
+            eprintln!("{:>4} {}\n     -> {}", line.number, line.text, show(&w));
+        }
+        let equal = match line.mode {
+            Mode::Exact => w == g,
+            Mode::Sorted => sorted(&w) == sorted(&g),
+            Mode::NoCompare => true,
+        };
+        if !equal {
+            mismatches.push(format!(
+                "line {}: {}\n  redis:      {}\n  under test: {}",
+                line.number,
+                line.text,
+                show(&w),
+                show(&g)
+            ));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} of {} script lines differ from redis-server (threads={threads}):\n{}",
+        mismatches.len(),
+        lines.len(),
+        mismatches.join("\n")
+    );
+}
+
+#[test]
+fn foundation_script_threads1() {
+    run_script(1);
+}
+
+#[test]
+fn foundation_script_threads3() {
+    run_script(3);
+}
+
+#[test]
+fn script_parser() {
+    assert_eq!(
+        split_args(r#"SET "a b" 'c\'d' "\x41\n" plain"#).unwrap(),
+        vec![
+            b"SET".to_vec(),
+            b"a b".to_vec(),
+            b"c'd".to_vec(),
+            b"A\n".to_vec(),
+            b"plain".to_vec()
+        ]
+    );
+    assert_eq!(
+        split_args(r#"ECHO """#).unwrap(),
+        vec![b"ECHO".to_vec(), vec![]]
+    );
+    assert!(split_args(r#"ECHO "abc"#).is_err());
+    assert!(split_args(r#"ECHO "a"b"#).is_err());
+    let lines = parse_script("# c\n\nsort KEYS *\nnoreply-compare HELLO 3\nPING\n");
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0].mode, Mode::Sorted);
+    assert_eq!(lines[0].number, 3);
+    assert_eq!(lines[1].mode, Mode::NoCompare);
+    assert_eq!(lines[2].mode, Mode::Exact);
+    assert_eq!(
+        sorted(b"*3\r\n$1\r\nb\r\n$1\r\na\r\n:1\r\n"),
+        b"*3\r\n$1\r\na\r\n$1\r\nb\r\n:1\r\n".to_vec()
+    );
+}
