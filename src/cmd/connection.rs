@@ -158,8 +158,8 @@ fn hello(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
     }
     if !s.authenticated {
         return Err(Error::msg(
-            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> \
-             AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol \
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> \
+             <pass> option can be used to authenticate the client and select the RESP protocol \
              version at the same time",
         ));
     }
@@ -337,12 +337,11 @@ fn parse_kill(argv: &[&[u8]], me: u64) -> Result<KillFilter, Error> {
         f.addr = Some(String::from_utf8_lossy(argv[2]).into_owned());
         return Ok(f);
     }
-    if argv.len() % 2 == 0 {
-        return Err(Error::SYNTAX);
-    }
     f.skip_id = Some(me);
     for pair in argv[2..].chunks(2) {
-        let (opt, value) = (pair[0], pair[1]);
+        let [opt, value] = pair else {
+            return Err(Error::SYNTAX);
+        };
         if is(opt, "id") {
             let id = parse_i64(value)
                 .filter(|n| *n > 0)

@@ -59,7 +59,7 @@ fn rename_generic(ctx: &mut Ctx, args: &mut Args, out: &mut Out, nx: bool) -> Cm
         return Err(Error::NO_SUCH_KEY);
     }
     if src == dst {
-        reply_renamed(out, nx, true);
+        reply_renamed(out, nx, false);
         return Ok(());
     }
     if nx && ctx.db().contains(dst, now) {

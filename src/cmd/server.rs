@@ -275,7 +275,7 @@ fn reply_command_infos<'a>(out: &mut Out, specs: impl ExactSizeIterator<Item = O
     for spec in specs {
         match spec {
             Some(spec) => command_info(out, spec),
-            None => out.null_array(),
+            None => out.null(),
         }
     }
 }

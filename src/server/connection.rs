@@ -118,7 +118,7 @@ impl Session {
         if !spec.arity_ok(argv.len()) {
             return Err(format!("ERR wrong number of arguments for '{}' command", spec.name));
         }
-        if !matches!(spec.exec, Exec::Container) {
+        if spec.subcommands.is_empty() || argv.len() < 2 {
             return Ok(spec);
         }
         let sub = argv[1];
@@ -208,15 +208,15 @@ impl Session {
 /// `ERR unknown command 'x', with args beginning with: 'a' 'b' `, as Redis
 /// words it (at most 128 bytes of each, and of the name).
 fn unknown_command(argv: &[&[u8]]) -> String {
-    let show = |a: &[u8]| crate::cmd::args::truncated(a, 128);
-    let mut msg = format!("ERR unknown command '{}', with args beginning with: ", show(argv[0]));
+    let show = |a: &[u8], max: usize| crate::cmd::args::truncated(a, max);
+    let mut args = String::new();
     for arg in &argv[1..] {
-        if msg.len() >= 128 {
+        if args.len() >= 128 {
             break;
         }
-        msg.push_str(&format!("'{}' ", show(arg)));
+        args.push_str(&format!("'{}' ", show(arg, 128 - args.len())));
     }
-    msg
+    format!("ERR unknown command '{}', with args beginning with: {args}", show(argv[0], 128))
 }
 
 /// Serves one connection until it closes.
