@@ -349,15 +349,34 @@ fn command_docs(out: &mut Out, argv: &[&[u8]]) {
     }
 }
 
+/// The time complexity COMMAND DOCS reports, as Redis's documentation states it.
+fn complexity(name: &str) -> &'static str {
+    match name {
+        "del" | "unlink" | "exists" | "touch" => "O(N) where N is the number of keys that will be removed or checked.",
+        "mget" | "mset" | "msetnx" => "O(N) where N is the number of keys to retrieve or set.",
+        "keys" => "O(N) with N being the number of keys in the database.",
+        "scan" => "O(1) for every call. O(N) for a complete iteration.",
+        "flushdb" | "flushall" => "O(N) where N is the total number of keys in all databases",
+        "client|list" | "client|kill" => "O(N) where N is the number of client connections",
+        "command" | "command|info" | "command|docs" | "command|list" => "O(N) where N is the number of commands to look up",
+        "config|get" | "config|set" => "O(N) when N is the number of configuration parameters provided",
+        "getrange" => "O(N) where N is the length of the returned string.",
+        "setrange" => "O(1), not counting the time taken to copy the new string in place.",
+        _ => "O(1)",
+    }
+}
+
 fn command_doc(out: &mut Out, spec: &CommandSpec) {
     let has_subs = !spec.subcommands.is_empty();
-    out.map(3 + has_subs as usize);
+    out.map(4 + has_subs as usize);
     out.bulk_str("summary");
     out.bulk_str(spec.summary);
     out.bulk_str("since");
     out.bulk_str(spec.since);
     out.bulk_str("group");
     out.bulk_str(spec.group);
+    out.bulk_str("complexity");
+    out.bulk_str(complexity(spec.name));
     if has_subs {
         out.bulk_str("subcommands");
         out.map(spec.subcommands.len());
