@@ -90,7 +90,7 @@ async fn run_inner(core: &Rc<Core>, spread: Spread, db: usize, argv: &[&[u8]], o
             }
         }
         Spread::Mset | Spread::Msetnx => {
-            if argv.len() % 2 == 0 {
+            if argv.len().is_multiple_of(2) {
                 return Err(Error::arity(if matches!(spread, Spread::Mset) { "mset" } else { "msetnx" }));
             }
             let parts = split(argv, true, shards);

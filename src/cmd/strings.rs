@@ -2,11 +2,12 @@
 //! the single-shard halves of MGET / MSET / MSETNX (the cross-shard halves are
 //! in `cmd::multi`).
 
-use super::args::{is, parse_f64, Args, CmdResult, Error};
+use super::args::{is, Args, CmdResult, Error};
 use super::Ctx;
 use crate::resp::parse::parse_i64;
 use crate::resp::Out;
 use crate::shard::db::{Db, Entry};
+use crate::types::longdouble::LongDouble;
 use crate::types::Value;
 
 /// The string in `entry`, WRONGTYPE when it holds another type.
@@ -255,7 +256,7 @@ pub fn mget_part(ctx: &mut Ctx, keys: &[&[u8]]) -> Vec<Option<Vec<u8>>> {
 }
 
 fn check_pairs(args: &Args, name: &str) -> CmdResult {
-    if args.remaining() % 2 != 0 {
+    if !args.remaining().is_multiple_of(2) {
         return Err(Error::arity(name));
     }
     Ok(())
@@ -339,30 +340,22 @@ pub fn decrby(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
 pub fn incrbyfloat(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     let (key, delta) = (args.next_bytes()?, args.next_bytes()?);
     let now = ctx.now;
+    // Redis adds in C `long double` (x87 80-bit) and prints with "%.17Lf";
+    // LongDouble reproduces both bit for bit, so replies match Redis's.
     let current = match get_str(ctx.db(), key, now)? {
-        None => 0.0,
-        Some(s) => parse_f64(s).ok_or(Error::NOT_FLOAT)?,
+        None => LongDouble::from_i64(0),
+        Some(s) => LongDouble::parse(s).ok_or(Error::NOT_FLOAT)?,
     };
-    let delta = parse_f64(delta).ok_or(Error::NOT_FLOAT)?;
-    let new = current + delta;
+    let delta = LongDouble::parse(delta).ok_or(Error::NOT_FLOAT)?;
+    let new = current.add(delta);
     if !new.is_finite() {
         return Err(Error::msg("ERR increment would produce NaN or Infinity"));
     }
-    let text = format_human_float(new);
+    let text = new.to_human_string();
     ctx.db().set_keep_ttl(key, Value::Str(text.clone().into_bytes()), now);
     ctx.wrote(key);
     out.bulk(text.as_bytes());
     Ok(())
-}
-
-/// INCRBYFLOAT's text: plain decimal, no exponent, no trailing zeros
-/// (Redis's `ld2string` in human mode).
-fn format_human_float(d: f64) -> String {
-    let text = format!("{d}");
-    if text == "-0" {
-        return "0".into();
-    }
-    text
 }
 
 pub fn append(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {

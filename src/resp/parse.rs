@@ -414,3 +414,79 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Every request in `input`, parsed the way a connection does: from the
+    /// front, dropping consumed bytes, feeding `chunks` of input at a time.
+    fn parse_stream(input: &[u8], cuts: &[usize]) -> Result<Vec<Vec<Vec<u8>>>, ProtocolError> {
+        let mut parser = RequestParser::new(1 << 20);
+        let mut buf: Vec<u8> = Vec::new();
+        let mut out = Vec::new();
+        let mut fed = 0;
+        let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+        cuts.sort_unstable();
+        cuts.push(input.len());
+        for cut in cuts {
+            if cut < fed {
+                continue;
+            }
+            buf.extend_from_slice(&input[fed..cut]);
+            fed = cut;
+            loop {
+                match parser.parse(&buf, true)? {
+                    Parsed::Request { consumed } => {
+                        out.push(parser.args(&buf).iter().map(|a| a.to_vec()).collect());
+                        buf.drain(..consumed);
+                    }
+                    Parsed::Empty { consumed } => {
+                        buf.drain(..consumed);
+                    }
+                    Parsed::Incomplete { .. } => break,
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn encode(args: &[Vec<u8>]) -> Vec<u8> {
+        let mut out = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            out.extend_from_slice(a);
+            out.extend_from_slice(b"\r\n");
+        }
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(input in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = parse_stream(&input, &[]);
+            let _ = parse_stream(&input, &[1, 7, 33]);
+        }
+
+        #[test]
+        fn split_anywhere_parses_like_whole(
+            requests in proptest::collection::vec(
+                proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 1..6), 1..8),
+            cuts in proptest::collection::vec(any::<usize>(), 0..12),
+        ) {
+            let input: Vec<u8> = requests.iter().flat_map(|r| encode(r)).collect();
+            let whole = parse_stream(&input, &[]).unwrap();
+            prop_assert_eq!(&whole, &requests);
+            let split = parse_stream(&input, &cuts).unwrap();
+            prop_assert_eq!(split, requests);
+        }
+
+        #[test]
+        fn inline_split_anywhere(words in proptest::collection::vec("[a-z0-9]{1,8}", 1..6), cuts in proptest::collection::vec(any::<usize>(), 0..6)) {
+            let line = format!("{}\r\n", words.join(" "));
+            let expected: Vec<Vec<u8>> = words.iter().map(|w| w.as_bytes().to_vec()).collect();
+            prop_assert_eq!(parse_stream(line.as_bytes(), &cuts).unwrap(), vec![expected]);
+        }
+    }
+}

@@ -1,6 +1,8 @@
 //! The values a key can hold. Each messaging model's data structure gets its
 //! own module here (lists, streams, ...); this module ties them into [`Value`].
 
+pub mod longdouble;
+
 /// A stored value. The variant decides `TYPE` and the WRONGTYPE checks.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
