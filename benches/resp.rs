@@ -7,7 +7,13 @@ fn pipeline(n: usize) -> Vec<u8> {
     let mut buf = Vec::new();
     for i in 0..n {
         let key = format!("key:{i:08}");
-        buf.extend_from_slice(format!("*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n$3\r\nxyz\r\n", key.len()).as_bytes());
+        buf.extend_from_slice(
+            format!(
+                "*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n$3\r\nxyz\r\n",
+                key.len()
+            )
+            .as_bytes(),
+        );
     }
     buf
 }

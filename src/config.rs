@@ -94,7 +94,9 @@ impl Default for Config {
 /// Redis's `memtoll`: a byte count with an optional k/kb/m/mb/g/gb suffix.
 pub fn parse_memory(s: &str) -> Result<u64, String> {
     let lower = s.to_ascii_lowercase();
-    let split = lower.find(|c: char| !c.is_ascii_digit()).unwrap_or(lower.len());
+    let split = lower
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(lower.len());
     let (num, unit) = lower.split_at(split);
     let mul: u64 = match unit {
         "" | "b" => 1,
@@ -106,8 +108,11 @@ pub fn parse_memory(s: &str) -> Result<u64, String> {
         "gb" => 1024 * 1024 * 1024,
         _ => return Err(format!("invalid memory size '{s}'")),
     };
-    let n: u64 = num.parse().map_err(|_| format!("invalid memory size '{s}'"))?;
-    n.checked_mul(mul).ok_or_else(|| format!("memory size '{s}' is too large"))
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid memory size '{s}'"))?;
+    n.checked_mul(mul)
+        .ok_or_else(|| format!("memory size '{s}' is too large"))
 }
 
 fn parse_save(s: &str) -> Result<String, String> {
@@ -121,7 +126,9 @@ fn parse_save(s: &str) -> Result<String, String> {
 fn parse_appendonly(s: &str) -> Result<String, String> {
     match s.to_ascii_lowercase().as_str() {
         "no" => Ok("no".into()),
-        "yes" => Err("the append-only file is not available yet; only appendonly no is accepted".into()),
+        "yes" => {
+            Err("the append-only file is not available yet; only appendonly no is accepted".into())
+        }
         _ => Err("argument must be 'yes' or 'no'".into()),
     }
 }
@@ -159,11 +166,20 @@ impl Config {
         let Some(path) = first.config_file.clone() else {
             return Ok(first);
         };
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| ConfigError::File(format!("ringbus: cannot read config file {}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            ConfigError::File(format!(
+                "ringbus: cannot read config file {}: {e}",
+                path.display()
+            ))
+        })?;
         let mut merged = vec![args[0].clone()];
         merged.extend(config_file_args(&text, &path).map_err(ConfigError::File)?);
-        merged.extend(args[1..].iter().filter(|a| PathBuf::from(a) != path).cloned());
+        merged.extend(
+            args[1..]
+                .iter()
+                .filter(|a| PathBuf::from(a) != path)
+                .cloned(),
+        );
         let mut config = Config::try_parse_from(&merged).map_err(ConfigError::Args)?;
         config.config_file = Some(path);
         Ok(config)
@@ -220,13 +236,18 @@ impl Config {
 
     /// CONFIG SET of one option; the error is the reason Redis would give.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
-        let int = |v: &str| v.parse::<u64>().map_err(|_| "argument couldn't be parsed into an integer".to_string());
+        let int = |v: &str| {
+            v.parse::<u64>()
+                .map_err(|_| "argument couldn't be parsed into an integer".to_string())
+        };
         match name {
             "requirepass" => self.requirepass = (!value.is_empty()).then(|| value.to_string()),
             "proto-max-bulk-len" => {
                 let n = parse_memory(value)?;
                 if n < 1024 * 1024 {
-                    return Err("argument must be between 1048576 and 9223372036854775807 inclusive".into());
+                    return Err(
+                        "argument must be between 1048576 and 9223372036854775807 inclusive".into(),
+                    );
                 }
                 self.proto_max_bulk_len = n;
             }
@@ -260,10 +281,18 @@ fn config_file_args(text: &str, path: &std::path::Path) -> Result<Vec<String>, S
             continue;
         }
         let words = crate::resp::parse::split_args(line.as_bytes()).ok_or_else(|| {
-            format!("ringbus: {} line {}: unbalanced quotes", path.display(), n + 1)
+            format!(
+                "ringbus: {} line {}: unbalanced quotes",
+                path.display(),
+                n + 1
+            )
         })?;
-        let mut words = words.into_iter().map(|w| String::from_utf8_lossy(&w).into_owned());
-        let Some(directive) = words.next() else { continue };
+        let mut words = words
+            .into_iter()
+            .map(|w| String::from_utf8_lossy(&w).into_owned());
+        let Some(directive) = words.next() else {
+            continue;
+        };
         let directive = directive.to_ascii_lowercase();
         if !known.contains(&directive) {
             return Err(format!(
@@ -293,13 +322,24 @@ mod tests {
         assert_eq!(c.bind, vec!["127.0.0.1"]);
         assert_eq!(c.databases, 16);
         assert_eq!(c.proto_max_bulk_len, 512 * 1024 * 1024);
-        let c = Config::from_args(args(&["ringbus", "--port", "7000", "--threads", "3", "--save", ""])).unwrap();
+        let c = Config::from_args(args(&[
+            "ringbus",
+            "--port",
+            "7000",
+            "--threads",
+            "3",
+            "--save",
+            "",
+        ]))
+        .unwrap();
         assert_eq!((c.port, c.threads()), (7000, 3));
     }
 
     #[test]
     fn unknown_option_is_named() {
-        let err = Config::from_args(args(&["ringbus", "--bogus", "1"])).unwrap_err().to_string();
+        let err = Config::from_args(args(&["ringbus", "--bogus", "1"]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("--bogus"), "{err}");
     }
 
@@ -308,14 +348,20 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ringbus-conf-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("ringbus.conf");
-        std::fs::write(&path, "# comment\nport 6380\nrequirepass \"a b\"\ndatabases 4\n").unwrap();
+        std::fs::write(
+            &path,
+            "# comment\nport 6380\nrequirepass \"a b\"\ndatabases 4\n",
+        )
+        .unwrap();
         let p = path.to_str().unwrap();
         let c = Config::from_args(args(&["ringbus", p, "--port", "6390"])).unwrap();
         assert_eq!(c.port, 6390);
         assert_eq!(c.requirepass.as_deref(), Some("a b"));
         assert_eq!(c.databases, 4);
         std::fs::write(&path, "nosuch 1\n").unwrap();
-        let err = Config::from_args(args(&["ringbus", p])).unwrap_err().to_string();
+        let err = Config::from_args(args(&["ringbus", p]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unknown directive 'nosuch'"), "{err}");
     }
 

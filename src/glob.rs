@@ -41,7 +41,13 @@ fn match_impl(pat: &[u8], text: &[u8], nocase: bool, skip_longer: &mut bool, nes
                     return true;
                 }
                 while slen > 0 {
-                    if match_impl(&pat[p + 1..p + plen], &text[s..s + slen], nocase, skip_longer, nesting + 1) {
+                    if match_impl(
+                        &pat[p + 1..p + plen],
+                        &text[s..s + slen],
+                        nocase,
+                        skip_longer,
+                        nesting + 1,
+                    ) {
                         return true;
                     }
                     if *skip_longer {
@@ -85,7 +91,8 @@ fn match_impl(pat: &[u8], text: &[u8], nocase: bool, skip_longer: &mut bool, nes
                         if start > end {
                             std::mem::swap(&mut start, &mut end);
                         }
-                        let (start, end, c) = (fold(start, nocase), fold(end, nocase), fold(c, nocase));
+                        let (start, end, c) =
+                            (fold(start, nocase), fold(end, nocase), fold(c, nocase));
                         p += 2;
                         plen -= 2;
                         if c >= start && c <= end {
@@ -139,8 +146,10 @@ mod tests {
 
     #[test]
     fn redis_glob_cases() {
-        let yes = |p: &str, s: &str| assert!(matches(p.as_bytes(), s.as_bytes(), false), "{p} ~ {s}");
-        let no = |p: &str, s: &str| assert!(!matches(p.as_bytes(), s.as_bytes(), false), "{p} !~ {s}");
+        let yes =
+            |p: &str, s: &str| assert!(matches(p.as_bytes(), s.as_bytes(), false), "{p} ~ {s}");
+        let no =
+            |p: &str, s: &str| assert!(!matches(p.as_bytes(), s.as_bytes(), false), "{p} !~ {s}");
         no("*", ""); // Redis: the loop never runs for an empty string
         yes("*", "anything");
         yes("h?llo", "hello");

@@ -48,7 +48,10 @@ pub fn pin_to_cpu(cpu: usize) -> io::Result<()> {
         libc::CPU_SET(cpu, &mut set);
         if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
             let e = io::Error::last_os_error();
-            return Err(io::Error::new(e.kind(), format!("cannot pin to CPU {cpu}: {e} (use --no-pin)")));
+            return Err(io::Error::new(
+                e.kind(),
+                format!("cannot pin to CPU {cpu}: {e} (use --no-pin)"),
+            ));
         }
     }
     Ok(())
@@ -123,7 +126,11 @@ impl Notified {
         }
         // SAFETY: dup is a fresh descriptor we own.
         let file = monoio::fs::File::from_std(unsafe { std::fs::File::from_raw_fd(dup) })?;
-        Ok(Waiter { file, buf: Some(vec![0u8; 8]), _fd: self.fd })
+        Ok(Waiter {
+            file,
+            buf: Some(vec![0u8; 8]),
+            _fd: self.fd,
+        })
     }
 }
 

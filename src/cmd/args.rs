@@ -11,7 +11,8 @@ pub struct Error(pub Cow<'static, str>);
 
 impl Error {
     pub const SYNTAX: Error = Error(Cow::Borrowed("ERR syntax error"));
-    pub const NOT_INTEGER: Error = Error(Cow::Borrowed("ERR value is not an integer or out of range"));
+    pub const NOT_INTEGER: Error =
+        Error(Cow::Borrowed("ERR value is not an integer or out of range"));
     pub const NOT_FLOAT: Error = Error(Cow::Borrowed("ERR value is not a valid float"));
     pub const WRONG_TYPE: Error = Error(Cow::Borrowed(
         "WRONGTYPE Operation against a key holding the wrong kind of value",
@@ -114,7 +115,11 @@ impl<'a> Args<'a> {
 /// Redis's `string2ld`/`strtold` acceptance: a decimal or exponent number,
 /// `inf`/`-inf`; no spaces, no hex, no NaN.
 pub fn parse_f64(s: &[u8]) -> Option<f64> {
-    if s.is_empty() || s.len() > 5120 || s[0].is_ascii_whitespace() || s[s.len() - 1].is_ascii_whitespace() {
+    if s.is_empty()
+        || s.len() > 5120
+        || s[0].is_ascii_whitespace()
+        || s[s.len() - 1].is_ascii_whitespace()
+    {
         return None;
     }
     let text = std::str::from_utf8(s).ok()?;

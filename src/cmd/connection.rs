@@ -147,7 +147,10 @@ fn hello(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
             name = Some(argv[j + 1]);
             j += 2;
         } else {
-            return Err(Error::msg(format!("ERR Syntax error in HELLO option '{}'", truncated(argv[j], 128))));
+            return Err(Error::msg(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                truncated(argv[j], 128)
+            )));
         }
     }
     if let Some((user, password)) = credentials {
@@ -204,7 +207,9 @@ fn valid_attr(value: &[u8]) -> bool {
 
 fn set_name(s: &mut Session, name: &[u8]) -> Result<(), Error> {
     if !valid_attr(name) {
-        return Err(Error::msg("ERR Client names cannot contain spaces, newlines or special characters."));
+        return Err(Error::msg(
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        ));
     }
     s.info.borrow_mut().name = name.to_vec();
     Ok(())
@@ -214,7 +219,10 @@ fn client_setinfo(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
     let (attr, value) = (argv[2], argv[3]);
     let lib_name = is(attr, "lib-name");
     if !lib_name && !is(attr, "lib-ver") {
-        return Err(Error::msg(format!("ERR Unrecognized option '{}'", truncated(attr, 128))));
+        return Err(Error::msg(format!(
+            "ERR Unrecognized option '{}'",
+            truncated(attr, 128)
+        )));
     }
     if !valid_attr(value) {
         return Err(Error::msg(format!(
@@ -238,15 +246,23 @@ async fn client_list(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
     if argv.len() > 2 {
         if is(argv[2], "type") && argv.len() == 4 {
             let kind = argv[3];
-            if ["normal", "master", "replica", "slave", "pubsub"].iter().all(|k| !is(kind, k)) {
-                return Err(Error::msg(format!("ERR Unknown client type '{}'", truncated(kind, 128))));
+            if ["normal", "master", "replica", "slave", "pubsub"]
+                .iter()
+                .all(|k| !is(kind, k))
+            {
+                return Err(Error::msg(format!(
+                    "ERR Unknown client type '{}'",
+                    truncated(kind, 128)
+                )));
             }
             if !is(kind, "normal") {
                 ids = Some(Vec::new());
             }
         } else if is(argv[2], "id") && argv.len() >= 4 {
-            let parsed: Option<Vec<u64>> =
-                argv[3..].iter().map(|a| parse_i64(a).filter(|n| *n > 0).map(|n| n as u64)).collect();
+            let parsed: Option<Vec<u64>> = argv[3..]
+                .iter()
+                .map(|a| parse_i64(a).filter(|n| *n > 0).map(|n| n as u64))
+                .collect();
             ids = Some(parsed.ok_or_else(|| Error::msg("ERR Invalid client ID"))?);
         } else {
             return Err(Error::SYNTAX);
@@ -296,8 +312,14 @@ async fn client_kill(s: &mut Session, argv: &[&[u8]]) -> Flow {
                 let mut c = client.borrow_mut();
                 let hit = !filter.none
                     && filter.id.is_none_or(|id| id == c.id)
-                    && filter.addr.as_ref().is_none_or(|a| *a == c.addr.to_string())
-                    && filter.laddr.as_ref().is_none_or(|a| *a == c.laddr.to_string())
+                    && filter
+                        .addr
+                        .as_ref()
+                        .is_none_or(|a| *a == c.addr.to_string())
+                    && filter
+                        .laddr
+                        .as_ref()
+                        .is_none_or(|a| *a == c.laddr.to_string())
                     && filter.skip_id != Some(c.id);
                 if hit {
                     killed += 1;
@@ -358,13 +380,22 @@ fn parse_kill(argv: &[&[u8]], me: u64) -> Result<KillFilter, Error> {
                 _ => return Err(Error::SYNTAX),
             };
         } else if is(opt, "type") {
-            if ["normal", "master", "replica", "slave", "pubsub"].iter().all(|k| !is(value, k)) {
-                return Err(Error::msg(format!("ERR Unknown client type '{}'", truncated(value, 128))));
+            if ["normal", "master", "replica", "slave", "pubsub"]
+                .iter()
+                .all(|k| !is(value, k))
+            {
+                return Err(Error::msg(format!(
+                    "ERR Unknown client type '{}'",
+                    truncated(value, 128)
+                )));
             }
             f.none |= !is(value, "normal");
         } else if is(opt, "user") {
             if value != b"default" {
-                return Err(Error::msg(format!("ERR No such user '{}'", truncated(value, 128))));
+                return Err(Error::msg(format!(
+                    "ERR No such user '{}'",
+                    truncated(value, 128)
+                )));
             }
         } else if is(opt, "maxage") {
             parse_i64(value).ok_or(Error::NOT_INTEGER)?;

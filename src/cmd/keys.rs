@@ -121,16 +121,27 @@ fn parse_expire_flags(opts: &[&[u8]]) -> Result<ExpireFlags, Error> {
         }
     }
     if f.nx && (f.xx || f.gt || f.lt) {
-        return Err(Error::msg("ERR NX and XX, GT or LT options at the same time are not compatible"));
+        return Err(Error::msg(
+            "ERR NX and XX, GT or LT options at the same time are not compatible",
+        ));
     }
     if f.gt && f.lt {
-        return Err(Error::msg("ERR GT and LT options at the same time are not compatible"));
+        return Err(Error::msg(
+            "ERR GT and LT options at the same time are not compatible",
+        ));
     }
     Ok(f)
 }
 
 /// EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT (Redis's `expireGenericCommand`).
-fn expire_generic(ctx: &mut Ctx, args: &mut Args, out: &mut Out, seconds: bool, relative: bool, name: &str) -> CmdResult {
+fn expire_generic(
+    ctx: &mut Ctx,
+    args: &mut Args,
+    out: &mut Out,
+    seconds: bool,
+    relative: bool,
+    name: &str,
+) -> CmdResult {
     let (key, when) = (args.next_bytes()?, args.next_bytes()?);
     let flags = parse_expire_flags(args.rest())?;
     let invalid = || Error::msg(format!("ERR invalid expire time in '{name}' command"));
@@ -182,7 +193,13 @@ pub fn pexpireat(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
 }
 
 /// TTL / PTTL / EXPIRETIME / PEXPIRETIME: -2 no key, -1 no deadline.
-fn ttl_generic(ctx: &mut Ctx, args: &mut Args, out: &mut Out, millis: bool, absolute: bool) -> CmdResult {
+fn ttl_generic(
+    ctx: &mut Ctx,
+    args: &mut Args,
+    out: &mut Out,
+    millis: bool,
+    absolute: bool,
+) -> CmdResult {
     let key = args.next_bytes()?;
     let now = ctx.now;
     let reply = match ctx.read(key) {
@@ -190,7 +207,11 @@ fn ttl_generic(ctx: &mut Ctx, args: &mut Args, out: &mut Out, millis: bool, abso
         Some(entry) => match entry.expire_at() {
             None => -1,
             Some(at) => {
-                let ms = if absolute { at as i64 } else { at.saturating_sub(now) as i64 };
+                let ms = if absolute {
+                    at as i64
+                } else {
+                    at.saturating_sub(now) as i64
+                };
                 match (millis, absolute) {
                     (true, _) => ms,
                     (false, false) => (ms + 500) / 1000,
@@ -222,7 +243,10 @@ pub fn pexpiretime(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
 pub fn persist(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     let key = args.next_bytes()?;
     let now = ctx.now;
-    let had_deadline = ctx.db().get(key, now).is_some_and(|e| e.expire_at().is_some());
+    let had_deadline = ctx
+        .db()
+        .get(key, now)
+        .is_some_and(|e| e.expire_at().is_some());
     if had_deadline {
         ctx.db().set_expire(key, None);
         ctx.wrote(key);

@@ -33,13 +33,18 @@ fn split(argv: &[&[u8]], paired: bool, shards: usize) -> BTreeMap<usize, Part> {
     for (i, chunk) in argv[1..].chunks(step).enumerate() {
         let key = chunk[0];
         let value = paired.then(|| chunk[1].to_vec());
-        parts.entry(shard_of(key, shards)).or_default().push((i, key.to_vec(), value));
+        parts
+            .entry(shard_of(key, shards))
+            .or_default()
+            .push((i, key.to_vec(), value));
     }
     parts
 }
 
 fn db_keys(db: usize, part: &Part) -> Vec<DbKey> {
-    part.iter().map(|(_, k, _)| (db, k.as_slice().into())).collect()
+    part.iter()
+        .map(|(_, k, _)| (db, k.as_slice().into()))
+        .collect()
 }
 
 /// Runs `spread` for a request whose keys span several shards.
@@ -49,7 +54,13 @@ pub async fn run(core: &Rc<Core>, spread: Spread, db: usize, argv: &[&[u8]], out
     }
 }
 
-async fn run_inner(core: &Rc<Core>, spread: Spread, db: usize, argv: &[&[u8]], out: &mut Out) -> Result<(), Error> {
+async fn run_inner(
+    core: &Rc<Core>,
+    spread: Spread,
+    db: usize,
+    argv: &[&[u8]],
+    out: &mut Out,
+) -> Result<(), Error> {
     let shards = core.cores();
     let mut txn = Txn::new(core);
     match spread {
@@ -77,7 +88,10 @@ async fn run_inner(core: &Rc<Core>, spread: Spread, db: usize, argv: &[&[u8]], o
                     .lock_and_run(shard, keys, move |core| {
                         let refs: Vec<&[u8]> = part.iter().map(|(_, k, _)| k.as_slice()).collect();
                         let got = core.with_ctx(db, |ctx| strings::mget_part(ctx, &refs));
-                        part.into_iter().map(|(i, _, _)| i).zip(got).collect::<Vec<_>>()
+                        part.into_iter()
+                            .map(|(i, _, _)| i)
+                            .zip(got)
+                            .collect::<Vec<_>>()
                     })
                     .await;
                 for (i, v) in got {
@@ -91,7 +105,11 @@ async fn run_inner(core: &Rc<Core>, spread: Spread, db: usize, argv: &[&[u8]], o
         }
         Spread::Mset | Spread::Msetnx => {
             if argv.len().is_multiple_of(2) {
-                return Err(Error::arity(if matches!(spread, Spread::Mset) { "mset" } else { "msetnx" }));
+                return Err(Error::arity(if matches!(spread, Spread::Mset) {
+                    "mset"
+                } else {
+                    "msetnx"
+                }));
             }
             let parts = split(argv, true, shards);
             let nx = matches!(spread, Spread::Msetnx);
@@ -103,7 +121,8 @@ async fn run_inner(core: &Rc<Core>, spread: Spread, db: usize, argv: &[&[u8]], o
                     .lock_and_run(shard, keys, move |core| {
                         core.with_ctx(db, |ctx| {
                             if nx {
-                                let refs: Vec<&[u8]> = part.iter().map(|(_, k, _)| k.as_slice()).collect();
+                                let refs: Vec<&[u8]> =
+                                    part.iter().map(|(_, k, _)| k.as_slice()).collect();
                                 strings::any_exists(ctx, &refs)
                             } else {
                                 strings::mset_part(ctx, &pairs(&part));
@@ -115,8 +134,10 @@ async fn run_inner(core: &Rc<Core>, spread: Spread, db: usize, argv: &[&[u8]], o
             }
             if nx && !any_exists {
                 for (shard, part) in parts {
-                    txn.run(shard, move |core| core.with_ctx(db, |ctx| strings::mset_part(ctx, &pairs(&part))))
-                        .await;
+                    txn.run(shard, move |core| {
+                        core.with_ctx(db, |ctx| strings::mset_part(ctx, &pairs(&part)))
+                    })
+                    .await;
                 }
             }
             match spread {
@@ -140,8 +161,11 @@ async fn run_inner(core: &Rc<Core>, spread: Spread, db: usize, argv: &[&[u8]], o
                     })
                     .await;
             }
-            let (src_exists, dst_exists) =
-                if src_shard < dst_shard { (exists[0], exists[1]) } else { (exists[1], exists[0]) };
+            let (src_exists, dst_exists) = if src_shard < dst_shard {
+                (exists[0], exists[1])
+            } else {
+                (exists[1], exists[0])
+            };
             if !src_exists {
                 return Err(Error::NO_SUCH_KEY);
             }
@@ -150,11 +174,15 @@ async fn run_inner(core: &Rc<Core>, spread: Spread, db: usize, argv: &[&[u8]], o
                 return Ok(());
             }
             let entry = txn
-                .run(src_shard, move |core| core.with_ctx(db, |ctx| keys::take_part(ctx, &src)))
+                .run(src_shard, move |core| {
+                    core.with_ctx(db, |ctx| keys::take_part(ctx, &src))
+                })
                 .await
                 .ok_or(Error::NO_SUCH_KEY)?;
-            txn.run(dst_shard, move |core| core.with_ctx(db, |ctx| keys::put_part(ctx, &dst, entry)))
-                .await;
+            txn.run(dst_shard, move |core| {
+                core.with_ctx(db, |ctx| keys::put_part(ctx, &dst, entry))
+            })
+            .await;
             keys::reply_renamed(out, nx, true);
         }
     }

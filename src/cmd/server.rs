@@ -55,12 +55,16 @@ pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Result<(), Er
         ConnCmd::CommandList => command_list(&mut s.out, argv),
         ConnCmd::Dbsize => {
             let db = s.db;
-            let sizes = s.core.run_on_all(move |core| core.shard.borrow().dbs[db].len()).await;
+            let sizes = s
+                .core
+                .run_on_all(move |core| core.shard.borrow().dbs[db].len())
+                .await;
             s.out.int(sizes.iter().sum::<usize>() as i64);
             Ok(())
         }
         ConnCmd::FlushDb | ConnCmd::FlushAll => {
-            if argv.len() > 2 || (argv.len() == 2 && !is(argv[1], "async") && !is(argv[1], "sync")) {
+            if argv.len() > 2 || (argv.len() == 2 && !is(argv[1], "async") && !is(argv[1], "sync"))
+            {
                 return Err(Error::SYNTAX);
             }
             let only = (cmd == ConnCmd::FlushDb).then_some(s.db);
@@ -165,8 +169,12 @@ async fn scan(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
                 let mut keys = Vec::new();
                 let shard = core.shard.borrow();
                 let next = shard.dbs[db].scan(pos, count, now_ms(), |k, e| {
-                    let type_ok = type_name.as_deref().is_none_or(|t| t == e.value.type_name().as_bytes());
-                    let match_ok = pattern.as_deref().is_none_or(|p| glob::matches(p, k, false));
+                    let type_ok = type_name
+                        .as_deref()
+                        .is_none_or(|t| t == e.value.type_name().as_bytes());
+                    let match_ok = pattern
+                        .as_deref()
+                        .is_none_or(|p| glob::matches(p, k, false));
                     if type_ok && match_ok {
                         keys.push(k.to_vec());
                     }
@@ -201,7 +209,9 @@ fn config_get(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
     let mut pairs: Vec<(&str, String)> = Vec::new();
     for pattern in &argv[2..] {
         for name in crate::config::Config::NAMES {
-            if glob::matches(pattern, name.as_bytes(), true) && !pairs.iter().any(|(n, _)| n == name) {
+            if glob::matches(pattern, name.as_bytes(), true)
+                && !pairs.iter().any(|(n, _)| n == name)
+            {
                 pairs.push((name, config.get(name).unwrap_or_default()));
             }
         }
@@ -215,7 +225,7 @@ fn config_get(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
 }
 
 async fn config_set(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
-    if argv.len() % 2 != 0 {
+    if !argv.len().is_multiple_of(2) {
         return Err(Error::arity("config|set"));
     }
     let mut config = s.core.shard.borrow().config.clone();
@@ -223,7 +233,11 @@ async fn config_set(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
     for pair in argv[2..].chunks(2) {
         let name = String::from_utf8_lossy(pair[0]).to_ascii_lowercase();
         let value = String::from_utf8_lossy(pair[1]).into_owned();
-        let failed = |why: &str| Error::msg(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"));
+        let failed = |why: &str| {
+            Error::msg(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
+            ))
+        };
         if seen.contains(&name) {
             return Err(failed("duplicate parameter"));
         }
@@ -247,8 +261,14 @@ async fn config_set(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
 }
 
 fn find_command(name: &[u8]) -> Option<&'static CommandSpec> {
-    match std::str::from_utf8(name).ok()?.to_ascii_lowercase().split_once('|') {
-        Some((container, sub)) => super::table::lookup(container.as_bytes())?.subcommand(sub.as_bytes()),
+    match std::str::from_utf8(name)
+        .ok()?
+        .to_ascii_lowercase()
+        .split_once('|')
+    {
+        Some((container, sub)) => {
+            super::table::lookup(container.as_bytes())?.subcommand(sub.as_bytes())
+        }
         None => super::table::lookup(name),
     }
 }
@@ -261,7 +281,14 @@ fn acl_categories(spec: &CommandSpec) -> Vec<String> {
         cats.push("@read".to_string());
     }
     cats.push(format!("@{}", spec.group));
-    cats.push(if spec.has_flag("fast") { "@fast" } else { "@slow" }.to_string());
+    cats.push(
+        if spec.has_flag("fast") {
+            "@fast"
+        } else {
+            "@slow"
+        }
+        .to_string(),
+    );
     if spec.has_flag("admin") {
         cats.push("@admin".to_string());
         cats.push("@dangerous".to_string());
@@ -270,7 +297,10 @@ fn acl_categories(spec: &CommandSpec) -> Vec<String> {
 }
 
 /// COMMAND INFO's 10-field entry for each command (null for unknown names).
-fn reply_command_infos<'a>(out: &mut Out, specs: impl ExactSizeIterator<Item = Option<&'a CommandSpec>>) {
+fn reply_command_infos<'a>(
+    out: &mut Out,
+    specs: impl ExactSizeIterator<Item = Option<&'a CommandSpec>>,
+) {
     out.array(specs.len());
     for spec in specs {
         match spec {
@@ -352,14 +382,20 @@ fn command_docs(out: &mut Out, argv: &[&[u8]]) {
 /// The time complexity COMMAND DOCS reports, as Redis's documentation states it.
 fn complexity(name: &str) -> &'static str {
     match name {
-        "del" | "unlink" | "exists" | "touch" => "O(N) where N is the number of keys that will be removed or checked.",
+        "del" | "unlink" | "exists" | "touch" => {
+            "O(N) where N is the number of keys that will be removed or checked."
+        }
         "mget" | "mset" | "msetnx" => "O(N) where N is the number of keys to retrieve or set.",
         "keys" => "O(N) with N being the number of keys in the database.",
         "scan" => "O(1) for every call. O(N) for a complete iteration.",
         "flushdb" | "flushall" => "O(N) where N is the total number of keys in all databases",
         "client|list" | "client|kill" => "O(N) where N is the number of client connections",
-        "command" | "command|info" | "command|docs" | "command|list" => "O(N) where N is the number of commands to look up",
-        "config|get" | "config|set" => "O(N) when N is the number of configuration parameters provided",
+        "command" | "command|info" | "command|docs" | "command|list" => {
+            "O(N) where N is the number of commands to look up"
+        }
+        "config|get" | "config|set" => {
+            "O(N) when N is the number of configuration parameters provided"
+        }
         "getrange" => "O(N) where N is the length of the returned string.",
         "setrange" => "O(1), not counting the time taken to copy the new string in place.",
         _ => "O(1)",
@@ -368,7 +404,8 @@ fn complexity(name: &str) -> &'static str {
 
 fn command_doc(out: &mut Out, spec: &CommandSpec) {
     let has_subs = !spec.subcommands.is_empty();
-    out.map(4 + has_subs as usize);
+    let args = argdocs::parse(spec.syntax, spec.name);
+    out.map(4 + !args.is_empty() as usize + has_subs as usize);
     out.bulk_str("summary");
     out.bulk_str(spec.summary);
     out.bulk_str("since");
@@ -377,12 +414,56 @@ fn command_doc(out: &mut Out, spec: &CommandSpec) {
     out.bulk_str(spec.group);
     out.bulk_str("complexity");
     out.bulk_str(complexity(spec.name));
+    if !args.is_empty() {
+        out.bulk_str("arguments");
+        // Every key argument belongs to the one key specification COMMAND INFO reports.
+        write_doc_args(out, &args, spec.keys.0 > 0);
+    }
     if has_subs {
         out.bulk_str("subcommands");
         out.map(spec.subcommands.len());
         for sub in spec.subcommands {
             out.bulk_str(sub.name);
             command_doc(out, sub);
+        }
+    }
+}
+
+/// COMMAND DOCS argument maps, in Redis's field order.
+fn write_doc_args(out: &mut Out, args: &[argdocs::Arg], has_key_spec: bool) {
+    out.array(args.len());
+    for arg in args {
+        let key_spec = has_key_spec && arg.kind == "key";
+        let flags = [(arg.optional, "optional"), (arg.multiple, "multiple")];
+        let nflags = flags.iter().filter(|(on, _)| *on).count();
+        out.map(
+            2 + key_spec as usize
+                + arg.token.is_some() as usize
+                + (nflags > 0) as usize
+                + !arg.args.is_empty() as usize,
+        );
+        out.bulk_str("name");
+        out.bulk_str(&arg.name);
+        out.bulk_str("type");
+        out.bulk_str(arg.kind);
+        if key_spec {
+            out.bulk_str("key_spec_index");
+            out.int(0);
+        }
+        if let Some(token) = &arg.token {
+            out.bulk_str("token");
+            out.bulk_str(token);
+        }
+        if nflags > 0 {
+            out.bulk_str("flags");
+            out.set(nflags);
+            for (_, flag) in flags.iter().filter(|(on, _)| *on) {
+                out.simple(flag);
+            }
+        }
+        if !arg.args.is_empty() {
+            out.bulk_str("arguments");
+            write_doc_args(out, &arg.args, has_key_spec);
         }
     }
 }
@@ -414,12 +495,28 @@ struct CoreReport {
     keyspace: Vec<(usize, usize, u64)>,
 }
 
-const DEFAULT_SECTIONS: &[&str] =
-    &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "cores", "keyspace"];
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "cores",
+    "keyspace",
+];
 
 async fn info(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
-    let mut wanted: Vec<String> = argv[1..].iter().map(|a| String::from_utf8_lossy(a).to_ascii_lowercase()).collect();
-    if wanted.is_empty() || wanted.iter().any(|w| w == "default" || w == "all" || w == "everything") {
+    let mut wanted: Vec<String> = argv[1..]
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .collect();
+    if wanted.is_empty()
+        || wanted
+            .iter()
+            .any(|w| w == "default" || w == "all" || w == "everything")
+    {
         wanted = DEFAULT_SECTIONS.iter().map(|s| s.to_string()).collect();
     }
     let reports = s
@@ -432,7 +529,11 @@ async fn info(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
                 clients: clients.len(),
                 counters: clients.counters,
                 stats: shard.stats.clone(),
-                keyspace: shard.dbs.iter().map(|db| (db.len(), db.expires_count(), db.avg_ttl(now))).collect(),
+                keyspace: shard
+                    .dbs
+                    .iter()
+                    .map(|db| (db.len(), db.expires_count(), db.avg_ttl(now)))
+                    .collect(),
             }
         })
         .await;
@@ -477,7 +578,11 @@ fn write_section(t: &mut String, section: &str, s: &Session, reports: &[CoreRepo
             line!("executable:{}", shared.executable);
             line!(
                 "config_file:{}",
-                config.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+                config
+                    .config_file
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
             );
             line!("executors:{}", reports.len());
         }
@@ -510,11 +615,23 @@ fn write_section(t: &mut String, section: &str, s: &Session, reports: &[CoreRepo
         }
         "stats" => {
             line!("# Stats");
-            line!("total_connections_received:{}", sum(&|r| r.counters.total_connections));
+            line!(
+                "total_connections_received:{}",
+                sum(&|r| r.counters.total_connections)
+            );
             line!("total_commands_processed:{}", sum(&|r| r.counters.commands));
-            line!("total_net_input_bytes:{}", sum(&|r| r.counters.net_input_bytes));
-            line!("total_net_output_bytes:{}", sum(&|r| r.counters.net_output_bytes));
-            line!("rejected_connections:{}", sum(&|r| r.counters.rejected_connections));
+            line!(
+                "total_net_input_bytes:{}",
+                sum(&|r| r.counters.net_input_bytes)
+            );
+            line!(
+                "total_net_output_bytes:{}",
+                sum(&|r| r.counters.net_output_bytes)
+            );
+            line!(
+                "rejected_connections:{}",
+                sum(&|r| r.counters.rejected_connections)
+            );
             line!("expired_keys:{}", sum(&|r| r.stats.expired_keys));
             line!("evicted_keys:0");
             line!("keyspace_hits:{}", sum(&|r| r.stats.keyspace_hits));
@@ -558,8 +675,15 @@ fn write_section(t: &mut String, section: &str, s: &Session, reports: &[CoreRepo
                     continue;
                 }
                 // Weighted by each shard's count of keys with a deadline.
-                let ttl_sum: u128 = reports.iter().map(|r| r.keyspace[db].2 as u128 * r.keyspace[db].1 as u128).sum();
-                let avg_ttl = if expires == 0 { 0 } else { (ttl_sum / expires as u128) as u64 };
+                let ttl_sum: u128 = reports
+                    .iter()
+                    .map(|r| r.keyspace[db].2 as u128 * r.keyspace[db].1 as u128)
+                    .sum();
+                let avg_ttl = if expires == 0 {
+                    0
+                } else {
+                    (ttl_sum / expires as u128) as u64
+                };
                 line!("db{db}:keys={keys},expires={expires},avg_ttl={avg_ttl}");
             }
         }
@@ -579,5 +703,487 @@ fn human_bytes(n: u64) -> String {
         format!("{n}B")
     } else {
         format!("{value:.2}{}", UNITS[unit])
+    }
+}
+
+/// COMMAND DOCS `arguments`: a command's documented syntax (`key value [NX | XX]
+/// [EX seconds | ...]`) parsed into the argument tree Redis reports — each
+/// argument a name, a type, an optional token, `optional` / `multiple` flags and,
+/// for `oneof` and `block`, the arguments inside.
+mod argdocs {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Arg {
+        pub name: String,
+        /// `key`, `string`, `integer`, `double`, `pattern`, `unix-time`,
+        /// `pure-token`, `oneof` or `block`.
+        pub kind: &'static str,
+        pub token: Option<String>,
+        pub optional: bool,
+        pub multiple: bool,
+        /// The alternatives of a `oneof`, the parts of a `block`.
+        pub args: Vec<Arg>,
+    }
+
+    impl Arg {
+        fn new(name: impl Into<String>, kind: &'static str) -> Arg {
+            Arg {
+                name: name.into(),
+                kind,
+                token: None,
+                optional: false,
+                multiple: false,
+                args: Vec::new(),
+            }
+        }
+
+        fn group(name: impl Into<String>, kind: &'static str, args: Vec<Arg>) -> Arg {
+            Arg {
+                args,
+                ..Arg::new(name, kind)
+            }
+        }
+    }
+
+    /// The syntax as written, before it becomes arguments.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    enum Node {
+        Word(String),
+        /// `[a | b]` (optional) or `<a | b>`: one or more alternative sequences.
+        Group {
+            optional: bool,
+            alts: Vec<Vec<Node>>,
+        },
+        /// `x [x ...]` or `<...> [...]`: the repeated sequence.
+        Repeat(Vec<Node>),
+        /// A `...` that follows no matching repetition: repeats what precedes it.
+        Ellipsis,
+    }
+
+    /// Parses `syntax` for command `cmd` (lower case; it picks INCRBYFLOAT's double).
+    /// Never fails: stray brackets are ignored and unclosed ones end at the end.
+    pub fn parse(syntax: &str, cmd: &str) -> Vec<Arg> {
+        let tokens = lex(syntax);
+        let mut pos = 0;
+        let alts = parse_alts(&tokens, &mut pos, false);
+        match alts.as_slice() {
+            [seq] => seq_args(seq, cmd),
+            _ => oneof(alts.iter().filter_map(|seq| single(seq, cmd)).collect())
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    fn lex(syntax: &str) -> Vec<&str> {
+        let mut out = Vec::new();
+        let mut rest = syntax.trim_start();
+        while let Some(c) = rest.chars().next() {
+            let len = if rest.starts_with("...") {
+                3
+            } else if "[]<>|".contains(c) {
+                1
+            } else {
+                rest.find(|c: char| c.is_whitespace() || "[]<>|".contains(c))
+                    .unwrap_or(rest.len())
+            };
+            out.push(&rest[..len]);
+            rest = rest[len..].trim_start();
+        }
+        out
+    }
+
+    /// Alternatives separated by `|`, each a sequence, up to the group's closing
+    /// bracket (`nested`) or the end.
+    fn parse_alts(tokens: &[&str], pos: &mut usize, nested: bool) -> Vec<Vec<Node>> {
+        let mut alts = vec![Vec::new()];
+        while let Some(&t) = tokens.get(*pos) {
+            *pos += 1;
+            let seq = alts.last_mut().expect("never empty");
+            match t {
+                "|" => alts.push(Vec::new()),
+                "[" | "<" => {
+                    let inner = parse_alts(tokens, pos, true);
+                    push(
+                        seq,
+                        Node::Group {
+                            optional: t == "[",
+                            alts: inner,
+                        },
+                    );
+                }
+                "]" | ">" if nested => break,
+                "]" | ">" => {}
+                "..." => seq.push(Node::Ellipsis),
+                word => seq.push(Node::Word(word.to_string())),
+            }
+        }
+        alts
+    }
+
+    /// Appends `node`, folding `x [x ...]` and `<...> [...]` into a repetition of `x`.
+    fn push(seq: &mut Vec<Node>, node: Node) {
+        if let Node::Group {
+            optional: true,
+            alts,
+        } = &node
+        {
+            if let [alt] = alts.as_slice() {
+                if let [inner @ .., Node::Ellipsis] = alt.as_slice() {
+                    let n = inner.len().max(1);
+                    if seq.len() >= n && (inner.is_empty() || seq[seq.len() - n..] == *inner) {
+                        let repeated = seq.split_off(seq.len() - n);
+                        seq.push(Node::Repeat(repeated));
+                        return;
+                    }
+                }
+            }
+        }
+        seq.push(node);
+    }
+
+    /// UPPERCASE words (`NX`, `LIB-NAME`) are literal tokens; the rest name values.
+    fn is_token(word: &str) -> bool {
+        word.chars().any(|c| c.is_ascii_alphabetic())
+            && !word.chars().any(|c| c.is_ascii_lowercase())
+    }
+
+    fn is_token_node(node: &Node) -> bool {
+        matches!(node, Node::Word(w) if is_token(w))
+    }
+
+    fn seq_args(seq: &[Node], cmd: &str) -> Vec<Arg> {
+        let mut out: Vec<Arg> = Vec::new();
+        let mut i = 0;
+        while i < seq.len() {
+            match &seq[i] {
+                Node::Word(word) if is_token(word) => {
+                    // A token introduces the values that follow it, up to the next token.
+                    let end = seq[i + 1..]
+                        .iter()
+                        .position(is_token_node)
+                        .map_or(seq.len(), |p| i + 1 + p);
+                    out.push(with_token(word, seq_args(&seq[i + 1..end], cmd)));
+                    i = end;
+                    continue;
+                }
+                Node::Ellipsis => {
+                    if let Some(last) = out.last_mut() {
+                        last.multiple = true;
+                    }
+                }
+                node => out.extend(node_arg(node, cmd)),
+            }
+            i += 1;
+        }
+        out
+    }
+
+    fn node_arg(node: &Node, cmd: &str) -> Option<Arg> {
+        match node {
+            Node::Word(word) => Some(Arg::new(word.as_str(), value_type(word, cmd))),
+            Node::Group { optional, alts } => {
+                let mut arg = match alts.as_slice() {
+                    [seq] => single(seq, cmd)?,
+                    _ => oneof(alts.iter().filter_map(|seq| single(seq, cmd)).collect())?,
+                };
+                arg.optional |= optional;
+                Some(arg)
+            }
+            Node::Repeat(seq) => {
+                let mut arg = single(seq, cmd)?;
+                arg.multiple = true;
+                Some(arg)
+            }
+            Node::Ellipsis => None,
+        }
+    }
+
+    /// A sequence as one argument: itself when it has one part, else a block.
+    fn single(seq: &[Node], cmd: &str) -> Option<Arg> {
+        let mut args = seq_args(seq, cmd);
+        match args.len() {
+            0 => None,
+            1 => args.pop(),
+            _ => Some(Arg::group(joined(&args), "block", args)),
+        }
+    }
+
+    fn oneof(args: Vec<Arg>) -> Option<Arg> {
+        match args.len() {
+            0 => None,
+            1 => args.into_iter().next(),
+            _ => {
+                let name = if args.iter().any(|a| a.token.as_deref() == Some("EX")) {
+                    "expiration".to_string()
+                } else if args
+                    .iter()
+                    .all(|a| matches!(a.token.as_deref(), Some("NX" | "XX" | "GT" | "LT")))
+                {
+                    "condition".to_string()
+                } else {
+                    joined(&args)
+                };
+                Some(Arg::group(name, "oneof", args))
+            }
+        }
+    }
+
+    /// `TOKEN` alone is a pure token; `TOKEN value` a value with that token;
+    /// `TOKEN <a | b>` a oneof with it; anything longer a block with it.
+    fn with_token(token: &str, mut rest: Vec<Arg>) -> Arg {
+        let lower = token.to_ascii_lowercase();
+        let mut arg = match rest.len() {
+            0 => Arg::new(lower, "pure-token"),
+            1 if rest[0].token.is_none() && !rest[0].optional && !rest[0].multiple => {
+                let mut arg = rest.pop().expect("one");
+                if arg.kind == "oneof" || arg.kind == "block" {
+                    arg.name = lower;
+                }
+                arg
+            }
+            _ => Arg::group(lower, "block", rest),
+        };
+        arg.token = Some(token.to_string());
+        arg
+    }
+
+    /// Redis's name for a group it has no better name for: its parts' names joined.
+    fn joined(args: &[Arg]) -> String {
+        let names: Vec<String> = args
+            .iter()
+            .map(|a| {
+                a.token
+                    .as_deref()
+                    .map_or_else(|| a.name.clone(), str::to_ascii_lowercase)
+            })
+            .collect();
+        names.join("_")
+    }
+
+    fn value_type(name: &str, cmd: &str) -> &'static str {
+        match name {
+            "key" | "newkey" | "destination" | "source" => "key",
+            "pattern" => "pattern",
+            "increment" if cmd == "incrbyfloat" => "double",
+            "count" | "cursor" | "offset" | "start" | "end" | "numkeys" | "index" | "db"
+            | "increment" | "decrement" | "client-id" | "protover" | "timeout" => "integer",
+            n if n.starts_with("unix-time") => "unix-time",
+            n if n.ends_with("seconds") || n.ends_with("milliseconds") => "integer",
+            _ => "string",
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        fn arg(name: &str, kind: &'static str) -> Arg {
+            Arg::new(name, kind)
+        }
+        fn pure(token: &str) -> Arg {
+            tok(arg(&token.to_ascii_lowercase(), "pure-token"), token)
+        }
+        fn tok(a: Arg, token: &str) -> Arg {
+            Arg {
+                token: Some(token.to_string()),
+                ..a
+            }
+        }
+        fn opt(a: Arg) -> Arg {
+            Arg {
+                optional: true,
+                ..a
+            }
+        }
+        fn many(a: Arg) -> Arg {
+            Arg {
+                multiple: true,
+                ..a
+            }
+        }
+        fn oneof(name: &str, args: Vec<Arg>) -> Arg {
+            Arg::group(name, "oneof", args)
+        }
+        fn block(name: &str, args: Vec<Arg>) -> Arg {
+            Arg::group(name, "block", args)
+        }
+
+        #[test]
+        fn set() {
+            let syntax = "key value [NX | XX] [GET] [EX seconds | PX milliseconds | \
+                          EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]";
+            assert_eq!(
+                parse(syntax, "set"),
+                vec![
+                    arg("key", "key"),
+                    arg("value", "string"),
+                    opt(oneof("condition", vec![pure("NX"), pure("XX")])),
+                    opt(pure("GET")),
+                    opt(oneof(
+                        "expiration",
+                        vec![
+                            tok(arg("seconds", "integer"), "EX"),
+                            tok(arg("milliseconds", "integer"), "PX"),
+                            tok(arg("unix-time-seconds", "unix-time"), "EXAT"),
+                            tok(arg("unix-time-milliseconds", "unix-time"), "PXAT"),
+                            pure("KEEPTTL"),
+                        ]
+                    )),
+                ]
+            );
+        }
+
+        #[test]
+        fn mset_and_repeats() {
+            assert_eq!(
+                parse("key value [key value ...]", "mset"),
+                vec![many(block(
+                    "key_value",
+                    vec![arg("key", "key"), arg("value", "string")]
+                ))]
+            );
+            assert_eq!(parse("key [key ...]", "del"), vec![many(arg("key", "key"))]);
+            assert_eq!(
+                parse("[section [section ...]]", "info"),
+                vec![opt(many(arg("section", "string")))]
+            );
+            assert_eq!(
+                parse("[ID client-id [client-id ...]]", "client|list"),
+                vec![opt(tok(
+                    block("id", vec![many(arg("client-id", "integer"))]),
+                    "ID"
+                ))]
+            );
+        }
+
+        #[test]
+        fn ping_and_simple() {
+            assert_eq!(
+                parse("[message]", "ping"),
+                vec![opt(arg("message", "string"))]
+            );
+            assert_eq!(parse("", "time"), vec![]);
+            assert_eq!(
+                parse("key increment", "incrby")[1],
+                arg("increment", "integer")
+            );
+            assert_eq!(
+                parse("key increment", "incrbyfloat")[1],
+                arg("increment", "double")
+            );
+            assert_eq!(
+                parse("cursor [MATCH pattern] [COUNT count] [TYPE type]", "scan"),
+                vec![
+                    arg("cursor", "integer"),
+                    opt(tok(arg("pattern", "pattern"), "MATCH")),
+                    opt(tok(arg("count", "integer"), "COUNT")),
+                    opt(tok(arg("type", "string"), "TYPE")),
+                ]
+            );
+            assert_eq!(
+                parse(
+                    "[protover [AUTH username password] [SETNAME clientname]]",
+                    "hello"
+                ),
+                vec![opt(block(
+                    "protover_auth_setname",
+                    vec![
+                        arg("protover", "integer"),
+                        opt(tok(
+                            block(
+                                "auth",
+                                vec![arg("username", "string"), arg("password", "string")]
+                            ),
+                            "AUTH"
+                        )),
+                        opt(tok(arg("clientname", "string"), "SETNAME")),
+                    ]
+                ))]
+            );
+        }
+
+        #[test]
+        fn client_kill() {
+            let syntax = "ip:port | <[ID client-id] | [TYPE <NORMAL | MASTER | SLAVE | REPLICA | PUBSUB>] | \
+                          [USER username] | [ADDR ip:port] | [LADDR ip:port] | [SKIPME <YES | NO>]> [...]";
+            let types = ["NORMAL", "MASTER", "SLAVE", "REPLICA", "PUBSUB"]
+                .map(pure)
+                .to_vec();
+            let new_format = many(oneof(
+                "id_type_user_addr_laddr_skipme",
+                vec![
+                    opt(tok(arg("client-id", "integer"), "ID")),
+                    opt(tok(oneof("type", types), "TYPE")),
+                    opt(tok(arg("username", "string"), "USER")),
+                    opt(tok(arg("ip:port", "string"), "ADDR")),
+                    opt(tok(arg("ip:port", "string"), "LADDR")),
+                    opt(tok(
+                        oneof("skipme", vec![pure("YES"), pure("NO")]),
+                        "SKIPME",
+                    )),
+                ],
+            ));
+            assert_eq!(
+                parse(syntax, "client|kill"),
+                vec![oneof(
+                    "ip:port_id_type_user_addr_laddr_skipme",
+                    vec![arg("ip:port", "string"), new_format]
+                )]
+            );
+        }
+
+        #[test]
+        fn malformed_syntax_does_not_panic() {
+            for syntax in [
+                "[",
+                "]",
+                "<a | >",
+                "[...]",
+                "... x",
+                "| |",
+                "[a [b ...]",
+                "A B C",
+                "[x] ...",
+            ] {
+                let _ = parse(syntax, "x");
+            }
+        }
+
+        /// Every documented command parses into well-formed arguments.
+        #[test]
+        fn whole_table() {
+            fn check(a: &Arg) {
+                assert!(!a.name.is_empty());
+                let kinds = [
+                    "key",
+                    "string",
+                    "integer",
+                    "double",
+                    "pattern",
+                    "unix-time",
+                    "pure-token",
+                    "oneof",
+                    "block",
+                ];
+                assert!(kinds.contains(&a.kind), "{a:?}");
+                assert_eq!(
+                    a.kind == "oneof" || a.kind == "block",
+                    !a.args.is_empty(),
+                    "{a:?}"
+                );
+                if a.kind == "pure-token" {
+                    assert!(a.token.is_some(), "{a:?}");
+                }
+                a.args.iter().for_each(check);
+            }
+            let table = crate::cmd::table::COMMANDS;
+            for spec in table
+                .iter()
+                .chain(table.iter().flat_map(|c| c.subcommands.iter()))
+            {
+                let args = parse(spec.syntax, spec.name);
+                assert_eq!(args.is_empty(), spec.syntax.is_empty(), "{}", spec.name);
+                args.iter().for_each(check);
+            }
+        }
     }
 }

@@ -86,7 +86,10 @@ fn parse_set_flags(argv: &[&[u8]], from: usize, for_set: bool) -> Result<SetFlag
             f.keepttl = true;
         } else if !for_set && is(opt, "persist") && !f.keepttl && f.expire.is_none() {
             f.persist = true;
-        } else if let Some(name) = ["ex", "px", "exat", "pxat"].into_iter().find(|n| is(opt, n)) {
+        } else if let Some(name) = ["ex", "px", "exat", "pxat"]
+            .into_iter()
+            .find(|n| is(opt, n))
+        {
             if !(no_other_expire(&f, name) && has_next) {
                 return Err(Error::SYNTAX);
             }
@@ -104,7 +107,11 @@ fn parse_set_flags(argv: &[&[u8]], from: usize, for_set: bool) -> Result<SetFlag
 fn expire_deadline(arg: &[u8], kind: &str, now: u64, command: &str) -> Result<u64, Error> {
     let invalid = || Error::msg(format!("ERR invalid expire time in '{command}' command"));
     let mut ms = parse_i64(arg).ok_or(Error::NOT_INTEGER)?;
-    let unit = if kind == "ex" || kind == "exat" { Unit::Seconds } else { Unit::Millis };
+    let unit = if kind == "ex" || kind == "exat" {
+        Unit::Seconds
+    } else {
+        Unit::Millis
+    };
     if ms <= 0 || (unit == Unit::Seconds && ms > i64::MAX / 1000) {
         return Err(invalid());
     }
@@ -133,7 +140,16 @@ pub fn set(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
 /// With `get`, the old value is the reply; otherwise OK, or null when NX/XX
 /// stops the write.
 #[allow(clippy::too_many_arguments)]
-fn set_generic(ctx: &mut Ctx, key: &[u8], value: &[u8], ttl: Ttl, nx: bool, xx: bool, get: bool, out: &mut Out) -> CmdResult {
+fn set_generic(
+    ctx: &mut Ctx,
+    key: &[u8],
+    value: &[u8],
+    ttl: Ttl,
+    nx: bool,
+    xx: bool,
+    get: bool,
+    out: &mut Out,
+) -> CmdResult {
     let now = ctx.now;
     if get {
         out.bulk_opt(read_str(ctx, key)?);
@@ -176,7 +192,13 @@ pub fn setnx(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     Ok(())
 }
 
-fn setex_generic(ctx: &mut Ctx, args: &mut Args, out: &mut Out, kind: &str, name: &str) -> CmdResult {
+fn setex_generic(
+    ctx: &mut Ctx,
+    args: &mut Args,
+    out: &mut Out,
+    kind: &str,
+    name: &str,
+) -> CmdResult {
     let (key, secs, value) = (args.next_bytes()?, args.next_bytes()?, args.next_bytes()?);
     let at = expire_deadline(secs, kind, ctx.now, name)?;
     set_generic(ctx, key, value, Ttl::At(at), false, false, false, out)
@@ -296,14 +318,22 @@ pub fn any_exists(ctx: &mut Ctx, keys: &[&[u8]]) -> bool {
 }
 
 /// Applies `f` to the integer stored at `key` (0 when absent), keeping the deadline.
-fn update_int(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(i64) -> Result<i64, Error>) -> Result<i64, Error> {
+fn update_int(
+    ctx: &mut Ctx,
+    key: &[u8],
+    f: impl FnOnce(i64) -> Result<i64, Error>,
+) -> Result<i64, Error> {
     let now = ctx.now;
     let current = match get_str(ctx.db(), key, now)? {
         None => 0,
         Some(s) => parse_i64(s).ok_or(Error::NOT_INTEGER)?,
     };
     let new = f(current)?;
-    ctx.db().set_keep_ttl(key, Value::Str(itoa::Buffer::new().format(new).as_bytes().to_vec()), now);
+    ctx.db().set_keep_ttl(
+        key,
+        Value::Str(itoa::Buffer::new().format(new).as_bytes().to_vec()),
+        now,
+    );
     ctx.wrote(key);
     Ok(new)
 }
@@ -352,7 +382,8 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
         return Err(Error::msg("ERR increment would produce NaN or Infinity"));
     }
     let text = new.to_human_string();
-    ctx.db().set_keep_ttl(key, Value::Str(text.clone().into_bytes()), now);
+    ctx.db()
+        .set_keep_ttl(key, Value::Str(text.clone().into_bytes()), now);
     ctx.wrote(key);
     out.bulk(text.as_bytes());
     Ok(())
@@ -392,8 +423,16 @@ pub fn getrange(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
         out.bulk(b"");
         return Ok(());
     }
-    let start = if start < 0 { (len + start).max(0) } else { start };
-    let end = if end < 0 { (len + end).max(0) } else { end.min(len - 1) };
+    let start = if start < 0 {
+        (len + start).max(0)
+    } else {
+        start
+    };
+    let end = if end < 0 {
+        (len + end).max(0)
+    } else {
+        end.min(len - 1)
+    };
     if start > end || start >= len {
         out.bulk(b"");
     } else {
@@ -415,7 +454,9 @@ pub fn setrange(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     }
     let offset = offset as usize;
     if !value.is_empty() && offset + value.len() > ctx.max_string_len() {
-        return Err(Error::msg("ERR string exceeds maximum allowed size (proto-max-bulk-len)"));
+        return Err(Error::msg(
+            "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
+        ));
     }
     let len = match ctx.db().get_mut(key, now) {
         Some(Value::Str(s)) => {

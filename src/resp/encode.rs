@@ -19,7 +19,10 @@ pub struct Out {
 
 impl Out {
     pub fn new(proto: Proto) -> Self {
-        Out { buf: Vec::new(), proto }
+        Out {
+            buf: Vec::new(),
+            proto,
+        }
     }
 
     pub fn with_buf(buf: Vec<u8>, proto: Proto) -> Self {
@@ -32,7 +35,8 @@ impl Out {
 
     fn header(&mut self, prefix: u8, n: i64) {
         self.buf.push(prefix);
-        self.buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
         self.buf.extend_from_slice(b"\r\n");
     }
 
@@ -50,8 +54,10 @@ impl Out {
     /// like Redis, newlines inside it are replaced by spaces so the frame stays valid.
     pub fn error(&mut self, msg: &str) {
         self.buf.push(b'-');
-        self.buf
-            .extend(msg.bytes().map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
+        self.buf.extend(
+            msg.bytes()
+                .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+        );
         self.buf.extend_from_slice(b"\r\n");
     }
 
@@ -111,7 +117,8 @@ impl Out {
 
     pub fn boolean(&mut self, b: bool) {
         if self.resp3() {
-            self.buf.extend_from_slice(if b { b"#t\r\n" } else { b"#f\r\n" });
+            self.buf
+                .extend_from_slice(if b { b"#t\r\n" } else { b"#f\r\n" });
         } else {
             self.int(b as i64);
         }

@@ -100,7 +100,11 @@ impl RequestParser {
         self.spans.clear();
     }
 
-    fn parse_multibulk(&mut self, input: &[u8], authenticated: bool) -> Result<Parsed, ProtocolError> {
+    fn parse_multibulk(
+        &mut self,
+        input: &[u8],
+        authenticated: bool,
+    ) -> Result<Parsed, ProtocolError> {
         let (mut remaining, mut pos) = match self.in_progress {
             Some(state) => state,
             None => {
@@ -108,7 +112,9 @@ impl RequestParser {
                     if input.len() > INLINE_MAX {
                         return Err(ProtocolError("too big mbulk count string".into()));
                     }
-                    return Ok(Parsed::Incomplete { need: input.len() + 1 });
+                    return Ok(Parsed::Incomplete {
+                        need: input.len() + 1,
+                    });
                 };
                 let count = parse_i64(&input[1..header_end]);
                 let count = match count {
@@ -119,7 +125,9 @@ impl RequestParser {
                     return Err(ProtocolError("unauthenticated multibulk length".into()));
                 }
                 if count <= 0 {
-                    return Ok(Parsed::Empty { consumed: header_end + 2 });
+                    return Ok(Parsed::Empty {
+                        consumed: header_end + 2,
+                    });
                 }
                 self.spans.clear();
                 (count as u64, header_end + 2)
@@ -132,7 +140,9 @@ impl RequestParser {
                     self.in_progress = None;
                     return Err(ProtocolError("too big bulk count string".into()));
                 }
-                return Ok(Parsed::Incomplete { need: input.len() + 1 });
+                return Ok(Parsed::Incomplete {
+                    need: input.len() + 1,
+                });
             };
             if input[pos] != b'$' {
                 self.in_progress = None;
@@ -171,7 +181,9 @@ impl RequestParser {
             if input.len() > INLINE_MAX {
                 return Err(ProtocolError("too big inline request".into()));
             }
-            return Ok(Parsed::Incomplete { need: input.len() + 1 });
+            return Ok(Parsed::Incomplete {
+                need: input.len() + 1,
+            });
         };
         let mut line = &input[..newline];
         if line.last() == Some(&b'\r') {
@@ -182,9 +194,13 @@ impl RequestParser {
         split_inline_args(line, &mut self.arena, &mut self.spans)
             .ok_or_else(|| ProtocolError("unbalanced quotes in request".into()))?;
         if self.spans.is_empty() {
-            return Ok(Parsed::Empty { consumed: newline + 1 });
+            return Ok(Parsed::Empty {
+                consumed: newline + 1,
+            });
         }
-        Ok(Parsed::Request { consumed: newline + 1 })
+        Ok(Parsed::Request {
+            consumed: newline + 1,
+        })
     }
 }
 
@@ -238,7 +254,9 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
         spans
             .iter()
             .map(|span| match *span {
-                Span::Arena(off, len) | Span::Input(off, len) => arena[off as usize..(off + len) as usize].to_vec(),
+                Span::Arena(off, len) | Span::Input(off, len) => {
+                    arena[off as usize..(off + len) as usize].to_vec()
+                }
             })
             .collect(),
     )
@@ -256,7 +274,11 @@ fn hex_digit(b: u8) -> Option<u8> {
 /// whitespace separates, `"..."` takes C escapes (`\n`, `\xHH`, ...), `'...'`
 /// takes only `\'`, and a closing quote must be followed by a space or the end.
 /// Returns `None` for unbalanced quotes.
-fn split_inline_args(line: &[u8], arena: &mut Vec<u8>, spans: &mut SmallVec<[Span; 8]>) -> Option<()> {
+fn split_inline_args(
+    line: &[u8],
+    arena: &mut Vec<u8>,
+    spans: &mut SmallVec<[Span; 8]>,
+) -> Option<()> {
     let mut i = 0;
     loop {
         while i < line.len() && is_space(line[i]) {
@@ -359,12 +381,19 @@ mod tests {
 
     #[test]
     fn multibulk_and_inline() {
-        let got = parse_all(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nSET a \"b c\\x41\" 'd\\'e'\r\n*0\r\nPING\n").unwrap();
+        let got =
+            parse_all(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nSET a \"b c\\x41\" 'd\\'e'\r\n*0\r\nPING\n")
+                .unwrap();
         assert_eq!(
             got,
             vec![
                 vec![b"GET".to_vec(), b"k".to_vec()],
-                vec![b"SET".to_vec(), b"a".to_vec(), b"b cA".to_vec(), b"d'e".to_vec()],
+                vec![
+                    b"SET".to_vec(),
+                    b"a".to_vec(),
+                    b"b cA".to_vec(),
+                    b"d'e".to_vec()
+                ],
                 vec![b"PING".to_vec()],
             ]
         );
@@ -373,11 +402,26 @@ mod tests {
     #[test]
     fn protocol_errors_match_redis() {
         let err = |input: &[u8]| parse_all(input).unwrap_err().reply_text();
-        assert_eq!(err(b"*abc\r\n"), "ERR Protocol error: invalid multibulk length");
-        assert_eq!(err(b"*1\r\nfoo\r\n"), "ERR Protocol error: expected '$', got 'f'");
-        assert_eq!(err(b"*1\r\n$-5\r\n"), "ERR Protocol error: invalid bulk length");
-        assert_eq!(err(b"SET \"a\r\n"), "ERR Protocol error: unbalanced quotes in request");
-        assert_eq!(err(b"SET \"a\"b\r\n"), "ERR Protocol error: unbalanced quotes in request");
+        assert_eq!(
+            err(b"*abc\r\n"),
+            "ERR Protocol error: invalid multibulk length"
+        );
+        assert_eq!(
+            err(b"*1\r\nfoo\r\n"),
+            "ERR Protocol error: expected '$', got 'f'"
+        );
+        assert_eq!(
+            err(b"*1\r\n$-5\r\n"),
+            "ERR Protocol error: invalid bulk length"
+        );
+        assert_eq!(
+            err(b"SET \"a\r\n"),
+            "ERR Protocol error: unbalanced quotes in request"
+        );
+        assert_eq!(
+            err(b"SET \"a\"b\r\n"),
+            "ERR Protocol error: unbalanced quotes in request"
+        );
         let mut big = vec![b'a'; INLINE_MAX + 1];
         assert_eq!(err(&big), "ERR Protocol error: too big inline request");
         big[0] = b'*';
@@ -397,9 +441,17 @@ mod tests {
         let whole = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nvalue\r\n";
         let mut p = RequestParser::new(1 << 20);
         for cut in 1..whole.len() {
-            assert!(matches!(p.parse(&whole[..cut], true), Ok(Parsed::Incomplete { .. })));
+            assert!(matches!(
+                p.parse(&whole[..cut], true),
+                Ok(Parsed::Incomplete { .. })
+            ));
         }
-        assert_eq!(p.parse(whole, true), Ok(Parsed::Request { consumed: whole.len() }));
+        assert_eq!(
+            p.parse(whole, true),
+            Ok(Parsed::Request {
+                consumed: whole.len()
+            })
+        );
         assert_eq!(p.args(whole).len(), 3);
     }
 
@@ -409,7 +461,16 @@ mod tests {
         assert_eq!(parse_i64(b"-12"), Some(-12));
         assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
         assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
-        for bad in [&b""[..], b"-", b"01", b"+1", b" 1", b"1 ", b"-0", b"9223372036854775808"] {
+        for bad in [
+            &b""[..],
+            b"-",
+            b"01",
+            b"+1",
+            b" 1",
+            b"1 ",
+            b"-0",
+            b"9223372036854775808",
+        ] {
             assert_eq!(parse_i64(bad), None, "{:?}", bad);
         }
     }

@@ -52,7 +52,14 @@ struct Pending {
 impl Session {
     pub fn new(core: Rc<Core>, info: Rc<RefCell<ClientInfo>>) -> Session {
         let authenticated = core.shard.borrow().config.requirepass.is_none();
-        Session { core, info, db: 0, authenticated, out: Out::default(), pending: Pending::default() }
+        Session {
+            core,
+            info,
+            db: 0,
+            authenticated,
+            out: Out::default(),
+            pending: Pending::default(),
+        }
     }
 
     pub fn proto(&self) -> Proto {
@@ -86,7 +93,26 @@ impl Session {
             self.out.error("NOAUTH Authentication required.");
             return Flow::Continue;
         }
+        if self.over_maxmemory(spec) {
+            self.out
+                .error("OOM command not allowed when used memory > 'maxmemory'.");
+            return Flow::Continue;
+        }
         self.note_command(spec);
+        let flow = self.execute(spec, argv).await;
+        // Counted after running, as Redis does: INFO does not count itself.
+        self.core.clients.borrow_mut().counters.commands += 1;
+        flow
+    }
+
+    /// Redis's `noeviction` policy: past `maxmemory`, commands that may grow
+    /// memory are refused; reads and deletes still run.
+    fn over_maxmemory(&self, spec: &CommandSpec) -> bool {
+        let max = self.core.shard.borrow().config.maxmemory;
+        max > 0 && spec.has_flag("denyoom") && crate::alloc::used_memory() > max
+    }
+
+    async fn execute(&mut self, spec: &'static CommandSpec, argv: &[&[u8]]) -> Flow {
         match spec.exec {
             Exec::Shard(f) => {
                 self.shard_command(spec, f, argv);
@@ -94,7 +120,9 @@ impl Session {
             }
             Exec::Multi(f, spread) => {
                 let shards = self.core.cores();
-                let mut keys = spec.key_positions(argv.len()).map(|i| shard_of(argv[i], shards));
+                let mut keys = spec
+                    .key_positions(argv.len())
+                    .map(|i| shard_of(argv[i], shards));
                 let first = keys.next().unwrap_or(self.core.id);
                 if keys.all(|s| s == first) {
                     self.shard_command(spec, f, argv);
@@ -114,28 +142,42 @@ impl Session {
     }
 
     /// Checks arity and picks the subcommand of a container command.
-    fn resolve(&self, spec: &'static CommandSpec, argv: &[&[u8]]) -> Result<&'static CommandSpec, String> {
+    fn resolve(
+        &self,
+        spec: &'static CommandSpec,
+        argv: &[&[u8]],
+    ) -> Result<&'static CommandSpec, String> {
         if !spec.arity_ok(argv.len()) {
-            return Err(format!("ERR wrong number of arguments for '{}' command", spec.name));
+            return Err(format!(
+                "ERR wrong number of arguments for '{}' command",
+                spec.name
+            ));
         }
         if spec.subcommands.is_empty() || argv.len() < 2 {
             return Ok(spec);
         }
         let sub = argv[1];
         if sub.eq_ignore_ascii_case(b"help") {
-            return Err(format!("ERR {} HELP is not supported by ringbus", spec.name.to_ascii_uppercase()));
+            return Err(format!(
+                "ERR {} HELP is not supported by ringbus",
+                spec.name.to_ascii_uppercase()
+            ));
         }
         let Some(found) = spec.subcommand(sub) else {
-            return Err(crate::cmd::Error::unknown_subcommand(sub, spec.name).0.into_owned());
+            return Err(crate::cmd::Error::unknown_subcommand(sub, spec.name)
+                .0
+                .into_owned());
         };
         if !found.arity_ok(argv.len()) {
-            return Err(format!("ERR wrong number of arguments for '{}' command", found.name));
+            return Err(format!(
+                "ERR wrong number of arguments for '{}' command",
+                found.name
+            ));
         }
         Ok(found)
     }
 
     fn note_command(&mut self, spec: &'static CommandSpec) {
-        self.core.clients.borrow_mut().counters.commands += 1;
         let mut info = self.info.borrow_mut();
         info.last_cmd = spec.name;
         info.last_active = Instant::now();
@@ -143,7 +185,12 @@ impl Session {
 
     /// A command on one shard: run here now when this core owns the keys and
     /// no lock stands in the way, otherwise add it to that shard's batch.
-    fn shard_command(&mut self, spec: &'static CommandSpec, f: crate::cmd::ShardFn, argv: &[&[u8]]) {
+    fn shard_command(
+        &mut self,
+        spec: &'static CommandSpec,
+        f: crate::cmd::ShardFn,
+        argv: &[&[u8]],
+    ) {
         let shards = self.core.cores();
         let target = spec
             .key_positions(argv.len())
@@ -152,11 +199,18 @@ impl Session {
         if target == self.core.id && !self.pending.batches.iter().any(|(t, _)| *t == target) {
             let mut shard = self.core.shard.borrow_mut();
             let free = shard.locks.is_idle() || {
-                let keys: Vec<DbKey> = spec.key_positions(argv.len()).map(|i| (self.db, argv[i].into())).collect();
+                let keys: Vec<DbKey> = spec
+                    .key_positions(argv.len())
+                    .map(|i| (self.db, argv[i].into()))
+                    .collect();
                 shard.locks.keys_free(&keys)
             };
             if free {
-                let mut ctx = Ctx { shard: &mut shard, db: self.db, now: now_ms() };
+                let mut ctx = Ctx {
+                    shard: &mut shard,
+                    db: self.db,
+                    now: now_ms(),
+                };
                 run_shard(f, &mut ctx, argv, &mut self.out);
                 return;
             }
@@ -167,13 +221,21 @@ impl Session {
         let index = match pending.batches.iter().position(|(t, _)| *t == target) {
             Some(i) => i,
             None => {
-                pending.batches.push((target, Batch { proto, cmds: Vec::new() }));
+                pending.batches.push((
+                    target,
+                    Batch {
+                        proto,
+                        cmds: Vec::new(),
+                    },
+                ));
                 pending.batches.len() - 1
             }
         };
         let batch = &mut pending.batches[index].1;
         batch.cmds.push(cmd);
-        pending.holes.push((self.out.buf.len(), index, batch.cmds.len() - 1));
+        pending
+            .holes
+            .push((self.out.buf.len(), index, batch.cmds.len() - 1));
     }
 
     /// Sends the pending batches, waits for their replies and splices them
@@ -183,8 +245,10 @@ impl Session {
             return;
         }
         let batches = std::mem::take(&mut self.pending.batches);
-        let futures: SmallVec<[HopFuture; 2]> =
-            batches.into_iter().map(|(target, batch)| self.core.submit(target, Work::Batch(batch))).collect();
+        let futures: SmallVec<[HopFuture; 2]> = batches
+            .into_iter()
+            .map(|(target, batch)| self.core.submit(target, Work::Batch(batch)))
+            .collect();
         let mut replies: SmallVec<[BatchReply; 2]> = SmallVec::new();
         for fut in futures {
             replies.push(*fut.await.downcast::<BatchReply>().expect("batch reply"));
@@ -216,7 +280,10 @@ fn unknown_command(argv: &[&[u8]]) -> String {
         }
         args.push_str(&format!("'{}' ", show(arg, 128 - args.len())));
     }
-    format!("ERR unknown command '{}', with args beginning with: {args}", show(argv[0], 128))
+    format!(
+        "ERR unknown command '{}', with args beginning with: {args}",
+        show(argv[0], 128)
+    )
 }
 
 /// Serves one connection until it closes.
@@ -225,18 +292,30 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream, info: Rc<RefCell<Clien
     core.clients.borrow_mut().add(info.clone());
     let result = serve_inner(&core, &mut stream, info).await;
     if let Err(e) = result {
-        if !matches!(e.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe) {
+        if !matches!(
+            e.kind(),
+            io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+        ) {
             eprintln!("ringbus: connection {id}: {e}");
         }
     }
     core.clients.borrow_mut().remove(id);
-    core.shared.connected.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    core.shared
+        .connected
+        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
 }
 
-async fn serve_inner(core: &Rc<Core>, stream: &mut TcpStream, info: Rc<RefCell<ClientInfo>>) -> io::Result<()> {
+async fn serve_inner(
+    core: &Rc<Core>,
+    stream: &mut TcpStream,
+    info: Rc<RefCell<ClientInfo>>,
+) -> io::Result<()> {
     let (read_size, max_bulk) = {
         let shard = core.shard.borrow();
-        (shard.config.read_buffer as usize, shard.config.proto_max_bulk_len)
+        (
+            shard.config.read_buffer as usize,
+            shard.config.proto_max_bulk_len,
+        )
     };
     let mut session = Session::new(core.clone(), info.clone());
     let mut parser = RequestParser::new(max_bulk);
@@ -277,7 +356,12 @@ async fn serve_inner(core: &Rc<Core>, stream: &mut TcpStream, info: Rc<RefCell<C
 
 /// Runs every complete request at the front of `input`; returns how many bytes
 /// were used and whether to close.
-async fn process(session: &mut Session, parser: &mut RequestParser, input: &[u8], need: &mut usize) -> (usize, Flow) {
+async fn process(
+    session: &mut Session,
+    parser: &mut RequestParser,
+    input: &[u8],
+    need: &mut usize,
+) -> (usize, Flow) {
     let mut pos = 0;
     let mut flow = Flow::Continue;
     while pos < input.len() {

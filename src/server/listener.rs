@@ -34,14 +34,20 @@ pub fn bind_all(config: &Config, threads: usize) -> io::Result<Vec<Vec<TcpListen
             if optional && e.kind() == io::ErrorKind::AddrNotAvailable {
                 continue;
             }
-            return Err(io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")));
+            return Err(io::Error::new(
+                e.kind(),
+                format!("cannot listen on {addr}: {e}"),
+            ));
         }
         for listeners in &mut per_core {
             listeners.push(reuseport_listener(addr)?);
         }
     }
     if per_core[0].is_empty() {
-        return Err(io::Error::new(io::ErrorKind::AddrNotAvailable, "no address to listen on"));
+        return Err(io::Error::new(
+            io::ErrorKind::AddrNotAvailable,
+            "no address to listen on",
+        ));
     }
     Ok(per_core)
 }

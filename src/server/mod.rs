@@ -37,7 +37,12 @@ impl Shared {
         // 40 hex digits like Redis's run id; unique enough per process start.
         let seed = ahash::RandomState::new();
         let run_id: String = (0..5u64)
-            .map(|i| format!("{:08x}", seed.hash_one((i, std::process::id(), start_unix)) as u32))
+            .map(|i| {
+                format!(
+                    "{:08x}",
+                    seed.hash_one((i, std::process::id(), start_unix)) as u32
+                )
+            })
             .collect();
         let uname = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
         Shared {
@@ -45,7 +50,9 @@ impl Shared {
             start_unix,
             run_id,
             os: format!("Linux {} x86_64", uname.trim()),
-            executable: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+            executable: std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
             next_client_id: AtomicU64::new(1),
             connected: AtomicUsize::new(0),
         }
@@ -68,23 +75,26 @@ pub fn run(config: Config) -> io::Result<()> {
     let mut handles = Vec::new();
     for ((id, listeners), wake) in listeners.into_iter().enumerate().zip(wakeups) {
         let (config, mesh, shared) = (config.clone(), mesh.clone(), shared.clone());
-        let handle = std::thread::Builder::new().name(format!("ringbus-core{id}")).spawn(move || {
-            let cpu = (!config.no_pin).then_some(config.first_cpu + id);
-            let ring_entries = config.ring_entries;
-            runtime::run_executor(cpu, ring_entries, move || async move {
-                let core = Core::new(id, Shard::new(id, config), mesh, shared);
-                runtime::spawn(core.clone().drain_loop(wake));
-                runtime::spawn(active_expiry(core.clone()));
-                for l in listeners {
-                    runtime::spawn(accept_loop(core.clone(), l));
-                }
-                std::future::pending::<()>().await;
-            })
-        })?;
+        let handle = std::thread::Builder::new()
+            .name(format!("ringbus-core{id}"))
+            .spawn(move || {
+                let cpu = (!config.no_pin).then_some(config.first_cpu + id);
+                let ring_entries = config.ring_entries;
+                runtime::run_executor(cpu, ring_entries, move || async move {
+                    let core = Core::new(id, Shard::new(id, config), mesh, shared);
+                    runtime::spawn(core.clone().drain_loop(wake));
+                    runtime::spawn(active_expiry(core.clone()));
+                    for l in listeners {
+                        runtime::spawn(accept_loop(core.clone(), l));
+                    }
+                    std::future::pending::<()>().await;
+                })
+            })?;
         handles.push(handle);
     }
     for h in handles {
-        h.join().map_err(|_| io::Error::other("an executor thread panicked"))??;
+        h.join()
+            .map_err(|_| io::Error::other("an executor thread panicked"))??;
     }
     Ok(())
 }
@@ -111,7 +121,10 @@ async fn accept_loop(core: Rc<Core>, listener: std::net::TcpListener) {
         if core.shared.connected.fetch_add(1, Ordering::Relaxed) >= max {
             core.shared.connected.fetch_sub(1, Ordering::Relaxed);
             core.clients.borrow_mut().counters.rejected_connections += 1;
-            runtime::spawn(runtime::reject(stream, b"-ERR max number of clients reached\r\n"));
+            runtime::spawn(runtime::reject(
+                stream,
+                b"-ERR max number of clients reached\r\n",
+            ));
             continue;
         }
         let info = ClientInfo {
@@ -129,7 +142,11 @@ async fn accept_loop(core: Rc<Core>, listener: std::net::TcpListener) {
             last_cmd: "NULL",
             killed: false,
         };
-        runtime::spawn(connection::serve(core.clone(), stream, Rc::new(RefCell::new(info))));
+        runtime::spawn(connection::serve(
+            core.clone(),
+            stream,
+            Rc::new(RefCell::new(info)),
+        ));
     }
 }
 

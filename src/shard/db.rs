@@ -76,7 +76,10 @@ impl Db {
     /// Stores `value` under `key` with deadline `expire_at` (None: persistent),
     /// replacing whatever was there. Returns the old entry.
     pub fn set(&mut self, key: &[u8], value: Value, expire_at: Option<u64>) -> Option<Entry> {
-        let entry = Entry { value, expire_at: expire_at.unwrap_or(0) };
+        let entry = Entry {
+            value,
+            expire_at: expire_at.unwrap_or(0),
+        };
         let old = self.keys.insert(key, entry);
         if let Some(old_at) = old.as_ref().and_then(Entry::expire_at) {
             self.expiring.remove(&(old_at, Key::from(key)));
@@ -147,7 +150,11 @@ impl Db {
         if self.expiring.is_empty() {
             return 0;
         }
-        let total: u128 = self.expiring.iter().map(|(at, _)| at.saturating_sub(now) as u128).sum();
+        let total: u128 = self
+            .expiring
+            .iter()
+            .map(|(at, _)| at.saturating_sub(now) as u128)
+            .sum();
         (total / self.expiring.len() as u128) as u64
     }
 
@@ -161,7 +168,13 @@ impl Db {
     }
 
     /// One SCAN step over this database; see [`KeyTable::scan`].
-    pub fn scan(&self, cursor: u64, count: usize, now: u64, mut visit: impl FnMut(&Key, &Entry)) -> Option<u64> {
+    pub fn scan(
+        &self,
+        cursor: u64,
+        count: usize,
+        now: u64,
+        mut visit: impl FnMut(&Key, &Entry),
+    ) -> Option<u64> {
         self.keys.scan(cursor, count, |k, e| {
             if !e.expired(now) {
                 visit(k, e)

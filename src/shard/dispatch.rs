@@ -83,7 +83,13 @@ impl OwnedCommand {
             data.extend_from_slice(arg);
             ends.push(data.len() as u32);
         }
-        OwnedCommand { spec, run, db, data, ends }
+        OwnedCommand {
+            spec,
+            run,
+            db,
+            data,
+            ends,
+        }
     }
 
     pub fn argv(&self) -> SmallVec<[&[u8]; 8]> {
@@ -121,7 +127,11 @@ pub struct BatchReply {
 /// Work for a shard.
 pub enum Work {
     Batch(Batch),
-    Run { keys: Vec<DbKey>, mode: LockMode, job: Job },
+    Run {
+        keys: Vec<DbKey>,
+        mode: LockMode,
+        job: Job,
+    },
 }
 
 impl Work {
@@ -157,10 +167,16 @@ impl Work {
 
 /// What travels between cores.
 pub enum Msg {
-    Hop { work: Work, reply: ReplyTo },
+    Hop {
+        work: Work,
+        reply: ReplyTo,
+    },
     /// Release a transaction's locks (and drop its work still waiting).
     Unlock(TxnId),
-    Done { slot: usize, result: HopResult },
+    Done {
+        slot: usize,
+        result: HopResult,
+    },
 }
 
 /// One core's inbox.
@@ -182,7 +198,11 @@ impl Mesh {
         let mut waits = Vec::with_capacity(n);
         for _ in 0..n {
             let (wake, wait) = crate::runtime::notifier()?;
-            boxes.push(Mailbox { queue: SegQueue::new(), asleep: AtomicBool::new(false), wake });
+            boxes.push(Mailbox {
+                queue: SegQueue::new(),
+                asleep: AtomicBool::new(false),
+                wake,
+            });
             waits.push(wait);
         }
         Ok((Arc::new(Mesh { boxes }), waits))
@@ -245,7 +265,11 @@ impl Core {
     /// Runs `f` on this core's shard with a command context for database `db`.
     pub fn with_ctx<R>(&self, db: usize, f: impl FnOnce(&mut Ctx) -> R) -> R {
         let mut shard = self.shard.borrow_mut();
-        let mut ctx = Ctx { shard: &mut shard, db, now: now_ms() };
+        let mut ctx = Ctx {
+            shard: &mut shard,
+            db,
+            now: now_ms(),
+        };
         f(&mut ctx)
     }
 
@@ -259,19 +283,38 @@ impl Core {
     /// returns the future of its result.
     pub fn submit(self: &Rc<Self>, target: usize, work: Work) -> HopFuture {
         let slot = self.slots.borrow_mut().insert(Slot::default());
-        let reply = ReplyTo { core: self.id, slot };
+        let reply = ReplyTo {
+            core: self.id,
+            slot,
+        };
         if target == self.id {
             self.accept(work, reply);
         } else {
             self.mesh.send(target, Msg::Hop { work, reply });
         }
-        HopFuture { core: self.clone(), slot }
+        HopFuture {
+            core: self.clone(),
+            slot,
+        }
     }
 
     /// Runs a closure on shard `target` (no locks) and returns its typed result.
-    pub async fn run_on<R: Send + 'static>(self: &Rc<Self>, target: usize, f: impl FnOnce(&Core) -> R + Send + 'static) -> R {
+    pub async fn run_on<R: Send + 'static>(
+        self: &Rc<Self>,
+        target: usize,
+        f: impl FnOnce(&Core) -> R + Send + 'static,
+    ) -> R {
         let job: Job = Box::new(move |core| Box::new(f(core)));
-        let result = self.submit(target, Work::Run { keys: Vec::new(), mode: LockMode::Plain, job }).await;
+        let result = self
+            .submit(
+                target,
+                Work::Run {
+                    keys: Vec::new(),
+                    mode: LockMode::Plain,
+                    job,
+                },
+            )
+            .await;
         *result.downcast::<R>().expect("hop result type")
     }
 
@@ -284,7 +327,14 @@ impl Core {
             .map(|target| {
                 let f = f.clone();
                 let job: Job = Box::new(move |core| Box::new(f(core)));
-                self.submit(target, Work::Run { keys: Vec::new(), mode: LockMode::Plain, job })
+                self.submit(
+                    target,
+                    Work::Run {
+                        keys: Vec::new(),
+                        mode: LockMode::Plain,
+                        job,
+                    },
+                )
             })
             .collect();
         let mut results = Vec::with_capacity(futures.len());
@@ -338,11 +388,18 @@ impl Core {
         let mut ends = Vec::with_capacity(batch.cmds.len());
         for cmd in &batch.cmds {
             let argv = cmd.argv();
-            let mut ctx = Ctx { shard: &mut shard, db: cmd.db, now: now_ms() };
+            let mut ctx = Ctx {
+                shard: &mut shard,
+                db: cmd.db,
+                now: now_ms(),
+            };
             run_shard(cmd.run, &mut ctx, &argv, &mut out);
             ends.push(out.buf.len());
         }
-        BatchReply { bytes: out.buf, ends }
+        BatchReply {
+            bytes: out.buf,
+            ends,
+        }
     }
 
     fn release(&self, txn: TxnId) {
@@ -357,7 +414,13 @@ impl Core {
 
     fn complete(&self, reply: ReplyTo, result: HopResult) {
         if reply.core != self.id {
-            self.mesh.send(reply.core, Msg::Done { slot: reply.slot, result });
+            self.mesh.send(
+                reply.core,
+                Msg::Done {
+                    slot: reply.slot,
+                    result,
+                },
+            );
             return;
         }
         let mut slots = self.slots.borrow_mut();
@@ -376,7 +439,13 @@ impl Core {
         match msg {
             Msg::Hop { work, reply } => self.accept(work, reply),
             Msg::Unlock(txn) => self.release(txn),
-            Msg::Done { slot, result } => self.complete(ReplyTo { core: self.id, slot }, result),
+            Msg::Done { slot, result } => self.complete(
+                ReplyTo {
+                    core: self.id,
+                    slot,
+                },
+                result,
+            ),
         }
     }
 

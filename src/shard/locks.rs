@@ -59,8 +59,13 @@ impl LockTable {
             LockMode::Held(_) => true,
             LockMode::Plain => self.keys_free(keys),
             LockMode::Acquire(txn) => {
-                let free = keys.iter().all(|k| self.held.get(k).is_none_or(|&owner| owner == txn));
-                free && !self.waiting.iter().any(|(w, _)| w.is_acquire() && w.keys().iter().any(|k| keys.contains(k)))
+                let free = keys
+                    .iter()
+                    .all(|k| self.held.get(k).is_none_or(|&owner| owner == txn));
+                free && !self
+                    .waiting
+                    .iter()
+                    .any(|(w, _)| w.is_acquire() && w.keys().iter().any(|k| keys.contains(k)))
             }
         }
     }
@@ -91,9 +96,9 @@ impl LockTable {
             let runnable = match work.mode() {
                 LockMode::Held(_) => true,
                 LockMode::Plain => self.keys_free(&keys),
-                LockMode::Acquire(txn) => {
-                    keys.iter().all(|k| self.held.get(k).is_none_or(|&o| o == txn) && !wanted.contains(k))
-                }
+                LockMode::Acquire(txn) => keys
+                    .iter()
+                    .all(|k| self.held.get(k).is_none_or(|&o| o == txn) && !wanted.contains(k)),
             };
             if runnable {
                 found = Some(i);

@@ -10,7 +10,6 @@
 //! repeated. Doubling moves every key once, like any hash table's resize.
 //! Lookups hash once: the same hash picks the segment and probes inside it.
 
-
 use hashbrown::HashTable;
 
 /// A key's bytes. Keys are immutable once stored.
@@ -41,7 +40,12 @@ impl<V> KeyTable<V> {
             segments: vec![HashTable::new()],
             len: 0,
             // Fixed seeds: hashes, and so SCAN cursors, must mean the same on every core.
-            hasher: ahash::RandomState::with_seeds(0x5eed_0001, 0x5eed_0002, 0x5eed_0003, 0x5eed_0004),
+            hasher: ahash::RandomState::with_seeds(
+                0x5eed_0001,
+                0x5eed_0002,
+                0x5eed_0003,
+                0x5eed_0004,
+            ),
         }
     }
 
@@ -95,7 +99,10 @@ impl<V> KeyTable<V> {
     pub fn get_or_insert_with(&mut self, key: &[u8], make: impl FnOnce() -> V) -> &mut V {
         let hash = self.hash(key);
         let seg = self.segment_of(hash);
-        if self.segments[seg].find(hash, |(k, _)| **k == *key).is_none() {
+        if self.segments[seg]
+            .find(hash, |(k, _)| **k == *key)
+            .is_none()
+        {
             self.insert_new(hash, key.into(), make());
         }
         let seg = self.segment_of(hash);
@@ -118,7 +125,9 @@ impl<V> KeyTable<V> {
     pub fn remove(&mut self, key: &[u8]) -> Option<V> {
         let hash = self.hash(key);
         let seg = self.segment_of(hash);
-        let entry = self.segments[seg].find_entry(hash, |(k, _)| **k == *key).ok()?;
+        let entry = self.segments[seg]
+            .find_entry(hash, |(k, _)| **k == *key)
+            .ok()?;
         let ((_, v), _) = entry.remove();
         self.len -= 1;
         Some(v)
@@ -148,11 +157,15 @@ impl<V> KeyTable<V> {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&Key, &V)> {
-        self.segments.iter().flat_map(|s| s.iter().map(|(k, v)| (k, v)))
+        self.segments
+            .iter()
+            .flat_map(|s| s.iter().map(|(k, v)| (k, v)))
     }
 
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (&Key, &mut V)> {
-        self.segments.iter_mut().flat_map(|s| s.iter_mut().map(|(k, v)| (&*k, v)))
+        self.segments
+            .iter_mut()
+            .flat_map(|s| s.iter_mut().map(|(k, v)| (&*k, v)))
     }
 
     /// Visits whole segments starting at hash-space position `cursor` (in
@@ -225,9 +238,16 @@ mod tests {
                 None => break,
             }
         }
-        assert!(t.len() >= 2_000, "the table grew during the scan: {}", t.len());
+        assert!(
+            t.len() >= 2_000,
+            "the table grew during the scan: {}",
+            t.len()
+        );
         for i in 0..500u32 {
-            assert!(seen.contains(format!("stable{i}").as_bytes()), "missed stable{i}");
+            assert!(
+                seen.contains(format!("stable{i}").as_bytes()),
+                "missed stable{i}"
+            );
         }
     }
 }

@@ -31,7 +31,11 @@ pub struct Txn {
 
 impl Txn {
     pub fn new(core: &Rc<Core>) -> Txn {
-        Txn { core: core.clone(), id: core.new_txn_id(), locked: SmallVec::new() }
+        Txn {
+            core: core.clone(),
+            id: core.new_txn_id(),
+            locked: SmallVec::new(),
+        }
     }
 
     /// Locks `keys` on `shard`, then runs `f` there with the locks held.
@@ -56,7 +60,8 @@ impl Txn {
         F: FnOnce(&Core) -> R + Send + 'static,
     {
         assert!(self.locked.contains(&shard), "run only on locked shards");
-        self.hop(shard, Vec::new(), LockMode::Held(self.id), f).await
+        self.hop(shard, Vec::new(), LockMode::Held(self.id), f)
+            .await
     }
 
     async fn hop<R, F>(&self, shard: usize, keys: Vec<DbKey>, mode: LockMode, f: F) -> R
