@@ -4,7 +4,8 @@
 //! thread, local tasks, TCP with owned buffers, timers, and an eventfd wake-up
 //! that other threads may trigger.
 //!
-//! Runtime: monoio, with `IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG`
+//! Runtime: compio (pinned to one exact version, as its API moves between
+//! minor releases), with `IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG`
 //! so completions do not interrupt the running thread with task work.
 
 use std::future::Future;
@@ -15,9 +16,11 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use monoio::buf::IoBufMut;
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
-use monoio::{IoUringDriver, RuntimeBuilder};
+use compio::driver::ProactorBuilder;
+use compio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use compio::runtime::fd::AsyncFd;
+use compio::runtime::RuntimeBuilder;
+use compio::BufResult;
 
 /// Builds an executor on the current thread (pinned to `cpu` if given) and
 /// runs the future `make()` returns until it completes.
@@ -29,13 +32,12 @@ where
     if let Some(cpu) = cpu {
         pin_to_cpu(cpu)?;
     }
-    let mut uring = io_uring::IoUring::builder();
-    uring.setup_coop_taskrun().setup_taskrun_flag();
-    let mut rt = RuntimeBuilder::<IoUringDriver>::new()
-        .with_entries(ring_entries)
-        .uring_builder(uring)
-        .enable_timer()
-        .build()?;
+    let mut proactor = ProactorBuilder::new();
+    proactor
+        .capacity(ring_entries)
+        .coop_taskrun(true)
+        .taskrun_flag(true);
+    let rt = RuntimeBuilder::new().with_proactor(proactor).build()?;
     rt.block_on(make());
     Ok(())
 }
@@ -59,11 +61,11 @@ pub fn pin_to_cpu(cpu: usize) -> io::Result<()> {
 
 /// Runs a task on this thread's executor.
 pub fn spawn<F: Future<Output = ()> + 'static>(fut: F) {
-    drop(monoio::spawn(fut));
+    compio::runtime::spawn(fut).detach();
 }
 
 pub async fn sleep(d: Duration) {
-    monoio::time::sleep(d).await;
+    compio::runtime::time::sleep(d).await;
 }
 
 /// Lets other ready tasks run before continuing.
@@ -118,44 +120,44 @@ impl Notified {
     /// The waiter for the executor thread that owns this wake-up.
     pub fn into_waiter(self) -> io::Result<Waiter> {
         // The eventfd is read through io_uring so the executor keeps running
-        // other tasks meanwhile. The file owns a duplicate of the descriptor.
+        // other tasks meanwhile; the reader owns a duplicate of the descriptor.
         // SAFETY: dup returns a new descriptor or -1.
         let dup = unsafe { libc::dup(self.fd.as_raw_fd()) };
         if dup < 0 {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: dup is a fresh descriptor we own.
-        let file = monoio::fs::File::from_std(unsafe { std::fs::File::from_raw_fd(dup) })?;
+        let fd = AsyncFd::new(unsafe { OwnedFd::from_raw_fd(dup) })?;
         Ok(Waiter {
-            file,
-            buf: Some(vec![0u8; 8]),
-            _fd: self.fd,
+            fd,
+            buf: Some(Vec::with_capacity(8)),
         })
     }
 }
 
 /// Waits for a [`Notifier`] on the executor that owns it.
 pub struct Waiter {
-    file: monoio::fs::File,
+    fd: AsyncFd<OwnedFd>,
     buf: Option<Vec<u8>>,
-    _fd: std::sync::Arc<OwnedFd>,
 }
 
 impl Waiter {
-    /// Waits until `notify` was called at least once since the last wait.
+    /// Waits until `notify` was called at least once since the last wait
+    /// (reading an eventfd resets its counter).
     pub async fn wait(&mut self) {
-        let buf = self.buf.take().unwrap_or_else(|| vec![0u8; 8]);
-        let (_, buf) = self.file.read_at(buf, 0).await;
+        let mut buf = self.buf.take().unwrap_or_default();
+        buf.clear();
+        let BufResult(_, buf) = self.fd.read(buf).await;
         self.buf = Some(buf);
     }
 }
 
-pub struct TcpListener(monoio::net::TcpListener);
+pub struct TcpListener(compio::net::TcpListener);
 
 impl TcpListener {
     pub fn from_std(l: std::net::TcpListener) -> io::Result<TcpListener> {
         l.set_nonblocking(true)?;
-        Ok(TcpListener(monoio::net::TcpListener::from_std(l)?))
+        Ok(TcpListener(compio::net::TcpListener::from_std(l)?))
     }
 
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
@@ -165,19 +167,18 @@ impl TcpListener {
     }
 }
 
-pub struct TcpStream(monoio::net::TcpStream);
+pub struct TcpStream(compio::net::TcpStream);
 
 impl TcpStream {
     /// Reads into the spare capacity of `buf` (after its length), growing its length.
     pub async fn read(&mut self, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
-        let (len, cap) = (buf.len(), buf.capacity());
-        let (res, slice) = self.0.read(buf.slice_mut(len..cap)).await;
-        (res, slice.into_inner())
+        let BufResult(res, buf) = self.0.append(buf).await;
+        (res, buf)
     }
 
     pub async fn write_all(&mut self, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
-        let (res, buf) = self.0.write_all(buf).await;
-        (res.map(|_| ()), buf)
+        let BufResult(res, buf) = self.0.write_all(buf).await;
+        (res, buf)
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
