@@ -43,6 +43,11 @@ pub struct Config {
     #[arg(long = "ring-entries", default_value_t = 1024)]
     pub ring_entries: u32,
 
+    /// How io_uring runs completion work: `coop` (COOP_TASKRUN|TASKRUN_FLAG),
+    /// `defer` (SINGLE_ISSUER|DEFER_TASKRUN) or `interrupt` (kernel default).
+    #[arg(long = "ring-taskrun", default_value = "coop", value_parser = ["coop", "defer", "interrupt"])]
+    pub ring_taskrun: String,
+
     /// Initial read buffer per connection (bytes; it grows for large requests).
     #[arg(long = "read-buffer", default_value = "16kb", value_parser = parse_memory)]
     pub read_buffer: u64,
@@ -199,6 +204,7 @@ impl Config {
         "pin",
         "first-cpu",
         "ring-entries",
+        "ring-taskrun",
         "read-buffer",
         "databases",
         "requirepass",
@@ -220,6 +226,7 @@ impl Config {
             "pin" => if self.no_pin { "no" } else { "yes" }.into(),
             "first-cpu" => self.first_cpu.to_string(),
             "ring-entries" => self.ring_entries.to_string(),
+            "ring-taskrun" => self.ring_taskrun.clone(),
             "read-buffer" => self.read_buffer.to_string(),
             "databases" => self.databases.to_string(),
             "requirepass" => self.requirepass.clone().unwrap_or_default(),

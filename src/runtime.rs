@@ -22,9 +22,15 @@ use compio::runtime::fd::AsyncFd;
 use compio::runtime::RuntimeBuilder;
 use compio::BufResult;
 
+/// io_uring set-up of each executor (`--ring-entries`, `--ring-taskrun`).
+pub struct RingOptions {
+    pub entries: u32,
+    pub taskrun: String,
+}
+
 /// Builds an executor on the current thread (pinned to `cpu` if given) and
 /// runs the future `make()` returns until it completes.
-pub fn run_executor<F, Fut>(cpu: Option<usize>, ring_entries: u32, make: F) -> io::Result<()>
+pub fn run_executor<F, Fut>(cpu: Option<usize>, ring: RingOptions, make: F) -> io::Result<()>
 where
     F: FnOnce() -> Fut,
     Fut: Future<Output = ()> + 'static,
@@ -33,10 +39,16 @@ where
         pin_to_cpu(cpu)?;
     }
     let mut proactor = ProactorBuilder::new();
-    proactor
-        .capacity(ring_entries)
-        .coop_taskrun(true)
-        .taskrun_flag(true);
+    proactor.capacity(ring.entries);
+    match ring.taskrun.as_str() {
+        "coop" => {
+            proactor.coop_taskrun(true).taskrun_flag(true);
+        }
+        "defer" => {
+            proactor.single_issuer(true).defer_taskrun(true);
+        }
+        _ => {}
+    }
     let rt = RuntimeBuilder::new().with_proactor(proactor).build()?;
     rt.block_on(make());
     Ok(())

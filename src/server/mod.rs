@@ -79,8 +79,11 @@ pub fn run(config: Config) -> io::Result<()> {
             .name(format!("ringbus-core{id}"))
             .spawn(move || {
                 let cpu = (!config.no_pin).then_some(config.first_cpu + id);
-                let ring_entries = config.ring_entries;
-                runtime::run_executor(cpu, ring_entries, move || async move {
+                let ring = runtime::RingOptions {
+                    entries: config.ring_entries,
+                    taskrun: config.ring_taskrun.clone(),
+                };
+                runtime::run_executor(cpu, ring, move || async move {
                     let core = Core::new(id, Shard::new(id, config), mesh, shared);
                     runtime::spawn(core.clone().drain_loop(wake));
                     runtime::spawn(active_expiry(core.clone()));
