@@ -245,17 +245,8 @@ async fn client_list(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
     let mut ids: Option<Vec<u64>> = None;
     if argv.len() > 2 {
         if is(argv[2], "type") && argv.len() == 4 {
-            let kind = argv[3];
-            if ["normal", "master", "replica", "slave", "pubsub"]
-                .iter()
-                .all(|k| !is(kind, k))
-            {
-                return Err(Error::msg(format!(
-                    "ERR Unknown client type '{}'",
-                    truncated(kind, 128)
-                )));
-            }
-            if !is(kind, "normal") {
+            // Every client here is a normal one: other types list nobody.
+            if !is_normal_client_type(argv[3])? {
                 ids = Some(Vec::new());
             }
         } else if is(argv[2], "id") && argv.len() >= 4 {
@@ -281,6 +272,21 @@ async fn client_list(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
     }
     s.out.verbatim(text.as_bytes());
     Ok(())
+}
+
+/// Checks a CLIENT LIST / KILL `TYPE` argument; true for `normal`, the type
+/// of every client ringbus has so far.
+fn is_normal_client_type(kind: &[u8]) -> Result<bool, Error> {
+    if ["normal", "master", "replica", "slave", "pubsub"]
+        .iter()
+        .all(|k| !is(kind, k))
+    {
+        return Err(Error::msg(format!(
+            "ERR Unknown client type '{}'",
+            truncated(kind, 128)
+        )));
+    }
+    Ok(is(kind, "normal"))
 }
 
 /// Which clients CLIENT KILL picks.
@@ -380,16 +386,7 @@ fn parse_kill(argv: &[&[u8]], me: u64) -> Result<KillFilter, Error> {
                 _ => return Err(Error::SYNTAX),
             };
         } else if is(opt, "type") {
-            if ["normal", "master", "replica", "slave", "pubsub"]
-                .iter()
-                .all(|k| !is(value, k))
-            {
-                return Err(Error::msg(format!(
-                    "ERR Unknown client type '{}'",
-                    truncated(value, 128)
-                )));
-            }
-            f.none |= !is(value, "normal");
+            f.none |= !is_normal_client_type(value)?;
         } else if is(opt, "user") {
             if value != b"default" {
                 return Err(Error::msg(format!(
