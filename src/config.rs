@@ -35,7 +35,8 @@ pub struct Config {
     #[arg(long = "no-pin")]
     pub no_pin: bool,
 
-    /// First CPU to pin executor 0 to; executor i goes to CPU first-cpu + i.
+    /// Lowest CPU to pin to: executors take the allowed CPUs (the affinity
+    /// mask, e.g. from taskset) from this one on, one each.
     #[arg(long = "first-cpu", default_value_t = 0)]
     pub first_cpu: usize,
 

@@ -65,6 +65,7 @@ pub fn run(config: Config) -> io::Result<()> {
     let listeners = listener::bind_all(&config, threads)?;
     let (mesh, wakeups) = Mesh::new(threads)?;
     let shared = Arc::new(Shared::new());
+    let cpus = if config.no_pin {
     eprintln!(
         "ringbus {} ready: {} on port {}, {threads} executor(s){}",
         env!("CARGO_PKG_VERSION"),
@@ -72,13 +73,17 @@ pub fn run(config: Config) -> io::Result<()> {
         config.port,
         if config.no_pin { "" } else { ", pinned" }
     );
+        Vec::new()
+    } else {
+        pin_plan(&config, threads)?
+    };
     let mut handles = Vec::new();
     for ((id, listeners), wake) in listeners.into_iter().enumerate().zip(wakeups) {
+        let cpu = cpus.get(id).copied();
         let (config, mesh, shared) = (config.clone(), mesh.clone(), shared.clone());
         let handle = std::thread::Builder::new()
             .name(format!("ringbus-core{id}"))
             .spawn(move || {
-                let cpu = (!config.no_pin).then_some(config.first_cpu + id);
                 let ring = runtime::RingOptions {
                     entries: config.ring_entries,
                     taskrun: config.ring_taskrun.clone(),
@@ -100,6 +105,24 @@ pub fn run(config: Config) -> io::Result<()> {
             .map_err(|_| io::Error::other("an executor thread panicked"))??;
     }
     Ok(())
+}
+
+/// The CPU each executor is pinned to: the CPUs this process may run on (its
+/// affinity mask, e.g. from `taskset`), from `--first-cpu` on, one each.
+fn pin_plan(config: &Config, threads: usize) -> io::Result<Vec<usize>> {
+    let allowed: Vec<usize> = runtime::allowed_cpus()?
+        .into_iter()
+        .filter(|&c| c >= config.first_cpu)
+        .collect();
+    if allowed.len() < threads {
+        return Err(io::Error::other(format!(
+            "{threads} executors but only {} CPUs from --first-cpu {} are available to pin to \
+             (use fewer --threads, or --no-pin)",
+            allowed.len(),
+            config.first_cpu
+        )));
+    }
+    Ok(allowed[..threads].to_vec())
 }
 
 async fn accept_loop(core: Rc<Core>, listener: std::net::TcpListener) {
