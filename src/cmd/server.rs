@@ -25,7 +25,7 @@ pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Result<(), Er
         ConnCmd::ConfigResetStat => {
             s.core
                 .run_on_all(|core| {
-                    core.shard.borrow_mut().stats = ShardStats::default();
+                    core.shard.borrow_mut().reset_stats();
                     core.clients.borrow_mut().counters = CoreCounters::default();
                 })
                 .await;
@@ -491,6 +491,7 @@ struct CoreReport {
     clients: usize,
     counters: CoreCounters,
     stats: ShardStats,
+    expired_keys: u64,
     /// `(keys, expires, avg_ttl)` per database.
     keyspace: Vec<(usize, usize, u64)>,
 }
@@ -529,6 +530,7 @@ async fn info(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
                 clients: clients.len(),
                 counters: clients.counters,
                 stats: shard.stats.clone(),
+                expired_keys: shard.expired_keys(),
                 keyspace: shard
                     .dbs
                     .iter()
@@ -632,7 +634,7 @@ fn write_section(t: &mut String, section: &str, s: &Session, reports: &[CoreRepo
                 "rejected_connections:{}",
                 sum(&|r| r.counters.rejected_connections)
             );
-            line!("expired_keys:{}", sum(&|r| r.stats.expired_keys));
+            line!("expired_keys:{}", sum(&|r| r.expired_keys));
             line!("evicted_keys:0");
             line!("keyspace_hits:{}", sum(&|r| r.stats.keyspace_hits));
             line!("keyspace_misses:{}", sum(&|r| r.stats.keyspace_misses));

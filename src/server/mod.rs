@@ -66,13 +66,13 @@ pub fn run(config: Config) -> io::Result<()> {
     let (mesh, wakeups) = Mesh::new(threads)?;
     let shared = Arc::new(Shared::new());
     let cpus = if config.no_pin {
-    eprintln!(
-        "ringbus {} ready: {} on port {}, {threads} executor(s){}",
-        env!("CARGO_PKG_VERSION"),
-        config.bind.join(" "),
-        config.port,
-        if config.no_pin { "" } else { ", pinned" }
-    );
+        eprintln!(
+            "ringbus {} ready: {} on port {}, {threads} executor(s){}",
+            env!("CARGO_PKG_VERSION"),
+            config.bind.join(" "),
+            config.port,
+            if config.no_pin { "" } else { ", pinned" }
+        );
         Vec::new()
     } else {
         pin_plan(&config, threads)?

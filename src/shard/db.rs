@@ -33,6 +33,9 @@ impl Entry {
 pub struct Db {
     keys: KeyTable<Entry>,
     expiring: BTreeSet<(u64, Key)>,
+    /// Keys deleted because their deadline passed, lazily or actively
+    /// (INFO's expired_keys).
+    pub expired: u64,
 }
 
 impl Db {
@@ -55,6 +58,7 @@ impl Db {
         }
         if self.keys.get(key).is_some_and(|e| e.expired(now)) {
             self.remove(key);
+            self.expired += 1;
         }
     }
 
@@ -137,6 +141,7 @@ impl Db {
                 Some((at, _)) if *at <= now => {
                     let (_, key) = self.expiring.pop_first().expect("checked");
                     self.keys.remove(&key);
+                    self.expired += 1;
                     done += 1;
                 }
                 _ => break,
@@ -158,8 +163,12 @@ impl Db {
         (total / self.expiring.len() as u128) as u64
     }
 
+    /// Drops every key (FLUSHDB); the expiry counter is a statistic and stays.
     pub fn clear(&mut self) {
-        *self = Db::default();
+        *self = Db {
+            expired: self.expired,
+            ..Db::default()
+        };
     }
 
     /// All live keys, for KEYS.
@@ -205,5 +214,6 @@ mod tests {
         assert_eq!(db.expire_cycle(250, 10), 1);
         assert!(db.is_empty());
         assert_eq!(db.expires_count(), 0);
+        assert_eq!(db.expired, 2, "one lazy and one active expiry are both counted");
     }
 }

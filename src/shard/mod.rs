@@ -19,7 +19,6 @@ use locks::LockTable;
 pub struct ShardStats {
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
-    pub expired_keys: u64,
     /// Writes since start (INFO's rdb_changes_since_last_save).
     pub dirty: u64,
 }
@@ -45,14 +44,23 @@ impl Shard {
         }
     }
 
+    /// Keys expired on this shard since start (or CONFIG RESETSTAT).
+    pub fn expired_keys(&self) -> u64 {
+        self.dbs.iter().map(|db| db.expired).sum()
+    }
+
+    /// Zeroes every statistic (CONFIG RESETSTAT).
+    pub fn reset_stats(&mut self) {
+        self.stats = ShardStats::default();
+        self.dbs.iter_mut().for_each(|db| db.expired = 0);
+    }
+
     /// One active-expiry step: deletes up to `budget` due keys per database.
     pub fn expire_cycle(&mut self, now: u64, budget: usize) -> usize {
-        let mut done = 0;
-        for db in &mut self.dbs {
-            done += db.expire_cycle(now, budget);
-        }
-        self.stats.expired_keys += done as u64;
-        done
+        self.dbs
+            .iter_mut()
+            .map(|db| db.expire_cycle(now, budget))
+            .sum()
     }
 }
 
