@@ -82,6 +82,13 @@ pub fn used_memory() -> u64 {
         .max(0) as u64
 }
 
+/// A random number for RANDOMKEY-style picks (not for anything secret).
+pub fn random_u64() -> u64 {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    ahash::RandomState::new().hash_one(n)
+}
+
 /// Resident set size from /proc (0 if unavailable).
 pub fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();

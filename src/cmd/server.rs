@@ -98,6 +98,7 @@ pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Result<(), Er
             Ok(())
         }
         ConnCmd::Keys => keys(s, argv[1]).await,
+        ConnCmd::RandomKey => random_key(s).await,
         ConnCmd::Scan => scan(s, argv).await,
         _ => unreachable!("{cmd:?} is a connection command"),
     }
@@ -123,6 +124,39 @@ async fn keys(s: &mut Session, pattern: &[u8]) -> Result<(), Error> {
     for key in per_shard.iter().flatten() {
         s.out.bulk(key);
     }
+    Ok(())
+}
+
+/// RANDOMKEY: a shard chosen in proportion to its number of keys, then a
+/// random live key there.
+async fn random_key(s: &mut Session) -> Result<(), Error> {
+    let db = s.db;
+    let seed = crate::alloc::random_u64();
+    let sizes = s
+        .core
+        .run_on_all(move |core| core.shard.borrow().dbs[db].len())
+        .await;
+    let total: usize = sizes.iter().sum();
+    let mut key = None;
+    if total > 0 {
+        let mut pick = (seed % total as u64) as usize;
+        let shard = sizes.iter().position(|&n| {
+            let here = pick < n;
+            pick = pick.saturating_sub(n);
+            here
+        });
+        if let Some(shard) = shard {
+            key = s
+                .core
+                .run_on(shard, move |core| {
+                    core.shard.borrow().dbs[db]
+                        .random_live_key(now_ms(), seed)
+                        .map(|k| k.to_vec())
+                })
+                .await;
+        }
+    }
+    s.out.bulk_opt(key.as_deref());
     Ok(())
 }
 

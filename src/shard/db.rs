@@ -171,6 +171,16 @@ impl Db {
         };
     }
 
+    /// A random live key (RANDOMKEY); a few tries past keys that are already
+    /// due, as Redis does, before giving up.
+    pub fn random_live_key(&self, now: u64, seed: u64) -> Option<Key> {
+        let hasher = ahash::RandomState::with_seeds(seed, now, 0x5eed, 0xcafe);
+        (0..16u64)
+            .filter_map(|i| self.keys.random(hasher.hash_one(i)))
+            .find(|(_, e)| !e.expired(now))
+            .map(|(k, _)| k.clone())
+    }
+
     /// All live keys, for KEYS.
     pub fn live_keys(&self, now: u64) -> impl Iterator<Item = (&Key, &Entry)> {
         self.keys.iter().filter(move |(_, e)| !e.expired(now))
@@ -214,6 +224,9 @@ mod tests {
         assert_eq!(db.expire_cycle(250, 10), 1);
         assert!(db.is_empty());
         assert_eq!(db.expires_count(), 0);
-        assert_eq!(db.expired, 2, "one lazy and one active expiry are both counted");
+        assert_eq!(
+            db.expired, 2,
+            "one lazy and one active expiry are both counted"
+        );
     }
 }

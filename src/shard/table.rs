@@ -168,6 +168,22 @@ impl<V> KeyTable<V> {
             .flat_map(|s| s.iter_mut().map(|(k, v)| (&*k, v)))
     }
 
+    /// A key picked at random: a random segment (the next non-empty one from a
+    /// random start), then a random entry in it. Not exactly uniform, like
+    /// Redis's RANDOMKEY, but every key can be picked.
+    pub fn random(&self, seed: u64) -> Option<(&Key, &V)> {
+        if self.len == 0 {
+            return None;
+        }
+        let n = self.segments.len();
+        let start = (seed as usize) % n;
+        let seg = (0..n)
+            .map(|i| &self.segments[(start + i) % n])
+            .find(|s| !s.is_empty())?;
+        let pick = ((seed >> 32) as usize) % seg.len();
+        seg.iter().nth(pick).map(|(k, v)| (k, v))
+    }
+
     /// Visits whole segments starting at hash-space position `cursor` (in
     /// [`POS_BITS`] bits) until at least `count` entries were offered to `visit`.
     /// Returns the position to continue from, or `None` when the walk is done.

@@ -1,0 +1,67 @@
+//! Every command in the table, sent with a range of argument counts, must get
+//! an answer (a reply or an error) and leave the server serving: no input may
+//! crash a core.
+
+mod common;
+
+use common::{bulk, nil, Reply, Server};
+
+/// The request words for a COMMAND LIST name: `config|get` -> CONFIG GET.
+fn words(name: &str) -> Vec<String> {
+    name.split('|').map(str::to_ascii_uppercase).collect()
+}
+
+#[test]
+fn every_command_answers_and_the_server_survives() {
+    let server = Server::start(3);
+    let mut c = server.raw();
+    let names: Vec<String> = Reply::parse(&c.cmd(&["COMMAND", "LIST"]))
+        .as_array()
+        .iter()
+        .map(|r| r.as_text())
+        .collect();
+    assert!(names.len() > 50, "COMMAND LIST: {names:?}");
+    let fillers: [&[&str]; 5] = [
+        &[],
+        &["k"],
+        &["k", "1"],
+        &["k", "1", "2"],
+        &["k", "v", "k2", "v2", "EX"],
+    ];
+    for name in &names {
+        for extra in fillers {
+            let mut argv = words(name);
+            argv.extend(extra.iter().map(|s| s.to_string()));
+            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+            // A fresh connection each time: QUIT, RESET or CLIENT KILL may end
+            // or change this one, which is fine; the server must go on.
+            let mut one = server.raw();
+            one.send(&common::encode_str(&argv));
+            let reply = one.try_read_reply();
+            assert!(reply.is_some() || argv[0] == "QUIT", "no reply to {argv:?}");
+            assert_eq!(
+                c.cmd(&["PING"]),
+                b"+PONG\r\n",
+                "server stopped answering after {argv:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn randomkey_picks_a_live_key() {
+    let server = Server::start(3);
+    let mut c = server.raw();
+    c.check(&["RANDOMKEY"], &nil());
+    let keys: Vec<String> = (0..20).map(|i| format!("rk:{i}")).collect();
+    for k in &keys {
+        c.check(&["SET", k, "v"], &common::ok());
+    }
+    for _ in 0..20 {
+        let got = Reply::parse(&c.cmd(&["RANDOMKEY"])).as_text();
+        assert!(keys.contains(&got), "RANDOMKEY gave {got:?}");
+    }
+    c.check(&["FLUSHDB"], &common::ok());
+    c.check(&["SET", "only", "v"], &common::ok());
+    c.check(&["RANDOMKEY"], &bulk("only"));
+}
