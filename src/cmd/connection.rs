@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use super::args::{is, truncated, Error};
 use super::{server, ConnCmd};
 use crate::resp::parse::parse_i64;
-use crate::resp::Proto;
+use crate::resp::{Out, Proto};
 use crate::server::connection::{Flow, Session};
 
 /// The Redis version ringbus answers as (HELLO, INFO): the behaviour it mirrors.
@@ -15,11 +15,7 @@ pub const REDIS_VERSION: &str = "7.2.4";
 
 pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Flow {
     let result = match cmd {
-        ConnCmd::Ping => ping(s, argv),
-        ConnCmd::Echo => {
-            s.out.bulk(argv[1]);
-            Ok(())
-        }
+        ConnCmd::Ping | ConnCmd::Echo => ping_or_echo(&mut s.out, cmd, argv),
         ConnCmd::Hello => hello(s, argv),
         ConnCmd::Quit => {
             s.out.ok();
@@ -66,10 +62,13 @@ pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Flow {
     Flow::Continue
 }
 
-fn ping(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
-    match argv.len() {
-        1 => s.out.simple("PONG"),
-        2 => s.out.bulk(argv[1]),
+/// PING and ECHO. They touch no shard, so the connection runs them in place
+/// without waiting for replies other shards still owe.
+pub fn ping_or_echo(out: &mut Out, cmd: ConnCmd, argv: &[&[u8]]) -> Result<(), Error> {
+    match (cmd, argv.len()) {
+        (ConnCmd::Echo, _) => out.bulk(argv[1]),
+        (_, 1) => out.simple("PONG"),
+        (_, 2) => out.bulk(argv[1]),
         _ => return Err(Error::arity("ping")),
     }
     Ok(())

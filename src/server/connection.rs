@@ -13,7 +13,7 @@ use std::time::Instant;
 use smallvec::SmallVec;
 
 use crate::cmd::table::{self, CommandSpec};
-use crate::cmd::{multi, run_shard, Ctx, Exec};
+use crate::cmd::{multi, run_shard, ConnCmd, Ctx, Exec};
 use crate::resp::parse::{Parsed, RequestParser};
 use crate::resp::{Out, Proto};
 use crate::runtime::TcpStream;
@@ -38,6 +38,10 @@ pub struct Session {
     pub db: usize,
     pub authenticated: bool,
     pub out: Out,
+    /// The clock reading commands of the current read see (Unix ms), taken
+    /// once per read like Redis's cached command time: one clock call per
+    /// batch instead of one per command.
+    pub now: u64,
     pending: Pending,
 }
 
@@ -58,6 +62,7 @@ impl Session {
             db: 0,
             authenticated,
             out: Out::default(),
+            now: now_ms(),
             pending: Pending::default(),
         }
     }
@@ -133,6 +138,14 @@ impl Session {
                 }
                 Flow::Continue
             }
+            // PING and ECHO read no shard, so they need not wait for replies
+            // still owed by other shards: the splice keeps them in order.
+            Exec::Conn(cmd @ (ConnCmd::Ping | ConnCmd::Echo)) => {
+                if let Err(e) = crate::cmd::connection::ping_or_echo(&mut self.out, cmd, argv) {
+                    self.out.error(&e.0);
+                }
+                Flow::Continue
+            }
             Exec::Conn(cmd) => {
                 self.flush().await;
                 crate::cmd::connection::run(self, cmd, argv).await
@@ -178,9 +191,7 @@ impl Session {
     }
 
     fn note_command(&mut self, spec: &'static CommandSpec) {
-        let mut info = self.info.borrow_mut();
-        info.last_cmd = spec.name;
-        info.last_active = Instant::now();
+        self.info.borrow_mut().last_cmd = spec.name;
     }
 
     /// A command on one shard: run here now when this core owns the keys and
@@ -209,7 +220,7 @@ impl Session {
                 let mut ctx = Ctx {
                     shard: &mut shard,
                     db: self.db,
-                    now: now_ms(),
+                    now: self.now,
                 };
                 run_shard(f, &mut ctx, argv, &mut self.out);
                 return;
@@ -333,6 +344,8 @@ async fn serve_inner(
             return Ok(());
         }
         core.clients.borrow_mut().counters.net_input_bytes += n as u64;
+        info.borrow_mut().last_active = Instant::now();
+        session.now = now_ms();
         if rbuf.len() < need {
             continue;
         }

@@ -386,12 +386,14 @@ impl Core {
         let mut shard = self.shard.borrow_mut();
         let mut out = Out::new(batch.proto);
         let mut ends = Vec::with_capacity(batch.cmds.len());
+        // One clock reading per batch, as the connection takes one per read.
+        let now = now_ms();
         for cmd in &batch.cmds {
             let argv = cmd.argv();
             let mut ctx = Ctx {
                 shard: &mut shard,
                 db: cmd.db,
-                now: now_ms(),
+                now,
             };
             run_shard(cmd.run, &mut ctx, &argv, &mut out);
             ends.push(out.buf.len());
