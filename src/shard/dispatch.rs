@@ -21,6 +21,11 @@
 //! key's commands in its own order because all of a key's commands go to the
 //! same shard, in the same batch or in batches sent in order; replies are put
 //! back in request order by the connection whatever shard answered first.
+//! Commands of one pipeline on keys of *different* shards run in parallel, so
+//! another client may see the later one first (as with Redis Cluster, or
+//! Dragonfly's pipeline squashing). Commands that read several shards (MGET,
+//! KEYS, DBSIZE, ...) first wait for the connection's pending batches, so a
+//! client always reads its own writes.
 //!
 //! # Atomicity across shards
 //! Commands whose keys span shards run as transactions (`txn`): they lock
