@@ -39,7 +39,7 @@ pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Flow {
             Ok(())
         }
         ConnCmd::ClientInfo => {
-            let line = s.info.borrow().describe(std::time::Instant::now(), 0) + "\n";
+            let line = s.info.borrow().describe(std::time::Instant::now()) + "\n";
             s.out.verbatim(line.as_bytes());
             Ok(())
         }

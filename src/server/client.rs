@@ -28,16 +28,21 @@ pub struct ClientInfo {
     pub last_cmd: &'static str,
     /// Set by CLIENT KILL; the connection closes at its next step.
     pub killed: bool,
+    /// Unparsed input held after the last read, and the read buffer's size.
+    pub qbuf: usize,
+    pub rbs: usize,
 }
 
 impl ClientInfo {
-    /// One line of CLIENT LIST / CLIENT INFO, Redis 7.2's fields in Redis's order.
-    pub fn describe(&self, now: Instant, qbuf: usize) -> String {
+    /// One line of CLIENT LIST / CLIENT INFO, Redis 7.2's fields in Redis's
+    /// order. Fields for features ringbus does not have yet (subscriptions,
+    /// MULTI, output lists) report their empty state.
+    pub fn describe(&self, now: Instant) -> String {
         let mut line = String::with_capacity(256);
         let _ = write!(
             line,
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 \
-             qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r \
+             qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r \
              cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
@@ -47,7 +52,10 @@ impl ClientInfo {
             now.duration_since(self.created).as_secs(),
             now.duration_since(self.last_active).as_secs(),
             self.db,
-            qbuf,
+            self.qbuf,
+            self.rbs - self.qbuf.min(self.rbs),
+            self.rbs,
+            self.rbs,
             self.last_cmd,
             if self.proto == Proto::Resp3 { 3 } else { 2 },
             String::from_utf8_lossy(&self.lib_name),
@@ -104,7 +112,7 @@ impl ClientRegistry {
             .values()
             .map(|c| c.borrow())
             .filter(|c| ids.is_none_or(|ids| ids.contains(&c.id)))
-            .map(|c| (c.id, c.describe(now, 0)))
+            .map(|c| (c.id, c.describe(now)))
             .collect();
         lines.sort_by_key(|(id, _)| *id);
         lines

@@ -352,6 +352,11 @@ async fn serve_inner(
         need = 0;
         let (consumed, flow) = process(&mut session, &mut parser, &rbuf, &mut need).await;
         rbuf.drain(..consumed);
+        {
+            let mut info = info.borrow_mut();
+            info.qbuf = rbuf.len();
+            info.rbs = rbuf.capacity();
+        }
         let limit = session.core.shard.borrow().config.client_query_buffer_limit as usize;
         if !session.out.buf.is_empty() {
             let out = std::mem::replace(&mut session.out.buf, std::mem::take(&mut spare_out));

@@ -167,6 +167,8 @@ async fn accept_loop(core: Rc<Core>, listener: std::net::TcpListener) {
             last_active: Instant::now(),
             last_cmd: "NULL",
             killed: false,
+            qbuf: 0,
+            rbs: 0,
         };
         runtime::spawn(connection::serve(
             core.clone(),
