@@ -2,7 +2,6 @@
 //! executor, as Redis's command table describes them. The connection consults it
 //! for arity checks and routing; COMMAND INFO / DOCS / COUNT report from it.
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use super::multi::Spread;
@@ -284,20 +283,26 @@ pub static COMMANDS: &[CommandSpec] = &[
         "key offset value"),
 ];
 
-/// Finds a command by name, ignoring ASCII case.
+/// Finds a command by name, ignoring ASCII case. This runs for every
+/// request, so instead of lower-casing and hashing the name it looks in a
+/// bucket chosen by the name's length and first letter (a handful of
+/// candidates at most) and compares case-insensitively in place.
 pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
-    static INDEX: OnceLock<HashMap<&'static str, &'static CommandSpec, ahash::RandomState>> =
-        OnceLock::new();
-    let index = INDEX.get_or_init(|| COMMANDS.iter().map(|c| (c.name, c)).collect());
-    let mut lower = [0u8; 32];
-    if name.len() > lower.len() {
-        return None;
+    static INDEX: OnceLock<Vec<Vec<&'static CommandSpec>>> = OnceLock::new();
+    fn bucket(name: &[u8]) -> usize {
+        ((name.len() & 31) << 5) | (name.first().map_or(0, |b| b | 0x20) as usize & 31)
     }
-    for (dst, src) in lower.iter_mut().zip(name) {
-        *dst = src.to_ascii_lowercase();
-    }
-    let lower = std::str::from_utf8(&lower[..name.len()]).ok()?;
-    index.get(lower).copied()
+    let index = INDEX.get_or_init(|| {
+        let mut index = vec![Vec::new(); 32 * 32];
+        for spec in COMMANDS {
+            index[bucket(spec.name.as_bytes())].push(spec);
+        }
+        index
+    });
+    index[bucket(name)]
+        .iter()
+        .find(|spec| spec.name.as_bytes().eq_ignore_ascii_case(name))
+        .copied()
 }
 
 #[cfg(test)]
@@ -314,6 +319,26 @@ mod tests {
         assert_eq!(ping.key_positions(2).count(), 0);
         let rename = lookup(b"rename").unwrap();
         assert_eq!(rename.key_positions(3).collect::<Vec<_>>(), vec![1, 2]);
+    }
+
+    #[test]
+    fn every_command_is_found_in_any_case() {
+        for c in COMMANDS {
+            let upper = c.name.to_ascii_uppercase();
+            assert!(
+                std::ptr::eq(lookup(upper.as_bytes()).unwrap(), c),
+                "{}",
+                c.name
+            );
+            assert!(
+                std::ptr::eq(lookup(c.name.as_bytes()).unwrap(), c),
+                "{}",
+                c.name
+            );
+        }
+        assert!(lookup(b"").is_none());
+        assert!(lookup(b"gett").is_none());
+        assert!(lookup(&[0xff; 40]).is_none());
     }
 
     #[test]
