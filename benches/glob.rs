@@ -1,0 +1,35 @@
+//! The glob matcher (KEYS, SCAN MATCH, CONFIG GET; pattern subscriptions next).
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use ringbus::glob::matches;
+
+fn glob(c: &mut Criterion) {
+    let mut group = c.benchmark_group("glob");
+    let cases: [(&str, &[u8], &[u8]); 5] = [
+        ("literal", b"news.sports.football", b"news.sports.football"),
+        ("star_suffix", b"news.*", b"news.sports.football"),
+        ("star_middle", b"news.*.football", b"news.sports.football"),
+        ("class_and_any", b"user:[0-9]?:*", b"user:42:profile"),
+        ("miss", b"orders.*.paid", b"news.sports.football"),
+    ];
+    for (name, pattern, text) in cases {
+        group.bench_function(name, |b| {
+            b.iter(|| matches(black_box(pattern), black_box(text), false))
+        });
+    }
+    let pathological = "a*".repeat(30) + "b";
+    let long_text = "a".repeat(1000);
+    group.bench_function("pathological", |b| {
+        b.iter(|| {
+            matches(
+                black_box(pathological.as_bytes()),
+                black_box(long_text.as_bytes()),
+                false,
+            )
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, glob);
+criterion_main!(benches);
