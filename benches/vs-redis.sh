@@ -5,7 +5,9 @@
 # run; redis-benchmark runs pinned to CPU 1. For every round, every test and
 # every pipeline depth, the server under test is benchmarked and then
 # redis-server, so slow drifts in machine load hit both alike. The table shows
-# the median requests/s over the rounds and the ratio server/redis.
+# the median requests/s over the rounds and the ratio server/redis, and each
+# server's CPU time per request (from /proc), which still tells the servers
+# apart when the single benchmark client is what limits requests/s.
 #
 # Usage: benches/vs-redis.sh
 #
@@ -89,13 +91,26 @@ start() {
     exit 1
 }
 
-# bench PORT TEST PIPELINE -> prints requests/s (empty on failure)
+# CPU time (user + system, in clock ticks) a process has used so far.
+cpu_ticks() {
+    awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+# bench PORT PID TEST PIPELINE -> prints "requests/s server-CPU-microseconds-per-request"
+# (empty on failure). The CPU figure matters when the benchmark client, not the
+# server, is the bottleneck: then requests/s ties while CPU per request differs.
 bench() {
-    local port=$1 test=$2 pipeline=$3
+    local port=$1 pid=$2 test=$3 pipeline=$4
     local n=${REQUESTS:-$((200000 * pipeline))}
-    taskset -c 1 redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$n" \
+    local before after rps
+    before=$(cpu_ticks "$pid")
+    rps=$(taskset -c 1 redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$n" \
         -P "$pipeline" -t "$test" --csv -q 2>/dev/null |
-        awk -F'","' 'NR == 2 { print $2 }'
+        awk -F'","' 'NR == 2 { print $2 }')
+    after=$(cpu_ticks "$pid")
+    [[ -n $rps ]] || return 0
+    awk -v rps="$rps" -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$n" \
+        'BEGIN { printf "%s %.3f\n", rps, t / hz * 1e6 / n }'
 }
 
 median() {
@@ -122,8 +137,8 @@ read -r -a PIPELINE_LIST <<<"$PIPELINES"
 for ((round = 1; round <= ROUNDS; round++)); do
     for test in "${TEST_LIST[@]}"; do
         for p in "${PIPELINE_LIST[@]}"; do
-            sut=$(bench "$SUT_PORT" "$test" "$p")
-            redis=$(bench "$REDIS_PORT" "$test" "$p")
+            read -r sut sut_cpu <<<"$(bench "$SUT_PORT" "$SUT_PID" "$test" "$p")"
+            read -r redis redis_cpu <<<"$(bench "$REDIS_PORT" "$REDIS_PID" "$test" "$p")"
             for pid in "$SUT_PID" "$REDIS_PID"; do
                 kill -0 "$pid" 2>/dev/null || { echo "server pid $pid died" >&2; exit 1; }
             done
@@ -133,6 +148,8 @@ for ((round = 1; round <= ROUNDS; round++)); do
             fi
             echo "$sut" >>"$WORKDIR/$test.$p.sut"
             echo "$redis" >>"$WORKDIR/$test.$p.redis"
+            echo "$sut_cpu" >>"$WORKDIR/$test.$p.sut_cpu"
+            echo "$redis_cpu" >>"$WORKDIR/$test.$p.redis_cpu"
             printf 'round %d  %-10s P=%-3s %s=%-12s redis=%s\n' \
                 "$round" "$test" "$p" "$SERVER_NAME" "$sut" "$redis" >&2
             if [[ -n $RAW_CSV ]]; then
@@ -142,12 +159,18 @@ for ((round = 1; round <= ROUNDS; round++)); do
     done
 done
 
-printf '%-12s %4s %14s %14s %7s\n' test P "$SERVER_NAME" redis ratio
+# rps columns: median requests/s and their ratio. cpu columns: median server
+# CPU microseconds per request, and redis's divided by ours (>1: we use less).
+printf '%-12s %4s %14s %14s %7s %9s %9s %9s\n' test P "$SERVER_NAME" redis ratio "cpu-us" "redis-us" "cpu-x"
 for test in "${TEST_LIST[@]}"; do
     for p in "${PIPELINE_LIST[@]}"; do
         sut=$(median <"$WORKDIR/$test.$p.sut")
         redis=$(median <"$WORKDIR/$test.$p.redis")
+        sut_cpu=$(median <"$WORKDIR/$test.$p.sut_cpu")
+        redis_cpu=$(median <"$WORKDIR/$test.$p.redis_cpu")
         ratio=$(awk -v a="$sut" -v b="$redis" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
-        printf '%-12s %4s %14.0f %14.0f %7s\n' "$test" "$p" "$sut" "$redis" "$ratio"
+        cpux=$(awk -v a="$sut_cpu" -v b="$redis_cpu" 'BEGIN { printf "%.2f", (a > 0 ? b / a : 0) }')
+        printf '%-12s %4s %14.0f %14.0f %7s %9.3f %9.3f %9s\n' \
+            "$test" "$p" "$sut" "$redis" "$ratio" "$sut_cpu" "$redis_cpu" "$cpux"
     done
 done
