@@ -96,10 +96,6 @@ impl<'a> Args<'a> {
         parse_i64(self.next_bytes()?).ok_or(Error::NOT_INTEGER)
     }
 
-    pub fn next_f64(&mut self) -> Result<f64, Error> {
-        parse_f64(self.next_bytes()?).ok_or(Error::NOT_FLOAT)
-    }
-
     /// Consumes the next argument if it equals `word` (ASCII case-insensitive).
     pub fn eat(&mut self, word: &str) -> bool {
         match self.peek() {
@@ -112,49 +108,7 @@ impl<'a> Args<'a> {
     }
 }
 
-/// Redis's `string2ld`/`strtold` acceptance: a decimal or exponent number,
-/// `inf`/`-inf`; no spaces, no hex, no NaN.
-pub fn parse_f64(s: &[u8]) -> Option<f64> {
-    if s.is_empty()
-        || s.len() > 5120
-        || s[0].is_ascii_whitespace()
-        || s[s.len() - 1].is_ascii_whitespace()
-    {
-        return None;
-    }
-    let text = std::str::from_utf8(s).ok()?;
-    let lower = text.to_ascii_lowercase();
-    let value = match lower.trim_start_matches(['+', '-']) {
-        "inf" | "infinity" => {
-            if lower.starts_with('-') {
-                f64::NEG_INFINITY
-            } else {
-                f64::INFINITY
-            }
-        }
-        body if body.starts_with("0x") || body.contains("nan") => return None,
-        _ => lower.parse::<f64>().ok()?,
-    };
-    (!value.is_nan()).then_some(value)
-}
-
 /// Compares an argument with a keyword, ignoring ASCII case.
 pub fn is(arg: &[u8], word: &str) -> bool {
     arg.eq_ignore_ascii_case(word.as_bytes())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn floats_as_redis_reads_them() {
-        assert_eq!(parse_f64(b"1.5"), Some(1.5));
-        assert_eq!(parse_f64(b"-3e2"), Some(-300.0));
-        assert_eq!(parse_f64(b"inf"), Some(f64::INFINITY));
-        assert_eq!(parse_f64(b"-inf"), Some(f64::NEG_INFINITY));
-        for bad in [&b""[..], b" 1", b"1 ", b"abc", b"nan", b"0x10"] {
-            assert_eq!(parse_f64(bad), None, "{bad:?}");
-        }
-    }
 }

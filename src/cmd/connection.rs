@@ -2,8 +2,6 @@
 //! and the entry point for every [`ConnCmd`]: they run on the client's own core
 //! and may change the connection's state.
 
-use std::net::SocketAddr;
-
 use super::args::{is, truncated, Error};
 use super::{server, ConnCmd};
 use crate::resp::parse::parse_i64;
@@ -400,9 +398,4 @@ fn parse_kill(argv: &[&[u8]], me: u64) -> Result<KillFilter, Error> {
         }
     }
     Ok(f)
-}
-
-/// Formats an address as Redis does in CLIENT LIST (`ip:port`).
-pub fn peer_id(addr: &SocketAddr) -> String {
-    addr.to_string()
 }

@@ -58,11 +58,6 @@ impl CommandSpec {
         (start..end).step_by(step as usize).map(|i| i as usize)
     }
 
-    /// The name Redis shows in errors: `get`, `config|get`.
-    pub fn full_name(&self) -> &'static str {
-        self.name
-    }
-
     /// The subcommand of a container, by the request's second argument.
     pub fn subcommand(&self, sub: &[u8]) -> Option<&'static CommandSpec> {
         self.subcommands.iter().find(|s| {

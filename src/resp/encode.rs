@@ -25,10 +25,6 @@ impl Out {
         }
     }
 
-    pub fn with_buf(buf: Vec<u8>, proto: Proto) -> Self {
-        Out { buf, proto }
-    }
-
     pub fn resp3(&self) -> bool {
         self.proto == Proto::Resp3
     }

@@ -94,12 +94,6 @@ impl RequestParser {
             .collect()
     }
 
-    /// Forgets any partially framed request (the connection is being reset).
-    pub fn reset(&mut self) {
-        self.in_progress = None;
-        self.spans.clear();
-    }
-
     fn parse_multibulk(
         &mut self,
         input: &[u8],

@@ -344,6 +344,8 @@ async fn serve_inner(
             return Ok(());
         }
         core.clients.borrow_mut().counters.net_input_bytes += n as u64;
+        // CONFIG SET proto-max-bulk-len applies to connections already open.
+        parser.set_max_bulk_len(core.shard.borrow().config.proto_max_bulk_len);
         info.borrow_mut().last_active = Instant::now();
         session.now = now_ms();
         if rbuf.len() < need {
