@@ -6,6 +6,17 @@
 
 /// Whether `text` matches `pattern`.
 pub fn matches(pattern: &[u8], text: &[u8], nocase: bool) -> bool {
+    // A pattern without special characters is a plain comparison.
+    if !pattern
+        .iter()
+        .any(|b| matches!(b, b'*' | b'?' | b'[' | b'\\'))
+    {
+        return if nocase {
+            pattern.eq_ignore_ascii_case(text)
+        } else {
+            pattern == text
+        };
+    }
     let mut skip_longer = false;
     match_impl(pattern, text, nocase, &mut skip_longer, 0)
 }
@@ -185,5 +196,14 @@ mod tests {
         let start = std::time::Instant::now();
         assert!(!matches(pattern.as_bytes(), text.as_bytes(), false));
         assert!(start.elapsed().as_secs() < 5);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn plain_patterns_take_the_fast_path_correctly(p in "[a-c.:]{0,6}", t in "[a-cA-C.:]{0,6}", nocase: bool) {
+            let mut skip = false;
+            let slow = super::match_impl(p.as_bytes(), t.as_bytes(), nocase, &mut skip, 0);
+            proptest::prop_assert_eq!(matches(p.as_bytes(), t.as_bytes(), nocase), slow);
+        }
     }
 }
