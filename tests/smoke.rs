@@ -14,6 +14,11 @@ fn words(name: &str) -> Vec<String> {
 #[test]
 fn every_command_answers_and_the_server_survives() {
     let server = Server::start(3);
+    if !server.is_ringbus() {
+        // redis-server's table includes SHUTDOWN, DEBUG and MONITOR, which
+        // this blind sweep must not send; the sweep is for ringbus's table.
+        return;
+    }
     let mut c = server.raw();
     let names: Vec<String> = Reply::parse(&c.cmd(&["COMMAND", "LIST"]))
         .as_array()
