@@ -523,6 +523,7 @@ fn command_list(out: &mut Out, argv: &[&[u8]]) -> Result<(), Error> {
 /// What one core reports for INFO.
 struct CoreReport {
     clients: usize,
+    ops_per_sec: u64,
     counters: CoreCounters,
     stats: ShardStats,
     expired_keys: u64,
@@ -562,6 +563,7 @@ async fn info(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
             let clients = core.clients.borrow();
             CoreReport {
                 clients: clients.len(),
+                ops_per_sec: clients.ops.per_sec(),
                 counters: clients.counters,
                 stats: shard.stats.clone(),
                 expired_keys: shard.expired_keys(),
@@ -656,6 +658,7 @@ fn write_section(t: &mut String, section: &str, s: &Session, reports: &[CoreRepo
                 sum(&|r| r.counters.total_connections)
             );
             line!("total_commands_processed:{}", sum(&|r| r.counters.commands));
+            line!("instantaneous_ops_per_sec:{}", sum(&|r| r.ops_per_sec));
             line!(
                 "total_net_input_bytes:{}",
                 sum(&|r| r.counters.net_input_bytes)
@@ -693,10 +696,11 @@ fn write_section(t: &mut String, section: &str, s: &Session, reports: &[CoreRepo
             for (i, r) in reports.iter().enumerate() {
                 let keys: usize = r.keyspace.iter().map(|(k, _, _)| k).sum();
                 line!(
-                    "core{i}:connected_clients={},total_connections={},commands={},keys={}",
+                    "core{i}:connected_clients={},total_connections={},commands={},ops_per_sec={},keys={}",
                     r.clients,
                     r.counters.total_connections,
                     r.counters.commands,
+                    r.ops_per_sec,
                     keys
                 );
             }

@@ -75,10 +75,43 @@ pub struct CoreCounters {
     pub rejected_connections: u64,
 }
 
+/// Redis's instantaneous metrics: the command rate over the last
+/// [`OPS_SAMPLES`] samples, one sample per [`OPS_SAMPLE_PERIOD`].
+pub const OPS_SAMPLES: usize = 16;
+pub const OPS_SAMPLE_PERIOD: std::time::Duration = std::time::Duration::from_millis(100);
+
+#[derive(Default)]
+pub struct OpsRate {
+    samples: [u64; OPS_SAMPLES],
+    next: usize,
+    last_commands: u64,
+    last_at: Option<Instant>,
+}
+
+impl OpsRate {
+    /// Records the command count at `now`.
+    pub fn sample(&mut self, commands: u64, now: Instant) {
+        if let Some(at) = self.last_at {
+            let ms = now.duration_since(at).as_millis().max(1) as u64;
+            let ops = commands.saturating_sub(self.last_commands);
+            self.samples[self.next] = ops * 1000 / ms;
+            self.next = (self.next + 1) % OPS_SAMPLES;
+        }
+        self.last_commands = commands;
+        self.last_at = Some(now);
+    }
+
+    /// Commands per second, averaged over the samples.
+    pub fn per_sec(&self) -> u64 {
+        self.samples.iter().sum::<u64>() / OPS_SAMPLES as u64
+    }
+}
+
 #[derive(Default)]
 pub struct ClientRegistry {
     clients: AHashMap<u64, Rc<RefCell<ClientInfo>>>,
     pub counters: CoreCounters,
+    pub ops: OpsRate,
 }
 
 impl ClientRegistry {
@@ -116,5 +149,30 @@ impl ClientRegistry {
             .collect();
         lines.sort_by_key(|(id, _)| *id);
         lines
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn ops_rate_averages_the_last_samples() {
+        let mut rate = OpsRate::default();
+        let start = Instant::now();
+        rate.sample(0, start);
+        assert_eq!(rate.per_sec(), 0);
+        // 16 samples of 100 ms with 1,000 commands each: 10,000 per second.
+        for i in 1..=OPS_SAMPLES as u64 {
+            rate.sample(i * 1000, start + Duration::from_millis(100 * i));
+        }
+        assert_eq!(rate.per_sec(), 10_000);
+        // An idle stretch drains the average back to zero.
+        for i in 1..=OPS_SAMPLES as u64 {
+            let t = start + Duration::from_millis(100 * (OPS_SAMPLES as u64 + i));
+            rate.sample(OPS_SAMPLES as u64 * 1000, t);
+        }
+        assert_eq!(rate.per_sec(), 0);
     }
 }

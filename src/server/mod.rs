@@ -92,6 +92,7 @@ pub fn run(config: Config) -> io::Result<()> {
                     let core = Core::new(id, Shard::new(id, config), mesh, shared);
                     runtime::spawn(core.clone().drain_loop(wake));
                     runtime::spawn(active_expiry(core.clone()));
+                    runtime::spawn(sample_ops(core.clone()));
                     for l in listeners {
                         runtime::spawn(accept_loop(core.clone(), l));
                     }
@@ -175,6 +176,16 @@ async fn accept_loop(core: Rc<Core>, listener: std::net::TcpListener) {
             stream,
             Rc::new(RefCell::new(info)),
         ));
+    }
+}
+
+/// Samples this core's command count for INFO's ops-per-second figures.
+async fn sample_ops(core: Rc<Core>) {
+    loop {
+        runtime::sleep(client::OPS_SAMPLE_PERIOD).await;
+        let mut clients = core.clients.borrow_mut();
+        let commands = clients.counters.commands;
+        clients.ops.sample(commands, Instant::now());
     }
 }
 
