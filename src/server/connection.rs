@@ -13,12 +13,12 @@ use std::time::Instant;
 use smallvec::SmallVec;
 
 use crate::cmd::table::{self, CommandSpec};
-use crate::cmd::{multi, run_shard, ConnCmd, Ctx, Exec};
+use crate::cmd::{multi, run_shard, ConnCmd, Ctx, Error, Exec};
 use crate::resp::parse::{Parsed, RequestParser};
 use crate::resp::{Out, Proto};
 use crate::runtime::TcpStream;
 use crate::server::client::ClientInfo;
-use crate::shard::dispatch::{Batch, BatchReply, Core, HopFuture, OwnedCommand, Work};
+use crate::shard::dispatch::{take_result, Batch, BatchReply, Core, HopFuture, OwnedCommand, Work};
 use crate::shard::locks::DbKey;
 use crate::shard::now_ms;
 use crate::shard::route::shard_of;
@@ -161,10 +161,7 @@ impl Session {
         argv: &[&[u8]],
     ) -> Result<&'static CommandSpec, String> {
         if !spec.arity_ok(argv.len()) {
-            return Err(format!(
-                "ERR wrong number of arguments for '{}' command",
-                spec.name
-            ));
+            return Err(Error::arity(spec.name).0.into_owned());
         }
         if spec.subcommands.is_empty() || argv.len() < 2 {
             return Ok(spec);
@@ -177,15 +174,10 @@ impl Session {
             ));
         }
         let Some(found) = spec.subcommand(sub) else {
-            return Err(crate::cmd::Error::unknown_subcommand(sub, spec.name)
-                .0
-                .into_owned());
+            return Err(Error::unknown_subcommand(sub, spec.name).0.into_owned());
         };
         if !found.arity_ok(argv.len()) {
-            return Err(format!(
-                "ERR wrong number of arguments for '{}' command",
-                found.name
-            ));
+            return Err(Error::arity(found.name).0.into_owned());
         }
         Ok(found)
     }
@@ -262,7 +254,7 @@ impl Session {
             .collect();
         let mut replies: SmallVec<[BatchReply; 2]> = SmallVec::new();
         for fut in futures {
-            replies.push(*fut.await.downcast::<BatchReply>().expect("batch reply"));
+            replies.push(take_result(fut.await));
         }
         let local = std::mem::take(&mut self.out.buf);
         let extra: usize = replies.iter().map(|r| r.bytes.len()).sum();

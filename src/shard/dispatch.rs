@@ -139,7 +139,22 @@ pub enum Work {
     },
 }
 
+/// The typed value inside a hop result made by [`Work::closure`].
+pub fn take_result<R: 'static>(result: HopResult) -> R {
+    *result.downcast::<R>().expect("hop result type")
+}
+
 impl Work {
+    /// Work that runs `f` on the shard; read its result with [`take_result`].
+    pub fn closure<R, F>(keys: Vec<DbKey>, mode: LockMode, f: F) -> Work
+    where
+        R: Send + 'static,
+        F: FnOnce(&Core) -> R + Send + 'static,
+    {
+        let job: Job = Box::new(move |core| Box::new(f(core)));
+        Work::Run { keys, mode, job }
+    }
+
     pub fn keys(&self) -> Vec<DbKey> {
         match self {
             Work::Batch(b) => {
@@ -309,18 +324,8 @@ impl Core {
         target: usize,
         f: impl FnOnce(&Core) -> R + Send + 'static,
     ) -> R {
-        let job: Job = Box::new(move |core| Box::new(f(core)));
-        let result = self
-            .submit(
-                target,
-                Work::Run {
-                    keys: Vec::new(),
-                    mode: LockMode::Plain,
-                    job,
-                },
-            )
-            .await;
-        *result.downcast::<R>().expect("hop result type")
+        let work = Work::closure(Vec::new(), LockMode::Plain, f);
+        take_result(self.submit(target, work).await)
     }
 
     /// Runs `f` on every shard and collects the results in shard order.
@@ -330,21 +335,13 @@ impl Core {
     {
         let futures: Vec<HopFuture> = (0..self.cores())
             .map(|target| {
-                let f = f.clone();
-                let job: Job = Box::new(move |core| Box::new(f(core)));
-                self.submit(
-                    target,
-                    Work::Run {
-                        keys: Vec::new(),
-                        mode: LockMode::Plain,
-                        job,
-                    },
-                )
+                let work = Work::closure(Vec::new(), LockMode::Plain, f.clone());
+                self.submit(target, work)
             })
             .collect();
         let mut results = Vec::with_capacity(futures.len());
         for fut in futures {
-            results.push(*fut.await.downcast::<R>().expect("hop result type"));
+            results.push(take_result(fut.await));
         }
         results
     }

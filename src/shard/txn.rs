@@ -19,7 +19,7 @@ use std::rc::Rc;
 
 use smallvec::SmallVec;
 
-use super::dispatch::{Core, Job, Work};
+use super::dispatch::{take_result, Core, Work};
 use super::locks::{DbKey, LockMode, TxnId};
 
 pub struct Txn {
@@ -69,9 +69,7 @@ impl Txn {
         R: Send + 'static,
         F: FnOnce(&Core) -> R + Send + 'static,
     {
-        let job: Job = Box::new(move |core| Box::new(f(core)));
-        let result = self.core.submit(shard, Work::Run { keys, mode, job }).await;
-        *result.downcast::<R>().expect("hop result type")
+        take_result(self.core.submit(shard, Work::closure(keys, mode, f)).await)
     }
 }
 
