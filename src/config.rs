@@ -89,6 +89,104 @@ pub struct Config {
     /// Append-only file: not available yet, so only "no" is accepted.
     #[arg(long, default_value = "no", value_parser = parse_appendonly)]
     pub appendonly: String,
+
+    /// Output buffer limits per client class, as redis.conf writes them:
+    /// `<normal|replica|pubsub> <hard> <soft> <soft-seconds>`, repeatable.
+    /// A client past its hard limit, or past its soft limit for longer than
+    /// soft-seconds, is disconnected. Default: pubsub 32mb 8mb 60.
+    #[arg(long = "client-output-buffer-limit", num_args = 1.., action = clap::ArgAction::Append,
+          value_name = "CLASS HARD SOFT SECONDS")]
+    pub client_output_buffer_limit_args: Vec<String>,
+
+    /// The limits `client_output_buffer_limit_args` set (and CONFIG SET changes).
+    #[arg(skip)]
+    pub output_limits: OutputLimits,
+}
+
+/// One client class's output buffer limit; 0 means none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputLimit {
+    pub hard: u64,
+    pub soft: u64,
+    pub soft_seconds: u64,
+}
+
+/// Redis's three client classes with its defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputLimits {
+    pub normal: OutputLimit,
+    pub replica: OutputLimit,
+    pub pubsub: OutputLimit,
+}
+
+impl Default for OutputLimits {
+    fn default() -> Self {
+        const MB: u64 = 1024 * 1024;
+        OutputLimits {
+            normal: OutputLimit {
+                hard: 0,
+                soft: 0,
+                soft_seconds: 0,
+            },
+            replica: OutputLimit {
+                hard: 256 * MB,
+                soft: 64 * MB,
+                soft_seconds: 60,
+            },
+            pubsub: OutputLimit {
+                hard: 32 * MB,
+                soft: 8 * MB,
+                soft_seconds: 60,
+            },
+        }
+    }
+}
+
+impl OutputLimits {
+    /// Applies `class hard soft seconds` groups (Redis's CONFIG SET form);
+    /// on error nothing changes and the reason is Redis's.
+    pub fn apply(&mut self, words: &[&str]) -> Result<(), String> {
+        if words.is_empty() || !words.len().is_multiple_of(4) {
+            return Err("Wrong number of arguments in buffer limit configuration.".into());
+        }
+        let mut next = *self;
+        for group in words.chunks(4) {
+            let class = match group[0].to_ascii_lowercase().as_str() {
+                "normal" => &mut next.normal,
+                "replica" | "slave" => &mut next.replica,
+                "pubsub" => &mut next.pubsub,
+                _ => {
+                    return Err(
+                        "Invalid client class specified in buffer limit configuration.".into(),
+                    )
+                }
+            };
+            let bad = || {
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+                    .to_string()
+            };
+            *class = OutputLimit {
+                hard: parse_memory(group[1]).map_err(|_| bad())?,
+                soft: parse_memory(group[2]).map_err(|_| bad())?,
+                soft_seconds: group[3].parse().map_err(|_| bad())?,
+            };
+        }
+        *self = next;
+        Ok(())
+    }
+
+    /// CONFIG GET's form: `normal 0 0 0 slave ... pubsub ...`.
+    pub fn describe(&self) -> String {
+        let one = |name: &str, l: &OutputLimit| {
+            format!("{name} {} {} {}", l.hard, l.soft, l.soft_seconds)
+        };
+        format!(
+            "{} {} {}",
+            one("normal", &self.normal),
+            one("slave", &self.replica),
+            one("pubsub", &self.pubsub)
+        )
+    }
 }
 
 impl Default for Config {
@@ -168,6 +266,23 @@ impl std::fmt::Display for ConfigError {
 impl Config {
     /// Parses the command line, reading the config file it names first.
     pub fn from_args(args: Vec<String>) -> Result<Config, ConfigError> {
+        let mut config = Config::read_args(args)?;
+        let words: Vec<&str> = config
+            .client_output_buffer_limit_args
+            .iter()
+            .flat_map(|a| a.split_whitespace())
+            .collect();
+        if !words.is_empty() {
+            let mut limits = OutputLimits::default();
+            limits.apply(&words).map_err(|why| {
+                ConfigError::File(format!("ringbus: client-output-buffer-limit: {why}"))
+            })?;
+            config.output_limits = limits;
+        }
+        Ok(config)
+    }
+
+    fn read_args(args: Vec<String>) -> Result<Config, ConfigError> {
         let first = Config::try_parse_from(&args).map_err(ConfigError::Args)?;
         let Some(path) = first.config_file.clone() else {
             return Ok(first);
@@ -216,6 +331,7 @@ impl Config {
         "hz",
         "save",
         "appendonly",
+        "client-output-buffer-limit",
     ];
 
     /// The value CONFIG GET reports for `name`.
@@ -238,6 +354,7 @@ impl Config {
             "hz" => self.hz.to_string(),
             "save" => self.save.clone(),
             "appendonly" => self.appendonly.clone(),
+            "client-output-buffer-limit" => self.output_limits.describe(),
             _ => return None,
         })
     }
@@ -265,6 +382,10 @@ impl Config {
             "hz" => self.hz = (int(value)? as u32).clamp(1, 500),
             "save" => self.save = parse_save(value)?,
             "appendonly" => self.appendonly = parse_appendonly(value)?,
+            "client-output-buffer-limit" => {
+                let words: Vec<&str> = value.split_whitespace().collect();
+                self.output_limits.apply(&words)?;
+            }
             "pin" => {
                 parse_yes_no(value)?;
                 return Err("can't set immutable config".into());
@@ -371,6 +492,34 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("unknown directive 'nosuch'"), "{err}");
+    }
+
+    #[test]
+    fn output_limits_merge_by_class() {
+        let c = Config::from_args(args(&[
+            "ringbus",
+            "--client-output-buffer-limit",
+            "pubsub 1mb 512kb 5",
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.output_limits.pubsub,
+            OutputLimit {
+                hard: 1 << 20,
+                soft: 512 << 10,
+                soft_seconds: 5
+            }
+        );
+        assert_eq!(c.output_limits.normal, OutputLimits::default().normal);
+        assert_eq!(
+            c.get("client-output-buffer-limit").unwrap(),
+            "normal 0 0 0 slave 268435456 67108864 60 pubsub 1048576 524288 5"
+        );
+        let mut limits = OutputLimits::default();
+        assert!(limits.apply(&["pubsub", "1", "2"]).is_err());
+        assert!(limits.apply(&["master", "1", "2", "3"]).is_err());
+        assert!(limits.apply(&["pubsub", "x", "2", "3"]).is_err());
+        assert_eq!(limits, OutputLimits::default());
     }
 
     #[test]

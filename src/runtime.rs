@@ -193,6 +193,9 @@ impl TcpListener {
     }
 }
 
+/// A TCP connection. Clones are handles on the same socket, so one task can
+/// read while another writes (a connection and its outbox's writer).
+#[derive(Clone)]
 pub struct TcpStream(compio::net::TcpStream);
 
 impl TcpStream {

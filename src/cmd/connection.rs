@@ -3,6 +3,7 @@
 //! and may change the connection's state.
 
 use super::args::{is, truncated, Error};
+use super::pubsub;
 use super::{server, ConnCmd};
 use crate::resp::parse::parse_i64;
 use crate::resp::{Out, Proto};
@@ -13,7 +14,28 @@ pub const REDIS_VERSION: &str = "7.2.4";
 
 pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Flow {
     let result = match cmd {
+        // RESP2's subscribed context answers PING as a message-shaped array.
+        ConnCmd::Ping if s.subscribed() && s.proto() == Proto::Resp2 => {
+            s.out.array(2);
+            s.out.bulk(b"pong");
+            s.out.bulk(argv.get(1).copied().unwrap_or(b""));
+            Ok(())
+        }
         ConnCmd::Ping | ConnCmd::Echo => ping_or_echo(&mut s.out, cmd, argv),
+        ConnCmd::Subscribe
+        | ConnCmd::Psubscribe
+        | ConnCmd::Ssubscribe
+        | ConnCmd::Unsubscribe
+        | ConnCmd::Punsubscribe
+        | ConnCmd::Sunsubscribe
+        | ConnCmd::Publish
+        | ConnCmd::Spublish
+        | ConnCmd::PubsubChannels
+        | ConnCmd::PubsubShardChannels
+        | ConnCmd::PubsubNumsub
+        | ConnCmd::PubsubShardNumsub
+        | ConnCmd::PubsubNumpat
+        | ConnCmd::PubsubHelp => pubsub::run(s, cmd, argv).await,
         ConnCmd::Hello => hello(s, argv),
         ConnCmd::Quit => {
             s.out.ok();
@@ -190,6 +212,7 @@ fn hello(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
 }
 
 fn reset(s: &mut Session) {
+    pubsub::leave_all(s);
     s.set_db(0);
     s.set_proto(Proto::Resp2);
     s.info.borrow_mut().name.clear();
@@ -240,12 +263,10 @@ fn client_setinfo(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
 
 async fn client_list(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
     let mut ids: Option<Vec<u64>> = None;
+    let mut kind: Option<ClientType> = None;
     if argv.len() > 2 {
         if is(argv[2], "type") && argv.len() == 4 {
-            // Every client here is a normal one: other types list nobody.
-            if !is_normal_client_type(argv[3])? {
-                ids = Some(Vec::new());
-            }
+            kind = Some(client_type(argv[3])?);
         } else if is(argv[2], "id") && argv.len() >= 4 {
             let parsed: Option<Vec<u64>> = argv[3..]
                 .iter()
@@ -258,7 +279,18 @@ async fn client_list(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
     }
     let per_core = s
         .core
-        .run_on_all(move |core| core.clients.borrow().describe_all(ids.as_deref()))
+        .run_on_all(move |core| {
+            let clients = core.clients.borrow();
+            let mut lines = clients.describe_all(ids.as_deref());
+            if let Some(kind) = kind {
+                lines.retain(|(id, _)| {
+                    clients
+                        .get(*id)
+                        .is_some_and(|c| ClientType::of(&c.borrow()) == kind)
+                });
+            }
+            lines
+        })
         .await;
     let mut lines: Vec<(u64, String)> = per_core.into_iter().flatten().collect();
     lines.sort_by_key(|(id, _)| *id);
@@ -271,19 +303,40 @@ async fn client_list(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
     Ok(())
 }
 
-/// Checks a CLIENT LIST / KILL `TYPE` argument; true for `normal`, the type
-/// of every client ringbus has so far.
-fn is_normal_client_type(kind: &[u8]) -> Result<bool, Error> {
-    if ["normal", "master", "replica", "slave", "pubsub"]
-        .iter()
-        .all(|k| !is(kind, k))
-    {
-        return Err(Error::msg(format!(
-            "ERR Unknown client type '{}'",
-            truncated(kind, 128)
-        )));
+/// Redis's client classes; ringbus has no replicas or masters, so those
+/// types always list nobody.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum ClientType {
+    Normal,
+    Pubsub,
+    Replica,
+    Master,
+}
+
+impl ClientType {
+    fn of(c: &crate::server::client::ClientInfo) -> ClientType {
+        if c.is_pubsub() {
+            ClientType::Pubsub
+        } else {
+            ClientType::Normal
+        }
     }
-    Ok(is(kind, "normal"))
+}
+
+/// Reads a CLIENT LIST / KILL `TYPE` argument.
+fn client_type(kind: &[u8]) -> Result<ClientType, Error> {
+    Ok(match () {
+        _ if is(kind, "normal") => ClientType::Normal,
+        _ if is(kind, "pubsub") => ClientType::Pubsub,
+        _ if is(kind, "replica") || is(kind, "slave") => ClientType::Replica,
+        _ if is(kind, "master") => ClientType::Master,
+        _ => {
+            return Err(Error::msg(format!(
+                "ERR Unknown client type '{}'",
+                truncated(kind, 128)
+            )))
+        }
+    })
 }
 
 /// Which clients CLIENT KILL picks.
@@ -293,7 +346,7 @@ struct KillFilter {
     addr: Option<String>,
     laddr: Option<String>,
     skip_id: Option<u64>,
-    none: bool,
+    kind: Option<ClientType>,
 }
 
 async fn client_kill(s: &mut Session, argv: &[&[u8]]) -> Flow {
@@ -313,7 +366,7 @@ async fn client_kill(s: &mut Session, argv: &[&[u8]]) -> Flow {
             let mut killed_caller = false;
             for client in core.clients.borrow().iter() {
                 let mut c = client.borrow_mut();
-                let hit = !filter.none
+                let hit = filter.kind.is_none_or(|k| k == ClientType::of(&c))
                     && filter.id.is_none_or(|id| id == c.id)
                     && filter
                         .addr
@@ -383,7 +436,7 @@ fn parse_kill(argv: &[&[u8]], me: u64) -> Result<KillFilter, Error> {
                 _ => return Err(Error::SYNTAX),
             };
         } else if is(opt, "type") {
-            f.none |= !is_normal_client_type(value)?;
+            f.kind = Some(client_type(value)?);
         } else if is(opt, "user") {
             if value != b"default" {
                 return Err(Error::msg(format!(

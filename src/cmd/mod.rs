@@ -6,12 +6,14 @@
 //! - [`Exec::Multi`]: keys may span shards; `multi` runs it as a cross-shard
 //!   transaction (see `shard::txn`), or as a plain shard command when all its
 //!   keys happen to live on one shard.
-//! - [`Exec::Conn`]: connection and server commands, run on the client's core.
+//! - [`Exec::Conn`]: connection, server and pub/sub commands, run on the
+//!   client's core.
 
 pub mod args;
 pub mod connection;
 pub mod keys;
 pub mod multi;
+pub mod pubsub;
 pub mod server;
 pub mod strings;
 pub mod table;
@@ -107,6 +109,20 @@ pub enum ConnCmd {
     Scan,
     RandomKey,
     Lastsave,
+    Subscribe,
+    Unsubscribe,
+    Psubscribe,
+    Punsubscribe,
+    Ssubscribe,
+    Sunsubscribe,
+    Publish,
+    Spublish,
+    PubsubChannels,
+    PubsubNumsub,
+    PubsubNumpat,
+    PubsubShardChannels,
+    PubsubShardNumsub,
+    PubsubHelp,
 }
 
 /// Runs a shard command on `ctx`, writing its reply or its error to `out`.

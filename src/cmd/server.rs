@@ -575,6 +575,11 @@ async fn info(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
             }
         })
         .await;
+    let pubsub = if wanted.iter().any(|w| w == "stats") {
+        super::pubsub::totals(&s.core).await
+    } else {
+        [0; 3]
+    };
     let mut text = String::new();
     for section in DEFAULT_SECTIONS {
         if !wanted.iter().any(|w| w == section) {
@@ -583,13 +588,21 @@ async fn info(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
         if !text.is_empty() {
             text.push_str("\r\n");
         }
-        write_section(&mut text, section, s, &reports);
+        write_section(&mut text, section, s, &reports, pubsub);
     }
     s.out.verbatim(text.as_bytes());
     Ok(())
 }
 
-fn write_section(t: &mut String, section: &str, s: &Session, reports: &[CoreReport]) {
+/// One INFO section; `pubsub` is the distinct channels, patterns and shard
+/// channels subscribed to over every core.
+fn write_section(
+    t: &mut String,
+    section: &str,
+    s: &Session,
+    reports: &[CoreReport],
+    pubsub: [usize; 3],
+) {
     let shared = &s.core.shared;
     let config = s.core.shard.borrow().config.clone();
     let sum = |f: &dyn Fn(&CoreReport) -> u64| reports.iter().map(f).sum::<u64>();
@@ -675,8 +688,13 @@ fn write_section(t: &mut String, section: &str, s: &Session, reports: &[CoreRepo
             line!("evicted_keys:0");
             line!("keyspace_hits:{}", sum(&|r| r.stats.keyspace_hits));
             line!("keyspace_misses:{}", sum(&|r| r.stats.keyspace_misses));
-            line!("pubsub_channels:0");
-            line!("pubsub_patterns:0");
+            line!("pubsub_channels:{}", pubsub[0]);
+            line!("pubsub_patterns:{}", pubsub[1]);
+            line!("pubsubshard_channels:{}", pubsub[2]);
+            line!(
+                "client_output_buffer_limit_disconnections:{}",
+                sum(&|r| r.counters.output_limit_disconnections)
+            );
         }
         "replication" => {
             line!("# Replication");

@@ -83,6 +83,9 @@ const NOAUTH: &[&str] = &[
     "allow_busy",
 ];
 const ADMIN: &[&str] = &["admin", "noscript", "loading", "stale"];
+const SUB: &[&str] = &["pubsub", "noscript", "loading", "stale"];
+const PUB: &[&str] = &["pubsub", "loading", "stale", "fast"];
+const PUBSUB_INFO: &[&str] = &["pubsub", "loading", "stale"];
 const SERVER: &[&str] = &["loading", "stale"];
 
 /// A command with its arguments' syntax as Redis's documentation writes it after the name.
@@ -178,6 +181,22 @@ static COMMAND_SUBS: &[CommandSpec] = &[
 ];
 
 #[rustfmt::skip]
+static PUBSUB_SUBS: &[CommandSpec] = &[
+    spec("pubsub|channels", -2, PUBSUB_INFO, NO_KEYS, "pubsub", "Returns the active channels.", Conn(ConnCmd::PubsubChannels),
+        "[pattern]"),
+    spec("pubsub|numsub", -2, PUBSUB_INFO, NO_KEYS, "pubsub", "Returns a count of subscribers to channels.",
+        Conn(ConnCmd::PubsubNumsub), "[channel [channel ...]]"),
+    spec("pubsub|numpat", 2, PUBSUB_INFO, NO_KEYS, "pubsub", "Returns a count of unique pattern subscriptions.",
+        Conn(ConnCmd::PubsubNumpat), ""),
+    spec("pubsub|shardchannels", -2, PUBSUB_INFO, NO_KEYS, "pubsub", "Returns the active shard channels.",
+        Conn(ConnCmd::PubsubShardChannels), "[pattern]"),
+    spec("pubsub|shardnumsub", -2, PUBSUB_INFO, NO_KEYS, "pubsub", "Returns the count of subscribers of shard channels.",
+        Conn(ConnCmd::PubsubShardNumsub), "[shardchannel [shardchannel ...]]"),
+    spec("pubsub|help", 2, SERVER, NO_KEYS, "pubsub", "Returns helpful text about the different subcommands.",
+        Conn(ConnCmd::PubsubHelp), ""),
+];
+
+#[rustfmt::skip]
 static OBJECT_SUBS: &[CommandSpec] = &[
     spec("object|encoding", 3, R, (2, 2, 1), "keyspace", "Returns the internal encoding of a Redis object.", Shard(keys::object), "key"),
 ];
@@ -215,6 +234,22 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("flushall", -1, WD, NO_KEYS, "server", "Removes all keys from all databases.", Conn(ConnCmd::FlushAll), "[ASYNC | SYNC]"),
     spec("time", 1, CONN, NO_KEYS, "server", "Returns the server time.", Conn(ConnCmd::Time), ""),
     spec("lastsave", 1, CONN, NO_KEYS, "server", "Returns the Unix timestamp of the last successful save to disk.", Conn(ConnCmd::Lastsave), ""),
+    // Pub/sub.
+    spec("subscribe", -2, SUB, NO_KEYS, "pubsub", "Listens for messages published to channels.", Conn(ConnCmd::Subscribe),
+        "channel [channel ...]"),
+    spec("unsubscribe", -1, SUB, NO_KEYS, "pubsub", "Stops listening to messages posted to channels.", Conn(ConnCmd::Unsubscribe),
+        "[channel [channel ...]]"),
+    spec("psubscribe", -2, SUB, NO_KEYS, "pubsub", "Listens for messages published to channels that match one or more patterns.",
+        Conn(ConnCmd::Psubscribe), "pattern [pattern ...]"),
+    spec("punsubscribe", -1, SUB, NO_KEYS, "pubsub", "Stops listening to messages published to channels that match one or more patterns.",
+        Conn(ConnCmd::Punsubscribe), "[pattern [pattern ...]]"),
+    spec("ssubscribe", -2, SUB, ALL_KEYS, "pubsub", "Listens for messages published to shard channels.", Conn(ConnCmd::Ssubscribe),
+        "shardchannel [shardchannel ...]"),
+    spec("sunsubscribe", -1, SUB, ALL_KEYS, "pubsub", "Stops listening to messages posted to shard channels.",
+        Conn(ConnCmd::Sunsubscribe), "[shardchannel [shardchannel ...]]"),
+    spec("publish", 3, PUB, NO_KEYS, "pubsub", "Posts a message to a channel.", Conn(ConnCmd::Publish), "channel message"),
+    spec("spublish", 3, PUB, KEY1, "pubsub", "Post a message to a shard channel", Conn(ConnCmd::Spublish), "shardchannel message"),
+    container("pubsub", "pubsub", "A container for Pub/Sub commands.", PUBSUB_SUBS),
     // Keys.
     spec("keys", 2, R, NO_KEYS, "keyspace", "Returns all key names that match a pattern.", Conn(ConnCmd::Keys), "pattern"),
     spec("scan", -2, R, NO_KEYS, "keyspace", "Iterates over the key names in the database.", Conn(ConnCmd::Scan),

@@ -11,6 +11,7 @@ use std::time::Instant;
 use ahash::AHashMap;
 
 use crate::resp::Proto;
+use crate::server::outbox::Outbox;
 
 /// What other commands may learn about a connection.
 pub struct ClientInfo {
@@ -31,18 +32,28 @@ pub struct ClientInfo {
     /// Unparsed input held after the last read, and the read buffer's size.
     pub qbuf: usize,
     pub rbs: usize,
+    /// Channels, patterns and shard channels subscribed to.
+    pub subs: [usize; 3],
+    /// The connection's outbox, once it has one (for omem).
+    pub outbox: Option<Rc<Outbox>>,
 }
 
 impl ClientInfo {
+    /// Whether the client is in the pub/sub class (any subscription).
+    pub fn is_pubsub(&self) -> bool {
+        self.subs.iter().any(|&n| n > 0)
+    }
+
     /// One line of CLIENT LIST / CLIENT INFO, Redis 7.2's fields in Redis's
-    /// order. Fields for features ringbus does not have yet (subscriptions,
-    /// MULTI, output lists) report their empty state.
+    /// order. Fields for features ringbus does not have yet (MULTI) report
+    /// their empty state.
     pub fn describe(&self, now: Instant) -> String {
         let mut line = String::with_capacity(256);
+        let omem = self.outbox.as_ref().map_or(0, |o| o.pending());
         let _ = write!(
             line,
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 \
-             qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r \
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 \
+             qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r \
              cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
@@ -51,11 +62,16 @@ impl ClientInfo {
             String::from_utf8_lossy(&self.name),
             now.duration_since(self.created).as_secs(),
             now.duration_since(self.last_active).as_secs(),
+            if self.is_pubsub() { "P" } else { "N" },
             self.db,
+            self.subs[0],
+            self.subs[1],
+            self.subs[2],
             self.qbuf,
             self.rbs - self.qbuf.min(self.rbs),
             self.rbs,
-            self.rbs,
+            omem,
+            self.rbs + omem,
             self.last_cmd,
             if self.proto == Proto::Resp3 { 3 } else { 2 },
             String::from_utf8_lossy(&self.lib_name),
@@ -73,6 +89,8 @@ pub struct CoreCounters {
     pub net_input_bytes: u64,
     pub net_output_bytes: u64,
     pub rejected_connections: u64,
+    /// Clients cut off for going over their output buffer limit.
+    pub output_limit_disconnections: u64,
 }
 
 /// Redis's instantaneous metrics: the command rate over the last
@@ -123,6 +141,10 @@ impl ClientRegistry {
 
     pub fn remove(&mut self, id: u64) {
         self.clients.remove(&id);
+    }
+
+    pub fn get(&self, id: u64) -> Option<&Rc<RefCell<ClientInfo>>> {
+        self.clients.get(&id)
     }
 
     pub fn len(&self) -> usize {

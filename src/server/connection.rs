@@ -10,6 +10,7 @@ use std::io;
 use std::rc::Rc;
 use std::time::Instant;
 
+use ahash::AHashSet;
 use smallvec::SmallVec;
 
 use crate::cmd::table::{self, CommandSpec};
@@ -18,9 +19,11 @@ use crate::resp::parse::{Parsed, RequestParser};
 use crate::resp::{Out, Proto};
 use crate::runtime::TcpStream;
 use crate::server::client::ClientInfo;
+use crate::server::outbox::Outbox;
 use crate::shard::dispatch::{take_result, Batch, BatchReply, Core, HopFuture, OwnedCommand, Work};
 use crate::shard::locks::DbKey;
 use crate::shard::now_ms;
+use crate::shard::pubsub::{Kind, Name, Subscriber};
 use crate::shard::route::shard_of;
 
 /// Whether the connection goes on after a command.
@@ -42,6 +45,12 @@ pub struct Session {
     /// once per read like Redis's cached command time: one clock call per
     /// batch instead of one per command.
     pub now: u64,
+    /// This connection's channels, patterns and shard channels.
+    pub subs: [AHashSet<Name>; 3],
+    /// Where output goes once the connection has subscribed (see `outbox`).
+    pub outbox: Option<Rc<Outbox>>,
+    /// A handle on the socket for the outbox's writer.
+    stream: TcpStream,
     pending: Pending,
 }
 
@@ -54,7 +63,7 @@ struct Pending {
 }
 
 impl Session {
-    pub fn new(core: Rc<Core>, info: Rc<RefCell<ClientInfo>>) -> Session {
+    pub fn new(core: Rc<Core>, info: Rc<RefCell<ClientInfo>>, stream: TcpStream) -> Session {
         let authenticated = core.shard.borrow().config.requirepass.is_none();
         Session {
             core,
@@ -63,7 +72,72 @@ impl Session {
             authenticated,
             out: Out::default(),
             now: now_ms(),
+            subs: Default::default(),
+            outbox: None,
+            stream,
             pending: Pending::default(),
+        }
+    }
+
+    pub fn client_id(&self) -> u64 {
+        self.info.borrow().id
+    }
+
+    /// Routes this connection's output through an outbox from now on.
+    pub fn start_outbox(&mut self) {
+        if self.outbox.is_none() {
+            let outbox = Outbox::start(self.core.clone(), self.stream.clone(), self.proto());
+            self.info.borrow_mut().outbox = Some(outbox.clone());
+            self.outbox = Some(outbox);
+        }
+    }
+
+    /// This connection as a subscriber (it has an outbox by now).
+    pub fn subscriber(&self) -> Subscriber {
+        Subscriber {
+            client: self.client_id(),
+            outbox: self.outbox.clone().expect("subscribers have an outbox"),
+        }
+    }
+
+    /// The count a confirmation reports: channels and patterns together, as
+    /// Redis counts them, or shard channels alone.
+    pub fn subscription_count(&self, kind: Kind) -> usize {
+        match kind {
+            Kind::Shard => self.subs[Kind::Shard as usize].len(),
+            _ => self.subs[Kind::Channel as usize].len() + self.subs[Kind::Pattern as usize].len(),
+        }
+    }
+
+    /// Whether the connection is a pub/sub client (any subscription at all).
+    pub fn subscribed(&self) -> bool {
+        self.subs.iter().any(|s| !s.is_empty())
+    }
+
+    /// Publishes the subscription counts for CLIENT LIST.
+    pub fn note_subscriptions(&self) {
+        self.info.borrow_mut().subs = Kind::ALL.map(|k| self.subs[k as usize].len());
+    }
+
+    /// Moves the replies written so far into the outbox, if there is one,
+    /// so that what is pushed next comes after them.
+    pub fn sync_outbox(&mut self) {
+        if let Some(outbox) = &self.outbox {
+            if !self.out.buf.is_empty() {
+                let limit = self.output_limit();
+                outbox.push(&self.out.buf, limit);
+                self.out.buf.clear();
+            }
+        }
+    }
+
+    /// The output buffer limit of this client's class.
+    fn output_limit(&self) -> crate::config::OutputLimit {
+        let limits = self.core.shard.borrow().config.output_limits;
+        if self.subscribed() {
+            limits.pubsub
+        } else {
+            limits.normal
         }
     }
 
@@ -74,6 +148,9 @@ impl Session {
     pub fn set_proto(&mut self, proto: Proto) {
         self.out.proto = proto;
         self.info.borrow_mut().proto = proto;
+        if let Some(outbox) = &self.outbox {
+            outbox.set_proto(proto);
+        }
     }
 
     pub fn set_db(&mut self, db: usize) {
@@ -101,6 +178,11 @@ impl Session {
         if self.over_maxmemory(spec) {
             self.out
                 .error("OOM command not allowed when used memory > 'maxmemory'.");
+            return Flow::Continue;
+        }
+        if self.proto() == Proto::Resp2 && self.subscribed() && !allowed_when_subscribed(spec) {
+            self.out
+                .error(&crate::cmd::pubsub::not_in_context(spec.name.as_bytes()).0);
             return Flow::Continue;
         }
         self.note_command(spec);
@@ -140,7 +222,9 @@ impl Session {
             }
             // PING and ECHO read no shard, so they need not wait for replies
             // still owed by other shards: the splice keeps them in order.
-            Exec::Conn(cmd @ (ConnCmd::Ping | ConnCmd::Echo)) => {
+            Exec::Conn(cmd @ (ConnCmd::Ping | ConnCmd::Echo))
+                if !(self.subscribed() && self.proto() == Proto::Resp2) =>
+            {
                 if let Err(e) = crate::cmd::connection::ping_or_echo(&mut self.out, cmd, argv) {
                     self.out.error(&e.0);
                 }
@@ -167,13 +251,13 @@ impl Session {
             return Ok(spec);
         }
         let sub = argv[1];
-        if sub.eq_ignore_ascii_case(b"help") {
-            return Err(format!(
-                "ERR {} HELP is not supported by ringbus",
-                spec.name.to_ascii_uppercase()
-            ));
-        }
         let Some(found) = spec.subcommand(sub) else {
+            if sub.eq_ignore_ascii_case(b"help") {
+                return Err(format!(
+                    "ERR {} HELP is not supported by ringbus",
+                    spec.name.to_ascii_uppercase()
+                ));
+            }
             return Err(Error::unknown_subcommand(sub, spec.name).0.into_owned());
         };
         if !found.arity_ok(argv.len()) {
@@ -272,6 +356,24 @@ impl Session {
     }
 }
 
+/// What a RESP2 connection with subscriptions may still send.
+fn allowed_when_subscribed(spec: &CommandSpec) -> bool {
+    matches!(
+        spec.exec,
+        Exec::Conn(
+            ConnCmd::Subscribe
+                | ConnCmd::Unsubscribe
+                | ConnCmd::Psubscribe
+                | ConnCmd::Punsubscribe
+                | ConnCmd::Ssubscribe
+                | ConnCmd::Sunsubscribe
+                | ConnCmd::Ping
+                | ConnCmd::Quit
+                | ConnCmd::Reset
+        )
+    )
+}
+
 /// `ERR unknown command 'x', with args beginning with: 'a' 'b' `, as Redis
 /// words it (at most 128 bytes of each, and of the name).
 fn unknown_command(argv: &[&[u8]]) -> String {
@@ -293,7 +395,16 @@ fn unknown_command(argv: &[&[u8]]) -> String {
 pub async fn serve(core: Rc<Core>, mut stream: TcpStream, info: Rc<RefCell<ClientInfo>>) {
     let id = info.borrow().id;
     core.clients.borrow_mut().add(info.clone());
-    let result = serve_inner(&core, &mut stream, info).await;
+    let mut session = Session::new(core.clone(), info.clone(), stream.clone());
+    let result = serve_inner(&mut session, &mut stream, info).await;
+    crate::cmd::pubsub::leave_all(&mut session);
+    if let Some(outbox) = &session.outbox {
+        match result {
+            // QUIT or a protocol error: the last reply still goes out.
+            Ok(Flow::Close) => outbox.close(),
+            _ => outbox.kill(),
+        }
+    }
     if let Err(e) = result {
         if !matches!(
             e.kind(),
@@ -308,11 +419,15 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream, info: Rc<RefCell<Clien
         .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// Reads and runs requests until the connection ends; `Close` when it ends by
+/// the server's choice (QUIT, a protocol error), `Continue` when the client
+/// left, was killed or went over a limit.
 async fn serve_inner(
-    core: &Rc<Core>,
+    session: &mut Session,
     stream: &mut TcpStream,
     info: Rc<RefCell<ClientInfo>>,
-) -> io::Result<()> {
+) -> io::Result<Flow> {
+    let core = session.core.clone();
     let (read_size, max_bulk) = {
         let shard = core.shard.borrow();
         (
@@ -320,7 +435,6 @@ async fn serve_inner(
             shard.config.proto_max_bulk_len,
         )
     };
-    let mut session = Session::new(core.clone(), info.clone());
     let mut parser = RequestParser::new(max_bulk);
     let mut rbuf: Vec<u8> = Vec::with_capacity(read_size);
     let mut need = 0usize;
@@ -332,8 +446,8 @@ async fn serve_inner(
         let (res, buf) = stream.read(rbuf).await;
         rbuf = buf;
         let n = res?;
-        if n == 0 || info.borrow().killed {
-            return Ok(());
+        if n == 0 || info.borrow().killed || session.outbox.as_ref().is_some_and(|o| o.is_dead()) {
+            return Ok(Flow::Continue);
         }
         core.clients.borrow_mut().counters.net_input_bytes += n as u64;
         // CONFIG SET proto-max-bulk-len applies to connections already open.
@@ -344,7 +458,7 @@ async fn serve_inner(
             continue;
         }
         need = 0;
-        let (consumed, flow) = process(&mut session, &mut parser, &rbuf, &mut need).await;
+        let (consumed, flow) = process(session, &mut parser, &rbuf, &mut need).await;
         rbuf.drain(..consumed);
         {
             let mut info = info.borrow_mut();
@@ -352,7 +466,10 @@ async fn serve_inner(
             info.rbs = rbuf.capacity();
         }
         let limit = session.core.shard.borrow().config.client_query_buffer_limit as usize;
-        if !session.out.buf.is_empty() {
+        if session.outbox.is_some() {
+            // The writer task sends it (and counts it).
+            session.sync_outbox();
+        } else if !session.out.buf.is_empty() {
             let out = std::mem::replace(&mut session.out.buf, std::mem::take(&mut spare_out));
             core.clients.borrow_mut().counters.net_output_bytes += out.len() as u64;
             let (res, mut out) = stream.write_all(out).await;
@@ -360,8 +477,11 @@ async fn serve_inner(
             out.clear();
             spare_out = out;
         }
-        if flow == Flow::Close || info.borrow().killed || rbuf.len() > limit {
-            return Ok(());
+        if flow == Flow::Close {
+            return Ok(Flow::Close);
+        }
+        if info.borrow().killed || rbuf.len() > limit {
+            return Ok(Flow::Continue);
         }
     }
 }

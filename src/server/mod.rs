@@ -5,6 +5,7 @@
 pub mod client;
 pub mod connection;
 pub mod listener;
+pub mod outbox;
 
 use std::cell::RefCell;
 use std::io;
@@ -170,6 +171,8 @@ async fn accept_loop(core: Rc<Core>, listener: std::net::TcpListener) {
             killed: false,
             qbuf: 0,
             rbs: 0,
+            subs: [0; 3],
+            outbox: None,
         };
         runtime::spawn(connection::serve(
             core.clone(),

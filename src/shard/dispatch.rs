@@ -51,6 +51,7 @@ use slab::Slab;
 use smallvec::SmallVec;
 
 use super::locks::{DbKey, LockMode, TxnId};
+use super::pubsub::PubSub;
 use super::{now_ms, Shard};
 use crate::cmd::table::CommandSpec;
 use crate::cmd::{run_shard, Ctx, ShardFn};
@@ -63,6 +64,8 @@ use crate::server::Shared;
 pub type HopResult = Box<dyn Any + Send>;
 /// A closure to run on another core.
 pub type Job = Box<dyn FnOnce(&Core) -> HopResult + Send>;
+/// A one-way closure for another core: nothing comes back.
+pub type Post = Box<dyn FnOnce(&Core) + Send>;
 
 /// Where a hop's result goes: a slot on a core.
 #[derive(Clone, Copy, Debug)]
@@ -197,6 +200,8 @@ pub enum Msg {
         slot: usize,
         result: HopResult,
     },
+    /// One-way news for that core (pub/sub directory updates).
+    Post(Post),
 }
 
 /// One core's inbox.
@@ -259,6 +264,7 @@ pub struct Core {
     pub id: usize,
     pub shard: RefCell<Shard>,
     pub clients: RefCell<ClientRegistry>,
+    pub pubsub: RefCell<PubSub>,
     pub shared: Arc<Shared>,
     mesh: Arc<Mesh>,
     slots: RefCell<Slab<Slot>>,
@@ -271,6 +277,7 @@ impl Core {
             id,
             shard: RefCell::new(shard),
             clients: RefCell::new(ClientRegistry::default()),
+            pubsub: RefCell::new(PubSub::default()),
             shared,
             mesh,
             slots: RefCell::new(Slab::new()),
@@ -344,6 +351,30 @@ impl Core {
             results.push(take_result(fut.await));
         }
         results
+    }
+
+    /// Runs `f` on every other core, one way: it returns at once, and the
+    /// cores run `f` in the order this core posted to them.
+    pub fn post_to_others<F>(&self, f: F)
+    where
+        F: Fn(&Core) + Send + Clone + 'static,
+    {
+        for target in (0..self.cores()).filter(|&t| t != self.id) {
+            let f = f.clone();
+            self.mesh
+                .send(target, Msg::Post(Box::new(move |core| f(core))));
+        }
+    }
+
+    /// Handles every message already in this core's mailbox, now. A command
+    /// calls it to see everything other cores sent before its request
+    /// arrived (pub/sub directory updates), instead of waiting for the
+    /// mailbox task's turn.
+    pub fn drain_mailbox(&self) {
+        let mailbox = &self.mesh.boxes[self.id];
+        while let Some(msg) = mailbox.queue.pop() {
+            self.handle(msg);
+        }
     }
 
     /// Releases a transaction's locks on shard `target`.
@@ -443,6 +474,7 @@ impl Core {
         match msg {
             Msg::Hop { work, reply } => self.accept(work, reply),
             Msg::Unlock(txn) => self.release(txn),
+            Msg::Post(f) => f(self),
             Msg::Done { slot, result } => self.complete(
                 ReplyTo {
                     core: self.id,

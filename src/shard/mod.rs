@@ -6,6 +6,7 @@
 pub mod db;
 pub mod dispatch;
 pub mod locks;
+pub mod pubsub;
 pub mod route;
 pub mod table;
 pub mod txn;
