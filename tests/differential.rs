@@ -1,5 +1,6 @@
-//! Differential test: every line of tests/scripts/foundation.redis is sent to a
-//! real redis-server and to the server under test; the raw reply bytes must be
+//! Differential test: every line of tests/scripts/foundation.redis (and, in
+//! separate tests, of tests/scripts/pubsub.redis) is sent to a real
+//! redis-server and to the server under test; the raw reply bytes must be
 //! identical. All mismatches are collected and reported together.
 //!
 //! The reference is always a real redis-server (the test fails, asking for
@@ -11,7 +12,26 @@ mod common;
 use common::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-const SCRIPT: &str = include_str!("scripts/foundation.redis");
+const FOUNDATION: Script = Script {
+    name: "foundation.redis",
+    text: include_str!("scripts/foundation.redis"),
+    min_lines: 100,
+};
+
+const PUBSUB: Script = Script {
+    name: "pubsub.redis",
+    text: include_str!("scripts/pubsub.redis"),
+    min_lines: 100,
+};
+
+/// A script file replayed line by line. Every line must produce exactly one
+/// reply frame on both servers.
+struct Script {
+    name: &'static str,
+    text: &'static str,
+    /// Guard against an accidentally truncated script.
+    min_lines: usize,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -122,7 +142,7 @@ fn split_args(line: &str) -> Result<Vec<Vec<u8>>, String> {
     }
 }
 
-fn parse_script(text: &str) -> Vec<Line> {
+fn parse_script(name: &str, text: &str) -> Vec<Line> {
     let mut lines = Vec::new();
     for (idx, raw) in text.lines().enumerate() {
         let t = raw.trim();
@@ -136,13 +156,8 @@ fn parse_script(text: &str) -> Vec<Line> {
         } else {
             (Mode::Exact, t)
         };
-        let args =
-            split_args(rest).unwrap_or_else(|e| panic!("foundation.redis:{}: {e}: {t}", idx + 1));
-        assert!(
-            !args.is_empty(),
-            "foundation.redis:{}: empty command",
-            idx + 1
-        );
+        let args = split_args(rest).unwrap_or_else(|e| panic!("{name}:{}: {e}: {t}", idx + 1));
+        assert!(!args.is_empty(), "{name}:{}: empty command", idx + 1);
         lines.push(Line {
             number: idx + 1,
             text: t.to_string(),
@@ -194,14 +209,20 @@ fn read(conn: &mut RawConn) -> Result<Vec<u8>, String> {
     }
 }
 
-fn run_script(threads: usize) {
-    let lines = parse_script(SCRIPT);
-    assert!(lines.len() > 100, "script too short");
+fn run_script(script: &Script, threads: usize) {
+    let lines = parse_script(script.name, script.text);
+    assert!(
+        lines.len() > script.min_lines,
+        "{} too short: {} lines",
+        script.name,
+        lines.len()
+    );
     let reference = Server::start_redis(&[]);
     let sut = Server::start(threads);
     let mut want = reference.raw();
     let mut got = sut.raw();
     let mut mismatches = Vec::new();
+    let mut lost = false;
     for line in &lines {
         let args: Vec<&[u8]> = line.args.iter().map(|a| a.as_slice()).collect();
         let req = encode(&args);
@@ -221,6 +242,7 @@ fn run_script(threads: usize) {
                     show(&w),
                     show(&g)
                 ));
+                lost = true;
                 break;
             }
         };
@@ -242,23 +264,53 @@ fn run_script(threads: usize) {
             ));
         }
     }
+    if !lost {
+        // Every line must have produced exactly one reply frame: a line that
+        // sent more (a script mistake, or a server bug on the last line that
+        // would otherwise go unnoticed) leaves a frame behind.
+        const MARK: &str = "end-of-script";
+        for (who, conn) in [("redis", &mut want), ("under test", &mut got)] {
+            conn.send(&encode_str(&["RESET"]));
+            conn.send(&encode_str(&["ECHO", MARK]));
+            let r = read(conn).unwrap_or_else(|e| e.into_bytes());
+            let e = read(conn).unwrap_or_else(|e| e.into_bytes());
+            if r != b"+RESET\r\n" || e != bulk(MARK) {
+                mismatches.push(format!(
+                    "after the last line, {who} sent extra reply frames: RESET -> {}, ECHO -> {}",
+                    show(&r),
+                    show(&e)
+                ));
+            }
+        }
+    }
     assert!(
         mismatches.is_empty(),
-        "{} of {} script lines differ from redis-server (threads={threads}):\n{}",
+        "{} of {} lines of {} differ from redis-server (threads={threads}):\n{}",
         mismatches.len(),
         lines.len(),
+        script.name,
         mismatches.join("\n")
     );
 }
 
 #[test]
 fn foundation_script_threads1() {
-    run_script(1);
+    run_script(&FOUNDATION, 1);
 }
 
 #[test]
 fn foundation_script_threads3() {
-    run_script(3);
+    run_script(&FOUNDATION, 3);
+}
+
+#[test]
+fn pubsub_script_threads1() {
+    run_script(&PUBSUB, 1);
+}
+
+#[test]
+fn pubsub_script_threads3() {
+    run_script(&PUBSUB, 3);
 }
 
 #[test]
@@ -279,7 +331,7 @@ fn script_parser() {
     );
     assert!(split_args(r#"ECHO "abc"#).is_err());
     assert!(split_args(r#"ECHO "a"b"#).is_err());
-    let lines = parse_script("# c\n\nsort KEYS *\nnoreply-compare HELLO 3\nPING\n");
+    let lines = parse_script("t", "# c\n\nsort KEYS *\nnoreply-compare HELLO 3\nPING\n");
     assert_eq!(lines.len(), 3);
     assert_eq!(lines[0].mode, Mode::Sorted);
     assert_eq!(lines[0].number, 3);

@@ -15,7 +15,7 @@ pub const REDIS_VERSION: &str = "7.2.4";
 pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Flow {
     let result = match cmd {
         // RESP2's subscribed context answers PING as a message-shaped array.
-        ConnCmd::Ping if s.subscribed() && s.proto() == Proto::Resp2 => {
+        ConnCmd::Ping if s.subscribed() && s.proto() == Proto::Resp2 && argv.len() <= 2 => {
             s.out.array(2);
             s.out.bulk(b"pong");
             s.out.bulk(argv.get(1).copied().unwrap_or(b""));
