@@ -86,13 +86,24 @@ impl Outbox {
     /// Appends `bytes` for the writer. Returns false when this pushed the
     /// client over `limit`: the outbox is then dead and the socket shut down.
     pub fn push(&self, bytes: &[u8], limit: OutputLimit) -> bool {
+        if bytes.is_empty() {
+            return self.state.get() != State::Dead;
+        }
+        self.push_with(limit, |buf| buf.extend_from_slice(bytes))
+    }
+
+    /// Appends what `write` puts in the queue (a message encoded in place).
+    /// Returns false when this pushed the client over `limit`.
+    pub fn push_with(&self, limit: OutputLimit, write: impl FnOnce(&mut Vec<u8>)) -> bool {
         if self.state.get() != State::Open {
             return self.state.get() != State::Dead;
         }
-        if bytes.is_empty() {
-            return true;
-        }
-        self.queued.borrow_mut().extend_from_slice(bytes);
+        write(&mut self.queued.borrow_mut());
+        self.queued_more(limit)
+    }
+
+    /// After bytes were queued: enforce the limit, wake the writer.
+    fn queued_more(&self, limit: OutputLimit) -> bool {
         if self.over_limit(limit) {
             self.kill();
             return false;

@@ -22,7 +22,7 @@ use smallvec::SmallVec;
 
 use crate::config::OutputLimit;
 use crate::glob;
-use crate::resp::{Out, Proto};
+use crate::resp::Proto;
 use crate::server::outbox::Outbox;
 
 /// The three subscription namespaces.
@@ -213,14 +213,17 @@ impl PubSub {
         let kind = if sharded { Kind::Shard } else { Kind::Channel };
         if let Some(subs) = self.local[kind as usize].get(channel) {
             let verb = if sharded { "smessage" } else { "message" };
-            let frames = Frames::new(&[verb.as_bytes(), channel, payload]);
-            frames.send(subs, limit, &mut done);
+            send(subs, &[verb.as_bytes(), channel, payload], limit, &mut done);
         }
         if !sharded {
             for (pattern, subs) in &self.local[Kind::Pattern as usize] {
                 if glob::matches(pattern, channel, false) {
-                    let frames = Frames::new(&[b"pmessage", pattern, channel, payload]);
-                    frames.send(subs, limit, &mut done);
+                    send(
+                        subs,
+                        &[b"pmessage", pattern, channel, payload],
+                        limit,
+                        &mut done,
+                    );
                 }
             }
         }
@@ -242,40 +245,52 @@ impl PubSub {
     }
 }
 
-/// A message pre-encoded in both protocols, copied into each outbox.
-struct Frames {
-    resp2: Vec<u8>,
-    resp3: Vec<u8>,
-}
-
-impl Frames {
-    fn new(parts: &[&[u8]]) -> Frames {
-        let encode = |proto| {
-            let mut out = Out::new(proto);
-            out.push(parts.len());
-            parts.iter().for_each(|p| out.bulk(p));
-            out.buf
+/// Sends one message to `subs`. A lone subscriber gets it encoded straight
+/// into its outbox; several share one encoding (see [`encode_body`]).
+fn send(subs: &[Subscriber], parts: &[&[u8]], limit: OutputLimit, done: &mut Delivered) {
+    let mut shared = Vec::new();
+    if subs.len() > 1 {
+        encode_body(parts, &mut shared);
+    }
+    for sub in subs {
+        if sub.outbox.is_dead() {
+            continue;
+        }
+        let prefix = match sub.outbox.proto() {
+            Proto::Resp2 => b'*',
+            Proto::Resp3 => b'>',
         };
-        Frames {
-            resp2: encode(Proto::Resp2),
-            resp3: encode(Proto::Resp3),
+        done.receivers += 1;
+        let alive = if shared.is_empty() {
+            sub.outbox.push_with(limit, |buf| {
+                buf.push(prefix);
+                encode_body(parts, buf)
+            })
+        } else {
+            sub.outbox.push_with(limit, |buf| {
+                buf.push(prefix);
+                buf.extend_from_slice(&shared)
+            })
+        };
+        if !alive {
+            done.disconnected += 1;
         }
     }
+}
 
-    fn send(&self, subs: &[Subscriber], limit: OutputLimit, done: &mut Delivered) {
-        for sub in subs {
-            if sub.outbox.is_dead() {
-                continue;
-            }
-            let frame = match sub.outbox.proto() {
-                Proto::Resp2 => &self.resp2,
-                Proto::Resp3 => &self.resp3,
-            };
-            done.receivers += 1;
-            if !sub.outbox.push(frame, limit) {
-                done.disconnected += 1;
-            }
-        }
+/// A pub/sub frame without its first byte: RESP2 frames it as an array
+/// (`*`), RESP3 as a push (`>`), and the rest is the same in both.
+fn encode_body(parts: &[&[u8]], buf: &mut Vec<u8>) {
+    buf.reserve(8 + parts.iter().map(|p| p.len() + 16).sum::<usize>());
+    let mut num = itoa::Buffer::new();
+    buf.extend_from_slice(num.format(parts.len()).as_bytes());
+    buf.extend_from_slice(b"\r\n");
+    for part in parts {
+        buf.push(b'$');
+        buf.extend_from_slice(num.format(part.len()).as_bytes());
+        buf.extend_from_slice(b"\r\n");
+        buf.extend_from_slice(part);
+        buf.extend_from_slice(b"\r\n");
     }
 }
 
@@ -324,5 +339,19 @@ mod tests {
         p.set_presence(Kind::Pattern, b"n*", 1, false);
         assert!(p.remote_cores(b"news", false).is_empty());
         assert!(p.directory[0].is_empty() && p.directory[1].is_empty());
+    }
+
+    #[test]
+    fn frames_match_the_encoder() {
+        let parts: [&[u8]; 4] = [b"pmessage", b"n*", b"news", b"a\r\nb"];
+        let mut body = Vec::new();
+        encode_body(&parts, &mut body);
+        for proto in [Proto::Resp2, Proto::Resp3] {
+            let mut out = crate::resp::Out::new(proto);
+            out.push(parts.len());
+            parts.iter().for_each(|p| out.bulk(p));
+            assert_eq!(out.buf[0], if proto == Proto::Resp2 { b'*' } else { b'>' });
+            assert_eq!(&out.buf[1..], &body[..]);
+        }
     }
 }
