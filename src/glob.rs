@@ -6,19 +6,33 @@
 
 /// Whether `text` matches `pattern`.
 pub fn matches(pattern: &[u8], text: &[u8], nocase: bool) -> bool {
-    // A pattern without special characters is a plain comparison.
-    if !pattern
-        .iter()
-        .any(|b| matches!(b, b'*' | b'?' | b'[' | b'\\'))
-    {
-        return if nocase {
-            pattern.eq_ignore_ascii_case(text)
+    let same = |a: &[u8], b: &[u8]| {
+        if nocase {
+            a.eq_ignore_ascii_case(b)
         } else {
-            pattern == text
-        };
+            a == b
+        }
+    };
+    // The literal prefix before the first special character is compared
+    // directly; a pattern that is all literal is a plain comparison.
+    let literal = pattern
+        .iter()
+        .position(|b| matches!(b, b'*' | b'?' | b'[' | b'\\'))
+        .unwrap_or(pattern.len());
+    if literal == pattern.len() {
+        return same(pattern, text);
+    }
+    if text.len() < literal || !same(&pattern[..literal], &text[..literal]) {
+        return false;
+    }
+    let (rest, text) = (&pattern[literal..], &text[literal..]);
+    if text.is_empty() {
+        // What Redis's loop does once the text runs out after a literal
+        // character: skip the stars that follow, then the pattern must be done.
+        return literal > 0 && rest.iter().all(|&b| b == b'*');
     }
     let mut skip_longer = false;
-    match_impl(pattern, text, nocase, &mut skip_longer, 0)
+    match_impl(rest, text, nocase, &mut skip_longer, 0)
 }
 
 /// The pattern byte at `i`, or 0 past the end (Redis's patterns are
@@ -199,6 +213,17 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn literal_prefixes_take_the_fast_path_correctly(
+            p in "[ab.\\\\*?\\[\\]^-]{0,8}",
+            t in "[abAB.*?\\[\\]^-]{0,8}",
+            nocase: bool,
+        ) {
+            let mut skip = false;
+            let slow = super::match_impl(p.as_bytes(), t.as_bytes(), nocase, &mut skip, 0);
+            proptest::prop_assert_eq!(matches(p.as_bytes(), t.as_bytes(), nocase), slow);
+        }
+
         #[test]
         fn plain_patterns_take_the_fast_path_correctly(p in "[a-c.:]{0,6}", t in "[a-cA-C.:]{0,6}", nocase: bool) {
             let mut skip = false;

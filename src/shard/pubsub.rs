@@ -210,20 +210,30 @@ impl PubSub {
         limit: OutputLimit,
     ) -> Delivered {
         let mut done = Delivered::default();
+        // Every frame ends with the channel and the payload: encode them once.
+        let mut tail: Option<Vec<u8>> = None;
+        let encode_tail = || {
+            let mut buf = Vec::new();
+            encode_bulks(&[channel, payload], &mut buf);
+            buf
+        };
         let kind = if sharded { Kind::Shard } else { Kind::Channel };
         if let Some(subs) = self.local[kind as usize].get(channel) {
-            let verb = if sharded { "smessage" } else { "message" };
-            send(subs, &[verb.as_bytes(), channel, payload], limit, &mut done);
+            let verb: &[u8] = if sharded { b"smessage" } else { b"message" };
+            let frame = Frame {
+                head: &[verb],
+                tail: tail.get_or_insert_with(encode_tail),
+            };
+            send(subs, &frame, limit, &mut done);
         }
         if !sharded {
             for (pattern, subs) in &self.local[Kind::Pattern as usize] {
                 if glob::matches(pattern, channel, false) {
-                    send(
-                        subs,
-                        &[b"pmessage", pattern, channel, payload],
-                        limit,
-                        &mut done,
-                    );
+                    let frame = Frame {
+                        head: &[b"pmessage", pattern],
+                        tail: tail.get_or_insert_with(encode_tail),
+                    };
+                    send(subs, &frame, limit, &mut done);
                 }
             }
         }
@@ -245,12 +255,43 @@ impl PubSub {
     }
 }
 
-/// Sends one message to `subs`. A lone subscriber gets it encoded straight
-/// into its outbox; several share one encoding (see [`encode_body`]).
-fn send(subs: &[Subscriber], parts: &[&[u8]], limit: OutputLimit, done: &mut Delivered) {
+/// A pub/sub frame: a few head elements, then the channel and payload
+/// already encoded as bulk strings (shared by every frame of a message).
+struct Frame<'a> {
+    head: &'a [&'a [u8]],
+    tail: &'a [u8],
+}
+
+impl Frame<'_> {
+    /// The frame without its first byte: RESP2 frames it as an array (`*`),
+    /// RESP3 as a push (`>`), and the rest is the same in both.
+    fn encode_body(&self, buf: &mut Vec<u8>) {
+        buf.reserve(8 + self.tail.len() + self.head.iter().map(|p| p.len() + 16).sum::<usize>());
+        let mut num = itoa::Buffer::new();
+        buf.extend_from_slice(num.format(self.head.len() + 2).as_bytes());
+        buf.extend_from_slice(b"\r\n");
+        encode_bulks(self.head, buf);
+        buf.extend_from_slice(self.tail);
+    }
+}
+
+fn encode_bulks(parts: &[&[u8]], buf: &mut Vec<u8>) {
+    let mut num = itoa::Buffer::new();
+    for part in parts {
+        buf.push(b'$');
+        buf.extend_from_slice(num.format(part.len()).as_bytes());
+        buf.extend_from_slice(b"\r\n");
+        buf.extend_from_slice(part);
+        buf.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Sends one frame to `subs`. A lone subscriber gets it encoded straight
+/// into its outbox; several share one encoding.
+fn send(subs: &[Subscriber], frame: &Frame, limit: OutputLimit, done: &mut Delivered) {
     let mut shared = Vec::new();
     if subs.len() > 1 {
-        encode_body(parts, &mut shared);
+        frame.encode_body(&mut shared);
     }
     for sub in subs {
         if sub.outbox.is_dead() {
@@ -261,36 +302,17 @@ fn send(subs: &[Subscriber], parts: &[&[u8]], limit: OutputLimit, done: &mut Del
             Proto::Resp3 => b'>',
         };
         done.receivers += 1;
-        let alive = if shared.is_empty() {
-            sub.outbox.push_with(limit, |buf| {
-                buf.push(prefix);
-                encode_body(parts, buf)
-            })
-        } else {
-            sub.outbox.push_with(limit, |buf| {
-                buf.push(prefix);
-                buf.extend_from_slice(&shared)
-            })
-        };
+        let alive = sub.outbox.push_with(limit, |buf| {
+            buf.push(prefix);
+            if shared.is_empty() {
+                frame.encode_body(buf);
+            } else {
+                buf.extend_from_slice(&shared);
+            }
+        });
         if !alive {
             done.disconnected += 1;
         }
-    }
-}
-
-/// A pub/sub frame without its first byte: RESP2 frames it as an array
-/// (`*`), RESP3 as a push (`>`), and the rest is the same in both.
-fn encode_body(parts: &[&[u8]], buf: &mut Vec<u8>) {
-    buf.reserve(8 + parts.iter().map(|p| p.len() + 16).sum::<usize>());
-    let mut num = itoa::Buffer::new();
-    buf.extend_from_slice(num.format(parts.len()).as_bytes());
-    buf.extend_from_slice(b"\r\n");
-    for part in parts {
-        buf.push(b'$');
-        buf.extend_from_slice(num.format(part.len()).as_bytes());
-        buf.extend_from_slice(b"\r\n");
-        buf.extend_from_slice(part);
-        buf.extend_from_slice(b"\r\n");
     }
 }
 
@@ -345,7 +367,13 @@ mod tests {
     fn frames_match_the_encoder() {
         let parts: [&[u8]; 4] = [b"pmessage", b"n*", b"news", b"a\r\nb"];
         let mut body = Vec::new();
-        encode_body(&parts, &mut body);
+        let mut tail = Vec::new();
+        encode_bulks(&parts[2..], &mut tail);
+        let frame = Frame {
+            head: &parts[..2],
+            tail: &tail,
+        };
+        frame.encode_body(&mut body);
         for proto in [Proto::Resp2, Proto::Resp3] {
             let mut out = crate::resp::Out::new(proto);
             out.push(parts.len());
