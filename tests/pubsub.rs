@@ -52,6 +52,7 @@ sharded_tests!(
     redis_crate_pubsub_api,
     client_list_shows_subscriptions,
     client_kill_type_pubsub,
+    publishes_pipelined_between_key_commands,
 );
 
 /// The tests most sensitive to cross-core delivery, also with two shards
@@ -1969,6 +1970,44 @@ fn slow_subscriber_soft_limit() {
         assert_eq!(
             info_field(&mut p, "stats", "client_output_buffer_limit_disconnections").as_deref(),
             Some("1")
+        );
+    }
+}
+
+/// PUBLISH pipelined between commands on keys of every shard: each reply in
+/// its place (counts included, whichever core the subscribers are on), every
+/// key command done, and the messages in publish order.
+fn publishes_pipelined_between_key_commands(s: &Server) {
+    const N: usize = 200;
+    let mut subs: Vec<RawConn> = (0..6)
+        .map(|_| subscriber(s, "SUBSCRIBE", &["mix"]))
+        .collect();
+    let mut pats = subscriber(s, "PSUBSCRIBE", &["m?x"]);
+    let mut p = s.raw();
+    let mut pipe = Vec::new();
+    let mut expected = Vec::new();
+    for i in 0..N {
+        let key = format!("mix:{{{}}}", i % 7);
+        pipe.extend(encode_str(&["INCR", &key]));
+        expected.push(int((i / 7 + 1) as i64));
+        pipe.extend(encode_str(&["PUBLISH", "mix", &i.to_string()]));
+        expected.push(int(7));
+        pipe.extend(encode_str(&["GET", &key]));
+        expected.push(bulk(&(i / 7 + 1).to_string()));
+    }
+    p.send(&pipe);
+    for (i, want) in expected.iter().enumerate() {
+        assert_eq!(show(&p.read_reply()), show(want), "reply {i}");
+    }
+    for c in subs.iter_mut() {
+        for i in 0..N {
+            expect(c, &message(false, b"mix", i.to_string().as_bytes()));
+        }
+    }
+    for i in 0..N {
+        expect(
+            &mut pats,
+            &pmessage(false, b"m?x", b"mix", i.to_string().as_bytes()),
         );
     }
 }

@@ -7,13 +7,15 @@
 
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 use super::args::{truncated, Error};
 use super::ConnCmd;
 use crate::resp::Out;
 use crate::server::connection::Session;
 use crate::shard::dispatch::{take_result, Core, HopFuture, Work};
 use crate::shard::locks::LockMode;
-use crate::shard::pubsub::{Kind, Message, Name};
+use crate::shard::pubsub::{CoreSet, Kind, Message, Name};
 
 /// Runs one pub/sub command.
 pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Result<(), Error> {
@@ -143,9 +145,13 @@ fn confirm(s: &mut Session, kind: Kind, subscribe: bool, name: Option<&[u8]>) {
 /// core posted its directory update here *before* it confirmed the
 /// subscription, so by the time any client can react to the confirmation
 /// the update is in this core's mailbox, and `drain_mailbox` applies it
-/// before the directory is read. Messages one connection publishes to one
-/// channel reach every subscriber in order: each publish waits for its
-/// hops' answers before the next command runs.
+/// before the directory is read.
+///
+/// Messages one connection publishes to one channel reach every subscriber
+/// in order: this core delivers them as they come, and each other core gets
+/// them in the order they were sent, through its one mailbox. The hops are
+/// sent at once; the reply waits for their counts only when the connection
+/// flushes (or right away for a subscriber, whose replies cannot wait).
 pub async fn publish(s: &mut Session, channel: &[u8], payload: &[u8], sharded: bool) {
     let core = s.core.clone();
     let multi_core = core.cores() > 1;
@@ -155,32 +161,41 @@ pub async fn publish(s: &mut Session, channel: &[u8], payload: &[u8], sharded: b
     // A subscriber publishing to itself sees the message after the replies
     // it was sent before this command, as in Redis.
     s.sync_outbox();
-    let mut receivers = deliver_here(&core, channel, payload, sharded);
-    if multi_core {
-        let remote = core.pubsub.borrow().remote_cores(channel, sharded);
-        if !remote.is_empty() {
-            // One copy of the message, shared by every core it goes to.
-            let message = Arc::new(Message {
-                channel: channel.into(),
-                payload: payload.into(),
-                sharded,
-            });
-            let hops: Vec<HopFuture> = remote
-                .iter()
-                .map(|target| {
-                    let message = message.clone();
-                    let work = Work::closure(Vec::new(), LockMode::Plain, move |core: &Core| {
-                        deliver_here(core, &message.channel, &message.payload, message.sharded)
-                    });
-                    core.submit(target, work)
-                })
-                .collect();
-            for hop in hops {
-                receivers += take_result::<i64>(hop.await);
-            }
-        }
+    let local = deliver_here(&core, channel, payload, sharded);
+    let remote = if multi_core {
+        core.pubsub.borrow().remote_cores(channel, sharded)
+    } else {
+        CoreSet::default()
+    };
+    if remote.is_empty() {
+        s.out.int(local);
+        return;
     }
-    s.out.int(receivers);
+    // One copy of the message, shared by every core it goes to.
+    let message = Arc::new(Message {
+        channel: channel.into(),
+        payload: payload.into(),
+        sharded,
+    });
+    let hops: SmallVec<[HopFuture; 2]> = remote
+        .iter()
+        .map(|target| {
+            let message = message.clone();
+            let work = Work::closure(Vec::new(), LockMode::Plain, move |core: &Core| {
+                deliver_here(core, &message.channel, &message.payload, message.sharded)
+            });
+            core.submit(target, work)
+        })
+        .collect();
+    if s.may_owe_replies() {
+        s.owe_publish_count(local, hops);
+    } else {
+        let mut receivers = local;
+        for hop in hops {
+            receivers += take_result::<i64>(hop.await);
+        }
+        s.out.int(receivers);
+    }
 }
 
 /// Delivers to this core's subscribers; returns how many received it.

@@ -58,8 +58,19 @@ pub struct Session {
 #[derive(Default)]
 struct Pending {
     batches: SmallVec<[(usize, Batch); 2]>,
-    /// `(offset in out.buf, batch index, reply index)` in request order.
-    holes: Vec<(usize, usize, usize)>,
+    /// Publishes waiting for other cores' receiver counts: the count on this
+    /// core, and one hop per other core that delivers it.
+    publishes: Vec<(i64, SmallVec<[HopFuture; 2]>)>,
+    /// `(offset in out.buf, what goes there)` in request order.
+    holes: Vec<(usize, Hole)>,
+}
+
+/// A reply still owed.
+enum Hole {
+    /// Reply `reply` of batch `batch`.
+    Batch { batch: usize, reply: usize },
+    /// The total receivers of publish `index`.
+    Publish(usize),
 }
 
 impl Session {
@@ -230,6 +241,13 @@ impl Session {
                 }
                 Flow::Continue
             }
+            // A publish owes its count to later (`owe_publish_count`), so
+            // it need not wait for replies owed before it either.
+            Exec::Conn(cmd @ (ConnCmd::Publish | ConnCmd::Spublish)) if self.may_owe_replies() => {
+                let sharded = cmd == ConnCmd::Spublish;
+                crate::cmd::pubsub::publish(self, argv[1], argv[2], sharded).await;
+                Flow::Continue
+            }
             Exec::Conn(cmd) => {
                 self.flush().await;
                 crate::cmd::connection::run(self, cmd, argv).await
@@ -320,15 +338,38 @@ impl Session {
         };
         let batch = &mut pending.batches[index].1;
         batch.cmds.push(cmd);
-        pending
+        let reply = batch.cmds.len() - 1;
+        pending.holes.push((
+            self.out.buf.len(),
+            Hole::Batch {
+                batch: index,
+                reply,
+            },
+        ));
+    }
+
+    /// A publish's reply: `local` receivers here plus what `hops` report,
+    /// filled in when the connection flushes. Its deliveries are already on
+    /// their way, so later commands of the pipeline need not wait for them.
+    pub fn owe_publish_count(&mut self, local: i64, hops: SmallVec<[HopFuture; 2]>) {
+        let index = self.pending.publishes.len();
+        self.pending.publishes.push((local, hops));
+        self.pending
             .holes
-            .push((self.out.buf.len(), index, batch.cmds.len() - 1));
+            .push((self.out.buf.len(), Hole::Publish(index)));
+    }
+
+    /// Whether a reply may go to `out` only after those owed before it: a
+    /// subscriber's output goes to its outbox as it is made, so it cannot
+    /// leave holes behind.
+    pub fn may_owe_replies(&self) -> bool {
+        self.outbox.is_none()
     }
 
     /// Sends the pending batches, waits for their replies and splices them
     /// into `out` in request order.
     pub async fn flush(&mut self) {
-        if self.pending.batches.is_empty() {
+        if self.pending.holes.is_empty() {
             return;
         }
         let batches = std::mem::take(&mut self.pending.batches);
@@ -340,19 +381,35 @@ impl Session {
         for fut in futures {
             replies.push(take_result(fut.await));
         }
-        let local = std::mem::take(&mut self.out.buf);
-        let extra: usize = replies.iter().map(|r| r.bytes.len()).sum();
-        let mut merged = Vec::with_capacity(local.len() + extra);
-        let mut copied = 0;
-        for (at, b, i) in self.pending.holes.drain(..) {
-            merged.extend_from_slice(&local[copied..at]);
-            copied = at;
-            let reply = &replies[b];
-            let start = if i == 0 { 0 } else { reply.ends[i - 1] };
-            merged.extend_from_slice(&reply.bytes[start..reply.ends[i]]);
+        let mut counts: SmallVec<[i64; 4]> = SmallVec::new();
+        for (local, hops) in std::mem::take(&mut self.pending.publishes) {
+            let mut total = local;
+            for hop in hops {
+                total += take_result::<i64>(hop.await);
+            }
+            counts.push(total);
         }
-        merged.extend_from_slice(&local[copied..]);
-        self.out.buf = merged;
+        let local = std::mem::take(&mut self.out.buf);
+        let extra: usize = replies.iter().map(|r| r.bytes.len()).sum::<usize>() + 24 * counts.len();
+        let mut merged = Out {
+            buf: Vec::with_capacity(local.len() + extra),
+            proto: self.out.proto,
+        };
+        let mut copied = 0;
+        for (at, hole) in self.pending.holes.drain(..) {
+            merged.buf.extend_from_slice(&local[copied..at]);
+            copied = at;
+            match hole {
+                Hole::Batch { batch, reply } => {
+                    let r = &replies[batch];
+                    let start = if reply == 0 { 0 } else { r.ends[reply - 1] };
+                    merged.buf.extend_from_slice(&r.bytes[start..r.ends[reply]]);
+                }
+                Hole::Publish(index) => merged.int(counts[index]),
+            }
+        }
+        merged.buf.extend_from_slice(&local[copied..]);
+        self.out.buf = merged.buf;
     }
 }
 
