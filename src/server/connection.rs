@@ -3,7 +3,11 @@
 //! Each read is parsed into as many complete requests as it holds; each request
 //! runs at once when its keys are on this core, or joins a batch for the core
 //! that owns them. All replies of one read go out in one write, in request
-//! order: a remote batch's replies are spliced in where their requests stood.
+//! order: a remote batch's replies (and a cross-core PUBLISH's receiver
+//! count) are spliced in where their requests stood.
+//!
+//! Once a connection subscribes, its output goes through its outbox instead
+//! (`server::outbox`), so that messages can reach it between its reads.
 
 use std::cell::RefCell;
 use std::io;
