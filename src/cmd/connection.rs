@@ -36,6 +36,10 @@ pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Flow {
         | ConnCmd::PubsubShardNumsub
         | ConnCmd::PubsubNumpat
         | ConnCmd::PubsubHelp => pubsub::run(s, cmd, argv).await,
+        ConnCmd::Lmpop => {
+            let core = s.core.clone();
+            super::multi::lmpop(&core, s.db, argv, &mut s.out).await
+        }
         ConnCmd::Hello => hello(s, argv),
         ConnCmd::Quit => {
             s.out.ok();

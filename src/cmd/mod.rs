@@ -12,6 +12,7 @@
 pub mod args;
 pub mod connection;
 pub mod keys;
+pub mod lists;
 pub mod multi;
 pub mod pubsub;
 pub mod server;
@@ -123,6 +124,7 @@ pub enum ConnCmd {
     PubsubShardChannels,
     PubsubShardNumsub,
     PubsubHelp,
+    Lmpop,
 }
 
 /// Runs a shard command on `ctx`, writing its reply or its error to `out`.

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use super::lists::{self, End};
 use super::{keys, strings, Error};
 use crate::resp::Out;
 use crate::shard::dispatch::Core;
@@ -20,7 +21,11 @@ pub enum Spread {
     Mget,
     Mset,
     Msetnx,
-    Rename { nx: bool },
+    Rename {
+        nx: bool,
+    },
+    /// LMOVE / RPOPLPUSH between lists on two shards.
+    Move,
 }
 
 /// One shard's share of the arguments: `(position in the request, key, value)`.
@@ -185,7 +190,107 @@ async fn run_inner(
             .await;
             keys::reply_renamed(out, nx, true);
         }
+        Spread::Move => {
+            let (from, to) = if argv.len() == 3 {
+                (End::Right, End::Left)
+            } else {
+                (End::parse(argv[3])?, End::parse(argv[4])?)
+            };
+            let (src, dst) = (argv[1].to_vec(), argv[2].to_vec());
+            let (src_shard, dst_shard) = (shard_of(&src, shards), shard_of(&dst, shards));
+            // Lock both lists in shard order and learn what each holds.
+            let mut order = [(src_shard, true), (dst_shard, false)];
+            order.sort_by_key(|(s, _)| *s);
+            let (mut src_list, mut dst_ok) = (Ok(false), Ok(()));
+            for (shard, is_src) in order {
+                let key = if is_src { src.clone() } else { dst.clone() };
+                let keys = vec![(db, key.as_slice().into())];
+                let found = txn
+                    .lock_and_run(shard, keys, move |core| {
+                        core.with_ctx(db, |ctx| {
+                            let now = ctx.now;
+                            lists::list_mut(ctx.db(), &key, now).map(|l| l.is_some())
+                        })
+                    })
+                    .await;
+                if is_src {
+                    src_list = found;
+                } else {
+                    dst_ok = found.map(|_| ());
+                }
+            }
+            // Redis's order: the source's type, a missing source, then the
+            // destination's type.
+            if !src_list? {
+                out.null();
+                return Ok(());
+            }
+            dst_ok?;
+            let value = txn
+                .run(src_shard, move |core| {
+                    core.with_ctx(db, |ctx| lists::pop(ctx, &src, from, 1))
+                })
+                .await?
+                .and_then(|mut v| v.pop())
+                .expect("a locked, non-empty list");
+            let pushed = value.clone();
+            txn.run(dst_shard, move |core| {
+                core.with_ctx(db, |ctx| lists::push(ctx, &dst, to, &[&pushed]))
+            })
+            .await?;
+            out.bulk(&value);
+        }
     }
+    Ok(())
+}
+
+/// LMPOP (and, later, BLMPOP's first try): pops from the first of its keys
+/// holding a list, with every key locked when they span shards.
+pub async fn lmpop(core: &Rc<Core>, db: usize, argv: &[&[u8]], out: &mut Out) -> Result<(), Error> {
+    let m = lists::parse_mpop(argv)?;
+    let shards = core.cores();
+    let keys: Vec<Vec<u8>> = m.keys.iter().map(|k| k.to_vec()).collect();
+    let (end, count) = (m.end, m.count);
+    let mut by_shard: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (i, k) in keys.iter().enumerate() {
+        by_shard.entry(shard_of(k, shards)).or_default().push(i);
+    }
+    let mut txn = Txn::new(core);
+    // Per key, in argument order: Some(true) holds a list, Some(false) does not.
+    let mut holds: Vec<Result<bool, Error>> = vec![Ok(false); keys.len()];
+    for (shard, idx) in by_shard {
+        let part: Vec<Vec<u8>> = idx.iter().map(|&i| keys[i].clone()).collect();
+        let locks = part.iter().map(|k| (db, k.as_slice().into())).collect();
+        let found = txn
+            .lock_and_run(shard, locks, move |core| {
+                core.with_ctx(db, |ctx| {
+                    let now = ctx.now;
+                    part.iter()
+                        .map(|k| lists::list_mut(ctx.db(), k, now).map(|l| l.is_some()))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .await;
+        for (i, f) in idx.into_iter().zip(found) {
+            holds[i] = f;
+        }
+    }
+    // The first key in argument order decides, a WRONGTYPE included.
+    for (i, held) in holds.into_iter().enumerate() {
+        if !held? {
+            continue;
+        }
+        let key = keys[i].clone();
+        let values = txn
+            .run(shard_of(&key, shards), move |core| {
+                core.with_ctx(db, |ctx| lists::pop(ctx, &key, end, count))
+            })
+            .await?
+            .unwrap_or_default();
+        lists::reply_mpop(out, &keys[i], &values);
+        return Ok(());
+    }
+    out.null_array();
     Ok(())
 }
 

@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use super::multi::Spread;
-use super::{keys, strings, ConnCmd, Exec};
+use super::{keys, lists, strings, ConnCmd, Exec};
 
 pub struct CommandSpec {
     /// Lower-case name; subcommands are named `container|sub` as Redis does.
@@ -234,6 +234,37 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("flushall", -1, WD, NO_KEYS, "server", "Removes all keys from all databases.", Conn(ConnCmd::FlushAll), "[ASYNC | SYNC]"),
     spec("time", 1, CONN, NO_KEYS, "server", "Returns the server time.", Conn(ConnCmd::Time), ""),
     spec("lastsave", 1, CONN, NO_KEYS, "server", "Returns the Unix timestamp of the last successful save to disk.", Conn(ConnCmd::Lastsave), ""),
+    // Lists.
+    spec("lpush", -3, WF, KEY1, "list", "Prepends one or more elements to a list. Creates the key if it doesn't exist.",
+        Shard(lists::lpush), "key element [element ...]"),
+    spec("rpush", -3, WF, KEY1, "list", "Appends one or more elements to a list. Creates the key if it doesn't exist.",
+        Shard(lists::rpush), "key element [element ...]"),
+    spec("lpushx", -3, WF, KEY1, "list", "Prepends one or more elements to a list only when the list exists.",
+        Shard(lists::lpushx), "key element [element ...]"),
+    spec("rpushx", -3, WF, KEY1, "list", "Appends an element to a list only when the list exists.",
+        Shard(lists::rpushx), "key element [element ...]"),
+    spec("lpop", -2, WDF, KEY1, "list", "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.",
+        Shard(lists::lpop), "key [count]"),
+    spec("rpop", -2, WDF, KEY1, "list", "Returns and removes the last elements of a list. Deletes the list if the last element was popped.",
+        Shard(lists::rpop), "key [count]"),
+    spec("llen", 2, RF, KEY1, "list", "Returns the length of a list.", Shard(lists::llen), "key"),
+    spec("lrange", 4, R, KEY1, "list", "Returns a range of elements from a list.", Shard(lists::lrange), "key start stop"),
+    spec("lindex", 3, R, KEY1, "list", "Returns an element from a list by its index.", Shard(lists::lindex), "key index"),
+    spec("lset", 4, W, KEY1, "list", "Sets the value of an element in a list by its index.", Shard(lists::lset), "key index element"),
+    spec("linsert", 5, W, KEY1, "list", "Inserts an element before or after another element in a list.", Shard(lists::linsert),
+        "key <BEFORE | AFTER> pivot element"),
+    spec("lrem", 4, WD, KEY1, "list", "Removes elements from a list. Deletes the list if the last element was removed.",
+        Shard(lists::lrem), "key count element"),
+    spec("ltrim", 4, WD, KEY1, "list", "Removes elements from both ends a list. Deletes the list if all elements were trimmed.",
+        Shard(lists::ltrim), "key start stop"),
+    spec("lpos", -3, R, KEY1, "list", "Returns the index of matching elements in a list.", Shard(lists::lpos),
+        "key element [RANK rank] [COUNT num-matches] [MAXLEN len]"),
+    spec("rpoplpush", 3, W, (1, 2, 1), "list", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.",
+        Multi(lists::rpoplpush, Spread::Move), "source destination"),
+    spec("lmove", 5, W, (1, 2, 1), "list", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.",
+        Multi(lists::lmove, Spread::Move), "source destination <LEFT | RIGHT> <LEFT | RIGHT>"),
+    spec("lmpop", -4, &["write", "movablekeys"], NO_KEYS, "list", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.",
+        Conn(ConnCmd::Lmpop), "numkeys key [key ...] <LEFT | RIGHT> [COUNT count]"),
     // Pub/sub.
     spec("subscribe", -2, SUB, NO_KEYS, "pubsub", "Listens for messages published to channels.", Conn(ConnCmd::Subscribe),
         "channel [channel ...]"),

@@ -1,6 +1,7 @@
 //! The values a key can hold. Each messaging model's data structure gets its
 //! own module here (lists, streams, ...); this module ties them into [`Value`].
 
+pub mod list;
 pub mod longdouble;
 
 /// A stored value. The variant decides `TYPE` and the WRONGTYPE checks.
@@ -8,6 +9,8 @@ pub mod longdouble;
 pub enum Value {
     /// A string (Redis keeps integers as strings too, and so do we).
     Str(Vec<u8>),
+    /// A list: a queue of compact chunks (Redis's quicklist).
+    List(list::List),
 }
 
 impl Value {
@@ -15,6 +18,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::List(_) => "list",
         }
     }
 
@@ -24,6 +28,7 @@ impl Value {
             Value::Str(s) if s.len() <= 20 && crate::resp::parse::parse_i64(s).is_some() => "int",
             Value::Str(s) if s.len() <= 44 => "embstr",
             Value::Str(_) => "raw",
+            Value::List(l) => l.encoding(),
         }
     }
 }

@@ -1,0 +1,546 @@
+//! List commands: pushes and pops at both ends, ranges, positional edits,
+//! LPOS, and moves between lists (LMOVE / RPOPLPUSH), as Redis 7.2 answers
+//! them. Moves between shards and LMPOP (whose keys may span shards) run in
+//! `cmd::multi`, on top of the pieces here.
+//!
+//! Invariant kept here (as Redis's `t_list.c` does): a list key never holds
+//! an empty list. Every command that removes elements deletes the key when
+//! the last one goes, so EXISTS, TYPE and the blocking pops never see one.
+
+use super::args::{is, Args, CmdResult, Error};
+use super::Ctx;
+use crate::resp::parse::parse_i64;
+use crate::resp::Out;
+use crate::shard::db::{Db, Entry};
+use crate::types::list::List;
+use crate::types::Value;
+
+/// Which end of a list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    Left,
+    Right,
+}
+
+impl End {
+    /// LEFT / RIGHT, as LMOVE and LMPOP spell them.
+    pub fn parse(arg: &[u8]) -> Result<End, Error> {
+        if is(arg, "left") {
+            Ok(End::Left)
+        } else if is(arg, "right") {
+            Ok(End::Right)
+        } else {
+            Err(Error::SYNTAX)
+        }
+    }
+}
+
+fn as_list(entry: Option<&Entry>) -> Result<Option<&List>, Error> {
+    match entry.map(|e| &e.value) {
+        None => Ok(None),
+        Some(Value::List(l)) => Ok(Some(l)),
+        Some(_) => Err(Error::WRONG_TYPE),
+    }
+}
+
+/// The list at `key` for reading (counts a keyspace hit or miss).
+fn read_list<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c List>, Error> {
+    as_list(ctx.read(key))
+}
+
+/// The list at `key` for changing; WRONGTYPE when it holds something else.
+pub fn list_mut<'d>(db: &'d mut Db, key: &[u8], now: u64) -> Result<Option<&'d mut List>, Error> {
+    match db.get_mut(key, now) {
+        None => Ok(None),
+        Some(Value::List(l)) => Ok(Some(l)),
+        Some(_) => Err(Error::WRONG_TYPE),
+    }
+}
+
+/// Whether `key` may receive a push: absent or a list.
+pub fn check_pushable(db: &mut Db, key: &[u8], now: u64) -> Result<(), Error> {
+    list_mut(db, key, now).map(|_| ())
+}
+
+/// Pushes `values` one by one at `end` of the list at `key`, creating it;
+/// returns the new length. The caller has checked the type.
+pub fn push(ctx: &mut Ctx, key: &[u8], end: End, values: &[&[u8]]) -> Result<usize, Error> {
+    let now = ctx.now;
+    let db = ctx.db();
+    if list_mut(db, key, now)?.is_none() {
+        db.set(key, Value::List(List::new()), None);
+    }
+    let list = list_mut(db, key, now)?.expect("just created");
+    for v in values {
+        match end {
+            End::Left => list.push_front(v),
+            End::Right => list.push_back(v),
+        }
+    }
+    let len = list.len();
+    ctx.wrote(key);
+    Ok(len)
+}
+
+/// Pops up to `count` elements from `end` of the list at `key`, deleting
+/// the key when it empties. None when the key does not exist.
+pub fn pop(
+    ctx: &mut Ctx,
+    key: &[u8],
+    end: End,
+    count: usize,
+) -> Result<Option<Vec<Vec<u8>>>, Error> {
+    let now = ctx.now;
+    let db = ctx.db();
+    let Some(list) = list_mut(db, key, now)? else {
+        return Ok(None);
+    };
+    let mut popped = Vec::with_capacity(count.min(list.len()));
+    while popped.len() < count {
+        let Some(v) = (match end {
+            End::Left => list.pop_front(),
+            End::Right => list.pop_back(),
+        }) else {
+            break;
+        };
+        popped.push(v);
+    }
+    let emptied = list.is_empty();
+    if emptied {
+        db.remove(key);
+    }
+    if !popped.is_empty() {
+        ctx.wrote(key);
+    }
+    Ok(Some(popped))
+}
+
+fn push_generic(
+    ctx: &mut Ctx,
+    args: &mut Args,
+    out: &mut Out,
+    end: End,
+    only_existing: bool,
+) -> CmdResult {
+    let key = args.next_bytes()?;
+    let values = args.rest();
+    let now = ctx.now;
+    let exists = list_mut(ctx.db(), key, now)?.is_some();
+    if only_existing && !exists {
+        out.int(0);
+        return Ok(());
+    }
+    let len = push(ctx, key, end, values)?;
+    out.int(len as i64);
+    Ok(())
+}
+
+pub fn lpush(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    push_generic(ctx, args, out, End::Left, false)
+}
+
+pub fn rpush(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    push_generic(ctx, args, out, End::Right, false)
+}
+
+pub fn lpushx(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    push_generic(ctx, args, out, End::Left, true)
+}
+
+pub fn rpushx(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    push_generic(ctx, args, out, End::Right, true)
+}
+
+/// A count argument that must be positive (LPOP/RPOP), Redis's wording.
+fn positive_count(arg: &[u8]) -> Result<usize, Error> {
+    match parse_i64(arg) {
+        Some(n) if n >= 0 => Ok(n as usize),
+        _ => Err(Error::msg("ERR value is out of range, must be positive")),
+    }
+}
+
+fn pop_generic(ctx: &mut Ctx, args: &mut Args, out: &mut Out, end: End) -> CmdResult {
+    let key = args.next_bytes()?;
+    let count = match args.remaining() {
+        0 => None,
+        1 => Some(positive_count(args.next_bytes()?)?),
+        _ => return Err(Error::arity(if end == End::Left { "lpop" } else { "rpop" })),
+    };
+    let now = ctx.now;
+    let exists = list_mut(ctx.db(), key, now)?.is_some();
+    match count {
+        None if !exists => out.null(),
+        Some(_) if !exists => out.null_array(),
+        Some(0) => out.array(0),
+        None => {
+            let mut popped = pop(ctx, key, end, 1)?.unwrap_or_default();
+            out.bulk_opt(popped.pop().as_deref());
+        }
+        Some(n) => {
+            let popped = pop(ctx, key, end, n)?.unwrap_or_default();
+            out.array(popped.len());
+            popped.iter().for_each(|v| out.bulk(v));
+        }
+    }
+    Ok(())
+}
+
+pub fn lpop(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    pop_generic(ctx, args, out, End::Left)
+}
+
+pub fn rpop(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    pop_generic(ctx, args, out, End::Right)
+}
+
+pub fn llen(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    let key = args.next_bytes()?;
+    let len = read_list(ctx, key)?.map_or(0, List::len);
+    out.int(len as i64);
+    Ok(())
+}
+
+/// Redis's index normalisation for LRANGE: `start..=end` clipped to the
+/// list, or None when the range is empty.
+fn clip_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
+    let len = len as i64;
+    let start = if start < 0 {
+        (start + len).max(0)
+    } else {
+        start
+    };
+    let end = if end < 0 { end + len } else { end };
+    if start > end || start >= len {
+        return None;
+    }
+    Some((start as usize, end.min(len - 1) as usize))
+}
+
+pub fn lrange(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    let key = args.next_bytes()?;
+    let start = args.next_i64()?;
+    let end = args.next_i64()?;
+    let Some(list) = read_list(ctx, key)? else {
+        out.array(0);
+        return Ok(());
+    };
+    match clip_range(start, end, list.len()) {
+        None => out.array(0),
+        Some((from, to)) => {
+            out.array(to - from + 1);
+            list.iter_from(from)
+                .take(to - from + 1)
+                .for_each(|v| out.bulk(v));
+        }
+    }
+    Ok(())
+}
+
+/// A list index from the front, or None when it is out of range.
+fn resolve_index(index: i64, len: usize) -> Option<usize> {
+    let index = if index < 0 { index + len as i64 } else { index };
+    (0..len as i64).contains(&index).then_some(index as usize)
+}
+
+pub fn lindex(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    let key = args.next_bytes()?;
+    let index = args.next_i64()?;
+    let list = read_list(ctx, key)?;
+    out.bulk_opt(list.and_then(|l| resolve_index(index, l.len()).and_then(|i| l.get(i))));
+    Ok(())
+}
+
+pub fn lset(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    let key = args.next_bytes()?;
+    let index = args.next_i64()?;
+    let value = args.next_bytes()?;
+    let now = ctx.now;
+    let list = list_mut(ctx.db(), key, now)?.ok_or(Error::NO_SUCH_KEY)?;
+    let at = resolve_index(index, list.len()).ok_or(Error::msg("ERR index out of range"))?;
+    list.set(at, value);
+    ctx.wrote(key);
+    out.ok();
+    Ok(())
+}
+
+pub fn linsert(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    let key = args.next_bytes()?;
+    let side = args.next_bytes()?;
+    let after = if is(side, "after") {
+        true
+    } else if is(side, "before") {
+        false
+    } else {
+        return Err(Error::SYNTAX);
+    };
+    let pivot = args.next_bytes()?;
+    let value = args.next_bytes()?;
+    let now = ctx.now;
+    let Some(list) = list_mut(ctx.db(), key, now)? else {
+        out.int(0);
+        return Ok(());
+    };
+    let Some(at) = list.iter_from(0).position(|v| v == pivot) else {
+        out.int(-1);
+        return Ok(());
+    };
+    list.insert(if after { at + 1 } else { at }, value);
+    let len = list.len();
+    ctx.wrote(key);
+    out.int(len as i64);
+    Ok(())
+}
+
+pub fn lrem(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    let key = args.next_bytes()?;
+    let count = args.next_i64()?;
+    let value = args.next_bytes()?;
+    let now = ctx.now;
+    let db = ctx.db();
+    let Some(list) = list_mut(db, key, now)? else {
+        out.int(0);
+        return Ok(());
+    };
+    let removed = list.remove_matching(value, count);
+    if list.is_empty() {
+        db.remove(key);
+    }
+    if removed > 0 {
+        ctx.wrote(key);
+    }
+    out.int(removed as i64);
+    Ok(())
+}
+
+pub fn ltrim(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    let key = args.next_bytes()?;
+    let start = args.next_i64()?;
+    let end = args.next_i64()?;
+    let now = ctx.now;
+    let db = ctx.db();
+    if let Some(list) = list_mut(db, key, now)? {
+        match clip_range(start, end, list.len()) {
+            Some((from, to)) => list.keep_range(from, to),
+            // Nothing left: the key goes.
+            None => {
+                db.remove(key);
+            }
+        }
+        ctx.wrote(key);
+    }
+    out.ok();
+    Ok(())
+}
+
+/// LPOS's options, checked in Redis's order.
+struct PosOptions {
+    rank: i64,
+    count: Option<usize>,
+    maxlen: usize,
+}
+
+fn parse_lpos(args: &mut Args) -> Result<PosOptions, Error> {
+    let mut o = PosOptions {
+        rank: 1,
+        count: None,
+        maxlen: 0,
+    };
+    while !args.is_empty() {
+        let opt = args.next_bytes()?;
+        if is(opt, "rank") && !args.is_empty() {
+            let rank = args.next_i64()?;
+            if rank == 0 {
+                return Err(Error::msg(
+                    "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... \
+                     or use negative to start from the end of the list",
+                ));
+            }
+            if rank == i64::MIN {
+                return Err(Error::msg("ERR value is out of range"));
+            }
+            o.rank = rank;
+        } else if is(opt, "count") && !args.is_empty() {
+            let count = args.next_i64()?;
+            if count < 0 {
+                return Err(Error::msg("ERR COUNT can't be negative"));
+            }
+            o.count = Some(count as usize);
+        } else if is(opt, "maxlen") && !args.is_empty() {
+            let maxlen = args.next_i64()?;
+            if maxlen < 0 {
+                return Err(Error::msg("ERR MAXLEN can't be negative"));
+            }
+            o.maxlen = maxlen as usize;
+        } else {
+            return Err(Error::SYNTAX);
+        }
+    }
+    Ok(o)
+}
+
+pub fn lpos(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    let key = args.next_bytes()?;
+    let value = args.next_bytes()?;
+    let o = parse_lpos(args)?;
+    let list = read_list(ctx, key)?;
+    let mut found = Vec::new();
+    if let Some(list) = list {
+        let len = list.len();
+        let limit = if o.maxlen == 0 {
+            len
+        } else {
+            o.maxlen.min(len)
+        };
+        // COUNT 0 means every match.
+        let wanted = match o.count {
+            Some(0) => usize::MAX,
+            Some(n) => n,
+            None => 1,
+        };
+        let mut skip = o.rank.unsigned_abs() - 1;
+        let mut check = |i: usize, v: &[u8]| {
+            if v == value {
+                if skip > 0 {
+                    skip -= 1;
+                } else {
+                    found.push(i);
+                }
+            }
+            found.len() >= wanted
+        };
+        if o.rank > 0 {
+            for (i, v) in list.iter_from(0).take(limit).enumerate() {
+                if check(i, v) {
+                    break;
+                }
+            }
+        } else if len > 0 {
+            for (j, v) in list.iter_rev_from(len - 1).take(limit).enumerate() {
+                if check(len - 1 - j, v) {
+                    break;
+                }
+            }
+        }
+    }
+    match o.count {
+        None => match found.first() {
+            Some(&i) => out.int(i as i64),
+            None => out.null(),
+        },
+        Some(_) => {
+            out.array(found.len());
+            found.iter().for_each(|&i| out.int(i as i64));
+        }
+    }
+    Ok(())
+}
+
+/// What a move's source side saw: the key missing, or the element taken.
+/// Type checks come first, as Redis makes them: the source, then the
+/// destination, before anything changes.
+pub fn move_check(ctx: &mut Ctx, src: &[u8], dst: &[u8]) -> Result<bool, Error> {
+    let now = ctx.now;
+    let db = ctx.db();
+    let exists = list_mut(db, src, now)?.is_some();
+    if exists {
+        check_pushable(db, dst, now)?;
+    }
+    Ok(exists)
+}
+
+/// LMOVE / RPOPLPUSH when both keys live on this shard.
+pub fn lmove(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    let src = args.next_bytes()?;
+    let dst = args.next_bytes()?;
+    let from = End::parse(args.next_bytes()?)?;
+    let to = End::parse(args.next_bytes()?)?;
+    move_one(ctx, src, dst, from, to, out)
+}
+
+pub fn rpoplpush(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    let src = args.next_bytes()?;
+    let dst = args.next_bytes()?;
+    move_one(ctx, src, dst, End::Right, End::Left, out)
+}
+
+fn move_one(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End, out: &mut Out) -> CmdResult {
+    if !move_check(ctx, src, dst)? {
+        out.null();
+        return Ok(());
+    }
+    let mut popped = pop(ctx, src, from, 1)?.unwrap_or_default();
+    let value = popped.pop().expect("a list key is never empty");
+    push(ctx, dst, to, &[&value])?;
+    out.bulk(&value);
+    Ok(())
+}
+
+/// LMPOP's arguments: `numkeys key... LEFT|RIGHT [COUNT n]`.
+pub struct Mpop<'a> {
+    pub keys: &'a [&'a [u8]],
+    pub end: End,
+    pub count: usize,
+}
+
+/// Parses LMPOP's arguments after the command name, with Redis's errors.
+pub fn parse_mpop<'a>(argv: &'a [&'a [u8]]) -> Result<Mpop<'a>, Error> {
+    let numkeys = parse_i64(argv[1]).ok_or(Error::msg("ERR numkeys should be greater than 0"))?;
+    if numkeys <= 0 {
+        return Err(Error::msg("ERR numkeys should be greater than 0"));
+    }
+    let numkeys = numkeys as usize;
+    if numkeys > argv.len() - 2 {
+        return Err(Error::msg(
+            "ERR Number of keys can't be greater than number of args",
+        ));
+    }
+    let keys = &argv[2..2 + numkeys];
+    let mut rest = Args::new(&argv[1 + numkeys..]);
+    let end = End::parse(rest.next_bytes()?)?;
+    let mut count = None;
+    while !rest.is_empty() {
+        if rest.eat("count") && count.is_none() && !rest.is_empty() {
+            let n = rest.next_i64().ok().filter(|n| *n > 0);
+            count = Some(n.ok_or(Error::msg("ERR count should be greater than 0"))? as usize);
+        } else {
+            return Err(Error::SYNTAX);
+        }
+    }
+    Ok(Mpop {
+        keys,
+        end,
+        count: count.unwrap_or(1),
+    })
+}
+
+/// `[key, [elements]]`, LMPOP's reply.
+pub fn reply_mpop(out: &mut Out, key: &[u8], values: &[Vec<u8>]) {
+    out.array(2);
+    out.bulk(key);
+    out.array(values.len());
+    values.iter().for_each(|v| out.bulk(v));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_clip_as_redis() {
+        assert_eq!(clip_range(0, -1, 5), Some((0, 4)));
+        assert_eq!(clip_range(-100, 100, 5), Some((0, 4)));
+        assert_eq!(clip_range(3, 1, 5), None);
+        assert_eq!(clip_range(5, 10, 5), None);
+        assert_eq!(clip_range(-2, -1, 5), Some((3, 4)));
+        assert_eq!(clip_range(0, -6, 5), None);
+        assert_eq!(clip_range(0, 0, 0), None);
+    }
+
+    #[test]
+    fn indexes_count_from_either_end() {
+        assert_eq!(resolve_index(0, 3), Some(0));
+        assert_eq!(resolve_index(-1, 3), Some(2));
+        assert_eq!(resolve_index(3, 3), None);
+        assert_eq!(resolve_index(-4, 3), None);
+    }
+}
