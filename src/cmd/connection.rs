@@ -36,6 +36,14 @@ pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Flow {
         | ConnCmd::PubsubShardNumsub
         | ConnCmd::PubsubNumpat
         | ConnCmd::PubsubHelp => pubsub::run(s, cmd, argv).await,
+        ConnCmd::Blpop
+        | ConnCmd::Brpop
+        | ConnCmd::Blmpop
+        | ConnCmd::Blmove
+        | ConnCmd::Brpoplpush => {
+            return super::blocking::run(s, cmd, argv).await;
+        }
+        ConnCmd::ClientUnblock => client_unblock(s, argv).await,
         ConnCmd::Lmpop => {
             let core = s.core.clone();
             super::multi::lmpop(&core, s.db, argv, &mut s.out).await
@@ -455,4 +463,19 @@ fn parse_kill(argv: &[&[u8]], me: u64) -> Result<KillFilter, Error> {
         }
     }
     Ok(f)
+}
+
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 when that client was blocked.
+async fn client_unblock(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
+    let id = super::blocking::client_id(argv[2])?;
+    if argv.len() > 4 {
+        return Err(Error::SYNTAX);
+    }
+    let error = super::blocking::unblock_mode(argv.get(3).copied())?;
+    let done = s
+        .core
+        .run_on_all(move |core| super::blocking::unblock(core, id, error))
+        .await;
+    s.out.int(done.iter().any(|d| *d) as i64);
+    Ok(())
 }

@@ -79,6 +79,9 @@ pub fn push(ctx: &mut Ctx, key: &[u8], end: End, values: &[&[u8]]) -> Result<usi
     }
     let len = list.len();
     ctx.wrote(key);
+    // Clients blocked on this key are served after the command.
+    let db = ctx.db;
+    ctx.shard.blocking.signal(db, key);
     Ok(len)
 }
 

@@ -10,6 +10,7 @@
 //!   client's core.
 
 pub mod args;
+pub mod blocking;
 pub mod connection;
 pub mod keys;
 pub mod lists;
@@ -125,6 +126,12 @@ pub enum ConnCmd {
     PubsubShardNumsub,
     PubsubHelp,
     Lmpop,
+    Blpop,
+    Brpop,
+    Blmpop,
+    Blmove,
+    Brpoplpush,
+    ClientUnblock,
 }
 
 /// Runs a shard command on `ctx`, writing its reply or its error to `out`.

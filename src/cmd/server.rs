@@ -523,6 +523,7 @@ fn command_list(out: &mut Out, argv: &[&[u8]]) -> Result<(), Error> {
 /// What one core reports for INFO.
 struct CoreReport {
     clients: usize,
+    blocked: usize,
     ops_per_sec: u64,
     counters: CoreCounters,
     stats: ShardStats,
@@ -563,6 +564,7 @@ async fn info(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
             let clients = core.clients.borrow();
             CoreReport {
                 clients: clients.len(),
+                blocked: clients.blocked,
                 ops_per_sec: clients.ops.per_sec(),
                 counters: clients.counters,
                 stats: shard.stats.clone(),
@@ -641,7 +643,7 @@ fn write_section(
             line!("# Clients");
             line!("connected_clients:{}", sum(&|r| r.clients as u64));
             line!("maxclients:{}", config.maxclients);
-            line!("blocked_clients:0");
+            line!("blocked_clients:{}", sum(&|r| r.blocked as u64));
             line!("tracking_clients:0");
         }
         "memory" => {

@@ -36,6 +36,8 @@ pub struct ClientInfo {
     pub subs: [usize; 3],
     /// The connection's outbox, once it has one (for omem).
     pub outbox: Option<Rc<Outbox>>,
+    /// What the client waits for while a blocking command blocks it.
+    pub blocked: Option<std::sync::Arc<crate::shard::blocking::Waiter>>,
 }
 
 impl ClientInfo {
@@ -62,7 +64,11 @@ impl ClientInfo {
             String::from_utf8_lossy(&self.name),
             now.duration_since(self.created).as_secs(),
             now.duration_since(self.last_active).as_secs(),
-            if self.is_pubsub() { "P" } else { "N" },
+            match (self.blocked.is_some(), self.is_pubsub()) {
+                (true, _) => "b",
+                (_, true) => "P",
+                _ => "N",
+            },
             self.db,
             self.subs[0],
             self.subs[1],
@@ -128,6 +134,8 @@ impl OpsRate {
 #[derive(Default)]
 pub struct ClientRegistry {
     clients: AHashMap<u64, Rc<RefCell<ClientInfo>>>,
+    /// Clients blocked right now (INFO's blocked_clients).
+    pub blocked: usize,
     pub counters: CoreCounters,
     pub ops: OpsRate,
 }

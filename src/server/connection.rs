@@ -53,10 +53,19 @@ pub struct Session {
     pub subs: [AHashSet<Name>; 3],
     /// Where output goes once the connection has subscribed (see `outbox`).
     pub outbox: Option<Rc<Outbox>>,
-    /// A handle on the socket for the outbox's writer.
+    /// A handle on the socket for the outbox's writer, and for watching the
+    /// socket while a command is blocked.
     stream: TcpStream,
+    /// A read of the socket started while blocked and not finished yet.
+    pub input: Option<PendingRead>,
+    /// Bytes read while blocked, run once the blocking command is done.
+    pub stash: Vec<u8>,
     pending: Pending,
 }
+
+/// A read of the socket that outlives the blocking command that began it.
+pub type PendingRead =
+    std::pin::Pin<Box<dyn std::future::Future<Output = (io::Result<usize>, Vec<u8>)>>>;
 
 /// Replies owed by other shards, and where they go in `out`.
 #[derive(Default)]
@@ -90,7 +99,52 @@ impl Session {
             subs: Default::default(),
             outbox: None,
             stream,
+            input: None,
+            stash: Vec::new(),
             pending: Pending::default(),
+        }
+    }
+
+    /// Starts reading the socket while a command is blocked, so a client that
+    /// leaves is noticed (unless a read is already on its way).
+    pub fn watch_input(&mut self) {
+        if self.input.is_none() {
+            let mut stream = self.stream.clone();
+            self.input = Some(Box::pin(async move {
+                stream.read(Vec::with_capacity(4096)).await
+            }));
+        }
+    }
+
+    /// The watched read, if it finished.
+    pub fn poll_input(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<(io::Result<usize>, Vec<u8>)> {
+        let Some(read) = self.input.as_mut() else {
+            return std::task::Poll::Pending;
+        };
+        let done = read.as_mut().poll(cx);
+        if done.is_ready() {
+            self.input = None;
+        }
+        done
+    }
+
+    /// Keeps what arrived while blocked for after the blocking command.
+    pub fn stash_input(&mut self, bytes: Vec<u8>) {
+        self.stash.extend_from_slice(&bytes);
+    }
+
+    /// Marks the client blocked (for CLIENT UNBLOCK, CLIENT LIST and INFO).
+    pub fn set_blocked(&mut self, waiter: Option<std::sync::Arc<crate::shard::blocking::Waiter>>) {
+        let blocked = waiter.is_some();
+        self.info.borrow_mut().blocked = waiter;
+        let mut clients = self.core.clients.borrow_mut();
+        if blocked {
+            clients.blocked += 1;
+        } else {
+            clients.blocked -= 1;
         }
     }
 
@@ -321,6 +375,8 @@ impl Session {
                     now: self.now,
                 };
                 run_shard(f, &mut ctx, argv, &mut self.out);
+                drop(shard);
+                self.core.serve_blocked();
                 return;
             }
         }
@@ -504,9 +560,22 @@ async fn serve_inner(
         if rbuf.capacity() - rbuf.len() < read_size / 4 || rbuf.capacity() < need {
             rbuf.reserve(read_size.max(need.saturating_sub(rbuf.len())));
         }
-        let (res, buf) = stream.read(rbuf).await;
-        rbuf = buf;
-        let n = res?;
+        let n = if !session.stash.is_empty() {
+            // Input that arrived while a command was blocked, not yet run.
+            let stash = std::mem::take(&mut session.stash);
+            rbuf.extend_from_slice(&stash);
+            stash.len()
+        } else if let Some(pending) = session.input.take() {
+            // A read started while blocked: its bytes come first.
+            let (res, side) = pending.await;
+            let n = res?;
+            rbuf.extend_from_slice(&side[..n.min(side.len())]);
+            n
+        } else {
+            let (res, buf) = stream.read(rbuf).await;
+            rbuf = buf;
+            res?
+        };
         if n == 0 || info.borrow().killed || session.outbox.as_ref().is_some_and(|o| o.is_dead()) {
             return Ok(Flow::Continue);
         }

@@ -173,6 +173,7 @@ async fn accept_loop(core: Rc<Core>, listener: std::net::TcpListener) {
             rbs: 0,
             subs: [0; 3],
             outbox: None,
+            blocked: None,
         };
         runtime::spawn(connection::serve(
             core.clone(),

@@ -68,7 +68,7 @@ pub type Job = Box<dyn FnOnce(&Core) -> HopResult + Send>;
 pub type Post = Box<dyn FnOnce(&Core) + Send>;
 
 /// Where a hop's result goes: a slot on a core.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ReplyTo {
     core: usize,
     slot: usize,
@@ -366,6 +366,15 @@ impl Core {
         }
     }
 
+    /// Runs `f` on core `target` one way (here, at once, if it is this one).
+    pub fn post(&self, target: usize, f: impl FnOnce(&Core) + Send + 'static) {
+        if target == self.id {
+            f(self);
+        } else {
+            self.mesh.send(target, Msg::Post(Box::new(f)));
+        }
+    }
+
     /// Handles every message already in this core's mailbox, now. A command
     /// calls it to see everything other cores sent before its request
     /// arrived (pub/sub directory updates), instead of waiting for the
@@ -404,7 +413,7 @@ impl Core {
     }
 
     fn execute(&self, work: Work) -> HopResult {
-        match work {
+        let result = match work {
             Work::Batch(batch) => Box::new(self.run_batch(batch)),
             Work::Run { keys, mode, job } => {
                 if let LockMode::Acquire(txn) = mode {
@@ -412,7 +421,38 @@ impl Core {
                 }
                 job(self)
             }
+        };
+        self.serve_blocked();
+        result
+    }
+
+    /// Serves clients blocked on keys the last commands pushed to.
+    pub fn serve_blocked(&self) {
+        if self.shard.borrow().blocking.has_ready() {
+            super::blocking::serve_ready(self);
         }
+    }
+
+    /// A slot for a result that some core will send here later (a blocked
+    /// client's), and the future that waits for it.
+    pub fn new_slot(self: &Rc<Self>) -> (ReplyTo, HopFuture) {
+        let slot = self.slots.borrow_mut().insert(Slot::default());
+        let reply = ReplyTo {
+            core: self.id,
+            slot,
+        };
+        (
+            reply,
+            HopFuture {
+                core: self.clone(),
+                slot,
+            },
+        )
+    }
+
+    /// Sends `result` to the slot `reply` names, on whatever core it is.
+    pub fn answer(&self, reply: ReplyTo, result: HopResult) {
+        self.complete(reply, result);
     }
 
     fn run_batch(&self, batch: Batch) -> BatchReply {
@@ -445,6 +485,8 @@ impl Core {
             let result = self.execute(work);
             self.complete(reply, result);
         }
+        // Keys pushed to under the transaction's locks are served now.
+        self.serve_blocked();
     }
 
     fn complete(&self, reply: ReplyTo, result: HopResult) {
@@ -532,6 +574,16 @@ impl Future for HopFuture {
         }
         slot.waker = Some(cx.waker().clone());
         Poll::Pending
+    }
+}
+
+impl HopFuture {
+    /// Frees the slot of a result that will never come (a blocked client
+    /// that claimed its own wait back).
+    pub fn forget(mut self) {
+        let removed = self.core.slots.borrow_mut().try_remove(self.slot);
+        debug_assert!(removed.is_some_and(|s| s.result.is_none()));
+        self.slot = usize::MAX;
     }
 }
 

@@ -3,6 +3,7 @@
 //! another core's keys travel there through [`dispatch`], the one module where
 //! work crosses cores; multi-shard atomicity is [`txn`] on top of [`locks`].
 
+pub mod blocking;
 pub mod db;
 pub mod dispatch;
 pub mod locks;
@@ -29,6 +30,8 @@ pub struct Shard {
     pub id: usize,
     pub dbs: Vec<Db>,
     pub locks: LockTable,
+    /// Clients blocked on this shard's list keys.
+    pub blocking: blocking::BlockTable,
     pub stats: ShardStats,
     /// This core's copy of the configuration; CONFIG SET updates every copy.
     pub config: Config,
@@ -40,6 +43,7 @@ impl Shard {
             id,
             dbs: (0..config.databases).map(|_| Db::default()).collect(),
             locks: LockTable::default(),
+            blocking: blocking::BlockTable::default(),
             stats: ShardStats::default(),
             config,
         }

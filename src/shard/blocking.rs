@@ -1,0 +1,238 @@
+//! Clients blocked on list keys (BLPOP, BRPOP, BLMPOP, BLMOVE, BRPOPLPUSH).
+//!
+//! A blocked client leaves one [`Waiter`] in the block table of each shard
+//! that owns one of its keys, queued per key in the order clients blocked.
+//! When a push makes a key with waiters non-empty, the key is marked ready,
+//! and after the command the shard serves the key's waiters first-come,
+//! first-served, one element (or COUNT elements) each, while the list lasts.
+//! Serving a waiter runs its pop right there and sends the result to the
+//! waiting client's core; nothing polls and no timer fires while it waits.
+//!
+//! Invariants:
+//! - **Exactly once.** A waiter queued on several keys, on several shards, is
+//!   served by whichever shard claims it first: claiming is one atomic
+//!   compare-and-swap on the waiter's state, and only the claimer pops. The
+//!   client's own timeout, disconnect and CLIENT UNBLOCK claim the same way,
+//!   so a client that gave up is never served, and one that was served
+//!   always gets what was popped for it.
+//! - **FIFO per key.** Waiters are served in queue order; a claimed waiter
+//!   left behind in another key's queue is skipped and dropped there (the
+//!   client also unregisters it from every shard once it is done).
+//! - **No missed push.** A client checks its keys and registers in the same
+//!   step on each shard, holding the keys' locks when they span shards, so
+//!   no push can fall between "empty" and "waiting".
+//! - **Locked keys wait.** A key locked by a cross-shard transaction is served
+//!   only once the transaction releases it, so no waiter sees half of one.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+
+use ahash::AHashMap;
+
+use super::dispatch::{Core, ReplyTo};
+use super::locks::DbKey;
+use super::route::shard_of;
+use crate::cmd::args::Error;
+use crate::cmd::lists::{self, End};
+
+/// What a blocked client does with a key once it has elements.
+#[derive(Clone, Debug)]
+pub enum BlockOp {
+    /// BLPOP / BRPOP (one element) and BLMPOP (`count` elements).
+    Pop { end: End, count: usize },
+    /// BLMOVE / BRPOPLPUSH into `dst`.
+    Move { dst: Vec<u8>, from: End, to: End },
+}
+
+/// What the waiting client is told.
+#[derive(Debug)]
+pub enum Served {
+    Popped {
+        key: Vec<u8>,
+        values: Vec<Vec<u8>>,
+    },
+    Moved(Vec<u8>),
+    /// The command's error once it ran (a move into a key of another type).
+    Failed(Error),
+    /// A move whose destination is on another shard: the source has an
+    /// element now, so the client runs the move as a transaction itself.
+    Retry,
+    /// CLIENT UNBLOCK: time out now, or fail with UNBLOCKED.
+    Unblocked {
+        error: bool,
+    },
+}
+
+const WAITING: u8 = 0;
+const CLAIMED: u8 = 1;
+
+/// One blocked client, shared by the block tables of its keys' shards.
+#[derive(Debug)]
+pub struct Waiter {
+    pub client: u64,
+    pub db: usize,
+    pub op: BlockOp,
+    /// Where the result goes: a slot on the client's core.
+    pub reply: ReplyTo,
+    state: AtomicU8,
+}
+
+impl Waiter {
+    pub fn new(client: u64, db: usize, op: BlockOp, reply: ReplyTo) -> Arc<Waiter> {
+        Arc::new(Waiter {
+            client,
+            db,
+            op,
+            reply,
+            state: AtomicU8::new(WAITING),
+        })
+    }
+
+    /// Takes the right to finish this wait; true for exactly one caller.
+    pub fn claim(&self) -> bool {
+        self.state
+            .compare_exchange(WAITING, CLAIMED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    pub fn is_waiting(&self) -> bool {
+        self.state.load(Ordering::Acquire) == WAITING
+    }
+}
+
+/// One shard's blocked clients.
+#[derive(Default)]
+pub struct BlockTable {
+    /// Waiters per key, oldest first. Invariant: no empty queues.
+    waiting: AHashMap<DbKey, VecDeque<Arc<Waiter>>>,
+    /// Keys pushed to since they were last served.
+    ready: Vec<DbKey>,
+}
+
+impl BlockTable {
+    pub fn register(&mut self, key: DbKey, waiter: Arc<Waiter>) {
+        self.waiting.entry(key).or_default().push_back(waiter);
+    }
+
+    /// Removes `waiter` from `key`'s queue.
+    pub fn unregister(&mut self, key: &DbKey, waiter: &Arc<Waiter>) {
+        if let Some(queue) = self.waiting.get_mut(key) {
+            queue.retain(|w| !Arc::ptr_eq(w, waiter));
+            if queue.is_empty() {
+                self.waiting.remove(key);
+            }
+        }
+    }
+
+    /// A push to `key`: serve its waiters after the command, if it has any.
+    /// Costs nothing while nobody is blocked.
+    pub fn signal(&mut self, db: usize, key: &[u8]) {
+        if self.waiting.is_empty() {
+            return;
+        }
+        let key: DbKey = (db, key.into());
+        if self.waiting.contains_key(&key) && !self.ready.contains(&key) {
+            self.ready.push(key);
+        }
+    }
+
+    pub fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
+    /// Clients blocked on this shard's keys (a client on several keys counts once per key).
+    pub fn waiting_count(&self) -> usize {
+        self.waiting.values().map(VecDeque::len).sum()
+    }
+
+    /// The oldest waiter still waiting on `key` that this shard could claim.
+    fn next_claimed(&mut self, key: &DbKey) -> Option<Arc<Waiter>> {
+        let queue = self.waiting.get_mut(key)?;
+        let mut found = None;
+        while let Some(w) = queue.pop_front() {
+            if w.claim() {
+                found = Some(w);
+                break;
+            }
+        }
+        if queue.is_empty() {
+            self.waiting.remove(key);
+        }
+        found
+    }
+}
+
+/// Serves every ready key's waiters; run by the core after each command or
+/// batch of commands on its shard.
+pub fn serve_ready(core: &Core) {
+    loop {
+        let next = {
+            let mut shard = core.shard.borrow_mut();
+            let shard = &mut *shard;
+            // A key locked by a transaction waits for its release.
+            let at = shard.blocking.ready.iter().position(|k| {
+                shard.locks.is_idle() || shard.locks.keys_free(std::slice::from_ref(k))
+            });
+            at.map(|i| shard.blocking.ready.swap_remove(i))
+        };
+        let Some(key) = next else { break };
+        serve_key(core, key);
+    }
+}
+
+/// Serves `key`'s waiters in order while its list has elements.
+fn serve_key(core: &Core, key: DbKey) {
+    let shards = core.cores();
+    // Moves to other shards are only told to retry, so the elements they
+    // will take are counted here to wake no more of them than there are.
+    let mut promised = 0;
+    loop {
+        let db = key.0;
+        let outcome = core.with_ctx(db, |ctx| {
+            let now = ctx.now;
+            let len = match lists::list_mut(ctx.db(), &key.1, now) {
+                Ok(Some(list)) => list.len(),
+                _ => 0,
+            };
+            if len <= promised {
+                return None;
+            }
+            let waiter = ctx.shard.blocking.next_claimed(&key)?;
+            let served = match &waiter.op {
+                BlockOp::Pop { end, count } => {
+                    let values = lists::pop(ctx, &key.1, *end, *count)
+                        .ok()
+                        .flatten()
+                        .unwrap_or_default();
+                    Served::Popped {
+                        key: key.1.to_vec(),
+                        values,
+                    }
+                }
+                BlockOp::Move { dst, from, to } => {
+                    if shard_of(dst, shards) != core.id {
+                        promised += 1;
+                        Served::Retry
+                    } else if let Err(e) = lists::check_pushable(ctx.db(), dst, now) {
+                        Served::Failed(e)
+                    } else {
+                        let value = lists::pop(ctx, &key.1, *from, 1)
+                            .ok()
+                            .flatten()
+                            .and_then(|mut v| v.pop())
+                            .expect("the list has an element");
+                        // Cannot fail: the destination was checked above.
+                        let _ = lists::push(ctx, dst, *to, &[&value]);
+                        Served::Moved(value)
+                    }
+                }
+            };
+            Some((waiter.reply, served))
+        });
+        let Some((reply, served)) = outcome else {
+            break;
+        };
+        core.answer(reply, Box::new(served));
+    }
+}
