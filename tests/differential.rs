@@ -1,5 +1,5 @@
 //! Differential test: every line of tests/scripts/foundation.redis (and, in
-//! separate tests, of tests/scripts/pubsub.redis) is sent to a real
+//! separate tests, of tests/scripts/pubsub.redis and lists.redis) is sent to a real
 //! redis-server and to the server under test; the raw reply bytes must be
 //! identical. All mismatches are collected and reported together.
 //!
@@ -22,6 +22,12 @@ const PUBSUB: Script = Script {
     name: "pubsub.redis",
     text: include_str!("scripts/pubsub.redis"),
     min_lines: 100,
+};
+
+const LISTS: Script = Script {
+    name: "lists.redis",
+    text: include_str!("scripts/lists.redis"),
+    min_lines: 200,
 };
 
 /// A script file replayed line by line. Every line must produce exactly one
@@ -311,6 +317,16 @@ fn pubsub_script_threads1() {
 #[test]
 fn pubsub_script_threads3() {
     run_script(&PUBSUB, 3);
+}
+
+#[test]
+fn lists_script_threads1() {
+    run_script(&LISTS, 1);
+}
+
+#[test]
+fn lists_script_threads3() {
+    run_script(&LISTS, 3);
 }
 
 #[test]

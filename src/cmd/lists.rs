@@ -245,20 +245,24 @@ fn resolve_index(index: i64, len: usize) -> Option<usize> {
     (0..len as i64).contains(&index).then_some(index as usize)
 }
 
+/// LINDEX and LSET look the key up before they read the index, as Redis does.
 pub fn lindex(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     let key = args.next_bytes()?;
+    let Some(list) = read_list(ctx, key)? else {
+        out.null();
+        return Ok(());
+    };
     let index = args.next_i64()?;
-    let list = read_list(ctx, key)?;
-    out.bulk_opt(list.and_then(|l| resolve_index(index, l.len()).and_then(|i| l.get(i))));
+    out.bulk_opt(resolve_index(index, list.len()).and_then(|i| list.get(i)));
     Ok(())
 }
 
 pub fn lset(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     let key = args.next_bytes()?;
-    let index = args.next_i64()?;
-    let value = args.next_bytes()?;
     let now = ctx.now;
     let list = list_mut(ctx.db(), key, now)?.ok_or(Error::NO_SUCH_KEY)?;
+    let index = args.next_i64()?;
+    let value = args.next_bytes()?;
     let at = resolve_index(index, list.len()).ok_or(Error::msg("ERR index out of range"))?;
     list.set(at, value);
     ctx.wrote(key);
@@ -363,17 +367,12 @@ fn parse_lpos(args: &mut Args) -> Result<PosOptions, Error> {
             }
             o.rank = rank;
         } else if is(opt, "count") && !args.is_empty() {
-            let count = args.next_i64()?;
-            if count < 0 {
-                return Err(Error::msg("ERR COUNT can't be negative"));
-            }
+            let count = args.next_i64().ok().filter(|n| *n >= 0);
+            let count = count.ok_or(Error::msg("ERR COUNT can't be negative"))?;
             o.count = Some(count as usize);
         } else if is(opt, "maxlen") && !args.is_empty() {
-            let maxlen = args.next_i64()?;
-            if maxlen < 0 {
-                return Err(Error::msg("ERR MAXLEN can't be negative"));
-            }
-            o.maxlen = maxlen as usize;
+            let maxlen = args.next_i64().ok().filter(|n| *n >= 0);
+            o.maxlen = maxlen.ok_or(Error::msg("ERR MAXLEN can't be negative"))? as usize;
         } else {
             return Err(Error::SYNTAX);
         }
@@ -493,9 +492,7 @@ pub fn parse_mpop<'a>(argv: &'a [&'a [u8]]) -> Result<Mpop<'a>, Error> {
     }
     let numkeys = numkeys as usize;
     if numkeys > argv.len() - 2 {
-        return Err(Error::msg(
-            "ERR Number of keys can't be greater than number of args",
-        ));
+        return Err(Error::SYNTAX);
     }
     let keys = &argv[2..2 + numkeys];
     let mut rest = Args::new(&argv[1 + numkeys..]);
