@@ -17,8 +17,11 @@
 #                built with `cargo build --release` if missing)
 #   SERVER_NAME  label for the server under test (default: ringbus)
 #   ROUNDS       alternating rounds (default: 3)
-#   TESTS        redis-benchmark tests, comma or space separated
-#                (default: ping_mbulk,set,get,incr,mset)
+#   TESTS        redis-benchmark tests, comma or space separated (default:
+#                ping_mbulk,set,get,incr,mset,lpush,rpush,lpop,rpop,lrange_100,
+#                lrange_600; redis-benchmark fills the list for an lrange test
+#                with as many LPUSHes as requests first: that row is skipped, but
+#                its CPU time counts in the test's CPU per request)
 #   PIPELINES    pipeline depths (default: "1 16")
 #   CLIENTS      parallel connections, -c (default: 50)
 #   REQUESTS     requests per run, -n (default: 200000 x pipeline depth,
@@ -30,7 +33,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SERVER_NAME=${SERVER_NAME:-ringbus}
 ROUNDS=${ROUNDS:-3}
-TESTS=${TESTS:-ping_mbulk,set,get,incr,mset}
+TESTS=${TESTS:-ping_mbulk,set,get,incr,mset,lpush,rpush,lpop,rpop,lrange_100,lrange_600}
 PIPELINES=${PIPELINES:-1 16}
 CLIENTS=${CLIENTS:-50}
 REQUESTS=${REQUESTS:-}
@@ -62,7 +65,7 @@ bench() {
     before=$(cpu_ticks "$pid")
     rps=$(taskset -c 1 redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$n" \
         -P "$pipeline" -t "$test" --csv -q 2>/dev/null |
-        awk -F'","' 'NR == 2 { print $2 }')
+        awk -F'","' 'NR > 1 { rps = $2 } END { if (rps != "") print rps }')
     after=$(cpu_ticks "$pid")
     [[ -n $rps ]] || return 0
     awk -v rps="$rps" -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$n" \

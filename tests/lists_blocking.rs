@@ -941,3 +941,35 @@ fn stress_producers_movers_consumers() {
     wait_blocked(&mut c, 0);
     eprintln!("stress: {TOTAL} messages in {took:?}");
 }
+
+/// Replies to requests pipelined before a blocking command arrive at once,
+/// not when it unblocks; and two pipelined BRPOPs are each answered as soon
+/// as each is served.
+#[test]
+fn replies_before_a_blocking_command_are_not_held() {
+    let s = Server::start(2);
+    let mut c = s.raw();
+    c.send(b"PING\r\nBRPOP held:empty 2\r\n");
+    let started = std::time::Instant::now();
+    assert_eq!(show(&c.read_reply()), show(b"+PONG\r\n"));
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(1500),
+        "PONG was held until the BRPOP timed out ({:?})",
+        started.elapsed()
+    );
+    assert_eq!(show(&c.read_reply()), show(b"*-1\r\n"));
+
+    let mut b = s.raw();
+    b.send(b"BRPOP held:q 3\r\nBRPOP held:q 3\r\n");
+    let mut p = s.raw();
+    wait_blocked(&mut p, 1);
+    let started = std::time::Instant::now();
+    p.check(&["LPUSH", "held:q", "a"], &int(1));
+    assert_eq!(show(&b.read_reply()), show(&bulks(&["held:q", "a"])));
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(1500),
+        "the first BRPOP's reply was held behind the second ({:?})",
+        started.elapsed()
+    );
+    assert_eq!(show(&b.read_reply()), show(b"*-1\r\n"));
+}

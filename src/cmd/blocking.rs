@@ -133,6 +133,8 @@ pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Flow {
             answer(s, &req, served);
             return Flow::Continue;
         }
+        // Replies to the requests before this one go out before it waits.
+        s.send_now().await;
         let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
         let end = wait(s, &waiter, fut, left).await;
         unregister(&s.core, s.db, &req, &waiter);

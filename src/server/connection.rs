@@ -105,6 +105,24 @@ impl Session {
         }
     }
 
+    /// Sends the replies written so far now, before the connection waits
+    /// (a blocking command): the client must not wait for them too.
+    pub async fn send_now(&mut self) {
+        if self.outbox.is_some() {
+            self.sync_outbox();
+            return;
+        }
+        if self.out.buf.is_empty() {
+            return;
+        }
+        let buf = std::mem::take(&mut self.out.buf);
+        self.core.clients.borrow_mut().counters.net_output_bytes += buf.len() as u64;
+        // A write error shows up as the client leaving, which the wait notices.
+        let (_, mut buf) = self.stream.write_all(buf).await;
+        buf.clear();
+        self.out.buf = buf;
+    }
+
     /// Starts reading the socket while a command is blocked, so a client that
     /// leaves is noticed (unless a read is already on its way).
     pub fn watch_input(&mut self) {
