@@ -40,30 +40,28 @@
 //! subscriptions propagate inside the server, are only reported); a failure to
 //! connect or subscribe, or a connection lost mid-run, exits with status 2.
 
+#[path = "../loadgen.rs"]
+mod loadgen;
+
 use std::cell::{Cell, RefCell};
-use std::future::poll_fn;
 use std::ops::Range;
 use std::rc::Rc;
-use std::sync::OnceLock;
-use std::task::{Poll, Waker};
-use std::time::{Duration, Instant};
 
-use clap::{CommandFactory, Parser, ValueEnum};
-use compio::io::{AsyncReadExt, AsyncWriteExt};
+use clap::{Parser, ValueEnum};
 use compio::net::TcpStream;
-use compio::runtime::{JoinHandle, RuntimeBuilder};
-use compio::BufResult;
+use compio::runtime::JoinHandle;
 use hdrhistogram::Histogram;
 
-const WARMUP: Duration = Duration::from_secs(1);
-/// How long in-flight messages may take to arrive after publishing stops.
-const DRAIN: Duration = Duration::from_secs(2);
-/// Connecting and subscribing every client must take less than this.
-const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
-/// Bytes of the payload header: send time u64, publisher u32, sequence u32.
-const HEADER: usize = 16;
-/// Spare room made in a read buffer before each read.
-const READ_CHUNK: usize = 64 * 1024;
+use loadgen::resp::{self, Grammar};
+use loadgen::{now_ns, Conn, Measured, Outcome, Run, Signal, Template, WARMUP};
+
+/// The replies pub/sub brings: at most 4 elements (`pmessage`), RESP3 pushes
+/// read as arrays, and no nil array.
+static REPLIES: Grammar = Grammar {
+    max_parts: 4,
+    pushes: true,
+    null_array: false,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Scenario {
@@ -120,44 +118,10 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
-    if args.pipeline > args.window {
-        Args::command()
-            .error(
-                clap::error::ErrorKind::ArgumentConflict,
-                "--pipeline must be at most --window",
-            )
-            .exit();
-    }
-    if !(args.seconds > 0.0 && args.seconds.is_finite()) {
-        Args::command()
-            .error(
-                clap::error::ErrorKind::InvalidValue,
-                "--seconds must be positive",
-            )
-            .exit();
-    }
+    loadgen::check_args::<Args>(args.pipeline, args.window, args.seconds);
     now_ns(); // starts the clock
     let plan = Plan::new(&args);
-    let runtime = match RuntimeBuilder::new().build() {
-        Ok(rt) => rt,
-        Err(e) => fail(&format!("cannot start the runtime: {e}")),
-    };
-    match runtime.block_on(run(&plan)) {
-        Ok(report) => {
-            if args.csv {
-                println!("{}", report.csv(&plan));
-            } else {
-                report.print(&plan);
-            }
-            std::process::exit(if report.passed() { 0 } else { 1 });
-        }
-        Err(e) => fail(&e),
-    }
-}
-
-fn fail(msg: &str) -> ! {
-    eprintln!("pubsub-load: {msg}");
-    std::process::exit(2);
+    loadgen::run_and_exit(&plan, args.csv, run(&plan));
 }
 
 // ---------------------------------------------------------------------------
@@ -282,62 +246,7 @@ fn channel_each(channels: &[String], per_channel: u32) -> Vec<SubSpec> {
 }
 
 // ---------------------------------------------------------------------------
-// Time.
-
-static EPOCH: OnceLock<Instant> = OnceLock::new();
-
-/// Nanoseconds since the tool started: the clock every timestamp uses.
-fn now_ns() -> u64 {
-    EPOCH.get_or_init(Instant::now).elapsed().as_nanos() as u64
-}
-
-fn instant_at(ns: u64) -> Instant {
-    *EPOCH.get_or_init(Instant::now) + Duration::from_nanos(ns)
-}
-
-/// CPU time (user + system) this process has used, in nanoseconds.
-fn cpu_ns() -> u64 {
-    // SAFETY: rusage is plain data that getrusage fills in.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
-        usage
-    };
-    let tv = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000;
-    tv(usage.ru_utime) + tv(usage.ru_stime)
-}
-
-// ---------------------------------------------------------------------------
 // Shared state of the single-threaded run.
-
-/// A wake-up for one waiting task (single-threaded, so plain cells).
-#[derive(Default)]
-struct Signal {
-    fired: Cell<bool>,
-    waker: Cell<Option<Waker>>,
-}
-
-impl Signal {
-    fn notify(&self) {
-        self.fired.set(true);
-        if let Some(w) = self.waker.take() {
-            w.wake();
-        }
-    }
-
-    /// Waits until `notify` was called since the last wait returned.
-    async fn wait(&self) {
-        poll_fn(|cx| {
-            if self.fired.replace(false) {
-                Poll::Ready(())
-            } else {
-                self.waker.set(Some(cx.waker().clone()));
-                Poll::Pending
-            }
-        })
-        .await
-    }
-}
 
 /// One publisher's window: which of its messages are still incomplete.
 struct Window {
@@ -444,32 +353,26 @@ struct Stats {
 }
 
 struct Shared {
-    /// The measured period, in `now_ns` time.
-    measure: Range<u64>,
+    run: Run,
     receivers: u32,
     payload: usize,
     pipeline: u32,
     windows: Vec<Window>,
-    stop: Cell<bool>,
-    fatal: RefCell<Option<String>>,
     stats: RefCell<Stats>,
 }
 
 impl Shared {
     fn new(plan: &Plan, measure: Range<u64>) -> Shared {
         Shared {
-            measure,
+            run: Run::new(measure),
             receivers: plan.receivers,
             payload: plan.payload,
             pipeline: plan.pipeline,
             windows: (0..plan.pub_channels.len())
                 .map(|_| Window::new(plan.window))
                 .collect(),
-            stop: Cell::new(false),
-            fatal: RefCell::new(None),
             stats: RefCell::new(Stats {
-                // 1 ns to 60 s, 3 significant digits.
-                latency: Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("bounds"),
+                latency: loadgen::latency_histogram(),
                 delivered: 0,
                 replies: 0,
                 replies_checked: 0,
@@ -479,140 +382,44 @@ impl Shared {
         }
     }
 
-    fn measured(&self, now: u64) -> bool {
-        self.measure.contains(&now)
-    }
-
     /// Applies `f` to the error counters of the phase `now` falls in.
     fn count_error(&self, now: u64, f: impl FnOnce(&mut Errors)) {
         let mut stats = self.stats.borrow_mut();
-        if now >= self.measure.start {
+        if now >= self.run.measure.start {
             f(&mut stats.errors);
         } else {
             f(&mut stats.warmup_errors);
         }
     }
 
-    /// Ends the run early with an error (the first one is kept).
-    fn set_fatal(&self, msg: String) {
-        self.fatal.borrow_mut().get_or_insert(msg);
-        self.stop_publishing();
+    /// What each publisher waits on for room in its window.
+    fn rooms(&self) -> impl Iterator<Item = &Signal> {
+        self.windows.iter().map(|w| &w.room)
     }
 
-    fn stop_publishing(&self) {
-        self.stop.set(true);
-        for w in &self.windows {
-            w.room.notify();
-        }
+    /// Ends the run early with an error (the first one is kept).
+    fn set_fatal(&self, msg: String) {
+        self.run.fail(msg, self.rooms());
     }
 }
 
 // ---------------------------------------------------------------------------
 // Connections.
 
-/// A connection with an incremental read buffer.
-struct Conn {
-    stream: TcpStream,
-    buf: Vec<u8>,
-    /// Bytes of `buf` already parsed.
-    pos: usize,
-}
-
-impl Conn {
-    async fn connect(addr: &str) -> Result<Conn, String> {
-        let stream = TcpStream::connect(addr)
-            .await
-            .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-        stream
-            .set_nodelay(true)
-            .map_err(|e| format!("TCP_NODELAY: {e}"))?;
-        Ok(Conn {
-            stream,
-            buf: Vec::with_capacity(READ_CHUNK),
-            pos: 0,
-        })
-    }
-
-    async fn send(&mut self, bytes: Vec<u8>) -> Result<Vec<u8>, String> {
-        send(&mut self.stream, bytes).await
-    }
-
-    /// Reads more bytes, first dropping what was parsed.
-    async fn fill(&mut self) -> Result<(), String> {
-        if self.pos > 0 {
-            self.buf.copy_within(self.pos.., 0);
-            self.buf.truncate(self.buf.len() - self.pos);
-            self.pos = 0;
-        }
-        self.buf.reserve(READ_CHUNK);
-        let buf = std::mem::take(&mut self.buf);
-        let BufResult(res, buf) = self.stream.append(buf).await;
-        self.buf = buf;
-        match res {
-            Ok(0) => Err("server closed the connection".to_string()),
-            Ok(_) => Ok(()),
-            Err(e) => Err(format!("read: {e}")),
-        }
-    }
-
-    /// The next complete frame in the buffer, if any.
-    fn next_frame(&mut self) -> Result<Option<resp::Frame<'_>>, String> {
-        match resp::parse(&self.buf[self.pos..]) {
-            Ok(Some((frame, used))) => {
-                self.pos += used;
-                Ok(Some(frame))
-            }
-            Ok(None) => Ok(None),
-            Err(e) => Err(format!("protocol error: {e}")),
-        }
-    }
-}
-
-/// Writes all of `bytes`, handing the buffer back for reuse.
-async fn send(stream: &mut TcpStream, bytes: Vec<u8>) -> Result<Vec<u8>, String> {
-    let BufResult(res, bytes) = stream.write_all(bytes).await;
-    res.map_err(|e| format!("write: {e}"))?;
-    Ok(bytes)
-}
-
-/// A command as a RESP array of bulk strings.
-fn command(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
-}
-
 /// Connects a subscriber and waits for its subscription to be confirmed.
 async fn subscribe(addr: &str, spec: &SubSpec) -> Result<Conn, String> {
-    let mut conn = Conn::connect(addr).await?;
-    let cmd = command(&[spec.command.as_bytes(), spec.target.as_bytes()]);
-    conn.send(cmd).await?;
+    let mut conn = Conn::connect(addr, &REPLIES).await?;
+    let cmd = loadgen::command(&[spec.command.as_bytes(), spec.target.as_bytes()]);
     let kind = spec.command.to_ascii_lowercase();
-    loop {
-        conn.fill().await?;
-        let what = format!("{} {}", spec.command, spec.target);
-        match conn.next_frame()? {
-            None => continue,
-            Some(resp::Frame::Array(parts))
-                if parts.len() == 3
-                    && parts.get(0) == kind.as_bytes()
-                    && parts.get(1) == spec.target.as_bytes() =>
-            {
-                return Ok(conn)
-            }
-            Some(resp::Frame::Error(e)) => {
-                return Err(format!(
-                    "{what}: server replied -{}",
-                    String::from_utf8_lossy(e)
-                ))
-            }
-            Some(other) => return Err(format!("{what}: unexpected reply {other:?}")),
-        }
-    }
+    let what = format!("{} {}", spec.command, spec.target);
+    conn.request(cmd, &what, |frame| {
+        matches!(frame, resp::Frame::Array(parts)
+            if parts.len() == 3
+                && parts.get(0) == kind.as_bytes()
+                && parts.get(1) == spec.target.as_bytes())
+    })
+    .await?;
+    Ok(conn)
 }
 
 /// Connects and subscribes every client, then the publishers.
@@ -623,7 +430,7 @@ async fn setup(plan: &Plan) -> Result<(Vec<Conn>, Vec<Conn>), String> {
     }
     let mut pubs = Vec::with_capacity(plan.pub_channels.len());
     for _ in &plan.pub_channels {
-        pubs.push(Conn::connect(&plan.addr).await?);
+        pubs.push(Conn::connect(&plan.addr, &REPLIES).await?);
     }
     Ok((subs, pubs))
 }
@@ -635,12 +442,11 @@ async fn setup(plan: &Plan) -> Result<(Vec<Conn>, Vec<Conn>), String> {
 /// window has room for a whole batch.
 async fn publish_loop(shared: Rc<Shared>, idx: usize, mut stream: TcpStream, channel: String) {
     let window = &shared.windows[idx];
-    let template = publish_template(&channel, shared.payload);
-    let header_at = template.len() - shared.payload - 2;
+    let template = Template::new(b"PUBLISH", &channel, shared.payload);
     let pipeline = u64::from(shared.pipeline);
     let size = window.due.len() as u64;
-    let mut batch = Vec::with_capacity(template.len() * pipeline as usize);
-    while !shared.stop.get() {
+    let mut batch = Vec::with_capacity(template.size() * pipeline as usize);
+    while !shared.run.stopped() {
         if window.in_flight() + pipeline > size {
             window.wake_at.set(window.published.get() + pipeline - size);
             window.room.wait().await;
@@ -652,35 +458,13 @@ async fn publish_loop(shared: Rc<Shared>, idx: usize, mut stream: TcpStream, cha
         for _ in 0..pipeline {
             let seq = window.published.get();
             window.publish(seq, shared.receivers);
-            let at = batch.len() + header_at;
-            batch.extend_from_slice(&template);
-            write_header(&mut batch[at..at + HEADER], sent, idx as u32, seq as u32);
+            template.append(&mut batch, sent, idx as u32, seq as u32);
         }
-        match send(&mut stream, batch).await {
+        match loadgen::send(&mut stream, batch).await {
             Ok(b) => batch = b,
             Err(e) => return shared.set_fatal(format!("publisher {idx}: {e}")),
         }
     }
-}
-
-/// `PUBLISH channel <payload>` with a zeroed header and padding.
-fn publish_template(channel: &str, payload: usize) -> Vec<u8> {
-    let mut body = vec![b'x'; payload];
-    body[..HEADER].fill(0);
-    command(&[b"PUBLISH", channel.as_bytes(), &body])
-}
-
-fn write_header(out: &mut [u8], sent_ns: u64, publisher: u32, seq: u32) {
-    out[0..8].copy_from_slice(&sent_ns.to_le_bytes());
-    out[8..12].copy_from_slice(&publisher.to_le_bytes());
-    out[12..16].copy_from_slice(&seq.to_le_bytes());
-}
-
-/// (send time, publisher, sequence number) from a payload's header.
-fn read_header(payload: &[u8]) -> (u64, usize, u64) {
-    let u32_at = |i: usize| u32::from_le_bytes(payload[i..i + 4].try_into().unwrap());
-    let sent = u64::from_le_bytes(payload[0..8].try_into().unwrap());
-    (sent, u32_at(8) as usize, u64::from(u32_at(12)))
 }
 
 /// Publisher `idx`'s reading side: PUBLISH replies, in order, one per message.
@@ -694,9 +478,7 @@ async fn read_replies(shared: &Shared, idx: usize, conn: &mut Conn) -> Result<()
     let window = &shared.windows[idx];
     let mut seq = 0u64;
     loop {
-        conn.fill().await?;
-        let now = now_ns();
-        while let Some(frame) = conn.next_frame()? {
+        conn.read_frames(|frame, now| {
             let count = match frame {
                 resp::Frame::Integer(n) => n,
                 resp::Frame::Error(e) => {
@@ -710,17 +492,19 @@ async fn read_replies(shared: &Shared, idx: usize, conn: &mut Conn) -> Result<()
             check_reply(shared, now, count);
             window.settle(seq);
             seq += 1;
-        }
+            Ok(())
+        })
+        .await?;
     }
 }
 
 fn check_reply(shared: &Shared, now: u64, count: i64) {
     let mismatch = count != i64::from(shared.receivers);
     let mut stats = shared.stats.borrow_mut();
-    if shared.measured(now) {
+    if shared.run.measured(now) {
         stats.replies += 1;
     }
-    if now >= shared.measure.start {
+    if now >= shared.run.measure.start {
         stats.replies_checked += 1;
         stats.errors.reply_mismatches += u64::from(mismatch);
     } else {
@@ -742,12 +526,8 @@ async fn read_pushes(shared: &Shared, spec: &SubSpec, conn: &mut Conn) -> Result
     // The next sequence number expected from each publisher in spec.publishers.
     let mut next = vec![0u64; spec.publishers.len()];
     loop {
-        conn.fill().await?;
-        // One receive time for everything this read brought.
-        let now = now_ns();
-        while let Some(frame) = conn.next_frame()? {
-            on_push(shared, spec, &mut next, frame, now)?;
-        }
+        conn.read_frames(|frame, now| on_push(shared, spec, &mut next, frame, now))
+            .await?;
     }
 }
 
@@ -772,7 +552,7 @@ fn on_push(
         shared.count_error(now, |e| e.bad_frames += 1);
         return Ok(());
     }
-    let (sent, publisher, seq) = read_header(payload);
+    let (sent, publisher, seq) = loadgen::read_header(payload);
     if !spec.publishers.contains(&publisher) {
         shared.count_error(now, |e| e.bad_frames += 1);
         return Ok(());
@@ -783,7 +563,7 @@ fn on_push(
         publisher,
         seq,
         now,
-    ) && shared.measured(sent)
+    ) && shared.run.measured(sent)
     {
         // By send time, so a message held up at the end still counts, with
         // its whole latency, when it arrives while the run drains.
@@ -846,40 +626,25 @@ fn track_sequence(shared: &Shared, next: &mut u64, publisher: usize, seq: u64, n
 // The run.
 
 struct Report {
-    seconds: f64,
+    measured: Measured,
     delivered: u64,
     replies: u64,
     replies_checked: u64,
-    latency: Histogram<u64>,
     errors: Errors,
     warmup_errors: Errors,
     /// Deliveries and replies still missing after the drain.
     unfinished: u64,
-    /// Share of one CPU the tool used in the measured period.
-    tool_cpu: f64,
 }
 
 async fn run(plan: &Plan) -> Result<Report, String> {
-    let (subs, pubs) = compio::runtime::time::timeout(SETUP_TIMEOUT, setup(plan))
-        .await
-        .map_err(|_| format!("setup took more than {SETUP_TIMEOUT:?}"))??;
-    let start = now_ns() + WARMUP.as_nanos() as u64;
-    let end = start + (plan.seconds * 1e9) as u64;
-    let shared = Rc::new(Shared::new(plan, start..end));
+    let (subs, pubs) = loadgen::set_up(setup(plan)).await?;
+    let shared = Rc::new(Shared::new(plan, loadgen::measured_period(plan.seconds)));
     let tasks = spawn_all(&shared, plan, subs, pubs);
-
-    sleep_until(&shared, start).await;
-    let cpu_start = cpu_ns();
-    sleep_until(&shared, end).await;
-    let tool_cpu = (cpu_ns() - cpu_start) as f64 / (now_ns() - start) as f64;
-    shared.stop_publishing();
-    drain(&shared).await;
+    // Drained once every published message is complete.
+    let drained = || shared.windows.iter().all(|w| w.in_flight() == 0);
+    let tool_cpu = shared.run.measure(shared.rooms(), drained).await;
     drop(tasks); // cancels the tasks still reading
-
-    if let Some(e) = shared.fatal.borrow_mut().take() {
-        return Err(e);
-    }
-    Ok(report(&shared, plan, tool_cpu))
+    Ok(report(&shared, plan, tool_cpu?))
 }
 
 fn spawn_all(
@@ -907,43 +672,26 @@ fn spawn_all(
     tasks
 }
 
-/// Sleeps until `ns` (tool time), returning early if the run failed.
-async fn sleep_until(shared: &Shared, ns: u64) {
-    let tick = Duration::from_millis(20);
-    while now_ns() < ns && shared.fatal.borrow().is_none() {
-        let deadline = instant_at(ns).min(Instant::now() + tick);
-        compio::runtime::time::sleep_until(deadline).await;
-    }
-}
-
-/// Waits until every published message is complete, at most `DRAIN`.
-async fn drain(shared: &Shared) {
-    let deadline = now_ns() + DRAIN.as_nanos() as u64;
-    while now_ns() < deadline && shared.fatal.borrow().is_none() {
-        if shared.windows.iter().all(|w| w.in_flight() == 0) {
-            return;
-        }
-        compio::runtime::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
 fn report(shared: &Shared, plan: &Plan, tool_cpu: f64) -> Report {
     let stats = shared.stats.borrow();
     Report {
-        seconds: plan.seconds,
+        measured: Measured {
+            seconds: plan.seconds,
+            latency: stats.latency.clone(),
+            tool_cpu,
+        },
         delivered: stats.delivered,
         replies: stats.replies,
         replies_checked: stats.replies_checked,
-        latency: stats.latency.clone(),
         errors: stats.errors,
         warmup_errors: stats.warmup_errors,
         unfinished: shared.windows.iter().map(Window::unfinished).sum(),
-        tool_cpu,
     }
 }
 
-impl Report {
-    /// Why the run failed; empty if it passed.
+impl Outcome for Report {
+    type Plan = Plan;
+
     fn failures(&self) -> Vec<&'static str> {
         let e = &self.errors;
         [
@@ -969,47 +717,23 @@ impl Report {
         .collect()
     }
 
-    fn passed(&self) -> bool {
-        self.failures().is_empty()
-    }
-
-    fn msgs_per_s(&self) -> f64 {
-        self.delivered as f64 / self.seconds
-    }
-
-    fn publishes_per_s(&self) -> f64 {
-        self.replies as f64 / self.seconds
-    }
-
-    /// Latency at quantile `q`, in microseconds.
-    fn us(&self, q: f64) -> f64 {
-        self.latency.value_at_quantile(q) as f64 / 1000.0
-    }
-
-    fn max_us(&self) -> f64 {
-        self.latency.max() as f64 / 1000.0
-    }
-
     fn csv(&self, plan: &Plan) -> String {
         let e = &self.errors;
-        format!(
-            "{},{},{},{},{:.0},{:.0},{:.1},{:.1},{:.1},{:.1},{},{},{},{},{},{:.0}",
-            plan.scenario_name(),
-            plan.pub_channels.len(),
-            plan.subs.len(),
-            plan.payload,
-            self.msgs_per_s(),
-            self.publishes_per_s(),
-            self.us(0.5),
-            self.us(0.99),
-            self.us(0.999),
-            self.max_us(),
-            e.lost,
-            e.out_of_order,
-            e.bad_frames,
-            e.reply_mismatches,
-            self.unfinished,
-            self.tool_cpu * 100.0,
+        self.measured.csv(
+            &[
+                &plan.scenario_name(),
+                &plan.pub_channels.len(),
+                &plan.subs.len(),
+                &plan.payload,
+            ],
+            [self.delivered, self.replies],
+            &[
+                e.lost,
+                e.out_of_order,
+                e.bad_frames,
+                e.reply_mismatches,
+                self.unfinished,
+            ],
         )
     }
 
@@ -1029,17 +753,13 @@ impl Report {
         );
         println!(
             "delivered    {:>12.0} msgs/s (sum over subscribers)",
-            self.msgs_per_s()
+            self.measured.per_s(self.delivered)
         );
-        println!("published    {:>12.0} publishes/s", self.publishes_per_s());
         println!(
-            "latency us   p50 {:.1}  p99 {:.1}  p99.9 {:.1}  max {:.1}  ({} deliveries)",
-            self.us(0.5),
-            self.us(0.99),
-            self.us(0.999),
-            self.max_us(),
-            self.latency.len(),
+            "published    {:>12.0} publishes/s",
+            self.measured.per_s(self.replies)
         );
+        self.measured.print_latency("deliveries");
         println!(
             "errors       {}; PUBLISH replies checked: {}; unfinished at end: {}",
             describe(&self.errors),
@@ -1052,11 +772,7 @@ impl Report {
                 describe(&self.warmup_errors)
             );
         }
-        println!("tool CPU     {:.0}% of one core", self.tool_cpu * 100.0);
-        match self.failures() {
-            f if f.is_empty() => println!("result       PASS"),
-            f => println!("result       FAIL: {}", f.join(", ")),
-        }
+        self.measured.print_verdict(&self.failures());
     }
 }
 
@@ -1067,233 +783,40 @@ fn describe(e: &Errors) -> String {
     )
 }
 
-// ---------------------------------------------------------------------------
-// RESP2 reply parsing: just what pub/sub needs.
-
-mod resp {
-    use std::fmt;
-
-    /// Most elements in an array we accept (`pmessage` has 4).
-    const MAX_PARTS: usize = 4;
-
-    /// The elements of an array of bulk strings (integers kept as their digits).
-    #[derive(Clone, Copy)]
-    pub struct Parts<'a> {
-        items: [&'a [u8]; MAX_PARTS],
-        len: usize,
-    }
-
-    impl<'a> Parts<'a> {
-        pub fn len(&self) -> usize {
-            self.len
-        }
-
-        pub fn get(&self, i: usize) -> &'a [u8] {
-            self.items[..self.len][i]
-        }
-    }
-
-    impl fmt::Debug for Parts<'_> {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.debug_list()
-                .entries(
-                    self.items[..self.len]
-                        .iter()
-                        .map(|p| String::from_utf8_lossy(p)),
-                )
-                .finish()
-        }
-    }
-
-    pub enum Frame<'a> {
-        /// `*` (or a RESP3 `>` push) of bulk strings and integers.
-        Array(Parts<'a>),
-        Integer(i64),
-        Simple(&'a [u8]),
-        Error(&'a [u8]),
-    }
-
-    /// For error messages: the frame as redis-cli would show it, roughly.
-    impl fmt::Debug for Frame<'_> {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            match self {
-                Frame::Array(parts) => write!(f, "{parts:?}"),
-                Frame::Integer(n) => write!(f, ":{n}"),
-                Frame::Simple(s) => write!(f, "+{}", String::from_utf8_lossy(s)),
-                Frame::Error(e) => write!(f, "-{}", String::from_utf8_lossy(e)),
-            }
-        }
-    }
-
-    /// The first complete frame in `buf` and the bytes it takes, `None` if
-    /// `buf` holds only part of one.
-    pub fn parse(buf: &[u8]) -> Result<Option<(Frame<'_>, usize)>, String> {
-        let Some((line, mut at)) = line(buf, 0) else {
-            return Ok(None);
-        };
-        let (kind, rest) = line.split_first().ok_or("empty line")?;
-        let frame = match kind {
-            b'+' => Frame::Simple(rest),
-            b'-' => Frame::Error(rest),
-            b':' => Frame::Integer(int(rest)?),
-            b'*' | b'>' => {
-                let n = usize::try_from(int(rest)?).map_err(|_| "null array")?;
-                if n > MAX_PARTS {
-                    return Err(format!("array of {n} elements"));
-                }
-                let mut parts = Parts {
-                    items: [&[]; MAX_PARTS],
-                    len: n,
-                };
-                for item in parts.items.iter_mut().take(n) {
-                    match element(buf, at)? {
-                        Some((value, next)) => (*item, at) = (value, next),
-                        None => return Ok(None),
-                    }
-                }
-                Frame::Array(parts)
-            }
-            b'$' => return Err("bulk string reply".to_string()),
-            other => return Err(format!("unexpected type byte {:?}", *other as char)),
-        };
-        Ok(Some((frame, at)))
-    }
-
-    /// An array element at `at`: a bulk string, or an integer's digits.
-    fn element(buf: &[u8], at: usize) -> Result<Option<(&[u8], usize)>, String> {
-        let Some((line, next)) = line(buf, at) else {
-            return Ok(None);
-        };
-        match line.split_first() {
-            Some((b':', digits)) => Ok(Some((digits, next))),
-            Some((b'$', len)) => {
-                let len = usize::try_from(int(len)?).map_err(|_| "null bulk string")?;
-                let end = next + len;
-                if buf.len() < end + 2 {
-                    return Ok(None);
-                }
-                if &buf[end..end + 2] != b"\r\n" {
-                    return Err("bulk string not ended by CRLF".to_string());
-                }
-                Ok(Some((&buf[next..end], end + 2)))
-            }
-            _ => Err("array element is not a bulk string or integer".to_string()),
-        }
-    }
-
-    /// The line starting at `at` (without CRLF) and where the next one starts.
-    fn line(buf: &[u8], at: usize) -> Option<(&[u8], usize)> {
-        let nl = buf.get(at..)?.iter().position(|&b| b == b'\n')? + at;
-        let end = if nl > at && buf[nl - 1] == b'\r' {
-            nl - 1
-        } else {
-            nl
-        };
-        Some((&buf[at..end], nl + 1))
-    }
-
-    fn int(text: &[u8]) -> Result<i64, String> {
-        let bad = || format!("bad integer {:?}", String::from_utf8_lossy(text));
-        let (negative, digits) = match text.split_first() {
-            Some((b'-', rest)) => (true, rest),
-            _ => (false, text),
-        };
-        if digits.is_empty() || digits.len() > 18 {
-            return Err(bad());
-        }
-        let mut n: i64 = 0;
-        for &d in digits {
-            if !d.is_ascii_digit() {
-                return Err(bad());
-            }
-            n = n * 10 + i64::from(d - b'0');
-        }
-        Ok(if negative { -n } else { n })
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-
-        fn parts(buf: &[u8]) -> (Vec<Vec<u8>>, usize) {
-            match parse(buf).unwrap() {
-                Some((Frame::Array(p), used)) => {
-                    ((0..p.len()).map(|i| p.get(i).to_vec()).collect(), used)
-                }
-                other => panic!("{other:?}"),
-            }
-        }
-
-        #[test]
-        fn message_and_pmessage() {
-            let msg = b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nh\r\nlo\r\n";
-            let (p, used) = parts(msg);
-            assert_eq!(p, [&b"message"[..], b"ch", b"h\r\nlo"]);
-            assert_eq!(used, msg.len());
-            let pmsg = b"*4\r\n$8\r\npmessage\r\n$3\r\nc*h\r\n$2\r\nch\r\n$0\r\n\r\n";
-            let (p, _) = parts(pmsg);
-            assert_eq!(p, [&b"pmessage"[..], b"c*h", b"ch", b""]);
-        }
-
-        #[test]
-        fn subscribe_confirmation_holds_an_integer() {
-            let (p, _) = parts(b"*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n");
-            assert_eq!(p, [&b"subscribe"[..], b"ch", b"1"]);
-        }
-
-        #[test]
-        fn every_prefix_is_incomplete() {
-            let msg = b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n";
-            for n in 0..msg.len() {
-                assert!(parse(&msg[..n]).unwrap().is_none(), "prefix {n}");
-            }
-        }
-
-        #[test]
-        fn several_frames_in_one_buffer() {
-            let buf = b":3\r\n-ERR no\r\n+OK\r\n:";
-            let Some((Frame::Integer(3), a)) = parse(buf).unwrap() else {
-                panic!()
-            };
-            let Some((Frame::Error(b"ERR no"), b)) = parse(&buf[a..]).unwrap() else {
-                panic!()
-            };
-            let Some((Frame::Simple(b"OK"), c)) = parse(&buf[a + b..]).unwrap() else {
-                panic!()
-            };
-            assert!(parse(&buf[a + b + c..]).unwrap().is_none());
-        }
-
-        #[test]
-        fn integers() {
-            assert_eq!(int(b"0").unwrap(), 0);
-            assert_eq!(int(b"-12").unwrap(), -12);
-            assert_eq!(int(b"100").unwrap(), 100);
-            for bad in [&b""[..], b"-", b"1x", b"+1", b"1234567890123456789"] {
-                assert!(int(bad).is_err());
-            }
-        }
-
-        #[test]
-        fn rejects_what_pubsub_never_sends() {
-            assert!(parse(b"$3\r\nabc\r\n").is_err());
-            assert!(parse(b"*5\r\n").is_err());
-            assert!(parse(b"*1\r\n*1\r\n").is_err());
-            assert!(parse(b"*1\r\n$3\r\nabcd\r\n").is_err());
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use loadgen::resp::{assert_prefixes_incomplete, parse, parts};
 
     #[test]
-    fn header_round_trip() {
-        let mut payload = publish_template("ch", 20);
-        let at = payload.len() - 22;
-        write_header(&mut payload[at..at + HEADER], 123_456_789, 7, 42);
-        assert_eq!(read_header(&payload[at..]), (123_456_789, 7, 42));
+    fn message_and_pmessage() {
+        let msg = b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nh\r\nlo\r\n";
+        let (p, used) = parts(msg, &REPLIES);
+        assert_eq!(p, [&b"message"[..], b"ch", b"h\r\nlo"]);
+        assert_eq!(used, msg.len());
+        let pmsg = b"*4\r\n$8\r\npmessage\r\n$3\r\nc*h\r\n$2\r\nch\r\n$0\r\n\r\n";
+        let (p, _) = parts(pmsg, &REPLIES);
+        assert_eq!(p, [&b"pmessage"[..], b"c*h", b"ch", b""]);
+    }
+
+    #[test]
+    fn subscribe_confirmation_holds_an_integer() {
+        let (p, _) = parts(b"*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n", &REPLIES);
+        assert_eq!(p, [&b"subscribe"[..], b"ch", b"1"]);
+    }
+
+    #[test]
+    fn every_prefix_is_incomplete() {
+        let msg = b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n";
+        assert_prefixes_incomplete(msg, &REPLIES);
+    }
+
+    #[test]
+    fn rejects_what_pubsub_never_sends() {
+        assert!(parse(b"$3\r\nabc\r\n", &REPLIES).is_err());
+        assert!(parse(b"*5\r\n", &REPLIES).is_err());
+        assert!(parse(b"*1\r\n*1\r\n", &REPLIES).is_err());
+        assert!(parse(b"*1\r\n$3\r\nabcd\r\n", &REPLIES).is_err());
     }
 
     fn test_plan(args: &[&str]) -> Plan {

@@ -45,30 +45,28 @@
 //! Any of these errors makes the tool exit with status 1; a failure to
 //! connect, an error reply, or a connection lost mid-run exits with status 2.
 
+#[path = "../loadgen.rs"]
+mod loadgen;
+
 use std::cell::{Cell, RefCell};
-use std::future::poll_fn;
 use std::ops::Range;
 use std::rc::Rc;
-use std::sync::OnceLock;
-use std::task::{Poll, Waker};
-use std::time::{Duration, Instant};
 
-use clap::{CommandFactory, Parser};
-use compio::io::{AsyncReadExt, AsyncWriteExt};
+use clap::Parser;
 use compio::net::TcpStream;
-use compio::runtime::{JoinHandle, RuntimeBuilder};
-use compio::BufResult;
+use compio::runtime::JoinHandle;
 use hdrhistogram::Histogram;
 
-const WARMUP: Duration = Duration::from_secs(1);
-/// How long the queues may take to drain after pushing stops.
-const DRAIN: Duration = Duration::from_secs(2);
-/// Connecting every client must take less than this.
-const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
-/// Bytes of the payload header: send time u64, producer u32, sequence u32.
-const HEADER: usize = 16;
-/// Spare room made in a read buffer before each read.
-const READ_CHUNK: usize = 64 * 1024;
+use loadgen::resp::{self, Grammar};
+use loadgen::{now_ns, Conn, Measured, Outcome, Run, Signal, Template, HEADER, WARMUP};
+
+/// The replies LPUSH and BRPOP bring: at most 2 elements (key and value),
+/// and `*-1` when a BRPOP times out.
+static REPLIES: Grammar = Grammar {
+    max_parts: 2,
+    pushes: false,
+    null_array: true,
+};
 /// The BRPOP timeout, in seconds: an idle consumer gets a nil reply this often.
 const BRPOP_TIMEOUT: &[u8] = b"1";
 
@@ -118,44 +116,10 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
-    if args.pipeline > args.window {
-        Args::command()
-            .error(
-                clap::error::ErrorKind::ArgumentConflict,
-                "--pipeline must be at most --window",
-            )
-            .exit();
-    }
-    if !(args.seconds > 0.0 && args.seconds.is_finite()) {
-        Args::command()
-            .error(
-                clap::error::ErrorKind::InvalidValue,
-                "--seconds must be positive",
-            )
-            .exit();
-    }
+    loadgen::check_args::<Args>(args.pipeline, args.window, args.seconds);
     now_ns(); // starts the clock
     let plan = Plan::new(&args);
-    let runtime = match RuntimeBuilder::new().build() {
-        Ok(rt) => rt,
-        Err(e) => fail(&format!("cannot start the runtime: {e}")),
-    };
-    match runtime.block_on(run(&plan)) {
-        Ok(report) => {
-            if args.csv {
-                println!("{}", report.csv(&plan));
-            } else {
-                report.print(&plan);
-            }
-            std::process::exit(if report.passed() { 0 } else { 1 });
-        }
-        Err(e) => fail(&e),
-    }
-}
-
-fn fail(msg: &str) -> ! {
-    eprintln!("queue-load: {msg}");
-    std::process::exit(2);
+    loadgen::run_and_exit(&plan, args.csv, run(&plan));
 }
 
 // ---------------------------------------------------------------------------
@@ -198,62 +162,7 @@ fn queue_of(producer: usize, seq: u64, queues: usize) -> usize {
 }
 
 // ---------------------------------------------------------------------------
-// Time.
-
-static EPOCH: OnceLock<Instant> = OnceLock::new();
-
-/// Nanoseconds since the tool started: the clock every timestamp uses.
-fn now_ns() -> u64 {
-    EPOCH.get_or_init(Instant::now).elapsed().as_nanos() as u64
-}
-
-fn instant_at(ns: u64) -> Instant {
-    *EPOCH.get_or_init(Instant::now) + Duration::from_nanos(ns)
-}
-
-/// CPU time (user + system) this process has used, in nanoseconds.
-fn cpu_ns() -> u64 {
-    // SAFETY: rusage is plain data that getrusage fills in.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
-        usage
-    };
-    let tv = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000;
-    tv(usage.ru_utime) + tv(usage.ru_stime)
-}
-
-// ---------------------------------------------------------------------------
 // Shared state of the single-threaded run.
-
-/// A wake-up for one waiting task (single-threaded, so plain cells).
-#[derive(Default)]
-struct Signal {
-    fired: Cell<bool>,
-    waker: Cell<Option<Waker>>,
-}
-
-impl Signal {
-    fn notify(&self) {
-        self.fired.set(true);
-        if let Some(w) = self.waker.take() {
-            w.wake();
-        }
-    }
-
-    /// Waits until `notify` was called since the last wait returned.
-    async fn wait(&self) {
-        poll_fn(|cx| {
-            if self.fired.replace(false) {
-                Poll::Ready(())
-            } else {
-                self.waker.set(Some(cx.waker().clone()));
-                Poll::Pending
-            }
-        })
-        .await
-    }
-}
 
 /// What popping a message found in its producer's ledger.
 #[derive(Debug, PartialEq, Eq)]
@@ -331,8 +240,7 @@ struct Stats {
 }
 
 struct Shared {
-    /// The measured period, in `now_ns` time.
-    measure: Range<u64>,
+    run: Run,
     queues: Vec<String>,
     payload: usize,
     pipeline: u32,
@@ -344,15 +252,13 @@ struct Shared {
     waiting: Cell<u32>,
     /// One per producer.
     room: Vec<Signal>,
-    stop: Cell<bool>,
-    fatal: RefCell<Option<String>>,
     stats: RefCell<Stats>,
 }
 
 impl Shared {
     fn new(plan: &Plan, measure: Range<u64>) -> Shared {
         Shared {
-            measure,
+            run: Run::new(measure),
             queues: plan.queues.clone(),
             payload: plan.payload,
             pipeline: plan.pipeline,
@@ -361,21 +267,14 @@ impl Shared {
             outstanding: Cell::new(0),
             waiting: Cell::new(0),
             room: (0..plan.producers).map(|_| Signal::default()).collect(),
-            stop: Cell::new(false),
-            fatal: RefCell::new(None),
             stats: RefCell::new(Stats {
-                // 1 ns to 60 s, 3 significant digits.
-                latency: Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("bounds"),
+                latency: loadgen::latency_histogram(),
                 consumed: 0,
                 pushes: 0,
                 empty_pops: 0,
                 errors: Errors::default(),
             }),
         }
-    }
-
-    fn measured(&self, now: u64) -> bool {
-        self.measure.contains(&now)
     }
 
     /// Whether the window has room for another batch.
@@ -399,7 +298,7 @@ impl Shared {
                         room.notify();
                     }
                 }
-                if self.measured(sent) {
+                if self.run.measured(sent) {
                     // By send time, so a message held up at the end still
                     // counts, with its whole latency, when it arrives while
                     // the queues drain.
@@ -419,15 +318,7 @@ impl Shared {
 
     /// Ends the run early with an error (the first one is kept).
     fn set_fatal(&self, msg: String) {
-        self.fatal.borrow_mut().get_or_insert(msg);
-        self.stop_producing();
-    }
-
-    fn stop_producing(&self) {
-        self.stop.set(true);
-        for room in &self.room {
-            room.notify();
-        }
+        self.run.fail(msg, &self.room);
     }
 
     /// Messages pushed and never popped, over all producers.
@@ -447,102 +338,15 @@ impl Shared {
 // ---------------------------------------------------------------------------
 // Connections.
 
-/// A connection with an incremental read buffer.
-struct Conn {
-    stream: TcpStream,
-    buf: Vec<u8>,
-    /// Bytes of `buf` already parsed.
-    pos: usize,
-}
-
-impl Conn {
-    async fn connect(addr: &str) -> Result<Conn, String> {
-        let stream = TcpStream::connect(addr)
-            .await
-            .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-        stream
-            .set_nodelay(true)
-            .map_err(|e| format!("TCP_NODELAY: {e}"))?;
-        Ok(Conn {
-            stream,
-            buf: Vec::with_capacity(READ_CHUNK),
-            pos: 0,
-        })
-    }
-
-    async fn send(&mut self, bytes: Vec<u8>) -> Result<Vec<u8>, String> {
-        send(&mut self.stream, bytes).await
-    }
-
-    /// Reads more bytes, first dropping what was parsed.
-    async fn fill(&mut self) -> Result<(), String> {
-        if self.pos > 0 {
-            self.buf.copy_within(self.pos.., 0);
-            self.buf.truncate(self.buf.len() - self.pos);
-            self.pos = 0;
-        }
-        self.buf.reserve(READ_CHUNK);
-        let buf = std::mem::take(&mut self.buf);
-        let BufResult(res, buf) = self.stream.append(buf).await;
-        self.buf = buf;
-        match res {
-            Ok(0) => Err("server closed the connection".to_string()),
-            Ok(_) => Ok(()),
-            Err(e) => Err(format!("read: {e}")),
-        }
-    }
-
-    /// The next complete frame in the buffer, if any.
-    fn next_frame(&mut self) -> Result<Option<resp::Frame<'_>>, String> {
-        match resp::parse(&self.buf[self.pos..]) {
-            Ok(Some((frame, used))) => {
-                self.pos += used;
-                Ok(Some(frame))
-            }
-            Ok(None) => Ok(None),
-            Err(e) => Err(format!("protocol error: {e}")),
-        }
-    }
-}
-
-/// Writes all of `bytes`, handing the buffer back for reuse.
-async fn send(stream: &mut TcpStream, bytes: Vec<u8>) -> Result<Vec<u8>, String> {
-    let BufResult(res, bytes) = stream.write_all(bytes).await;
-    res.map_err(|e| format!("write: {e}"))?;
-    Ok(bytes)
-}
-
-/// A command as a RESP array of bulk strings.
-fn command(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
-}
-
 /// Deletes the queue keys, so nothing left from an earlier run is popped.
 async fn clear_queues(addr: &str, queues: &[String]) -> Result<(), String> {
-    let mut conn = Conn::connect(addr).await?;
+    let mut conn = Conn::connect(addr, &REPLIES).await?;
     let mut args: Vec<&[u8]> = vec![b"DEL"];
     args.extend(queues.iter().map(|q| q.as_bytes()));
-    conn.send(command(&args)).await?;
-    loop {
-        conn.fill().await?;
-        match conn.next_frame()? {
-            None => continue,
-            Some(resp::Frame::Integer(_)) => return Ok(()),
-            Some(resp::Frame::Error(e)) => {
-                return Err(format!(
-                    "DEL: server replied -{}",
-                    String::from_utf8_lossy(e)
-                ))
-            }
-            Some(other) => return Err(format!("DEL: unexpected reply {other:?}")),
-        }
-    }
+    conn.request(loadgen::command(&args), "DEL", |frame| {
+        matches!(frame, resp::Frame::Integer(_))
+    })
+    .await
 }
 
 /// Empties the queues, then connects every consumer and producer.
@@ -550,11 +354,11 @@ async fn setup(plan: &Plan) -> Result<(Vec<Conn>, Vec<Conn>), String> {
     clear_queues(&plan.addr, &plan.queues).await?;
     let mut consumers = Vec::with_capacity(plan.consumers);
     for _ in 0..plan.consumers {
-        consumers.push(Conn::connect(&plan.addr).await?);
+        consumers.push(Conn::connect(&plan.addr, &REPLIES).await?);
     }
     let mut producers = Vec::with_capacity(plan.producers);
     for _ in 0..plan.producers {
-        producers.push(Conn::connect(&plan.addr).await?);
+        producers.push(Conn::connect(&plan.addr, &REPLIES).await?);
     }
     Ok((consumers, producers))
 }
@@ -566,15 +370,15 @@ async fn setup(plan: &Plan) -> Result<(Vec<Conn>, Vec<Conn>), String> {
 /// window has room for a whole batch.
 async fn push_loop(shared: Rc<Shared>, idx: usize, mut stream: TcpStream) {
     let ledger = &shared.ledgers[idx];
-    let templates: Vec<Vec<u8>> = shared
+    let templates: Vec<Template> = shared
         .queues
         .iter()
-        .map(|q| lpush_template(q, shared.payload))
+        .map(|q| Template::new(b"LPUSH", q, shared.payload))
         .collect();
     let queues = templates.len();
-    let largest = templates.iter().map(Vec::len).max().unwrap_or(0);
+    let largest = templates.iter().map(Template::size).max().unwrap_or(0);
     let mut batch = Vec::with_capacity(largest * shared.pipeline as usize);
-    while !shared.stop.get() {
+    while !shared.run.stopped() {
         if !shared.has_room() {
             shared.waiting.set(shared.waiting.get() + 1);
             shared.room[idx].wait().await;
@@ -586,36 +390,13 @@ async fn push_loop(shared: Rc<Shared>, idx: usize, mut stream: TcpStream) {
         for _ in 0..shared.pipeline {
             let seq = ledger.pushed.get();
             shared.push(idx, seq);
-            let template = &templates[queue_of(idx, seq, queues)];
-            let at = batch.len() + template.len() - shared.payload - 2;
-            batch.extend_from_slice(template);
-            write_header(&mut batch[at..at + HEADER], sent, idx as u32, seq as u32);
+            templates[queue_of(idx, seq, queues)].append(&mut batch, sent, idx as u32, seq as u32);
         }
-        match send(&mut stream, batch).await {
+        match loadgen::send(&mut stream, batch).await {
             Ok(b) => batch = b,
             Err(e) => return shared.set_fatal(format!("producer {idx}: {e}")),
         }
     }
-}
-
-/// `LPUSH queue <payload>` with a zeroed header and padding.
-fn lpush_template(queue: &str, payload: usize) -> Vec<u8> {
-    let mut body = vec![b'x'; payload];
-    body[..HEADER].fill(0);
-    command(&[b"LPUSH", queue.as_bytes(), &body])
-}
-
-fn write_header(out: &mut [u8], sent_ns: u64, producer: u32, seq: u32) {
-    out[0..8].copy_from_slice(&sent_ns.to_le_bytes());
-    out[8..12].copy_from_slice(&producer.to_le_bytes());
-    out[12..16].copy_from_slice(&seq.to_le_bytes());
-}
-
-/// (send time, producer, sequence number) from a payload's header.
-fn read_header(payload: &[u8]) -> (u64, usize, u64) {
-    let u32_at = |i: usize| u32::from_le_bytes(payload[i..i + 4].try_into().unwrap());
-    let sent = u64::from_le_bytes(payload[0..8].try_into().unwrap());
-    (sent, u32_at(8) as usize, u64::from(u32_at(12)))
 }
 
 /// Producer `idx`'s reading side: LPUSH replies, in order, one per message.
@@ -628,9 +409,7 @@ async fn reply_loop(shared: Rc<Shared>, idx: usize, mut conn: Conn) {
 async fn read_replies(shared: &Shared, idx: usize, conn: &mut Conn) -> Result<(), String> {
     let ledger = &shared.ledgers[idx];
     loop {
-        conn.fill().await?;
-        let now = now_ns();
-        while let Some(frame) = conn.next_frame()? {
+        conn.read_frames(|frame, now| {
             let length = match frame {
                 resp::Frame::Integer(n) => n,
                 resp::Frame::Error(e) => {
@@ -646,10 +425,12 @@ async fn read_replies(shared: &Shared, idx: usize, conn: &mut Conn) -> Result<()
                 // The list holds at least the element just pushed.
                 shared.bad_frame();
             }
-            if shared.measured(now) {
+            if shared.run.measured(now) {
                 shared.stats.borrow_mut().pushes += 1;
             }
-        }
+            Ok(())
+        })
+        .await?;
     }
 }
 
@@ -665,7 +446,7 @@ fn brpop_commands(queues: &[String]) -> Vec<Vec<u8>> {
                 args.push(queues[(first + i) % queues.len()].as_bytes());
             }
             args.push(BRPOP_TIMEOUT);
-            command(&args)
+            loadgen::command(&args)
         })
         .collect()
 }
@@ -692,14 +473,9 @@ async fn consume(shared: &Shared, idx: usize, depth: u32, conn: &mut Conn) -> Re
     queue_brpops(&mut out, depth as usize);
     out = conn.send(out).await?;
     loop {
-        conn.fill().await?;
-        // One receive time for everything this read brought.
-        let now = now_ns();
-        let mut replies = 0;
-        while let Some(frame) = conn.next_frame()? {
-            on_pop(shared, frame, now)?;
-            replies += 1;
-        }
+        let replies = conn
+            .read_frames(|frame, now| on_pop(shared, frame, now))
+            .await?;
         if replies > 0 {
             queue_brpops(&mut out, replies);
             out = conn.send(out).await?;
@@ -727,7 +503,7 @@ fn on_pop(shared: &Shared, frame: resp::Frame<'_>, now: u64) -> Result<(), Strin
         shared.bad_frame();
         return Ok(());
     }
-    let (sent, producer, seq) = read_header(payload);
+    let (sent, producer, seq) = loadgen::read_header(payload);
     if producer >= shared.ledgers.len() {
         shared.bad_frame();
         return Ok(());
@@ -745,49 +521,34 @@ fn on_pop(shared: &Shared, frame: resp::Frame<'_>, now: u64) -> Result<(), Strin
 // The run.
 
 struct Report {
-    seconds: f64,
+    measured: Measured,
     consumed: u64,
     pushes: u64,
-    latency: Histogram<u64>,
     errors: Errors,
     /// Messages never popped, after the drain.
     lost: u64,
     /// LPUSH replies still missing after the drain.
     unacked: u64,
     empty_pops: u64,
-    /// Share of one CPU the tool used in the measured period.
-    tool_cpu: f64,
 }
 
 async fn run(plan: &Plan) -> Result<Report, String> {
-    let (consumers, producers) = compio::runtime::time::timeout(SETUP_TIMEOUT, setup(plan))
-        .await
-        .map_err(|_| format!("setup took more than {SETUP_TIMEOUT:?}"))??;
-    let start = now_ns() + WARMUP.as_nanos() as u64;
-    let end = start + (plan.seconds * 1e9) as u64;
-    let shared = Rc::new(Shared::new(plan, start..end));
+    let (consumers, producers) = loadgen::set_up(setup(plan)).await?;
+    let shared = Rc::new(Shared::new(plan, loadgen::measured_period(plan.seconds)));
     let streams: Vec<TcpStream> = consumers
         .iter()
         .chain(&producers)
         .map(|c| c.stream.clone())
         .collect();
     let tasks = spawn_all(&shared, plan, consumers, producers);
-
-    sleep_until(&shared, start).await;
-    let cpu_start = cpu_ns();
-    sleep_until(&shared, end).await;
-    let tool_cpu = (cpu_ns() - cpu_start) as f64 / (now_ns() - start) as f64;
-    shared.stop_producing();
-    drain(&shared).await;
+    // Drained once every message pushed was popped and every LPUSH replied to.
+    let drained = || shared.outstanding.get() == 0 && shared.unacked() == 0;
+    let tool_cpu = shared.run.measure(&shared.room, drained).await;
     drop(tasks); // cancels the tasks still reading
     for stream in &streams {
         hang_up(stream);
     }
-
-    if let Some(e) = shared.fatal.borrow_mut().take() {
-        return Err(e);
-    }
-    Ok(report(&shared, plan, tool_cpu))
+    Ok(report(&shared, plan, tool_cpu?))
 }
 
 fn spawn_all(
@@ -829,44 +590,26 @@ fn hang_up(stream: &TcpStream) {
     }
 }
 
-/// Sleeps until `ns` (tool time), returning early if the run failed.
-async fn sleep_until(shared: &Shared, ns: u64) {
-    let tick = Duration::from_millis(20);
-    while now_ns() < ns && shared.fatal.borrow().is_none() {
-        let deadline = instant_at(ns).min(Instant::now() + tick);
-        compio::runtime::time::sleep_until(deadline).await;
-    }
-}
-
-/// Waits until every message pushed was popped and every LPUSH replied to, at
-/// most `DRAIN`.
-async fn drain(shared: &Shared) {
-    let deadline = now_ns() + DRAIN.as_nanos() as u64;
-    while now_ns() < deadline && shared.fatal.borrow().is_none() {
-        if shared.outstanding.get() == 0 && shared.unacked() == 0 {
-            return;
-        }
-        compio::runtime::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
 fn report(shared: &Shared, plan: &Plan, tool_cpu: f64) -> Report {
     let stats = shared.stats.borrow();
     Report {
-        seconds: plan.seconds,
+        measured: Measured {
+            seconds: plan.seconds,
+            latency: stats.latency.clone(),
+            tool_cpu,
+        },
         consumed: stats.consumed,
         pushes: stats.pushes,
-        latency: stats.latency.clone(),
         errors: stats.errors,
         lost: shared.lost(),
         unacked: shared.unacked(),
         empty_pops: stats.empty_pops,
-        tool_cpu,
     }
 }
 
-impl Report {
-    /// Why the run failed; empty if it passed.
+impl Outcome for Report {
+    type Plan = Plan;
+
     fn failures(&self) -> Vec<&'static str> {
         let e = &self.errors;
         [
@@ -881,47 +624,23 @@ impl Report {
         .collect()
     }
 
-    fn passed(&self) -> bool {
-        self.failures().is_empty()
-    }
-
-    fn msgs_per_s(&self) -> f64 {
-        self.consumed as f64 / self.seconds
-    }
-
-    fn pushes_per_s(&self) -> f64 {
-        self.pushes as f64 / self.seconds
-    }
-
-    /// Latency at quantile `q`, in microseconds.
-    fn us(&self, q: f64) -> f64 {
-        self.latency.value_at_quantile(q) as f64 / 1000.0
-    }
-
-    fn max_us(&self) -> f64 {
-        self.latency.max() as f64 / 1000.0
-    }
-
     fn csv(&self, plan: &Plan) -> String {
         let e = &self.errors;
-        format!(
-            "{},{},{},{},{:.0},{:.0},{:.1},{:.1},{:.1},{:.1},{},{},{},{},{},{:.0}",
-            plan.producers,
-            plan.consumers,
-            plan.queues.len(),
-            plan.payload,
-            self.msgs_per_s(),
-            self.pushes_per_s(),
-            self.us(0.5),
-            self.us(0.99),
-            self.us(0.999),
-            self.max_us(),
-            self.lost,
-            e.duplicates,
-            e.bad_frames,
-            self.unacked,
-            self.empty_pops,
-            self.tool_cpu * 100.0,
+        self.measured.csv(
+            &[
+                &plan.producers,
+                &plan.consumers,
+                &plan.queues.len(),
+                &plan.payload,
+            ],
+            [self.consumed, self.pushes],
+            &[
+                self.lost,
+                e.duplicates,
+                e.bad_frames,
+                self.unacked,
+                self.empty_pops,
+            ],
         )
     }
 
@@ -939,259 +658,55 @@ impl Report {
             plan.seconds,
             WARMUP.as_secs(),
         );
-        println!("consumed     {:>12.0} msgs/s", self.msgs_per_s());
-        println!("pushed       {:>12.0} LPUSH/s", self.pushes_per_s());
         println!(
-            "latency us   p50 {:.1}  p99 {:.1}  p99.9 {:.1}  max {:.1}  ({} messages)",
-            self.us(0.5),
-            self.us(0.99),
-            self.us(0.999),
-            self.max_us(),
-            self.latency.len(),
+            "consumed     {:>12.0} msgs/s",
+            self.measured.per_s(self.consumed)
         );
+        println!(
+            "pushed       {:>12.0} LPUSH/s",
+            self.measured.per_s(self.pushes)
+        );
+        self.measured.print_latency("messages");
         println!(
             "errors       lost {}, duplicates {}, bad frames {}; LPUSH replies missing at end: {}",
             self.lost, self.errors.duplicates, self.errors.bad_frames, self.unacked,
         );
         println!("empty BRPOPs {} (timed out)", self.empty_pops);
-        println!("tool CPU     {:.0}% of one core", self.tool_cpu * 100.0);
-        match self.failures() {
-            f if f.is_empty() => println!("result       PASS"),
-            f => println!("result       FAIL: {}", f.join(", ")),
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------
-// RESP2 reply parsing: just what LPUSH and BRPOP need.
-
-mod resp {
-    use std::fmt;
-
-    /// Most elements in an array we accept (a BRPOP reply has 2).
-    const MAX_PARTS: usize = 2;
-
-    /// The elements of an array of bulk strings (integers kept as their digits).
-    #[derive(Clone, Copy)]
-    pub struct Parts<'a> {
-        items: [&'a [u8]; MAX_PARTS],
-        len: usize,
-    }
-
-    impl<'a> Parts<'a> {
-        pub fn len(&self) -> usize {
-            self.len
-        }
-
-        pub fn get(&self, i: usize) -> &'a [u8] {
-            self.items[..self.len][i]
-        }
-    }
-
-    impl fmt::Debug for Parts<'_> {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.debug_list()
-                .entries(
-                    self.items[..self.len]
-                        .iter()
-                        .map(|p| String::from_utf8_lossy(p)),
-                )
-                .finish()
-        }
-    }
-
-    pub enum Frame<'a> {
-        /// `*` of bulk strings and integers.
-        Array(Parts<'a>),
-        /// `*-1`: BRPOP timed out.
-        Null,
-        Integer(i64),
-        Simple(&'a [u8]),
-        Error(&'a [u8]),
-    }
-
-    /// For error messages: the frame as redis-cli would show it, roughly.
-    impl fmt::Debug for Frame<'_> {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            match self {
-                Frame::Array(parts) => write!(f, "{parts:?}"),
-                Frame::Null => write!(f, "(nil)"),
-                Frame::Integer(n) => write!(f, ":{n}"),
-                Frame::Simple(s) => write!(f, "+{}", String::from_utf8_lossy(s)),
-                Frame::Error(e) => write!(f, "-{}", String::from_utf8_lossy(e)),
-            }
-        }
-    }
-
-    /// The first complete frame in `buf` and the bytes it takes, `None` if
-    /// `buf` holds only part of one.
-    pub fn parse(buf: &[u8]) -> Result<Option<(Frame<'_>, usize)>, String> {
-        let Some((line, mut at)) = line(buf, 0) else {
-            return Ok(None);
-        };
-        let (kind, rest) = line.split_first().ok_or("empty line")?;
-        let frame = match kind {
-            b'+' => Frame::Simple(rest),
-            b'-' => Frame::Error(rest),
-            b':' => Frame::Integer(int(rest)?),
-            b'*' => {
-                let n = int(rest)?;
-                if n == -1 {
-                    return Ok(Some((Frame::Null, at)));
-                }
-                let n = usize::try_from(n).map_err(|_| format!("array of {n} elements"))?;
-                if n > MAX_PARTS {
-                    return Err(format!("array of {n} elements"));
-                }
-                let mut parts = Parts {
-                    items: [&[]; MAX_PARTS],
-                    len: n,
-                };
-                for item in parts.items.iter_mut().take(n) {
-                    match element(buf, at)? {
-                        Some((value, next)) => (*item, at) = (value, next),
-                        None => return Ok(None),
-                    }
-                }
-                Frame::Array(parts)
-            }
-            b'$' => return Err("bulk string reply".to_string()),
-            other => return Err(format!("unexpected type byte {:?}", *other as char)),
-        };
-        Ok(Some((frame, at)))
-    }
-
-    /// An array element at `at`: a bulk string, or an integer's digits.
-    fn element(buf: &[u8], at: usize) -> Result<Option<(&[u8], usize)>, String> {
-        let Some((line, next)) = line(buf, at) else {
-            return Ok(None);
-        };
-        match line.split_first() {
-            Some((b':', digits)) => Ok(Some((digits, next))),
-            Some((b'$', len)) => {
-                let len = usize::try_from(int(len)?).map_err(|_| "null bulk string")?;
-                let end = next + len;
-                if buf.len() < end + 2 {
-                    return Ok(None);
-                }
-                if &buf[end..end + 2] != b"\r\n" {
-                    return Err("bulk string not ended by CRLF".to_string());
-                }
-                Ok(Some((&buf[next..end], end + 2)))
-            }
-            _ => Err("array element is not a bulk string or integer".to_string()),
-        }
-    }
-
-    /// The line starting at `at` (without CRLF) and where the next one starts.
-    fn line(buf: &[u8], at: usize) -> Option<(&[u8], usize)> {
-        let nl = buf.get(at..)?.iter().position(|&b| b == b'\n')? + at;
-        let end = if nl > at && buf[nl - 1] == b'\r' {
-            nl - 1
-        } else {
-            nl
-        };
-        Some((&buf[at..end], nl + 1))
-    }
-
-    fn int(text: &[u8]) -> Result<i64, String> {
-        let bad = || format!("bad integer {:?}", String::from_utf8_lossy(text));
-        let (negative, digits) = match text.split_first() {
-            Some((b'-', rest)) => (true, rest),
-            _ => (false, text),
-        };
-        if digits.is_empty() || digits.len() > 18 {
-            return Err(bad());
-        }
-        let mut n: i64 = 0;
-        for &d in digits {
-            if !d.is_ascii_digit() {
-                return Err(bad());
-            }
-            n = n * 10 + i64::from(d - b'0');
-        }
-        Ok(if negative { -n } else { n })
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-
-        fn parts(buf: &[u8]) -> (Vec<Vec<u8>>, usize) {
-            match parse(buf).unwrap() {
-                Some((Frame::Array(p), used)) => {
-                    ((0..p.len()).map(|i| p.get(i).to_vec()).collect(), used)
-                }
-                other => panic!("{other:?}"),
-            }
-        }
-
-        #[test]
-        fn brpop_reply_and_timeout() {
-            let msg = b"*2\r\n$12\r\nqueue-load:0\r\n$5\r\nh\r\nlo\r\n";
-            let (p, used) = parts(msg);
-            assert_eq!(p, [&b"queue-load:0"[..], b"h\r\nlo"]);
-            assert_eq!(used, msg.len());
-            let Some((Frame::Null, 5)) = parse(b"*-1\r\n:1\r\n").unwrap() else {
-                panic!()
-            };
-        }
-
-        #[test]
-        fn every_prefix_is_incomplete() {
-            let msg = b"*2\r\n$12\r\nqueue-load:0\r\n$5\r\nhello\r\n";
-            for n in 0..msg.len() {
-                assert!(parse(&msg[..n]).unwrap().is_none(), "prefix {n}");
-            }
-        }
-
-        #[test]
-        fn several_frames_in_one_buffer() {
-            let buf = b":3\r\n-ERR no\r\n+OK\r\n:";
-            let Some((Frame::Integer(3), a)) = parse(buf).unwrap() else {
-                panic!()
-            };
-            let Some((Frame::Error(b"ERR no"), b)) = parse(&buf[a..]).unwrap() else {
-                panic!()
-            };
-            let Some((Frame::Simple(b"OK"), c)) = parse(&buf[a + b..]).unwrap() else {
-                panic!()
-            };
-            assert!(parse(&buf[a + b + c..]).unwrap().is_none());
-        }
-
-        #[test]
-        fn integers() {
-            assert_eq!(int(b"0").unwrap(), 0);
-            assert_eq!(int(b"-12").unwrap(), -12);
-            assert_eq!(int(b"100").unwrap(), 100);
-            for bad in [&b""[..], b"-", b"1x", b"+1", b"1234567890123456789"] {
-                assert!(int(bad).is_err());
-            }
-        }
-
-        #[test]
-        fn rejects_what_lpush_and_brpop_never_send() {
-            assert!(parse(b"$3\r\nabc\r\n").is_err());
-            assert!(parse(b"*3\r\n").is_err());
-            assert!(parse(b"*-2\r\n").is_err());
-            assert!(parse(b"*1\r\n*1\r\n").is_err());
-            assert!(parse(b"*1\r\n$-1\r\n").is_err());
-            assert!(parse(b"*1\r\n$3\r\nabcd\r\n").is_err());
-        }
+        self.measured.print_verdict(&self.failures());
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use loadgen::resp::{assert_prefixes_incomplete, parse, parts};
+    use loadgen::write_header;
 
     #[test]
-    fn header_round_trip() {
-        let mut payload = lpush_template("q", 20);
-        let at = payload.len() - 22;
-        write_header(&mut payload[at..at + HEADER], 123_456_789, 7, 42);
-        assert_eq!(read_header(&payload[at..]), (123_456_789, 7, 42));
+    fn brpop_reply_and_timeout() {
+        let msg = b"*2\r\n$12\r\nqueue-load:0\r\n$5\r\nh\r\nlo\r\n";
+        let (p, used) = parts(msg, &REPLIES);
+        assert_eq!(p, [&b"queue-load:0"[..], b"h\r\nlo"]);
+        assert_eq!(used, msg.len());
+        let Some((resp::Frame::Null, 5)) = parse(b"*-1\r\n:1\r\n", &REPLIES).unwrap() else {
+            panic!()
+        };
+    }
+
+    #[test]
+    fn every_prefix_is_incomplete() {
+        let msg = b"*2\r\n$12\r\nqueue-load:0\r\n$5\r\nhello\r\n";
+        assert_prefixes_incomplete(msg, &REPLIES);
+    }
+
+    #[test]
+    fn rejects_what_lpush_and_brpop_never_send() {
+        assert!(parse(b"$3\r\nabc\r\n", &REPLIES).is_err());
+        assert!(parse(b"*3\r\n", &REPLIES).is_err());
+        assert!(parse(b"*-2\r\n", &REPLIES).is_err());
+        assert!(parse(b"*1\r\n*1\r\n", &REPLIES).is_err());
+        assert!(parse(b"*1\r\n$-1\r\n", &REPLIES).is_err());
+        assert!(parse(b"*1\r\n$3\r\nabcd\r\n", &REPLIES).is_err());
     }
 
     fn test_plan(args: &[&str]) -> Plan {
@@ -1220,7 +735,7 @@ mod tests {
     }
 
     fn deliver(shared: &Shared, reply: &[u8], now: u64) {
-        let (frame, used) = resp::parse(reply).unwrap().unwrap();
+        let (frame, used) = parse(reply, &REPLIES).unwrap().unwrap();
         assert_eq!(used, reply.len());
         on_pop(shared, frame, now).unwrap();
     }
