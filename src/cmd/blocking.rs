@@ -272,17 +272,13 @@ async fn attempt(
             }
             BlockOp::Move { dst, from, to } => {
                 dst_ok?;
-                let value = txn
-                    .run(src_shard, move |core| {
-                        core.with_ctx(db, |ctx| lists::pop(ctx, &key, from, 1))
-                    })
-                    .await?
-                    .and_then(|mut v| v.pop())
-                    .expect("a locked, non-empty list");
-                let pushed = value.clone();
-                txn.run(shard_of(&dst, shards), move |core| {
-                    core.with_ctx(db, |ctx| lists::push(ctx, &dst, to, &[&pushed]))
-                })
+                let dst_shard = shard_of(&dst, shards);
+                let value = super::multi::move_locked(
+                    &txn,
+                    db,
+                    (key, src_shard, from),
+                    (dst, dst_shard, to),
+                )
                 .await?;
                 Served::Moved(value)
             }

@@ -226,25 +226,39 @@ async fn run_inner(
                 return Ok(());
             }
             dst_ok?;
-            let value = txn
-                .run(src_shard, move |core| {
-                    core.with_ctx(db, |ctx| lists::pop(ctx, &src, from, 1))
-                })
-                .await?
-                .and_then(|mut v| v.pop())
-                .expect("a locked, non-empty list");
-            let pushed = value.clone();
-            txn.run(dst_shard, move |core| {
-                core.with_ctx(db, |ctx| lists::push(ctx, &dst, to, &[&pushed]))
-            })
-            .await?;
+            let value = move_locked(&txn, db, (src, src_shard, from), (dst, dst_shard, to)).await?;
             out.bulk(&value);
         }
     }
     Ok(())
 }
 
-/// LMPOP (and, later, BLMPOP's first try): pops from the first of its keys
+/// Moves one element between two lists on shards `txn` has locked, the
+/// source known to hold a list and the destination to accept one: pop on
+/// the source's shard, push on the destination's. Each side is
+/// `(key, shard, end)`.
+pub async fn move_locked(
+    txn: &Txn,
+    db: usize,
+    (src, src_shard, from): (Vec<u8>, usize, End),
+    (dst, dst_shard, to): (Vec<u8>, usize, End),
+) -> Result<Vec<u8>, Error> {
+    let value = txn
+        .run(src_shard, move |core| {
+            core.with_ctx(db, |ctx| lists::pop(ctx, &src, from, 1))
+        })
+        .await?
+        .and_then(|mut v| v.pop())
+        .expect("a locked, non-empty list");
+    let pushed = value.clone();
+    txn.run(dst_shard, move |core| {
+        core.with_ctx(db, |ctx| lists::push(ctx, &dst, to, &[&pushed]))
+    })
+    .await?;
+    Ok(value)
+}
+
+/// LMPOP: pops from the first of its keys
 /// holding a list, with every key locked when they span shards.
 pub async fn lmpop(core: &Rc<Core>, db: usize, argv: &[&[u8]], out: &mut Out) -> Result<(), Error> {
     let m = lists::parse_mpop(argv)?;
