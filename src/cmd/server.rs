@@ -327,6 +327,9 @@ fn acl_categories(spec: &CommandSpec) -> Vec<String> {
         cats.push("@admin".to_string());
         cats.push("@dangerous".to_string());
     }
+    if spec.has_flag("blocking") {
+        cats.push("@blocking".to_string());
+    }
     cats
 }
 
