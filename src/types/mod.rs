@@ -3,6 +3,8 @@
 
 pub mod list;
 pub mod longdouble;
+/// The storage of streams (the streams issue): not yet used by any command.
+pub mod stream_tree;
 
 /// A stored value. The variant decides `TYPE` and the WRONGTYPE checks.
 #[derive(Debug, Clone, PartialEq)]
