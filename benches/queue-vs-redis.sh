@@ -79,11 +79,17 @@ if [[ -z ${SERVER_CMD:-} ]]; then
     SERVER_CMD="$TARGET/release/ringbus --threads 1 --port {port}"
 fi
 
-# Servers, ports, CPU time and medians.
+# Servers, ports, CPU time and medians; the comparison driver.
 source "$ROOT/benches/servers.sh"
+source "$ROOT/benches/loadcompare.sh"
 
-now_ns() {
-    date +%s%N
+TOOL_NAME=queue-load
+
+# The tool's flags for a PRODUCERS:CONSUMERS:QUEUES scenario, one per line.
+scenario_args() {
+    local p c q
+    IFS=: read -r p c q <<<"$1"
+    printf '%s\n' --producers "$p" --consumers "$c" --queues "$q"
 }
 
 # label SCENARIO -> "4 producers → 4 consumers, 1 queue"
@@ -95,98 +101,4 @@ label() {
         "$q" "$([[ $q == 1 ]] || echo s)"
 }
 
-# bench PORT PID SCENARIO -> prints queue-load's CSV line followed by the
-# server's CPU use in percent of one core over the run. Exits the script if
-# queue-load could not run at all (exit status 2: e.g. the server refused
-# BRPOP); a run with delivery errors (status 1) is kept and flagged.
-bench() {
-    local port=$1 pid=$2 scenario=$3
-    local before after t0 t1 line status=0 producers consumers queues
-    local -a extra
-    IFS=: read -r producers consumers queues <<<"$scenario"
-    read -r -a extra <<<"$LOAD_ARGS"
-    before=$(cpu_ticks "$pid")
-    t0=$(now_ns)
-    line=$(taskset -c 1 "$LOAD_TOOL" --port "$port" --producers "$producers" \
-        --consumers "$consumers" --queues "$queues" \
-        --seconds "$DURATION" --csv "${extra[@]}" 2>"$WORKDIR/load.err") || status=$?
-    t1=$(now_ns)
-    after=$(cpu_ticks "$pid")
-    if ((status != 0 && status != 1)) || [[ -z $line ]]; then
-        echo "queue-load failed (status $status) on port $port, scenario $scenario:" >&2
-        cat "$WORKDIR/load.err" >&2
-        exit 1
-    fi
-    if ((status == 1)); then
-        echo "$scenario on port $port: delivery errors: $line" >&2
-        echo 1 >>"$WORKDIR/errors"
-    fi
-    awk -v line="$line" -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v ns=$((t1 - t0)) \
-        'BEGIN { printf "%s,%.0f\n", line, t / hz * 1e9 / ns * 100 }'
-}
-
-
-# record FILE-PREFIX CSV: keeps the fields the table needs, one file each.
-# queue-load --csv fields: 5 msgs/s, 7 p50 us, 8 p99 us, 16 tool CPU %;
-# bench adds 17, the server's CPU %.
-record() {
-    local prefix=$1 line=$2
-    awk -F, -v p="$prefix" '{
-        print $5 >>(p ".msgs"); print $7 >>(p ".p50"); print $8 >>(p ".p99"); print $17 >>(p ".cpu")
-    }' <<<"$line"
-}
-
-SUT_PORT=$(free_port)
-read -r -a SUT_ARGV <<<"${SERVER_CMD//\{port\}/$SUT_PORT}"
-start "$SERVER_NAME" "$SUT_PORT" "${SUT_ARGV[@]}"
-SUT_PID=$STARTED_PID
-
-REDIS_PORT=$(free_port)
-start redis "$REDIS_PORT" "$REDIS_SERVER" --port "$REDIS_PORT" \
-    --bind 127.0.0.1 --save '' --appendonly no --daemonize no --logfile ''
-REDIS_PID=$STARTED_PID
-
-echo "$SERVER_NAME: ${SUT_ARGV[*]} (port $SUT_PORT); redis: $("$REDIS_SERVER" --version | awk '{print $3}') (port $REDIS_PORT)" >&2
-echo "queue-load: $LOAD_TOOL --seconds $DURATION $LOAD_ARGS" >&2
-
-for ((round = 1; round <= ROUNDS; round++)); do
-    for scenario in "${SCENARIO_LIST[@]}"; do
-        sut=$(bench "$SUT_PORT" "$SUT_PID" "$scenario")
-        redis=$(bench "$REDIS_PORT" "$REDIS_PID" "$scenario")
-        for pid in "$SUT_PID" "$REDIS_PID"; do
-            kill -0 "$pid" 2>/dev/null || { echo "server pid $pid died" >&2; exit 1; }
-        done
-        record "$WORKDIR/$scenario.sut" "$sut"
-        record "$WORKDIR/$scenario.redis" "$redis"
-        for pair in "$SERVER_NAME:$sut" "redis:$redis"; do
-            awk -F, -v round="$round" -v name="${pair%%:*}" -v s="$scenario" '{
-                printf "round %d  %-7s %-8s %10.0f msgs/s  p50 %8.1f us  p99 %8.1f us  server CPU %3d%%  tool CPU %3d%%\n",
-                    round, s, name, $5, $7, $8, $17, $16 }' <<<"${pair#*:}" >&2
-        done
-        if [[ -n $RAW_CSV ]]; then
-            echo "$SERVER_NAME,$round,$sut" >>"$RAW_CSV"
-            echo "redis,$round,$redis" >>"$RAW_CSV"
-        fi
-    done
-done
-
-echo "| scenario | $SERVER_NAME msgs/s | redis msgs/s | ratio | $SERVER_NAME p50/p99 µs | redis p50/p99 µs | server CPU % $SERVER_NAME/redis |"
-echo "|---|---:|---:|---:|---:|---:|---:|"
-for scenario in "${SCENARIO_LIST[@]}"; do
-    declare -A m=()
-    for side in sut redis; do
-        for field in msgs p50 p99 cpu; do
-            m[$side.$field]=$(median <"$WORKDIR/$scenario.$side.$field")
-        done
-    done
-    awk -v s="$(label "$scenario")" -v a="${m[sut.msgs]}" -v b="${m[redis.msgs]}" \
-        -v a50="${m[sut.p50]}" -v a99="${m[sut.p99]}" -v b50="${m[redis.p50]}" -v b99="${m[redis.p99]}" \
-        -v acpu="${m[sut.cpu]}" -v bcpu="${m[redis.cpu]}" 'BEGIN {
-        printf "| %s | %.0f | %.0f | %.2f | %.1f / %.1f | %.1f / %.1f | %.0f / %.0f |\n",
-            s, a, b, (b > 0 ? a / b : 0), a50, a99, b50, b99, acpu, bcpu }'
-done
-
-if [[ -s $WORKDIR/errors ]]; then
-    echo "$(wc -l <"$WORKDIR/errors") run(s) reported delivery errors (see above)" >&2
-    exit 1
-fi
+compare_load
