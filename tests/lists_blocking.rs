@@ -973,3 +973,27 @@ fn replies_before_a_blocking_command_are_not_held() {
     );
     assert_eq!(show(&b.read_reply()), show(b"*-1\r\n"));
 }
+
+/// Input that keeps arriving while a client is blocked is bounded by
+/// client-query-buffer-limit: past it the client is dropped, and the list it
+/// waited on keeps what is pushed afterwards.
+#[test]
+fn input_while_blocked_is_bounded_by_the_query_buffer_limit() {
+    let s = Server::start_with(&["--client-query-buffer-limit", "1mb"]);
+    let mut c = s.raw();
+    c.send(b"BLPOP bounded:q 0\r\n");
+    let mut admin = s.raw();
+    wait_blocked(&mut admin, 1);
+    // The start of a 4 MB bulk string: never complete, so never run.
+    c.send(b"*2\r\n$4\r\nECHO\r\n$4194304\r\n");
+    let chunk = vec![b'x'; 64 * 1024];
+    for _ in 0..32 {
+        if std::io::Write::write_all(&mut c.stream, &chunk).is_err() {
+            break;
+        }
+    }
+    c.expect_closed();
+    wait_blocked(&mut admin, 0);
+    admin.check(&["RPUSH", "bounded:q", "v"], &int(1));
+    admin.check(&["LRANGE", "bounded:q", "0", "-1"], &bulks(&["v"]));
+}

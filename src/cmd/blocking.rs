@@ -398,23 +398,29 @@ async fn wait(
                 break WaitEnd::Served(take_result(fut.await));
             }
             Event::Input(Ok(n), buf) if n > 0 => {
-                // Requests sent behind the blocking one run after it.
-                s.stash_input(buf);
-            }
-            Event::Input(..) => {
-                if waiter.claim() {
-                    fut.forget();
-                } else {
-                    // What was popped for a client that left is lost with
-                    // it, as in Redis when the two cross.
-                    drop(fut.await);
+                // Requests sent behind the blocking one run after it; past
+                // the query buffer limit the client is dropped, as in Redis.
+                if s.stash_input(buf) {
+                    break leave(waiter, fut).await;
                 }
-                break WaitEnd::Gone;
             }
+            Event::Input(..) => break leave(waiter, fut).await,
         }
     };
     s.set_blocked(None);
     end
+}
+
+/// The client is gone (or dropped): give the wait up.
+async fn leave(waiter: &Arc<Waiter>, fut: HopFuture) -> WaitEnd {
+    if waiter.claim() {
+        fut.forget();
+    } else {
+        // What was popped for a client that left is lost with it, as in
+        // Redis when the two cross.
+        drop(fut.await);
+    }
+    WaitEnd::Gone
 }
 
 /// CLIENT UNBLOCK on this core: wakes the client `id` if it is blocked here.

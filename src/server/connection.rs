@@ -150,8 +150,11 @@ impl Session {
     }
 
     /// Keeps what arrived while blocked for after the blocking command.
-    pub fn stash_input(&mut self, bytes: Vec<u8>) {
+    /// True when that is more than `client-query-buffer-limit` allows.
+    pub fn stash_input(&mut self, bytes: Vec<u8>) -> bool {
         self.stash.extend_from_slice(&bytes);
+        let limit = self.core.shard.borrow().config.client_query_buffer_limit;
+        self.stash.len() as u64 > limit
     }
 
     /// Marks the client blocked (for CLIENT UNBLOCK, CLIENT LIST and INFO).
