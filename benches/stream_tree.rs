@@ -22,7 +22,7 @@ fn bench(c: &mut Criterion) {
                 .unwrap();
             i += 1;
             if i.is_multiple_of(1_000_000) {
-                t.trim_maxlen(0, false);
+                t.trim_maxlen(0, false, 0);
             }
         })
     });
@@ -46,14 +46,14 @@ fn bench(c: &mut Criterion) {
     g.bench_function("trim_maxlen_exact_100k_of_200k", |b| {
         b.iter_batched(
             || filled(200_000),
-            |mut t| black_box(t.trim_maxlen(100_000, false)),
+            |mut t| black_box(t.trim_maxlen(100_000, false, 0)),
             BatchSize::LargeInput,
         )
     });
     g.bench_function("trim_maxlen_approx_100k_of_200k", |b| {
         b.iter_batched(
             || filled(200_000),
-            |mut t| black_box(t.trim_maxlen(100_000, true)),
+            |mut t| black_box(t.trim_maxlen(100_000, true, 0)),
             BatchSize::LargeInput,
         )
     });

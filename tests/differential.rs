@@ -1,7 +1,8 @@
 //! Differential test: every line of tests/scripts/foundation.redis (and, in
-//! separate tests, of tests/scripts/pubsub.redis and lists.redis) is sent to a real
-//! redis-server and to the server under test; the raw reply bytes must be
-//! identical. All mismatches are collected and reported together.
+//! separate tests, of tests/scripts/pubsub.redis, lists.redis and
+//! streams.redis) is sent to a real redis-server and to the server under
+//! test; the raw reply bytes must be identical. All mismatches are collected
+//! and reported together.
 //!
 //! The reference is always a real redis-server (the test fails, asking for
 //! `apt-get install redis-server`, when it is missing). Set
@@ -27,6 +28,12 @@ const PUBSUB: Script = Script {
 const LISTS: Script = Script {
     name: "lists.redis",
     text: include_str!("scripts/lists.redis"),
+    min_lines: 200,
+};
+
+const STREAMS: Script = Script {
+    name: "streams.redis",
+    text: include_str!("scripts/streams.redis"),
     min_lines: 200,
 };
 
@@ -327,6 +334,16 @@ fn lists_script_threads1() {
 #[test]
 fn lists_script_threads3() {
     run_script(&LISTS, 3);
+}
+
+#[test]
+fn streams_script_threads1() {
+    run_script(&STREAMS, 1);
+}
+
+#[test]
+fn streams_script_threads3() {
+    run_script(&STREAMS, 3);
 }
 
 #[test]

@@ -137,7 +137,7 @@ pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Flow {
         s.send_now().await;
         let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
         let end = wait(s, &waiter, fut, left).await;
-        unregister(&s.core, s.db, &req, &waiter);
+        unregister(&s.core, s.db, &req.keys, &waiter);
         match end {
             WaitEnd::Served(Served::Retry) => continue,
             WaitEnd::Served(served) => answer(s, &req, served),
@@ -160,12 +160,19 @@ fn answer(s: &mut Session, req: &Request, served: Served) {
             out.bulk(values.first().map_or(&b""[..], |v| v));
         }
         Served::Moved(value) => out.bulk(&value),
+        other => answer_other(out, other),
+    }
+}
+
+/// The endings every blocking command shares: an error, or CLIENT UNBLOCK.
+pub fn answer_other(out: &mut crate::resp::Out, served: Served) {
+    match served {
         Served::Failed(e) => out.error(&e.0),
         Served::Unblocked { error: false } => out.null_array(),
         Served::Unblocked { error: true } => {
             out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK")
         }
-        Served::Retry => unreachable!("retried by the caller"),
+        other => unreachable!("answered by its command: {other:?}"),
     }
 }
 
@@ -282,6 +289,7 @@ async fn attempt(
                 .await?;
                 Served::Moved(value)
             }
+            BlockOp::Read { .. } => unreachable!("list commands parse list ops"),
         }));
     }
     // Nothing to pop: wait on every key, registered while still locked.
@@ -321,14 +329,15 @@ fn serve_now(ctx: &mut super::Ctx, key: &[u8], op: &BlockOp) -> Result<Served, E
             lists::push(ctx, dst, *to, &[&value])?;
             Served::Moved(value)
         }
+        BlockOp::Read { .. } => unreachable!("list commands parse list ops"),
     })
 }
 
 /// Takes `waiter` out of every shard's table.
-fn unregister(core: &std::rc::Rc<Core>, db: usize, req: &Request, waiter: &Arc<Waiter>) {
+pub fn unregister(core: &std::rc::Rc<Core>, db: usize, keys: &[Vec<u8>], waiter: &Arc<Waiter>) {
     let shards = core.cores();
     let mut by_shard: BTreeMap<usize, Vec<Vec<u8>>> = BTreeMap::new();
-    for k in &req.keys {
+    for k in keys {
         by_shard
             .entry(shard_of(k, shards))
             .or_default()
@@ -347,7 +356,7 @@ fn unregister(core: &std::rc::Rc<Core>, db: usize, req: &Request, waiter: &Arc<W
     }
 }
 
-enum WaitEnd {
+pub enum WaitEnd {
     Served(Served),
     TimedOut,
     /// The client disconnected or was killed.
@@ -356,7 +365,7 @@ enum WaitEnd {
 
 /// Waits for a shard to serve `waiter`, for the timeout, for CLIENT
 /// UNBLOCK, or for the client to go away, whichever claims it first.
-async fn wait(
+pub async fn wait(
     s: &mut Session,
     waiter: &Arc<Waiter>,
     mut fut: HopFuture,

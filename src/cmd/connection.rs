@@ -44,6 +44,10 @@ pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Flow {
             return super::blocking::run(s, cmd, argv).await;
         }
         ConnCmd::ClientUnblock => client_unblock(s, argv).await,
+        ConnCmd::Xread | ConnCmd::Xreadgroup => {
+            let group = cmd == ConnCmd::Xreadgroup;
+            return super::stream_read::run(s, argv, group).await;
+        }
         ConnCmd::Lmpop => {
             let core = s.core.clone();
             super::multi::lmpop(&core, s.db, argv, &mut s.out).await

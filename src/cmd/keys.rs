@@ -91,14 +91,9 @@ pub fn take_part(ctx: &mut Ctx, key: &[u8]) -> Option<Entry> {
 /// Stores a value taken by [`take_part`], deadline included (RENAME's destination side).
 pub fn put_part(ctx: &mut Ctx, key: &[u8], entry: Entry) {
     let at = entry.expire_at();
-    let list = matches!(entry.value, crate::types::Value::List(_));
     ctx.db().set(key, entry.value, at);
+    // A list arriving under a key wakes the clients blocked on it.
     ctx.wrote(key);
-    if list {
-        // A list arriving under a key wakes the clients blocked on it.
-        let db = ctx.db;
-        ctx.shard.blocking.signal(db, key);
-    }
 }
 
 /// Redis's `parseExtendedExpireArgumentsOrReply`.

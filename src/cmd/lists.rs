@@ -78,10 +78,8 @@ pub fn push(ctx: &mut Ctx, key: &[u8], end: End, values: &[&[u8]]) -> Result<usi
         }
     }
     let len = list.len();
-    ctx.wrote(key);
     // Clients blocked on this key are served after the command.
-    let db = ctx.db;
-    ctx.shard.blocking.signal(db, key);
+    ctx.wrote(key);
     Ok(len)
 }
 

@@ -17,6 +17,9 @@ pub mod lists;
 pub mod multi;
 pub mod pubsub;
 pub mod server;
+pub mod stream_groups;
+pub mod stream_read;
+pub mod streams;
 pub mod strings;
 pub mod table;
 
@@ -39,10 +42,12 @@ impl Ctx<'_> {
         &mut self.shard.dbs[self.db]
     }
 
-    /// Every write to a key reports here: it feeds the change counter now, and
-    /// is the one place the append-only log and WATCH will hook into.
-    pub fn wrote(&mut self, _key: &[u8]) {
+    /// Every write to a key reports here: it feeds the change counter, wakes
+    /// the clients blocked on the key (served after the command), and is the
+    /// one place the append-only log and WATCH will hook into.
+    pub fn wrote(&mut self, key: &[u8]) {
         self.shard.stats.dirty += 1;
+        self.shard.blocking.signal(self.db, key);
     }
 
     /// Looks a key up for reading and counts a keyspace hit or miss, as
@@ -132,6 +137,8 @@ pub enum ConnCmd {
     Blmove,
     Brpoplpush,
     ClientUnblock,
+    Xread,
+    Xreadgroup,
 }
 
 /// Runs a shard command on `ctx`, writing its reply or its error to `out`.

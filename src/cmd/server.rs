@@ -79,6 +79,8 @@ pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Result<(), Er
                         }
                     }
                     shard.stats.dirty += removed as u64;
+                    // Blocked stream group readers learn their stream is gone.
+                    shard.blocking.signal_all(only);
                 })
                 .await;
             s.out.ok();

@@ -1,12 +1,15 @@
-//! Clients blocked on list keys (BLPOP, BRPOP, BLMPOP, BLMOVE, BRPOPLPUSH).
+//! Clients blocked on keys: lists (BLPOP, BRPOP, BLMPOP, BLMOVE,
+//! BRPOPLPUSH) and streams (XREAD and XREADGROUP with BLOCK).
 //!
 //! A blocked client leaves one [`Waiter`] in the block table of each shard
 //! that owns one of its keys, queued per key in the order clients blocked.
-//! When a push makes a key with waiters non-empty, the key is marked ready,
-//! and after the command the shard serves the key's waiters first-come,
-//! first-served, one element (or COUNT elements) each, while the list lasts.
-//! Serving a waiter runs its pop right there and sends the result to the
-//! waiting client's core; nothing polls and no timer fires while it waits.
+//! Every write to a key with waiters marks it ready (see `Ctx::wrote`), and
+//! after the command the shard serves the key's waiters first-come,
+//! first-served: for a list, one element (or COUNT elements) each while the
+//! list lasts; for a stream, every reader whose ID is behind the stream's
+//! last entry, and every group reader while its group has new entries.
+//! Serving a waiter runs its pop or read right there and sends the result to
+//! the waiting client's core; nothing polls and no timer fires while it waits.
 //!
 //! Invariants:
 //! - **Exactly once.** A waiter queued on several keys, on several shards, is
@@ -35,6 +38,8 @@ use super::locks::DbKey;
 use super::route::shard_of;
 use crate::cmd::args::Error;
 use crate::cmd::lists::{self, End};
+use crate::cmd::stream_read::{self as stream_cmds, StreamReply};
+use crate::types::stream::StreamId;
 
 /// What a blocked client does with a key once it has elements.
 #[derive(Clone, Debug)]
@@ -43,6 +48,26 @@ pub enum BlockOp {
     Pop { end: End, count: usize },
     /// BLMOVE / BRPOPLPUSH into `dst`.
     Move { dst: Vec<u8>, from: End, to: End },
+    /// XREAD BLOCK (no group) or XREADGROUP BLOCK with `>`.
+    Read {
+        group: Option<GroupRead>,
+        /// At most this many entries (0: all).
+        count: usize,
+    },
+}
+
+/// The group side of a blocked XREADGROUP.
+#[derive(Clone, Debug)]
+pub struct GroupRead {
+    pub group: Vec<u8>,
+    pub consumer: Vec<u8>,
+    pub noack: bool,
+}
+
+impl BlockOp {
+    fn on_lists(&self) -> bool {
+        !matches!(self, BlockOp::Read { .. })
+    }
 }
 
 /// What the waiting client is told.
@@ -62,6 +87,8 @@ pub enum Served {
     Unblocked {
         error: bool,
     },
+    /// A stream read: the key and what was read from it.
+    Read(StreamReply),
 }
 
 const WAITING: u8 = 0;
@@ -101,31 +128,57 @@ impl Waiter {
     }
 }
 
+/// A waiter in one key's queue. `after` is, for XREAD, the ID the client
+/// has seen on this key (its `$` resolved when it blocked); unused otherwise.
+#[derive(Clone, Debug)]
+struct Queued {
+    waiter: Arc<Waiter>,
+    after: StreamId,
+}
+
 /// One shard's blocked clients.
 #[derive(Default)]
 pub struct BlockTable {
     /// Waiters per key, oldest first. Invariant: no empty queues.
-    waiting: AHashMap<DbKey, VecDeque<Arc<Waiter>>>,
-    /// Keys pushed to since they were last served.
+    waiting: AHashMap<DbKey, VecDeque<Queued>>,
+    /// Keys written since they were last served.
     ready: Vec<DbKey>,
 }
 
 impl BlockTable {
     pub fn register(&mut self, key: DbKey, waiter: Arc<Waiter>) {
-        self.waiting.entry(key).or_default().push_back(waiter);
+        self.register_after(key, waiter, StreamId::MIN);
+    }
+
+    /// Registers a stream reader that has seen `key` up to `after`.
+    pub fn register_after(&mut self, key: DbKey, waiter: Arc<Waiter>, after: StreamId) {
+        self.waiting
+            .entry(key)
+            .or_default()
+            .push_back(Queued { waiter, after });
     }
 
     /// Removes `waiter` from `key`'s queue.
     pub fn unregister(&mut self, key: &DbKey, waiter: &Arc<Waiter>) {
         if let Some(queue) = self.waiting.get_mut(key) {
-            queue.retain(|w| !Arc::ptr_eq(w, waiter));
+            queue.retain(|q| !Arc::ptr_eq(&q.waiter, waiter));
             if queue.is_empty() {
                 self.waiting.remove(key);
             }
         }
     }
 
-    /// A push to `key`: serve its waiters after the command, if it has any.
+    /// Marks every key of database `db` (None: all) with waiters as ready:
+    /// FLUSHDB / FLUSHALL may have removed them.
+    pub fn signal_all(&mut self, db: Option<usize>) {
+        for key in self.waiting.keys() {
+            if db.is_none_or(|d| d == key.0) && !self.ready.contains(key) {
+                self.ready.push(key.clone());
+            }
+        }
+    }
+
+    /// A write to `key`: serve its waiters after the command, if it has any.
     /// Costs nothing while nobody is blocked.
     pub fn signal(&mut self, db: usize, key: &[u8]) {
         if self.waiting.is_empty() {
@@ -146,20 +199,37 @@ impl BlockTable {
         self.waiting.values().map(VecDeque::len).sum()
     }
 
-    /// The oldest waiter still waiting on `key` that this shard could claim.
+    /// The oldest list waiter still waiting on `key`, claimed by this shard.
+    /// Stream readers queued on the same key keep their places.
     fn next_claimed(&mut self, key: &DbKey) -> Option<Arc<Waiter>> {
         let queue = self.waiting.get_mut(key)?;
-        let mut found = None;
-        while let Some(w) = queue.pop_front() {
-            if w.claim() {
-                found = Some(w);
-                break;
-            }
-        }
+        queue.retain(|q| q.waiter.is_waiting());
+        let found = queue
+            .iter()
+            .position(|q| q.waiter.op.on_lists() && q.waiter.claim())
+            .and_then(|i| queue.remove(i))
+            .map(|q| q.waiter);
         if queue.is_empty() {
             self.waiting.remove(key);
         }
         found
+    }
+
+    /// The stream readers waiting on `key`, oldest first.
+    fn readers(&mut self, key: &DbKey) -> Vec<Queued> {
+        let Some(queue) = self.waiting.get_mut(key) else {
+            return Vec::new();
+        };
+        queue.retain(|q| q.waiter.is_waiting());
+        let readers = queue
+            .iter()
+            .filter(|q| !q.waiter.op.on_lists())
+            .cloned()
+            .collect();
+        if queue.is_empty() {
+            self.waiting.remove(key);
+        }
+        readers
     }
 }
 
@@ -181,8 +251,46 @@ pub fn serve_ready(core: &Core) {
     }
 }
 
-/// Serves `key`'s waiters in order while its list has elements.
+/// Serves `key`'s waiters: list waiters while it holds a list, then stream
+/// readers (which also learn of a deleted or replaced stream or group).
 fn serve_key(core: &Core, key: DbKey) {
+    serve_list_key(core, key.clone());
+    serve_stream_key(core, key);
+}
+
+/// Serves `key`'s stream readers, oldest first: each one the stream (or
+/// its group) has something for, or whose stream or group is gone.
+fn serve_stream_key(core: &Core, key: DbKey) {
+    let answers = core.with_ctx(key.0, |ctx| {
+        let mut answers = Vec::new();
+        for q in ctx.shard.blocking.readers(&key) {
+            let BlockOp::Read { group, count } = &q.waiter.op else {
+                continue;
+            };
+            if !stream_cmds::blocked_ready(ctx, &key.1, group.as_ref(), q.after) {
+                continue;
+            }
+            if !q.waiter.claim() {
+                continue;
+            }
+            let served =
+                match stream_cmds::serve_blocked(ctx, &key.1, group.as_ref(), q.after, *count) {
+                    Ok(reply) => Served::Read(reply),
+                    Err(e) => Served::Failed(e),
+                };
+            answers.push((q.waiter.reply, served));
+        }
+        // Drop the claimed ones from the queue now.
+        ctx.shard.blocking.readers(&key);
+        answers
+    });
+    for (reply, served) in answers {
+        core.answer(reply, Box::new(served));
+    }
+}
+
+/// Serves `key`'s list waiters in order while its list has elements.
+fn serve_list_key(core: &Core, key: DbKey) {
     let shards = core.cores();
     // Moves to other shards are only told to retry, so the elements they
     // will take are counted here to wake no more of them than there are.
@@ -227,6 +335,7 @@ fn serve_key(core: &Core, key: DbKey) {
                         Served::Moved(value)
                     }
                 }
+                BlockOp::Read { .. } => unreachable!("next_claimed takes list waiters only"),
             };
             Some((waiter.reply, served))
         });

@@ -3,16 +3,18 @@
 
 pub mod list;
 pub mod longdouble;
-/// The storage of streams (the streams issue): not yet used by any command.
+pub mod stream;
 pub mod stream_tree;
 
 /// A stored value. The variant decides `TYPE` and the WRONGTYPE checks.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub enum Value {
     /// A string (Redis keeps integers as strings too, and so do we).
     Str(Vec<u8>),
     /// A list: a queue of compact chunks (Redis's quicklist).
     List(list::List),
+    /// A stream: entries in a tree of compact leaves, plus consumer groups.
+    Stream(Box<stream::Stream>),
 }
 
 impl Value {
@@ -21,6 +23,7 @@ impl Value {
         match self {
             Value::Str(_) => "string",
             Value::List(_) => "list",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -31,6 +34,7 @@ impl Value {
             Value::Str(s) if s.len() <= 44 => "embstr",
             Value::Str(_) => "raw",
             Value::List(l) => l.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 }

@@ -929,8 +929,9 @@ impl StreamTree {
     }
 
     /// Remove the oldest entries so that at most `maxlen` remain. With
-    /// `approx`, only whole leaves are dropped. Returns entries removed.
-    pub fn trim_maxlen(&mut self, maxlen: usize, approx: bool) -> usize {
+    /// `approx`, only whole leaves are dropped, and at most `limit` entries
+    /// (0: no limit) as Redis's `~ ... LIMIT`. Returns entries removed.
+    pub fn trim_maxlen(&mut self, maxlen: usize, approx: bool, limit: usize) -> usize {
         let g = epoch::pin();
         let mut removed = 0;
         while self.len > maxlen {
@@ -939,6 +940,9 @@ impl StreamTree {
                 break;
             };
             let live = leaf.live.load(Ordering::Relaxed);
+            if limit != 0 && removed + live > limit {
+                break;
+            }
             if live <= excess {
                 self.edit_leaf(leaf as *const Leaf, Edit::Remove, &g);
                 self.set_len(self.len - live);
@@ -960,13 +964,17 @@ impl StreamTree {
         removed
     }
 
-    /// Remove entries with ID < `minid`. With `approx`, only whole leaves.
-    pub fn trim_minid(&mut self, minid: StreamId, approx: bool) -> usize {
+    /// Remove entries with ID < `minid`. With `approx`, only whole leaves,
+    /// and at most `limit` entries (0: no limit).
+    pub fn trim_minid(&mut self, minid: StreamId, approx: bool, limit: usize) -> usize {
         let g = epoch::pin();
         let mut removed = 0;
         while let Some(leaf) = self.first_leaf(&g) {
+            let live = leaf.live.load(Ordering::Relaxed);
+            if limit != 0 && removed + live > limit {
+                break;
+            }
             if leaf.last_id() < minid {
-                let live = leaf.live.load(Ordering::Relaxed);
                 self.edit_leaf(leaf as *const Leaf, Edit::Remove, &g);
                 self.set_len(self.len - live);
                 removed += live;
@@ -1002,6 +1010,37 @@ impl StreamTree {
         }
         let g = epoch::pin();
         std::mem::size_of::<Self>() + std::mem::size_of::<Inner>() + self.root(&g).map_or(0, walk)
+    }
+
+    /// (index nodes, leaves) currently reachable from the root.
+    fn counts(&self) -> (usize, usize) {
+        fn walk(n: &Node, acc: &mut (usize, usize)) {
+            acc.0 += 1;
+            if n.height == 0 {
+                acc.1 += n.kids.len();
+            } else {
+                for i in 0..n.kids.len() {
+                    walk(n.child(i), acc);
+                }
+            }
+        }
+        let g = epoch::pin();
+        let mut acc = (0, 0);
+        if let Some(r) = self.root(&g) {
+            walk(r, &mut acc);
+        }
+        acc
+    }
+
+    /// Leaves in the tree (what Redis calls the radix tree's keys).
+    pub fn leaf_count(&self) -> usize {
+        self.counts().1
+    }
+
+    /// Index nodes plus leaves.
+    pub fn node_count(&self) -> usize {
+        let (nodes, leaves) = self.counts();
+        nodes + leaves
     }
 }
 
@@ -1144,14 +1183,14 @@ mod tests {
                         m.pop_first();
                         n += 1;
                     }
-                    assert_eq!(t.trim_maxlen(maxlen, false), n);
+                    assert_eq!(t.trim_maxlen(maxlen, false, 0), n);
                 }
                 Op::TrimMinid(k) => {
                     let minid = pick(&all, k);
                     let keep = m.split_off(&minid);
                     let n = m.len();
                     m = keep;
-                    assert_eq!(t.trim_minid(minid, false), n);
+                    assert_eq!(t.trim_minid(minid, false, 0), n);
                 }
                 Op::Range(a, b, c) => {
                     let (s, e) = (pick(&all, a), pick(&all, b));
@@ -1227,12 +1266,25 @@ mod tests {
         for i in 0..95u64 {
             t.append(StreamId::new(i, 0), &[(b"f", b"v")]).unwrap();
         }
-        assert_eq!(t.trim_maxlen(50, true), 40);
+        assert_eq!(t.trim_maxlen(50, true, 0), 40);
         assert_eq!(t.len(), 55);
-        assert_eq!(t.trim_minid(StreamId::new(65, 0), true), 20);
+        assert_eq!(t.trim_minid(StreamId::new(65, 0), true, 0), 20);
         assert_eq!(t.first_id(), Some(StreamId::new(60, 0)));
-        assert_eq!(t.trim_minid(StreamId::new(65, 0), false), 5);
+        assert_eq!(t.trim_minid(StreamId::new(65, 0), false, 0), 5);
         assert_eq!(t.first_id(), Some(StreamId::new(65, 0)));
+    }
+
+    #[test]
+    fn approx_trim_stops_at_the_limit() {
+        let mut t = StreamTree::with_params(10, 4096, 4);
+        for i in 0..100u64 {
+            t.append(StreamId::new(i, 0), &[(b"f", b"v")]).unwrap();
+        }
+        // A limit smaller than a leaf removes nothing; 25 allows two leaves.
+        assert_eq!(t.trim_maxlen(0, true, 5), 0);
+        assert_eq!(t.trim_maxlen(0, true, 25), 20);
+        assert_eq!(t.trim_minid(StreamId::new(90, 0), true, 35), 30);
+        assert_eq!(t.first_id(), Some(StreamId::new(50, 0)));
     }
 
     fn fields_for(id: StreamId) -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -1330,7 +1382,7 @@ mod tests {
                 deleted += 1;
             }
             if i % 10_000 == 9_999 {
-                t.trim_maxlen(50_000, i % 20_000 == 9_999);
+                t.trim_maxlen(50_000, i % 20_000 == 9_999, 0);
             }
         }
         stop.store(true, Ordering::Relaxed);

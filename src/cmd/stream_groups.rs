@@ -1,0 +1,643 @@
+//! Consumer-group commands: XGROUP (CREATE, SETID, DESTROY, CREATECONSUMER,
+//! DELCONSUMER, HELP), XACK, XPENDING, XCLAIM, XAUTOCLAIM and XINFO, with
+//! Redis 7.2's replies. The group reads themselves (XREADGROUP) are in
+//! `stream_read`; the pending-entry bookkeeping in `types::stream`.
+
+use super::args::{is, truncated, Args, CmdResult, Error};
+use super::streams::{
+    no_group, parse_bound, parse_id, parse_strict_id, read_stream, reply_entries, reply_entry,
+    reply_id, stream_mut, to_read,
+};
+use super::Ctx;
+use crate::resp::parse::parse_i64;
+use crate::resp::Out;
+use crate::types::stream::{AutoClaim, ClaimOpts, Group, Stream, StreamId, ENTRIES_READ_UNKNOWN};
+use crate::types::Value;
+
+fn subcommand_syntax(sub: &[u8], container: &str) -> Error {
+    Error::msg(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {container} HELP.",
+        truncated(sub, 128)
+    ))
+}
+
+fn help(out: &mut Out, lines: &[&str]) {
+    out.array(lines.len());
+    lines.iter().for_each(|l| out.simple(l));
+}
+
+/// `NOGROUP No such consumer group 'g' for key name 'k'`.
+fn no_such_group(key: &[u8], group: &[u8]) -> Error {
+    Error::msg(format!(
+        "NOGROUP No such consumer group '{}' for key name '{}'",
+        String::from_utf8_lossy(group),
+        String::from_utf8_lossy(key)
+    ))
+}
+
+/// An ENTRIESREAD value: non-negative or -1.
+fn entries_read(arg: &[u8]) -> Result<i64, Error> {
+    let n = parse_i64(arg).ok_or(Error::NOT_INTEGER)?;
+    if n < 0 && n != ENTRIES_READ_UNKNOWN {
+        return Err(Error::msg(
+            "ERR value for ENTRIESREAD must be positive or -1",
+        ));
+    }
+    Ok(n)
+}
+
+// ------------------------------------------------------------------ XGROUP
+
+/// Every XGROUP subcommand but HELP: the key must hold a stream (or CREATE
+/// must have MKSTREAM); SETID and the consumer commands need the group.
+pub fn xgroup(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    let argv = args.all();
+    let sub = argv[1];
+    let (key, group) = (argv[2], argv[3]);
+    let create = is(sub, "create");
+    let mut mkstream = false;
+    let mut read = ENTRIES_READ_UNKNOWN;
+    if create {
+        let mut i = 5;
+        while i < argv.len() {
+            if is(argv[i], "mkstream") {
+                mkstream = true;
+                i += 1;
+            } else if is(argv[i], "entriesread") && i + 1 < argv.len() {
+                read = entries_read(argv[i + 1])?;
+                i += 2;
+            } else {
+                return Err(subcommand_syntax(sub, "XGROUP"));
+            }
+        }
+    }
+    let now = ctx.now;
+    let exists = stream_mut(ctx.db(), key, now)?.is_some();
+    if !(exists || create && mkstream) {
+        return Err(Error::msg(
+            "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.",
+        ));
+    }
+    let has_group = exists
+        && stream_mut(ctx.db(), key, now)?
+            .expect("exists")
+            .groups
+            .contains_key(group);
+    let needs_group = is(sub, "setid") || is(sub, "createconsumer") || is(sub, "delconsumer");
+    if needs_group && !has_group {
+        return Err(no_such_group(key, group));
+    }
+    if create && argv.len() <= 8 {
+        let last = if argv[4] == b"$" {
+            None
+        } else {
+            Some(parse_strict_id(argv[4])?)
+        };
+        if !exists {
+            ctx.db().set(key, Value::Stream(Box::default()), None);
+        }
+        let s = stream_mut(ctx.db(), key, now)?.expect("exists");
+        let last = last.unwrap_or(s.last_id);
+        if !s.create_group(group, last, read) {
+            return Err(Error::msg("BUSYGROUP Consumer Group name already exists"));
+        }
+        ctx.wrote(key);
+        out.ok();
+    } else if is(sub, "setid") && (argv.len() == 5 || argv.len() == 7) {
+        let s = stream_mut(ctx.db(), key, now)?.expect("exists");
+        let last = if argv[4] == b"$" {
+            s.last_id
+        } else {
+            parse_id(argv[4], 0)?
+        };
+        let mut read = ENTRIES_READ_UNKNOWN;
+        if argv.len() == 7 {
+            if !is(argv[5], "entriesread") {
+                return Err(subcommand_syntax(sub, "XGROUP"));
+            }
+            read = entries_read(argv[6])?;
+        }
+        let g = s.groups.get_mut(group).expect("checked above");
+        g.last_id = last;
+        g.entries_read = read;
+        ctx.wrote(key);
+        out.ok();
+    } else if is(sub, "destroy") && argv.len() == 4 {
+        let s = stream_mut(ctx.db(), key, now)?.expect("exists");
+        let removed = s.groups.remove(group).is_some();
+        if removed {
+            // Wakes its blocked readers, to tell them it is gone.
+            ctx.wrote(key);
+        }
+        out.int(removed as i64);
+    } else if is(sub, "createconsumer") && argv.len() == 5 {
+        let s = stream_mut(ctx.db(), key, now)?.expect("exists");
+        let g = s.groups.get_mut(group).expect("checked above");
+        let created = g.consumer(argv[4], now).1;
+        if created {
+            ctx.wrote(key);
+        }
+        out.int(created as i64);
+    } else if is(sub, "delconsumer") && argv.len() == 5 {
+        let s = stream_mut(ctx.db(), key, now)?.expect("exists");
+        let g = s.groups.get_mut(group).expect("checked above");
+        let pending = match g.consumers.remove(argv[4]) {
+            Some(c) => {
+                for id in &c.pel {
+                    g.pel.remove(id);
+                }
+                Some(c.pel.len())
+            }
+            None => None,
+        };
+        if pending.is_some() {
+            ctx.wrote(key);
+        }
+        out.int(pending.unwrap_or(0) as i64);
+    } else {
+        return Err(subcommand_syntax(sub, "XGROUP"));
+    }
+    Ok(())
+}
+
+pub fn xgroup_help(_ctx: &mut Ctx, _args: &mut Args, out: &mut Out) -> CmdResult {
+    help(
+        out,
+        &[
+            "XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "CREATE <key> <groupname> <id|$> [option]",
+            "    Create a new consumer group. Options are:",
+            "    * MKSTREAM",
+            "      Create the empty stream if it does not exist.",
+            "    * ENTRIESREAD entries_read",
+            "      Set the group's entries_read counter (internal use).",
+            "CREATECONSUMER <key> <groupname> <consumer>",
+            "    Create a new consumer in the specified group.",
+            "DELCONSUMER <key> <groupname> <consumer>",
+            "    Remove the specified consumer.",
+            "DESTROY <key> <groupname>",
+            "    Remove the specified group.",
+            "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
+            "    Set the current group ID and entries_read counter.",
+            "HELP",
+            "    Prints this help.",
+        ],
+    );
+    Ok(())
+}
+
+// ------------------------------------------------------------------ XACK
+
+/// XACK key group id [id ...]
+pub fn xack(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    let key = args.next_bytes()?;
+    let group = args.next_bytes()?;
+    let now = ctx.now;
+    let has_group = match stream_mut(ctx.db(), key, now)? {
+        Some(s) => s.groups.contains_key(group),
+        None => false,
+    };
+    if !has_group {
+        out.int(0);
+        return Ok(());
+    }
+    // All IDs are checked first: an ack is all or nothing.
+    let ids = args
+        .rest()
+        .iter()
+        .map(|a| parse_strict_id(a))
+        .collect::<Result<Vec<_>, _>>()?;
+    let s = stream_mut(ctx.db(), key, now)?.expect("checked above");
+    let g = s.groups.get_mut(group).expect("checked above");
+    let acked = ids.iter().filter(|&&id| g.forget(id)).count();
+    if acked > 0 {
+        ctx.wrote(key);
+    }
+    out.int(acked as i64);
+    Ok(())
+}
+
+/// The group of a stream for the commands that answer NOGROUP without one.
+fn group_of<'s>(
+    s: Option<&'s mut Stream>,
+    key: &[u8],
+    group: &[u8],
+) -> Result<&'s mut Stream, Error> {
+    match s {
+        Some(s) if s.groups.contains_key(group) => Ok(s),
+        _ => Err(no_group(key, group, "")),
+    }
+}
+
+// ------------------------------------------------------------------ XPENDING
+
+/// XPENDING key group [[IDLE min-idle-time] start end count [consumer]]
+pub fn xpending(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    let argv = args.all();
+    let (key, group) = (argv[1], argv[2]);
+    let argc = argv.len();
+    if argc != 3 && !(6..=9).contains(&argc) {
+        return Err(Error::SYNTAX);
+    }
+    let mut range = None;
+    if argc >= 6 {
+        let mut at = 3;
+        let mut min_idle = 0;
+        if is(argv[3], "idle") {
+            min_idle = parse_i64(argv[4]).ok_or(Error::NOT_INTEGER)?;
+            if argc < 8 {
+                return Err(Error::SYNTAX);
+            }
+            at += 2;
+        }
+        let count = parse_i64(argv[at + 2]).ok_or(Error::NOT_INTEGER)?.max(0);
+        let start = parse_bound(argv[at], true)?;
+        let end = parse_bound(argv[at + 1], false)?;
+        let consumer = argv.get(at + 3).copied();
+        range = Some((min_idle, start, end, count as usize, consumer));
+    }
+    let now = ctx.now;
+    // XPENDING reads: a hit or miss like any read.
+    let found = read_stream(ctx, key)?.is_some();
+    let s = group_of(
+        if found {
+            stream_mut(ctx.db(), key, now)?
+        } else {
+            None
+        },
+        key,
+        group,
+    )?;
+    let g = &s.groups[group];
+    let Some((min_idle, start, end, count, consumer)) = range else {
+        out.array(4);
+        out.int(g.pel.len() as i64);
+        let (Some(first), Some(last)) = (g.pel.keys().next(), g.pel.keys().next_back()) else {
+            out.null();
+            out.null();
+            out.null_array();
+            return Ok(());
+        };
+        reply_id(out, *first);
+        reply_id(out, *last);
+        let owners: Vec<_> = g
+            .consumers
+            .iter()
+            .filter(|(_, c)| !c.pel.is_empty())
+            .collect();
+        out.array(owners.len());
+        for (name, c) in owners {
+            out.array(2);
+            out.bulk(name);
+            out.bulk_int(c.pel.len() as i64);
+        }
+        return Ok(());
+    };
+    let ids: Vec<StreamId> = match consumer {
+        Some(name) => match g.consumers.get(name) {
+            Some(c) => c.pel.range(start..=end.max(start)).copied().collect(),
+            None => Vec::new(),
+        },
+        None => g
+            .pel
+            .range(start..=end.max(start))
+            .map(|(id, _)| *id)
+            .collect(),
+    };
+    let rows: Vec<_> = ids
+        .into_iter()
+        .filter(|id| start <= end && *id <= end)
+        .map(|id| (id, &g.pel[&id]))
+        .filter(|(_, p)| min_idle <= 0 || now.saturating_sub(p.delivery_time) as i64 >= min_idle)
+        .take(count)
+        .collect();
+    out.array(rows.len());
+    for (id, p) in rows {
+        out.array(4);
+        reply_id(out, id);
+        out.bulk(&p.consumer);
+        out.int(now.saturating_sub(p.delivery_time) as i64);
+        out.int(p.delivery_count as i64);
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------ XCLAIM
+
+/// A number option of XCLAIM / XAUTOCLAIM with its own error text.
+fn number(arg: &[u8], what: &str) -> Result<i64, Error> {
+    parse_i64(arg).ok_or_else(|| Error::msg(format!("ERR {what}")))
+}
+
+/// XCLAIM key group consumer min-idle-time id [id ...] [IDLE ms]
+/// [TIME unix-time-milliseconds] [RETRYCOUNT count] [FORCE] [JUSTID] [LASTID lastid]
+pub fn xclaim(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    let argv = args.all();
+    let (key, group, consumer) = (argv[1], argv[2], argv[3]);
+    let now = ctx.now;
+    let found = read_stream(ctx, key)?.is_some();
+    let s = group_of(
+        if found {
+            stream_mut(ctx.db(), key, now)?
+        } else {
+            None
+        },
+        key,
+        group,
+    )?;
+    let min_idle = number(argv[4], "Invalid min-idle-time argument for XCLAIM")?.max(0) as u64;
+    let mut ids = Vec::new();
+    let mut j = 5;
+    while j < argv.len() {
+        match parse_strict_id(argv[j]) {
+            Ok(id) => ids.push(id),
+            Err(_) => break,
+        }
+        j += 1;
+    }
+    let mut opts = ClaimOpts {
+        min_idle,
+        delivery_time: now,
+        retry_count: None,
+        force: false,
+        justid: false,
+        last_id: StreamId::MIN,
+    };
+    let mut delivery: Option<i64> = None;
+    while j < argv.len() {
+        let more = argv.len() - 1 - j;
+        let opt = argv[j];
+        if is(opt, "force") {
+            opts.force = true;
+        } else if is(opt, "justid") {
+            opts.justid = true;
+        } else if is(opt, "idle") && more > 0 {
+            j += 1;
+            let idle = number(argv[j], "Invalid IDLE option argument for XCLAIM")?;
+            delivery = Some((now as i64).wrapping_sub(idle));
+        } else if is(opt, "time") && more > 0 {
+            j += 1;
+            delivery = Some(number(argv[j], "Invalid TIME option argument for XCLAIM")?);
+        } else if is(opt, "retrycount") && more > 0 {
+            j += 1;
+            let n = number(argv[j], "Invalid RETRYCOUNT option argument for XCLAIM")?;
+            opts.retry_count = (n >= 0).then_some(n as u64);
+        } else if is(opt, "lastid") && more > 0 {
+            j += 1;
+            opts.last_id = parse_strict_id(argv[j])?;
+        } else {
+            return Err(Error::msg(format!(
+                "ERR Unrecognized XCLAIM option '{}'",
+                String::from_utf8_lossy(opt)
+            )));
+        }
+        j += 1;
+    }
+    // A bogus delivery time (negative or in the future) means now.
+    opts.delivery_time = match delivery {
+        Some(t) if t >= 0 && t as u64 <= now => t as u64,
+        _ => now,
+    };
+    let claimed = s.claim(group, consumer, &ids, opts, now);
+    ctx.wrote(key);
+    out.array(claimed.len());
+    for entry in &claimed {
+        match entry.1 {
+            Some(_) => reply_entry(out, entry),
+            None => reply_id(out, entry.0),
+        }
+    }
+    Ok(())
+}
+
+/// XAUTOCLAIM key group consumer min-idle-time start [COUNT count] [JUSTID]
+pub fn xautoclaim(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    let argv = args.all();
+    let (key, group, consumer) = (argv[1], argv[2], argv[3]);
+    let now = ctx.now;
+    let found = read_stream(ctx, key)?.is_some();
+    let s = group_of(
+        if found {
+            stream_mut(ctx.db(), key, now)?
+        } else {
+            None
+        },
+        key,
+        group,
+    )?;
+    let min_idle = number(argv[4], "Invalid min-idle-time argument for XAUTOCLAIM")?.max(0) as u64;
+    let start = parse_bound(argv[5], true)?;
+    let mut count = 100usize;
+    let mut justid = false;
+    let mut j = 6;
+    while j < argv.len() {
+        let more = argv.len() - 1 - j;
+        if is(argv[j], "count") && more > 0 {
+            // Redis's upper bound: LONG_MAX / (sizeof(streamID) * attempts factor).
+            let max = i64::MAX / 16;
+            count = match parse_i64(argv[j + 1]) {
+                Some(n) if (1..=max).contains(&n) => n as usize,
+                _ => return Err(Error::msg("ERR COUNT must be > 0")),
+            };
+            j += 1;
+        } else if is(argv[j], "justid") {
+            justid = true;
+        } else {
+            return Err(Error::SYNTAX);
+        }
+        j += 1;
+    }
+    let scan = AutoClaim {
+        start,
+        min_idle,
+        count,
+        justid,
+    };
+    let done = s.auto_claim(group, consumer, scan, now);
+    ctx.wrote(key);
+    out.array(3);
+    reply_id(out, done.cursor);
+    out.array(done.entries.len());
+    for entry in &done.entries {
+        match entry.1 {
+            Some(_) => reply_entry(out, entry),
+            None => reply_id(out, entry.0),
+        }
+    }
+    out.array(done.deleted.len());
+    done.deleted.iter().for_each(|&id| reply_id(out, id));
+    Ok(())
+}
+
+// ------------------------------------------------------------------ XINFO
+
+/// XINFO STREAM / GROUPS / CONSUMERS (HELP is [`xinfo_help`]).
+pub fn xinfo(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    let argv = args.all();
+    let (sub, key) = (argv[1], argv[2]);
+    let now = ctx.now;
+    let s = read_stream(ctx, key)?.ok_or(Error::NO_SUCH_KEY)?;
+    if is(sub, "consumers") && argv.len() == 4 {
+        let g = s
+            .groups
+            .get(argv[3])
+            .ok_or_else(|| no_such_group(key, argv[3]))?;
+        out.array(g.consumers.len());
+        for (name, c) in &g.consumers {
+            out.map(4);
+            out.bulk_str("name");
+            out.bulk(name);
+            out.bulk_str("pending");
+            out.int(c.pel.len() as i64);
+            out.bulk_str("idle");
+            out.int(now.saturating_sub(c.seen_time) as i64);
+            out.bulk_str("inactive");
+            out.int(c.active_time.map_or(-1, |t| now.saturating_sub(t) as i64));
+        }
+    } else if is(sub, "groups") && argv.len() == 3 {
+        out.array(s.groups.len());
+        for (name, g) in &s.groups {
+            out.map(6);
+            out.bulk_str("name");
+            out.bulk(name);
+            out.bulk_str("consumers");
+            out.int(g.consumers.len() as i64);
+            out.bulk_str("pending");
+            out.int(g.pel.len() as i64);
+            out.bulk_str("last-delivered-id");
+            reply_id(out, g.last_id);
+            group_counters(out, s, g);
+        }
+    } else if is(sub, "stream") {
+        let mut full = false;
+        let mut count = 10usize;
+        if argv.len() > 3 {
+            if !is(argv[3], "full") {
+                return Err(subcommand_syntax(sub, "XINFO"));
+            }
+            full = true;
+            if argv.len() > 4 {
+                if argv.len() != 6 || !is(argv[4], "count") {
+                    return Err(subcommand_syntax(sub, "XINFO"));
+                }
+                count = parse_i64(argv[5]).ok_or(Error::NOT_INTEGER)?.max(0) as usize;
+            }
+        }
+        stream_info(out, s, full, count);
+    } else {
+        return Err(subcommand_syntax(sub, "XINFO"));
+    }
+    Ok(())
+}
+
+/// `entries-read` and `lag` of a group.
+fn group_counters(out: &mut Out, s: &Stream, g: &Group) {
+    out.bulk_str("entries-read");
+    if g.entries_read != ENTRIES_READ_UNKNOWN {
+        out.int(g.entries_read);
+    } else {
+        out.null();
+    }
+    out.bulk_str("lag");
+    match s.lag(g) {
+        Some(lag) => out.int(lag),
+        None => out.null(),
+    }
+}
+
+fn stream_info(out: &mut Out, s: &Stream, full: bool, count: usize) {
+    out.map(if full { 9 } else { 10 });
+    out.bulk_str("length");
+    out.int(s.len() as i64);
+    out.bulk_str("radix-tree-keys");
+    out.int(s.leaves() as i64);
+    out.bulk_str("radix-tree-nodes");
+    out.int(s.nodes() as i64);
+    out.bulk_str("last-generated-id");
+    reply_id(out, s.last_id);
+    out.bulk_str("max-deleted-entry-id");
+    reply_id(out, s.max_deleted_id);
+    out.bulk_str("entries-added");
+    out.int(s.entries_added as i64);
+    out.bulk_str("recorded-first-entry-id");
+    reply_id(out, s.first_id);
+    if !full {
+        out.bulk_str("groups");
+        out.int(s.groups.len() as i64);
+        for (name, rev) in [("first-entry", false), ("last-entry", true)] {
+            out.bulk_str(name);
+            match to_read(s.range(StreamId::MIN, StreamId::MAX, 1, rev)).first() {
+                Some(e) => reply_entry(out, e),
+                None => out.null(),
+            }
+        }
+        return;
+    }
+    let limit = |n: usize| if count == 0 { n } else { n.min(count) };
+    out.bulk_str("entries");
+    reply_entries(
+        out,
+        &to_read(s.range(StreamId::MIN, StreamId::MAX, count, false)),
+    );
+    out.bulk_str("groups");
+    out.array(s.groups.len());
+    for (name, g) in &s.groups {
+        out.map(7);
+        out.bulk_str("name");
+        out.bulk(name);
+        out.bulk_str("last-delivered-id");
+        reply_id(out, g.last_id);
+        group_counters(out, s, g);
+        out.bulk_str("pel-count");
+        out.int(g.pel.len() as i64);
+        out.bulk_str("pending");
+        out.array(limit(g.pel.len()));
+        for (id, p) in g.pel.iter().take(limit(g.pel.len())) {
+            out.array(4);
+            reply_id(out, *id);
+            out.bulk(&p.consumer);
+            out.int(p.delivery_time as i64);
+            out.int(p.delivery_count as i64);
+        }
+        out.bulk_str("consumers");
+        out.array(g.consumers.len());
+        for (cname, c) in &g.consumers {
+            out.map(5);
+            out.bulk_str("name");
+            out.bulk(cname);
+            out.bulk_str("seen-time");
+            out.int(c.seen_time as i64);
+            out.bulk_str("active-time");
+            out.int(c.active_time.map_or(-1, |t| t as i64));
+            out.bulk_str("pel-count");
+            out.int(c.pel.len() as i64);
+            out.bulk_str("pending");
+            out.array(limit(c.pel.len()));
+            for id in c.pel.iter().take(limit(c.pel.len())) {
+                let p = &g.pel[id];
+                out.array(3);
+                reply_id(out, *id);
+                out.int(p.delivery_time as i64);
+                out.int(p.delivery_count as i64);
+            }
+        }
+    }
+}
+
+pub fn xinfo_help(_ctx: &mut Ctx, _args: &mut Args, out: &mut Out) -> CmdResult {
+    help(
+        out,
+        &[
+            "XINFO <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "CONSUMERS <key> <groupname>",
+            "    Show consumers of <groupname>.",
+            "GROUPS <key>",
+            "    Show the stream consumer groups.",
+            "STREAM <key> [FULL [COUNT <count>]",
+            "    Show information about the stream.",
+            "HELP",
+            "    Prints this help.",
+        ],
+    );
+    Ok(())
+}

@@ -1,0 +1,456 @@
+//! XREAD and XREADGROUP: reads over several streams, possibly on several
+//! shards, that may block until one of them gets new entries.
+//!
+//! Like Redis, a read first checks every key (type, group, ID) and only
+//! then reads, so an error leaves no trace. Keys on one shard are checked
+//! and read in one hop; keys on several shards are locked first, as a
+//! cross-shard transaction (`shard::txn`), so a group read never consumes
+//! from one stream and then fails on another. With BLOCK and nothing to
+//! read, the client registers a waiter on every key in that same locked
+//! step (see `shard::blocking`), so no XADD can fall in between; the shard
+//! that gets an entry serves the waiter there (`blocked_ready`, `serve_blocked`).
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::args::{is, Error};
+use super::blocking::{self, WaitEnd};
+use super::streams::{no_group, parse_strict_id, read_stream, reply_entries, stream_mut, to_read};
+use super::Ctx;
+use crate::resp::parse::parse_i64;
+use crate::resp::Out;
+use crate::server::connection::{Flow, Session};
+use crate::shard::blocking::{BlockOp, GroupRead, Served, Waiter};
+use crate::shard::dispatch::{take_result, Core, Work};
+use crate::shard::locks::LockMode;
+use crate::shard::route::shard_of;
+use crate::shard::txn::Txn;
+use crate::types::stream::{self, ReadEntry, StreamId};
+
+/// What a blocked reader is sent: the key and the entries read from it.
+pub type StreamReply = (Vec<u8>, Vec<ReadEntry>);
+
+/// The ID argument given for one stream.
+#[derive(Clone, Debug)]
+enum After {
+    /// `$`: whatever the stream's last ID is now.
+    Last,
+    /// `>`: the group's new entries.
+    New,
+    Id(StreamId),
+    /// A bad ID, reported after the key's own checks, as Redis orders them.
+    Bad(Error),
+}
+
+#[derive(Clone, Debug)]
+struct Request {
+    group: Option<GroupRead>,
+    count: usize,
+    /// None: no BLOCK; Some(None): block forever.
+    block: Option<Option<Duration>>,
+    keys: Vec<Vec<u8>>,
+    after: Vec<After>,
+}
+
+fn parse(argv: &[&[u8]], xreadgroup: bool) -> Result<Request, Error> {
+    let mut block = None;
+    let mut count = 0;
+    let mut group: Option<(Vec<u8>, Vec<u8>)> = None;
+    let mut noack = false;
+    let mut streams_at = None;
+    let mut i = 1;
+    while i < argv.len() {
+        let more = argv.len() - 1 - i;
+        let opt = argv[i];
+        if is(opt, "block") && more > 0 {
+            i += 1;
+            let ms = parse_i64(argv[i])
+                .ok_or(Error::msg("ERR timeout is not an integer or out of range"))?;
+            if ms < 0 {
+                return Err(Error::msg("ERR timeout is negative"));
+            }
+            block = Some((ms > 0).then(|| Duration::from_millis(ms as u64)));
+        } else if is(opt, "count") && more > 0 {
+            i += 1;
+            count = parse_i64(argv[i]).ok_or(Error::NOT_INTEGER)?.max(0) as usize;
+        } else if is(opt, "streams") && more > 0 {
+            streams_at = Some(i + 1);
+            if !(argv.len() - i - 1).is_multiple_of(2) {
+                return Err(Error::msg(
+                    "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
+                ));
+            }
+            break;
+        } else if is(opt, "group") && more >= 2 {
+            if !xreadgroup {
+                return Err(Error::msg(
+                    "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.",
+                ));
+            }
+            group = Some((argv[i + 1].to_vec(), argv[i + 2].to_vec()));
+            i += 2;
+        } else if is(opt, "noack") {
+            if !xreadgroup {
+                return Err(Error::msg(
+                    "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.",
+                ));
+            }
+            noack = true;
+        } else {
+            return Err(Error::SYNTAX);
+        }
+        i += 1;
+    }
+    let Some(at) = streams_at else {
+        return Err(Error::SYNTAX);
+    };
+    if xreadgroup && group.is_none() {
+        return Err(Error::msg("ERR Missing GROUP option for XREADGROUP"));
+    }
+    let n = (argv.len() - at) / 2;
+    let keys = argv[at..at + n].iter().map(|k| k.to_vec()).collect();
+    let after = argv[at + n..]
+        .iter()
+        .map(|&arg| match arg {
+            b"$" if xreadgroup => After::Bad(Error::msg(
+                "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.",
+            )),
+            b"$" => After::Last,
+            b">" if !xreadgroup => After::Bad(Error::msg(
+                "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.",
+            )),
+            b">" => After::New,
+            _ => parse_strict_id(arg).map_or_else(After::Bad, After::Id),
+        })
+        .collect();
+    Ok(Request {
+        group: group.map(|(group, consumer)| GroupRead {
+            group,
+            consumer,
+            noack,
+        }),
+        count,
+        block,
+        keys,
+        after,
+    })
+}
+
+// ------------------------------------------------------------------ shard side
+
+/// Checks one key as Redis does before reading anything: its type, its
+/// group, then its ID. Returns the ID to read after (`$` resolved).
+fn check(
+    ctx: &mut Ctx,
+    key: &[u8],
+    group: Option<&GroupRead>,
+    after: &After,
+) -> Result<After, Error> {
+    let s = read_stream(ctx, key)?;
+    if let Some(g) = group {
+        if !s.is_some_and(|s| s.groups.contains_key(g.group.as_slice())) {
+            return Err(no_group(key, &g.group, " in XREADGROUP with GROUP option"));
+        }
+    }
+    Ok(match after {
+        After::Bad(e) => return Err(e.clone()),
+        After::Last => After::Id(s.map_or(StreamId::MIN, |s| s.last_id)),
+        other => other.clone(),
+    })
+}
+
+/// Reads one checked key; None when it has nothing to give (so the reply
+/// leaves it out). A group read with an ID reads the consumer's history,
+/// which always answers, even with no entries.
+fn serve(
+    ctx: &mut Ctx,
+    key: &[u8],
+    group: Option<&GroupRead>,
+    after: &After,
+    count: usize,
+) -> Option<Vec<ReadEntry>> {
+    let now = ctx.now;
+    let s = stream_mut(ctx.db(), key, now).ok()??;
+    let Some(g) = group else {
+        let After::Id(after) = after else {
+            unreachable!("checked")
+        };
+        if s.is_empty() || s.last_valid_id() <= *after {
+            return None;
+        }
+        let start = stream::incr(*after)?;
+        return Some(to_read(s.range(start, StreamId::MAX, count, false)));
+    };
+    let read = match after {
+        After::Id(id) => {
+            let start = stream::incr(*id).unwrap_or(StreamId::MAX);
+            Some(s.read_history(&g.group, &g.consumer, start, count, now))
+        }
+        _ => {
+            let last = s.groups[g.group.as_slice()].last_id;
+            if !s.is_empty() && s.last_valid_id() > last {
+                Some(s.read_new(&g.group, &g.consumer, count, g.noack, now))
+            } else {
+                // The consumer exists from its first read, served or not.
+                let group = s.groups.get_mut(g.group.as_slice()).expect("checked");
+                group.consumer(&g.consumer, now).0.seen_time = now;
+                None
+            }
+        }
+    };
+    ctx.shard.stats.dirty += 1;
+    read
+}
+
+/// Whether a blocked reader of `key` can be answered now: the stream has
+/// an entry after `after` (XREAD) or after its group's last ID, or the
+/// stream or group it reads with is gone (which it must be told).
+pub fn blocked_ready(
+    ctx: &mut Ctx,
+    key: &[u8],
+    group: Option<&GroupRead>,
+    after: StreamId,
+) -> bool {
+    let now = ctx.now;
+    let s = match stream_mut(ctx.db(), key, now) {
+        Ok(Some(s)) => s,
+        // A deleted (or replaced) stream ends a group read only.
+        _ => return group.is_some(),
+    };
+    let after = match group {
+        None => after,
+        Some(g) => match s.groups.get(g.group.as_slice()) {
+            Some(group) => group.last_id,
+            None => return true,
+        },
+    };
+    !s.is_empty() && s.last_valid_id() > after
+}
+
+/// Answers a blocked reader that [`blocked_ready`] found ready.
+pub fn serve_blocked(
+    ctx: &mut Ctx,
+    key: &[u8],
+    group: Option<&GroupRead>,
+    after: StreamId,
+    count: usize,
+) -> Result<StreamReply, Error> {
+    // Redis 7.2 runs a woken XREADGROUP again: a stream or group that is
+    // gone answers as it would to a new request (NOGROUP, or WRONGTYPE).
+    let after = match group {
+        None => After::Id(after),
+        Some(g) => {
+            check(ctx, key, Some(g), &After::New)?;
+            After::New
+        }
+    };
+    let entries = serve(ctx, key, group, &after, count).unwrap_or_default();
+    Ok((key.to_vec(), entries))
+}
+
+// ------------------------------------------------------------------ client side
+
+/// Per key, in argument order: what was read, if anything.
+type Results = Vec<Option<Vec<ReadEntry>>>;
+
+/// Checks, reads, and (when nothing was read and the client blocks)
+/// registers `waiter` on every key, all in one step per shard.
+async fn attempt(
+    core: &Rc<Core>,
+    db: usize,
+    req: &Request,
+    waiter: Option<Arc<Waiter>>,
+) -> Result<Results, Error> {
+    let shards = core.cores();
+    let mut by_shard: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (i, k) in req.keys.iter().enumerate() {
+        by_shard.entry(shard_of(k, shards)).or_default().push(i);
+    }
+    if by_shard.len() == 1 {
+        let shard = *by_shard.keys().next().expect("one shard");
+        let req = req.clone();
+        let locks = req.keys.iter().map(|k| (db, k.as_slice().into())).collect();
+        let work = Work::closure(locks, LockMode::Plain, move |core: &Core| {
+            core.with_ctx(db, |ctx| {
+                let all: Vec<usize> = (0..req.keys.len()).collect();
+                let checked = check_part(ctx, &req, &all)?;
+                let read = serve_part(ctx, &req, &all, &checked);
+                if read.iter().all(Option::is_none) {
+                    if let Some(w) = waiter {
+                        register_part(ctx, &req, &all, &checked, w);
+                    }
+                }
+                Ok::<_, Error>(read)
+            })
+        });
+        return take_result(core.submit(shard, work).await);
+    }
+    // Several shards: lock and check them all (in shard order), then read.
+    let mut txn = Txn::new(core);
+    let mut checked: Vec<Option<Result<After, Error>>> = vec![None; req.keys.len()];
+    for (&shard, idx) in &by_shard {
+        let (r, part) = (req.clone(), idx.clone());
+        let locks = idx
+            .iter()
+            .map(|&i| (db, req.keys[i].as_slice().into()))
+            .collect();
+        let found: Vec<Result<After, Error>> = txn
+            .lock_and_run(shard, locks, move |core| {
+                core.with_ctx(db, |ctx| {
+                    part.iter()
+                        .map(|&i| check(ctx, &r.keys[i], r.group.as_ref(), &r.after[i]))
+                        .collect()
+                })
+            })
+            .await;
+        for (&i, f) in idx.iter().zip(found) {
+            checked[i] = Some(f);
+        }
+    }
+    // The first error in argument order wins, before anything is read.
+    let checked: Vec<After> = checked
+        .into_iter()
+        .map(|c| c.expect("every key checked"))
+        .collect::<Result<_, _>>()?;
+    let mut results: Results = vec![None; req.keys.len()];
+    for (&shard, idx) in &by_shard {
+        let (r, part, c) = (req.clone(), idx.clone(), checked.clone());
+        let read: Results = txn
+            .run(shard, move |core| {
+                core.with_ctx(db, |ctx| serve_part(ctx, &r, &part, &c))
+            })
+            .await;
+        for (&i, got) in idx.iter().zip(read) {
+            results[i] = got;
+        }
+    }
+    if let Some(w) = waiter.filter(|_| results.iter().all(Option::is_none)) {
+        for (&shard, idx) in &by_shard {
+            let (r, part, c, w) = (req.clone(), idx.clone(), checked.clone(), w.clone());
+            txn.run(shard, move |core| {
+                core.with_ctx(db, |ctx| register_part(ctx, &r, &part, &c, w))
+            })
+            .await;
+        }
+    }
+    Ok(results)
+}
+
+/// Checks the keys at `idx` (all on this shard); first error in order.
+fn check_part(ctx: &mut Ctx, req: &Request, idx: &[usize]) -> Result<Vec<After>, Error> {
+    let mut all = vec![After::New; req.keys.len()];
+    for &i in idx {
+        all[i] = check(ctx, &req.keys[i], req.group.as_ref(), &req.after[i])?;
+    }
+    Ok(all)
+}
+
+fn serve_part(ctx: &mut Ctx, req: &Request, idx: &[usize], checked: &[After]) -> Results {
+    idx.iter()
+        .map(|&i| {
+            serve(
+                ctx,
+                &req.keys[i],
+                req.group.as_ref(),
+                &checked[i],
+                req.count,
+            )
+        })
+        .collect()
+}
+
+fn register_part(
+    ctx: &mut Ctx,
+    req: &Request,
+    idx: &[usize],
+    checked: &[After],
+    waiter: Arc<Waiter>,
+) {
+    let db = ctx.db;
+    for &i in idx {
+        let after = match checked[i] {
+            After::Id(id) => id,
+            _ => StreamId::MIN,
+        };
+        let key = (db, req.keys[i].as_slice().into());
+        ctx.shard
+            .blocking
+            .register_after(key, waiter.clone(), after);
+    }
+}
+
+fn reply(out: &mut Out, keys: &[Vec<u8>], results: &Results) {
+    let served = results.iter().filter(|r| r.is_some()).count();
+    if served == 0 {
+        out.null_array();
+        return;
+    }
+    // RESP3 answers a map of stream to entries, RESP2 an array of pairs.
+    if out.resp3() {
+        out.map(served);
+    } else {
+        out.array(served);
+    }
+    for (key, entries) in keys.iter().zip(results) {
+        if let Some(entries) = entries {
+            if !out.resp3() {
+                out.array(2);
+            }
+            out.bulk(key);
+            reply_entries(out, entries);
+        }
+    }
+}
+
+/// Runs XREAD (`xreadgroup` false) or XREADGROUP.
+pub async fn run(s: &mut Session, argv: &[&[u8]], xreadgroup: bool) -> Flow {
+    let req = match parse(argv, xreadgroup) {
+        Ok(r) => r,
+        Err(e) => {
+            s.out.error(&e.0);
+            return Flow::Continue;
+        }
+    };
+    let core = s.core.clone();
+    let Some(timeout) = req.block else {
+        match attempt(&core, s.db, &req, None).await {
+            Ok(results) => reply(&mut s.out, &req.keys, &results),
+            Err(e) => s.out.error(&e.0),
+        }
+        return Flow::Continue;
+    };
+    let (slot, fut) = core.new_slot();
+    let op = BlockOp::Read {
+        group: req.group.clone(),
+        count: req.count,
+    };
+    let waiter = Waiter::new(s.client_id(), s.db, op, slot);
+    let results = match attempt(&core, s.db, &req, Some(waiter.clone())).await {
+        Ok(results) => results,
+        Err(e) => {
+            fut.forget();
+            s.out.error(&e.0);
+            return Flow::Continue;
+        }
+    };
+    if results.iter().any(Option::is_some) {
+        fut.forget();
+        reply(&mut s.out, &req.keys, &results);
+        return Flow::Continue;
+    }
+    // Replies to the requests before this one go out before it waits.
+    s.send_now().await;
+    let end = blocking::wait(s, &waiter, fut, timeout).await;
+    blocking::unregister(&core, s.db, &req.keys, &waiter);
+    match end {
+        WaitEnd::Served(Served::Read((key, entries))) => {
+            reply(&mut s.out, &[key], &vec![Some(entries)]);
+        }
+        WaitEnd::Served(served) => blocking::answer_other(&mut s.out, served),
+        WaitEnd::TimedOut => s.out.null_array(),
+        WaitEnd::Gone => return Flow::Close,
+    }
+    Flow::Continue
+}
