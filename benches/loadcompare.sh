@@ -43,44 +43,32 @@ bench() {
 }
 
 # record FILE-PREFIX CSV: keeps the fields the table needs, one file each.
-# The tools' --csv fields: 5 msgs/s, 7 p50 us, 8 p99 us, 16 tool CPU %;
-# bench adds 17, the server's CPU %.
+# The tools' --csv fields: 5 msgs/s, 7 p50 us, 8 p99 us, the last one tool
+# CPU %; bench adds one more, the server's CPU %.
 record() {
     local prefix=$1 line=$2
     awk -F, -v p="$prefix" '{
-        print $5 >>(p ".msgs"); print $7 >>(p ".p50"); print $8 >>(p ".p99"); print $17 >>(p ".cpu")
+        print $5 >>(p ".msgs"); print $7 >>(p ".p50"); print $8 >>(p ".p99"); print $NF >>(p ".cpu")
     }' <<<"$line"
 }
 
 compare_load() {
-    local SUT_PORT SUT_PID REDIS_PORT REDIS_PID round scenario sut redis pid pair side field
+    local SUT_PORT SUT_PID REDIS_PORT REDIS_PID round scenario sut redis pair side field
     local -a SUT_ARGV
-    SUT_PORT=$(free_port)
-    read -r -a SUT_ARGV <<<"${SERVER_CMD//\{port\}/$SUT_PORT}"
-    start "$SERVER_NAME" "$SUT_PORT" "${SUT_ARGV[@]}"
-    SUT_PID=$STARTED_PID
-
-    REDIS_PORT=$(free_port)
-    start redis "$REDIS_PORT" "$REDIS_SERVER" --port "$REDIS_PORT" \
-        --bind 127.0.0.1 --save '' --appendonly no --daemonize no --logfile ''
-    REDIS_PID=$STARTED_PID
-
-    echo "$SERVER_NAME: ${SUT_ARGV[*]} (port $SUT_PORT); redis: $("$REDIS_SERVER" --version | awk '{print $3}') (port $REDIS_PORT)" >&2
+    start_pair
     echo "$TOOL_NAME: $LOAD_TOOL --seconds $DURATION $LOAD_ARGS" >&2
 
     for ((round = 1; round <= ROUNDS; round++)); do
         for scenario in "${SCENARIO_LIST[@]}"; do
             sut=$(bench "$SUT_PORT" "$SUT_PID" "$scenario")
             redis=$(bench "$REDIS_PORT" "$REDIS_PID" "$scenario")
-            for pid in "$SUT_PID" "$REDIS_PID"; do
-                kill -0 "$pid" 2>/dev/null || { echo "server pid $pid died" >&2; exit 1; }
-            done
+            pair_alive
             record "$WORKDIR/$scenario.sut" "$sut"
             record "$WORKDIR/$scenario.redis" "$redis"
             for pair in "$SERVER_NAME:$sut" "redis:$redis"; do
                 awk -F, -v round="$round" -v name="${pair%%:*}" -v s="$scenario" '{
                     printf "round %d  %-9s %-8s %10.0f msgs/s  p50 %8.1f us  p99 %8.1f us  server CPU %3d%%  tool CPU %3d%%\n",
-                        round, s, name, $5, $7, $8, $17, $16 }' <<<"${pair#*:}" >&2
+                        round, s, name, $5, $7, $8, $NF, $(NF - 1) }' <<<"${pair#*:}" >&2
             done
             if [[ -n $RAW_CSV ]]; then
                 echo "$SERVER_NAME,$round,$sut" >>"$RAW_CSV"

@@ -52,38 +52,10 @@ if [[ -z ${SERVER_CMD:-} ]]; then
     SERVER_CMD="$ROOT/target/release/ringbus --threads 1 --port {port}"
 fi
 
-# Servers, ports, CPU time and medians.
+# Servers, ports, CPU time, redis-benchmark and medians.
 source "$ROOT/benches/servers.sh"
 
-# bench PORT PID TEST PIPELINE -> prints "requests/s server-CPU-microseconds-per-request"
-# (empty on failure). The CPU figure matters when the benchmark client, not the
-# server, is the bottleneck: then requests/s ties while CPU per request differs.
-bench() {
-    local port=$1 pid=$2 test=$3 pipeline=$4
-    local n=${REQUESTS:-$((200000 * pipeline))}
-    local before after rps
-    before=$(cpu_ticks "$pid")
-    rps=$(taskset -c 1 redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$n" \
-        -P "$pipeline" -t "$test" --csv -q 2>/dev/null |
-        awk -F'","' 'NR > 1 { rps = $2 } END { if (rps != "") print rps }')
-    after=$(cpu_ticks "$pid")
-    [[ -n $rps ]] || return 0
-    awk -v rps="$rps" -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$n" \
-        'BEGIN { printf "%s %.3f\n", rps, t / hz * 1e6 / n }'
-}
-
-
-SUT_PORT=$(free_port)
-read -r -a SUT_ARGV <<<"${SERVER_CMD//\{port\}/$SUT_PORT}"
-start "$SERVER_NAME" "$SUT_PORT" "${SUT_ARGV[@]}"
-SUT_PID=$STARTED_PID
-
-REDIS_PORT=$(free_port)
-start redis "$REDIS_PORT" "$REDIS_SERVER" --port "$REDIS_PORT" \
-    --bind 127.0.0.1 --save '' --appendonly no --daemonize no --logfile ''
-REDIS_PID=$STARTED_PID
-
-echo "$SERVER_NAME: ${SUT_ARGV[*]} (port $SUT_PORT); redis: $("$REDIS_SERVER" --version | awk '{print $3}') (port $REDIS_PORT)" >&2
+start_pair
 
 IFS=', ' read -r -a TEST_LIST <<<"$TESTS"
 read -r -a PIPELINE_LIST <<<"$PIPELINES"
@@ -91,11 +63,10 @@ read -r -a PIPELINE_LIST <<<"$PIPELINES"
 for ((round = 1; round <= ROUNDS; round++)); do
     for test in "${TEST_LIST[@]}"; do
         for p in "${PIPELINE_LIST[@]}"; do
-            read -r sut sut_cpu <<<"$(bench "$SUT_PORT" "$SUT_PID" "$test" "$p")"
-            read -r redis redis_cpu <<<"$(bench "$REDIS_PORT" "$REDIS_PID" "$test" "$p")"
-            for pid in "$SUT_PID" "$REDIS_PID"; do
-                kill -0 "$pid" 2>/dev/null || { echo "server pid $pid died" >&2; exit 1; }
-            done
+            n=${REQUESTS:-$((200000 * p))}
+            read -r sut sut_cpu <<<"$(rb_bench "$SUT_PORT" "$SUT_PID" "$n" "$p" -t "$test")"
+            read -r redis redis_cpu <<<"$(rb_bench "$REDIS_PORT" "$REDIS_PID" "$n" "$p" -t "$test")"
+            pair_alive
             if [[ -z $sut || -z $redis ]]; then
                 echo "redis-benchmark failed: $test P=$p" >&2
                 exit 1

@@ -341,14 +341,35 @@ impl Conn {
         &mut self,
         mut f: impl FnMut(resp::Frame<'_>, u64) -> Result<(), String>,
     ) -> Result<usize, String> {
-        self.fill().await?;
-        let now = now_ns();
+        let grammar = self.grammar;
         let mut frames = 0;
-        while let Some(frame) = self.next_frame()? {
-            f(frame, now)?;
-            frames += 1;
-        }
+        self.read_with(|buf, now| {
+            let mut at = 0;
+            while let Some((frame, used)) =
+                resp::parse(&buf[at..], grammar).map_err(|e| format!("protocol error: {e}"))?
+            {
+                at += used;
+                f(frame, now)?;
+                frames += 1;
+            }
+            Ok(at)
+        })
+        .await?;
         Ok(frames)
+    }
+
+    /// Reads more bytes and hands those not parsed yet to `parse`, with the
+    /// receive time (`now_ns`) of this read; `parse` takes the complete
+    /// replies at their start and returns how many bytes they were. For a
+    /// tool with replies its own parser reads.
+    pub(crate) async fn read_with(
+        &mut self,
+        parse: impl FnOnce(&[u8], u64) -> Result<usize, String>,
+    ) -> Result<(), String> {
+        self.fill().await?;
+        let used = parse(&self.buf[self.pos..], now_ns())?;
+        self.pos += used;
+        Ok(())
     }
 
     /// Reads more bytes, first dropping what was parsed.
@@ -412,11 +433,13 @@ pub(crate) struct Template {
 }
 
 impl Template {
-    /// `cmd key <payload>`, with a zeroed header.
-    pub(crate) fn new(cmd: &[u8], key: &str, payload: usize) -> Template {
+    /// The command `args` then `<payload>`, with a zeroed header.
+    pub(crate) fn new(args: &[&[u8]], payload: usize) -> Template {
         let mut body = vec![b'x'; payload];
         body[..HEADER].fill(0);
-        let bytes = command(&[cmd, key.as_bytes(), &body]);
+        let mut all = args.to_vec();
+        all.push(&body);
+        let bytes = command(&all);
         let header_at = bytes.len() - payload - 2;
         Template { bytes, header_at }
     }
@@ -630,7 +653,7 @@ pub(crate) mod resp {
     }
 
     /// An array element at `at`: a bulk string, or an integer's digits.
-    fn element(buf: &[u8], at: usize) -> Result<Option<(&[u8], usize)>, String> {
+    pub(crate) fn element(buf: &[u8], at: usize) -> Result<Option<(&[u8], usize)>, String> {
         let Some((line, next)) = line(buf, at) else {
             return Ok(None);
         };
@@ -652,7 +675,7 @@ pub(crate) mod resp {
     }
 
     /// The line starting at `at` (without CRLF) and where the next one starts.
-    fn line(buf: &[u8], at: usize) -> Option<(&[u8], usize)> {
+    pub(crate) fn line(buf: &[u8], at: usize) -> Option<(&[u8], usize)> {
         let nl = buf.get(at..)?.iter().position(|&b| b == b'\n')? + at;
         let end = if nl > at && buf[nl - 1] == b'\r' {
             nl - 1
@@ -662,7 +685,7 @@ pub(crate) mod resp {
         Some((&buf[at..end], nl + 1))
     }
 
-    fn int(text: &[u8]) -> Result<i64, String> {
+    pub(crate) fn int(text: &[u8]) -> Result<i64, String> {
         let bad = || format!("bad integer {:?}", String::from_utf8_lossy(text));
         let (negative, digits) = match text.split_first() {
             Some((b'-', rest)) => (true, rest),
@@ -763,7 +786,7 @@ mod tests {
 
     #[test]
     fn header_round_trip() {
-        let template = Template::new(b"PUBLISH", "ch", 20);
+        let template = Template::new(&[b"PUBLISH", b"ch"], 20);
         let mut batch = b"earlier".to_vec();
         template.append(&mut batch, 123_456_789, 7, 42);
         assert_eq!(batch.len(), 7 + template.size());

@@ -442,7 +442,7 @@ async fn setup(plan: &Plan) -> Result<(Vec<Conn>, Vec<Conn>), String> {
 /// window has room for a whole batch.
 async fn publish_loop(shared: Rc<Shared>, idx: usize, mut stream: TcpStream, channel: String) {
     let window = &shared.windows[idx];
-    let template = Template::new(b"PUBLISH", &channel, shared.payload);
+    let template = Template::new(&[b"PUBLISH", channel.as_bytes()], shared.payload);
     let pipeline = u64::from(shared.pipeline);
     let size = window.due.len() as u64;
     let mut batch = Vec::with_capacity(template.size() * pipeline as usize);

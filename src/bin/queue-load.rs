@@ -44,15 +44,31 @@
 //! consumers, a producer's messages on one queue may be handled in any order.
 //! Any of these errors makes the tool exit with status 1; a failure to
 //! connect, an error reply, or a connection lost mid-run exits with status 2.
+//!
+//! # Streams
+//!
+//! With `--kind stream` the queues are streams: producers send `XADD key *
+//! d <payload>`, each stream gets the consumer group `--group` (created, after
+//! the key is deleted, with `XGROUP CREATE key group $ MKSTREAM`), and
+//! consumer `i` loops on `XREADGROUP GROUP group c<i> COUNT --count BLOCK
+//! 1000 STREAMS key... > ...` over every stream, acknowledging what each reply
+//! brought with one `XACK` per stream, sent with its next XREADGROUP. A
+//! message is consumed, and settles in the window, when an XREADGROUP
+//! delivers it; its latency runs from its XADD to that delivery. Checked on
+//! top of the list checks: that each XADD reply is an entry ID, that each
+//! XACK acknowledges every ID it names, and, after the drain, that `XPENDING`
+//! counts no entry delivered and never acknowledged.
 
 #[path = "../loadgen.rs"]
 mod loadgen;
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::fmt;
 use std::ops::Range;
 use std::rc::Rc;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use compio::net::TcpStream;
 use compio::runtime::JoinHandle;
 use hdrhistogram::Histogram;
@@ -69,9 +85,48 @@ static REPLIES: Grammar = Grammar {
 };
 /// The BRPOP timeout, in seconds: an idle consumer gets a nil reply this often.
 const BRPOP_TIMEOUT: &[u8] = b"1";
+/// The XREADGROUP BLOCK timeout, in milliseconds (as BRPOP's).
+const XREAD_BLOCK: &[u8] = b"1000";
+/// The field of a stream entry that holds the message.
+const FIELD: &[u8] = b"d";
 
-/// Closed-loop queue load: LPUSH producers, BRPOP consumers, push-to-pop
-/// latency, throughput, and exactly-once checks.
+/// What the queues are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Kind {
+    /// Lists: LPUSH, BRPOP.
+    List,
+    /// Streams: XADD, XREADGROUP and XACK in one consumer group.
+    Stream,
+}
+
+impl Kind {
+    /// The command producers send.
+    fn push_command(self) -> &'static str {
+        match self {
+            Kind::List => "LPUSH",
+            Kind::Stream => "XADD",
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            Kind::List => "list",
+            Kind::Stream => "stream",
+        }
+    }
+
+    /// The command consumers wait in.
+    fn pop_command(self) -> &'static str {
+        match self {
+            Kind::List => "BRPOP",
+            Kind::Stream => "XREADGROUP",
+        }
+    }
+}
+
+/// Closed-loop queue load: LPUSH producers and BRPOP consumers (or XADD
+/// producers and XREADGROUP consumers), push-to-pop latency, throughput, and
+/// exactly-once checks.
 #[derive(Parser, Debug)]
 #[command(name = "queue-load")]
 struct Args {
@@ -81,13 +136,16 @@ struct Args {
     /// Server port.
     #[arg(long, default_value_t = 6379)]
     port: u16,
-    /// Producer connections (LPUSH).
+    /// Lists (LPUSH / BRPOP) or streams (XADD / XREADGROUP + XACK).
+    #[arg(long, value_enum, default_value_t = Kind::List)]
+    kind: Kind,
+    /// Producer connections (LPUSH or XADD).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
     producers: u32,
-    /// Consumer connections (BRPOP over every queue).
+    /// Consumer connections (BRPOP or XREADGROUP over every queue).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
     consumers: u32,
-    /// Queues (list keys queue-load:0, queue-load:1, ...).
+    /// Queues (list or stream keys queue-load:0, queue-load:1, ...).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     queues: u32,
     /// Payload bytes (at least 16: it carries the send time, producer and
@@ -103,13 +161,19 @@ struct Args {
     /// LPUSHes sent per write (at most --window).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
     pipeline: u32,
-    /// BRPOPs each consumer keeps outstanding.
+    /// BRPOPs (XREADGROUPs) each consumer keeps outstanding.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     consumer_pipeline: u32,
+    /// Streams: the consumer group.
+    #[arg(long, default_value = "queue-load")]
+    group: String,
+    /// Streams: most entries one XREADGROUP brings (COUNT).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    count: u32,
     /// Print one CSV line instead, with the fields: producers, consumers,
     /// queues, payload, msgs_per_s, pushes_per_s, p50_us, p99_us, p999_us,
-    /// max_us, lost, duplicates, bad_frames, unacked, empty_pops,
-    /// tool_cpu_pct.
+    /// max_us, lost, duplicates, bad_frames, unacked, empty_pops, pending
+    /// (streams: entries never acknowledged; 0 for lists), tool_cpu_pct.
     #[arg(long)]
     csv: bool,
 }
@@ -126,6 +190,7 @@ fn main() {
 // The plan: who pushes and pops where.
 
 struct Plan {
+    kind: Kind,
     addr: String,
     producers: usize,
     consumers: usize,
@@ -135,12 +200,15 @@ struct Plan {
     window: u32,
     pipeline: u32,
     consumer_pipeline: u32,
+    group: String,
+    count: u32,
     seconds: f64,
 }
 
 impl Plan {
     fn new(args: &Args) -> Plan {
         Plan {
+            kind: args.kind,
             addr: format!("{}:{}", args.host, args.port),
             producers: args.producers as usize,
             consumers: args.consumers as usize,
@@ -151,6 +219,8 @@ impl Plan {
             window: args.window,
             pipeline: args.pipeline,
             consumer_pipeline: args.consumer_pipeline,
+            group: args.group.clone(),
+            count: args.count,
             seconds: args.seconds,
         }
     }
@@ -184,7 +254,7 @@ struct Ledger {
     popped: RefCell<Vec<u64>>,
     /// Distinct messages popped.
     popped_count: Cell<u64>,
-    /// LPUSH replies read.
+    /// LPUSH (XADD) replies read.
     acked: Cell<u64>,
 }
 
@@ -223,7 +293,8 @@ impl Ledger {
 #[derive(Default, Clone, Copy)]
 struct Errors {
     duplicates: u64,
-    /// Replies that are not a message we pushed to the queue it came from.
+    /// Replies that are not a message we pushed to the queue it came from
+    /// (or an XACK that did not acknowledge every ID it named).
     bad_frames: u64,
 }
 
@@ -232,22 +303,28 @@ struct Stats {
     latency: Histogram<u64>,
     /// Messages sent in the measured period and popped (first time).
     consumed: u64,
-    /// LPUSH replies read in the measured period.
+    /// LPUSH (XADD) replies read in the measured period.
     pushes: u64,
-    /// BRPOPs that timed out with a nil reply.
+    /// BRPOPs (XREADGROUPs) that timed out with a nil reply.
     empty_pops: u64,
     errors: Errors,
 }
 
 struct Shared {
     run: Run,
+    kind: Kind,
     queues: Vec<String>,
+    /// Streams: the consumer group, and COUNT of each XREADGROUP.
+    group: String,
+    count: u32,
     payload: usize,
     pipeline: u32,
     window: u64,
     ledgers: Vec<Ledger>,
     /// Messages pushed and not yet popped, over all producers.
     outstanding: Cell<u64>,
+    /// Streams: entry IDs in XACKs sent and not yet replied to.
+    acks_outstanding: Cell<u64>,
     /// Producers waiting for room in the window.
     waiting: Cell<u32>,
     /// One per producer.
@@ -259,12 +336,16 @@ impl Shared {
     fn new(plan: &Plan, measure: Range<u64>) -> Shared {
         Shared {
             run: Run::new(measure),
+            kind: plan.kind,
             queues: plan.queues.clone(),
+            group: plan.group.clone(),
+            count: plan.count,
             payload: plan.payload,
             pipeline: plan.pipeline,
             window: u64::from(plan.window),
             ledgers: (0..plan.producers).map(|_| Ledger::default()).collect(),
             outstanding: Cell::new(0),
+            acks_outstanding: Cell::new(0),
             waiting: Cell::new(0),
             room: (0..plan.producers).map(|_| Signal::default()).collect(),
             stats: RefCell::new(Stats {
@@ -316,6 +397,23 @@ impl Shared {
         self.stats.borrow_mut().errors.bad_frames += 1;
     }
 
+    /// A message with `payload` came from queue `key` at `now`.
+    fn deliver(&self, key: &[u8], payload: &[u8], now: u64) {
+        if payload.len() != self.payload || payload[HEADER..].iter().any(|&b| b != b'x') {
+            return self.bad_frame();
+        }
+        let (sent, producer, seq) = loadgen::read_header(payload);
+        if producer >= self.ledgers.len() {
+            return self.bad_frame();
+        }
+        if key != self.queues[queue_of(producer, seq, self.queues.len())].as_bytes() {
+            // Popped from another queue than it was pushed to: wrong, but
+            // popped, so it still settles its message.
+            self.bad_frame();
+        }
+        self.pop(producer, seq, sent, now);
+    }
+
     /// Ends the run early with an error (the first one is kept).
     fn set_fatal(&self, msg: String) {
         self.run.fail(msg, &self.room);
@@ -326,32 +424,53 @@ impl Shared {
         self.ledgers.iter().map(Ledger::missing).sum()
     }
 
-    /// LPUSHes whose reply has not been read.
+    /// LPUSHes (XADDs) whose reply has not been read, and entry IDs in
+    /// XACKs whose reply has not been read.
     fn unacked(&self) -> u64 {
-        self.ledgers
+        let pushes: u64 = self
+            .ledgers
             .iter()
             .map(|l| l.pushed.get() - l.acked.get())
-            .sum()
+            .sum();
+        pushes + self.acks_outstanding.get()
     }
 }
 
 // ---------------------------------------------------------------------------
 // Connections.
 
-/// Deletes the queue keys, so nothing left from an earlier run is popped.
-async fn clear_queues(addr: &str, queues: &[String]) -> Result<(), String> {
-    let mut conn = Conn::connect(addr, &REPLIES).await?;
+/// Deletes the queue keys, so nothing left from an earlier run is popped;
+/// gives each stream its consumer group.
+async fn clear_queues(plan: &Plan) -> Result<(), String> {
+    let mut conn = Conn::connect(&plan.addr, &REPLIES).await?;
     let mut args: Vec<&[u8]> = vec![b"DEL"];
-    args.extend(queues.iter().map(|q| q.as_bytes()));
+    args.extend(plan.queues.iter().map(|q| q.as_bytes()));
     conn.request(loadgen::command(&args), "DEL", |frame| {
         matches!(frame, resp::Frame::Integer(_))
     })
-    .await
+    .await?;
+    if plan.kind == Kind::Stream {
+        for q in &plan.queues {
+            let cmd = loadgen::command(&[
+                b"XGROUP",
+                b"CREATE",
+                q.as_bytes(),
+                plan.group.as_bytes(),
+                b"$",
+                b"MKSTREAM",
+            ]);
+            conn.request(cmd, "XGROUP CREATE", |frame| {
+                matches!(frame, resp::Frame::Simple(b"OK"))
+            })
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 /// Empties the queues, then connects every consumer and producer.
 async fn setup(plan: &Plan) -> Result<(Vec<Conn>, Vec<Conn>), String> {
-    clear_queues(&plan.addr, &plan.queues).await?;
+    clear_queues(plan).await?;
     let mut consumers = Vec::with_capacity(plan.consumers);
     for _ in 0..plan.consumers {
         consumers.push(Conn::connect(&plan.addr, &REPLIES).await?);
@@ -366,14 +485,22 @@ async fn setup(plan: &Plan) -> Result<(Vec<Conn>, Vec<Conn>), String> {
 // ---------------------------------------------------------------------------
 // Producers.
 
-/// Producer `idx`'s writing side: batches of `pipeline` LPUSHes while the
-/// window has room for a whole batch.
+/// The command that pushes a message to `queue`.
+fn push_template(kind: Kind, queue: &str, payload: usize) -> Template {
+    match kind {
+        Kind::List => Template::new(&[b"LPUSH", queue.as_bytes()], payload),
+        Kind::Stream => Template::new(&[b"XADD", queue.as_bytes(), b"*", FIELD], payload),
+    }
+}
+
+/// Producer `idx`'s writing side: batches of `pipeline` LPUSHes (XADDs)
+/// while the window has room for a whole batch.
 async fn push_loop(shared: Rc<Shared>, idx: usize, mut stream: TcpStream) {
     let ledger = &shared.ledgers[idx];
     let templates: Vec<Template> = shared
         .queues
         .iter()
-        .map(|q| Template::new(b"LPUSH", q, shared.payload))
+        .map(|q| push_template(shared.kind, q, shared.payload))
         .collect();
     let queues = templates.len();
     let largest = templates.iter().map(Template::size).max().unwrap_or(0);
@@ -399,7 +526,8 @@ async fn push_loop(shared: Rc<Shared>, idx: usize, mut stream: TcpStream) {
     }
 }
 
-/// Producer `idx`'s reading side: LPUSH replies, in order, one per message.
+/// Producer `idx`'s reading side: LPUSH (XADD) replies, in order, one per
+/// message.
 async fn reply_loop(shared: Rc<Shared>, idx: usize, mut conn: Conn) {
     if let Err(e) = read_replies(&shared, idx, &mut conn).await {
         shared.set_fatal(format!("producer {idx}: {e}"));
@@ -408,21 +536,15 @@ async fn reply_loop(shared: Rc<Shared>, idx: usize, mut conn: Conn) {
 
 async fn read_replies(shared: &Shared, idx: usize, conn: &mut Conn) -> Result<(), String> {
     let ledger = &shared.ledgers[idx];
+    let cmd = shared.kind.push_command();
     loop {
-        conn.read_frames(|frame, now| {
-            let length = match frame {
-                resp::Frame::Integer(n) => n,
-                resp::Frame::Error(e) => {
-                    return Err(format!("LPUSH: -{}", String::from_utf8_lossy(e)))
-                }
-                other => return Err(format!("unexpected LPUSH reply {other:?}")),
-            };
+        read_values(conn, |reply, now| {
+            let good = push_reply_ok(shared.kind, reply)?;
             if ledger.acked.get() >= ledger.pushed.get() {
-                return Err("more LPUSH replies than pushes".to_string());
+                return Err(format!("more {cmd} replies than pushes"));
             }
             ledger.acked.set(ledger.acked.get() + 1);
-            if length < 1 {
-                // The list holds at least the element just pushed.
+            if !good {
                 shared.bad_frame();
             }
             if shared.run.measured(now) {
@@ -431,6 +553,34 @@ async fn read_replies(shared: &Shared, idx: usize, conn: &mut Conn) -> Result<()
             Ok(())
         })
         .await?;
+    }
+}
+
+/// Whether a push's reply says what it should: for LPUSH a list length of at
+/// least 1 (the element just pushed), for XADD an entry ID. An error reply,
+/// or one of another type, ends the run.
+fn push_reply_ok(kind: Kind, reply: Value<'_>) -> Result<bool, String> {
+    match (kind, reply) {
+        (Kind::List, Value::Integer(n)) => Ok(n >= 1),
+        (Kind::Stream, Value::Bulk(id)) => Ok(is_entry_id(id)),
+        (_, Value::Error(e)) => Err(format!(
+            "{}: -{}",
+            kind.push_command(),
+            String::from_utf8_lossy(e)
+        )),
+        (_, other) => Err(format!(
+            "unexpected {} reply {other:?}",
+            kind.push_command()
+        )),
+    }
+}
+
+/// Whether `id` is a stream entry ID, `<ms>-<seq>`.
+fn is_entry_id(id: &[u8]) -> bool {
+    let number = |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
+    match std::str::from_utf8(id).ok().and_then(|s| s.split_once('-')) {
+        Some((ms, seq)) => number(ms) && number(seq),
+        None => false,
     }
 }
 
@@ -451,9 +601,14 @@ fn brpop_commands(queues: &[String]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Consumer `idx`: keeps `depth` BRPOPs outstanding until the run ends.
+/// Consumer `idx`: keeps `depth` BRPOPs (XREADGROUPs) outstanding until the
+/// run ends.
 async fn consumer_loop(shared: Rc<Shared>, idx: usize, depth: u32, mut conn: Conn) {
-    if let Err(e) = consume(&shared, idx, depth, &mut conn).await {
+    let result = match shared.kind {
+        Kind::List => consume(&shared, idx, depth, &mut conn).await,
+        Kind::Stream => consume_stream(&shared, idx, depth, &mut conn).await,
+    };
+    if let Err(e) = result {
         shared.set_fatal(format!("consumer {idx}: {e}"));
     }
 }
@@ -498,23 +653,296 @@ fn on_pop(shared: &Shared, frame: resp::Frame<'_>, now: u64) -> Result<(), Strin
         shared.bad_frame();
         return Ok(());
     }
-    let (key, payload) = (parts.get(0), parts.get(1));
-    if payload.len() != shared.payload || payload[HEADER..].iter().any(|&b| b != b'x') {
-        shared.bad_frame();
-        return Ok(());
-    }
-    let (sent, producer, seq) = loadgen::read_header(payload);
-    if producer >= shared.ledgers.len() {
-        shared.bad_frame();
-        return Ok(());
-    }
-    if key != shared.queues[queue_of(producer, seq, shared.queues.len())].as_bytes() {
-        // Popped from another queue than it was pushed to: wrong, but popped,
-        // so it still settles its message.
-        shared.bad_frame();
-    }
-    shared.pop(producer, seq, sent, now);
+    shared.deliver(parts.get(0), parts.get(1), now);
     Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Stream consumers.
+
+/// Consumer `idx` of a stream run: keeps `depth` XREADGROUPs outstanding,
+/// each reply's XACKs sent with the next one.
+async fn consume_stream(
+    shared: &Shared,
+    idx: usize,
+    depth: u32,
+    conn: &mut Conn,
+) -> Result<(), String> {
+    let mut consumer = StreamConsumer::new(shared, idx);
+    let mut out = Vec::new();
+    for _ in 0..depth {
+        consumer.read(&mut out);
+    }
+    out = conn.send(out).await?;
+    loop {
+        out.clear();
+        read_values(conn, |reply, now| {
+            consumer.on_reply(shared, reply, now, &mut out)
+        })
+        .await?;
+        if !out.is_empty() {
+            out = conn.send(out).await?;
+        }
+    }
+}
+
+/// A reply a stream consumer waits for.
+#[derive(Debug, PartialEq, Eq)]
+enum Expect {
+    Read,
+    /// An XACK of this many IDs.
+    Ack(u64),
+}
+
+/// A stream consumer's side of the protocol: the commands it sends and the
+/// replies it waits for, in order.
+struct StreamConsumer {
+    group: Vec<u8>,
+    /// `XREADGROUP GROUP group c<idx> COUNT n BLOCK ms STREAMS key... > ...`
+    read: Vec<u8>,
+    expect: VecDeque<Expect>,
+}
+
+impl StreamConsumer {
+    fn new(shared: &Shared, idx: usize) -> StreamConsumer {
+        let name = format!("c{idx}");
+        let count = shared.count.to_string();
+        let mut args: Vec<&[u8]> = vec![
+            b"XREADGROUP",
+            b"GROUP",
+            shared.group.as_bytes(),
+            name.as_bytes(),
+            b"COUNT",
+            count.as_bytes(),
+            b"BLOCK",
+            XREAD_BLOCK,
+            b"STREAMS",
+        ];
+        args.extend(shared.queues.iter().map(|q| q.as_bytes()));
+        args.extend(shared.queues.iter().map(|_| &b">"[..]));
+        StreamConsumer {
+            group: shared.group.as_bytes().to_vec(),
+            read: loadgen::command(&args),
+            expect: VecDeque::new(),
+        }
+    }
+
+    /// Appends an XREADGROUP to `out`.
+    fn read(&mut self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.read);
+        self.expect.push_back(Expect::Read);
+    }
+
+    /// Handles the next reply, received at `now`; appends to `out` what to
+    /// send in answer.
+    fn on_reply(
+        &mut self,
+        shared: &Shared,
+        reply: Value<'_>,
+        now: u64,
+        out: &mut Vec<u8>,
+    ) -> Result<(), String> {
+        let what = self.expect.pop_front().ok_or("a reply to no command")?;
+        let cmd = match what {
+            Expect::Read => "XREADGROUP",
+            Expect::Ack(_) => "XACK",
+        };
+        match (what, reply) {
+            (_, Value::Error(e)) => Err(format!("{cmd}: -{}", String::from_utf8_lossy(e))),
+            (Expect::Read, Value::Null) => {
+                shared.stats.borrow_mut().empty_pops += 1;
+                self.read(out);
+                Ok(())
+            }
+            (Expect::Read, Value::Array(streams)) => {
+                for stream in &streams {
+                    self.on_stream(shared, stream, now, out);
+                }
+                self.read(out);
+                Ok(())
+            }
+            (Expect::Ack(n), Value::Integer(acked)) => {
+                shared
+                    .acks_outstanding
+                    .set(shared.acks_outstanding.get() - n);
+                if u64::try_from(acked) != Ok(n) {
+                    shared.bad_frame();
+                }
+                Ok(())
+            }
+            (_, other) => Err(format!("unexpected {cmd} reply {other:?}")),
+        }
+    }
+
+    /// Delivers the entries of one stream of an XREADGROUP reply, `[key,
+    /// [[id, [field, value]], ...]]`, and appends the XACK of their IDs.
+    fn on_stream(&mut self, shared: &Shared, stream: &Value<'_>, now: u64, out: &mut Vec<u8>) {
+        let Value::Array(pair) = stream else {
+            return shared.bad_frame();
+        };
+        let [Value::Bulk(key), Value::Array(entries)] = &pair[..] else {
+            return shared.bad_frame();
+        };
+        let mut args: Vec<&[u8]> = vec![b"XACK", key, &self.group];
+        for entry in entries {
+            let Value::Array(entry) = entry else {
+                shared.bad_frame();
+                continue;
+            };
+            match &entry[..] {
+                [Value::Bulk(id), Value::Array(fields)] => {
+                    args.push(id);
+                    match &fields[..] {
+                        [Value::Bulk(FIELD), Value::Bulk(payload)] => {
+                            shared.deliver(key, payload, now)
+                        }
+                        _ => shared.bad_frame(),
+                    }
+                }
+                _ => shared.bad_frame(),
+            }
+        }
+        let ids = args.len() as u64 - 3;
+        if ids > 0 {
+            out.extend_from_slice(&loadgen::command(&args));
+            self.expect.push_back(Expect::Ack(ids));
+            shared
+                .acks_outstanding
+                .set(shared.acks_outstanding.get() + ids);
+        } else {
+            shared.bad_frame(); // a stream listed with no entries
+        }
+    }
+}
+
+/// Entries delivered to the consumer group and never acknowledged, summed
+/// over the streams (`XPENDING key group`).
+async fn pending_entries(plan: &Plan) -> Result<u64, String> {
+    let mut conn = Conn::connect(&plan.addr, &REPLIES).await?;
+    let mut total = 0;
+    for q in &plan.queues {
+        let cmd = loadgen::command(&[b"XPENDING", q.as_bytes(), plan.group.as_bytes()]);
+        conn.send(cmd).await?;
+        let mut count = None;
+        while count.is_none() {
+            read_values(&mut conn, |reply, _| {
+                count = Some(pending_count(reply)?);
+                Ok(())
+            })
+            .await?;
+        }
+        total += count.unwrap_or(0);
+    }
+    Ok(total)
+}
+
+/// The count of an `XPENDING key group` reply: `[count, first, last,
+/// [[consumer, count], ...]]`.
+fn pending_count(reply: Value<'_>) -> Result<u64, String> {
+    match reply {
+        Value::Array(v) => match v.first() {
+            Some(&Value::Integer(n)) if n >= 0 => Ok(n as u64),
+            _ => Err(format!("unexpected XPENDING reply {v:?}")),
+        },
+        Value::Error(e) => Err(format!("XPENDING: -{}", String::from_utf8_lossy(e))),
+        other => Err(format!("unexpected XPENDING reply {other:?}")),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Replies of any shape (XADD, XREADGROUP, XACK, XPENDING; and LPUSH).
+
+/// A RESP2 reply of any shape: XREADGROUP's nest arrays, which
+/// `loadgen::resp` does not read.
+#[derive(PartialEq)]
+enum Value<'a> {
+    Simple(&'a [u8]),
+    Error(&'a [u8]),
+    Integer(i64),
+    Bulk(&'a [u8]),
+    Array(Vec<Value<'a>>),
+    /// `$-1` or `*-1` (an XREADGROUP that timed out).
+    Null,
+}
+
+impl fmt::Debug for Value<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = String::from_utf8_lossy;
+        match self {
+            Value::Simple(s) => write!(f, "+{}", text(s)),
+            Value::Error(e) => write!(f, "-{}", text(e)),
+            Value::Integer(n) => write!(f, ":{n}"),
+            Value::Bulk(b) => write!(f, "{:?}", text(b)),
+            Value::Array(items) => f.debug_list().entries(items).finish(),
+            Value::Null => write!(f, "(nil)"),
+        }
+    }
+}
+
+/// Arrays nest at most this deep (an XREADGROUP entry's fields are at 3).
+const MAX_DEPTH: usize = 8;
+
+/// The first complete reply in `buf` and the bytes it takes, `None` if `buf`
+/// holds only part of one.
+fn parse_value(buf: &[u8]) -> Result<Option<(Value<'_>, usize)>, String> {
+    value_at(buf, 0, 0)
+}
+
+/// The reply starting at `at`, arrays `depth` deep, and where it ends.
+fn value_at(buf: &[u8], at: usize, depth: usize) -> Result<Option<(Value<'_>, usize)>, String> {
+    let Some((line, mut next)) = resp::line(buf, at) else {
+        return Ok(None);
+    };
+    let (kind, rest) = line.split_first().ok_or("empty line")?;
+    let value = match kind {
+        b'+' => Value::Simple(rest),
+        b'-' => Value::Error(rest),
+        b':' => Value::Integer(resp::int(rest)?),
+        b'$' | b'*' if rest == b"-1" => Value::Null,
+        b'$' => match resp::element(buf, at)? {
+            Some((bulk, end)) => {
+                next = end;
+                Value::Bulk(bulk)
+            }
+            None => return Ok(None),
+        },
+        b'*' => {
+            if depth == MAX_DEPTH {
+                return Err("arrays nested too deep".to_string());
+            }
+            let n = usize::try_from(resp::int(rest)?).map_err(|_| "negative array length")?;
+            let mut items = Vec::with_capacity(n.min(1024));
+            for _ in 0..n {
+                let Some((item, end)) = value_at(buf, next, depth + 1)? else {
+                    return Ok(None);
+                };
+                items.push(item);
+                next = end;
+            }
+            Value::Array(items)
+        }
+        other => return Err(format!("unexpected type byte {:?}", *other as char)),
+    };
+    Ok(Some((value, next)))
+}
+
+/// Reads more of `conn` and hands each reply now complete to `f`, with the
+/// time it was received.
+async fn read_values(
+    conn: &mut Conn,
+    mut f: impl FnMut(Value<'_>, u64) -> Result<(), String>,
+) -> Result<(), String> {
+    conn.read_with(|buf, now| {
+        let mut at = 0;
+        while let Some((reply, used)) =
+            parse_value(&buf[at..]).map_err(|e| format!("protocol error: {e}"))?
+        {
+            at += used;
+            f(reply, now)?;
+        }
+        Ok(at)
+    })
+    .await
 }
 
 // ---------------------------------------------------------------------------
@@ -527,9 +955,11 @@ struct Report {
     errors: Errors,
     /// Messages never popped, after the drain.
     lost: u64,
-    /// LPUSH replies still missing after the drain.
+    /// LPUSH (XADD, XACK) replies still missing after the drain.
     unacked: u64,
     empty_pops: u64,
+    /// Streams: entries never acknowledged, per XPENDING after the drain.
+    pending: u64,
 }
 
 async fn run(plan: &Plan) -> Result<Report, String> {
@@ -541,14 +971,20 @@ async fn run(plan: &Plan) -> Result<Report, String> {
         .map(|c| c.stream.clone())
         .collect();
     let tasks = spawn_all(&shared, plan, consumers, producers);
-    // Drained once every message pushed was popped and every LPUSH replied to.
+    // Drained once every message pushed was popped and every LPUSH (XADD,
+    // XACK) replied to.
     let drained = || shared.outstanding.get() == 0 && shared.unacked() == 0;
     let tool_cpu = shared.run.measure(&shared.room, drained).await;
     drop(tasks); // cancels the tasks still reading
     for stream in &streams {
         hang_up(stream);
     }
-    Ok(report(&shared, plan, tool_cpu?))
+    let tool_cpu = tool_cpu?;
+    let pending = match plan.kind {
+        Kind::List => 0,
+        Kind::Stream => loadgen::set_up(pending_entries(plan)).await?,
+    };
+    Ok(report(&shared, plan, tool_cpu, pending))
 }
 
 fn spawn_all(
@@ -580,7 +1016,7 @@ fn spawn_all(
 
 /// Shuts a connection down at once. Its socket is not closed while io_uring
 /// still holds a read on it, which may outlive the process for a while; a
-/// consumer's BRPOP left blocked in the server meanwhile would pop, and lose,
+/// consumer's BRPOP (XREADGROUP) left blocked in the server meanwhile would pop, and lose,
 /// a message of the next run on the same queues.
 fn hang_up(stream: &TcpStream) {
     use std::os::fd::{AsFd, AsRawFd};
@@ -590,7 +1026,7 @@ fn hang_up(stream: &TcpStream) {
     }
 }
 
-fn report(shared: &Shared, plan: &Plan, tool_cpu: f64) -> Report {
+fn report(shared: &Shared, plan: &Plan, tool_cpu: f64, pending: u64) -> Report {
     let stats = shared.stats.borrow();
     Report {
         measured: Measured {
@@ -604,6 +1040,7 @@ fn report(shared: &Shared, plan: &Plan, tool_cpu: f64) -> Report {
         lost: shared.lost(),
         unacked: shared.unacked(),
         empty_pops: stats.empty_pops,
+        pending,
     }
 }
 
@@ -616,7 +1053,8 @@ impl Outcome for Report {
             (self.lost > 0, "lost messages"),
             (e.duplicates > 0, "messages popped twice"),
             (e.bad_frames > 0, "unexpected replies"),
-            (self.unacked > 0, "LPUSH replies missing at the end"),
+            (self.unacked > 0, "replies missing at the end"),
+            (self.pending > 0, "entries never acknowledged"),
             (self.consumed == 0, "nothing consumed"),
         ]
         .into_iter()
@@ -640,17 +1078,20 @@ impl Outcome for Report {
                 e.bad_frames,
                 self.unacked,
                 self.empty_pops,
+                self.pending,
             ],
         )
     }
 
     fn print(&self, plan: &Plan) {
+        let (push, pop) = (plan.kind.push_command(), plan.kind.pop_command());
         println!(
-            "{} producer(s) -> {} consumer(s), {} queue(s); payload {} B, window {}, \
+            "{} producer(s) -> {} consumer(s), {} {}(s); payload {} B, window {}, \
              pipeline {}, consumer pipeline {}; {} s measured after {} s warm-up",
             plan.producers,
             plan.consumers,
             plan.queues.len(),
+            plan.kind.noun(),
             plan.payload,
             plan.window,
             plan.pipeline,
@@ -658,20 +1099,24 @@ impl Outcome for Report {
             plan.seconds,
             WARMUP.as_secs(),
         );
+        if plan.kind == Kind::Stream {
+            println!("stream       group {}, COUNT {}", plan.group, plan.count);
+        }
         println!(
             "consumed     {:>12.0} msgs/s",
             self.measured.per_s(self.consumed)
         );
         println!(
-            "pushed       {:>12.0} LPUSH/s",
+            "pushed       {:>12.0} {push}/s",
             self.measured.per_s(self.pushes)
         );
         self.measured.print_latency("messages");
         println!(
-            "errors       lost {}, duplicates {}, bad frames {}; LPUSH replies missing at end: {}",
-            self.lost, self.errors.duplicates, self.errors.bad_frames, self.unacked,
+            "errors       lost {}, duplicates {}, bad frames {}; replies missing at end: {}; \
+             never acknowledged: {}",
+            self.lost, self.errors.duplicates, self.errors.bad_frames, self.unacked, self.pending,
         );
-        println!("empty BRPOPs {} (timed out)", self.empty_pops);
+        println!("empty {pop}s {} (timed out)", self.empty_pops);
         self.measured.print_verdict(&self.failures());
     }
 }
@@ -723,8 +1168,7 @@ mod tests {
         sent: u64,
         key: Option<&str>,
     ) -> Vec<u8> {
-        let mut payload = vec![b'x'; shared.payload];
-        write_header(&mut payload[..HEADER], sent, producer, seq);
+        let payload = message(shared, producer, seq, sent);
         let queue = queue_of(producer as usize, u64::from(seq), shared.queues.len());
         let key = key.unwrap_or(&shared.queues[queue]);
         let mut out =
@@ -732,6 +1176,13 @@ mod tests {
         out.extend_from_slice(&payload);
         out.extend_from_slice(b"\r\n");
         out
+    }
+
+    /// The payload of message `seq` of `producer`, sent at `sent`.
+    fn message(shared: &Shared, producer: u32, seq: u32, sent: u64) -> Vec<u8> {
+        let mut payload = vec![b'x'; shared.payload];
+        write_header(&mut payload[..HEADER], sent, producer, seq);
+        payload
     }
 
     fn deliver(shared: &Shared, reply: &[u8], now: u64) {
@@ -849,5 +1300,222 @@ mod tests {
         deliver(&shared, &reply, 20);
         assert_eq!(shared.stats.borrow().errors.bad_frames, 1);
         assert_eq!(shared.lost(), 1);
+    }
+
+    fn text(bytes: &[u8]) -> String {
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    fn value(buf: &[u8]) -> Value<'_> {
+        let (v, used) = parse_value(buf).unwrap().unwrap();
+        assert_eq!(used, buf.len());
+        v
+    }
+
+    /// An XREADGROUP reply: one stream `key` with these (id, field, value)
+    /// entries.
+    fn xread_reply(key: &str, entries: &[(&str, &str, &[u8])]) -> Vec<u8> {
+        let bulk = |out: &mut Vec<u8>, b: &[u8]| {
+            out.extend_from_slice(format!("${}\r\n", b.len()).as_bytes());
+            out.extend_from_slice(b);
+            out.extend_from_slice(b"\r\n");
+        };
+        let mut out = b"*1\r\n*2\r\n".to_vec();
+        bulk(&mut out, key.as_bytes());
+        out.extend_from_slice(format!("*{}\r\n", entries.len()).as_bytes());
+        for (id, field, value) in entries {
+            out.extend_from_slice(b"*2\r\n");
+            bulk(&mut out, id.as_bytes());
+            out.extend_from_slice(b"*2\r\n");
+            bulk(&mut out, field.as_bytes());
+            bulk(&mut out, value);
+        }
+        out
+    }
+
+    #[test]
+    fn values_of_every_shape() {
+        let reply = xread_reply("s", &[("1-0", "d", b"a\r\nb"), ("2-5", "d", b"")]);
+        let Value::Array(streams) = value(&reply) else {
+            panic!()
+        };
+        assert_eq!(
+            format!("{streams:?}"),
+            r#"[["s", [["1-0", ["d", "a\r\nb"]], ["2-5", ["d", ""]]]]]"#
+        );
+        for n in 0..reply.len() {
+            assert!(parse_value(&reply[..n]).unwrap().is_none(), "prefix {n}");
+        }
+        assert_eq!(value(b"*-1\r\n"), Value::Null);
+        assert_eq!(value(b"$-1\r\n"), Value::Null);
+        assert_eq!(value(b"$3\r\n1-0\r\n"), Value::Bulk(b"1-0"));
+        assert_eq!(value(b":-7\r\n"), Value::Integer(-7));
+        assert_eq!(value(b"+OK\r\n"), Value::Simple(b"OK"));
+        assert_eq!(value(b"-ERR x\r\n"), Value::Error(b"ERR x"));
+        assert_eq!(value(b"*0\r\n"), Value::Array(vec![]));
+        let (first, used) = parse_value(b":1\r\n+OK\r\n").unwrap().unwrap();
+        assert_eq!((first, used), (Value::Integer(1), 4));
+    }
+
+    #[test]
+    fn rejects_malformed_values() {
+        let deep = "*1\r\n".repeat(MAX_DEPTH + 1) + ":1\r\n";
+        assert!(parse_value(deep.as_bytes()).is_err());
+        let deepest = "*1\r\n".repeat(MAX_DEPTH) + ":1\r\n";
+        assert!(parse_value(deepest.as_bytes()).unwrap().is_some());
+        for bad in ["*-2", "$-2", "$3\r\nabcd", "%1", "", ":x"] {
+            let bad = format!("{bad}\r\n");
+            assert!(parse_value(bad.as_bytes()).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn entry_ids() {
+        for good in ["0-1", "1-0", "1700000000000-12", "18446744073709551615-0"] {
+            assert!(is_entry_id(good.as_bytes()), "{good}");
+        }
+        for bad in ["", "1", "-1", "1-", "a-1", "1-2-3", "1 -2", "+1-2"] {
+            assert!(!is_entry_id(bad.as_bytes()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn push_replies_by_kind() {
+        assert_eq!(push_reply_ok(Kind::List, Value::Integer(1)), Ok(true));
+        assert_eq!(push_reply_ok(Kind::List, Value::Integer(0)), Ok(false));
+        assert_eq!(push_reply_ok(Kind::Stream, Value::Bulk(b"5-1")), Ok(true));
+        assert_eq!(push_reply_ok(Kind::Stream, Value::Bulk(b"5")), Ok(false));
+        assert!(push_reply_ok(Kind::List, Value::Bulk(b"5-1")).is_err());
+        assert!(push_reply_ok(Kind::Stream, Value::Integer(1)).is_err());
+        assert_eq!(
+            push_reply_ok(Kind::Stream, Value::Error(b"ERR no")),
+            Err("XADD: -ERR no".to_string())
+        );
+    }
+
+    #[test]
+    fn stream_options_and_commands() {
+        let plan = test_plan(&[]);
+        assert_eq!(
+            (plan.kind, plan.group.as_str(), plan.count),
+            (Kind::List, "queue-load", 10)
+        );
+        let plan = test_plan(&[
+            "--kind", "stream", "--queues", "2", "--count", "5", "--group", "g",
+        ]);
+        assert_eq!(plan.kind, Kind::Stream);
+        let shared = Shared::new(&plan, 0..1000);
+        let consumer = StreamConsumer::new(&shared, 3);
+        assert_eq!(
+            text(&consumer.read),
+            "*13\r\n$10\r\nXREADGROUP\r\n$5\r\nGROUP\r\n$1\r\ng\r\n$2\r\nc3\r\n\
+             $5\r\nCOUNT\r\n$1\r\n5\r\n$5\r\nBLOCK\r\n$4\r\n1000\r\n$7\r\nSTREAMS\r\n\
+             $12\r\nqueue-load:0\r\n$12\r\nqueue-load:1\r\n$1\r\n>\r\n$1\r\n>\r\n"
+        );
+        let mut batch = Vec::new();
+        push_template(Kind::Stream, "s", 16).append(&mut batch, 1, 2, 3);
+        assert!(text(&batch)
+            .starts_with("*5\r\n$4\r\nXADD\r\n$1\r\ns\r\n$1\r\n*\r\n$1\r\nd\r\n$16\r\n"));
+        batch.clear();
+        push_template(Kind::List, "s", 16).append(&mut batch, 1, 2, 3);
+        assert!(text(&batch).starts_with("*3\r\n$5\r\nLPUSH\r\n$1\r\ns\r\n$16\r\n"));
+    }
+
+    #[test]
+    fn stream_consumer_delivers_and_acks() {
+        let plan = test_plan(&["--kind", "stream", "--producers", "2", "--group", "g"]);
+        let shared = Shared::new(&plan, 100..1000);
+        for seq in 0..3 {
+            shared.push(0, seq);
+            shared.push(1, seq);
+        }
+        let mut consumer = StreamConsumer::new(&shared, 0);
+        let mut out = Vec::new();
+        consumer.read(&mut out);
+        assert_eq!(out, consumer.read);
+
+        // Three entries: XACK of their IDs, then the next XREADGROUP.
+        let (m00, m01, m10) = (
+            message(&shared, 0, 0, 200),
+            message(&shared, 0, 1, 200),
+            message(&shared, 1, 0, 50),
+        );
+        let reply = xread_reply(
+            "queue-load:0",
+            &[("1-0", "d", &m00), ("1-1", "d", &m01), ("2-0", "d", &m10)],
+        );
+        out.clear();
+        consumer
+            .on_reply(&shared, value(&reply), 300, &mut out)
+            .unwrap();
+        let xack = loadgen::command(&[b"XACK", b"queue-load:0", b"g", b"1-0", b"1-1", b"2-0"]);
+        assert_eq!(out, [xack, consumer.read.clone()].concat());
+        assert_eq!(consumer.expect, [Expect::Ack(3), Expect::Read]);
+        assert_eq!(shared.outstanding.get(), 3);
+        assert_eq!(shared.unacked(), 6 + 3, "6 XADD replies, 3 IDs in XACK");
+        out.clear();
+        consumer
+            .on_reply(&shared, Value::Integer(3), 300, &mut out)
+            .unwrap();
+        assert!(out.is_empty());
+        assert_eq!(shared.acks_outstanding.get(), 0);
+
+        // Delivered twice, and another field; an XACK that acknowledges fewer
+        // IDs than it names; from another stream; a timeout.
+        let reply = xread_reply(
+            "queue-load:0",
+            &[
+                ("1-0", "d", &m00),
+                ("3-0", "e", &message(&shared, 0, 2, 200)),
+            ],
+        );
+        let mut step = |reply: Value<'_>| consumer.on_reply(&shared, reply, 300, &mut out);
+        step(value(&reply)).unwrap();
+        step(Value::Integer(1)).unwrap();
+        let reply = xread_reply("other", &[("4-0", "d", &message(&shared, 1, 1, 200))]);
+        step(value(&reply)).unwrap();
+        step(Value::Integer(1)).unwrap();
+        step(Value::Null).unwrap();
+        {
+            let stats = shared.stats.borrow();
+            assert_eq!(
+                stats.consumed, 3,
+                "(0, 0), (0, 1), (1, 1); (1, 0) was in the warm-up"
+            );
+            assert_eq!(stats.latency.max(), 100);
+            assert_eq!(stats.errors.duplicates, 1);
+            assert_eq!(stats.errors.bad_frames, 3);
+            assert_eq!(stats.empty_pops, 1);
+        }
+        assert_eq!(shared.acks_outstanding.get(), 0);
+        assert_eq!(
+            shared.lost(),
+            2,
+            "(0, 2) had another field; (1, 2) never came"
+        );
+        assert_eq!(consumer.expect, [Expect::Read]);
+
+        let mut step = |reply: Value<'_>| consumer.on_reply(&shared, reply, 300, &mut out);
+        let e = step(Value::Error(b"NOGROUP x")).unwrap_err();
+        assert_eq!(e, "XREADGROUP: -NOGROUP x");
+        assert_eq!(step(Value::Null).unwrap_err(), "a reply to no command");
+        consumer.read(&mut out);
+        let e = consumer
+            .on_reply(&shared, Value::Integer(1), 300, &mut out)
+            .unwrap_err();
+        assert_eq!(e, "unexpected XREADGROUP reply :1");
+    }
+
+    #[test]
+    fn pending_counts() {
+        assert_eq!(
+            pending_count(value(b"*4\r\n:0\r\n$-1\r\n$-1\r\n*-1\r\n")),
+            Ok(0)
+        );
+        let two = b"*4\r\n:2\r\n$3\r\n1-0\r\n$3\r\n2-0\r\n*1\r\n*2\r\n$2\r\nc0\r\n$1\r\n2\r\n";
+        assert_eq!(pending_count(value(two)), Ok(2));
+        assert!(pending_count(value(b"-NOGROUP x\r\n")).is_err());
+        assert!(pending_count(value(b"*0\r\n")).is_err());
+        assert!(pending_count(value(b":0\r\n")).is_err());
     }
 }
