@@ -1,6 +1,6 @@
 //! Differential test: every line of tests/scripts/foundation.redis (and, in
-//! separate tests, of tests/scripts/pubsub.redis, lists.redis and
-//! streams.redis) is sent to a real redis-server and to the server under
+//! separate tests, of tests/scripts/pubsub.redis, lists.redis,
+//! streams.redis and transactions.redis) is sent to a real redis-server and to the server under
 //! test; the raw reply bytes must be identical. All mismatches are collected
 //! and reported together.
 //!
@@ -35,6 +35,12 @@ const STREAMS: Script = Script {
     name: "streams.redis",
     text: include_str!("scripts/streams.redis"),
     min_lines: 200,
+};
+
+const TRANSACTIONS: Script = Script {
+    name: "transactions.redis",
+    text: include_str!("scripts/transactions.redis"),
+    min_lines: 100,
 };
 
 /// A script file replayed line by line. Every line must produce exactly one
@@ -344,6 +350,16 @@ fn streams_script_threads1() {
 #[test]
 fn streams_script_threads3() {
     run_script(&STREAMS, 3);
+}
+
+#[test]
+fn transactions_script_threads1() {
+    run_script(&TRANSACTIONS, 1);
+}
+
+#[test]
+fn transactions_script_threads3() {
+    run_script(&TRANSACTIONS, 3);
 }
 
 #[test]

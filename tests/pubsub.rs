@@ -694,8 +694,7 @@ fn subscribed_context_resp2(s: &Server) {
     c.check(&["HELLO", "3"], &context_error("hello"));
     c.check(&["SELECT", "0"], &context_error("select"));
     c.check(&["DBSIZE"], &context_error("dbsize"));
-    // MULTI is refused the same way in Redis; ringbus gets MULTI with the
-    // transactions issue, and this list should gain it then.
+    c.check(&["MULTI"], &context_error("multi"));
     // Subcommands are named with their container.
     c.check(&["CLIENT", "LIST"], &context_error("client|list"));
     c.check(

@@ -116,11 +116,26 @@ pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Flow {
             return Flow::Continue;
         }
     };
+    if s.tx.exec.is_some() {
+        // Inside EXEC a blocking command does not block: it pops now, or
+        // answers as if it had timed out.
+        let core = s.core.clone();
+        match attempt(&core, s.db, &req, None, s.tx.exec.as_mut()).await {
+            // Redis answers a move that cannot block with a null bulk string.
+            Ok(Some(Served::Retry)) | Ok(None) if matches!(req.op, BlockOp::Move { .. }) => {
+                s.out.null()
+            }
+            Ok(Some(Served::Retry)) | Ok(None) => s.out.null_array(),
+            Ok(Some(served)) => answer(s, &req, served),
+            Err(e) => s.out.error(&e.0),
+        }
+        return Flow::Continue;
+    }
     let deadline = req.timeout.map(|d| std::time::Instant::now() + d);
     loop {
         let (reply, fut) = s.core.new_slot();
         let waiter = Waiter::new(s.client_id(), s.db, req.op.clone(), reply);
-        let first = match attempt(&s.core, s.db, &req, &waiter).await {
+        let first = match attempt(&s.core, s.db, &req, Some(&waiter), None).await {
             Ok(first) => first,
             Err(e) => {
                 fut.forget();
@@ -188,13 +203,16 @@ fn shards_of(req: &Request, shards: usize) -> BTreeMap<usize, Vec<usize>> {
     by_shard
 }
 
-/// Pops now if a key has elements, or registers `waiter` on every key.
-/// Some(result) when done; None when registered.
+/// Pops now if a key has elements, or registers `waiter` (if any: inside
+/// EXEC nothing waits) on every key. Some(result) when done; None when
+/// registered or, without a waiter, when there is nothing to pop. `outer`
+/// is EXEC's transaction, which already holds the keys.
 async fn attempt(
     core: &std::rc::Rc<Core>,
     db: usize,
     req: &Request,
-    waiter: &Arc<Waiter>,
+    waiter: Option<&Arc<Waiter>>,
+    outer: Option<&mut Txn>,
 ) -> Result<Option<Served>, Error> {
     let by_shard = shards_of(req, core.cores());
     if by_shard.len() == 1 {
@@ -202,9 +220,9 @@ async fn attempt(
         let shard = *by_shard.keys().next().expect("one shard");
         let keys = req.keys.clone();
         let op = req.op.clone();
-        let waiter = waiter.clone();
+        let waiter = waiter.cloned();
         let locks = keys.iter().map(|k| (db, k.as_slice().into())).collect();
-        let work = Work::closure(locks, LockMode::Plain, move |core: &Core| {
+        let step = move |core: &Core| {
             core.with_ctx(db, |ctx| {
                 let now = ctx.now;
                 for key in &keys {
@@ -213,19 +231,34 @@ async fn attempt(
                     }
                     return serve_now(ctx, key, &op).map(Some);
                 }
-                for key in keys {
-                    ctx.shard
-                        .blocking
-                        .register((db, key.into_boxed_slice()), waiter.clone());
+                if let Some(waiter) = waiter {
+                    for key in keys {
+                        ctx.shard
+                            .blocking
+                            .register((db, key.into_boxed_slice()), waiter.clone());
+                    }
                 }
                 Ok(None)
             })
-        });
-        return take_result(core.submit(shard, work).await);
+        };
+        return match outer {
+            Some(txn) => txn.run(shard, step).await,
+            None => take_result(
+                core.submit(shard, Work::closure(locks, LockMode::Plain, step))
+                    .await,
+            ),
+        };
     }
     // Several shards: lock them all in order, then decide.
     let shards = core.cores();
-    let mut txn = Txn::new(core);
+    let mut own;
+    let txn = match outer {
+        Some(t) => t,
+        None => {
+            own = Txn::new(core);
+            &mut own
+        }
+    };
     let mut holds: Vec<Result<bool, Error>> = vec![Ok(false); req.keys.len()];
     let mut dst_ok: Result<(), Error> = Ok(());
     for (&shard, idx) in &by_shard {
@@ -281,7 +314,7 @@ async fn attempt(
                 dst_ok?;
                 let dst_shard = shard_of(&dst, shards);
                 let value = super::multi::move_locked(
-                    &txn,
+                    txn,
                     db,
                     (key, src_shard, from),
                     (dst, dst_shard, to),
@@ -293,6 +326,9 @@ async fn attempt(
         }));
     }
     // Nothing to pop: wait on every key, registered while still locked.
+    let Some(waiter) = waiter else {
+        return Ok(None);
+    };
     for (&shard, idx) in &by_shard {
         let part: Vec<Vec<u8>> = idx.iter().map(|&i| req.keys[i].clone()).collect();
         if part.is_empty() {

@@ -44,13 +44,16 @@ pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Flow {
             return super::blocking::run(s, cmd, argv).await;
         }
         ConnCmd::ClientUnblock => client_unblock(s, argv).await,
+        ConnCmd::Multi | ConnCmd::Exec | ConnCmd::Discard | ConnCmd::Watch | ConnCmd::Unwatch => {
+            super::transaction::run(s, cmd, argv).await
+        }
         ConnCmd::Xread | ConnCmd::Xreadgroup => {
             let group = cmd == ConnCmd::Xreadgroup;
             return super::stream_read::run(s, argv, group).await;
         }
         ConnCmd::Lmpop => {
             let core = s.core.clone();
-            super::multi::lmpop(&core, s.db, argv, &mut s.out).await
+            super::multi::lmpop(&core, s.tx.exec.as_mut(), s.db, argv, &mut s.out).await
         }
         ConnCmd::Hello => hello(s, argv),
         ConnCmd::Quit => {
@@ -229,6 +232,8 @@ fn hello(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
 
 fn reset(s: &mut Session) {
     pubsub::leave_all(s);
+    s.tx.queue = None;
+    super::transaction::unwatch(s);
     s.set_db(0);
     s.set_proto(Proto::Resp2);
     s.info.borrow_mut().name.clear();

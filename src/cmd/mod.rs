@@ -22,6 +22,7 @@ pub mod stream_read;
 pub mod streams;
 pub mod strings;
 pub mod table;
+pub mod transaction;
 
 pub use args::{Args, CmdResult, Error};
 
@@ -48,6 +49,9 @@ impl Ctx<'_> {
     pub fn wrote(&mut self, key: &[u8]) {
         self.shard.stats.dirty += 1;
         self.shard.blocking.signal(self.db, key);
+        if !self.shard.watches.is_empty() {
+            self.shard.watches.touch(&(self.db, key.into()));
+        }
     }
 
     /// Looks a key up for reading and counts a keyspace hit or miss, as
@@ -139,6 +143,11 @@ pub enum ConnCmd {
     ClientUnblock,
     Xread,
     Xreadgroup,
+    Multi,
+    Exec,
+    Discard,
+    Watch,
+    Unwatch,
 }
 
 /// Runs a shard command on `ctx`, writing its reply or its error to `out`.

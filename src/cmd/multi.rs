@@ -52,22 +52,38 @@ fn db_keys(db: usize, part: &Part) -> Vec<DbKey> {
         .collect()
 }
 
-/// Runs `spread` for a request whose keys span several shards.
-pub async fn run(core: &Rc<Core>, spread: Spread, db: usize, argv: &[&[u8]], out: &mut Out) {
-    if let Err(e) = run_inner(core, spread, db, argv, out).await {
+/// Runs `spread` for a request whose keys span several shards, in its own
+/// transaction or, inside EXEC, in the transaction `outer`.
+pub async fn run(
+    core: &Rc<Core>,
+    outer: Option<&mut Txn>,
+    spread: Spread,
+    db: usize,
+    argv: &[&[u8]],
+    out: &mut Out,
+) {
+    if let Err(e) = run_inner(core, outer, spread, db, argv, out).await {
         out.error(&e.0);
     }
 }
 
 async fn run_inner(
     core: &Rc<Core>,
+    outer: Option<&mut Txn>,
     spread: Spread,
     db: usize,
     argv: &[&[u8]],
     out: &mut Out,
 ) -> Result<(), Error> {
     let shards = core.cores();
-    let mut txn = Txn::new(core);
+    let mut own;
+    let txn = match outer {
+        Some(t) => t,
+        None => {
+            own = Txn::new(core);
+            &mut own
+        }
+    };
     match spread {
         Spread::Del | Spread::Exists => {
             let mut total = 0;
@@ -226,7 +242,7 @@ async fn run_inner(
                 return Ok(());
             }
             dst_ok?;
-            let value = move_locked(&txn, db, (src, src_shard, from), (dst, dst_shard, to)).await?;
+            let value = move_locked(txn, db, (src, src_shard, from), (dst, dst_shard, to)).await?;
             out.bulk(&value);
         }
     }
@@ -260,7 +276,13 @@ pub async fn move_locked(
 
 /// LMPOP: pops from the first of its keys
 /// holding a list, with every key locked when they span shards.
-pub async fn lmpop(core: &Rc<Core>, db: usize, argv: &[&[u8]], out: &mut Out) -> Result<(), Error> {
+pub async fn lmpop(
+    core: &Rc<Core>,
+    outer: Option<&mut Txn>,
+    db: usize,
+    argv: &[&[u8]],
+    out: &mut Out,
+) -> Result<(), Error> {
     let m = lists::parse_mpop(argv)?;
     let shards = core.cores();
     let keys: Vec<Vec<u8>> = m.keys.iter().map(|k| k.to_vec()).collect();
@@ -269,7 +291,14 @@ pub async fn lmpop(core: &Rc<Core>, db: usize, argv: &[&[u8]], out: &mut Out) ->
     for (i, k) in keys.iter().enumerate() {
         by_shard.entry(shard_of(k, shards)).or_default().push(i);
     }
-    let mut txn = Txn::new(core);
+    let mut own;
+    let txn = match outer {
+        Some(t) => t,
+        None => {
+            own = Txn::new(core);
+            &mut own
+        }
+    };
     // Per key, in argument order: Some(true) holds a list, Some(false) does not.
     let mut holds: Vec<Result<bool, Error>> = vec![Ok(false); keys.len()];
     for (shard, idx) in by_shard {

@@ -72,6 +72,12 @@ pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Result<(), Er
                 .run_on_all(move |core| {
                     let mut shard = core.shard.borrow_mut();
                     let mut removed = 0;
+                    // Watched keys that exist are touched by the flush.
+                    for key in shard.watches.keys_in(only) {
+                        if shard.dbs[key.0].contains(&key.1, crate::shard::now_ms()) {
+                            shard.watches.touch(&key);
+                        }
+                    }
                     for (i, db) in shard.dbs.iter_mut().enumerate() {
                         if only.is_none_or(|o| o == i) {
                             removed += db.len();

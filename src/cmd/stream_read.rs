@@ -262,6 +262,7 @@ async fn attempt(
     db: usize,
     req: &Request,
     waiter: Option<Arc<Waiter>>,
+    outer: Option<&mut Txn>,
 ) -> Result<Results, Error> {
     let shards = core.cores();
     let mut by_shard: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
@@ -272,7 +273,7 @@ async fn attempt(
         let shard = *by_shard.keys().next().expect("one shard");
         let req = req.clone();
         let locks = req.keys.iter().map(|k| (db, k.as_slice().into())).collect();
-        let work = Work::closure(locks, LockMode::Plain, move |core: &Core| {
+        let step = move |core: &Core| {
             core.with_ctx(db, |ctx| {
                 let all: Vec<usize> = (0..req.keys.len()).collect();
                 let checked = check_part(ctx, &req, &all)?;
@@ -284,11 +285,24 @@ async fn attempt(
                 }
                 Ok::<_, Error>(read)
             })
-        });
-        return take_result(core.submit(shard, work).await);
+        };
+        return match outer {
+            Some(txn) => txn.run(shard, step).await,
+            None => take_result(
+                core.submit(shard, Work::closure(locks, LockMode::Plain, step))
+                    .await,
+            ),
+        };
     }
     // Several shards: lock and check them all (in shard order), then read.
-    let mut txn = Txn::new(core);
+    let mut own;
+    let txn = match outer {
+        Some(t) => t,
+        None => {
+            own = Txn::new(core);
+            &mut own
+        }
+    };
     let mut checked: Vec<Option<Result<After, Error>>> = vec![None; req.keys.len()];
     for (&shard, idx) in &by_shard {
         let (r, part) = (req.clone(), idx.clone());
@@ -414,8 +428,10 @@ pub async fn run(s: &mut Session, argv: &[&[u8]], xreadgroup: bool) -> Flow {
         }
     };
     let core = s.core.clone();
-    let Some(timeout) = req.block else {
-        match attempt(&core, s.db, &req, None).await {
+    // Inside EXEC nothing blocks: a read with BLOCK answers at once.
+    let block = req.block.filter(|_| s.tx.exec.is_none());
+    let Some(timeout) = block else {
+        match attempt(&core, s.db, &req, None, s.tx.exec.as_mut()).await {
             Ok(results) => reply(&mut s.out, &req.keys, &results),
             Err(e) => s.out.error(&e.0),
         }
@@ -427,7 +443,7 @@ pub async fn run(s: &mut Session, argv: &[&[u8]], xreadgroup: bool) -> Flow {
         count: req.count,
     };
     let waiter = Waiter::new(s.client_id(), s.db, op, slot);
-    let results = match attempt(&core, s.db, &req, Some(waiter.clone())).await {
+    let results = match attempt(&core, s.db, &req, Some(waiter.clone()), None).await {
         Ok(results) => results,
         Err(e) => {
             fut.forget();

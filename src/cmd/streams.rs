@@ -502,7 +502,10 @@ mod tests {
     fn bounds_move_past_exclusive_ids() {
         assert_eq!(parse_bound(b"(5-1", true), Ok(StreamId::new(5, 2)));
         // An end's missing sequence is the largest: (5 means below 5-MAX.
-        assert_eq!(parse_bound(b"(5", false), Ok(StreamId::new(5, u64::MAX - 1)));
+        assert_eq!(
+            parse_bound(b"(5", false),
+            Ok(StreamId::new(5, u64::MAX - 1))
+        );
         assert_eq!(parse_bound(b"(5", true), Ok(StreamId::new(5, 1)));
         assert!(parse_bound(b"(-", true).is_err());
         assert!(parse_bound(b"(", true).is_err());

@@ -87,6 +87,7 @@ const SUB: &[&str] = &["pubsub", "noscript", "loading", "stale"];
 const PUB: &[&str] = &["pubsub", "loading", "stale", "fast"];
 const PUBSUB_INFO: &[&str] = &["pubsub", "loading", "stale"];
 const SERVER: &[&str] = &["loading", "stale"];
+const TX_FLAGS: &[&str] = &["noscript", "loading", "stale", "fast", "allow_busy"];
 
 /// A command with its arguments' syntax as Redis's documentation writes it after the name.
 /// One positional argument per column of the table below.
@@ -438,6 +439,15 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("brpoplpush", 4, &["write", "denyoom", "noscript", "blocking"], (1, 2, 1), "list",
         "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.",
         Conn(ConnCmd::Brpoplpush), "source destination timeout"),
+    // Transactions.
+    spec("multi", 1, TX_FLAGS, NO_KEYS, "transactions", "Starts a transaction.", Conn(ConnCmd::Multi), ""),
+    spec("exec", 1, &["noscript", "loading", "stale", "skip_slowlog"], NO_KEYS, "transactions",
+        "Executes all commands in a transaction.", Conn(ConnCmd::Exec), ""),
+    spec("discard", 1, TX_FLAGS, NO_KEYS, "transactions", "Discards a transaction.", Conn(ConnCmd::Discard), ""),
+    spec("watch", -2, TX_FLAGS, (1, -1, 1), "transactions",
+        "Monitors changes to keys to determine the execution of a transaction.", Conn(ConnCmd::Watch), "key [key ...]"),
+    spec("unwatch", 1, TX_FLAGS, NO_KEYS, "transactions", "Forgets about watched keys of a transaction.",
+        Conn(ConnCmd::Unwatch), ""),
     // Streams.
     spec("xadd", -5, WF, KEY1, "stream", "Appends a new message to a stream. Creates the key if it doesn't exist.", Shard(streams::xadd),
         "key [NOMKSTREAM] [<MAXLEN | MINID> [= | ~] threshold [LIMIT count]] <* | id> field value [field value ...]"),

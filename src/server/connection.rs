@@ -18,7 +18,7 @@ use ahash::AHashSet;
 use smallvec::SmallVec;
 
 use crate::cmd::table::{self, CommandSpec};
-use crate::cmd::{multi, run_shard, ConnCmd, Ctx, Error, Exec};
+use crate::cmd::{multi, run_shard, transaction, ConnCmd, Ctx, Error, Exec};
 use crate::resp::parse::{Parsed, RequestParser};
 use crate::resp::{Out, Proto};
 use crate::runtime::TcpStream;
@@ -60,6 +60,8 @@ pub struct Session {
     pub input: Option<PendingRead>,
     /// Bytes read while blocked, run once the blocking command is done.
     pub stash: Vec<u8>,
+    /// MULTI's queue, WATCH's keys, and EXEC's transaction while it runs.
+    pub tx: crate::cmd::transaction::TxState,
     pending: Pending,
 }
 
@@ -101,6 +103,7 @@ impl Session {
             stream,
             input: None,
             stash: Vec::new(),
+            tx: Default::default(),
             pending: Pending::default(),
         }
     }
@@ -250,36 +253,45 @@ impl Session {
 
     /// Runs one request.
     pub async fn dispatch(&mut self, argv: &[&[u8]]) -> Flow {
-        let Some(spec) = table::lookup(argv[0]) else {
-            self.out.error(&unknown_command(argv));
-            return Flow::Continue;
-        };
-        let spec = match self.resolve(spec, argv) {
+        let spec = match self.check(argv) {
             Ok(spec) => spec,
             Err(msg) => {
+                // A command refused inside MULTI dooms the transaction.
+                self.tx.abort_queued();
                 self.out.error(&msg);
                 return Flow::Continue;
             }
         };
-        if !self.authenticated && !spec.has_flag("no_auth") {
-            self.out.error("NOAUTH Authentication required.");
-            return Flow::Continue;
-        }
-        if self.over_maxmemory(spec) {
-            self.out
-                .error("OOM command not allowed when used memory > 'maxmemory'.");
-            return Flow::Continue;
-        }
-        if self.proto() == Proto::Resp2 && self.subscribed() && !allowed_when_subscribed(spec) {
-            self.out
-                .error(&crate::cmd::pubsub::not_in_context(spec.name.as_bytes()).0);
-            return Flow::Continue;
-        }
         self.note_command(spec);
+        if self.tx.in_multi() && !transaction::runs_inside_multi(spec) {
+            self.tx.enqueue(spec, self.db, argv, &mut self.out);
+            return Flow::Continue;
+        }
         let flow = self.execute(spec, argv).await;
         // Counted after running, as Redis does: INFO does not count itself.
         self.core.clients.borrow_mut().counters.commands += 1;
         flow
+    }
+
+    /// Finds a request's command and checks that it may run now: the error
+    /// text otherwise (unknown command, arity, NOAUTH, OOM, subscribed context).
+    fn check(&self, argv: &[&[u8]]) -> Result<&'static CommandSpec, String> {
+        let Some(spec) = table::lookup(argv[0]) else {
+            return Err(unknown_command(argv));
+        };
+        let spec = self.resolve(spec, argv)?;
+        if !self.authenticated && !spec.has_flag("no_auth") {
+            return Err("NOAUTH Authentication required.".into());
+        }
+        if self.over_maxmemory(spec) {
+            return Err("OOM command not allowed when used memory > 'maxmemory'.".into());
+        }
+        if self.proto() == Proto::Resp2 && self.subscribed() && !allowed_when_subscribed(spec) {
+            return Err(crate::cmd::pubsub::not_in_context(spec.name.as_bytes())
+                .0
+                .into_owned());
+        }
+        Ok(spec)
     }
 
     /// Redis's `noeviction` policy: past `maxmemory`, commands that may grow
@@ -306,7 +318,7 @@ impl Session {
                 } else {
                     self.flush().await;
                     let core = self.core.clone();
-                    multi::run(&core, spread, self.db, argv, &mut self.out).await;
+                    multi::run(&core, None, spread, self.db, argv, &mut self.out).await;
                 }
                 Flow::Continue
             }
@@ -536,6 +548,7 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream, info: Rc<RefCell<Clien
     let mut session = Session::new(core.clone(), info.clone(), stream.clone());
     let result = serve_inner(&mut session, &mut stream, info).await;
     crate::cmd::pubsub::leave_all(&mut session);
+    transaction::unwatch(&mut session);
     if let Some(outbox) = &session.outbox {
         match result {
             // QUIT or a protocol error: the last reply still goes out.

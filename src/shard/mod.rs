@@ -11,6 +11,7 @@ pub mod pubsub;
 pub mod route;
 pub mod table;
 pub mod txn;
+pub mod watch;
 
 use crate::config::Config;
 use db::Db;
@@ -30,8 +31,10 @@ pub struct Shard {
     pub id: usize,
     pub dbs: Vec<Db>,
     pub locks: LockTable,
-    /// Clients blocked on this shard's list keys.
+    /// Clients blocked on this shard's keys.
     pub blocking: blocking::BlockTable,
+    /// Clients watching this shard's keys (WATCH).
+    pub watches: watch::WatchTable,
     pub stats: ShardStats,
     /// This core's copy of the configuration; CONFIG SET updates every copy.
     pub config: Config,
@@ -44,6 +47,7 @@ impl Shard {
             dbs: (0..config.databases).map(|_| Db::default()).collect(),
             locks: LockTable::default(),
             blocking: blocking::BlockTable::default(),
+            watches: watch::WatchTable::default(),
             stats: ShardStats::default(),
             config,
         }

@@ -39,18 +39,28 @@ impl Txn {
     }
 
     /// Locks `keys` on `shard`, then runs `f` there with the locks held.
-    /// Shards must be visited in strictly increasing order.
+    /// Shards must be visited in strictly increasing order. On a shard this
+    /// transaction already holds (EXEC runs its commands inside one
+    /// transaction that locked all their keys first) it just runs `f`.
     pub async fn lock_and_run<R, F>(&mut self, shard: usize, keys: Vec<DbKey>, f: F) -> R
     where
         R: Send + 'static,
         F: FnOnce(&Core) -> R + Send + 'static,
     {
+        if self.holds(shard) {
+            return self.run(shard, f).await;
+        }
         assert!(
             self.locked.last().is_none_or(|&last| last < shard),
             "transactions lock shards in increasing order"
         );
         self.locked.push(shard);
         self.hop(shard, keys, LockMode::Acquire(self.id), f).await
+    }
+
+    /// Whether this transaction has locked keys on `shard`.
+    pub fn holds(&self, shard: usize) -> bool {
+        self.locked.contains(&shard)
     }
 
     /// Runs `f` on a shard this transaction has already locked.

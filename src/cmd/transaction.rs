@@ -1,0 +1,332 @@
+//! Transactions: MULTI, EXEC, DISCARD, WATCH and UNWATCH, as Redis 7.2 runs
+//! them.
+//!
+//! Between MULTI and EXEC the connection queues commands (answering QUEUED)
+//! instead of running them; a command refused while queuing (unknown, wrong
+//! arity) makes EXEC answer EXECABORT. EXEC is atomic across shards: it
+//! locks every key its commands name (and every watched key), on every shard,
+//! as one cross-shard transaction (`shard::txn`), checks WATCH, and then runs
+//! the commands in order inside that transaction, so no other client sees
+//! half of it. Errors of single commands do not stop the others. Blocking
+//! commands inside EXEC answer at once.
+//!
+//! WATCH leaves a flag under each watched key on its shard (`shard::watch`);
+//! any write to the key raises it, and so does the key's expiry (checked at
+//! EXEC against the deadline the key had when it was watched).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use super::args::{is, Error};
+use super::table::CommandSpec;
+use super::{multi, run_shard, ConnCmd, Exec};
+use crate::resp::parse::parse_i64;
+use crate::resp::Out;
+use crate::server::connection::{Flow, Session};
+use crate::shard::dispatch::OwnedCommand;
+use crate::shard::locks::DbKey;
+use crate::shard::route::shard_of;
+use crate::shard::txn::Txn;
+use crate::shard::watch::WatchFlag;
+
+/// A connection's transaction state.
+#[derive(Default)]
+pub struct TxState {
+    /// Commands queued since MULTI; None outside MULTI.
+    pub queue: Option<Queue>,
+    /// Watched keys with the deadline each had when watched.
+    watched: Vec<(DbKey, Option<u64>)>,
+    /// Raised by a write to any watched key; replaced on every unwatch.
+    flag: Option<WatchFlag>,
+    /// While EXEC runs its commands: the transaction holding their keys.
+    pub exec: Option<Txn>,
+}
+
+#[derive(Default)]
+pub struct Queue {
+    cmds: Vec<OwnedCommand>,
+    /// A command was refused while queuing: EXEC answers EXECABORT.
+    pub aborted: bool,
+}
+
+impl TxState {
+    pub fn in_multi(&self) -> bool {
+        self.queue.is_some()
+    }
+
+    /// Queues a command (already checked for arity) and answers QUEUED.
+    pub fn enqueue(
+        &mut self,
+        spec: &'static CommandSpec,
+        db: usize,
+        argv: &[&[u8]],
+        out: &mut Out,
+    ) {
+        let run = match spec.exec {
+            Exec::Shard(f) | Exec::Multi(f, _) => f,
+            // Connection commands run on the connection; the function is unused.
+            _ => unused_shard_fn,
+        };
+        if let Some(q) = self.queue.as_mut() {
+            q.cmds.push(OwnedCommand::new(spec, run, db, argv));
+        }
+        out.simple("QUEUED");
+    }
+
+    /// A command refused while queuing dooms the transaction.
+    pub fn abort_queued(&mut self) {
+        if let Some(q) = self.queue.as_mut() {
+            q.aborted = true;
+        }
+    }
+}
+
+fn unused_shard_fn(_: &mut super::Ctx, _: &mut super::Args, _: &mut Out) -> super::CmdResult {
+    unreachable!("connection commands run on the connection")
+}
+
+/// Whether a command runs at once even inside MULTI (Redis's list).
+pub fn runs_inside_multi(spec: &CommandSpec) -> bool {
+    matches!(
+        spec.exec,
+        Exec::Conn(
+            ConnCmd::Exec
+                | ConnCmd::Discard
+                | ConnCmd::Multi
+                | ConnCmd::Watch
+                | ConnCmd::Quit
+                | ConnCmd::Reset
+        )
+    )
+}
+
+/// The keys a command names, as arguments positions: its key spec, or for
+/// commands whose keys move (`movablekeys`), what their arguments say.
+pub fn key_args<'a>(spec: &CommandSpec, argv: &[&'a [u8]]) -> Vec<&'a [u8]> {
+    let numkeys = |at: usize| -> Vec<&'a [u8]> {
+        let n = argv.get(at).and_then(|a| parse_i64(a)).unwrap_or(0).max(0) as usize;
+        argv.iter().skip(at + 1).take(n).copied().collect()
+    };
+    match spec.exec {
+        Exec::Conn(ConnCmd::Lmpop) => numkeys(1),
+        Exec::Conn(ConnCmd::Blmpop) => numkeys(2),
+        Exec::Conn(ConnCmd::Xread | ConnCmd::Xreadgroup) => {
+            match argv.iter().position(|a| is(a, "streams")) {
+                Some(at) => {
+                    let rest = &argv[at + 1..];
+                    rest[..rest.len() / 2].to_vec()
+                }
+                None => Vec::new(),
+            }
+        }
+        _ => spec.key_positions(argv.len()).map(|i| argv[i]).collect(),
+    }
+}
+
+pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Result<(), Error> {
+    match cmd {
+        ConnCmd::Multi => {
+            if s.tx.in_multi() {
+                return Err(Error::msg("ERR MULTI calls can not be nested"));
+            }
+            s.tx.queue = Some(Queue::default());
+            s.out.ok();
+        }
+        ConnCmd::Discard => {
+            if s.tx.queue.take().is_none() {
+                return Err(Error::msg("ERR DISCARD without MULTI"));
+            }
+            unwatch(s);
+            s.out.ok();
+        }
+        ConnCmd::Watch => {
+            if s.tx.in_multi() {
+                return Err(Error::msg("ERR WATCH inside MULTI is not allowed"));
+            }
+            watch(s, &argv[1..]).await;
+            s.out.ok();
+        }
+        ConnCmd::Unwatch => {
+            unwatch(s);
+            s.out.ok();
+        }
+        ConnCmd::Exec => exec(s).await?,
+        _ => unreachable!("not a transaction command: {cmd:?}"),
+    }
+    Ok(())
+}
+
+async fn watch(s: &mut Session, keys: &[&[u8]]) {
+    let shards = s.core.cores();
+    let flag =
+        s.tx.flag
+            .get_or_insert_with(|| Arc::new(AtomicBool::new(false)))
+            .clone();
+    let mut by_shard: BTreeMap<usize, Vec<DbKey>> = BTreeMap::new();
+    for key in keys {
+        let key: DbKey = (s.db, (*key).into());
+        if !s.tx.watched.iter().any(|(k, _)| *k == key) {
+            by_shard
+                .entry(shard_of(&key.1, shards))
+                .or_default()
+                .push(key);
+        }
+    }
+    for (shard, keys) in by_shard {
+        let flag = flag.clone();
+        let deadlines = s
+            .core
+            .run_on(shard, move |core| {
+                let mut shard = core.shard.borrow_mut();
+                let now = crate::shard::now_ms();
+                keys.into_iter()
+                    .map(|key| {
+                        shard.watches.add(key.clone(), &flag);
+                        let deadline = shard.dbs[key.0]
+                            .get(&key.1, now)
+                            .and_then(|e| e.expire_at());
+                        (key, deadline)
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .await;
+        s.tx.watched.extend(deadlines);
+    }
+}
+
+/// Forgets every watched key (EXEC, DISCARD, UNWATCH, RESET, disconnect).
+pub fn unwatch(s: &mut Session) {
+    let Some(flag) = s.tx.flag.take() else {
+        return;
+    };
+    let shards = s.core.cores();
+    let mut by_shard: BTreeMap<usize, Vec<DbKey>> = BTreeMap::new();
+    for (key, _) in std::mem::take(&mut s.tx.watched) {
+        by_shard
+            .entry(shard_of(&key.1, shards))
+            .or_default()
+            .push(key);
+    }
+    for (shard, keys) in by_shard {
+        let flag = flag.clone();
+        s.core.post(shard, move |core| {
+            let mut shard = core.shard.borrow_mut();
+            keys.iter().for_each(|k| shard.watches.remove(k, &flag));
+        });
+    }
+}
+
+async fn exec(s: &mut Session) -> Result<(), Error> {
+    let Some(queue) = s.tx.queue.take() else {
+        return Err(Error::msg("ERR EXEC without MULTI"));
+    };
+    if queue.aborted {
+        unwatch(s);
+        return Err(Error::msg(
+            "EXECABORT Transaction discarded because of previous errors.",
+        ));
+    }
+    // Every key of every command, per shard, with the database it is used
+    // in (a queued SELECT changes it for the commands after it).
+    let shards = s.core.cores();
+    let mut locks: BTreeMap<usize, Vec<DbKey>> = BTreeMap::new();
+    let mut db = s.db;
+    for cmd in &queue.cmds {
+        let argv = cmd.argv();
+        for key in key_args(cmd.spec, &argv) {
+            locks
+                .entry(shard_of(key, shards))
+                .or_default()
+                .push((db, key.into()));
+        }
+        if matches!(cmd.spec.exec, Exec::Conn(ConnCmd::Select)) {
+            if let Some(n) = parse_i64(argv[1]).filter(|&n| n >= 0) {
+                db = n as usize;
+            }
+        }
+    }
+    let watched = s.tx.watched.clone();
+    for (key, _) in &watched {
+        locks
+            .entry(shard_of(&key.1, shards))
+            .or_default()
+            .push(key.clone());
+    }
+    let mut txn = Txn::new(&s.core);
+    let mut expired = false;
+    for (shard, keys) in locks {
+        // Watched keys on this shard whose deadline has passed since WATCH.
+        let due: Vec<(DbKey, u64)> = watched
+            .iter()
+            .filter(|(k, _)| shard_of(&k.1, shards) == shard)
+            .filter_map(|(k, d)| d.map(|d| (k.clone(), d)))
+            .collect();
+        expired |= txn
+            .lock_and_run(shard, keys, move |_core| {
+                let now = crate::shard::now_ms();
+                due.iter().any(|(_, deadline)| *deadline <= now)
+            })
+            .await;
+    }
+    let dirty = expired
+        || s.tx
+            .flag
+            .as_ref()
+            .is_some_and(|f| f.load(Ordering::Acquire));
+    unwatch(s);
+    if dirty {
+        s.out.null_array();
+        return Ok(());
+    }
+    s.out.array(queue.cmds.len());
+    s.tx.exec = Some(txn);
+    for cmd in &queue.cmds {
+        if run_queued(s, cmd).await == Flow::Close {
+            break;
+        }
+    }
+    // Dropping the transaction releases every key.
+    s.tx.exec = None;
+    Ok(())
+}
+
+/// Runs one queued command inside EXEC's transaction.
+async fn run_queued(s: &mut Session, cmd: &OwnedCommand) -> Flow {
+    let argv = cmd.argv();
+    let shards = s.core.cores();
+    let db = s.db;
+    match cmd.spec.exec {
+        Exec::Shard(f) | Exec::Multi(f, _) => {
+            let keys = key_args(cmd.spec, &argv);
+            let mut targets = keys.iter().map(|k| shard_of(k, shards));
+            let first = targets.next();
+            let single = targets.all(|t| Some(t) == first);
+            if let (Exec::Multi(_, spread), false) = (cmd.spec.exec, single) {
+                let core = s.core.clone();
+                let txn = s.tx.exec.as_mut();
+                multi::run(&core, txn, spread, db, &argv, &mut s.out).await;
+                return Flow::Continue;
+            }
+            let proto = s.proto();
+            let owned = OwnedCommand::new(cmd.spec, f, db, &argv);
+            let step = move |core: &crate::shard::dispatch::Core| {
+                core.with_ctx(db, |ctx| {
+                    let mut out = Out::new(proto);
+                    run_shard(owned.run, ctx, &owned.argv(), &mut out);
+                    out.buf
+                })
+            };
+            let bytes = match (first, s.tx.exec.as_ref()) {
+                (Some(target), Some(txn)) => txn.run(target, step).await,
+                // A keyless command runs here, outside the locks.
+                _ => s.core.run_on(s.core.id, step).await,
+            };
+            s.out.buf.extend_from_slice(&bytes);
+            Flow::Continue
+        }
+        // Boxed: EXEC itself is a connection command, so the future nests.
+        Exec::Conn(c) => Box::pin(super::connection::run(s, c, &argv)).await,
+        Exec::Container => unreachable!("queued commands are resolved"),
+    }
+}
