@@ -6,6 +6,7 @@
 //! - [`cmd`]: the commands, one module per family, and the command table;
 //! - [`shard`]: the keyspace each core owns, cross-core dispatch, transactions;
 //! - [`types`]: the values keys hold;
+//! - [`script`]: Lua scripting (one interpreter per core);
 //! - [`runtime`]: the io_uring executor underneath, behind one small module.
 
 pub mod alloc;
@@ -14,6 +15,7 @@ pub mod config;
 pub mod glob;
 pub mod resp;
 pub mod runtime;
+pub mod script;
 pub mod server;
 pub mod shard;
 pub mod types;

@@ -1,6 +1,6 @@
 //! Differential test: every line of tests/scripts/foundation.redis (and, in
 //! separate tests, of tests/scripts/pubsub.redis, lists.redis,
-//! streams.redis and transactions.redis) is sent to a real redis-server and to the server under
+//! streams.redis, transactions.redis and scripting.redis) is sent to a real redis-server and to the server under
 //! test; the raw reply bytes must be identical. All mismatches are collected
 //! and reported together.
 //!
@@ -40,6 +40,12 @@ const STREAMS: Script = Script {
 const TRANSACTIONS: Script = Script {
     name: "transactions.redis",
     text: include_str!("scripts/transactions.redis"),
+    min_lines: 100,
+};
+
+const SCRIPTING: Script = Script {
+    name: "scripting.redis",
+    text: include_str!("scripts/scripting.redis"),
     min_lines: 100,
 };
 
@@ -360,6 +366,16 @@ fn transactions_script_threads1() {
 #[test]
 fn transactions_script_threads3() {
     run_script(&TRANSACTIONS, 3);
+}
+
+#[test]
+fn scripting_script_threads1() {
+    run_script(&SCRIPTING, 1);
+}
+
+#[test]
+fn scripting_script_threads3() {
+    run_script(&SCRIPTING, 3);
 }
 
 #[test]

@@ -44,6 +44,15 @@ pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Flow {
             return super::blocking::run(s, cmd, argv).await;
         }
         ConnCmd::ClientUnblock => client_unblock(s, argv).await,
+        ConnCmd::Eval
+        | ConnCmd::EvalSha
+        | ConnCmd::EvalRo
+        | ConnCmd::EvalShaRo
+        | ConnCmd::ScriptLoad
+        | ConnCmd::ScriptExists
+        | ConnCmd::ScriptFlush
+        | ConnCmd::ScriptKill
+        | ConnCmd::ScriptHelp => super::scripting::run(s, cmd, argv).await,
         ConnCmd::Multi | ConnCmd::Exec | ConnCmd::Discard | ConnCmd::Watch | ConnCmd::Unwatch => {
             super::transaction::run(s, cmd, argv).await
         }

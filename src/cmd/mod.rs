@@ -16,6 +16,7 @@ pub mod keys;
 pub mod lists;
 pub mod multi;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod stream_groups;
 pub mod stream_read;
@@ -148,6 +149,15 @@ pub enum ConnCmd {
     Discard,
     Watch,
     Unwatch,
+    Eval,
+    EvalSha,
+    EvalRo,
+    EvalShaRo,
+    ScriptLoad,
+    ScriptExists,
+    ScriptFlush,
+    ScriptKill,
+    ScriptHelp,
 }
 
 /// Runs a shard command on `ctx`, writing its reply or its error to `out`.

@@ -5,6 +5,7 @@
 //! delivers on its own core at once and sends one hop, carrying one shared
 //! copy of the message, to each other core that has a matching subscriber.
 
+use std::rc::Rc;
 use std::sync::Arc;
 
 use smallvec::SmallVec;
@@ -162,31 +163,11 @@ pub async fn publish(s: &mut Session, channel: &[u8], payload: &[u8], sharded: b
     // it was sent before this command, as in Redis.
     s.sync_outbox();
     let local = deliver_here(&core, channel, payload, sharded);
-    let remote = if multi_core {
-        core.pubsub.borrow().remote_cores(channel, sharded)
-    } else {
-        CoreSet::default()
-    };
-    if remote.is_empty() {
+    let hops = deliver_elsewhere(&core, channel, payload, sharded);
+    if hops.is_empty() {
         s.out.int(local);
         return;
     }
-    // One copy of the message, shared by every core it goes to.
-    let message = Arc::new(Message {
-        channel: channel.into(),
-        payload: payload.into(),
-        sharded,
-    });
-    let hops: SmallVec<[HopFuture; 2]> = remote
-        .iter()
-        .map(|target| {
-            let message = message.clone();
-            let work = Work::closure(Vec::new(), LockMode::Plain, move |core: &Core| {
-                deliver_here(core, &message.channel, &message.payload, message.sharded)
-            });
-            core.submit(target, work)
-        })
-        .collect();
     if s.may_owe_replies() {
         s.owe_publish_count(local, hops);
     } else {
@@ -196,6 +177,57 @@ pub async fn publish(s: &mut Session, channel: &[u8], payload: &[u8], sharded: b
         }
         s.out.int(receivers);
     }
+}
+
+/// Sends the message to the other cores with subscribers for it; each hop
+/// answers how many received it there.
+fn deliver_elsewhere(
+    core: &Rc<Core>,
+    channel: &[u8],
+    payload: &[u8],
+    sharded: bool,
+) -> SmallVec<[HopFuture; 2]> {
+    let remote = if core.cores() > 1 {
+        core.pubsub.borrow().remote_cores(channel, sharded)
+    } else {
+        CoreSet::default()
+    };
+    if remote.is_empty() {
+        return SmallVec::new();
+    }
+    // One copy of the message, shared by every core it goes to.
+    let message = Arc::new(Message {
+        channel: channel.into(),
+        payload: payload.into(),
+        sharded,
+    });
+    remote
+        .iter()
+        .map(|target| {
+            let message = message.clone();
+            let work = Work::closure(Vec::new(), LockMode::Plain, move |core: &Core| {
+                deliver_here(core, &message.channel, &message.payload, message.sharded)
+            });
+            core.submit(target, work)
+        })
+        .collect()
+}
+
+/// PUBLISH from a script: delivers everywhere and returns the receivers.
+pub async fn publish_from_script(
+    core: &Rc<Core>,
+    channel: &[u8],
+    payload: &[u8],
+    sharded: bool,
+) -> i64 {
+    if core.cores() > 1 {
+        core.drain_mailbox();
+    }
+    let mut receivers = deliver_here(core, channel, payload, sharded);
+    for hop in deliver_elsewhere(core, channel, payload, sharded) {
+        receivers += take_result::<i64>(hop.await);
+    }
+    receivers
 }
 
 /// Delivers to this core's subscribers; returns how many received it.

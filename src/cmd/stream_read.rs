@@ -418,6 +418,27 @@ fn reply(out: &mut Out, keys: &[Vec<u8>], results: &Results) {
     }
 }
 
+/// XREAD / XREADGROUP called from a script: never blocks, may run inside
+/// the script's transaction.
+pub async fn run_detached(
+    core: &Rc<Core>,
+    db: usize,
+    argv: &[&[u8]],
+    xreadgroup: bool,
+    outer: Option<&mut Txn>,
+    out: &mut Out,
+) {
+    let result = match parse(argv, xreadgroup) {
+        Ok(req) => attempt(core, db, &req, None, outer)
+            .await
+            .map(|results| reply(out, &req.keys, &results)),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = result {
+        out.error(&e.0);
+    }
+}
+
 /// Runs XREAD (`xreadgroup` false) or XREADGROUP.
 pub async fn run(s: &mut Session, argv: &[&[u8]], xreadgroup: bool) -> Flow {
     let req = match parse(argv, xreadgroup) {

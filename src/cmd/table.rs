@@ -186,6 +186,76 @@ static COMMAND_SUBS: &[CommandSpec] = &[
 #[rustfmt::skip]
 const KEY2: (i32, i32, i32) = (2, 2, 1);
 
+const EVAL_FLAGS: &[&str] = &[
+    "noscript",
+    "stale",
+    "skip_monitor",
+    "may_replicate",
+    "no_mandatory_keys",
+    "movablekeys",
+];
+const EVAL_RO_FLAGS: &[&str] = &[
+    "readonly",
+    "noscript",
+    "stale",
+    "skip_monitor",
+    "no_mandatory_keys",
+    "movablekeys",
+];
+
+static SCRIPT_SUBS: &[CommandSpec] = &[
+    spec(
+        "script|load",
+        3,
+        &["noscript", "stale"],
+        NO_KEYS,
+        "scripting",
+        "Loads a server-side Lua script to the script cache.",
+        Conn(ConnCmd::ScriptLoad),
+        "script",
+    ),
+    spec(
+        "script|exists",
+        -3,
+        &["noscript"],
+        NO_KEYS,
+        "scripting",
+        "Determines whether server-side Lua scripts exist in the script cache.",
+        Conn(ConnCmd::ScriptExists),
+        "sha1 [sha1 ...]",
+    ),
+    spec(
+        "script|flush",
+        -2,
+        &["noscript"],
+        NO_KEYS,
+        "scripting",
+        "Removes all server-side Lua scripts from the script cache.",
+        Conn(ConnCmd::ScriptFlush),
+        "[ASYNC | SYNC]",
+    ),
+    spec(
+        "script|kill",
+        2,
+        &["noscript", "allow_busy"],
+        NO_KEYS,
+        "scripting",
+        "Terminates a server-side Lua script during execution.",
+        Conn(ConnCmd::ScriptKill),
+        "",
+    ),
+    spec(
+        "script|help",
+        2,
+        &["loading", "stale"],
+        NO_KEYS,
+        "scripting",
+        "Returns helpful text about the different subcommands.",
+        Conn(ConnCmd::ScriptHelp),
+        "",
+    ),
+];
+
 static XGROUP_SUBS: &[CommandSpec] = &[
     spec(
         "xgroup|create",
@@ -448,6 +518,16 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Monitors changes to keys to determine the execution of a transaction.", Conn(ConnCmd::Watch), "key [key ...]"),
     spec("unwatch", 1, TX_FLAGS, NO_KEYS, "transactions", "Forgets about watched keys of a transaction.",
         Conn(ConnCmd::Unwatch), ""),
+    // Scripting.
+    spec("eval", -3, EVAL_FLAGS, NO_KEYS, "scripting", "Executes a server-side Lua script.", Conn(ConnCmd::Eval),
+        "script numkeys [key [key ...]] [arg [arg ...]]"),
+    spec("evalsha", -3, EVAL_FLAGS, NO_KEYS, "scripting", "Executes a server-side Lua script by SHA1 digest.",
+        Conn(ConnCmd::EvalSha), "sha1 numkeys [key [key ...]] [arg [arg ...]]"),
+    spec("eval_ro", -3, EVAL_RO_FLAGS, NO_KEYS, "scripting", "Executes a read-only server-side Lua script.",
+        Conn(ConnCmd::EvalRo), "script numkeys [key [key ...]] [arg [arg ...]]"),
+    spec("evalsha_ro", -3, EVAL_RO_FLAGS, NO_KEYS, "scripting", "Executes a read-only server-side Lua script by SHA1 digest.",
+        Conn(ConnCmd::EvalShaRo), "sha1 numkeys [key [key ...]] [arg [arg ...]]"),
+    container("script", "scripting", "A container for Lua scripts management commands.", SCRIPT_SUBS),
     // Streams.
     spec("xadd", -5, WF, KEY1, "stream", "Appends a new message to a stream. Creates the key if it doesn't exist.", Shard(streams::xadd),
         "key [NOMKSTREAM] [<MAXLEN | MINID> [= | ~] threshold [LIMIT count]] <* | id> field value [field value ...]"),

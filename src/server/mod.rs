@@ -30,6 +30,8 @@ pub struct Shared {
     pub next_client_id: AtomicU64,
     /// Connected clients over all cores, for `maxclients`.
     pub connected: AtomicUsize,
+    /// Lua scripts known to every core (EVAL, SCRIPT LOAD).
+    pub scripts: crate::script::registry::Registry,
 }
 
 impl Shared {
@@ -56,6 +58,7 @@ impl Shared {
                 .unwrap_or_default(),
             next_client_id: AtomicU64::new(1),
             connected: AtomicUsize::new(0),
+            scripts: Default::default(),
         }
     }
 }

@@ -177,13 +177,13 @@ impl Work {
     }
 
     pub fn is_acquire(&self) -> bool {
-        matches!(self.mode(), LockMode::Acquire(_))
+        matches!(self.mode(), LockMode::Acquire(_) | LockMode::AcquireAll(_))
     }
 
     pub fn txn(&self) -> Option<TxnId> {
         match self.mode() {
             LockMode::Plain => None,
-            LockMode::Acquire(t) | LockMode::Held(t) => Some(t),
+            LockMode::Acquire(t) | LockMode::Held(t) | LockMode::AcquireAll(t) => Some(t),
         }
     }
 }
@@ -386,6 +386,35 @@ impl Core {
         }
     }
 
+    /// Runs `fut` to completion right here, without returning to the
+    /// executor: while it waits, this core keeps handling its mailbox (so
+    /// hops it sent are answered, and hops other cores send it still run).
+    /// For a Lua script, whose `redis.call` cannot yield: nothing else on
+    /// this core runs meanwhile, which is what makes the script atomic here.
+    /// `fut` must only wait on hops, never on sockets or timers.
+    pub fn block_on<F: Future>(&self, fut: F) -> F::Output {
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        let mut fut = std::pin::pin!(fut);
+        let mut idle = 0u32;
+        loop {
+            if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+                return v;
+            }
+            if self.mesh.boxes[self.id].queue.is_empty() {
+                idle += 1;
+                if idle > 64 {
+                    std::thread::yield_now();
+                } else {
+                    std::hint::spin_loop();
+                }
+            } else {
+                idle = 0;
+                self.drain_mailbox();
+            }
+        }
+    }
+
     /// Releases a transaction's locks on shard `target`.
     pub fn unlock(&self, target: usize, txn: TxnId) {
         if target == self.id {
@@ -416,8 +445,10 @@ impl Core {
         let result = match work {
             Work::Batch(batch) => Box::new(self.run_batch(batch)),
             Work::Run { keys, mode, job } => {
-                if let LockMode::Acquire(txn) = mode {
-                    self.shard.borrow_mut().locks.acquire(txn, &keys);
+                match mode {
+                    LockMode::Acquire(txn) => self.shard.borrow_mut().locks.acquire(txn, &keys),
+                    LockMode::AcquireAll(txn) => self.shard.borrow_mut().locks.acquire_all(txn),
+                    _ => {}
                 }
                 job(self)
             }

@@ -5,7 +5,10 @@
 //! - work that touches a key held by another transaction waits in `waiting`,
 //!   and waiting work runs in arrival order as keys are released;
 //! - an acquisition never overtakes an earlier waiting acquisition that wants
-//!   one of the same keys, so a transaction cannot starve behind newer ones.
+//!   one of the same keys, so a transaction cannot starve behind newer ones;
+//! - a transaction may hold the whole shard (a script that may touch keys it
+//!   did not declare): then every key counts as held by it, and it gets the
+//!   shard only once no other transaction holds or waits for a key here.
 //!
 //! When nothing is held (the normal case) [`LockTable::is_idle`] is one check
 //! and nothing else is looked at.
@@ -32,22 +35,40 @@ pub enum LockMode {
     Acquire(TxnId),
     /// The transaction already holds its keys here: run at once.
     Held(TxnId),
+    /// Take the whole shard for this transaction: every key, present or not.
+    AcquireAll(TxnId),
 }
 
 #[derive(Default)]
 pub struct LockTable {
     held: AHashMap<DbKey, TxnId>,
+    /// The transaction holding the whole shard, if one does.
+    whole: Option<TxnId>,
     waiting: VecDeque<(Work, ReplyTo)>,
 }
 
 impl LockTable {
     pub fn is_idle(&self) -> bool {
-        self.held.is_empty() && self.waiting.is_empty()
+        self.held.is_empty() && self.waiting.is_empty() && self.whole.is_none()
     }
 
     /// Whether `keys` are free for plain work (held by nobody).
     pub fn keys_free(&self, keys: &[DbKey]) -> bool {
-        self.held.is_empty() || keys.iter().all(|k| !self.held.contains_key(k))
+        self.whole.is_none()
+            && (self.held.is_empty() || keys.iter().all(|k| !self.held.contains_key(k)))
+    }
+
+    /// Whether transaction `txn` may take `keys` (nobody else holds them).
+    fn free_for(&self, txn: TxnId, keys: &[DbKey]) -> bool {
+        self.whole.is_none_or(|w| w == txn)
+            && keys
+                .iter()
+                .all(|k| self.held.get(k).is_none_or(|&owner| owner == txn))
+    }
+
+    /// Whether `txn` may take the whole shard: nobody else holds a key.
+    fn shard_free_for(&self, txn: TxnId) -> bool {
+        self.whole.is_none_or(|w| w == txn) && self.held.values().all(|&o| o == txn)
     }
 
     /// Whether work with this mode and these keys may run now.
@@ -59,13 +80,15 @@ impl LockTable {
             LockMode::Held(_) => true,
             LockMode::Plain => self.keys_free(keys),
             LockMode::Acquire(txn) => {
-                let free = keys
-                    .iter()
-                    .all(|k| self.held.get(k).is_none_or(|&owner| owner == txn));
-                free && !self
-                    .waiting
-                    .iter()
-                    .any(|(w, _)| w.is_acquire() && w.keys().iter().any(|k| keys.contains(k)))
+                self.free_for(txn, keys)
+                    && !self.waiting.iter().any(|(w, _)| {
+                        w.is_acquire()
+                            && (matches!(w.mode(), LockMode::AcquireAll(_))
+                                || w.keys().iter().any(|k| keys.contains(k)))
+                    })
+            }
+            LockMode::AcquireAll(txn) => {
+                self.shard_free_for(txn) && !self.waiting.iter().any(|(w, _)| w.is_acquire())
             }
         }
     }
@@ -76,9 +99,17 @@ impl LockTable {
         }
     }
 
+    /// Takes the whole shard for `txn`.
+    pub fn acquire_all(&mut self, txn: TxnId) {
+        self.whole = Some(txn);
+    }
+
     /// Releases every key of `txn` and forgets any of its work still waiting.
     pub fn release(&mut self, txn: TxnId) {
         self.held.retain(|_, owner| *owner != txn);
+        if self.whole == Some(txn) {
+            self.whole = None;
+        }
         self.waiting.retain(|(w, _)| w.txn() != Some(txn));
     }
 
@@ -90,21 +121,30 @@ impl LockTable {
     /// acquisition still waiting blocks later acquisitions of the same keys.
     pub fn next_runnable(&mut self) -> Option<(Work, ReplyTo)> {
         let mut wanted: AHashSet<DbKey> = AHashSet::default();
+        // An earlier waiting whole-shard acquisition blocks every later one.
+        let mut wanted_all = false;
         let mut found = None;
         for (i, (work, _)) in self.waiting.iter().enumerate() {
             let keys = work.keys();
             let runnable = match work.mode() {
                 LockMode::Held(_) => true,
                 LockMode::Plain => self.keys_free(&keys),
-                LockMode::Acquire(txn) => keys
-                    .iter()
-                    .all(|k| self.held.get(k).is_none_or(|&o| o == txn) && !wanted.contains(k)),
+                LockMode::Acquire(txn) => {
+                    !wanted_all
+                        && self.free_for(txn, &keys)
+                        && keys.iter().all(|k| !wanted.contains(k))
+                }
+                LockMode::AcquireAll(txn) => {
+                    !wanted_all && wanted.is_empty() && self.shard_free_for(txn)
+                }
             };
             if runnable {
                 found = Some(i);
                 break;
             }
-            if work.is_acquire() {
+            if let LockMode::AcquireAll(_) = work.mode() {
+                wanted_all = true;
+            } else if work.is_acquire() {
                 wanted.extend(keys);
             }
         }

@@ -58,6 +58,22 @@ impl Txn {
         self.hop(shard, keys, LockMode::Acquire(self.id), f).await
     }
 
+    /// Takes the whole of `shard` (every key), then runs `f` there. Shards
+    /// must be visited in strictly increasing order, as with keys.
+    pub async fn lock_shard_and_run<R, F>(&mut self, shard: usize, f: F) -> R
+    where
+        R: Send + 'static,
+        F: FnOnce(&Core) -> R + Send + 'static,
+    {
+        assert!(
+            self.locked.last().is_none_or(|&last| last < shard),
+            "transactions lock shards in increasing order"
+        );
+        self.locked.push(shard);
+        self.hop(shard, Vec::new(), LockMode::AcquireAll(self.id), f)
+            .await
+    }
+
     /// Whether this transaction has locked keys on `shard`.
     pub fn holds(&self, shard: usize) -> bool {
         self.locked.contains(&shard)

@@ -1,0 +1,606 @@
+//! One Lua interpreter per core, set up as Redis sets up its own: the base,
+//! table, string and math libraries, the `redis` API table, globals that a
+//! script can read but not create or change (reading an unknown one is an
+//! error), and no access to files or the OS.
+//!
+//! A script runs inside `xpcall` with a handler that turns any error into
+//! Redis's error table `{err=..., source=..., line=...}`, so that the reply
+//! reads like Redis's: `-<err> script: <sha>, on @user_script:<line>.`
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use ahash::AHashMap;
+use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
+
+use super::convert::{lua_to_reply, number_text, reply_to_lua};
+use super::registry::{Script, Sha};
+use crate::cmd::table::{self, CommandSpec};
+use crate::cmd::transaction::key_args;
+use crate::cmd::{multi, run_shard, ConnCmd, Exec};
+use crate::resp::{Out, Proto};
+use crate::shard::dispatch::{take_result, Core, OwnedCommand, Work};
+use crate::shard::locks::{DbKey, LockMode};
+use crate::shard::route::shard_of;
+use crate::shard::txn::Txn;
+
+/// What a running script's `redis.call` needs.
+pub struct CallCtx {
+    pub core: Rc<Core>,
+    /// Every shard, held whole, when the script runs that way.
+    pub txn: Option<Txn>,
+    pub db: usize,
+    /// `redis.setresp(3)`: replies come back as RESP3 values.
+    pub resp3: bool,
+    /// EVAL_RO / EVALSHA_RO / FCALL_RO: writes are refused.
+    pub read_only: bool,
+    pub script: Arc<Script>,
+}
+
+pub struct Engine {
+    lua: Lua,
+    globals: Table,
+    env: Table,
+    xpcall: Function,
+    handler: Function,
+    compiled: RefCell<(u64, AHashMap<Sha, Function>)>,
+    call: Rc<RefCell<Option<CallCtx>>>,
+}
+
+thread_local! {
+    static ENGINE: RefCell<Option<Rc<Engine>>> = const { RefCell::new(None) };
+}
+
+/// This core's interpreter, made on first use.
+pub fn engine() -> Rc<Engine> {
+    ENGINE.with(|e| {
+        e.borrow_mut()
+            .get_or_insert_with(|| Rc::new(Engine::new().expect("Lua interpreter")))
+            .clone()
+    })
+}
+
+/// Lua code run once per interpreter: the protected environment scripts see.
+const SETUP: &str = r##"
+local real, api = ...
+local function readonly(t)
+  return setmetatable({}, {
+    __index = t,
+    __newindex = function() error("Attempt to modify a readonly table", 2) end,
+    __metatable = false,
+  })
+end
+-- What Redis leaves out of the sandbox: reading these is an error.
+local setfenv = setfenv
+for _, name in ipairs({ "dofile", "loadfile", "setfenv", "getfenv", "module",
+    "require", "newproxy", "print" }) do
+  real[name] = nil
+end
+local redis = { call = api.call, pcall = api.pcall }
+-- Redis's pcall hands a script the text of a failed redis.call, not the
+-- error object itself.
+local raw_pcall, plain_error = pcall, api.plain_error
+local function pack(...) return { n = select("#", ...), ... } end
+real.pcall = function(f, ...)
+  local r = pack(raw_pcall(f, ...))
+  if not r[1] then r[2] = plain_error(r[2]) end
+  return unpack(r, 1, r.n)
+end
+function redis.error_reply(msg)
+  if type(msg) ~= "string" then error("wrong number or type of arguments", 2) end
+  return { err = msg }
+end
+function redis.status_reply(msg)
+  if type(msg) ~= "string" then error("wrong number or type of arguments", 2) end
+  return { ok = msg }
+end
+redis.sha1hex = api.sha1hex
+redis.setresp = api.setresp
+redis.log = function() end
+redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
+redis.set_repl = function() end
+redis.replicate_commands = function() return true end
+redis.breakpoint = function() return false end
+redis.debug = function() end
+redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
+redis.REDIS_VERSION = api.version
+redis.REDIS_VERSION_NUM = api.version_num
+real.redis = readonly(redis)
+for _, lib in ipairs({ "string", "table", "math", "cjson", "bit", "struct", "cmsgpack" }) do
+  if real[lib] then real[lib] = readonly(real[lib]) end
+end
+local env = setmetatable({}, {
+  __index = function(_, k)
+    local v = rawget(real, k)
+    if v == nil then
+      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+    end
+    return v
+  end,
+  __newindex = function() error("Attempt to modify a readonly table", 2) end,
+  __metatable = false,
+})
+real._G = env
+-- Code compiled by a script sees the same protected globals.
+for _, name in ipairs({ "loadstring", "load" }) do
+  local compile = real[name]
+  real[name] = function(...)
+    local f, e = compile(...)
+    if f then setfenv(f, env) end
+    return f, e
+  end
+end
+return env
+"##;
+
+fn err_table(lua: &Lua, msg: &str) -> mlua::Result<Value> {
+    let t = lua.create_table()?;
+    t.raw_set("err", msg)?;
+    Ok(Value::Table(t))
+}
+
+impl Engine {
+    fn new() -> mlua::Result<Engine> {
+        let lua = Lua::new_with(
+            StdLib::TABLE | StdLib::STRING | StdLib::MATH,
+            LuaOptions::default(),
+        )?;
+        let call: Rc<RefCell<Option<CallCtx>>> = Rc::new(RefCell::new(None));
+        let api = lua.create_table()?;
+        for (name, raise) in [("call", true), ("pcall", false)] {
+            let ctx = call.clone();
+            let f = lua.create_function(move |lua, args: MultiValue| {
+                let mut guard = ctx.borrow_mut();
+                let ctx = guard.as_mut().ok_or_else(|| {
+                    mlua::Error::runtime("redis.call is only available while a script runs")
+                })?;
+                match call_command(lua, ctx, args)? {
+                    Ok(v) => Ok(v),
+                    // redis.call raises the reply's error (a Rust function,
+                    // so the script's frame stays on the stack for the
+                    // error's line); redis.pcall returns it as {err=...}.
+                    Err(msg) if raise => Err(mlua::Error::external(CallError(msg))),
+                    Err(msg) => err_table(lua, &msg),
+                }
+            })?;
+            api.raw_set(name, f)?;
+        }
+        api.raw_set(
+            "plain_error",
+            lua.create_function(|lua, v: Value| {
+                Ok(match &v {
+                    Value::Error(e) => match call_error(e) {
+                        Some(msg) => Value::String(lua.create_string(msg)?),
+                        None => v,
+                    },
+                    Value::Table(t) => match t.raw_get::<Value>("err") {
+                        Ok(s @ Value::String(_)) => s,
+                        _ => v,
+                    },
+                    _ => v,
+                })
+            })?,
+        )?;
+        api.raw_set(
+            "sha1hex",
+            lua.create_function(|lua, args: MultiValue| {
+                let text = match args.len() {
+                    1 => lua.coerce_string(args[0].clone())?,
+                    _ => None,
+                };
+                let Some(text) = text else {
+                    return Err(mlua::Error::runtime("wrong number of arguments"));
+                };
+                lua.create_string(super::registry::sha1_hex(&text.as_bytes()))
+            })?,
+        )?;
+        let ctx = call.clone();
+        api.raw_set(
+            "setresp",
+            lua.create_function(move |_, v: i64| {
+                if v != 2 && v != 3 {
+                    return Err(mlua::Error::runtime("RESP version must be 2 or 3."));
+                }
+                if let Some(c) = ctx.borrow_mut().as_mut() {
+                    c.resp3 = v == 3;
+                }
+                Ok(())
+            })?,
+        )?;
+        api.raw_set("version", crate::cmd::connection::REDIS_VERSION)?;
+        api.raw_set("version_num", 0x070204)?;
+        let globals = lua.globals();
+        let env: Table = lua
+            .load(SETUP)
+            .set_name("=setup")
+            .call((globals.clone(), api))?;
+        let xpcall: Function = globals.raw_get("xpcall")?;
+        let handler = lua.create_function(error_handler)?;
+        Ok(Engine {
+            lua,
+            globals,
+            env,
+            xpcall,
+            handler,
+            compiled: RefCell::new((0, AHashMap::new())),
+            call,
+        })
+    }
+
+    /// The compiled function of `script`; Err is the compiler's message.
+    fn compile(&self, script: &Script, generation: u64) -> Result<Function, String> {
+        let mut compiled = self.compiled.borrow_mut();
+        if compiled.0 != generation {
+            *compiled = (generation, AHashMap::new());
+        }
+        if let Some(f) = compiled.1.get(&script.sha) {
+            return Ok(f.clone());
+        }
+        let f = self
+            .lua
+            .load(&script.source[..])
+            .set_name("@user_script")
+            .set_environment(self.env.clone())
+            .into_function()
+            .map_err(|e| match e {
+                mlua::Error::SyntaxError { message, .. } => message,
+                other => other.to_string(),
+            })?;
+        compiled.1.insert(script.sha, f.clone());
+        Ok(f)
+    }
+
+    /// Checks that `source` compiles (SCRIPT LOAD), without running it.
+    pub fn check(&self, script: &Script, generation: u64) -> Result<(), String> {
+        self.compile(script, generation).map(|_| ())
+    }
+
+    /// Runs a script with `keys` and `args`, writing its reply (in the
+    /// client's protocol) to `out`. Returns the context (its transaction
+    /// releases every shard when dropped).
+    pub fn run(
+        &self,
+        ctx: CallCtx,
+        generation: u64,
+        keys: &[&[u8]],
+        args: &[&[u8]],
+        out: &mut Out,
+    ) -> CallCtx {
+        let sha = ctx.script.sha;
+        let func = match self.compile(&ctx.script, generation) {
+            Ok(f) => f,
+            Err(msg) => {
+                out.error(&format!("ERR Error compiling script (new function): {msg}"));
+                return ctx;
+            }
+        };
+        let set_list = |name: &str, items: &[&[u8]]| -> mlua::Result<()> {
+            let t = self.lua.create_table_with_capacity(items.len(), 0)?;
+            for (i, item) in items.iter().enumerate() {
+                t.raw_set(i + 1, self.lua.create_string(item)?)?;
+            }
+            self.globals.raw_set(name, t)
+        };
+        if let Err(e) = set_list("KEYS", keys).and_then(|_| set_list("ARGV", args)) {
+            out.error(&format!("ERR {e}"));
+            return ctx;
+        }
+        *self.call.borrow_mut() = Some(ctx);
+        let result = self.xpcall.call::<MultiValue>((func, self.handler.clone()));
+        let ctx = self.call.borrow_mut().take().expect("the call context");
+        let mut values = match result {
+            Ok(v) => v.into_iter(),
+            Err(e) => {
+                out.error(&format!("ERR Error running script {}: {e}", sha_text(&sha)));
+                return ctx;
+            }
+        };
+        let ok = matches!(values.next(), Some(Value::Boolean(true)));
+        let value = values.next().unwrap_or(Value::Nil);
+        if ok {
+            lua_to_reply(&value, out);
+        } else {
+            out.error(&error_text(&value, &sha));
+        }
+        ctx
+    }
+}
+
+fn sha_text(sha: &Sha) -> &str {
+    std::str::from_utf8(sha).unwrap_or("")
+}
+
+/// The reply for a failed script: Redis's `<err> script: <sha>, on
+/// <source>:<line>.`
+fn error_text(value: &Value, sha: &Sha) -> String {
+    let Value::Table(t) = value else {
+        return "ERR Error running script: execution failure".into();
+    };
+    let err = match t.raw_get::<Value>("err") {
+        Ok(Value::String(s)) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
+        _ => "ERR execution failure".into(),
+    };
+    let source = t.raw_get::<Option<String>>("source").ok().flatten();
+    let line = t.raw_get::<Option<i64>>("line").ok().flatten();
+    match (source, line) {
+        (Some(source), Some(line)) => {
+            format!("{err} script: {}, on {source}:{line}.", sha_text(sha))
+        }
+        _ => err,
+    }
+}
+
+/// An error reply of a command called with `redis.call`, raised in Lua.
+#[derive(Debug)]
+struct CallError(String);
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CallError {}
+
+/// The reply text of a `redis.call` error, however mlua wrapped it.
+fn call_error(e: &mlua::Error) -> Option<&str> {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => call_error(cause),
+        mlua::Error::ExternalError(inner) => {
+            inner.downcast_ref::<CallError>().map(|c| c.0.as_str())
+        }
+        _ => None,
+    }
+}
+
+/// The message of an error a Rust function raised (`redis.setresp(4)`).
+fn runtime_message(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => runtime_message(cause),
+        mlua::Error::RuntimeError(msg) => msg.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The `xpcall` handler: any error becomes `{err=..., source=..., line=...}`
+/// with the position of the innermost frame of the user's script.
+fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Value> {
+    let table = match err {
+        Value::Table(t) if t.raw_get::<Value>("err").is_ok_and(|v| !v.is_nil()) => t,
+        Value::Error(e) => {
+            let msg = match call_error(&e) {
+                Some(reply) => reply.to_string(),
+                None => format!("ERR {}", runtime_message(&e)),
+            };
+            let t = lua.create_table()?;
+            t.raw_set("err", msg)?;
+            t
+        }
+        other => {
+            let text = match lua.coerce_string(other.clone())? {
+                Some(s) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
+                None => format!("{other:?}"),
+            };
+            let t = lua.create_table()?;
+            t.raw_set("err", format!("ERR {text}"))?;
+            t
+        }
+    };
+    for level in 1..64 {
+        let found = lua.inspect_stack(level, |d| {
+            let source = d.source().source.map(|s| s.into_owned());
+            (source, d.current_line())
+        });
+        let Some((source, line)) = found else { break };
+        if source.as_deref() == Some("@user_script") {
+            table.raw_set("source", "@user_script")?;
+            if let Some(line) = line {
+                table.raw_set("line", line)?;
+            }
+            break;
+        }
+    }
+    Ok(Value::Table(table))
+}
+
+/// `redis.call` / `redis.pcall`: runs one command for the script. Err(msg)
+/// inside the result is an error reply (its text).
+fn call_command(
+    lua: &Lua,
+    ctx: &mut CallCtx,
+    args: MultiValue,
+) -> mlua::Result<Result<Value, String>> {
+    let mut argv: Vec<Vec<u8>> = Vec::with_capacity(args.len());
+    for v in args {
+        let bytes = match v {
+            Value::String(s) => s.as_bytes().to_vec(),
+            Value::Integer(n) => n.to_string().into_bytes(),
+            Value::Number(n) => number_text(n),
+            _ => {
+                return Ok(Err(
+                    "ERR Lua redis lib command arguments must be strings or integers".into(),
+                ))
+            }
+        };
+        argv.push(bytes);
+    }
+    if argv.is_empty() {
+        return Ok(Err(
+            "ERR Please specify at least one argument for this redis lib call".into(),
+        ));
+    }
+    let refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+    let spec = match resolve(&refs) {
+        Ok(spec) => spec,
+        Err(msg) => return Ok(Err(msg.into())),
+    };
+    if spec.has_flag("noscript") {
+        return Ok(Err(
+            "ERR This Redis command is not allowed from script".into()
+        ));
+    }
+    if ctx.read_only && spec.has_flag("write") {
+        return Ok(Err(
+            "ERR Write commands are not allowed from read-only scripts.".into(),
+        ));
+    }
+    let core = ctx.core.clone();
+    let reply = core.block_on(execute(ctx, spec, &refs));
+    reply_to_lua(lua, &reply, ctx.resp3)
+}
+
+/// The command of `argv` as a script may call it.
+fn resolve(argv: &[&[u8]]) -> Result<&'static CommandSpec, &'static str> {
+    const UNKNOWN: &str = "ERR Unknown Redis command called from script";
+    const ARITY: &str = "ERR Wrong number of args calling Redis command from script";
+    let spec = table::lookup(argv[0]).ok_or(UNKNOWN)?;
+    if !spec.arity_ok(argv.len()) {
+        return Err(ARITY);
+    }
+    if spec.subcommands.is_empty() {
+        return Ok(spec);
+    }
+    let sub = spec.subcommand(argv[1]).ok_or(UNKNOWN)?;
+    if !sub.arity_ok(argv.len()) {
+        return Err(ARITY);
+    }
+    Ok(sub)
+}
+
+/// Runs one command for a script and returns its reply's bytes (in the
+/// script's protocol).
+async fn execute(ctx: &mut CallCtx, spec: &'static CommandSpec, argv: &[&[u8]]) -> Vec<u8> {
+    let proto = if ctx.resp3 {
+        Proto::Resp3
+    } else {
+        Proto::Resp2
+    };
+    let mut out = Out::new(proto);
+    let core = ctx.core.clone();
+    let db = ctx.db;
+    match spec.exec {
+        Exec::Shard(f) | Exec::Multi(f, _) => {
+            let keys = key_args(spec, argv);
+            let shards = core.cores();
+            let mut targets = keys.iter().map(|k| shard_of(k, shards));
+            let first = targets.next();
+            let single = targets.all(|t| Some(t) == first);
+            let target = first.unwrap_or(core.id);
+            if target != core.id || !single {
+                note_other_core(ctx);
+            }
+            if let (Exec::Multi(_, spread), false) = (spec.exec, single) {
+                multi::run(&core, ctx.txn.as_mut(), spread, db, argv, &mut out).await;
+                return out.buf;
+            }
+            let owned = OwnedCommand::new(spec, f, db, argv);
+            let step = move |core: &Core| {
+                core.with_ctx(db, |c| {
+                    let mut o = Out::new(proto);
+                    run_shard(owned.run, c, &owned.argv(), &mut o);
+                    o.buf
+                })
+            };
+            match &ctx.txn {
+                Some(txn) if txn.holds(target) => txn.run(target, step).await,
+                _ => {
+                    let locks: Vec<DbKey> = keys.iter().map(|k| (db, (*k).into())).collect();
+                    let work = Work::closure(locks, LockMode::Plain, step);
+                    take_result(core.submit(target, work).await)
+                }
+            }
+        }
+        Exec::Conn(cmd) => {
+            let result = match cmd {
+                ConnCmd::Ping | ConnCmd::Echo => {
+                    crate::cmd::connection::ping_or_echo(&mut out, cmd, argv)
+                }
+                ConnCmd::Select => select(ctx, argv[1], &mut out),
+                ConnCmd::Time => {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap_or_default();
+                    out.array(2);
+                    out.bulk_int(now.as_secs() as i64);
+                    out.bulk_int(now.subsec_micros() as i64);
+                    Ok(())
+                }
+                ConnCmd::Publish | ConnCmd::Spublish => {
+                    let sharded = cmd == ConnCmd::Spublish;
+                    let n =
+                        crate::cmd::pubsub::publish_from_script(&core, argv[1], argv[2], sharded)
+                            .await;
+                    out.int(n);
+                    Ok(())
+                }
+                ConnCmd::Lmpop => {
+                    note_other_core_if_remote(ctx, spec, argv);
+                    multi::lmpop(&core, ctx.txn.as_mut(), db, argv, &mut out).await
+                }
+                ConnCmd::Xread | ConnCmd::Xreadgroup => {
+                    note_other_core_if_remote(ctx, spec, argv);
+                    let group = cmd == ConnCmd::Xreadgroup;
+                    crate::cmd::stream_read::run_detached(
+                        &core,
+                        db,
+                        argv,
+                        group,
+                        ctx.txn.as_mut(),
+                        &mut out,
+                    )
+                    .await;
+                    Ok(())
+                }
+                ConnCmd::Dbsize => {
+                    let sizes = core
+                        .run_on_all(move |core| core.shard.borrow().dbs[db].len())
+                        .await;
+                    out.int(sizes.iter().sum::<usize>() as i64);
+                    Ok(())
+                }
+                _ => Err(crate::cmd::Error::msg(
+                    "ERR This Redis command is not allowed from script",
+                )),
+            };
+            if let Err(e) = result {
+                out.error(&e.0);
+            }
+            out.buf
+        }
+        Exec::Container => unreachable!("resolved to a subcommand"),
+    }
+}
+
+fn select(ctx: &mut CallCtx, arg: &[u8], out: &mut Out) -> Result<(), crate::cmd::Error> {
+    let databases = ctx.core.shard.borrow().config.databases;
+    match crate::resp::parse::parse_i64(arg) {
+        Some(n) if n >= 0 && (n as usize) < databases => {
+            ctx.db = n as usize;
+            out.ok();
+            Ok(())
+        }
+        Some(_) => Err(crate::cmd::Error::DB_RANGE),
+        None => Err(crate::cmd::Error::NOT_INTEGER),
+    }
+}
+
+/// A script without every shard held reached another core: it was not
+/// atomic this time, so from now on it takes every shard.
+fn note_other_core(ctx: &CallCtx) {
+    if ctx.txn.is_none() {
+        ctx.script
+            .reaches_other_cores
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+fn note_other_core_if_remote(ctx: &CallCtx, spec: &CommandSpec, argv: &[&[u8]]) {
+    let shards = ctx.core.cores();
+    if key_args(spec, argv)
+        .iter()
+        .any(|k| shard_of(k, shards) != ctx.core.id)
+    {
+        note_other_core(ctx);
+    }
+}
