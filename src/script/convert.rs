@@ -134,7 +134,7 @@ fn parse(lua: &Lua, buf: &[u8], pos: &mut usize, resp3: bool) -> mlua::Result<Va
 /// A number as `(long long)` in C on x86-64 turns it: out-of-range values
 /// and NaN become i64::MIN.
 fn c_cast(n: f64) -> i64 {
-    if n.is_finite() && n >= -9.223_372_036_854_776e18 && n < 9.223_372_036_854_776e18 {
+    if (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&n) {
         n as i64
     } else {
         i64::MIN
