@@ -1,6 +1,7 @@
 //! Differential test: every line of tests/scripts/foundation.redis (and, in
 //! separate tests, of tests/scripts/pubsub.redis, lists.redis,
-//! streams.redis, transactions.redis and scripting.redis) is sent to a real redis-server and to the server under
+//! streams.redis, transactions.redis, scripting.redis and zsets.redis) is
+//! sent to a real redis-server and to the server under
 //! test; the raw reply bytes must be identical. All mismatches are collected
 //! and reported together.
 //!
@@ -47,6 +48,13 @@ const SCRIPTING: Script = Script {
     name: "scripting.redis",
     text: include_str!("scripts/scripting.redis"),
     min_lines: 100,
+};
+
+// Sorted sets.
+const ZSETS: Script = Script {
+    name: "zsets.redis",
+    text: include_str!("scripts/zsets.redis"),
+    min_lines: 250,
 };
 
 /// A script file replayed line by line. Every line must produce exactly one
@@ -356,6 +364,17 @@ fn streams_script_threads1() {
 #[test]
 fn streams_script_threads3() {
     run_script(&STREAMS, 3);
+}
+
+// Sorted sets.
+#[test]
+fn zsets_script_threads1() {
+    run_script(&ZSETS, 1);
+}
+
+#[test]
+fn zsets_script_threads3() {
+    run_script(&ZSETS, 3);
 }
 
 #[test]

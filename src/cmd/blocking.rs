@@ -33,7 +33,7 @@ struct Request {
 }
 
 /// Redis's `getTimeoutFromObjectOrReply` for seconds given as a float.
-fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, Error> {
+pub fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, Error> {
     let text = std::str::from_utf8(arg).ok();
     let secs: f64 = text
         .filter(|t| {
@@ -322,7 +322,9 @@ async fn attempt(
                 .await?;
                 Served::Moved(value)
             }
-            BlockOp::Read { .. } => unreachable!("list commands parse list ops"),
+            BlockOp::Read { .. } | BlockOp::ZPop { .. } => {
+                unreachable!("list commands parse list ops")
+            }
         }));
     }
     // Nothing to pop: wait on every key, registered while still locked.
@@ -365,7 +367,9 @@ fn serve_now(ctx: &mut super::Ctx, key: &[u8], op: &BlockOp) -> Result<Served, E
             lists::push(ctx, dst, *to, &[&value])?;
             Served::Moved(value)
         }
-        BlockOp::Read { .. } => unreachable!("list commands parse list ops"),
+        BlockOp::Read { .. } | BlockOp::ZPop { .. } => {
+            unreachable!("list commands parse list ops")
+        }
     })
 }
 

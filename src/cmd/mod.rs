@@ -24,6 +24,9 @@ pub mod streams;
 pub mod strings;
 pub mod table;
 pub mod transaction;
+// Sorted sets.
+pub mod zset_blocking;
+pub mod zsets;
 
 pub use args::{Args, CmdResult, Error};
 
@@ -158,6 +161,11 @@ pub enum ConnCmd {
     ScriptFlush,
     ScriptKill,
     ScriptHelp,
+    // Sorted sets.
+    Zmpop,
+    Bzpopmin,
+    Bzpopmax,
+    Bzmpop,
 }
 
 /// Runs a shard command on `ctx`, writing its reply or its error to `out`.

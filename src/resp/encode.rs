@@ -155,9 +155,16 @@ impl Out {
     }
 }
 
-/// Formats a double the way Redis 7.2 replies with one: `inf`, `-inf`, `nan`,
-/// integral values without a fraction, otherwise the shortest text that reads
-/// back as the same double, in exponent form when it is very large or small.
+/// Formats a double the way Redis 7.2 replies with one (`d2string`): `nan`,
+/// `inf`, `-inf`, `0` / `-0`; an integral value within +-2^62 as an integer;
+/// otherwise the shortest digits that read back as the same double, laid
+/// out by the rules of Redis's `fpconv_dtoa`: plain digits (with up to a
+/// few zeros) for integers, a plain decimal for fractions down to 1e-6, and
+/// `d.ddde+X` / `d.ddde-X` (exponent without padding) beyond that.
+///
+/// Redis 7.0 used `%.17g` instead, which shows 17 significant digits
+/// (`0.1` is `0.10000000000000001` there); values exact in few digits
+/// (1.5, 0.25, 100) read the same in both.
 pub fn format_double(d: f64) -> String {
     if d.is_nan() {
         return "nan".into();
@@ -165,22 +172,56 @@ pub fn format_double(d: f64) -> String {
     if d.is_infinite() {
         return if d > 0.0 { "inf".into() } else { "-inf".into() };
     }
-    let plain = format!("{d}");
-    // Rust never prints exponents for `{}`; Redis switches to them outside
-    // roughly 1e-5..1e21 (like %.17g), so mirror that to keep text short.
-    let abs = d.abs();
-    if abs != 0.0 && !(1e-5..1e21).contains(&abs) {
-        let exp = format!("{d:e}");
-        // Rust writes `1e21`; C writes `1e+21`.
-        if let Some((mantissa, e)) = exp.split_once('e') {
-            let (sign, digits) = match e.strip_prefix('-') {
-                Some(rest) => ('-', rest),
-                None => ('+', e),
-            };
-            return format!("{mantissa}e{sign}{digits:0>2}");
-        }
+    if d == 0.0 {
+        return if d.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
-    plain
+    // Redis's double2ll: integral values in +-(LLONG_MAX / 2) print as integers.
+    let half = (i64::MAX / 2) as f64;
+    if (-half..=half).contains(&d) && d.fract() == 0.0 {
+        return itoa::Buffer::new().format(d as i64).to_string();
+    }
+    // The shortest round-trip digits and the decimal exponent of the first.
+    let sci = format!("{:e}", d.abs());
+    let (mantissa, exp10) = sci.split_once('e').expect("exponent form");
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let e: i64 = exp10.parse().expect("exponent");
+    let n = digits.len() as i64;
+    // The value is digits * 10^k.
+    let k = e - (n - 1);
+    let mut out = String::with_capacity(24);
+    if d < 0.0 {
+        out.push('-');
+    }
+    let exp = e.abs();
+    if k >= 0 && exp < n + 7 {
+        out.push_str(&digits);
+        out.extend(std::iter::repeat_n('0', k as usize));
+    } else if k < 0 && (k > -7 || exp < 4) {
+        let point = n + k;
+        if point <= 0 {
+            out.push_str("0.");
+            out.extend(std::iter::repeat_n('0', (-point) as usize));
+            out.push_str(&digits);
+        } else {
+            out.push_str(&digits[..point as usize]);
+            out.push('.');
+            out.push_str(&digits[point as usize..]);
+        }
+    } else {
+        out.push_str(&digits[..1]);
+        if n > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        out.push('e');
+        out.push(if e < 0 { '-' } else { '+' });
+        out.push_str(itoa::Buffer::new().format(exp));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -216,6 +257,22 @@ mod tests {
         assert_eq!(format_double(3.0), "3");
         assert_eq!(format_double(f64::INFINITY), "inf");
         assert_eq!(format_double(1e300), "1e+300");
-        assert_eq!(format_double(1.5e-7), "1.5e-07");
+        assert_eq!(format_double(1.5e-7), "1.5e-7");
+        assert_eq!(format_double(-0.0), "-0");
+        assert_eq!(format_double(0.1), "0.1");
+        assert_eq!(format_double(-2.5), "-2.5");
+        assert_eq!(format_double(1e-6), "0.000001");
+        assert_eq!(format_double(1.25e-6), "1.25e-6");
+        assert_eq!(format_double(123.456), "123.456");
+        assert_eq!(format_double(4e18), "4000000000000000000");
+        assert_eq!(format_double(1e19), "1e+19");
+        assert_eq!(format_double(1.5e19), "1.5e+19");
+        assert_eq!(format_double(1e21), "1e+21");
+        assert_eq!(
+            format_double(-1.7976931348623157e308),
+            "-1.7976931348623157e+308"
+        );
+        assert_eq!(format_double(5e-324), "5e-324");
+        assert_eq!(format_double(1234.5e-10), "1.2345e-7");
     }
 }

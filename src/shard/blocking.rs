@@ -1,12 +1,13 @@
 //! Clients blocked on keys: lists (BLPOP, BRPOP, BLMPOP, BLMOVE,
-//! BRPOPLPUSH) and streams (XREAD and XREADGROUP with BLOCK).
+//! BRPOPLPUSH), streams (XREAD and XREADGROUP with BLOCK) and sorted sets
+//! (BZPOPMIN, BZPOPMAX, BZMPOP).
 //!
 //! A blocked client leaves one [`Waiter`] in the block table of each shard
 //! that owns one of its keys, queued per key in the order clients blocked.
 //! Every write to a key with waiters marks it ready (see `Ctx::wrote`), and
 //! after the command the shard serves the key's waiters first-come,
 //! first-served: for a list, one element (or COUNT elements) each while the
-//! list lasts; for a stream, every reader whose ID is behind the stream's
+//! list lasts; for a sorted set, likewise its lowest or highest members; for a stream, every reader whose ID is behind the stream's
 //! last entry, and every group reader while its group has new entries.
 //! Serving a waiter runs its pop or read right there and sends the result to
 //! the waiting client's core; nothing polls and no timer fires while it waits.
@@ -39,6 +40,8 @@ use super::route::shard_of;
 use crate::cmd::args::Error;
 use crate::cmd::lists::{self, End};
 use crate::cmd::stream_read::{self as stream_cmds, StreamReply};
+// Sorted sets.
+use crate::cmd::zsets;
 use crate::types::stream::StreamId;
 
 /// What a blocked client does with a key once it has elements.
@@ -54,6 +57,10 @@ pub enum BlockOp {
         /// At most this many entries (0: all).
         count: usize,
     },
+    // Sorted sets.
+    /// BZPOPMIN / BZPOPMAX (one member) and BZMPOP (`count` members), from
+    /// the low end or, with `max`, the high end.
+    ZPop { max: bool, count: usize },
 }
 
 /// The group side of a blocked XREADGROUP.
@@ -66,7 +73,16 @@ pub struct GroupRead {
 
 impl BlockOp {
     fn on_lists(&self) -> bool {
-        !matches!(self, BlockOp::Read { .. })
+        matches!(self, BlockOp::Pop { .. } | BlockOp::Move { .. })
+    }
+
+    fn on_streams(&self) -> bool {
+        matches!(self, BlockOp::Read { .. })
+    }
+
+    // Sorted sets.
+    fn on_zsets(&self) -> bool {
+        matches!(self, BlockOp::ZPop { .. })
     }
 }
 
@@ -89,6 +105,12 @@ pub enum Served {
     },
     /// A stream read: the key and what was read from it.
     Read(StreamReply),
+    // Sorted sets.
+    /// A sorted set pop: the key and its popped `(member, score)` pairs.
+    ZPopped {
+        key: Vec<u8>,
+        items: Vec<(Vec<u8>, f64)>,
+    },
 }
 
 const WAITING: u8 = 0;
@@ -199,14 +221,15 @@ impl BlockTable {
         self.waiting.values().map(VecDeque::len).sum()
     }
 
-    /// The oldest list waiter still waiting on `key`, claimed by this shard.
-    /// Stream readers queued on the same key keep their places.
-    fn next_claimed(&mut self, key: &DbKey) -> Option<Arc<Waiter>> {
+    /// The oldest waiter of the kind `wanted` still waiting on `key`,
+    /// claimed by this shard. Waiters of other kinds (stream readers, or
+    /// pops of another type) queued on the same key keep their places.
+    fn next_claimed(&mut self, key: &DbKey, wanted: fn(&BlockOp) -> bool) -> Option<Arc<Waiter>> {
         let queue = self.waiting.get_mut(key)?;
         queue.retain(|q| q.waiter.is_waiting());
         let found = queue
             .iter()
-            .position(|q| q.waiter.op.on_lists() && q.waiter.claim())
+            .position(|q| wanted(&q.waiter.op) && q.waiter.claim())
             .and_then(|i| queue.remove(i))
             .map(|q| q.waiter);
         if queue.is_empty() {
@@ -223,7 +246,7 @@ impl BlockTable {
         queue.retain(|q| q.waiter.is_waiting());
         let readers = queue
             .iter()
-            .filter(|q| !q.waiter.op.on_lists())
+            .filter(|q| q.waiter.op.on_streams())
             .cloned()
             .collect();
         if queue.is_empty() {
@@ -255,7 +278,38 @@ pub fn serve_ready(core: &Core) {
 /// readers (which also learn of a deleted or replaced stream or group).
 fn serve_key(core: &Core, key: DbKey) {
     serve_list_key(core, key.clone());
+    // Sorted sets.
+    serve_zset_key(core, key.clone());
     serve_stream_key(core, key);
+}
+
+// Sorted sets.
+/// Serves `key`'s sorted set waiters in order while it holds members.
+fn serve_zset_key(core: &Core, key: DbKey) {
+    loop {
+        let outcome = core.with_ctx(key.0, |ctx| {
+            if !zsets::holds_zset(ctx, &key.1).unwrap_or(false) {
+                return None;
+            }
+            let waiter = ctx.shard.blocking.next_claimed(&key, BlockOp::on_zsets)?;
+            let BlockOp::ZPop { max, count } = waiter.op else {
+                unreachable!("next_claimed takes sorted set waiters only")
+            };
+            let items = zsets::pop(ctx, &key.1, max, count)
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            let served = Served::ZPopped {
+                key: key.1.to_vec(),
+                items,
+            };
+            Some((waiter.reply, served))
+        });
+        let Some((reply, served)) = outcome else {
+            break;
+        };
+        core.answer(reply, Box::new(served));
+    }
 }
 
 /// Serves `key`'s stream readers, oldest first: each one the stream (or
@@ -306,7 +360,7 @@ fn serve_list_key(core: &Core, key: DbKey) {
             if len <= promised {
                 return None;
             }
-            let waiter = ctx.shard.blocking.next_claimed(&key)?;
+            let waiter = ctx.shard.blocking.next_claimed(&key, BlockOp::on_lists)?;
             let served = match &waiter.op {
                 BlockOp::Pop { end, count } => {
                     let values = lists::pop(ctx, &key.1, *end, *count)
@@ -335,7 +389,9 @@ fn serve_list_key(core: &Core, key: DbKey) {
                         Served::Moved(value)
                     }
                 }
-                BlockOp::Read { .. } => unreachable!("next_claimed takes list waiters only"),
+                BlockOp::Read { .. } | BlockOp::ZPop { .. } => {
+                    unreachable!("next_claimed takes list waiters only")
+                }
             };
             Some((waiter.reply, served))
         });

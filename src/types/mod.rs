@@ -5,6 +5,8 @@ pub mod list;
 pub mod longdouble;
 pub mod stream;
 pub mod stream_tree;
+// Sorted sets.
+pub mod zset;
 
 /// A stored value. The variant decides `TYPE` and the WRONGTYPE checks.
 #[derive(Debug)]
@@ -15,6 +17,9 @@ pub enum Value {
     List(list::List),
     /// A stream: entries in a tree of compact leaves, plus consumer groups.
     Stream(Box<stream::Stream>),
+    // Sorted sets.
+    /// A sorted set: an order-statistic tree plus a member index.
+    ZSet(Box<zset::ZSet>),
 }
 
 impl Value {
@@ -24,6 +29,8 @@ impl Value {
             Value::Str(_) => "string",
             Value::List(_) => "list",
             Value::Stream(_) => "stream",
+            // Sorted sets.
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -35,6 +42,8 @@ impl Value {
             Value::Str(_) => "raw",
             Value::List(l) => l.encoding(),
             Value::Stream(_) => "stream",
+            // Sorted sets.
+            Value::ZSet(z) => z.encoding(),
         }
     }
 }

@@ -1,0 +1,971 @@
+//! Sorted set commands, as Redis 7.2 answers them: ZADD (NX/XX/GT/LT/CH/INCR),
+//! ZINCRBY, ZREM, ZSCORE, ZMSCORE, ZCARD, ZCOUNT, ZLEXCOUNT, ZRANK and
+//! ZREVRANK (with 7.2's WITHSCORE), ZRANGE (BYSCORE/BYLEX/REV/LIMIT/
+//! WITHSCORES) and its older forms ZREVRANGE, ZRANGEBYSCORE,
+//! ZREVRANGEBYSCORE, ZRANGEBYLEX and ZREVRANGEBYLEX, ZREMRANGEBYSCORE,
+//! ZREMRANGEBYRANK, ZREMRANGEBYLEX, ZPOPMIN and ZPOPMAX. ZMPOP and the
+//! blocking pops (whose keys may span shards) live in `cmd::zset_blocking`,
+//! on top of [`pop`] here.
+//!
+//! Invariant kept here (as Redis's `t_zset.c` does): a sorted set key never
+//! holds an empty sorted set. Every command that removes members deletes the
+//! key when the last one goes, so EXISTS, TYPE and the blocking pops never
+//! see one.
+//!
+//! Scores are parsed as Redis parses them: a score argument with
+//! `string2d` (C `strtod`, whole string, no leading space, no NaN, no
+//! overflow), a range bound with `zslParseRange` (`(` for exclusive, laxer
+//! `strtod`). Replies carry scores as RESP3 doubles, or RESP2 bulk strings
+//! formatted as Redis 7.2 formats them (`Out::double`).
+
+use super::args::{is, Args, CmdResult, Error};
+use super::Ctx;
+use crate::resp::parse::parse_i64;
+use crate::resp::Out;
+use crate::shard::db::{Db, Entry};
+use crate::types::zset::{LexBound, ZSet};
+use crate::types::Value;
+
+/// A member with its score, as pops return them.
+pub type Scored = (Vec<u8>, f64);
+
+const NOT_FLOAT_RANGE: &str = "ERR min or max is not a float";
+const NOT_LEX_RANGE: &str = "ERR min or max not valid string range item";
+
+fn as_zset(entry: Option<&Entry>) -> Result<Option<&ZSet>, Error> {
+    match entry.map(|e| &e.value) {
+        None => Ok(None),
+        Some(Value::ZSet(z)) => Ok(Some(z)),
+        Some(_) => Err(Error::WRONG_TYPE),
+    }
+}
+
+/// The sorted set at `key` for reading (counts a keyspace hit or miss).
+fn read_zset<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c ZSet>, Error> {
+    as_zset(ctx.read(key))
+}
+
+/// The sorted set at `key` for changing; WRONGTYPE when it holds something else.
+pub fn zset_mut<'d>(db: &'d mut Db, key: &[u8], now: u64) -> Result<Option<&'d mut ZSet>, Error> {
+    match db.get_mut(key, now) {
+        None => Ok(None),
+        Some(Value::ZSet(z)) => Ok(Some(z)),
+        Some(_) => Err(Error::WRONG_TYPE),
+    }
+}
+
+// ------------------------------------------------------------------ parsing
+
+fn is_c_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+/// What C's `strtod` makes of the whole of `s` (no leading space): the value
+/// and whether it set ERANGE (a finite number too large, or a non-zero one
+/// that rounds to zero). None unless `strtod` consumes every byte.
+fn strtod_whole(s: &[u8]) -> Option<(f64, bool)> {
+    let (neg, body) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let lower = body.to_ascii_lowercase();
+    let signed = |v: f64| if neg { -v } else { v };
+    if lower == b"inf" || lower == b"infinity" {
+        return Some((signed(f64::INFINITY), false));
+    }
+    if lower == b"nan" || (lower.starts_with(b"nan(") && lower.ends_with(b")")) {
+        let inner = &lower[3..];
+        let ok = inner.is_empty()
+            || inner[1..inner.len() - 1]
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || *b == b'_');
+        return ok.then_some((f64::NAN, false));
+    }
+    if lower.len() > 2 && lower.starts_with(b"0x") {
+        return parse_hex(&lower[2..]).map(|(v, nonzero)| {
+            let v = signed(v);
+            (v, (v.is_infinite()) || (v == 0.0 && nonzero))
+        });
+    }
+    // Decimal: digits [. digits] [e [sign] digits], at least one digit.
+    let int_len = body.iter().take_while(|b| b.is_ascii_digit()).count();
+    let mut rest = &body[int_len..];
+    let mut frac: &[u8] = &[];
+    if rest.first() == Some(&b'.') {
+        let n = rest[1..].iter().take_while(|b| b.is_ascii_digit()).count();
+        frac = &rest[1..1 + n];
+        rest = &rest[1 + n..];
+    }
+    if int_len == 0 && frac.is_empty() {
+        return None;
+    }
+    let mut exp: &[u8] = b"0";
+    if let Some(b'e' | b'E') = rest.first() {
+        let e = &rest[1..];
+        let sign = usize::from(matches!(e.first(), Some(b'+' | b'-')));
+        let n = e[sign..].iter().take_while(|b| b.is_ascii_digit()).count();
+        if n == 0 {
+            return None;
+        }
+        exp = &e[..sign + n];
+        rest = &e[sign + n..];
+    }
+    if !rest.is_empty() {
+        return None;
+    }
+    let int = if int_len == 0 { b"0" } else { &body[..int_len] };
+    let frac = if frac.is_empty() { &b"0"[..] } else { frac };
+    let mut text = Vec::with_capacity(int.len() + frac.len() + exp.len() + 3);
+    text.extend_from_slice(int);
+    text.push(b'.');
+    text.extend_from_slice(frac);
+    text.push(b'e');
+    text.extend_from_slice(exp);
+    let v: f64 = std::str::from_utf8(&text).ok()?.parse().ok()?;
+    let nonzero = int.iter().chain(frac).any(|&d| d != b'0');
+    let erange = v.is_infinite() || (v == 0.0 && nonzero);
+    Some((signed(v), erange))
+}
+
+/// A hex float body after `0x`: hex digits [. hex digits] [p [sign] digits].
+/// Returns the value and whether any digit was non-zero.
+fn parse_hex(s: &[u8]) -> Option<(f64, bool)> {
+    let int_len = s.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    let mut rest = &s[int_len..];
+    let mut frac: &[u8] = &[];
+    if rest.first() == Some(&b'.') {
+        let n = rest[1..]
+            .iter()
+            .take_while(|b| b.is_ascii_hexdigit())
+            .count();
+        frac = &rest[1..1 + n];
+        rest = &rest[1 + n..];
+    }
+    if int_len == 0 && frac.is_empty() {
+        return None;
+    }
+    let mut exp: i64 = 0;
+    if rest.first() == Some(&b'p') {
+        let e = &rest[1..];
+        let exp_neg = e.first() == Some(&b'-');
+        let sign = usize::from(matches!(e.first(), Some(b'+' | b'-')));
+        let n = e[sign..].iter().take_while(|b| b.is_ascii_digit()).count();
+        if n == 0 {
+            return None;
+        }
+        for &d in &e[sign..sign + n] {
+            exp = (exp * 10 + i64::from(d - b'0')).min(100_000);
+        }
+        if exp_neg {
+            exp = -exp;
+        }
+        rest = &e[sign + n..];
+    }
+    if !rest.is_empty() {
+        return None;
+    }
+    let digits = s[..int_len].iter().chain(frac);
+    let mut v = 0f64;
+    let mut nonzero = false;
+    for &d in digits {
+        let d = (d as char).to_digit(16).expect("hex digit");
+        nonzero |= d != 0;
+        v = v * 16.0 + f64::from(d);
+    }
+    let mut e = exp - 4 * frac.len() as i64;
+    // Scale in steps that stay exact for powers of two.
+    while e > 0 && v.is_finite() && v != 0.0 {
+        let step = e.min(1000);
+        v *= 2f64.powi(step as i32);
+        e -= step;
+    }
+    while e < 0 && v != 0.0 {
+        let step = e.max(-1000);
+        v *= 2f64.powi(step as i32);
+        e -= step;
+    }
+    Some((v, nonzero))
+}
+
+/// Redis's `string2d`: a score or increment argument.
+pub fn parse_score(arg: &[u8]) -> Option<f64> {
+    if arg.is_empty() || is_c_space(arg[0]) {
+        return None;
+    }
+    match strtod_whole(arg)? {
+        (v, false) if !v.is_nan() => Some(v),
+        _ => None,
+    }
+}
+
+/// One bound of a score range, as `zslParseRange` reads it: `(` makes it
+/// exclusive; `strtod` may skip leading spaces, overflow to an infinity, and
+/// reads an empty string as 0. The C string ends at a NUL byte.
+fn parse_score_bound(arg: &[u8]) -> Option<(f64, bool)> {
+    let arg = match arg.iter().position(|&b| b == 0) {
+        Some(i) => &arg[..i],
+        None => arg,
+    };
+    let (body, ex) = match arg.first() {
+        Some(b'(') => (&arg[1..], true),
+        _ => (arg, false),
+    };
+    if body.is_empty() {
+        return Some((0.0, ex));
+    }
+    let start = body.iter().take_while(|&&b| is_c_space(b)).count();
+    let (v, _) = strtod_whole(&body[start..]).filter(|_| start < body.len())?;
+    (!v.is_nan()).then_some((v, ex))
+}
+
+/// A score range `min max`: (min, min exclusive, max, max exclusive).
+fn parse_score_range(min: &[u8], max: &[u8]) -> Result<(f64, bool, f64, bool), Error> {
+    match (parse_score_bound(min), parse_score_bound(max)) {
+        (Some((a, ax)), Some((b, bx))) => Ok((a, ax, b, bx)),
+        _ => Err(Error::msg(NOT_FLOAT_RANGE)),
+    }
+}
+
+/// One bound of a lex range (`zslParseLexRangeItem`): `-`, `+`, `(x` or `[x`.
+fn parse_lex_bound(arg: &[u8]) -> Option<LexBound> {
+    // The C string ends at a NUL byte, which matters only after `+` / `-`.
+    let only = |arg: &[u8]| arg.len() == 1 || arg[1] == 0;
+    match arg.first()? {
+        b'+' if only(arg) => Some(LexBound::Max),
+        b'-' if only(arg) => Some(LexBound::Min),
+        b'(' => Some(LexBound::Excl(arg[1..].to_vec())),
+        b'[' => Some(LexBound::Incl(arg[1..].to_vec())),
+        _ => None,
+    }
+}
+
+fn parse_lex_range(min: &[u8], max: &[u8]) -> Result<(LexBound, LexBound), Error> {
+    match (parse_lex_bound(min), parse_lex_bound(max)) {
+        (Some(a), Some(b)) => Ok((a, b)),
+        _ => Err(Error::msg(NOT_LEX_RANGE)),
+    }
+}
+
+/// Redis's rank normalisation (ZRANGE, ZREMRANGEBYRANK): `start..=end`
+/// clipped to the set, or None when the range is empty.
+fn clip_ranks(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
+    let len = len as i64;
+    let mut start = if start < 0 { start + len } else { start };
+    let end = if end < 0 { end + len } else { end };
+    start = start.max(0);
+    if start > end || start >= len {
+        return None;
+    }
+    Some((start as usize, end.min(len - 1) as usize))
+}
+
+// ------------------------------------------------------------------ replies
+
+/// Elements with or without their scores: RESP2 flat `member score ...`,
+/// RESP3 `[member, score]` pairs.
+fn reply_elements<'a>(
+    out: &mut Out,
+    items: impl ExactSizeIterator<Item = (&'a [u8], f64)>,
+    withscores: bool,
+) {
+    let n = items.len();
+    if withscores && !out.resp3() {
+        out.array(2 * n);
+    } else {
+        out.array(n);
+    }
+    for (member, score) in items {
+        if withscores && out.resp3() {
+            out.array(2);
+        }
+        out.bulk(member);
+        if withscores {
+            out.double(score);
+        }
+    }
+}
+
+/// Popped elements: flat `member score ...`, or `[member, score]` pairs.
+pub fn reply_popped(out: &mut Out, items: &[(Vec<u8>, f64)], nested: bool) {
+    out.array(if nested { items.len() } else { 2 * items.len() });
+    for (member, score) in items {
+        if nested {
+            out.array(2);
+        }
+        out.bulk(member);
+        out.double(*score);
+    }
+}
+
+/// `[key, [[member, score], ...]]`: the reply of ZMPOP and BZMPOP.
+pub fn reply_mpop(out: &mut Out, key: &[u8], items: &[(Vec<u8>, f64)]) {
+    out.array(2);
+    out.bulk(key);
+    reply_popped(out, items, true);
+}
+
+/// `[key, member, score]`: the reply of BZPOPMIN and BZPOPMAX.
+pub fn reply_bzpop(out: &mut Out, key: &[u8], items: &[(Vec<u8>, f64)]) {
+    out.array(1 + 2 * items.len());
+    out.bulk(key);
+    for (member, score) in items {
+        out.bulk(member);
+        out.double(*score);
+    }
+}
+
+// ------------------------------------------------------------------ shared pieces
+
+/// Pops up to `count` elements from the low end (or the high end when
+/// `max`) of the sorted set at `key`, deleting the key when it empties.
+/// None when the key does not exist.
+pub fn pop(
+    ctx: &mut Ctx,
+    key: &[u8],
+    max: bool,
+    count: usize,
+) -> Result<Option<Vec<Scored>>, Error> {
+    let now = ctx.now;
+    let db = ctx.db();
+    let Some(z) = zset_mut(db, key, now)? else {
+        return Ok(None);
+    };
+    let popped = z.pop(max, count);
+    if z.is_empty() {
+        db.remove(key);
+    }
+    if !popped.is_empty() {
+        ctx.wrote(key);
+    }
+    Ok(Some(popped))
+}
+
+/// Whether `key` holds a sorted set (WRONGTYPE when it holds something else).
+pub fn holds_zset(ctx: &mut Ctx, key: &[u8]) -> Result<bool, Error> {
+    let now = ctx.now;
+    zset_mut(ctx.db(), key, now).map(|z| z.is_some())
+}
+
+/// Removes positions `start..end` of the set at `key` (which exists),
+/// deleting the key when it empties. Returns how many went.
+fn remove_positions(ctx: &mut Ctx, key: &[u8], start: usize, end: usize) -> usize {
+    let now = ctx.now;
+    let db = ctx.db();
+    let Ok(Some(z)) = zset_mut(db, key, now) else {
+        return 0;
+    };
+    let removed = z.remove_range(start, end).len();
+    if z.is_empty() {
+        db.remove(key);
+    }
+    if removed > 0 {
+        ctx.wrote(key);
+    }
+    removed
+}
+
+// ------------------------------------------------------------------ ZADD / ZINCRBY
+
+pub fn zadd(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    zadd_generic(ctx, args, out, false)
+}
+
+/// ZINCRBY is ZADD INCR with one pair, flags parsing included (as in Redis,
+/// `ZINCRBY key nx member` is a syntax error).
+pub fn zincrby(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    zadd_generic(ctx, args, out, true)
+}
+
+fn zadd_generic(ctx: &mut Ctx, args: &mut Args, out: &mut Out, mut incr: bool) -> CmdResult {
+    let argv = args.all();
+    let key = argv[1];
+    let (mut nx, mut xx, mut gt, mut lt, mut ch) = (false, false, false, false, false);
+    let mut at = 2;
+    while at < argv.len() {
+        let opt = argv[at];
+        if is(opt, "nx") {
+            nx = true;
+        } else if is(opt, "xx") {
+            xx = true;
+        } else if is(opt, "ch") {
+            ch = true;
+        } else if is(opt, "incr") {
+            incr = true;
+        } else if is(opt, "gt") {
+            gt = true;
+        } else if is(opt, "lt") {
+            lt = true;
+        } else {
+            break;
+        }
+        at += 1;
+    }
+    let rest = &argv[at..];
+    if rest.is_empty() || !rest.len().is_multiple_of(2) {
+        return Err(Error::SYNTAX);
+    }
+    if nx && xx {
+        return Err(Error::msg(
+            "ERR XX and NX options at the same time are not compatible",
+        ));
+    }
+    if (nx && (gt || lt)) || (gt && lt) {
+        return Err(Error::msg(
+            "ERR GT, LT, and/or NX options at the same time are not compatible",
+        ));
+    }
+    let pairs = rest.len() / 2;
+    if incr && pairs > 1 {
+        return Err(Error::msg(
+            "ERR INCR option supports a single increment-element pair",
+        ));
+    }
+    // Every score is checked before anything changes.
+    let scores = rest
+        .chunks(2)
+        .map(|p| parse_score(p[0]).ok_or(Error::NOT_FLOAT))
+        .collect::<Result<Vec<f64>, Error>>()?;
+    let now = ctx.now;
+    let db = ctx.db();
+    let exists = zset_mut(db, key, now)?.is_some();
+    let (mut added, mut updated, mut processed) = (0, 0, 0);
+    let mut last = 0.0;
+    let mut nan = false;
+    if exists || !xx {
+        if !exists {
+            let mut z = ZSet::new();
+            z.convert_for(pairs, rest[1].len());
+            db.set(key, Value::ZSet(Box::new(z)), None);
+        }
+        let z = zset_mut(db, key, now)?.expect("exists");
+        if exists {
+            z.convert_for(pairs, 0);
+        }
+        for (pair, &score) in rest.chunks(2).zip(&scores) {
+            let member = pair[1];
+            match z.score(member) {
+                Some(cur) => {
+                    if nx {
+                        continue;
+                    }
+                    let new = if incr { score + cur } else { score };
+                    if new.is_nan() {
+                        nan = true;
+                        break;
+                    }
+                    if (lt && new >= cur) || (gt && new <= cur) {
+                        continue;
+                    }
+                    processed += 1;
+                    last = new;
+                    if new != cur {
+                        z.insert(member, new);
+                        updated += 1;
+                    }
+                }
+                None if xx => {}
+                None => {
+                    z.insert(member, score);
+                    added += 1;
+                    processed += 1;
+                    last = score;
+                }
+            }
+        }
+        if z.is_empty() {
+            db.remove(key);
+        }
+    }
+    if added + updated > 0 {
+        ctx.wrote(key);
+    }
+    if nan {
+        return Err(Error::msg("ERR resulting score is not a number (NaN)"));
+    }
+    if incr {
+        if processed > 0 {
+            out.double(last);
+        } else {
+            out.null();
+        }
+    } else {
+        out.int(if ch { added + updated } else { added });
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------ simple reads and removals
+
+pub fn zrem(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    let key = args.next_bytes()?;
+    let members = args.rest();
+    let now = ctx.now;
+    let db = ctx.db();
+    let Some(z) = zset_mut(db, key, now)? else {
+        out.int(0);
+        return Ok(());
+    };
+    let mut removed = 0;
+    for m in members {
+        if z.remove(m).is_some() {
+            removed += 1;
+            if z.is_empty() {
+                break;
+            }
+        }
+    }
+    if z.is_empty() {
+        db.remove(key);
+    }
+    if removed > 0 {
+        ctx.wrote(key);
+    }
+    out.int(removed);
+    Ok(())
+}
+
+pub fn zscore(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    let key = args.next_bytes()?;
+    let member = args.next_bytes()?;
+    match read_zset(ctx, key)?.and_then(|z| z.score(member)) {
+        Some(s) => out.double(s),
+        None => out.null(),
+    }
+    Ok(())
+}
+
+pub fn zmscore(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    let key = args.next_bytes()?;
+    let members = args.rest();
+    let z = read_zset(ctx, key)?;
+    out.array(members.len());
+    for m in members {
+        match z.and_then(|z| z.score(m)) {
+            Some(s) => out.double(s),
+            None => out.null(),
+        }
+    }
+    Ok(())
+}
+
+pub fn zcard(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    let key = args.next_bytes()?;
+    let len = read_zset(ctx, key)?.map_or(0, ZSet::len);
+    out.int(len as i64);
+    Ok(())
+}
+
+pub fn zcount(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    let key = args.next_bytes()?;
+    let (min, minx, max, maxx) = parse_score_range(args.next_bytes()?, args.next_bytes()?)?;
+    let n = read_zset(ctx, key)?.map_or(0, |z| {
+        let (s, e) = z.score_range(min, minx, max, maxx);
+        e - s
+    });
+    out.int(n as i64);
+    Ok(())
+}
+
+pub fn zlexcount(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    let key = args.next_bytes()?;
+    let (min, max) = parse_lex_range(args.next_bytes()?, args.next_bytes()?)?;
+    let n = read_zset(ctx, key)?.map_or(0, |z| {
+        let (s, e) = z.lex_range(&min, &max);
+        e - s
+    });
+    out.int(n as i64);
+    Ok(())
+}
+
+fn rank_generic(ctx: &mut Ctx, args: &mut Args, out: &mut Out, rev: bool) -> CmdResult {
+    let argv = args.all();
+    if argv.len() > 4 {
+        return Err(Error::arity(if rev { "zrevrank" } else { "zrank" }));
+    }
+    let withscore = match argv.get(3) {
+        None => false,
+        Some(a) if is(a, "withscore") => true,
+        Some(_) => return Err(Error::SYNTAX),
+    };
+    let (key, member) = (argv[1], argv[2]);
+    let missing = |out: &mut Out| {
+        if withscore {
+            out.null_array()
+        } else {
+            out.null()
+        }
+    };
+    let Some(z) = read_zset(ctx, key)? else {
+        missing(out);
+        return Ok(());
+    };
+    let Some((rank, score)) = z.rank(member) else {
+        missing(out);
+        return Ok(());
+    };
+    let rank = if rev { z.len() - 1 - rank } else { rank };
+    if withscore {
+        out.array(2);
+        out.int(rank as i64);
+        out.double(score);
+    } else {
+        out.int(rank as i64);
+    }
+    Ok(())
+}
+
+pub fn zrank(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    rank_generic(ctx, args, out, false)
+}
+
+pub fn zrevrank(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    rank_generic(ctx, args, out, true)
+}
+
+// ------------------------------------------------------------------ ZRANGE and friends
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum RangeBy {
+    /// ZRANGE: BYSCORE / BYLEX may pick, rank otherwise.
+    Auto,
+    Rank,
+    Score,
+    Lex,
+}
+
+/// Redis's `zrangeGenericCommand`: options first (in order, LIMIT's numbers
+/// as they come), then the conflicts, then the range, then the key.
+/// `rev` is None for ZRANGE, whose REV option decides.
+fn zrange_generic(
+    ctx: &mut Ctx,
+    args: &mut Args,
+    out: &mut Out,
+    mut by: RangeBy,
+    rev: Option<bool>,
+) -> CmdResult {
+    let argv = args.all();
+    let key = argv[1];
+    let (mut min_at, mut max_at) = (2, 3);
+    let mut withscores = false;
+    let mut limit: Option<(i64, i64)> = None;
+    let mut reverse = rev;
+    let mut j = 4;
+    while j < argv.len() {
+        let opt = argv[j];
+        let left = argv.len() - j - 1;
+        if is(opt, "withscores") {
+            withscores = true;
+        } else if is(opt, "limit") && left >= 2 {
+            let offset = parse_i64(argv[j + 1]).ok_or(Error::NOT_INTEGER)?;
+            let count = parse_i64(argv[j + 2]).ok_or(Error::NOT_INTEGER)?;
+            limit = Some((offset, count));
+            j += 2;
+        } else if reverse.is_none() && is(opt, "rev") {
+            reverse = Some(true);
+        } else if by == RangeBy::Auto && is(opt, "bylex") {
+            by = RangeBy::Lex;
+        } else if by == RangeBy::Auto && is(opt, "byscore") {
+            by = RangeBy::Score;
+        } else {
+            return Err(Error::SYNTAX);
+        }
+        j += 1;
+    }
+    let reverse = reverse.unwrap_or(false);
+    if by == RangeBy::Auto {
+        by = RangeBy::Rank;
+    }
+    if limit.is_some() && by == RangeBy::Rank {
+        return Err(Error::msg(
+            "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+        ));
+    }
+    if withscores && by == RangeBy::Lex {
+        return Err(Error::msg(
+            "ERR syntax error, WITHSCORES not supported in combination with BYLEX",
+        ));
+    }
+    if reverse && by != RangeBy::Rank {
+        // The range is given as `max min`.
+        std::mem::swap(&mut min_at, &mut max_at);
+    }
+    enum Parsed {
+        Rank(i64, i64),
+        Score(f64, bool, f64, bool),
+        Lex(LexBound, LexBound),
+    }
+    let parsed = match by {
+        RangeBy::Rank | RangeBy::Auto => {
+            let start = parse_i64(argv[min_at]).ok_or(Error::NOT_INTEGER)?;
+            let end = parse_i64(argv[max_at]).ok_or(Error::NOT_INTEGER)?;
+            Parsed::Rank(start, end)
+        }
+        RangeBy::Score => {
+            let (a, ax, b, bx) = parse_score_range(argv[min_at], argv[max_at])?;
+            Parsed::Score(a, ax, b, bx)
+        }
+        RangeBy::Lex => {
+            let (a, b) = parse_lex_range(argv[min_at], argv[max_at])?;
+            Parsed::Lex(a, b)
+        }
+    };
+    let Some(z) = read_zset(ctx, key)? else {
+        out.array(0);
+        return Ok(());
+    };
+    let len = z.len();
+    let (start, end) = match parsed {
+        Parsed::Rank(a, b) => match clip_ranks(a, b, len) {
+            None => (0, 0),
+            Some((a, b)) if reverse => (len - 1 - b, len - a),
+            Some((a, b)) => (a, b + 1),
+        },
+        Parsed::Score(a, ax, b, bx) => z.score_range(a, ax, b, bx),
+        Parsed::Lex(a, b) => z.lex_range(&a, &b),
+    };
+    // LIMIT: a negative offset skips everything, a negative count means all.
+    let (start, end) = match limit {
+        None => (start, end),
+        Some((offset, _)) if offset < 0 || (offset > 0 && offset as u64 >= len as u64) => (0, 0),
+        Some((offset, count)) => {
+            let avail = end - start;
+            let skip = (offset as usize).min(avail);
+            let take = if count < 0 {
+                avail - skip
+            } else {
+                (count as u64).min((avail - skip) as u64) as usize
+            };
+            if reverse {
+                (end - skip - take, end - skip)
+            } else {
+                (start + skip, start + skip + take)
+            }
+        }
+    };
+    reply_elements(out, z.range(start, end, reverse), withscores);
+    Ok(())
+}
+
+pub fn zrange(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    zrange_generic(ctx, args, out, RangeBy::Auto, None)
+}
+
+pub fn zrevrange(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    zrange_generic(ctx, args, out, RangeBy::Rank, Some(true))
+}
+
+pub fn zrangebyscore(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    zrange_generic(ctx, args, out, RangeBy::Score, Some(false))
+}
+
+pub fn zrevrangebyscore(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    zrange_generic(ctx, args, out, RangeBy::Score, Some(true))
+}
+
+pub fn zrangebylex(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    zrange_generic(ctx, args, out, RangeBy::Lex, Some(false))
+}
+
+pub fn zrevrangebylex(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    zrange_generic(ctx, args, out, RangeBy::Lex, Some(true))
+}
+
+// ------------------------------------------------------------------ ZREMRANGEBY*
+
+fn zremrange_generic(ctx: &mut Ctx, args: &mut Args, out: &mut Out, by: RangeBy) -> CmdResult {
+    let key = args.next_bytes()?;
+    let (a, b) = (args.next_bytes()?, args.next_bytes()?);
+    enum Parsed {
+        Rank(i64, i64),
+        Score(f64, bool, f64, bool),
+        Lex(LexBound, LexBound),
+    }
+    let parsed = match by {
+        RangeBy::Score => {
+            let (a, ax, b, bx) = parse_score_range(a, b)?;
+            Parsed::Score(a, ax, b, bx)
+        }
+        RangeBy::Lex => {
+            let (a, b) = parse_lex_range(a, b)?;
+            Parsed::Lex(a, b)
+        }
+        _ => Parsed::Rank(
+            parse_i64(a).ok_or(Error::NOT_INTEGER)?,
+            parse_i64(b).ok_or(Error::NOT_INTEGER)?,
+        ),
+    };
+    let now = ctx.now;
+    let Some(z) = zset_mut(ctx.db(), key, now)? else {
+        out.int(0);
+        return Ok(());
+    };
+    let (start, end) = match parsed {
+        Parsed::Rank(a, b) => clip_ranks(a, b, z.len()).map_or((0, 0), |(a, b)| (a, b + 1)),
+        Parsed::Score(a, ax, b, bx) => z.score_range(a, ax, b, bx),
+        Parsed::Lex(a, b) => z.lex_range(&a, &b),
+    };
+    let removed = remove_positions(ctx, key, start, end);
+    out.int(removed as i64);
+    Ok(())
+}
+
+pub fn zremrangebyscore(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    zremrange_generic(ctx, args, out, RangeBy::Score)
+}
+
+pub fn zremrangebyrank(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    zremrange_generic(ctx, args, out, RangeBy::Rank)
+}
+
+pub fn zremrangebylex(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    zremrange_generic(ctx, args, out, RangeBy::Lex)
+}
+
+// ------------------------------------------------------------------ ZPOPMIN / ZPOPMAX
+
+fn zpop_generic(ctx: &mut Ctx, args: &mut Args, out: &mut Out, max: bool) -> CmdResult {
+    let argv = args.all();
+    if argv.len() > 3 {
+        return Err(Error::SYNTAX);
+    }
+    let count = match argv.get(2) {
+        None => None,
+        Some(a) => match parse_i64(a) {
+            Some(n) if n >= 0 => Some(n as usize),
+            _ => return Err(Error::msg("ERR value is out of range, must be positive")),
+        },
+    };
+    let key = argv[1];
+    if !holds_zset(ctx, key)? || count == Some(0) {
+        out.array(0);
+        return Ok(());
+    }
+    let items = pop(ctx, key, max, count.unwrap_or(1))?.unwrap_or_default();
+    // RESP3 nests pairs when a count was given; otherwise a flat array.
+    reply_popped(out, &items, out.resp3() && count.is_some());
+    Ok(())
+}
+
+pub fn zpopmin(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    zpop_generic(ctx, args, out, false)
+}
+
+pub fn zpopmax(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    zpop_generic(ctx, args, out, true)
+}
+
+// ------------------------------------------------------------------ ZMPOP arguments
+
+/// ZMPOP's arguments after `numkeys`: `key... MIN|MAX [COUNT n]`.
+pub struct Mpop<'a> {
+    pub keys: &'a [&'a [u8]],
+    pub max: bool,
+    pub count: usize,
+}
+
+/// Parses `numkeys key... MIN|MAX [COUNT n]` (`argv[0]` is numkeys), with
+/// Redis's errors in Redis's order.
+pub fn parse_mpop<'a>(argv: &'a [&'a [u8]]) -> Result<Mpop<'a>, Error> {
+    let numkeys = parse_i64(argv[0])
+        .filter(|&n| n >= 1)
+        .ok_or(Error::msg("ERR numkeys should be greater than 0"))? as u64;
+    // MIN|MAX must follow the keys.
+    if numkeys + 1 >= argv.len() as u64 {
+        return Err(Error::SYNTAX);
+    }
+    let numkeys = numkeys as usize;
+    let keys = &argv[1..1 + numkeys];
+    let where_ = argv[1 + numkeys];
+    let max = if is(where_, "min") {
+        false
+    } else if is(where_, "max") {
+        true
+    } else {
+        return Err(Error::SYNTAX);
+    };
+    let mut count = None;
+    let mut j = 2 + numkeys;
+    while j < argv.len() {
+        let more = argv.len() - 1 - j;
+        if count.is_none() && is(argv[j], "count") && more > 0 {
+            j += 1;
+            let n = parse_i64(argv[j]).filter(|&n| n >= 1);
+            count = Some(n.ok_or(Error::msg("ERR count should be greater than 0"))? as usize);
+        } else {
+            return Err(Error::SYNTAX);
+        }
+        j += 1;
+    }
+    Ok(Mpop {
+        keys,
+        max,
+        count: count.unwrap_or(1),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scores_parse_like_string2d() {
+        assert_eq!(parse_score(b"1.5"), Some(1.5));
+        assert_eq!(parse_score(b"-2"), Some(-2.0));
+        assert_eq!(parse_score(b"+.5"), Some(0.5));
+        assert_eq!(parse_score(b"5."), Some(5.0));
+        assert_eq!(parse_score(b"1e3"), Some(1000.0));
+        assert_eq!(parse_score(b"inf"), Some(f64::INFINITY));
+        assert_eq!(parse_score(b"-Infinity"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_score(b"+INF"), Some(f64::INFINITY));
+        assert_eq!(parse_score(b"0x10"), Some(16.0));
+        assert_eq!(parse_score(b"0x1p-2"), Some(0.25));
+        assert_eq!(parse_score(b"1e-310"), Some(1e-310));
+        for bad in [
+            &b""[..],
+            b" 1",
+            b"1 ",
+            b"abc",
+            b"nan",
+            b"-nan",
+            b"1e",
+            b"1e400",
+            b"-1e400",
+            b"1e-400",
+            b"0x",
+            b".",
+            b"1.2.3",
+            b"1\x00",
+            b"--1",
+        ] {
+            assert_eq!(parse_score(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+        assert_eq!(parse_score(b"0e-400"), Some(0.0));
+    }
+
+    #[test]
+    fn range_bounds_parse_like_zsl_parse_range() {
+        assert_eq!(parse_score_bound(b"1"), Some((1.0, false)));
+        assert_eq!(parse_score_bound(b"(1"), Some((1.0, true)));
+        assert_eq!(parse_score_bound(b""), Some((0.0, false)));
+        assert_eq!(parse_score_bound(b"("), Some((0.0, true)));
+        assert_eq!(parse_score_bound(b" 5"), Some((5.0, false)));
+        assert_eq!(parse_score_bound(b"1e400"), Some((f64::INFINITY, false)));
+        assert_eq!(parse_score_bound(b"-inf"), Some((f64::NEG_INFINITY, false)));
+        assert_eq!(parse_score_bound(b"2\x00junk"), Some((2.0, false)));
+        for bad in [&b" "[..], b"((1", b"nan", b"[1", b"1x", b"5 "] {
+            assert_eq!(parse_score_bound(bad), None);
+        }
+    }
+
+    #[test]
+    fn lex_bounds() {
+        assert_eq!(parse_lex_bound(b"-"), Some(LexBound::Min));
+        assert_eq!(parse_lex_bound(b"+"), Some(LexBound::Max));
+        assert_eq!(parse_lex_bound(b"[a"), Some(LexBound::Incl(b"a".to_vec())));
+        assert_eq!(parse_lex_bound(b"("), Some(LexBound::Excl(Vec::new())));
+        assert_eq!(parse_lex_bound(b"a"), None);
+        assert_eq!(parse_lex_bound(b"+a"), None);
+        assert_eq!(parse_lex_bound(b""), None);
+    }
+}
