@@ -97,8 +97,10 @@ pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Flow {
         }
     };
     let core = s.core.clone();
-    let Some(timeout) = req.block else {
-        match attempt(&core, s.db, &req, None).await {
+    // Inside EXEC nothing blocks: the pop answers at once.
+    let block = req.block.filter(|_| s.tx.exec.is_none());
+    let Some(timeout) = block else {
+        match attempt(&core, s.db, &req, None, s.tx.exec.as_mut()).await {
             Ok(Some(popped)) => answer(&mut s.out, &req, popped),
             Ok(None) => s.out.null_array(),
             Err(e) => s.out.error(&e.0),
@@ -111,7 +113,7 @@ pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Flow {
         count: req.count,
     };
     let waiter = Waiter::new(s.client_id(), s.db, op, slot);
-    match attempt(&core, s.db, &req, Some(waiter.clone())).await {
+    match attempt(&core, s.db, &req, Some(waiter.clone()), None).await {
         Err(e) => {
             fut.forget();
             s.out.error(&e.0);
@@ -137,13 +139,37 @@ pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Flow {
     Flow::Continue
 }
 
+/// ZMPOP called from a script: may run inside the script's transaction.
+pub async fn zmpop_detached(
+    core: &Rc<Core>,
+    db: usize,
+    argv: &[&[u8]],
+    outer: Option<&mut Txn>,
+    out: &mut crate::resp::Out,
+) {
+    let result = match parse(ConnCmd::Zmpop, argv) {
+        Ok(req) => attempt(core, db, &req, None, outer)
+            .await
+            .map(|popped| match popped {
+                Some(popped) => answer(out, &req, popped),
+                None => out.null_array(),
+            }),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = result {
+        out.error(&e.0);
+    }
+}
+
 /// Pops from the first key holding a sorted set, or (with a waiter)
 /// registers it on every key. Some(result) when popped; None otherwise.
+/// `outer` is EXEC's (or a script's) transaction, which holds the keys.
 async fn attempt(
     core: &Rc<Core>,
     db: usize,
     req: &Request,
     waiter: Option<Arc<Waiter>>,
+    outer: Option<&mut Txn>,
 ) -> Result<Option<Popped>, Error> {
     let shards = core.cores();
     let (max, count) = (req.max, req.count);
@@ -156,7 +182,7 @@ async fn attempt(
         let shard = *by_shard.keys().next().expect("one shard");
         let keys = req.keys.clone();
         let locks = keys.iter().map(|k| (db, k.as_slice().into())).collect();
-        let work = Work::closure(locks, LockMode::Plain, move |core: &Core| {
+        let step = move |core: &Core| {
             core.with_ctx(db, |ctx| -> Result<Option<Popped>, Error> {
                 for key in &keys {
                     if !zsets::holds_zset(ctx, key)? {
@@ -174,11 +200,24 @@ async fn attempt(
                 }
                 Ok(None)
             })
-        });
-        return take_result(core.submit(shard, work).await);
+        };
+        return match outer {
+            Some(txn) if txn.holds(shard) => txn.run(shard, step).await,
+            _ => take_result(
+                core.submit(shard, Work::closure(locks, LockMode::Plain, step))
+                    .await,
+            ),
+        };
     }
     // Several shards: lock them all in order, then decide.
-    let mut txn = Txn::new(core);
+    let mut own;
+    let txn = match outer {
+        Some(t) => t,
+        None => {
+            own = Txn::new(core);
+            &mut own
+        }
+    };
     let mut holds: Vec<Result<bool, Error>> = vec![Ok(false); req.keys.len()];
     for (&shard, idx) in &by_shard {
         let part: Vec<Vec<u8>> = idx.iter().map(|&i| req.keys[i].clone()).collect();
