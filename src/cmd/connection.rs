@@ -68,6 +68,11 @@ pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Flow {
             let core = s.core.clone();
             super::multi::lmpop(&core, s.tx.exec.as_mut(), s.db, argv, &mut s.out).await
         }
+        // Sets.
+        ConnCmd::Sintercard => {
+            let core = s.core.clone();
+            super::multi::sintercard(&core, s.tx.exec.as_mut(), s.db, argv, &mut s.out).await
+        }
         ConnCmd::Hello => hello(s, argv),
         ConnCmd::Quit => {
             s.out.ok();

@@ -268,3 +268,35 @@ pub fn object(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     }
     Ok(())
 }
+
+/// MEMORY USAGE key [SAMPLES count]: an estimate of the bytes the key costs,
+/// its value's heap bytes plus the entry, the key's bytes and the table
+/// slot. Collections measure `count` elements (default 5, 0: all) and
+/// extrapolate, as Redis does. Options are checked before the key; a
+/// missing key answers nil.
+pub fn memory_usage(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    args.next_bytes()?; // USAGE
+    let key = args.next_bytes()?;
+    let mut samples = 5usize;
+    while let Some(opt) = args.peek() {
+        args.next_bytes()?;
+        if is(opt, "samples") && !args.is_empty() {
+            let n = args.next_i64()?;
+            if n < 0 {
+                return Err(Error::SYNTAX);
+            }
+            samples = n as usize;
+        } else {
+            return Err(Error::SYNTAX);
+        }
+    }
+    let now = ctx.now;
+    match ctx.db().get(key, now) {
+        None => out.null(),
+        Some(entry) => {
+            let overhead = std::mem::size_of::<Entry>() + key.len() + 24;
+            out.int((overhead + entry.value.heap_bytes(samples)) as i64);
+        }
+    }
+    Ok(())
+}

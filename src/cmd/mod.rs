@@ -12,12 +12,16 @@
 pub mod args;
 pub mod blocking;
 pub mod connection;
+// Hashes.
+pub mod hashes;
 pub mod keys;
 pub mod lists;
 pub mod multi;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;
+// Sets.
+pub mod sets;
 pub mod stream_groups;
 pub mod stream_read;
 pub mod streams;
@@ -166,6 +170,8 @@ pub enum ConnCmd {
     Bzpopmin,
     Bzpopmax,
     Bzmpop,
+    // Sets.
+    Sintercard,
 }
 
 /// Runs a shard command on `ctx`, writing its reply or its error to `out`.

@@ -7,6 +7,8 @@ use std::rc::Rc;
 
 use super::lists::{self, End};
 use super::{keys, strings, Error};
+// Sets.
+use super::sets;
 use crate::resp::Out;
 use crate::shard::dispatch::Core;
 use crate::shard::locks::DbKey;
@@ -26,6 +28,14 @@ pub enum Spread {
     },
     /// LMOVE / RPOPLPUSH between lists on two shards.
     Move,
+    // Sets.
+    /// SMOVE between sets on two shards.
+    Smove,
+    /// SINTER / SUNION / SDIFF, and with `store` their STORE forms.
+    Sets {
+        op: sets::Op,
+        store: bool,
+    },
 }
 
 /// One shard's share of the arguments: `(position in the request, key, value)`.
@@ -245,7 +255,144 @@ async fn run_inner(
             let value = move_locked(txn, db, (src, src_shard, from), (dst, dst_shard, to)).await?;
             out.bulk(&value);
         }
+        // Sets.
+        Spread::Smove => smove(txn, db, argv, out).await?,
+        Spread::Sets { op, store } => {
+            let (dst, srcs) = if store {
+                (Some(argv[1].to_vec()), &argv[2..])
+            } else {
+                (None, &argv[1..])
+            };
+            let sources = snapshot_sets(txn, db, srcs, dst.as_deref()).await?;
+            let refs: Vec<Option<&sets::Set>> = sources.iter().map(Option::as_ref).collect();
+            let outcome = sets::compute(op, srcs, &refs, false, 0);
+            match dst {
+                None => outcome.reply(out),
+                Some(dst) => {
+                    let result = outcome.into_set();
+                    let len = txn
+                        .run(shard_of(&dst, shards), move |core| {
+                            core.with_ctx(db, |ctx| sets::store(ctx, &dst, result))
+                        })
+                        .await;
+                    out.int(len as i64);
+                }
+            }
+        }
     }
+    Ok(())
+}
+
+// Sets.
+
+/// Locks the shards of `keys` (and of `also`, a STORE destination) in shard
+/// order and copies each source set out; the first WRONGTYPE in argument
+/// order is the error, as in Redis, where every key is looked at first.
+async fn snapshot_sets(
+    txn: &mut Txn,
+    db: usize,
+    keys: &[&[u8]],
+    also: Option<&[u8]>,
+) -> Result<Vec<Option<sets::Set>>, Error> {
+    let shards = txn.shards();
+    let mut by_shard: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (i, k) in keys.iter().enumerate() {
+        by_shard.entry(shard_of(k, shards)).or_default().push(i);
+    }
+    if let Some(dst) = also {
+        by_shard.entry(shard_of(dst, shards)).or_default();
+    }
+    let mut found: Vec<Result<Option<sets::Set>, Error>> =
+        (0..keys.len()).map(|_| Ok(None)).collect();
+    for (shard, idx) in by_shard {
+        let part: Vec<Vec<u8>> = idx.iter().map(|&i| keys[i].to_vec()).collect();
+        let mut locks: Vec<DbKey> = part.iter().map(|k| (db, k.as_slice().into())).collect();
+        if let Some(dst) = also.filter(|d| shard_of(d, shards) == shard) {
+            locks.push((db, dst.into()));
+        }
+        locks.sort();
+        locks.dedup();
+        let got = txn
+            .lock_and_run(shard, locks, move |core| {
+                core.with_ctx(db, |ctx| {
+                    part.iter()
+                        .map(|k| sets::snapshot(ctx, k))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .await;
+        for (i, r) in idx.into_iter().zip(got) {
+            found[i] = r;
+        }
+    }
+    found.into_iter().collect()
+}
+
+/// SMOVE with its two keys on different shards.
+async fn smove(txn: &mut Txn, db: usize, argv: &[&[u8]], out: &mut Out) -> Result<(), Error> {
+    let shards = txn.shards();
+    let (src, dst, member) = (argv[1].to_vec(), argv[2].to_vec(), argv[3].to_vec());
+    let (src_shard, dst_shard) = (shard_of(&src, shards), shard_of(&dst, shards));
+    let mut order = [(src_shard, true), (dst_shard, false)];
+    order.sort_by_key(|(s, _)| *s);
+    let (mut src_found, mut dst_ok) = (Ok(false), Ok(false));
+    for (shard, is_src) in order {
+        let key = if is_src { src.clone() } else { dst.clone() };
+        let keys = vec![(db, key.as_slice().into())];
+        let found = txn
+            .lock_and_run(shard, keys, move |core| {
+                core.with_ctx(db, |ctx| sets::source_exists(ctx, &key))
+            })
+            .await;
+        if is_src {
+            src_found = found;
+        } else {
+            dst_ok = found;
+        }
+    }
+    // Redis's order: a missing source, the source's type, the destination's.
+    if !src_found? {
+        out.int(0);
+        return Ok(());
+    }
+    dst_ok?;
+    let m = member.clone();
+    let removed = txn
+        .run(src_shard, move |core| {
+            core.with_ctx(db, |ctx| sets::remove_one(ctx, &src, &m))
+        })
+        .await;
+    if removed {
+        txn.run(dst_shard, move |core| {
+            core.with_ctx(db, |ctx| sets::add_one(ctx, &dst, &member))
+        })
+        .await;
+    }
+    out.int(removed as i64);
+    Ok(())
+}
+
+/// SINTERCARD numkeys key [key ...] [LIMIT limit]: arguments first, then
+/// the keys, locked together across shards.
+pub async fn sintercard(
+    core: &Rc<Core>,
+    outer: Option<&mut Txn>,
+    db: usize,
+    argv: &[&[u8]],
+    out: &mut Out,
+) -> Result<(), Error> {
+    let (keys, limit) = sets::parse_sintercard(argv)?;
+    let mut own;
+    let txn = match outer {
+        Some(t) => t,
+        None => {
+            own = Txn::new(core);
+            &mut own
+        }
+    };
+    let sources = snapshot_sets(txn, db, keys, None).await?;
+    let refs: Vec<Option<&sets::Set>> = sources.iter().map(Option::as_ref).collect();
+    sets::compute(sets::Op::Inter, keys, &refs, true, limit).reply(out);
     Ok(())
 }
 

@@ -1034,7 +1034,7 @@ mod argdocs {
         match name {
             "key" | "newkey" | "destination" | "source" => "key",
             "pattern" => "pattern",
-            "increment" if cmd == "incrbyfloat" => "double",
+            "increment" if cmd == "incrbyfloat" || cmd == "hincrbyfloat" => "double",
             "count" | "cursor" | "offset" | "start" | "end" | "numkeys" | "index" | "db"
             | "increment" | "decrement" | "client-id" | "protover" | "timeout" => "integer",
             n if n.starts_with("unix-time") => "unix-time",

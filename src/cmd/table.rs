@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use super::multi::Spread;
-use super::{keys, lists, stream_groups, streams, strings, zsets, ConnCmd, Exec};
+use super::{hashes, keys, lists, sets, stream_groups, streams, strings, zsets, ConnCmd, Exec};
 
 pub struct CommandSpec {
     /// Lower-case name; subcommands are named `container|sub` as Redis does.
@@ -430,6 +430,12 @@ static OBJECT_SUBS: &[CommandSpec] = &[
     spec("object|encoding", 3, R, (2, 2, 1), "keyspace", "Returns the internal encoding of a Redis object.", Shard(keys::object), "key"),
 ];
 
+#[rustfmt::skip]
+static MEMORY_SUBS: &[CommandSpec] = &[
+    spec("memory|usage", -3, R, (2, 2, 1), "server", "Estimates the memory usage of a key.", Shard(keys::memory_usage),
+        "key [SAMPLES count]"),
+];
+
 /// Every command ringbus knows.
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
@@ -657,6 +663,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         Shard(keys::pexpiretime), "key"),
     spec("persist", 2, WDF, KEY1, "keyspace", "Removes the expiration time of a key.", Shard(keys::persist), "key"),
     container("object", "keyspace", "A container for object introspection commands.", OBJECT_SUBS),
+    container("memory", "server", "A container for memory diagnostics commands.", MEMORY_SUBS),
     // Strings.
     spec("get", 2, RF, KEY1, "string", "Returns the string value of a key.", Shard(strings::get), "key"),
     spec("set", -3, W, KEY1, "string", "Sets the string value of a key, ignoring its type.", Shard(strings::set),
@@ -687,6 +694,66 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("getrange", 4, R, KEY1, "string", "Returns a substring of the string stored at a key.", Shard(strings::getrange), "key start end"),
     spec("setrange", 4, W, KEY1, "string", "Overwrites a part of a string value with another by an offset.", Shard(strings::setrange),
         "key offset value"),
+    // Hashes.
+    spec("hset", -4, WF, KEY1, "hash", "Creates or modifies the value of a field in a hash.", Shard(hashes::hset),
+        "key field value [field value ...]"),
+    spec("hsetnx", 4, WF, KEY1, "hash", "Sets the value of a field in a hash only when the field doesn't exist.",
+        Shard(hashes::hsetnx), "key field value"),
+    spec("hmset", -4, WF, KEY1, "hash", "Sets the values of multiple fields.", Shard(hashes::hmset),
+        "key field value [field value ...]"),
+    spec("hget", 3, RF, KEY1, "hash", "Returns the value of a field in a hash.", Shard(hashes::hget), "key field"),
+    spec("hmget", -3, RF, KEY1, "hash", "Returns the values of all fields in a hash.", Shard(hashes::hmget),
+        "key field [field ...]"),
+    spec("hdel", -3, WDF, KEY1, "hash", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.",
+        Shard(hashes::hdel), "key field [field ...]"),
+    spec("hlen", 2, RF, KEY1, "hash", "Returns the number of fields in a hash.", Shard(hashes::hlen), "key"),
+    spec("hexists", 3, RF, KEY1, "hash", "Determines whether a field exists in a hash.", Shard(hashes::hexists), "key field"),
+    spec("hgetall", 2, R, KEY1, "hash", "Returns all fields and values in a hash.", Shard(hashes::hgetall), "key"),
+    spec("hkeys", 2, R, KEY1, "hash", "Returns all fields in a hash.", Shard(hashes::hkeys), "key"),
+    spec("hvals", 2, R, KEY1, "hash", "Returns all values in a hash.", Shard(hashes::hvals), "key"),
+    spec("hincrby", 4, WF, KEY1, "hash",
+        "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.",
+        Shard(hashes::hincrby), "key field increment"),
+    spec("hincrbyfloat", 4, WF, KEY1, "hash",
+        "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.",
+        Shard(hashes::hincrbyfloat), "key field increment"),
+    spec("hstrlen", 3, RF, KEY1, "hash", "Returns the length of the value of a field.", Shard(hashes::hstrlen), "key field"),
+    spec("hrandfield", -2, R, KEY1, "hash", "Returns one or more random fields from a hash.", Shard(hashes::hrandfield),
+        "key [count [WITHVALUES]]"),
+    spec("hscan", -3, R, KEY1, "hash", "Iterates over fields and values of a hash.", Shard(hashes::hscan),
+        "key cursor [MATCH pattern] [COUNT count]"),
+    // Sets.
+    spec("sadd", -3, WF, KEY1, "set", "Adds one or more members to a set. Creates the key if it doesn't exist.",
+        Shard(sets::sadd), "key member [member ...]"),
+    spec("srem", -3, WDF, KEY1, "set", "Removes one or more members from a set. Deletes the set if the last member was removed.",
+        Shard(sets::srem), "key member [member ...]"),
+    spec("sismember", 3, RF, KEY1, "set", "Determines whether a member belongs to a set.", Shard(sets::sismember), "key member"),
+    spec("smismember", -3, RF, KEY1, "set", "Determines whether multiple members belong to a set.", Shard(sets::smismember),
+        "key member [member ...]"),
+    spec("smembers", 2, R, KEY1, "set", "Returns all members of a set.", Shard(sets::smembers), "key"),
+    spec("scard", 2, RF, KEY1, "set", "Returns the number of members in a set.", Shard(sets::scard), "key"),
+    spec("spop", -2, WDF, KEY1, "set", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.",
+        Shard(sets::spop), "key [count]"),
+    spec("srandmember", -2, R, KEY1, "set", "Get one or multiple random members from a set", Shard(sets::srandmember),
+        "key [count]"),
+    spec("smove", 4, WDF, (1, 2, 1), "set", "Moves a member from one set to another.", Multi(sets::smove, Spread::Smove),
+        "source destination member"),
+    spec("sinter", -2, R, ALL_KEYS, "set", "Returns the intersect of multiple sets.",
+        Multi(sets::sinter, Spread::Sets { op: sets::Op::Inter, store: false }), "key [key ...]"),
+    spec("sinterstore", -3, W, ALL_KEYS, "set", "Stores the intersect of multiple sets in a key.",
+        Multi(sets::sinterstore, Spread::Sets { op: sets::Op::Inter, store: true }), "destination key [key ...]"),
+    spec("sunion", -2, R, ALL_KEYS, "set", "Returns the union of multiple sets.",
+        Multi(sets::sunion, Spread::Sets { op: sets::Op::Union, store: false }), "key [key ...]"),
+    spec("sunionstore", -3, W, ALL_KEYS, "set", "Stores the union of multiple sets in a key.",
+        Multi(sets::sunionstore, Spread::Sets { op: sets::Op::Union, store: true }), "destination key [key ...]"),
+    spec("sdiff", -2, R, ALL_KEYS, "set", "Returns the difference of multiple sets.",
+        Multi(sets::sdiff, Spread::Sets { op: sets::Op::Diff, store: false }), "key [key ...]"),
+    spec("sdiffstore", -3, W, ALL_KEYS, "set", "Stores the difference of multiple sets in a key.",
+        Multi(sets::sdiffstore, Spread::Sets { op: sets::Op::Diff, store: true }), "destination key [key ...]"),
+    spec("sintercard", -3, &["readonly", "movablekeys"], NO_KEYS, "set", "Returns the number of members of the intersect of multiple sets.",
+        Conn(ConnCmd::Sintercard), "numkeys key [key ...] [LIMIT limit]"),
+    spec("sscan", -3, R, KEY1, "set", "Iterates over members of a set.", Shard(sets::sscan),
+        "key cursor [MATCH pattern] [COUNT count]"),
 ];
 
 /// Finds a command by name, ignoring ASCII case. This runs for every

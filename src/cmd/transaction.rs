@@ -114,7 +114,7 @@ pub fn key_args<'a>(spec: &CommandSpec, argv: &[&'a [u8]]) -> Vec<&'a [u8]> {
             numkeys(2)
         }
         Exec::Conn(ConnCmd::Blmpop | ConnCmd::Bzmpop) => numkeys(2),
-        Exec::Conn(ConnCmd::Zmpop) => numkeys(1),
+        Exec::Conn(ConnCmd::Zmpop | ConnCmd::Sintercard) => numkeys(1),
         Exec::Conn(ConnCmd::Xread | ConnCmd::Xreadgroup) => {
             match argv.iter().position(|a| is(a, "streams")) {
                 Some(at) => {

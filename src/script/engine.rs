@@ -538,6 +538,10 @@ async fn execute(ctx: &mut CallCtx, spec: &'static CommandSpec, argv: &[&[u8]]) 
                     note_other_core_if_remote(ctx, spec, argv);
                     multi::lmpop(&core, ctx.txn.as_mut(), db, argv, &mut out).await
                 }
+                ConnCmd::Sintercard => {
+                    note_other_core_if_remote(ctx, spec, argv);
+                    multi::sintercard(&core, ctx.txn.as_mut(), db, argv, &mut out).await
+                }
                 ConnCmd::Zmpop => {
                     note_other_core_if_remote(ctx, spec, argv);
                     crate::cmd::zset_blocking::zmpop_detached(

@@ -73,6 +73,12 @@ impl Db {
         self.keys.get_mut(key).map(|e| &mut e.value)
     }
 
+    /// A live key's entry without expiring anything, so that several
+    /// values can be borrowed at once (SINTER reads all its sets together).
+    pub fn peek(&self, key: &[u8], now: u64) -> Option<&Entry> {
+        self.keys.get(key).filter(|e| !e.expired(now))
+    }
+
     pub fn contains(&mut self, key: &[u8], now: u64) -> bool {
         self.get(key, now).is_some()
     }

@@ -38,6 +38,11 @@ impl Txn {
         }
     }
 
+    /// How many shards (cores) there are.
+    pub fn shards(&self) -> usize {
+        self.core.cores()
+    }
+
     /// Locks `keys` on `shard`, then runs `f` there with the locks held.
     /// Shards must be visited in strictly increasing order. On a shard this
     /// transaction already holds (EXEC runs its commands inside one

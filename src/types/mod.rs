@@ -7,6 +7,10 @@ pub mod stream;
 pub mod stream_tree;
 // Sorted sets.
 pub mod zset;
+// Hashes.
+pub mod hash;
+// Sets.
+pub mod set;
 
 /// A stored value. The variant decides `TYPE` and the WRONGTYPE checks.
 #[derive(Debug)]
@@ -20,6 +24,12 @@ pub enum Value {
     // Sorted sets.
     /// A sorted set: an order-statistic tree plus a member index.
     ZSet(Box<zset::ZSet>),
+    // Hashes.
+    /// A hash: a listpack-like vector while small, else a table.
+    Hash(hash::Hash),
+    // Sets.
+    /// A set: an intset, a listpack-like vector or a table.
+    Set(set::Set),
 }
 
 impl Value {
@@ -31,6 +41,10 @@ impl Value {
             Value::Stream(_) => "stream",
             // Sorted sets.
             Value::ZSet(_) => "zset",
+            // Hashes.
+            Value::Hash(_) => "hash",
+            // Sets.
+            Value::Set(_) => "set",
         }
     }
 
@@ -44,6 +58,27 @@ impl Value {
             Value::Stream(_) => "stream",
             // Sorted sets.
             Value::ZSet(z) => z.encoding(),
+            // Hashes.
+            Value::Hash(h) => h.encoding(),
+            // Sets.
+            Value::Set(s) => s.encoding(),
+        }
+    }
+
+    /// An estimate of the heap bytes the value holds (MEMORY USAGE);
+    /// `samples` bounds how many elements of a collection are measured
+    /// (0: all of them).
+    pub fn heap_bytes(&self, samples: usize) -> usize {
+        match self {
+            Value::Str(s) => s.capacity(),
+            Value::List(l) => l.heap_bytes(),
+            Value::Stream(s) => std::mem::size_of::<stream::Stream>() + s.memory_bytes(),
+            // Sorted sets.
+            Value::ZSet(z) => z.heap_bytes(),
+            // Hashes.
+            Value::Hash(h) => h.heap_bytes(samples),
+            // Sets.
+            Value::Set(s) => s.heap_bytes(samples),
         }
     }
 }

@@ -126,6 +126,16 @@ impl ZSet {
         }
     }
 
+    /// An estimate of the heap bytes held (MEMORY USAGE): the node arena,
+    /// the member index and every member's bytes.
+    pub fn heap_bytes(&self) -> usize {
+        let members: usize = self.nodes.iter().map(|n| n.member.len()).sum();
+        self.nodes.capacity() * std::mem::size_of::<Node>()
+            + self.free.capacity() * 4
+            + self.index.capacity() * 5
+            + members
+    }
+
     pub fn len(&self) -> usize {
         self.size(self.root)
     }
