@@ -162,6 +162,7 @@ pub fn spop(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
         }
         return Ok(());
     };
+    let take_all = count.is_some_and(|n| n > 0 && n >= set.len());
     let popped: Vec<Vec<u8>> = match count {
         Some(0) => Vec::new(),
         // Redis answers with SUNION of the one set, so the order is that
@@ -176,7 +177,7 @@ pub fn spop(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
             .collect(),
         None => set.pop_random(random_u64()).into_iter().collect(),
     };
-    if count.is_some_and(|n| n > 0 && n >= set.len()) || set.is_empty() {
+    if take_all || set.is_empty() {
         db.remove(key);
     }
     if !popped.is_empty() {
