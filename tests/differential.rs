@@ -1,7 +1,7 @@
 //! Differential test: every line of tests/scripts/foundation.redis (and, in
 //! separate tests, of tests/scripts/pubsub.redis, lists.redis,
-//! streams.redis, transactions.redis, scripting.redis and zsets.redis) is
-//! sent to a real redis-server and to the server under
+//! streams.redis, transactions.redis, scripting.redis, zsets.redis and
+//! hashes_sets.redis) is sent to a real redis-server and to the server under
 //! test; the raw reply bytes must be identical. All mismatches are collected
 //! and reported together.
 //!
@@ -30,6 +30,12 @@ const LISTS: Script = Script {
     name: "lists.redis",
     text: include_str!("scripts/lists.redis"),
     min_lines: 200,
+};
+
+const HASHES_SETS: Script = Script {
+    name: "hashes_sets.redis",
+    text: include_str!("scripts/hashes_sets.redis"),
+    min_lines: 250,
 };
 
 const STREAMS: Script = Script {
@@ -395,6 +401,16 @@ fn scripting_script_threads1() {
 #[test]
 fn scripting_script_threads3() {
     run_script(&SCRIPTING, 3);
+}
+
+#[test]
+fn hashes_sets_script_threads1() {
+    run_script(&HASHES_SETS, 1);
+}
+
+#[test]
+fn hashes_sets_script_threads3() {
+    run_script(&HASHES_SETS, 3);
 }
 
 #[test]
