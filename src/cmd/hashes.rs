@@ -56,7 +56,7 @@ fn hash_for_write<'d>(db: &'d mut Db, key: &[u8], now: u64) -> Result<&'d mut Ha
 fn hset_generic(ctx: &mut Ctx, args: &mut Args, out: &mut Out, name: &str) -> CmdResult {
     let key = args.next_bytes()?;
     let pairs = args.rest();
-    if pairs.len() % 2 != 0 {
+    if !pairs.len().is_multiple_of(2) {
         return Err(Error::arity(name));
     }
     let now = ctx.now;

@@ -109,7 +109,7 @@ impl Set {
             Set::Table(_) => false,
         };
         if convert {
-            self.to_table();
+            self.convert_to_table();
         }
     }
 
@@ -151,7 +151,7 @@ impl Set {
                     Err(i) => {
                         v.insert(i, n);
                         if v.len() > MAX_INTSET_ENTRIES {
-                            self.to_table();
+                            self.convert_to_table();
                         }
                         true
                     }
@@ -164,7 +164,7 @@ impl Set {
                         small.push(member.into());
                         *self = Set::Small(small);
                     } else {
-                        self.to_table();
+                        self.convert_to_table();
                         self.add(member);
                     }
                     true
@@ -177,7 +177,7 @@ impl Set {
                 if v.len() < MAX_LISTPACK_ENTRIES && member.len() <= MAX_LISTPACK_VALUE {
                     v.push(member.into());
                 } else {
-                    self.to_table();
+                    self.convert_to_table();
                     self.add(member);
                 }
                 true
@@ -213,7 +213,7 @@ impl Set {
         }
     }
 
-    fn to_table(&mut self) {
+    fn convert_to_table(&mut self) {
         let mut t = KeyTable::new();
         match std::mem::replace(self, Set::Ints(Vec::new())) {
             Set::Ints(v) => v.into_iter().for_each(|n| {
