@@ -269,6 +269,24 @@ pub fn random_positions(len: usize, count: usize) -> Vec<usize> {
     all
 }
 
+/// `count` distinct items drawn with `pick` (which must be able to yield
+/// at least `count` distinct ones), told apart by `id`.
+pub fn distinct_picks<'a, T>(
+    count: usize,
+    mut pick: impl FnMut() -> Option<T>,
+    id: impl Fn(&T) -> &'a [u8],
+) -> Vec<T> {
+    let mut seen = hashbrown::HashSet::with_capacity(count);
+    let mut picked = Vec::with_capacity(count);
+    while picked.len() < count {
+        let Some(item) = pick() else { break };
+        if seen.insert(id(&item)) {
+            picked.push(item);
+        }
+    }
+    picked
+}
+
 /// HRANDFIELD key [count [WITHVALUES]].
 pub fn hrandfield(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     let key = args.next_bytes()?;
@@ -322,6 +340,11 @@ pub fn hrandfield(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     } else if count as usize >= hash.len() {
         header(out, hash.len());
         hash.iter().for_each(|(f, v)| put(out, f, v));
+    } else if matches!(hash, Hash::Table(_)) && count as usize * 3 <= hash.len() {
+        // Few of many (Redis's case 4): random picks until enough distinct.
+        let picked = distinct_picks(count as usize, || hash.random(random_u64()), |p| p.0);
+        header(out, picked.len());
+        picked.into_iter().for_each(|(f, v)| put(out, f, v));
     } else {
         let picks = random_positions(hash.len(), count as usize);
         header(out, picks.len());

@@ -14,7 +14,9 @@
 //! single-shard command runs on borrowed sets), [`store`] writes a result.
 
 use super::args::{is, Args, CmdResult, Error};
-use super::hashes::{parse_cursor, random_count, random_positions, reply_scan, ScanOpts};
+use super::hashes::{
+    distinct_picks, parse_cursor, random_count, random_positions, reply_scan, ScanOpts,
+};
 use super::Ctx;
 use crate::alloc::random_u64;
 use crate::resp::parse::parse_i64;
@@ -223,6 +225,18 @@ pub fn srandmember(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     } else if count as usize >= set.len() {
         out.array(set.len());
         set.iter().for_each(|e| put(out, e));
+    } else if matches!(set, Set::Table(_)) && count as usize * 3 <= set.len() {
+        // Few of many (Redis's case 4): random picks until enough distinct.
+        let picked = distinct_picks(
+            count as usize,
+            || set.random(random_u64()),
+            |e| match e {
+                Elem::Bytes(b) => b,
+                Elem::Int(_) => unreachable!("a table holds bytes"),
+            },
+        );
+        out.array(picked.len());
+        picked.into_iter().for_each(|e| put(out, e));
     } else {
         let picks = random_positions(set.len(), count as usize);
         out.array(picks.len());
