@@ -430,6 +430,7 @@ static OBJECT_SUBS: &[CommandSpec] = &[
     spec("object|encoding", 3, R, (2, 2, 1), "keyspace", "Returns the internal encoding of a Redis object.", Shard(keys::object), "key"),
 ];
 
+// MEMORY USAGE (every type; added with hashes and sets).
 #[rustfmt::skip]
 static MEMORY_SUBS: &[CommandSpec] = &[
     spec("memory|usage", -3, R, (2, 2, 1), "server", "Estimates the memory usage of a key.", Shard(keys::memory_usage),
