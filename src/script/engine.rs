@@ -146,6 +146,7 @@ impl Engine {
             StdLib::TABLE | StdLib::STRING | StdLib::MATH,
             LuaOptions::default(),
         )?;
+        super::libs::register_all(&lua)?;
         let call: Rc<RefCell<Option<CallCtx>>> = Rc::new(RefCell::new(None));
         let api = lua.create_table()?;
         for (name, raise) in [("call", true), ("pcall", false)] {

@@ -21,4 +21,5 @@
 
 pub mod convert;
 pub mod engine;
+pub mod libs;
 pub mod registry;

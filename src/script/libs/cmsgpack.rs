@@ -1,0 +1,3 @@
+pub(crate) fn create(lua: &mlua::Lua) -> mlua::Result<mlua::Table> {
+    lua.create_table()
+}
