@@ -29,12 +29,12 @@ pub(crate) fn create(lua: &Lua) -> mlua::Result<Table> {
     })?;
     set_fn(lua, &t, "unpack", |lua, a| unpack_full(lua, &a, 0, 0))?;
     set_fn(lua, &t, "unpack_one", |lua, a| {
-        let offset = a.opt_integer(lua, 2, 0)? as i32;
+        let offset = a.opt_integer(lua, 2, 0)?;
         unpack_full(lua, &a, 1, offset)
     })?;
     set_fn(lua, &t, "unpack_limit", |lua, a| {
-        let limit = a.check_integer(lua, 2)? as i32;
-        let offset = a.opt_integer(lua, 3, 0)? as i32;
+        let limit = a.check_integer(lua, 2)?;
+        let offset = a.opt_integer(lua, 3, 0)?;
         unpack_full(lua, &a, limit, offset)
     })?;
     t.raw_set("_NAME", "cmsgpack")?;
@@ -226,9 +226,9 @@ impl Cursor<'_> {
         Ok(())
     }
 
-    /// Decode one value; `used` is the number of Lua stack slots the C
-    /// code would hold at this point.
-    fn decode(&mut self, used: usize) -> Result<Value, DecodeError> {
+    /// Decode one value, or the header of an array or map; `used` is the
+    /// number of Lua stack slots the C code would hold at this point.
+    fn decode_one(&mut self, used: usize) -> Result<Item, DecodeError> {
         self.need(1)?;
         Self::check_stack(
             used,
@@ -301,11 +301,11 @@ impl Cursor<'_> {
                 self.need(1 + hdr)?;
                 let l = self.be(1, hdr) as usize;
                 self.pos += 1 + hdr;
-                if b <= 0xdd {
-                    self.array(l, used)?
+                return Ok(if b <= 0xdd {
+                    Item::Array(l)
                 } else {
-                    self.map(l, used)?
-                }
+                    Item::Map(l)
+                });
             }
             _ if b & 0x80 == 0 => {
                 self.pos += 1;
@@ -326,76 +326,153 @@ impl Cursor<'_> {
             }
             _ if b & 0xf0 == 0x90 => {
                 self.pos += 1;
-                self.array((b & 0xf) as usize, used)?
+                return Ok(Item::Array((b & 0xf) as usize));
             }
             _ if b & 0xf0 == 0x80 => {
                 self.pos += 1;
-                self.map((b & 0xf) as usize, used)?
+                return Ok(Item::Map((b & 0xf) as usize));
             }
             _ => return Err(DecodeError::BadFormat),
         };
-        Ok(v)
+        Ok(Item::Value(v))
     }
 
-    fn array(&mut self, len: usize, used: usize) -> Result<Value, DecodeError> {
-        let t = self.lua.create_table()?;
-        // The table, then an index while each element is decoded.
-        Self::check_stack(used + 1, "in function mp_decode_to_lua_array")?;
-        for i in 1..=len {
-            let v = self.decode(used + 2)?;
-            t.raw_set(i as i64, v)?;
-        }
-        Ok(Value::Table(t))
-    }
-
-    fn map(&mut self, len: usize, used: usize) -> Result<Value, DecodeError> {
-        let t = self.lua.create_table()?;
-        Self::check_stack(used + 1, "in function mp_decode_to_lua_hash")?;
-        for _ in 0..len {
-            let k = self.decode(used + 1)?;
-            let v = self.decode(used + 2)?;
-            match &k {
-                Value::Nil => {
-                    return Err(DecodeError::Lua(LibError::Raw(
-                        b"table index is nil".to_vec(),
-                    )))
+    /// Decode one value with everything inside it. Iterative, so that deep
+    /// nesting needs no deep native stack; `used` as for `decode_one`.
+    fn decode(&mut self, used: usize) -> Result<Value, DecodeError> {
+        let mut stack: Vec<Open> = Vec::new();
+        loop {
+            // The C code holds the table and the index (array) or the
+            // table and, once decoded, the key (map) of each open container.
+            let used = match stack.last() {
+                None => used,
+                Some(Open::Array { base, .. }) => base + 2,
+                Some(Open::Map { base, key, .. }) => base + 1 + key.is_some() as usize,
+            };
+            let mut v = match self.decode_one(used)? {
+                Item::Value(v) => v,
+                Item::Array(len) => {
+                    let t = self.lua.create_table()?;
+                    Self::check_stack(used + 1, "in function mp_decode_to_lua_array")?;
+                    if len > 0 {
+                        stack.push(Open::Array {
+                            t,
+                            left: len,
+                            next: 1,
+                            base: used,
+                        });
+                        continue;
+                    }
+                    Value::Table(t)
                 }
-                _ if as_number(&k).is_some_and(f64::is_nan) => {
-                    return Err(DecodeError::Lua(LibError::Raw(
-                        b"table index is NaN".to_vec(),
-                    )))
+                Item::Map(len) => {
+                    let t = self.lua.create_table()?;
+                    Self::check_stack(used + 1, "in function mp_decode_to_lua_hash")?;
+                    if len > 0 {
+                        stack.push(Open::Map {
+                            t,
+                            left: len,
+                            key: None,
+                            base: used,
+                        });
+                        continue;
+                    }
+                    Value::Table(t)
                 }
-                _ => t.raw_set(k, v)?,
+            };
+            // Store the value in its container; close finished containers.
+            loop {
+                let Some(top) = stack.last_mut() else {
+                    return Ok(v);
+                };
+                let done = match top {
+                    Open::Array { t, left, next, .. } => {
+                        t.raw_set(*next, v)?;
+                        *next += 1;
+                        *left -= 1;
+                        *left == 0
+                    }
+                    Open::Map { t, left, key, .. } => {
+                        let Some(k) = key.take() else {
+                            *key = Some(v);
+                            break;
+                        };
+                        if k == Value::Nil {
+                            return Err(raw_error("table index is nil"));
+                        }
+                        if as_number(&k).is_some_and(f64::is_nan) {
+                            return Err(raw_error("table index is NaN"));
+                        }
+                        t.raw_set(k, v)?;
+                        *left -= 1;
+                        *left == 0
+                    }
+                };
+                if !done {
+                    break;
+                }
+                v = match stack.pop() {
+                    Some(Open::Array { t, .. } | Open::Map { t, .. }) => Value::Table(t),
+                    None => unreachable!("an open container"),
+                };
             }
         }
-        Ok(Value::Table(t))
     }
 }
 
-fn unpack_full(lua: &Lua, a: &Args, limit: i32, offset: i32) -> LibResult<MultiValue> {
+fn raw_error(m: &str) -> DecodeError {
+    DecodeError::Lua(LibError::Raw(m.as_bytes().to_vec()))
+}
+
+/// What `decode_one` found.
+enum Item {
+    Value(Value),
+    Array(usize),
+    Map(usize),
+}
+
+/// A container being decoded; `base` is the stack use when it was opened.
+enum Open {
+    Array {
+        t: Table,
+        left: usize,
+        next: i64,
+        base: usize,
+    },
+    Map {
+        t: Table,
+        left: usize,
+        key: Option<Value>,
+        base: usize,
+    },
+}
+
+/// `offset` and `limit` are lua_Integers; the messages print them with
+/// `%d`, that is their low 32 bits.
+fn unpack_full(lua: &Lua, a: &Args, limit: i64, offset: i64) -> LibResult<MultiValue> {
     let data = a.check_bytes(1)?;
     let len = data.len();
     let decode_all = limit == 0 && offset == 0;
     if offset < 0 || limit < 0 {
         return msg_err(format!(
-            "Invalid request to unpack with offset of {offset} and limit of {}.",
-            len as i32
+            "Invalid request to unpack with offset of {} and limit of {}.",
+            offset as i32, len as i32
         ));
     }
-    if offset as usize > len {
+    if offset as u64 > len as u64 {
         return msg_err(format!(
-            "Start offset {offset} greater than input length {}.",
-            len as i32
+            "Start offset {} greater than input length {}.",
+            offset as i32, len as i32
         ));
     }
-    let limit = if decode_all { i32::MAX } else { limit };
+    let limit = if decode_all { i32::MAX as i64 } else { limit };
     let mut cur = Cursor {
         lua,
         data: &data,
         pos: offset as usize,
     };
     let mut out = Vec::new();
-    while cur.left() > 0 && (out.len() as i64) < limit as i64 {
+    while cur.left() > 0 && (out.len() as i64) < limit {
         // The argument string, then the values decoded so far.
         match cur.decode(1 + out.len()) {
             Ok(v) => out.push(v),

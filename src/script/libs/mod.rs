@@ -65,6 +65,11 @@ pub(crate) fn arg_err<T>(narg: i32, m: impl Into<Vec<u8>>) -> LibResult<T> {
 static ERR_MSG: u8 = 0;
 static ERR_RAW: u8 = 0;
 static ERR_ARG: u8 = 0;
+static MANY: u8 = 0;
+
+/// Results beyond this many travel in a table that the C closure unpacks:
+/// an mlua callback keeps some stack slots for itself, the C code does not.
+const MANY_RESULTS: usize = 1000;
 
 fn marker(p: &'static u8) -> Value {
     Value::LightUserData(LightUserData(p as *const u8 as *mut c_void))
@@ -90,6 +95,18 @@ unsafe extern "C-unwind" fn trampoline(state: *mut ffi::lua_State) -> c_int {
             ffi::lua_pushvalue(state, 2);
             ffi::lua_error(state);
         }
+        if std::ptr::eq(p, &MANY) {
+            let n = ffi::lua_tointeger(state, 3) as c_int;
+            ffi::lua_settop(state, 2);
+            ffi::lua_remove(state, 1);
+            // The real luaL_checkstack (the ffi one asks for 20 more slots).
+            ffi::luaL_checkstack_(state, n, c"too many results".as_ptr());
+            for i in 1..=n {
+                ffi::lua_rawgeti(state, 1, i as _);
+            }
+            ffi::lua_remove(state, 1);
+            return n;
+        }
         if std::ptr::eq(p, &ERR_ARG) {
             let narg = ffi::lua_tointeger(state, 2) as c_int;
             let msg = ffi::lua_tolstring(state, 3, std::ptr::null_mut());
@@ -108,6 +125,17 @@ where
     let inner = lua.create_function(move |lua, args: MultiValue| {
         let args = Args(args.into_vec());
         let (mark, rest) = match f(lua, args) {
+            Ok(v) if v.len() > MANY_RESULTS => {
+                let n = v.len();
+                let t = lua.create_table_with_capacity(n, 0)?;
+                for (i, item) in v.into_iter().enumerate() {
+                    t.raw_set(i + 1, item)?;
+                }
+                (
+                    marker(&MANY),
+                    vec![Value::Table(t), Value::Integer(n as i64)],
+                )
+            }
             Ok(v) => return Ok(v),
             Err(LibError::Lua(e)) => return Err(e),
             Err(LibError::Msg(m)) => (marker(&ERR_MSG), vec![Value::String(lua.create_string(m)?)]),

@@ -149,6 +149,10 @@ pub(crate) fn create(lua: &Lua) -> mlua::Result<Table> {
 
 fn pack(lua: &Lua, a: &Args) -> LibResult<Vec<u8>> {
     let fmt_bytes = a.check_bytes(1)?;
+    // The C code pushes a nil after the arguments before it starts.
+    let mut with_mark = Args(a.0.clone());
+    with_mark.0.push(Value::Nil);
+    let a = &with_mark;
     let mut fmt = Fmt {
         s: &fmt_bytes,
         pos: 0,
