@@ -267,6 +267,10 @@ fn cjson_matches_redis() {
         "local c = cjson.new() c.encode_sparse_array(true) return c.encode({[1]=1,[20]=2})",
         "local c = cjson.new() c.encode_sparse_array(false, 0) return c.encode({[1]=1,[20]=2})",
         "local c = cjson.new() return c.encode == cjson.encode",
+        "return cjson.encode(cjson.decode('{\"a\":1,\"b\":2,\"c\":3,\"d\":[1,2],\"e\":{\"f\":\"g\"}}'))",
+        "return cjson.encode({alpha=1, beta='two', gamma={1,2,3}, delta={x=true}, [7]=false})",
+        "return cjson.encode(cjson.decode('[12345678901234567890, -1e-320, 5e-324, 1.7976931348623157e308]'))",
+        "return cjson.decode('{\"k\":\"\\u0041\\u00DF\\u6C34\"}').k",
     ]);
 }
 
@@ -322,6 +326,10 @@ fn cmsgpack_matches_redis() {
         "return select('#', cmsgpack.unpack(string.rep('\\1', 7990)))",
         "return {cmsgpack._VERSION, cmsgpack._NAME, cmsgpack._COPYRIGHT, cmsgpack._DESCRIPTION}",
         "local t={} for k,v in pairs(cmsgpack) do t[#t+1]=k end table.sort(t) return t",
+        "return cmsgpack.pack({alpha=1, beta='two', gamma={1,2,3}, delta={x=true}, [7]=false})",
+        "return cjson.encode(cmsgpack.unpack(cmsgpack.pack({alpha=1, beta='two', gamma={1,2,3}, delta={x=true}})))",
+        "local t = {} for i = 1, 70000 do t[i] = i % 7 end return #cmsgpack.pack(t)",
+        "return cmsgpack.pack(setmetatable({1, 2}, {__index = function() return 9 end}))",
     ]);
 }
 
