@@ -5,10 +5,13 @@
 use super::args::{is, Error};
 use super::ConnCmd;
 use crate::resp::parse::parse_i64;
+use crate::resp::Out;
 use crate::script::engine::{engine, CallCtx};
-use crate::script::registry::parse_sha;
+use crate::script::registry::{parse_sha, Script, STAYS, UNSEEN};
 use crate::server::connection::Session;
+use crate::shard::dispatch::{take_result, Core, Work};
 use crate::shard::locks::DbKey;
+use crate::shard::locks::LockMode;
 use crate::shard::route::shard_of;
 use crate::shard::txn::Txn;
 
@@ -109,57 +112,114 @@ async fn eval(s: &mut Session, argv: &[&[u8]], by_sha: bool, read_only: bool) ->
         registry.add(&script);
         script
     };
-    // Inside EXEC the transaction already holds the keys; otherwise take
-    // every shard unless the script can stay on this core (see `script`).
-    let from_exec = s.tx.exec.is_some();
-    let txn = if from_exec {
-        s.tx.exec.take()
-    } else if needs_every_shard(s, &script, keys) {
-        let mut txn = Txn::new(&core);
-        for shard in 0..core.cores() {
-            txn.lock_shard_and_run(shard, |_| ()).await;
-        }
-        Some(txn)
+    let home = home_shard(&core, keys);
+    let proto = s.proto();
+    let db = s.db;
+    let plan = if s.tx.exec.is_some() {
+        Plan::InExec
     } else {
-        None
+        plan(s, &script, keys, home)
     };
-    let ctx = CallCtx {
-        core: core.clone(),
-        txn,
-        db: s.db,
-        resp3: false,
-        read_only,
-        script,
-    };
-    let mut ctx = engine().run(ctx, generation, keys, args, &mut s.out);
-    if from_exec {
-        s.tx.exec = ctx.txn.take();
+    match plan {
+        Plan::Owner(shard) => {
+            // The script runs on the core of its keys, once they are free;
+            // that core does nothing else meanwhile, so it is atomic there.
+            let locks: Vec<DbKey> = keys.iter().map(|k| (db, (*k).into())).collect();
+            let (keys, args): (Vec<Vec<u8>>, Vec<Vec<u8>>) = (
+                keys.iter().map(|k| k.to_vec()).collect(),
+                args.iter().map(|a| a.to_vec()).collect(),
+            );
+            let work = Work::closure(locks, LockMode::Plain, move |core: &Core| {
+                let ctx = CallCtx {
+                    core: core.rc(),
+                    txn: None,
+                    db,
+                    resp3: false,
+                    read_only,
+                    script,
+                    home,
+                    roamed: false,
+                };
+                let mut out = Out::new(proto);
+                let key_refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+                let arg_refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+                engine().run(ctx, generation, &key_refs, &arg_refs, &mut out);
+                out.buf
+            });
+            let bytes: Vec<u8> = take_result(core.submit(shard, work).await);
+            s.out.buf.extend_from_slice(&bytes);
+        }
+        Plan::InExec | Plan::Everything => {
+            let from_exec = plan == Plan::InExec;
+            let txn = if from_exec {
+                s.tx.exec.take()
+            } else {
+                let mut txn = Txn::new(&core);
+                for shard in 0..core.cores() {
+                    txn.lock_shard_and_run(shard, |_| ()).await;
+                }
+                Some(txn)
+            };
+            let watch = script.reach() == UNSEEN;
+            let ctx = CallCtx {
+                core: core.clone(),
+                txn,
+                db,
+                resp3: false,
+                read_only,
+                script: script.clone(),
+                home,
+                roamed: false,
+            };
+            let mut ctx = engine().run(ctx, generation, keys, args, &mut s.out);
+            // A first run that stayed on its keys' shard may run there alone
+            // from now on.
+            if watch && !ctx.roamed && home.is_some() && !from_exec {
+                script.set_reach(STAYS);
+            }
+            if from_exec {
+                s.tx.exec = ctx.txn.take();
+            }
+            // Dropping the context releases every shard it held.
+        }
     }
-    // Dropping the context releases every shard it held.
     Ok(())
 }
 
-/// Whether a script must hold every shard: it declares a key of another
-/// core, it was seen reaching another core before, or one of its keys is
-/// locked by a transaction right now (waiting for it would break atomicity).
-fn needs_every_shard(
-    s: &Session,
-    script: &crate::script::registry::Script,
-    keys: &[&[u8]],
-) -> bool {
-    let core = &s.core;
+/// Where and how a script runs (see `script`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Plan {
+    /// On the core owning its keys, alone there, without locks.
+    Owner(usize),
+    /// Here, with every shard held.
+    Everything,
+    /// Inside EXEC, whose transaction holds the keys.
+    InExec,
+}
+
+/// The shard of all the declared keys (this core's when there are none);
+/// None when they span shards.
+fn home_shard(core: &Core, keys: &[&[u8]]) -> Option<usize> {
     let shards = core.cores();
-    if script
-        .reaches_other_cores
-        .load(std::sync::atomic::Ordering::Relaxed)
-        || keys.iter().any(|k| shard_of(k, shards) != core.id)
-    {
-        return true;
+    let mut it = keys.iter().map(|k| shard_of(k, shards));
+    match it.next() {
+        None => Some(core.id),
+        Some(first) => it.all(|s| s == first).then_some(first),
     }
-    let shard = core.shard.borrow();
-    if shard.locks.is_idle() {
-        return false;
+}
+
+fn plan(s: &Session, script: &Script, keys: &[&[u8]], home: Option<usize>) -> Plan {
+    let core = &s.core;
+    if core.cores() == 1 {
+        // One core: nothing runs beside the script, and no transaction can
+        // hold a key across a wait. Runs here (through the owner path).
+        return Plan::Owner(core.id);
     }
-    let locks: Vec<DbKey> = keys.iter().map(|k| (s.db, (*k).into())).collect();
-    !shard.locks.keys_free(&locks)
+    match home {
+        Some(shard) if script.reach() == STAYS => {
+            let _ = keys;
+            Plan::Owner(shard)
+        }
+        _ => Plan::Everything,
+    }
 }

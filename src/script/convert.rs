@@ -159,18 +159,20 @@ pub fn number_text(n: f64) -> Vec<u8> {
     }
 }
 
-/// Writes a script's return value as a reply.
-pub fn lua_to_reply(value: &Value, out: &mut Out) {
+/// Writes a script's return value as a reply. Booleans follow the script's
+/// own protocol (`redis.setresp`), as in Redis: under RESP2 true is 1 and
+/// false is null; under RESP3 they are booleans (`:1` / `:0` to a RESP2
+/// client). Everything else follows the client's protocol.
+pub fn lua_to_reply(value: &Value, out: &mut Out, script_resp3: bool) {
     match value {
         Value::Nil => out.null(),
-        Value::Boolean(true) if out.resp3() => out.boolean(true),
+        Value::Boolean(b) if script_resp3 => out.boolean(*b),
         Value::Boolean(true) => out.int(1),
-        Value::Boolean(false) if out.resp3() => out.boolean(false),
         Value::Boolean(false) => out.null(),
         Value::Integer(n) => out.int(*n),
         Value::Number(n) => out.int(c_cast(*n)),
         Value::String(s) => out.bulk(&s.as_bytes()),
-        Value::Table(t) => table_to_reply(t, out),
+        Value::Table(t) => table_to_reply(t, out, script_resp3),
         _ => out.null(),
     }
 }
@@ -179,7 +181,24 @@ fn field(t: &Table, name: &str) -> Option<Value> {
     t.raw_get::<Value>(name).ok().filter(|v| !v.is_nil())
 }
 
-fn table_to_reply(t: &Table, out: &mut Out) {
+/// A RESP3 scalar with its own prefix (`(` big number, `=` verbatim), or a
+/// bulk string of `plain` in RESP2.
+fn resp3_scalar(out: &mut Out, prefix: u8, resp3_text: &[u8], plain: &[u8]) {
+    if out.resp3() {
+        out.buf.push(prefix);
+        if prefix == b'=' {
+            out.buf
+                .extend_from_slice(itoa::Buffer::new().format(resp3_text.len()).as_bytes());
+            out.buf.extend_from_slice(b"\r\n");
+        }
+        out.buf.extend_from_slice(resp3_text);
+        out.buf.extend_from_slice(b"\r\n");
+    } else {
+        out.bulk(plain);
+    }
+}
+
+fn table_to_reply(t: &Table, out: &mut Out, script_resp3: bool) {
     if let Some(Value::String(e)) = field(t, "err") {
         let text = String::from_utf8_lossy(&e.as_bytes()).into_owned();
         out.error(&text);
@@ -189,20 +208,17 @@ fn table_to_reply(t: &Table, out: &mut Out) {
         out.simple(&String::from_utf8_lossy(&s.as_bytes()));
         return;
     }
-    if let Some(Value::Number(d)) = field(t, "double") {
-        out.double(d);
-        return;
-    }
-    if let Some(Value::Integer(d)) = field(t, "double") {
-        out.double(d as f64);
-        return;
+    match field(t, "double") {
+        Some(Value::Number(d)) => return out.double(d),
+        Some(Value::Integer(d)) => return out.double(d as f64),
+        _ => {}
     }
     if let Some(Value::Table(m)) = field(t, "map") {
         let pairs: Vec<(Value, Value)> = m.pairs::<Value, Value>().filter_map(Result::ok).collect();
         out.map(pairs.len());
         for (k, v) in &pairs {
-            lua_to_reply(k, out);
-            lua_to_reply(v, out);
+            lua_to_reply(k, out, script_resp3);
+            lua_to_reply(v, out, script_resp3);
         }
         return;
     }
@@ -213,12 +229,25 @@ fn table_to_reply(t: &Table, out: &mut Out) {
             .map(|(k, _)| k)
             .collect();
         out.set(members.len());
-        members.iter().for_each(|m| lua_to_reply(m, out));
+        members
+            .iter()
+            .for_each(|m| lua_to_reply(m, out, script_resp3));
         return;
     }
     if let Some(Value::String(b)) = field(t, "big_number") {
-        out.bulk(&b.as_bytes());
-        return;
+        let b = b.as_bytes();
+        return resp3_scalar(out, b'(', &b, &b);
+    }
+    if let Some(Value::Table(v)) = field(t, "verbatim_string") {
+        let text = |name: &str| match v.raw_get::<Value>(name) {
+            Ok(Value::String(s)) => s.as_bytes().to_vec(),
+            _ => Vec::new(),
+        };
+        let (format, string) = (text("format"), text("string"));
+        let mut full = format.clone();
+        full.push(b':');
+        full.extend_from_slice(&string);
+        return resp3_scalar(out, b'=', &full, &string);
     }
     let mut items = Vec::new();
     let mut i = 1;
@@ -230,7 +259,9 @@ fn table_to_reply(t: &Table, out: &mut Out) {
         i += 1;
     }
     out.array(items.len());
-    items.iter().for_each(|v| lua_to_reply(v, out));
+    items
+        .iter()
+        .for_each(|v| lua_to_reply(v, out, script_resp3));
 }
 
 #[cfg(test)]
@@ -242,7 +273,7 @@ mod tests {
         let lua = Lua::new();
         let v = reply_to_lua(&lua, reply, resp3).unwrap().unwrap();
         let mut out = Out::new(Proto::Resp2);
-        lua_to_reply(&v, &mut out);
+        lua_to_reply(&v, &mut out, false);
         out.buf
     }
 

@@ -36,6 +36,11 @@ pub struct CallCtx {
     /// EVAL_RO / EVALSHA_RO / FCALL_RO: writes are refused.
     pub read_only: bool,
     pub script: Arc<Script>,
+    /// The shard of the script's declared keys (this core's for a script
+    /// without keys); None when they span shards.
+    pub home: Option<usize>,
+    /// Set when a command reached a key off `home`.
+    pub roamed: bool,
 }
 
 pub struct Engine {
@@ -268,6 +273,13 @@ impl Engine {
         args: &[&[u8]],
         out: &mut Out,
     ) -> CallCtx {
+        // A script that waits for a hop lets this core handle its mailbox,
+        // which may bring another script for this core: it is answered as
+        // Redis answers anything while a script runs.
+        if self.call.borrow().is_some() {
+            out.error("BUSY Redis is busy running a script. You can only call SCRIPT KILL or FUNCTION KILL or SHUTDOWN NOSAVE.");
+            return ctx;
+        }
         let sha = ctx.script.sha;
         let func = match self.compile(&ctx.script, generation) {
             Ok(f) => f,
@@ -300,7 +312,7 @@ impl Engine {
         let ok = matches!(values.next(), Some(Value::Boolean(true)));
         let value = values.next().unwrap_or(Value::Nil);
         if ok {
-            lua_to_reply(&value, out);
+            lua_to_reply(&value, out, ctx.resp3);
         } else {
             out.error(&error_text(&value, &sha));
         }
@@ -469,6 +481,12 @@ fn resolve(argv: &[&[u8]]) -> Result<&'static CommandSpec, &'static str> {
     Ok(sub)
 }
 
+/// A command's reply when a script running without every shard held needs
+/// a key that a transaction holds: waiting could deadlock (this core does
+/// nothing else meanwhile, and the holder may need it), so the call fails.
+const KEY_BUSY: &[u8] =
+    b"-TRYAGAIN A key the script needs is held by a transaction in progress; run the script again\r\n";
+
 /// Runs one command for a script and returns its reply's bytes (in the
 /// script's protocol).
 async fn execute(ctx: &mut CallCtx, spec: &'static CommandSpec, argv: &[&[u8]]) -> Vec<u8> {
@@ -480,39 +498,80 @@ async fn execute(ctx: &mut CallCtx, spec: &'static CommandSpec, argv: &[&[u8]]) 
     let mut out = Out::new(proto);
     let core = ctx.core.clone();
     let db = ctx.db;
+    let keys = key_args(spec, argv);
+    let shards = core.cores();
+    let mut targets = keys.iter().map(|k| shard_of(k, shards));
+    let first = targets.next();
+    let single = targets.all(|t| Some(t) == first);
+    if !keys.is_empty() && (!single || first != ctx.home) {
+        note_roam(ctx);
+    }
+    // Without every shard held, a command over keys of several shards
+    // would have to wait for their locks: refused (the script is marked
+    // and holds every shard from its next run).
+    let holds_all = ctx
+        .txn
+        .as_ref()
+        .is_some_and(|t| (0..shards).all(|s| t.holds(s)));
+    if !single && !holds_all && ctx.txn.is_none() {
+        return KEY_BUSY.to_vec();
+    }
     match spec.exec {
         Exec::Shard(f) | Exec::Multi(f, _) => {
-            let keys = key_args(spec, argv);
-            let shards = core.cores();
-            let mut targets = keys.iter().map(|k| shard_of(k, shards));
-            let first = targets.next();
-            let single = targets.all(|t| Some(t) == first);
-            let target = first.unwrap_or(core.id);
-            if target != core.id || !single {
-                note_other_core(ctx);
-            }
             if let (Exec::Multi(_, spread), false) = (spec.exec, single) {
                 multi::run(&core, ctx.txn.as_mut(), spread, db, argv, &mut out).await;
                 return out.buf;
             }
+            let target = first.unwrap_or(core.id);
             let owned = OwnedCommand::new(spec, f, db, argv);
-            let step = move |core: &Core| {
-                core.with_ctx(db, |c| {
-                    let mut o = Out::new(proto);
-                    run_shard(owned.run, c, &owned.argv(), &mut o);
-                    o.buf
-                })
-            };
             match &ctx.txn {
-                Some(txn) if txn.holds(target) => txn.run(target, step).await,
+                Some(txn) if txn.holds(target) => {
+                    let step = move |core: &Core| {
+                        core.with_ctx(db, |c| {
+                            let mut o = Out::new(proto);
+                            run_shard(owned.run, c, &owned.argv(), &mut o);
+                            o.buf
+                        })
+                    };
+                    txn.run(target, step).await
+                }
                 _ => {
                     let locks: Vec<DbKey> = keys.iter().map(|k| (db, (*k).into())).collect();
-                    let work = Work::closure(locks, LockMode::Plain, step);
-                    take_result(core.submit(target, work).await)
+                    let step = move |core: &Core| {
+                        let free = {
+                            let shard = core.shard.borrow();
+                            shard.locks.is_idle() || shard.locks.keys_free(&locks)
+                        };
+                        free.then(|| {
+                            core.with_ctx(db, |c| {
+                                let mut o = Out::new(proto);
+                                run_shard(owned.run, c, &owned.argv(), &mut o);
+                                o.buf
+                            })
+                        })
+                    };
+                    // Runs past any lock (mode `Held` of no transaction), and
+                    // checks the keys itself: never waits for a lock.
+                    let work = Work::closure(Vec::new(), LockMode::Held(0), step);
+                    let done: Option<Vec<u8>> = take_result(core.submit(target, work).await);
+                    done.unwrap_or_else(|| KEY_BUSY.to_vec())
                 }
             }
         }
         Exec::Conn(cmd) => {
+            // These run through their own shard hops: without every shard
+            // held, only on keys of this core that no lock holds.
+            if !keys.is_empty() && !holds_all && ctx.txn.is_none() {
+                let local = first == Some(core.id);
+                let locks: Vec<DbKey> = keys.iter().map(|k| (db, (*k).into())).collect();
+                let free = {
+                    let shard = core.shard.borrow();
+                    shard.locks.is_idle() || shard.locks.keys_free(&locks)
+                };
+                if !local || !free {
+                    return KEY_BUSY.to_vec();
+                }
+            }
             let result = match cmd {
                 ConnCmd::Ping | ConnCmd::Echo => {
                     crate::cmd::connection::ping_or_echo(&mut out, cmd, argv)
@@ -535,16 +594,11 @@ async fn execute(ctx: &mut CallCtx, spec: &'static CommandSpec, argv: &[&[u8]]) 
                     out.int(n);
                     Ok(())
                 }
-                ConnCmd::Lmpop => {
-                    note_other_core_if_remote(ctx, spec, argv);
-                    multi::lmpop(&core, ctx.txn.as_mut(), db, argv, &mut out).await
-                }
+                ConnCmd::Lmpop => multi::lmpop(&core, ctx.txn.as_mut(), db, argv, &mut out).await,
                 ConnCmd::Sintercard => {
-                    note_other_core_if_remote(ctx, spec, argv);
                     multi::sintercard(&core, ctx.txn.as_mut(), db, argv, &mut out).await
                 }
                 ConnCmd::Zmpop => {
-                    note_other_core_if_remote(ctx, spec, argv);
                     crate::cmd::zset_blocking::zmpop_detached(
                         &core,
                         db,
@@ -556,7 +610,6 @@ async fn execute(ctx: &mut CallCtx, spec: &'static CommandSpec, argv: &[&[u8]]) 
                     Ok(())
                 }
                 ConnCmd::Xread | ConnCmd::Xreadgroup => {
-                    note_other_core_if_remote(ctx, spec, argv);
                     let group = cmd == ConnCmd::Xreadgroup;
                     crate::cmd::stream_read::run_detached(
                         &core,
@@ -602,22 +655,9 @@ fn select(ctx: &mut CallCtx, arg: &[u8], out: &mut Out) -> Result<(), crate::cmd
     }
 }
 
-/// A script without every shard held reached another core: it was not
-/// atomic this time, so from now on it takes every shard.
-fn note_other_core(ctx: &CallCtx) {
-    if ctx.txn.is_none() {
-        ctx.script
-            .reaches_other_cores
-            .store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-fn note_other_core_if_remote(ctx: &CallCtx, spec: &CommandSpec, argv: &[&[u8]]) {
-    let shards = ctx.core.cores();
-    if key_args(spec, argv)
-        .iter()
-        .any(|k| shard_of(k, shards) != ctx.core.id)
-    {
-        note_other_core(ctx);
-    }
+/// A command reached a key off the script's home shard: the script is
+/// marked, and holds every shard from its next run on.
+fn note_roam(ctx: &mut CallCtx) {
+    ctx.roamed = true;
+    ctx.script.set_reach(super::registry::ROAMS);
 }

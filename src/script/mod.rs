@@ -4,20 +4,24 @@
 //! (EVAL, EVALSHA, SCRIPT ...) are in `cmd::scripting`.
 //!
 //! How a script stays atomic on a thread-per-core server:
-//! - A script runs on its client's core, synchronously: its `redis.call`
-//!   cannot yield (Lua 5.1 cannot yield across `pcall`), so a call on another
-//!   shard waits for that hop right there (`Core::block_on`), handling this
-//!   core's mailbox meanwhile. Nothing else runs on this core during a script.
-//! - A script whose declared keys all live on this core runs without locks:
-//!   since nothing else runs here, it is atomic as long as it stays here.
-//! - Otherwise (declared keys on other cores, or a script seen to reach other
-//!   cores before) it first takes every shard whole (`LockMode::AcquireAll`),
-//!   so nothing anywhere runs between its commands. That is what a script
-//!   touching keys it did not declare needs, as in Redis outside cluster mode.
-//! - A local script that does reach another core is still served (its calls
-//!   wait for their hops, which is never a deadlock: it holds no locks), but
-//!   not atomically that one time; its SHA is then marked, and it takes every
-//!   shard on every later run.
+//! - A script runs synchronously: its `redis.call` cannot yield (Lua 5.1
+//!   cannot yield across `pcall`), so a call on another shard waits for its
+//!   hop right there (`Core::block_on`), handling this core's mailbox
+//!   meanwhile. Nothing else runs on that core during the script.
+//! - With one core, every script just runs: nothing else can interleave.
+//! - With several, a script's first run takes every shard whole
+//!   (`LockMode::AcquireAll`) and is watched. If it touched only keys of
+//!   its declared keys' shard, later runs go to the core owning those keys
+//!   and run there without locks (once its declared keys are free): alone
+//!   on that core, it is atomic. A script that reached other shards, or
+//!   whose declared keys span shards, always runs with every shard held; that
+//!   is also what makes a script touching keys it did not declare atomic,
+//!   as in Redis outside cluster mode.
+//! - A script running without every shard held never waits for a lock (this
+//!   core does nothing else meanwhile, and the lock's holder might need it):
+//!   a command that would have to answers TRYAGAIN, and the script is marked
+//!   to hold every shard from then on. Only a script that changes where it
+//!   goes from one run to the next can meet this.
 
 pub mod convert;
 pub mod engine;

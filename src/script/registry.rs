@@ -4,7 +4,7 @@
 //! each core also keeps its compiled functions, keyed by SHA, and drops them
 //! when the registry's generation (bumped by SCRIPT FLUSH) moves on.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, RwLock};
 
 use ahash::AHashMap;
@@ -15,9 +15,27 @@ pub type Sha = [u8; 40];
 pub struct Script {
     pub sha: Sha,
     pub source: Vec<u8>,
-    /// Seen reaching a shard other than its client's: from then on it runs
-    /// with every shard held.
-    pub reaches_other_cores: AtomicBool,
+    /// What its runs so far showed (see `script`): [`UNSEEN`], [`STAYS`] or
+    /// [`ROAMS`].
+    pub reach: AtomicU8,
+}
+
+/// Not run yet (with several cores): the next run holds every shard and
+/// watches where the script goes.
+pub const UNSEEN: u8 = 0;
+/// Every run so far touched only keys of its declared keys' shard.
+pub const STAYS: u8 = 1;
+/// It touched keys elsewhere: it always runs with every shard held.
+pub const ROAMS: u8 = 2;
+
+impl Script {
+    pub fn reach(&self) -> u8 {
+        self.reach.load(Ordering::Relaxed)
+    }
+
+    pub fn set_reach(&self, reach: u8) {
+        self.reach.store(reach, Ordering::Relaxed);
+    }
 }
 
 #[derive(Default)]
@@ -55,7 +73,7 @@ impl Registry {
             Arc::new(Script {
                 sha,
                 source: source.to_vec(),
-                reaches_other_cores: AtomicBool::new(false),
+                reach: AtomicU8::new(UNSEEN),
             })
         })
     }

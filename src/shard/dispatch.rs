@@ -269,11 +269,14 @@ pub struct Core {
     mesh: Arc<Mesh>,
     slots: RefCell<Slab<Slot>>,
     next_txn: Cell<u64>,
+    /// This core itself, for work that only gets `&Core` but must hand an
+    /// `Rc<Core>` on (a script run by a hop).
+    me: std::rc::Weak<Core>,
 }
 
 impl Core {
     pub fn new(id: usize, shard: Shard, mesh: Arc<Mesh>, shared: Arc<Shared>) -> Rc<Core> {
-        Rc::new(Core {
+        Rc::new_cyclic(|me| Core {
             id,
             shard: RefCell::new(shard),
             clients: RefCell::new(ClientRegistry::default()),
@@ -282,7 +285,13 @@ impl Core {
             mesh,
             slots: RefCell::new(Slab::new()),
             next_txn: Cell::new(0),
+            me: me.clone(),
         })
+    }
+
+    /// An `Rc` of this core.
+    pub fn rc(&self) -> Rc<Core> {
+        self.me.upgrade().expect("the core is alive")
     }
 
     pub fn cores(&self) -> usize {
