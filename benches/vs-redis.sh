@@ -19,9 +19,12 @@
 #   ROUNDS       alternating rounds (default: 3)
 #   TESTS        redis-benchmark tests, comma or space separated (default:
 #                ping_mbulk,set,get,incr,mset,lpush,rpush,lpop,rpop,lrange_100,
-#                lrange_600; redis-benchmark fills the list for an lrange test
-#                with as many LPUSHes as requests first: that row is skipped, but
-#                its CPU time counts in the test's CPU per request)
+#                lrange_600,sadd,hset,spop,zadd,zpopmin,evalsha; redis-benchmark
+#                fills the list for an lrange test with as many LPUSHes as
+#                requests first: that row is skipped, but its CPU time counts in
+#                the test's CPU per request. `evalsha` is not a redis-benchmark
+#                test: it is `EVALSHA <sha> 1 evalsha:counter` of a script doing
+#                one INCR, loaded with SCRIPT LOAD on both servers first)
 #   PIPELINES    pipeline depths (default: "1 16")
 #   CLIENTS      parallel connections, -c (default: 50)
 #   REQUESTS     requests per run, -n (default: 200000 x pipeline depth,
@@ -33,12 +36,13 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SERVER_NAME=${SERVER_NAME:-ringbus}
 ROUNDS=${ROUNDS:-3}
-TESTS=${TESTS:-ping_mbulk,set,get,incr,mset,lpush,rpush,lpop,rpop,lrange_100,lrange_600}
+TESTS=${TESTS:-ping_mbulk,set,get,incr,mset,lpush,rpush,lpop,rpop,lrange_100,lrange_600,sadd,hset,spop,zadd,zpopmin,evalsha}
 PIPELINES=${PIPELINES:-1 16}
 CLIENTS=${CLIENTS:-50}
 REQUESTS=${REQUESTS:-}
 REDIS_SERVER=${REDIS_SERVER:-redis-server}
 RAW_CSV=${RAW_CSV:-}
+EVAL_SCRIPT="return redis.call('incr', KEYS[1])"
 
 for tool in taskset redis-benchmark redis-cli python3 "$REDIS_SERVER"; do
     command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 1; }
@@ -64,8 +68,16 @@ for ((round = 1; round <= ROUNDS; round++)); do
     for test in "${TEST_LIST[@]}"; do
         for p in "${PIPELINE_LIST[@]}"; do
             n=${REQUESTS:-$((200000 * p))}
-            read -r sut sut_cpu <<<"$(rb_bench "$SUT_PORT" "$SUT_PID" "$n" "$p" -t "$test")"
-            read -r redis redis_cpu <<<"$(rb_bench "$REDIS_PORT" "$REDIS_PID" "$n" "$p" -t "$test")"
+            if [[ $test == evalsha ]]; then
+                # A small script, loaded on both servers: EVALSHA of one INCR.
+                sha=$(redis-cli -p "$SUT_PORT" SCRIPT LOAD "$EVAL_SCRIPT")
+                redis-cli -p "$REDIS_PORT" SCRIPT LOAD "$EVAL_SCRIPT" >/dev/null
+                args=(EVALSHA "$sha" 1 "evalsha:counter")
+            else
+                args=(-t "$test")
+            fi
+            read -r sut sut_cpu <<<"$(rb_bench "$SUT_PORT" "$SUT_PID" "$n" "$p" "${args[@]}")"
+            read -r redis redis_cpu <<<"$(rb_bench "$REDIS_PORT" "$REDIS_PID" "$n" "$p" "${args[@]}")"
             pair_alive
             if [[ -z $sut || -z $redis ]]; then
                 echo "redis-benchmark failed: $test P=$p" >&2
