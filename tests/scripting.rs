@@ -26,6 +26,7 @@ sharded_tests!(
     concurrent_read_modify_write_loses_nothing,
     readers_never_see_half_a_script,
     script_errors_leave_earlier_writes,
+    functions_on_every_core,
 );
 
 const QUEUED: &[u8] = b"+QUEUED\r\n";
@@ -261,4 +262,62 @@ fn script_errors_leave_earlier_writes(s: &Server) {
     );
     assert!(text.ends_with(", on @user_script:1.\r\n"), "{text}");
     c.check(&["GET", "{in}e"], &bulk("written"));
+}
+
+/// A library loaded on one connection is callable from every connection
+/// (with 3 shards, from every core), follows FUNCTION DELETE and RESTORE,
+/// and its functions run atomically on keys of several shards.
+fn functions_on_every_core(s: &Server) {
+    let mut a = s.raw();
+    a.check(&["FUNCTION", "FLUSH"], &ok());
+    let code = "#!lua name=jobs\n\
+        redis.register_function('push', function(keys, args) \
+          redis.call('rpush', keys[1], args[1]) \
+          return redis.call('incr', keys[2]) end)\n\
+        redis.register_function{function_name='peek', \
+          callback=function(keys) return redis.call('lrange', keys[1], 0, -1) end, \
+          flags={'no-writes'}}";
+    a.check(&["FUNCTION", "LOAD", code], &bulk("jobs"));
+    for i in 0..6 {
+        let mut b = s.raw();
+        b.check(
+            &[
+                "FCALL",
+                "push",
+                "2",
+                "{from}jobs",
+                "{to}count",
+                &format!("j{i}"),
+            ],
+            &int(i + 1),
+        );
+    }
+    let mut b = s.raw();
+    b.check(
+        &["FCALL_RO", "peek", "1", "{from}jobs"],
+        &bulks(&["j0", "j1", "j2", "j3", "j4", "j5"]),
+    );
+    b.check(
+        &["FCALL_RO", "push", "2", "{from}jobs", "{to}count", "x"],
+        &err("ERR Can not execute a script with write flag using *_ro command."),
+    );
+    let dump = Reply::parse(&a.cmd(&["FUNCTION", "DUMP"]));
+    let Reply::Bulk(payload) = dump else {
+        panic!("FUNCTION DUMP gave {dump:?}")
+    };
+    a.check(&["FUNCTION", "DELETE", "jobs"], &ok());
+    b.check(
+        &["FCALL", "peek", "1", "{from}jobs"],
+        &err("ERR Function not found"),
+    );
+    assert_eq!(a.cmd_bytes(&[b"FUNCTION", b"RESTORE", &payload]), ok());
+    b.check(
+        &["FCALL", "peek", "1", "{from}jobs"],
+        &bulks(&["j0", "j1", "j2", "j3", "j4", "j5"]),
+    );
+    assert_eq!(
+        show(&a.cmd_bytes(&[b"FUNCTION", b"RESTORE", &payload])),
+        show(&err("ERR Library jobs already exists"))
+    );
+    a.check(&["FUNCTION", "FLUSH"], &ok());
 }

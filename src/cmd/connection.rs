@@ -53,6 +53,17 @@ pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Flow {
         | ConnCmd::ScriptFlush
         | ConnCmd::ScriptKill
         | ConnCmd::ScriptHelp => super::scripting::run(s, cmd, argv).await,
+        ConnCmd::Fcall
+        | ConnCmd::FcallRo
+        | ConnCmd::FunctionLoad
+        | ConnCmd::FunctionDelete
+        | ConnCmd::FunctionFlush
+        | ConnCmd::FunctionList
+        | ConnCmd::FunctionDump
+        | ConnCmd::FunctionRestore
+        | ConnCmd::FunctionStats
+        | ConnCmd::FunctionKill
+        | ConnCmd::FunctionHelp => super::scripting::function(s, cmd, argv).await,
         ConnCmd::Multi | ConnCmd::Exec | ConnCmd::Discard | ConnCmd::Watch | ConnCmd::Unwatch => {
             super::transaction::run(s, cmd, argv).await
         }

@@ -5,9 +5,14 @@
 use super::args::{is, Error};
 use super::ConnCmd;
 use crate::resp::parse::parse_i64;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+
 use crate::resp::Out;
-use crate::script::engine::{engine, CallCtx};
-use crate::script::registry::{parse_sha, Script, STAYS, UNSEEN};
+use crate::script::engine::{engine, CallCtx, Target};
+use crate::script::functions::{self, Library, RestorePolicy};
+use crate::script::registry::{parse_sha, STAYS, UNSEEN};
 use crate::server::connection::Session;
 use crate::shard::dispatch::{take_result, Core, Work};
 use crate::shard::locks::DbKey;
@@ -87,8 +92,12 @@ fn compile_error(msg: String) -> Error {
     Error::msg(format!("ERR Error compiling script (new function): {msg}"))
 }
 
-/// EVAL script numkeys [key ...] [arg ...], and its SHA and read-only forms.
-async fn eval(s: &mut Session, argv: &[&[u8]], by_sha: bool, read_only: bool) -> Result<(), Error> {
+/// Keys and arguments of a script or function call.
+type KeysArgs<'b, 'a> = (&'b [&'a [u8]], &'b [&'a [u8]]);
+
+/// Splits `numkeys key... arg...` (the arguments after the script or
+/// function name).
+fn split_keys<'a, 'b>(argv: &'b [&'a [u8]]) -> Result<KeysArgs<'b, 'a>, Error> {
     let numkeys = parse_i64(argv[2]).ok_or(Error::NOT_INTEGER)?;
     if numkeys < 0 {
         return Err(Error::msg("ERR Number of keys can't be negative"));
@@ -98,7 +107,12 @@ async fn eval(s: &mut Session, argv: &[&[u8]], by_sha: bool, read_only: bool) ->
             "ERR Number of keys can't be greater than number of args",
         ));
     }
-    let (keys, args) = argv[3..].split_at(numkeys as usize);
+    Ok(argv[3..].split_at(numkeys as usize))
+}
+
+/// EVAL script numkeys [key ...] [arg ...], and its SHA and read-only forms.
+async fn eval(s: &mut Session, argv: &[&[u8]], by_sha: bool, read_only: bool) -> Result<(), Error> {
+    let (keys, args) = split_keys(argv)?;
     let core = s.core.clone();
     let registry = &core.shared.scripts;
     let generation = registry.generation();
@@ -112,23 +126,83 @@ async fn eval(s: &mut Session, argv: &[&[u8]], by_sha: bool, read_only: bool) ->
         registry.add(&script);
         script
     };
+    let reach = script.reach.clone();
+    call(
+        s,
+        Target::Script(script, generation),
+        reach,
+        keys,
+        args,
+        read_only,
+    )
+    .await;
+    Ok(())
+}
+
+/// FCALL / FCALL_RO function numkeys [key ...] [arg ...]
+async fn fcall(s: &mut Session, argv: &[&[u8]], fcall_ro: bool) -> Result<(), Error> {
+    let (keys, args) = split_keys(argv)?;
+    let name = String::from_utf8_lossy(argv[1]).into_owned();
+    let (lib, i) = s
+        .core
+        .shared
+        .functions
+        .function(&name)
+        .ok_or(Error::msg("ERR Function not found"))?;
+    let meta = &lib.functions[i];
+    if fcall_ro && !meta.no_writes() {
+        return Err(Error::msg(
+            "ERR Can not execute a script with write flag using *_ro command.",
+        ));
+    }
+    let read_only = fcall_ro || meta.no_writes();
+    let reach = meta.reach.clone();
+    call(s, Target::Function(name), reach, keys, args, read_only).await;
+    Ok(())
+}
+
+/// Runs a script or function where its plan says (see `script`).
+async fn call(
+    s: &mut Session,
+    target: Target,
+    reach: Arc<AtomicU8>,
+    keys: &[&[u8]],
+    args: &[&[u8]],
+    read_only: bool,
+) {
+    let core = s.core.clone();
     let home = home_shard(&core, keys);
     let proto = s.proto();
     let db = s.db;
     let plan = if s.tx.exec.is_some() {
         Plan::InExec
     } else {
-        plan(s, &script, keys, home)
+        plan(&core, reach.load(Ordering::Relaxed), home)
+    };
+    let ctx = |core: Rc<Core>, txn: Option<Txn>| CallCtx {
+        core,
+        txn,
+        db,
+        resp3: false,
+        read_only,
+        reach: reach.clone(),
+        home,
+        roamed: false,
     };
     match plan {
+        Plan::Owner(shard) if shard == core.id && keys_free(&core, db, keys) => {
+            // Here, now: nothing else runs on this core meanwhile.
+            engine().run(ctx(core.clone(), None), &target, keys, args, &mut s.out);
+        }
         Plan::Owner(shard) => {
-            // The script runs on the core of its keys, once they are free;
-            // that core does nothing else meanwhile, so it is atomic there.
+            // On the core of its keys, once they are free; that core does
+            // nothing else meanwhile, so it is atomic there.
             let locks: Vec<DbKey> = keys.iter().map(|k| (db, (*k).into())).collect();
             let (keys, args): (Vec<Vec<u8>>, Vec<Vec<u8>>) = (
                 keys.iter().map(|k| k.to_vec()).collect(),
                 args.iter().map(|a| a.to_vec()).collect(),
             );
+            let reach = reach.clone();
             let work = Work::closure(locks, LockMode::Plain, move |core: &Core| {
                 let ctx = CallCtx {
                     core: core.rc(),
@@ -136,14 +210,14 @@ async fn eval(s: &mut Session, argv: &[&[u8]], by_sha: bool, read_only: bool) ->
                     db,
                     resp3: false,
                     read_only,
-                    script,
+                    reach,
                     home,
                     roamed: false,
                 };
                 let mut out = Out::new(proto);
                 let key_refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
                 let arg_refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-                engine().run(ctx, generation, &key_refs, &arg_refs, &mut out);
+                engine().run(ctx, &target, &key_refs, &arg_refs, &mut out);
                 out.buf
             });
             let bytes: Vec<u8> = take_result(core.submit(shard, work).await);
@@ -160,22 +234,12 @@ async fn eval(s: &mut Session, argv: &[&[u8]], by_sha: bool, read_only: bool) ->
                 }
                 Some(txn)
             };
-            let watch = script.reach() == UNSEEN;
-            let ctx = CallCtx {
-                core: core.clone(),
-                txn,
-                db,
-                resp3: false,
-                read_only,
-                script: script.clone(),
-                home,
-                roamed: false,
-            };
-            let mut ctx = engine().run(ctx, generation, keys, args, &mut s.out);
+            let watch = reach.load(Ordering::Relaxed) == UNSEEN;
+            let mut ctx = engine().run(ctx(core.clone(), txn), &target, keys, args, &mut s.out);
             // A first run that stayed on its keys' shard may run there alone
             // from now on.
             if watch && !ctx.roamed && home.is_some() && !from_exec {
-                script.set_reach(STAYS);
+                reach.store(STAYS, Ordering::Relaxed);
             }
             if from_exec {
                 s.tx.exec = ctx.txn.take();
@@ -183,7 +247,16 @@ async fn eval(s: &mut Session, argv: &[&[u8]], by_sha: bool, read_only: bool) ->
             // Dropping the context releases every shard it held.
         }
     }
-    Ok(())
+}
+
+/// Whether `keys` (of this core) are free of transaction locks.
+fn keys_free(core: &Core, db: usize, keys: &[&[u8]]) -> bool {
+    let shard = core.shard.borrow();
+    if shard.locks.is_idle() {
+        return true;
+    }
+    let locks: Vec<DbKey> = keys.iter().map(|k| (db, (*k).into())).collect();
+    shard.locks.keys_free(&locks)
 }
 
 /// Where and how a script runs (see `script`).
@@ -208,18 +281,226 @@ fn home_shard(core: &Core, keys: &[&[u8]]) -> Option<usize> {
     }
 }
 
-fn plan(s: &Session, script: &Script, keys: &[&[u8]], home: Option<usize>) -> Plan {
-    let core = &s.core;
+fn plan(core: &Core, reach: u8, home: Option<usize>) -> Plan {
     if core.cores() == 1 {
         // One core: nothing runs beside the script, and no transaction can
-        // hold a key across a wait. Runs here (through the owner path).
+        // hold a key across a wait.
         return Plan::Owner(core.id);
     }
     match home {
-        Some(shard) if script.reach() == STAYS => {
-            let _ = keys;
-            Plan::Owner(shard)
-        }
+        Some(shard) if reach == STAYS => Plan::Owner(shard),
         _ => Plan::Everything,
     }
+}
+
+// ------------------------------------------------------------------ FUNCTION
+
+pub async fn function(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Result<(), Error> {
+    let core = s.core.clone();
+    let libs = &core.shared.functions;
+    match cmd {
+        ConnCmd::Fcall => fcall(s, argv, false).await?,
+        ConnCmd::FcallRo => fcall(s, argv, true).await?,
+        ConnCmd::FunctionLoad => {
+            let mut replace = false;
+            let mut i = 2;
+            while i < argv.len() - 1 {
+                if is(argv[i], "replace") {
+                    replace = true;
+                } else {
+                    return Err(Error::msg(format!(
+                        "ERR Unknown option given: {}",
+                        String::from_utf8_lossy(argv[i])
+                    )));
+                }
+                i += 1;
+            }
+            let code = argv[argv.len() - 1];
+            let name = functions::parse_metadata(code).map_err(Error::msg)?;
+            let loaded = engine().load_library(code).map_err(Error::msg)?;
+            let lib = Library {
+                name: name.clone(),
+                code: code.to_vec(),
+                functions: loaded.into_iter().map(|(meta, _)| meta).collect(),
+            };
+            libs.add(lib, replace).map_err(Error::msg)?;
+            s.out.bulk(name.as_bytes());
+        }
+        ConnCmd::FunctionDelete => {
+            let name = String::from_utf8_lossy(argv[2]);
+            if !libs.delete(&name) {
+                return Err(Error::msg("ERR Library not found"));
+            }
+            s.out.ok();
+        }
+        ConnCmd::FunctionFlush => {
+            flush_mode(argv)?;
+            libs.flush();
+            s.out.ok();
+        }
+        ConnCmd::FunctionList => function_list(s, argv)?,
+        ConnCmd::FunctionDump => {
+            let payload = functions::dump(&libs.all());
+            s.out.bulk(&payload);
+        }
+        ConnCmd::FunctionRestore => {
+            let policy = match argv.get(3) {
+                None => RestorePolicy::Append,
+                Some(p) if is(p, "append") => RestorePolicy::Append,
+                Some(p) if is(p, "replace") => RestorePolicy::Replace,
+                Some(p) if is(p, "flush") => RestorePolicy::Flush,
+                Some(_) => {
+                    return Err(Error::msg(
+                        "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
+                    ))
+                }
+            };
+            let codes = functions::undump(argv[2])
+                .ok_or(Error::msg("ERR DUMP payload version or checksum are wrong"))?;
+            let mut restored = Vec::new();
+            for code in codes {
+                let name = functions::parse_metadata(&code).map_err(Error::msg)?;
+                let loaded = engine().load_library(&code).map_err(Error::msg)?;
+                restored.push(Library {
+                    name,
+                    code,
+                    functions: loaded.into_iter().map(|(meta, _)| meta).collect(),
+                });
+            }
+            libs.restore(restored, policy).map_err(Error::msg)?;
+            s.out.ok();
+        }
+        ConnCmd::FunctionStats => {
+            let all = libs.all();
+            s.out.map(2);
+            s.out.bulk(b"running_script");
+            s.out.null();
+            s.out.bulk(b"engines");
+            s.out.map(1);
+            s.out.bulk(b"LUA");
+            s.out.map(2);
+            s.out.bulk(b"libraries_count");
+            s.out.int(all.len() as i64);
+            s.out.bulk(b"functions_count");
+            s.out
+                .int(all.iter().map(|l| l.functions.len()).sum::<usize>() as i64);
+        }
+        // Scripts run to their end without yielding (see `script`).
+        ConnCmd::FunctionKill => {
+            return Err(Error::msg("NOTBUSY No scripts in execution right now."))
+        }
+        ConnCmd::FunctionHelp => {
+            const LINES: &[&str] = &[
+                "FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "LOAD [REPLACE] <FUNCTION CODE>",
+                "    Create a new library with the given library name and code.",
+                "DELETE <LIBRARY NAME>",
+                "    Delete the given library.",
+                "LIST [LIBRARYNAME PATTERN] [WITHCODE]",
+                "    Return general information on all the libraries:",
+                "    * Library name",
+                "    * The engine used to run the Library",
+                "    * Library description",
+                "    * Functions list",
+                "    * Library code (if WITHCODE is given)",
+                "    It also possible to get only function that matches a pattern using LIBRARYNAME argument.",
+                "STATS",
+                "    Return information about the current function running:",
+                "    * Function name",
+                "    * Command used to run the function",
+                "    * Duration in MS that the function is running",
+                "    If no function is running, return nil",
+                "    In addition, returns a list of available engines.",
+                "KILL",
+                "    Kill the current running function.",
+                "FLUSH [ASYNC|SYNC]",
+                "    Delete all the libraries.",
+                "    When called without the optional mode argument, the behavior is determined by the",
+                "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+                "    * ASYNC: Asynchronously flush the libraries.",
+                "    * SYNC: Synchronously flush the libraries.",
+                "DUMP",
+                "    Return a serialized payload representing the current libraries, can be restored using FUNCTION RESTORE command",
+                "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",
+                "    Restore the libraries represented by the given payload, it is possible to give a restore policy to",
+                "    control how to handle existing libraries (default APPEND):",
+                "    * FLUSH: delete all existing libraries.",
+                "    * APPEND: appends the restored libraries to the existing libraries. On collision, abort.",
+                "    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old",
+                "      libraries with the new libraries (notice that even on this option there is a chance of failure",
+                "      in case of functions name collision with another library).",
+                "HELP",
+                "    Prints this help.",
+            ];
+            s.out.array(LINES.len());
+            LINES.iter().for_each(|l| s.out.simple(l));
+        }
+        _ => unreachable!("not a function command: {cmd:?}"),
+    }
+    Ok(())
+}
+
+fn flush_mode(argv: &[&[u8]]) -> Result<(), Error> {
+    match argv.get(2) {
+        None => Ok(()),
+        Some(a) if argv.len() == 3 && (is(a, "sync") || is(a, "async")) => Ok(()),
+        Some(_) => Err(Error::msg(
+            "ERR FUNCTION FLUSH only supports SYNC|ASYNC option",
+        )),
+    }
+}
+
+/// FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE]
+fn function_list(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
+    let mut pattern: Option<&[u8]> = None;
+    let mut with_code = false;
+    let mut i = 2;
+    while i < argv.len() {
+        if is(argv[i], "withcode") {
+            with_code = true;
+        } else if is(argv[i], "libraryname") && i + 1 < argv.len() {
+            pattern = Some(argv[i + 1]);
+            i += 1;
+        } else {
+            return Err(Error::msg(format!(
+                "ERR Unknown argument {}",
+                String::from_utf8_lossy(argv[i])
+            )));
+        }
+        i += 1;
+    }
+    let libs: Vec<_> = s
+        .core
+        .shared
+        .functions
+        .all()
+        .into_iter()
+        .filter(|l| pattern.is_none_or(|p| crate::glob::matches(p, l.name.as_bytes(), false)))
+        .collect();
+    let out = &mut s.out;
+    out.array(libs.len());
+    for lib in libs {
+        out.map(if with_code { 4 } else { 3 });
+        out.bulk(b"library_name");
+        out.bulk(lib.name.as_bytes());
+        out.bulk(b"engine");
+        out.bulk(b"LUA");
+        out.bulk(b"functions");
+        out.array(lib.functions.len());
+        for f in &lib.functions {
+            out.map(3);
+            out.bulk(b"name");
+            out.bulk(f.name.as_bytes());
+            out.bulk(b"description");
+            out.bulk_opt(f.description.as_deref().map(str::as_bytes));
+            out.bulk(b"flags");
+            out.set(f.flags.len());
+            f.flags.iter().for_each(|fl| out.simple(fl));
+        }
+        if with_code {
+            out.bulk(b"library_code");
+            out.bulk(&lib.code);
+        }
+    }
+    Ok(())
 }

@@ -110,9 +110,14 @@ pub fn key_args<'a>(spec: &CommandSpec, argv: &[&'a [u8]]) -> Vec<&'a [u8]> {
     };
     match spec.exec {
         Exec::Conn(ConnCmd::Lmpop) => numkeys(1),
-        Exec::Conn(ConnCmd::Eval | ConnCmd::EvalSha | ConnCmd::EvalRo | ConnCmd::EvalShaRo) => {
-            numkeys(2)
-        }
+        Exec::Conn(
+            ConnCmd::Eval
+            | ConnCmd::EvalSha
+            | ConnCmd::EvalRo
+            | ConnCmd::EvalShaRo
+            | ConnCmd::Fcall
+            | ConnCmd::FcallRo,
+        ) => numkeys(2),
         Exec::Conn(ConnCmd::Blmpop | ConnCmd::Bzmpop) => numkeys(2),
         Exec::Conn(ConnCmd::Zmpop | ConnCmd::Sintercard) => numkeys(1),
         Exec::Conn(ConnCmd::Xread | ConnCmd::Xreadgroup) => {

@@ -15,6 +15,7 @@ use ahash::AHashMap;
 use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
 
 use super::convert::{lua_to_reply, number_text, reply_to_lua};
+use super::functions::{FunctionMeta, Libraries};
 use super::registry::{Script, Sha};
 use crate::cmd::table::{self, CommandSpec};
 use crate::cmd::transaction::key_args;
@@ -24,6 +25,7 @@ use crate::shard::dispatch::{take_result, Core, OwnedCommand, Work};
 use crate::shard::locks::{DbKey, LockMode};
 use crate::shard::route::shard_of;
 use crate::shard::txn::Txn;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 /// What a running script's `redis.call` needs.
 pub struct CallCtx {
@@ -35,7 +37,8 @@ pub struct CallCtx {
     pub resp3: bool,
     /// EVAL_RO / EVALSHA_RO / FCALL_RO: writes are refused.
     pub read_only: bool,
-    pub script: Arc<Script>,
+    /// Where this script or function was seen to go (see `script`).
+    pub reach: Arc<AtomicU8>,
     /// The shard of the script's declared keys (this core's for a script
     /// without keys); None when they span shards.
     pub home: Option<usize>,
@@ -50,6 +53,11 @@ pub struct Engine {
     xpcall: Function,
     handler: Function,
     compiled: RefCell<(u64, AHashMap<Sha, Function>)>,
+    /// This core's functions (FUNCTION LOAD), for a libraries generation.
+    functions: RefCell<(u64, AHashMap<String, Function>)>,
+    lib_env: Table,
+    loader: Function,
+    bind: Function,
     call: Rc<RefCell<Option<CallCtx>>>,
 }
 
@@ -127,6 +135,76 @@ local env = setmetatable({}, {
   __metatable = false,
 })
 real._G = env
+
+-- Functions (FUNCTION LOAD): a library's code runs in an environment whose
+-- `redis` is the load-time API (register_function, log) while it loads, and
+-- the full API when its functions run.
+local function strict(t)
+  return setmetatable({}, {
+    __index = function(_, k)
+      local v = t[k]
+      if v == nil then
+        error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+      end
+      return v
+    end,
+    __newindex = function() error("Attempt to modify a readonly table", 2) end,
+    __metatable = false,
+  })
+end
+local current = real.redis
+local lib_env = setmetatable({}, {
+  __index = function(_, k)
+    if k == "redis" then return current end
+    local v = rawget(real, k)
+    if v == nil then
+      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+    end
+    return v
+  end,
+  __newindex = function() error("Attempt to modify a readonly table", 2) end,
+  __metatable = false,
+})
+local known_flags = { ["no-writes"] = true, ["allow-oom"] = true, ["allow-stale"] = true,
+  ["no-cluster"] = true, ["allow-cross-slot-keys"] = true }
+local function load_library(f)
+  local registered, seen = {}, {}
+  local function register(a, b, ...)
+    local name, cb, flags, desc
+    if type(a) == "table" and b == nil then
+      name, cb, flags, desc = a.function_name, a.callback, a.flags, a.description
+    elseif select("#", ...) == 0 and b ~= nil then
+      name, cb = a, b
+    else
+      error("wrong number of arguments to redis.register_function", 0)
+    end
+    if type(name) ~= "string" then error("function_name argument given to redis.register_function must be a string", 0) end
+    if not name:match("^[%w_]+$") then
+      error("Library names can only contain letters, numbers, or underscores(_) and must be at least one character long", 0)
+    end
+    if type(cb) ~= "function" then error("callback argument given to redis.register_function must be a function", 0) end
+    if seen[name] then error("Function already exists in the library", 0) end
+    local fl = {}
+    for _, flag in ipairs(flags or {}) do
+      if not known_flags[flag] then error("unknown flag given", 0) end
+      fl[#fl + 1] = flag
+    end
+    if desc ~= nil and type(desc) ~= "string" then error("description must be a string", 0) end
+    seen[name] = true
+    registered[#registered + 1] = { name = name, callback = cb, flags = fl, description = desc }
+  end
+  current = strict({ register_function = register, log = function() end,
+    LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+    REDIS_VERSION = api.version, REDIS_VERSION_NUM = api.version_num })
+  local ok, err = raw_pcall(f)
+  current = real.redis
+  if not ok then return nil, tostring(err) end
+  return registered
+end
+api.lib_env = lib_env
+api.load_library = load_library
+api.bind = function(cb, keys, args) return function() return cb(keys, args) end end
+
 -- Code compiled by a script sees the same protected globals.
 for _, name in ipairs({ "loadstring", "load" }) do
   local compile = real[name]
@@ -138,6 +216,12 @@ for _, name in ipairs({ "loadstring", "load" }) do
 end
 return env
 "##;
+
+/// A value the setup code left in the API table.
+fn api_lib<T: mlua::FromLua>(lua: &Lua, name: &str) -> mlua::Result<T> {
+    let api: Table = lua.named_registry_value("ringbus_api")?;
+    api.raw_get(name)
+}
 
 fn err_table(lua: &Lua, msg: &str) -> mlua::Result<Value> {
     let t = lua.create_table()?;
@@ -216,6 +300,7 @@ impl Engine {
         )?;
         api.raw_set("version", crate::cmd::connection::REDIS_VERSION)?;
         api.raw_set("version_num", 0x070204)?;
+        lua.set_named_registry_value("ringbus_api", api.clone())?;
         let globals = lua.globals();
         let env: Table = lua
             .load(SETUP)
@@ -223,6 +308,9 @@ impl Engine {
             .call((globals.clone(), api))?;
         let xpcall: Function = globals.raw_get("xpcall")?;
         let handler = lua.create_function(error_handler)?;
+        let lib_env: Table = api_lib(&lua, "lib_env")?;
+        let loader: Function = api_lib(&lua, "load_library")?;
+        let bind: Function = api_lib(&lua, "bind")?;
         Ok(Engine {
             lua,
             globals,
@@ -230,6 +318,10 @@ impl Engine {
             xpcall,
             handler,
             compiled: RefCell::new((0, AHashMap::new())),
+            functions: RefCell::new((u64::MAX, AHashMap::new())),
+            lib_env,
+            loader,
+            bind,
             call,
         })
     }
@@ -262,13 +354,13 @@ impl Engine {
         self.compile(script, generation).map(|_| ())
     }
 
-    /// Runs a script with `keys` and `args`, writing its reply (in the
+    /// Runs `target` with `keys` and `args`, writing its reply (in the
     /// client's protocol) to `out`. Returns the context (its transaction
     /// releases every shard when dropped).
     pub fn run(
         &self,
         ctx: CallCtx,
-        generation: u64,
+        target: &Target,
         keys: &[&[u8]],
         args: &[&[u8]],
         out: &mut Out,
@@ -280,32 +372,20 @@ impl Engine {
             out.error("BUSY Redis is busy running a script. You can only call SCRIPT KILL or FUNCTION KILL or SHUTDOWN NOSAVE.");
             return ctx;
         }
-        let sha = ctx.script.sha;
-        let func = match self.compile(&ctx.script, generation) {
-            Ok(f) => f,
+        let (func, label, source) = match self.prepare(&ctx, target, keys, args) {
+            Ok(found) => found,
             Err(msg) => {
-                out.error(&format!("ERR Error compiling script (new function): {msg}"));
+                out.error(&msg);
                 return ctx;
             }
         };
-        let set_list = |name: &str, items: &[&[u8]]| -> mlua::Result<()> {
-            let t = self.lua.create_table_with_capacity(items.len(), 0)?;
-            for (i, item) in items.iter().enumerate() {
-                t.raw_set(i + 1, self.lua.create_string(item)?)?;
-            }
-            self.globals.raw_set(name, t)
-        };
-        if let Err(e) = set_list("KEYS", keys).and_then(|_| set_list("ARGV", args)) {
-            out.error(&format!("ERR {e}"));
-            return ctx;
-        }
         *self.call.borrow_mut() = Some(ctx);
         let result = self.xpcall.call::<MultiValue>((func, self.handler.clone()));
         let ctx = self.call.borrow_mut().take().expect("the call context");
         let mut values = match result {
             Ok(v) => v.into_iter(),
             Err(e) => {
-                out.error(&format!("ERR Error running script {}: {e}", sha_text(&sha)));
+                out.error(&format!("ERR Error running script {label}: {e}"));
                 return ctx;
             }
         };
@@ -314,10 +394,135 @@ impl Engine {
         if ok {
             lua_to_reply(&value, out, ctx.resp3);
         } else {
-            out.error(&error_text(&value, &sha));
+            out.error(&error_text(&value, &label, source));
         }
         ctx
     }
+
+    /// The function to call for `target` (KEYS and ARGV in place), the name
+    /// errors give it, and the chunk name its frames have.
+    fn prepare(
+        &self,
+        ctx: &CallCtx,
+        target: &Target,
+        keys: &[&[u8]],
+        args: &[&[u8]],
+    ) -> Result<(Function, String, &'static str), String> {
+        let list = |items: &[&[u8]]| -> mlua::Result<Table> {
+            let t = self.lua.create_table_with_capacity(items.len(), 0)?;
+            for (i, item) in items.iter().enumerate() {
+                t.raw_set(i + 1, self.lua.create_string(item)?)?;
+            }
+            Ok(t)
+        };
+        let lua_err = |e: mlua::Error| format!("ERR {e}");
+        match target {
+            Target::Script(script, generation) => {
+                let func = self
+                    .compile(script, *generation)
+                    .map_err(|msg| format!("ERR Error compiling script (new function): {msg}"))?;
+                self.globals
+                    .raw_set("KEYS", list(keys).map_err(lua_err)?)
+                    .map_err(lua_err)?;
+                self.globals
+                    .raw_set("ARGV", list(args).map_err(lua_err)?)
+                    .map_err(lua_err)?;
+                Ok((func, sha_text(&script.sha).to_string(), "@user_script"))
+            }
+            Target::Function(name) => {
+                let callback = self.function(&ctx.core.shared.functions, name)?;
+                let bound: Function = self
+                    .bind
+                    .call((
+                        callback,
+                        list(keys).map_err(lua_err)?,
+                        list(args).map_err(lua_err)?,
+                    ))
+                    .map_err(lua_err)?;
+                Ok((bound, name.clone(), "@user_function"))
+            }
+        }
+    }
+
+    /// Runs a library's code to see what it registers (FUNCTION LOAD): the
+    /// functions with their callbacks, or the reply's error text.
+    pub fn load_library(&self, code: &[u8]) -> Result<Vec<(FunctionMeta, Function)>, String> {
+        // The metadata line is not Lua: it stays as an empty first line, so
+        // that line numbers count it as Redis does.
+        let body = match code.iter().position(|&b| b == b'\n') {
+            Some(i) if code.starts_with(b"#!") => &code[i..],
+            _ => code,
+        };
+        let f = self
+            .lua
+            .load(body)
+            .set_name("@user_function")
+            .set_environment(self.lib_env.clone())
+            .into_function()
+            .map_err(|e| match e {
+                mlua::Error::SyntaxError { message, .. } => {
+                    format!("ERR Error compiling function: {message}")
+                }
+                other => format!("ERR Error compiling function: {other}"),
+            })?;
+        let (registered, err): (Option<Table>, Option<String>) =
+            self.loader.call(f).map_err(|e| format!("ERR {e}"))?;
+        let Some(registered) = registered else {
+            let msg = err.unwrap_or_default();
+            return Err(format!("ERR Error registering functions: ERR {msg}"));
+        };
+        let mut out = Vec::new();
+        for entry in registered.sequence_values::<Table>() {
+            let entry = entry.map_err(|e| format!("ERR {e}"))?;
+            let name: String = entry.raw_get("name").map_err(|e| format!("ERR {e}"))?;
+            let callback: Function = entry.raw_get("callback").map_err(|e| format!("ERR {e}"))?;
+            let description: Option<String> = entry.raw_get("description").unwrap_or(None);
+            let flags: Vec<String> = entry
+                .raw_get::<Table>("flags")
+                .map(|t| {
+                    t.sequence_values::<String>()
+                        .filter_map(Result::ok)
+                        .collect()
+                })
+                .unwrap_or_default();
+            out.push((FunctionMeta::new(name, description, flags), callback));
+        }
+        if out.is_empty() {
+            return Err("ERR No functions registered".into());
+        }
+        Ok(out)
+    }
+
+    /// This core's callback for function `name`, loading the libraries
+    /// again when they changed.
+    fn function(&self, libs: &Libraries, name: &str) -> Result<Function, String> {
+        let generation = libs.generation();
+        let mut functions = self.functions.borrow_mut();
+        if functions.0 != generation {
+            let mut map = AHashMap::new();
+            for lib in libs.all() {
+                if let Ok(loaded) = self.load_library(&lib.code) {
+                    for (meta, cb) in loaded {
+                        map.insert(meta.name, cb);
+                    }
+                }
+            }
+            *functions = (generation, map);
+        }
+        functions
+            .1
+            .get(name)
+            .cloned()
+            .ok_or_else(|| "ERR Function not found".to_string())
+    }
+}
+
+/// What a call runs: a script (by its registry entry, for the registry's
+/// generation) or a function (by name).
+#[derive(Clone)]
+pub enum Target {
+    Script(Arc<Script>, u64),
+    Function(String),
 }
 
 fn sha_text(sha: &Sha) -> &str {
@@ -326,7 +531,7 @@ fn sha_text(sha: &Sha) -> &str {
 
 /// The reply for a failed script: Redis's `<err> script: <sha>, on
 /// <source>:<line>.`
-fn error_text(value: &Value, sha: &Sha) -> String {
+fn error_text(value: &Value, label: &str, _source: &str) -> String {
     let Value::Table(t) = value else {
         return "ERR Error running script: execution failure".into();
     };
@@ -338,7 +543,7 @@ fn error_text(value: &Value, sha: &Sha) -> String {
     let line = t.raw_get::<Option<i64>>("line").ok().flatten();
     match (source, line) {
         (Some(source), Some(line)) => {
-            format!("{err} script: {}, on {source}:{line}.", sha_text(sha))
+            format!("{err} script: {label}, on {source}:{line}.")
         }
         _ => err,
     }
@@ -406,8 +611,8 @@ fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Value> {
             (source, d.current_line())
         });
         let Some((source, line)) = found else { break };
-        if source.as_deref() == Some("@user_script") {
-            table.raw_set("source", "@user_script")?;
+        if let Some(src @ ("@user_script" | "@user_function")) = source.as_deref() {
+            table.raw_set("source", src)?;
             if let Some(line) = line {
                 table.raw_set("line", line)?;
             }
@@ -659,5 +864,5 @@ fn select(ctx: &mut CallCtx, arg: &[u8], out: &mut Out) -> Result<(), crate::cmd
 /// marked, and holds every shard from its next run on.
 fn note_roam(ctx: &mut CallCtx) {
     ctx.roamed = true;
-    ctx.script.set_reach(super::registry::ROAMS);
+    ctx.reach.store(super::registry::ROAMS, Ordering::Relaxed);
 }

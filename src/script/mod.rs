@@ -25,5 +25,6 @@
 
 pub mod convert;
 pub mod engine;
+pub mod functions;
 pub mod libs;
 pub mod registry;

@@ -17,7 +17,7 @@ pub struct Script {
     pub source: Vec<u8>,
     /// What its runs so far showed (see `script`): [`UNSEEN`], [`STAYS`] or
     /// [`ROAMS`].
-    pub reach: AtomicU8,
+    pub reach: Arc<AtomicU8>,
 }
 
 /// Not run yet (with several cores): the next run holds every shard and
@@ -73,7 +73,7 @@ impl Registry {
             Arc::new(Script {
                 sha,
                 source: source.to_vec(),
-                reach: AtomicU8::new(UNSEEN),
+                reach: Arc::new(AtomicU8::new(UNSEEN)),
             })
         })
     }

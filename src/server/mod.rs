@@ -32,6 +32,8 @@ pub struct Shared {
     pub connected: AtomicUsize,
     /// Lua scripts known to every core (EVAL, SCRIPT LOAD).
     pub scripts: crate::script::registry::Registry,
+    /// Function libraries known to every core (FUNCTION LOAD).
+    pub functions: crate::script::functions::Libraries,
 }
 
 impl Shared {
@@ -59,6 +61,7 @@ impl Shared {
             next_client_id: AtomicU64::new(1),
             connected: AtomicUsize::new(0),
             scripts: Default::default(),
+            functions: Default::default(),
         }
     }
 }
