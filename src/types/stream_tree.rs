@@ -1,4 +1,5 @@
-//! Storage structure for Redis streams: an ordered index of compact leaves.
+//! Storage structure for Redis streams: a persistent radix tree over compact
+//! leaves of entries.
 //!
 //! # Layout
 //!
@@ -13,48 +14,85 @@
 //!   `varint n` followed by `n` × (`varint flen, field, varint vlen, value`).
 //!   Deletion sets the `DELETED` flag; a leaf whose entries are all deleted is
 //!   removed from the index.
-//! * **Index**: a persistent (copy-on-write, path-copying) B+-tree whose keys
-//!   are the leaves' first IDs (`fanout` children per node, default 64). It is
-//!   an ordered index over leaf first-IDs, chosen over a byte-wise radix tree
-//!   because stream IDs are appended in order (a right-heavy B+-tree fills
-//!   nodes completely, the rightmost path is the only one touched by appends)
-//!   and path copying a B+-tree is simple and cheap (height × fanout pointers).
-//!   Separator keys are lower bounds: `keys[i]` is ≤ every ID in child `i`
-//!   and > every ID in children `< i`. Removing entries or whole children never
-//!   invalidates that, so keys are never rewritten. Nodes are not rebalanced
-//!   on removal (empty nodes are removed, a single-child root is collapsed).
+//! * **Index**: a persistent (copy-on-write, path-copying) radix tree, in the
+//!   spirit of Redis' `rax`, keyed by the 16 big-endian bytes of each leaf's
+//!   first ID ([`StreamId::to_be_bytes`]; byte order equals ID order, so an
+//!   in-order walk visits leaves in ID order).
+//!   - A `Node` sits at some key depth `d` (a byte position, implied by the
+//!     path from the root, not stored). It holds its **compressed prefix**
+//!     `p` (the bytes `key[d..d+p.len()]` that every key below it shares) and
+//!     a sorted array of (branch byte, child) pairs: child `i` holds the keys
+//!     whose byte at `d+p.len()` is branch byte `i`, and starts at depth
+//!     `d+p.len()+1`. Prefix and branch bytes share one allocation.
+//!   - A child is either a `Node` or an entry **leaf**: the compact leaves
+//!     are the radix tree's leaves. A subtree that holds a single key is the
+//!     leaf itself (lazy expansion, as in adaptive radix trees): the key bytes
+//!     below its branch byte are not stored in the tree but are
+//!     `leaf.first.to_be_bytes()`, read when an insert must split there or a
+//!     predecessor search must compare with that key.
+//!   - **Path compression**: every node has at least two children, so a chain
+//!     of single-child nodes never exists; it is one node with a longer
+//!     prefix. The one exception is the root of a tree with a single leaf: a
+//!     one-child root (empty prefix, branch byte = the leaf key's byte 0).
+//!     Each node consumes at least its branch byte, so paths are at most 16
+//!     nodes deep.
+//!   - Index operations, all path-copying: **insert** (used to append a new
+//!     rightmost leaf; any position works: a node whose prefix disagrees with
+//!     the key, or a leaf child, is split at the first differing byte into a
+//!     new two-child node), **replace** a leaf (same key), **remove** a leaf (a
+//!     node left with one child is replaced by that child: directly if it is a
+//!     leaf, otherwise by a copy of the child node whose prefix is
+//!     `parent prefix + branch byte + child prefix`, which re-compresses the
+//!     path), **predecessor search** (the last leaf whose first ID <= an ID:
+//!     where a range scan starts, and where `delete` looks), first/last leaf,
+//!     and a `Cursor` (the stack of (node, child index) on the path) that
+//!     steps to the next/previous leaf for forward and backward range scans.
 //!
 //! # Concurrency invariants
 //!
-//! * **Exactly one writer** (the [`StreamTree`] owner, `&mut self`) mutates.
-//!   Any number of [`Reader`]s (Send + Sync + Clone) scan concurrently with no
-//!   locks, pinned with `crossbeam_epoch`.
-//! * Index nodes are **immutable once published**. The writer builds the new
-//!   path (new nodes sharing unchanged children), then publishes the new root
-//!   with a `Release` store; readers load the root with `Acquire`, so they see
-//!   fully-initialised nodes. A reader sees either the old or the new tree.
-//! * A leaf's bytes below its published `used` length are **immutable**. The
-//!   only in-place mutation is appending to the tail leaf: the writer writes the
+//! * **Who writes**: exactly one writer, the [`StreamTree`] owner (the core
+//!   that owns the stream; every mutation takes `&mut self`). Any number of
+//!   [`Reader`]s (Send + Sync + Clone) scan concurrently with no locks,
+//!   pinned with `crossbeam_epoch` for the duration of one scan.
+//! * **Index nodes are immutable once published.** The writer builds new
+//!   nodes for the changed path (sharing every unchanged child), then
+//!   publishes the new root with one `Release` store. A reader loads the root
+//!   once per scan with `Acquire` and follows only pointers reachable from
+//!   it, so it sees fully-initialised nodes and one consistent index: the old
+//!   one or the new one, never a mix.
+//! * **Leaf bytes below the published `used` length are immutable.** The only
+//!   in-place mutation is appending to the tail leaf: the writer writes the
 //!   encoded entry into preallocated, not-yet-published capacity (the buffer is
-//!   never reallocated) and then stores the new `used` with `Release`. Readers
-//!   load `used` with `Acquire` and never read past it, so mid-append a reader
-//!   sees a consistent prefix of the leaf's entries, in ID order, never a torn
-//!   entry. Any other leaf modification (delete flag, trim, compaction of a
-//!   full tail leaf to its exact size) is copy-on-write: a new leaf is built and
-//!   swapped into the index via path copying.
-//! * **Retirement**: a replaced/removed node or leaf is unlinked from the
-//!   newly-published tree and handed to `guard.defer_destroy`. It is freed only
-//!   after every reader that was pinned when it was unlinked (and so could have
-//!   seen it) has unpinned. Retiring a node never frees its children (they are
-//!   raw pointers shared with the new path); leaves are retired only when they
-//!   are no longer reachable from the current root.
+//!   never reallocated) and then stores the new `used` with `Release`. A reader
+//!   loads `used` with `Acquire` once per leaf it scans and never reads past
+//!   it. So **mid-append** a reader sees every entry published before its
+//!   load of `used` and none after, i.e. a consistent prefix of the leaf's
+//!   entries in ID order, never a torn entry; an append that opens a new leaf
+//!   becomes visible only with the new root. Any other leaf change (delete
+//!   flag, trim of part of a leaf, compaction of a full tail leaf to its exact
+//!   size) is copy-on-write: a new leaf is built and swapped in by path
+//!   copying, and the writer never writes to the old leaf again.
+//! * **When something is retired**: a node or leaf is retired (handed to
+//!   `guard.defer_destroy`) right after the `Release` store of a root from
+//!   which it is no longer reachable: the nodes on a copied path, a child
+//!   node merged into its parent on removal, a node whose prefix was split,
+//!   the old one-child root, and the replaced or removed leaf. It is freed
+//!   only after every reader that was pinned at that moment (and so could
+//!   have loaded a root that reaches it) has unpinned; readers that pin later
+//!   load a root that does not reach it. Retiring a node never frees its
+//!   children: they are plain pointers, shared with the new path, and are
+//!   retired separately if and when they are themselves unlinked. Nothing is
+//!   retired while still reachable from the current root, and an unlinked
+//!   node or leaf is never linked again.
 //! * Whatever is still reachable from the root when the last handle
-//!   ([`StreamTree`] or [`Reader`]) is dropped is freed by `Inner::drop`.
+//!   ([`StreamTree`] or [`Reader`]) is dropped is freed by `Inner::drop`
+//!   (every node and leaf is reachable from one root exactly once).
 //! * `len` is a separate atomic, so a reader's `len()` may momentarily
 //!   disagree with what a concurrent scan sees.
 
 use crossbeam_epoch::{self as epoch, Atomic, Guard, Shared};
 use std::cell::UnsafeCell;
+use std::cmp::Ordering as Cmp;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -406,87 +444,170 @@ impl Leaf {
 
 // ---------------------------------------------------------------- index
 
-/// Immutable once published. `kids` are `*const Leaf` when `height == 0`,
-/// `*const Node` otherwise. Dropping a node never drops its children.
+/// Key length in bytes, and so the maximum depth of the radix tree.
+const KEY_LEN: usize = 16;
+type Key = [u8; KEY_LEN];
+
+/// A child pointer of a radix node: an inner node or an entry leaf. The
+/// pointee is owned by the tree (created with `Box::into_raw`); copying a
+/// `Child` never copies or frees the pointee.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Child {
+    Node(*const Node),
+    Leaf(*const Leaf),
+}
+
+/// A dereferenced [`Child`].
+enum Kid<'a> {
+    Node(&'a Node),
+    Leaf(&'a Leaf),
+}
+
+impl Child {
+    fn get(&self) -> Kid<'_> {
+        // SAFETY: a `Child` is only ever stored in (or copied out of) a node
+        // that is reachable from a root the caller loaded while pinned (or, for
+        // the writer, from its current root or its own fresh, unpublished
+        // nodes), or is a fresh leaf/node the writer just allocated. Nodes and
+        // leaves are freed only by `defer_destroy` after being unlinked (so
+        // not before every pinned reader unpins), or by `Inner::drop` when no
+        // handle is left. The returned borrow does not outlive `self`, which
+        // lives in such a node or is a local copy used within the same pin.
+        unsafe {
+            match *self {
+                Child::Node(p) => Kid::Node(&*p),
+                Child::Leaf(p) => Kid::Leaf(&*p),
+            }
+        }
+    }
+}
+
+/// Radix tree node; immutable once published. Dropping a node never drops
+/// its children.
 struct Node {
-    height: u32,
-    keys: Vec<StreamId>,
-    kids: Vec<*const ()>,
+    /// `plen` compressed-prefix bytes, then one branch byte per kid, ascending.
+    bytes: Box<[u8]>,
+    /// `kids[i]` holds the keys whose byte after the prefix is `branch()[i]`.
+    kids: Box<[Child]>,
+    plen: u8,
 }
 
 impl Node {
-    fn leaf(&self, i: usize) -> &Leaf {
-        debug_assert_eq!(self.height, 0);
-        // SAFETY: at height 0 every kid is a live `Leaf` reachable from a
-        // root that the caller's guard (or the single writer) keeps alive;
-        // leaves are only freed via `defer_destroy` after being unlinked.
-        unsafe { &*(self.kids[i] as *const Leaf) }
+    fn prefix(&self) -> &[u8] {
+        &self.bytes[..self.plen as usize]
     }
-    fn child(&self, i: usize) -> &Node {
-        debug_assert!(self.height > 0);
-        // SAFETY: as in `leaf`, for `Node` children of internal nodes.
-        unsafe { &*(self.kids[i] as *const Node) }
+
+    fn branch(&self) -> &[u8] {
+        &self.bytes[self.plen as usize..]
     }
-    /// Index of the last child whose key is <= id (0 if none).
-    fn slot(&self, id: StreamId) -> usize {
-        self.keys.partition_point(|k| *k <= id).saturating_sub(1)
+
+    /// A fresh (unpublished) node. Callers pass exact-size iterators, so the
+    /// boxed slices are allocated once at their final size.
+    fn alloc(
+        prefix: &[u8],
+        branch: impl IntoIterator<Item = u8>,
+        kids: impl IntoIterator<Item = Child>,
+    ) -> *const Node {
+        let bytes: Box<[u8]> = prefix.iter().copied().chain(branch).collect();
+        let kids: Box<[Child]> = kids.into_iter().collect();
+        debug_assert_eq!(bytes.len() - prefix.len(), kids.len());
+        debug_assert!(prefix.len() < KEY_LEN);
+        Box::into_raw(Box::new(Node {
+            bytes,
+            kids,
+            plen: prefix.len() as u8,
+        }))
     }
-    fn with(height: u32, keys: Vec<StreamId>, kids: Vec<*const ()>) -> *const () {
-        Box::into_raw(Box::new(Node { height, keys, kids })) as *const ()
+
+    /// Copy with kid `i` replaced by `kid`.
+    fn with_kid(&self, i: usize, kid: Child) -> Child {
+        let mut kids = self.kids.clone();
+        kids[i] = kid;
+        Child::Node(Box::into_raw(Box::new(Node {
+            bytes: self.bytes.clone(),
+            kids,
+            plen: self.plen,
+        })))
     }
+
+    /// Copy with `(byte, kid)` inserted as kid `i`.
+    fn with_inserted(&self, i: usize, byte: u8, kid: Child) -> Child {
+        let (br, k) = (self.branch(), &self.kids[..]);
+        let branch = br[..i]
+            .iter()
+            .copied()
+            .chain([byte])
+            .chain(br[i..].iter().copied());
+        let kids = k[..i]
+            .iter()
+            .copied()
+            .chain([kid])
+            .chain(k[i..].iter().copied());
+        Child::Node(Node::alloc(self.prefix(), branch, kids))
+    }
+
+    /// Copy without kid `i`.
+    fn without(&self, i: usize) -> Child {
+        let (br, k) = (self.branch(), &self.kids[..]);
+        let branch = br[..i].iter().chain(&br[i + 1..]).copied();
+        let kids = k[..i].iter().chain(&k[i + 1..]).copied();
+        Child::Node(Node::alloc(self.prefix(), branch, kids))
+    }
+
     fn memory(&self) -> usize {
         std::mem::size_of::<Node>()
-            + self.keys.capacity() * std::mem::size_of::<StreamId>()
-            + self.kids.capacity() * std::mem::size_of::<*const ()>()
+            + self.bytes.len()
+            + self.kids.len() * std::mem::size_of::<Child>()
     }
 }
 
-fn copy_vec<T: Copy>(v: &[T], extra: usize) -> Vec<T> {
-    let mut out = Vec::with_capacity(v.len() + extra);
-    out.extend_from_slice(v);
-    out
+/// A fresh two-child node with prefix `prefix` (kids given in any order).
+fn fork(prefix: &[u8], a: (u8, Child), b: (u8, Child)) -> Child {
+    debug_assert_ne!(a.0, b.0);
+    let (x, y) = if a.0 < b.0 { (a, b) } else { (b, a) };
+    Child::Node(Node::alloc(prefix, [x.0, y.0], [x.1, y.1]))
 }
 
-/// Append `leaf` (key `key`) at the right edge below `node`.
-/// Returns (replacement for `node` if it had to change, new right sibling).
-/// Old nodes that were replaced are pushed to `retired`.
-fn push_back(
-    node: &Node,
-    key: StreamId,
-    kid: *const (),
-    fanout: usize,
+/// Path-copying insert of `leaf` (key `key`, not yet in the tree) into the
+/// subtree `c` whose key bytes start at depth `d`. Returns the new subtree;
+/// replaced nodes are pushed to `retired`.
+fn insert(
+    c: &Child,
+    d: usize,
+    key: &Key,
+    leaf: *const Leaf,
     retired: &mut Vec<*const Node>,
-) -> (Option<*const ()>, Option<*const ()>) {
-    let (new_last, sibling) = if node.height == 0 {
-        (None, Some(kid))
-    } else {
-        let last = node.kids.len() - 1;
-        push_back(node.child(last), key, kid, fanout, retired)
-    };
-    if new_last.is_none() && sibling.is_none() {
-        return (None, None);
-    }
-    let grow = sibling.is_some() && node.kids.len() < fanout;
-    let mut keys = copy_vec(&node.keys, grow as usize);
-    let mut kids = copy_vec(&node.kids, grow as usize);
-    if let Some(n) = new_last {
-        *kids.last_mut().unwrap() = n;
-    }
-    let mut my_sibling = None;
-    if let Some(s) = sibling {
-        if grow {
-            keys.push(key);
-            kids.push(s);
-        } else {
-            my_sibling = Some(Node::with(node.height, vec![key], vec![s]));
+) -> Child {
+    let new = Child::Leaf(leaf);
+    match c.get() {
+        Kid::Leaf(l) => {
+            // Lazy expansion: split where the two keys first differ.
+            let lk = l.first.to_be_bytes();
+            let j = (d..KEY_LEN)
+                .find(|&j| lk[j] != key[j])
+                .expect("leaf keys are unique");
+            fork(&key[d..j], (lk[j], *c), (key[j], new))
+        }
+        Kid::Node(n) => {
+            retired.push(n);
+            let p = n.prefix();
+            let m = p.iter().zip(&key[d..]).take_while(|(a, b)| a == b).count();
+            if m < p.len() {
+                // The key leaves the compressed prefix at `m`: split it.
+                let lower = Node::alloc(
+                    &p[m + 1..],
+                    n.branch().iter().copied(),
+                    n.kids.iter().copied(),
+                );
+                return fork(&p[..m], (p[m], Child::Node(lower)), (key[d + m], new));
+            }
+            let d = d + m;
+            match n.branch().binary_search(&key[d]) {
+                Ok(i) => n.with_kid(i, insert(&n.kids[i], d + 1, key, leaf, retired)),
+                Err(i) => n.with_inserted(i, key[d], new),
+            }
         }
     }
-    if new_last.is_none() && my_sibling.is_some() {
-        // Node itself unchanged.
-        return (None, my_sibling);
-    }
-    retired.push(node as *const Node);
-    (Some(Node::with(node.height, keys, kids)), my_sibling)
 }
 
 enum Edit {
@@ -494,99 +615,204 @@ enum Edit {
     Remove,
 }
 
-/// Path-copy `node`, applying `edit` to the leaf `target` with first ID `key`.
-/// Returns the new node (`None` if it became empty). `node` is retired.
+/// Path-copying replacement or removal of leaf `target` (key `key`) in the
+/// subtree `c` starting at depth `d`. Returns the new subtree (`None` if it
+/// became empty); replaced nodes are pushed to `retired` (not `target`).
 fn edit_path(
-    node: &Node,
-    key: StreamId,
-    target: *const Leaf,
+    c: &Child,
+    d: usize,
+    key: &Key,
+    target: &Leaf,
     edit: &Edit,
     retired: &mut Vec<*const Node>,
-) -> Option<*const ()> {
-    let i = node.slot(key);
-    let mut keys = node.keys.clone();
-    let mut kids = node.kids.clone();
-    let replacement = if node.height == 0 {
-        assert_eq!(kids[i] as *const Leaf, target, "leaf not found in index");
-        match edit {
-            Edit::Replace(p) => Some(*p as *const ()),
-            Edit::Remove => None,
+) -> Option<Child> {
+    let n = match c.get() {
+        Kid::Leaf(l) => {
+            assert!(std::ptr::eq(l, target), "leaf not found in index");
+            return match edit {
+                Edit::Replace(p) => Some(Child::Leaf(*p)),
+                Edit::Remove => None,
+            };
         }
-    } else {
-        edit_path(node.child(i), key, target, edit, retired)
+        Kid::Node(n) => n,
     };
-    match replacement {
-        Some(p) => kids[i] = p,
-        None => {
-            keys.remove(i);
-            kids.remove(i);
+    let d = d + n.prefix().len();
+    debug_assert_eq!(n.prefix(), &key[d - n.prefix().len()..d]);
+    let i = n
+        .branch()
+        .binary_search(&key[d])
+        .expect("leaf not found in index");
+    let sub = edit_path(&n.kids[i], d + 1, key, target, edit, retired);
+    retired.push(n);
+    match (sub, n.kids.len()) {
+        (Some(kid), _) => Some(n.with_kid(i, kid)),
+        (None, 1) => None,
+        (None, 2) => {
+            // One child left: replace this node by it (re-compression).
+            let (b, only) = (n.branch()[1 - i], n.kids[1 - i]);
+            match only.get() {
+                Kid::Leaf(_) => Some(only),
+                Kid::Node(c) => {
+                    retired.push(c);
+                    let prefix: Vec<u8> = n
+                        .prefix()
+                        .iter()
+                        .chain([&b])
+                        .chain(c.prefix())
+                        .copied()
+                        .collect();
+                    Some(Child::Node(Node::alloc(
+                        &prefix,
+                        c.branch().iter().copied(),
+                        c.kids.iter().copied(),
+                    )))
+                }
+            }
         }
-    }
-    retired.push(node as *const Node);
-    if kids.is_empty() {
-        None
-    } else {
-        keys.shrink_to_fit();
-        kids.shrink_to_fit();
-        Some(Node::with(node.height, keys, kids))
+        (None, _) => Some(n.without(i)),
     }
 }
 
-/// Recursively frees everything reachable from `node` (no readers may exist).
+/// Frees everything reachable from `node`.
 ///
 /// # Safety
-/// Caller must have exclusive access to the tree rooted at `node`.
+/// Caller must have exclusive access to the tree rooted at `node` (no reader
+/// or writer can reach it any more).
 unsafe fn free_tree(node: *const Node) {
-    // SAFETY: exclusive access per the function contract; every node/leaf
-    // reachable from the root was created with `Box::into_raw`/`Owned` and is
+    // SAFETY: exclusive access per the function contract; every node and
+    // leaf reachable from the root was created with `Box::into_raw` and is
     // referenced exactly once from the current tree.
     unsafe {
         let n = Box::from_raw(node as *mut Node);
-        for &k in &n.kids {
-            if n.height == 0 {
-                drop(Box::from_raw(k as *mut Leaf));
-            } else {
-                free_tree(k as *const Node);
+        for k in n.kids.iter() {
+            match *k {
+                Child::Node(c) => free_tree(c),
+                Child::Leaf(l) => drop(Box::from_raw(l as *mut Leaf)),
             }
         }
     }
 }
 
-fn walk_fwd(n: &Node, start: StreamId, end: StreamId, out: &mut Vec<Entry>, limit: usize) -> bool {
-    for i in n.slot(start)..n.kids.len() {
-        if n.keys[i] > end {
-            return false;
-        }
-        let done = if n.height == 0 {
-            n.leaf(i).scan_fwd(start, end, out, limit)
-        } else {
-            walk_fwd(n.child(i), start, end, out, limit)
-        };
-        if done {
-            return true;
+/// Visits every node and leaf below (and including) `n`.
+fn walk<'a>(n: &'a Node, on_node: &mut impl FnMut(&'a Node), on_leaf: &mut impl FnMut(&'a Leaf)) {
+    on_node(n);
+    for k in n.kids.iter() {
+        match k.get() {
+            Kid::Node(c) => walk(c, on_node, on_leaf),
+            Kid::Leaf(l) => on_leaf(l),
         }
     }
-    false
 }
 
-fn walk_rev(n: &Node, start: StreamId, end: StreamId, out: &mut Vec<Entry>, limit: usize) -> bool {
-    for i in (0..=n.slot(end)).rev() {
-        let done = if n.height == 0 {
-            n.leaf(i).scan_rev(start, end, out, limit)
-        } else {
-            walk_rev(n.child(i), start, end, out, limit)
-        };
-        // Children before `i` hold IDs < keys[i] <= start.
-        if done || n.keys[i] <= start {
-            return done;
+/// A position in the tree: the path of (node, kid index) from the root to the
+/// current leaf. Steps to the next/previous leaf in key order.
+struct Cursor<'g> {
+    path: [Option<(&'g Node, usize)>; KEY_LEN],
+    depth: usize,
+}
+
+impl<'g> Cursor<'g> {
+    fn new() -> Self {
+        Cursor {
+            path: [None; KEY_LEN],
+            depth: 0,
         }
     }
-    false
+
+    fn push(&mut self, n: &'g Node, i: usize) {
+        self.path[self.depth] = Some((n, i));
+        self.depth += 1;
+    }
+
+    fn top(&self) -> (&'g Node, usize) {
+        self.path[self.depth - 1].expect("cursor path entry")
+    }
+
+    /// Descends from `c` to its first (or last) leaf.
+    fn descend(&mut self, mut c: &'g Child, last: bool) -> &'g Leaf {
+        loop {
+            match c.get() {
+                Kid::Leaf(l) => return l,
+                Kid::Node(n) => {
+                    let i = if last { n.kids.len() - 1 } else { 0 };
+                    self.push(n, i);
+                    c = &n.kids[i];
+                }
+            }
+        }
+    }
+
+    /// Positions on the first (or last) leaf below `n`.
+    fn edge(&mut self, n: &'g Node, last: bool) -> &'g Leaf {
+        let i = if last { n.kids.len() - 1 } else { 0 };
+        self.push(n, i);
+        self.descend(&n.kids[i], last)
+    }
+
+    /// The leaf after the current one.
+    fn next(&mut self) -> Option<&'g Leaf> {
+        while self.depth > 0 {
+            let (n, i) = self.top();
+            if i + 1 < n.kids.len() {
+                self.path[self.depth - 1] = Some((n, i + 1));
+                return Some(self.descend(&n.kids[i + 1], false));
+            }
+            self.depth -= 1;
+        }
+        None
+    }
+
+    /// The leaf before the current one (or, mid-seek, before the subtree the
+    /// top of the path points at).
+    fn prev(&mut self) -> Option<&'g Leaf> {
+        while self.depth > 0 {
+            let (n, i) = self.top();
+            if i > 0 {
+                self.path[self.depth - 1] = Some((n, i - 1));
+                return Some(self.descend(&n.kids[i - 1], true));
+            }
+            self.depth -= 1;
+        }
+        None
+    }
+
+    /// Predecessor search from the (empty) cursor: positions on the last leaf
+    /// whose first ID is <= `id`, if any.
+    fn seek_le(&mut self, root: &'g Node, id: StreamId) -> Option<&'g Leaf> {
+        debug_assert_eq!(self.depth, 0);
+        let key = id.to_be_bytes();
+        let (mut n, mut d) = (root, 0);
+        loop {
+            let p = n.prefix();
+            match p.cmp(&key[d..d + p.len()]) {
+                // Every key below `n` is smaller: take its last leaf.
+                Cmp::Less => return Some(self.edge(n, true)),
+                // Every key below `n` is greater: the answer is before it.
+                Cmp::Greater => return self.prev(),
+                Cmp::Equal => d += p.len(),
+            }
+            let i = n.branch().partition_point(|&b| b <= key[d]);
+            if i == 0 {
+                return self.prev();
+            }
+            self.push(n, i - 1);
+            let kid = &n.kids[i - 1];
+            if n.branch()[i - 1] < key[d] {
+                return Some(self.descend(kid, true));
+            }
+            match kid.get() {
+                Kid::Leaf(l) if l.first <= id => return Some(l),
+                Kid::Leaf(_) => return self.prev(),
+                Kid::Node(c) => (n, d) = (c, d + 1),
+            }
+        }
+    }
 }
 
 // ---------------------------------------------------------------- shared
 
 struct Inner {
+    /// Null when empty. A one-child root points to the only leaf.
     root: Atomic<Node>,
     len: AtomicUsize,
 }
@@ -600,7 +826,8 @@ unsafe impl Sync for Inner {}
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        // SAFETY: this is the last handle, so nobody else can reach the tree.
+        // SAFETY: this is the last handle, so nobody else can reach the tree,
+        // and retired nodes are no longer reachable from the root.
         unsafe {
             let g = epoch::unprotected();
             let root = self.root.load(Ordering::Acquire, g);
@@ -608,6 +835,15 @@ impl Drop for Inner {
                 free_tree(root.as_raw());
             }
         }
+    }
+}
+
+impl Inner {
+    fn root<'g>(&self, g: &'g Guard) -> Option<&'g Node> {
+        // SAFETY: the root is published with Release after it was fully
+        // built and is immutable; it is retired only after a new root was
+        // stored, so it stays alive at least while `g` is pinned.
+        unsafe { self.root.load(Ordering::Acquire, g).as_ref() }
     }
 }
 
@@ -626,11 +862,20 @@ impl Reader {
             return out;
         }
         let guard = epoch::pin();
-        let root = self.inner.root.load(Ordering::Acquire, &guard);
-        // SAFETY: the root is kept alive by `guard` (only freed via
-        // defer_destroy after unlinking) and immutable once published.
-        if let Some(r) = unsafe { root.as_ref() } {
-            walk_fwd(r, start, end, &mut out, limit);
+        let Some(root) = self.inner.root(&guard) else {
+            return out;
+        };
+        let mut cur = Cursor::new();
+        // The leaf that may hold `start`, or the first leaf.
+        let mut leaf = match cur.seek_le(root, start) {
+            Some(l) => l,
+            None => cur.edge(root, false),
+        };
+        while leaf.first <= end && !leaf.scan_fwd(start, end, &mut out, limit) {
+            match cur.next() {
+                Some(l) => leaf = l,
+                None => break,
+            }
         }
         out
     }
@@ -643,10 +888,19 @@ impl Reader {
             return out;
         }
         let guard = epoch::pin();
-        let root = self.inner.root.load(Ordering::Acquire, &guard);
-        // SAFETY: as in `range`.
-        if let Some(r) = unsafe { root.as_ref() } {
-            walk_rev(r, start, end, &mut out, limit);
+        let Some(root) = self.inner.root(&guard) else {
+            return out;
+        };
+        let mut cur = Cursor::new();
+        let Some(mut leaf) = cur.seek_le(root, end) else {
+            return out;
+        };
+        // Leaves before one whose first ID is <= start hold IDs < start.
+        while !leaf.scan_rev(start, end, &mut out, limit) && leaf.first > start {
+            match cur.prev() {
+                Some(l) => leaf = l,
+                None => break,
+            }
         }
         out
     }
@@ -671,7 +925,6 @@ pub struct StreamTree {
     len: usize,
     leaf_max_entries: usize,
     leaf_max_bytes: usize,
-    fanout: usize,
     scratch: Vec<u8>,
 }
 
@@ -687,14 +940,13 @@ impl Default for StreamTree {
 
 impl StreamTree {
     pub fn new() -> Self {
-        Self::with_params(100, 4096, 64)
+        Self::with_params(100, 4096)
     }
 
     /// `leaf_max_entries` / `leaf_max_bytes` bound a leaf (a single entry
-    /// larger than `leaf_max_bytes` gets a leaf of its own); `fanout` is the
-    /// index node width (>= 2).
-    pub fn with_params(leaf_max_entries: usize, leaf_max_bytes: usize, fanout: usize) -> Self {
-        assert!(leaf_max_entries >= 1 && fanout >= 2);
+    /// larger than `leaf_max_bytes` gets a leaf of its own).
+    pub fn with_params(leaf_max_entries: usize, leaf_max_bytes: usize) -> Self {
+        assert!(leaf_max_entries >= 1);
         StreamTree {
             inner: Arc::new(Inner {
                 root: Atomic::null(),
@@ -705,7 +957,6 @@ impl StreamTree {
             len: 0,
             leaf_max_entries,
             leaf_max_bytes,
-            fanout,
             scratch: Vec::new(),
         }
     }
@@ -738,21 +989,43 @@ impl StreamTree {
     }
 
     fn root<'g>(&self, g: &'g Guard) -> Option<&'g Node> {
-        // SAFETY: only this writer changes the root; whatever it loads stays
-        // alive at least while `g` is pinned.
-        unsafe { self.inner.root.load(Ordering::Acquire, g).as_ref() }
+        self.inner.root(g)
     }
 
-    fn set_root(&self, new: Option<*const ()>, retired: Vec<*const Node>, g: &Guard) {
-        let s: Shared<'_, Node> = match new {
-            Some(p) => Shared::from(p as *const Node),
-            None => Shared::null(),
+    /// The logical root: the only leaf below a one-child root, else the root.
+    fn top(&self, g: &Guard) -> Option<Child> {
+        let r = self.root(g)?;
+        Some(if r.kids.len() == 1 {
+            debug_assert!(matches!(r.kids[0], Child::Leaf(_)));
+            r.kids[0]
+        } else {
+            Child::Node(r)
+        })
+    }
+
+    /// Publishes `new` as the logical root, then retires `retired` (and the
+    /// old root if it was a one-child wrapper, which edits never copy).
+    fn publish(&self, new: Option<Child>, mut retired: Vec<*const Node>, g: &Guard) {
+        if let Some(old) = self.root(g).filter(|r| r.kids.len() == 1) {
+            retired.push(old);
+        }
+        let p: *const Node = match new {
+            None => std::ptr::null(),
+            Some(Child::Node(p)) => p,
+            Some(leaf @ Child::Leaf(_)) => {
+                let Kid::Leaf(l) = leaf.get() else {
+                    unreachable!()
+                };
+                Node::alloc(&[], [l.first.to_be_bytes()[0]], [leaf])
+            }
         };
-        self.inner.root.store(s, Ordering::Release);
+        self.inner.root.store(Shared::from(p), Ordering::Release);
         for old in retired {
-            // SAFETY: `old` has just been unlinked from the published tree by
-            // the store above; readers that still see it are pinned, so it is
-            // freed after they unpin. Dropping a Node does not free children.
+            // SAFETY: `old` is unreachable from the root just stored (it was
+            // replaced on the copied path, merged, split, or was the old
+            // root); only readers pinned before that store can still hold it,
+            // and it is freed after they unpin. Dropping a Node does not free
+            // its children.
             unsafe { g.defer_destroy(Shared::from(old)) };
         }
     }
@@ -764,52 +1037,31 @@ impl StreamTree {
     }
 
     /// Replace (or remove) leaf `old` in the index and retire it.
-    fn edit_leaf(&mut self, old: *const Leaf, edit: Edit, g: &Guard) {
-        // SAFETY: `old` is reachable from the current root (writer-only).
-        let key = unsafe { (*old).first };
-        let root = self.root(g).expect("edit on empty tree");
+    fn edit_leaf(&mut self, old: &Leaf, edit: Edit, g: &Guard) {
+        let top = self.top(g).expect("edit on empty tree");
         let mut retired = Vec::new();
-        let mut new_root = edit_path(root, key, old, &edit, &mut retired);
-        // Collapse single-child internal roots.
-        while let Some(p) = new_root {
-            // SAFETY: `p` was just created by `edit_path` and is unpublished.
-            let n = unsafe { &*(p as *const Node) };
-            if n.height > 0 && n.kids.len() == 1 {
-                new_root = Some(n.kids[0]);
-                // SAFETY: unpublished, never seen by readers: free directly.
-                unsafe { drop(Box::from_raw(p as *mut Node)) };
-            } else {
-                break;
-            }
-        }
-        self.set_root(new_root, retired, g);
-        match edit {
-            Edit::Replace(new) if self.tail == old => self.tail = new,
-            Edit::Remove if self.tail == old => self.tail = std::ptr::null(),
-            _ => {}
+        let key = old.first.to_be_bytes();
+        let new_top = edit_path(&top, 0, &key, old, &edit, &mut retired);
+        self.publish(new_top, retired, g);
+        let old = old as *const Leaf;
+        if self.tail == old {
+            self.tail = match edit {
+                Edit::Replace(new) => new,
+                Edit::Remove => std::ptr::null(),
+            };
         }
         Self::retire_leaf(old, g);
     }
 
     fn push_leaf(&mut self, leaf: Leaf, g: &Guard) {
-        let key = leaf.first;
+        let key = leaf.first.to_be_bytes();
         let p = Box::into_raw(Box::new(leaf)) as *const Leaf;
         let mut retired = Vec::new();
-        let new_root = match self.root(g) {
-            None => Node::with(0, vec![key], vec![p as *const ()]),
-            Some(root) => {
-                let old_root = root as *const Node as *const ();
-                match push_back(root, key, p as *const (), self.fanout, &mut retired) {
-                    (repl, None) => repl.expect("push_back changed nothing"),
-                    (repl, Some(sib)) => {
-                        let left = repl.unwrap_or(old_root);
-                        let first = root.keys[0];
-                        Node::with(root.height + 1, vec![first, key], vec![left, sib])
-                    }
-                }
-            }
+        let new_top = match self.top(g) {
+            None => Child::Leaf(p),
+            Some(top) => insert(&top, 0, &key, p, &mut retired),
         };
-        self.set_root(Some(new_root), retired, g);
+        self.publish(Some(new_top), retired, g);
         self.tail = p;
     }
 
@@ -823,7 +1075,7 @@ impl StreamTree {
         enc.clear();
         let mut placed = false;
         if !self.tail.is_null() {
-            // SAFETY: the tail is reachable from the root; only we free it.
+            // SAFETY: the tail is reachable from the root; only we retire it.
             let tail = unsafe { &*self.tail };
             tail.encode(id, fields, &mut enc);
             let used = tail.used.load(Ordering::Relaxed);
@@ -836,7 +1088,7 @@ impl StreamTree {
                 // Seal: compact the full tail leaf to its exact size (COW).
                 let (compact, _) = tail.copy_with_deleted(used, &[]);
                 let new = Box::into_raw(Box::new(compact)) as *const Leaf;
-                self.edit_leaf(self.tail, Edit::Replace(new), &g);
+                self.edit_leaf(tail, Edit::Replace(new), &g);
             }
         }
         if !placed {
@@ -864,25 +1116,11 @@ impl StreamTree {
 
     /// Leaf that may contain `id` (last leaf whose first ID <= id).
     fn find_leaf<'g>(&self, id: StreamId, g: &'g Guard) -> Option<&'g Leaf> {
-        let mut n = self.root(g)?;
-        if id < n.keys[0] {
-            return None;
-        }
-        loop {
-            let i = n.slot(id);
-            if n.height == 0 {
-                return Some(n.leaf(i));
-            }
-            n = n.child(i);
-        }
+        Cursor::new().seek_le(self.root(g)?, id)
     }
 
     fn first_leaf<'g>(&self, g: &'g Guard) -> Option<&'g Leaf> {
-        let mut n = self.root(g)?;
-        while n.height > 0 {
-            n = n.child(0);
-        }
-        Some(n.leaf(0))
+        Some(Cursor::new().edge(self.root(g)?, false))
     }
 
     /// Mark the entries at `del_at` deleted (COW), removing the leaf if it
@@ -891,26 +1129,24 @@ impl StreamTree {
         if del_at.is_empty() {
             return 0;
         }
-        let p = leaf as *const Leaf;
         let live = leaf.live.load(Ordering::Relaxed);
         let n = if live <= del_at.len() {
-            self.edit_leaf(p, Edit::Remove, g);
+            self.edit_leaf(leaf, Edit::Remove, g);
             live
         } else {
-            let cap = if p == self.tail {
+            let cap = if std::ptr::eq(leaf, self.tail) {
                 leaf.cap()
             } else {
                 leaf.used.load(Ordering::Relaxed)
             };
             let (copy, n) = leaf.copy_with_deleted(cap, del_at);
             let new = Box::into_raw(Box::new(copy)) as *const Leaf;
-            self.edit_leaf(p, Edit::Replace(new), g);
+            self.edit_leaf(leaf, Edit::Replace(new), g);
             n
         };
         self.set_len(self.len - n);
         n
     }
-
     /// Delete one entry. Returns false if no live entry has this ID.
     pub fn delete(&mut self, id: StreamId) -> bool {
         let g = epoch::pin();
@@ -944,7 +1180,7 @@ impl StreamTree {
                 break;
             }
             if live <= excess {
-                self.edit_leaf(leaf as *const Leaf, Edit::Remove, &g);
+                self.edit_leaf(leaf, Edit::Remove, &g);
                 self.set_len(self.len - live);
                 removed += live;
             } else {
@@ -975,7 +1211,7 @@ impl StreamTree {
                 break;
             }
             if leaf.last_id() < minid {
-                self.edit_leaf(leaf as *const Leaf, Edit::Remove, &g);
+                self.edit_leaf(leaf, Edit::Remove, &g);
                 self.set_len(self.len - live);
                 removed += live;
             } else {
@@ -997,39 +1233,27 @@ impl StreamTree {
 
     /// Approximate heap footprint of the structure (leaves + index).
     pub fn memory_bytes(&self) -> usize {
-        fn walk(n: &Node) -> usize {
-            let mut m = n.memory();
-            for i in 0..n.kids.len() {
-                m += if n.height == 0 {
-                    n.leaf(i).memory()
-                } else {
-                    walk(n.child(i))
-                };
-            }
-            m
-        }
         let g = epoch::pin();
-        std::mem::size_of::<Self>() + std::mem::size_of::<Inner>() + self.root(&g).map_or(0, walk)
+        let mut m = std::mem::size_of::<Self>() + std::mem::size_of::<Inner>();
+        if let Some(r) = self.root(&g) {
+            let mut nodes = 0;
+            let mut leaves = 0;
+            walk(r, &mut |n| nodes += n.memory(), &mut |l| {
+                leaves += l.memory()
+            });
+            m += nodes + leaves;
+        }
+        m
     }
 
     /// (index nodes, leaves) currently reachable from the root.
     fn counts(&self) -> (usize, usize) {
-        fn walk(n: &Node, acc: &mut (usize, usize)) {
-            acc.0 += 1;
-            if n.height == 0 {
-                acc.1 += n.kids.len();
-            } else {
-                for i in 0..n.kids.len() {
-                    walk(n.child(i), acc);
-                }
-            }
-        }
         let g = epoch::pin();
-        let mut acc = (0, 0);
+        let (mut nodes, mut leaves) = (0, 0);
         if let Some(r) = self.root(&g) {
-            walk(r, &mut acc);
+            walk(r, &mut |_| nodes += 1, &mut |_| leaves += 1);
         }
-        acc
+        (nodes, leaves)
     }
 
     /// Leaves in the tree (what Redis calls the radix tree's keys).
@@ -1057,6 +1281,8 @@ mod tests {
         Append {
             gap_ms: u64,
             gap_seq: u64,
+            /// Gaps are shifted left by this many bits (sparse IDs).
+            shift: u32,
             nf: usize,
             repeat: bool,
             val: u8,
@@ -1068,10 +1294,13 @@ mod tests {
         RevRange(u16, u16, Option<usize>),
     }
 
-    fn op() -> impl Strategy<Value = Op> {
+    /// `max_shift` > 0 spreads IDs over many bytes (gaps shifted by 8·k bits).
+    fn op(max_shift: u32) -> impl Strategy<Value = Op> {
         prop_oneof![
-            6 => (0u64..3, 0u64..3, 1usize..=4, any::<bool>(), any::<u8>()).prop_map(
-                |(gap_ms, gap_seq, nf, repeat, val)| Op::Append { gap_ms, gap_seq, nf, repeat, val }
+            6 => (0u64..3, 0u64..3, 0..=max_shift, 1usize..=4, any::<bool>(), any::<u8>()).prop_map(
+                |(gap_ms, gap_seq, k, nf, repeat, val)| Op::Append {
+                    gap_ms, gap_seq, shift: 8 * k, nf, repeat, val
+                }
             ),
             2 => any::<u16>().prop_map(Op::Delete),
             1 => any::<u16>().prop_map(Op::TrimMaxlen),
@@ -1083,15 +1312,23 @@ mod tests {
         ]
     }
 
-    /// Pick an ID near the model's contents: index `k` into all appended ids.
+    /// Pick an ID near the model's contents: an appended id (or the ID just
+    /// after or before one, to land between leaf keys), MIN or MAX.
     fn pick(all: &[StreamId], k: u16) -> StreamId {
         if all.is_empty() {
             return StreamId::new(k as u64 % 5, 0);
         }
-        let i = k as usize % (all.len() + 2);
-        if i < all.len() {
-            all[i]
-        } else if i == all.len() {
+        let i = k as usize % (3 * all.len() + 2);
+        if i < 3 * all.len() {
+            let id = all[i / 3];
+            match i % 3 {
+                0 => id,
+                1 if id.seq == u64::MAX => StreamId::new(id.ms + 1, 0),
+                1 => StreamId::new(id.ms, id.seq + 1),
+                _ if id.seq == 0 => StreamId::new(id.ms.saturating_sub(1), u64::MAX),
+                _ => StreamId::new(id.ms, id.seq - 1),
+            }
+        } else if i == 3 * all.len() {
             StreamId::MIN
         } else {
             StreamId::MAX
@@ -1125,8 +1362,8 @@ mod tests {
             .collect()
     }
 
-    fn run(ops: Vec<Op>, leaf_entries: usize, leaf_bytes: usize, fanout: usize) {
-        let mut t = StreamTree::with_params(leaf_entries, leaf_bytes, fanout);
+    fn run(ops: Vec<Op>, leaf_entries: usize, leaf_bytes: usize) {
+        let mut t = StreamTree::with_params(leaf_entries, leaf_bytes);
         let r = t.reader();
         let mut m: Model = BTreeMap::new();
         let mut all: Vec<StreamId> = vec![];
@@ -1137,14 +1374,15 @@ mod tests {
                 Op::Append {
                     gap_ms,
                     gap_seq,
+                    shift,
                     nf,
                     repeat,
                     val,
                 } => {
                     let id = if gap_ms == 0 {
-                        StreamId::new(next.ms, next.seq + gap_seq)
+                        StreamId::new(next.ms, next.seq + (gap_seq << shift))
                     } else {
-                        StreamId::new(next.ms + gap_ms, gap_seq)
+                        StreamId::new(next.ms + (gap_ms << shift), gap_seq << shift)
                     };
                     let names: Vec<Vec<u8>> = if repeat {
                         prev_names.clone()
@@ -1205,6 +1443,7 @@ mod tests {
             assert_eq!(r.len(), m.len());
             assert_eq!(t.first_id(), m.keys().next().copied());
             assert_eq!(t.last_id(), all.last().copied());
+            t.check_index();
         }
         let everything = r.range(StreamId::MIN, StreamId::MAX, None);
         assert_eq!(
@@ -1217,12 +1456,20 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(512))]
         #[test]
         fn matches_btreemap(
-            ops in proptest::collection::vec(op(), 1..300),
+            ops in proptest::collection::vec(op(0), 1..300),
             leaf_entries in 1usize..6,
             leaf_bytes in 8usize..80,
-            fanout in 2usize..5,
         ) {
-            run(ops, leaf_entries, leaf_bytes, fanout);
+            run(ops, leaf_entries, leaf_bytes);
+        }
+
+        #[test]
+        fn matches_btreemap_sparse_ids(
+            ops in proptest::collection::vec(op(6), 1..300),
+            leaf_entries in 1usize..4,
+            leaf_bytes in 8usize..80,
+        ) {
+            run(ops, leaf_entries, leaf_bytes);
         }
     }
 
@@ -1236,7 +1483,7 @@ mod tests {
 
     #[test]
     fn oversized_entry_delete_all_then_append_and_reader_outlives_writer() {
-        let mut t = StreamTree::with_params(4, 32, 2);
+        let mut t = StreamTree::with_params(4, 32);
         let big = vec![7u8; 1000];
         t.append(StreamId::new(1, 0), &[(b"f", b"v")]).unwrap();
         t.append(StreamId::new(2, 0), &[(b"big", &big)]).unwrap();
@@ -1262,7 +1509,7 @@ mod tests {
 
     #[test]
     fn approx_trims_whole_leaves_only() {
-        let mut t = StreamTree::with_params(10, 4096, 4);
+        let mut t = StreamTree::with_params(10, 4096);
         for i in 0..95u64 {
             t.append(StreamId::new(i, 0), &[(b"f", b"v")]).unwrap();
         }
@@ -1276,7 +1523,7 @@ mod tests {
 
     #[test]
     fn approx_trim_stops_at_the_limit() {
-        let mut t = StreamTree::with_params(10, 4096, 4);
+        let mut t = StreamTree::with_params(10, 4096);
         for i in 0..100u64 {
             t.append(StreamId::new(i, 0), &[(b"f", b"v")]).unwrap();
         }
@@ -1313,7 +1560,7 @@ mod tests {
         use std::sync::atomic::AtomicBool;
         use std::time::{Duration, Instant};
         let t0 = Instant::now();
-        let mut t = StreamTree::with_params(100, 4096, 8);
+        let mut t = StreamTree::with_params(100, 4096);
         let stop = Arc::new(AtomicBool::new(false));
         let mut handles = vec![];
         for th in 0..4u64 {
@@ -1419,6 +1666,296 @@ mod tests {
             "memory: {} bytes total, {per:.2} bytes/entry",
             t.memory_bytes()
         );
-        assert!(per < 30.0);
+        assert!(per <= 16.0, "{per:.2} bytes/entry");
+    }
+
+    /// What `check_index` found.
+    struct Shape {
+        /// Leaf keys (first IDs), in tree order.
+        keys: Vec<StreamId>,
+        /// Key depth at which each node branches (after its prefix).
+        node_depths: Vec<usize>,
+    }
+
+    impl StreamTree {
+        /// Checks the radix tree invariants and the writer's bookkeeping.
+        fn check_index(&self) -> Shape {
+            fn node(n: &Node, path: &mut Vec<u8>, is_root: bool, shape: &mut Shape) {
+                shape.node_depths.push(path.len() + n.prefix().len());
+                assert!(path.len() + n.prefix().len() < KEY_LEN);
+                assert_eq!(n.bytes.len(), n.prefix().len() + n.kids.len());
+                if is_root && n.kids.len() == 1 {
+                    assert!(n.prefix().is_empty());
+                    assert!(matches!(n.kids[0], Child::Leaf(_)), "one-child root");
+                } else {
+                    assert!(n.kids.len() >= 2, "uncompressed node");
+                }
+                assert!(n.branch().windows(2).all(|w| w[0] < w[1]));
+                let base = path.len();
+                path.extend_from_slice(n.prefix());
+                for (b, k) in n.branch().iter().zip(n.kids.iter()) {
+                    path.push(*b);
+                    match k.get() {
+                        Kid::Leaf(l) => {
+                            assert_eq!(&l.first.to_be_bytes()[..path.len()], &path[..]);
+                            shape.keys.push(l.first);
+                        }
+                        Kid::Node(c) => node(c, path, false, shape),
+                    }
+                    path.pop();
+                }
+                path.truncate(base);
+            }
+            let g = epoch::pin();
+            let mut shape = Shape {
+                keys: vec![],
+                node_depths: vec![],
+            };
+            let mut live = 0;
+            let mut last: *const Leaf = std::ptr::null();
+            if let Some(r) = self.root(&g) {
+                node(r, &mut vec![], true, &mut shape);
+                walk(r, &mut |_| {}, &mut |l| {
+                    let n = l.live.load(Ordering::Relaxed);
+                    assert!(n > 0, "empty leaf in the index");
+                    live += n;
+                    last = l;
+                });
+            }
+            assert!(shape.keys.windows(2).all(|w| w[0] < w[1]));
+            assert_eq!(live, self.len);
+            assert!(
+                self.tail.is_null() || self.tail == last,
+                "tail is not the last leaf"
+            );
+            shape
+        }
+    }
+
+    fn append1(t: &mut StreamTree, id: StreamId) {
+        let v = format!("{}-{}", id.ms, id.seq);
+        t.append(id, &[(b"f", v.as_bytes())]).unwrap();
+    }
+
+    /// Checks predecessor search, point lookups and ranges of `t` (whose
+    /// live entries are `ids`) at, between, before and after every ID.
+    fn check_lookups(t: &StreamTree, ids: &[StreamId]) {
+        let shape = t.check_index();
+        let r = t.reader();
+        let model: std::collections::BTreeSet<StreamId> = ids.iter().copied().collect();
+        let leaf_keys: std::collections::BTreeSet<StreamId> = shape.keys.iter().copied().collect();
+        let mut probes = vec![StreamId::MIN, StreamId::MAX];
+        for &id in ids.iter().chain(&shape.keys) {
+            probes.push(id);
+            probes.push(StreamId::new(id.ms, id.seq.wrapping_add(1)));
+            probes.push(StreamId::new(id.ms, id.seq.wrapping_sub(1)));
+            probes.push(StreamId::new(id.ms.wrapping_add(1), 0));
+            probes.push(StreamId::new(id.ms.wrapping_sub(1), u64::MAX));
+        }
+        let g = epoch::pin();
+        for &q in &probes {
+            let want = leaf_keys.range(..=q).next_back().copied();
+            assert_eq!(t.find_leaf(q, &g).map(|l| l.first), want, "pred({q:?})");
+            let got: Vec<StreamId> = r
+                .range(q, StreamId::MAX, Some(3))
+                .iter()
+                .map(|e| e.id)
+                .collect();
+            let exp: Vec<StreamId> = model.range(q..).take(3).copied().collect();
+            assert_eq!(got, exp, "range from {q:?}");
+            let got: Vec<StreamId> = r
+                .rev_range(q, StreamId::MIN, Some(3))
+                .iter()
+                .map(|e| e.id)
+                .collect();
+            let exp: Vec<StreamId> = model.range(..=q).rev().take(3).copied().collect();
+            assert_eq!(got, exp, "rev_range from {q:?}");
+        }
+        let all: Vec<StreamId> = r
+            .range(StreamId::MIN, StreamId::MAX, None)
+            .iter()
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(all, model.iter().copied().collect::<Vec<_>>());
+        for e in r.range(StreamId::MIN, StreamId::MAX, None) {
+            assert_eq!(
+                e.fields,
+                vec![(
+                    b"f".to_vec(),
+                    format!("{}-{}", e.id.ms, e.id.seq).into_bytes()
+                )]
+            );
+        }
+    }
+
+    #[test]
+    fn ids_differing_only_in_low_bytes() {
+        let mut ids = vec![];
+        ids.extend((0..=300).map(|s| StreamId::new(7, s)));
+        ids.extend((u64::MAX - 260..=u64::MAX).map(|s| StreamId::new(7, s)));
+        ids.extend((8..=300).map(|ms| StreamId::new(ms, 0)));
+        for leaf_entries in [1, 3] {
+            let mut t = StreamTree::with_params(leaf_entries, 4096);
+            for &id in &ids {
+                append1(&mut t, id);
+            }
+            assert_eq!(t.leaf_count(), ids.len().div_ceil(leaf_entries));
+            check_lookups(&t, &ids);
+            // Delete every other entry and every entry of some leaves.
+            let mut live = vec![];
+            for (i, &id) in ids.iter().enumerate() {
+                if i % 2 == 0 || (i / 3) % 5 == 0 {
+                    assert!(t.delete(id));
+                } else {
+                    live.push(id);
+                }
+            }
+            check_lookups(&t, &live);
+        }
+    }
+
+    #[test]
+    fn ids_spanning_many_ms_split_prefixes_at_many_depths() {
+        let mut set = std::collections::BTreeSet::new();
+        for k in 0..8u32 {
+            for a in 1..4u64 {
+                for b in [0u64, 1, 255, 256, 70_000] {
+                    let ms = (a << (8 * k)).wrapping_add(b);
+                    for seq in [0u64, 1, 1 << 40, u64::MAX] {
+                        set.insert(StreamId::new(ms, seq));
+                    }
+                }
+            }
+        }
+        set.insert(StreamId::new(u64::MAX, u64::MAX));
+        let ids: Vec<StreamId> = set.into_iter().collect();
+        for leaf_entries in [1, 2, 7] {
+            let mut t = StreamTree::with_params(leaf_entries, 4096);
+            for &id in &ids {
+                append1(&mut t, id);
+            }
+            let shape = t.check_index();
+            let depths: std::collections::BTreeSet<usize> =
+                shape.node_depths.iter().copied().collect();
+            eprintln!("leaf_entries {leaf_entries}: nodes branch at {depths:?}");
+            assert!(depths.len() >= 8 + 2 / leaf_entries, "{depths:?}");
+            check_lookups(&t, &ids);
+            // Remove leaves from the middle outwards; paths re-compress.
+            let mut live = ids.clone();
+            while live.len() > 10 {
+                let id = live.remove(live.len() / 2);
+                assert!(t.delete(id));
+                if live.len().is_multiple_of(37) {
+                    check_lookups(&t, &live);
+                }
+            }
+            check_lookups(&t, &live);
+        }
+    }
+
+    #[test]
+    fn remove_leaves_until_empty_then_append_again() {
+        let ids: Vec<StreamId> = (0..200u64)
+            .map(|i| StreamId::new(1_000 + i * i * 977, i % 4))
+            .collect();
+        for order in 0..4 {
+            let mut t = StreamTree::with_params(2, 4096);
+            for &id in &ids {
+                append1(&mut t, id);
+            }
+            let mut live = ids.clone();
+            let mut step = 0usize;
+            while !live.is_empty() {
+                let i = match order {
+                    0 => 0,
+                    1 => live.len() - 1,
+                    2 => live.len() / 2,
+                    _ => (step * 7919) % live.len(),
+                };
+                let id = live.remove(i);
+                if order == 0 && step.is_multiple_of(2) {
+                    assert_eq!(t.trim_minid(StreamId::new(id.ms, id.seq + 1), false, 0), 1);
+                } else {
+                    assert!(t.delete(id));
+                }
+                step += 1;
+                t.check_index();
+                if step.is_multiple_of(25) {
+                    check_lookups(&t, &live);
+                }
+            }
+            assert_eq!((t.len(), t.leaf_count(), t.node_count()), (0, 0, 0));
+            assert_eq!(t.first_id(), None);
+            check_lookups(&t, &[]);
+            let mut again = vec![];
+            for i in 0..50u64 {
+                let id = StreamId::new(u64::MAX / 2 + i * 300, i);
+                append1(&mut t, id);
+                again.push(id);
+                if i == 0 {
+                    assert_eq!(t.node_count(), 2, "one-child root and its leaf");
+                }
+            }
+            check_lookups(&t, &again);
+            assert_eq!(t.trim_maxlen(0, false, 0), 50);
+            assert_eq!(t.node_count(), 0);
+        }
+    }
+
+    #[test]
+    fn predecessor_search_at_between_and_before_leaf_keys() {
+        let keys = [
+            StreamId::new(10, 0),
+            StreamId::new(10, 5),
+            StreamId::new(20, 0),
+            StreamId::new(300, 0),
+            StreamId::new(300, 1),
+            StreamId::new(1 << 32, 0),
+            StreamId::new(1 << 32, 1 << 32),
+        ];
+        let mut t = StreamTree::with_params(1, 4096);
+        for &k in &keys {
+            append1(&mut t, k);
+        }
+        let g = epoch::pin();
+        let pred = |q: StreamId| t.find_leaf(q, &g).map(|l| l.first);
+        assert_eq!(pred(StreamId::MIN), None);
+        assert_eq!(pred(StreamId::new(9, u64::MAX)), None);
+        assert_eq!(pred(StreamId::new(10, 0)), Some(keys[0]));
+        assert_eq!(pred(StreamId::new(10, 4)), Some(keys[0]));
+        assert_eq!(pred(StreamId::new(10, 5)), Some(keys[1]));
+        assert_eq!(pred(StreamId::new(19, 0)), Some(keys[1]));
+        assert_eq!(pred(StreamId::new(20, 0)), Some(keys[2]));
+        assert_eq!(pred(StreamId::new(299, u64::MAX)), Some(keys[2]));
+        assert_eq!(pred(StreamId::new(300, 0)), Some(keys[3]));
+        assert_eq!(pred(StreamId::new(300, 2)), Some(keys[4]));
+        assert_eq!(pred(StreamId::new((1 << 32) - 1, 0)), Some(keys[4]));
+        assert_eq!(pred(StreamId::new(1 << 32, 0)), Some(keys[5]));
+        assert_eq!(pred(StreamId::new(1 << 32, (1 << 32) - 1)), Some(keys[5]));
+        assert_eq!(pred(StreamId::new(1 << 32, 1 << 32)), Some(keys[6]));
+        assert_eq!(pred(StreamId::MAX), Some(keys[6]));
+        drop(g);
+        check_lookups(&t, &keys);
+        // Leaves with several entries: only leaf first IDs are index keys.
+        let mut t = StreamTree::with_params(3, 4096);
+        let ids: Vec<StreamId> = (0..40u64).map(|i| StreamId::new(i * 1000, 0)).collect();
+        for &id in &ids {
+            append1(&mut t, id);
+        }
+        let g = epoch::pin();
+        assert_eq!(
+            t.find_leaf(StreamId::new(4500, 0), &g).unwrap().first,
+            ids[3]
+        );
+        assert_eq!(
+            t.find_leaf(StreamId::new(5999, 0), &g).unwrap().first,
+            ids[3]
+        );
+        assert_eq!(
+            t.find_leaf(StreamId::new(6000, 0), &g).unwrap().first,
+            ids[6]
+        );
+        drop(g);
+        check_lookups(&t, &ids);
     }
 }
