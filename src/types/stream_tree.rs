@@ -24,8 +24,8 @@
 //!     a sorted array of (branch byte, child) pairs: child `i` holds the keys
 //!     whose byte at `d+p.len()` is branch byte `i`, and starts at depth
 //!     `d+p.len()+1`. Prefix and branch bytes share one allocation.
-//!   - A child is either a `Node` or an entry **leaf**: the compact leaves
-//!     are the radix tree's leaves. A subtree that holds a single key is the
+//!   - A child is either a `Node` or an entry **leaf** (one tagged pointer,
+//!     8 bytes): the compact leaves are the radix tree's leaves. A subtree that holds a single key is the
 //!     leaf itself (lazy expansion, as in adaptive radix trees): the key bytes
 //!     below its branch byte are not stored in the tree but are
 //!     `leaf.first.to_be_bytes()`, read when an insert must split there or a
@@ -448,11 +448,18 @@ impl Leaf {
 const KEY_LEN: usize = 16;
 type Key = [u8; KEY_LEN];
 
-/// A child pointer of a radix node: an inner node or an entry leaf. The
-/// pointee is owned by the tree (created with `Box::into_raw`); copying a
-/// `Child` never copies or frees the pointee.
+/// A child pointer of a radix node: an inner node or an entry leaf, as one
+/// tagged pointer (low bit set: leaf), so a node's child array costs 8 bytes
+/// per child. The pointee is owned by the tree (created with
+/// `Box::into_raw`); copying a `Child` never copies or frees the pointee.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Child {
+struct Child(*const ());
+
+// Both pointees are at least 2-aligned, so the low bit is free for the tag.
+const _: () = assert!(std::mem::align_of::<Node>() >= 2 && std::mem::align_of::<Leaf>() >= 2);
+
+/// An untagged [`Child`].
+enum Ptr {
     Node(*const Node),
     Leaf(*const Leaf),
 }
@@ -464,19 +471,40 @@ enum Kid<'a> {
 }
 
 impl Child {
+    fn node(p: *const Node) -> Child {
+        Child(p.cast())
+    }
+
+    fn leaf(p: *const Leaf) -> Child {
+        Child(p.cast::<()>().map_addr(|a| a | 1))
+    }
+
+    fn is_leaf(self) -> bool {
+        self.0.addr() & 1 == 1
+    }
+
+    fn ptr(self) -> Ptr {
+        if self.is_leaf() {
+            Ptr::Leaf(self.0.map_addr(|a| a & !1).cast())
+        } else {
+            Ptr::Node(self.0.cast())
+        }
+    }
+
     fn get(&self) -> Kid<'_> {
         // SAFETY: a `Child` is only ever stored in (or copied out of) a node
         // that is reachable from a root the caller loaded while pinned (or, for
         // the writer, from its current root or its own fresh, unpublished
-        // nodes), or is a fresh leaf/node the writer just allocated. Nodes and
-        // leaves are freed only by `defer_destroy` after being unlinked (so
-        // not before every pinned reader unpins), or by `Inner::drop` when no
-        // handle is left. The returned borrow does not outlive `self`, which
-        // lives in such a node or is a local copy used within the same pin.
+        // nodes), or is a fresh leaf/node the writer just allocated; `ptr`
+        // restores the pointer it was made from. Nodes and leaves are freed
+        // only by `defer_destroy` after being unlinked (so not before every
+        // pinned reader unpins), or by `Inner::drop` when no handle is left.
+        // The returned borrow does not outlive `self`, which lives in such a
+        // node or is a local copy used within the same pin.
         unsafe {
-            match *self {
-                Child::Node(p) => Kid::Node(&*p),
-                Child::Leaf(p) => Kid::Leaf(&*p),
+            match self.ptr() {
+                Ptr::Node(p) => Kid::Node(&*p),
+                Ptr::Leaf(p) => Kid::Leaf(&*p),
             }
         }
     }
@@ -523,35 +551,27 @@ impl Node {
     fn with_kid(&self, i: usize, kid: Child) -> Child {
         let mut kids = self.kids.clone();
         kids[i] = kid;
-        Child::Node(Box::into_raw(Box::new(Node {
-            bytes: self.bytes.clone(),
-            kids,
-            plen: self.plen,
-        })))
+        Node::boxed(self.bytes.clone(), kids, self.plen)
     }
 
     /// Copy with `(byte, kid)` inserted as kid `i`.
     fn with_inserted(&self, i: usize, byte: u8, kid: Child) -> Child {
-        let (br, k) = (self.branch(), &self.kids[..]);
-        let branch = br[..i]
-            .iter()
-            .copied()
-            .chain([byte])
-            .chain(br[i..].iter().copied());
-        let kids = k[..i]
-            .iter()
-            .copied()
-            .chain([kid])
-            .chain(k[i..].iter().copied());
-        Child::Node(Node::alloc(self.prefix(), branch, kids))
+        let at = self.plen as usize + i;
+        let bytes = splice(&self.bytes, at, at, Some(byte));
+        let kids = splice(&self.kids, i, i, Some(kid));
+        Node::boxed(bytes, kids, self.plen)
     }
 
     /// Copy without kid `i`.
     fn without(&self, i: usize) -> Child {
-        let (br, k) = (self.branch(), &self.kids[..]);
-        let branch = br[..i].iter().chain(&br[i + 1..]).copied();
-        let kids = k[..i].iter().chain(&k[i + 1..]).copied();
-        Child::Node(Node::alloc(self.prefix(), branch, kids))
+        let at = self.plen as usize + i;
+        let bytes = splice(&self.bytes, at, at + 1, None);
+        let kids = splice(&self.kids, i, i + 1, None);
+        Node::boxed(bytes, kids, self.plen)
+    }
+
+    fn boxed(bytes: Box<[u8]>, kids: Box<[Child]>, plen: u8) -> Child {
+        Child::node(Box::into_raw(Box::new(Node { bytes, kids, plen })))
     }
 
     fn memory(&self) -> usize {
@@ -561,11 +581,20 @@ impl Node {
     }
 }
 
+/// `v` with `v[from..to]` replaced by `x`, allocated once at its exact size.
+fn splice<T: Copy>(v: &[T], from: usize, to: usize, x: Option<T>) -> Box<[T]> {
+    let mut out = Vec::with_capacity(v.len() - (to - from) + x.is_some() as usize);
+    out.extend_from_slice(&v[..from]);
+    out.extend(x);
+    out.extend_from_slice(&v[to..]);
+    out.into_boxed_slice()
+}
+
 /// A fresh two-child node with prefix `prefix` (kids given in any order).
 fn fork(prefix: &[u8], a: (u8, Child), b: (u8, Child)) -> Child {
     debug_assert_ne!(a.0, b.0);
     let (x, y) = if a.0 < b.0 { (a, b) } else { (b, a) };
-    Child::Node(Node::alloc(prefix, [x.0, y.0], [x.1, y.1]))
+    Child::node(Node::alloc(prefix, [x.0, y.0], [x.1, y.1]))
 }
 
 /// Path-copying insert of `leaf` (key `key`, not yet in the tree) into the
@@ -578,7 +607,7 @@ fn insert(
     leaf: *const Leaf,
     retired: &mut Vec<*const Node>,
 ) -> Child {
-    let new = Child::Leaf(leaf);
+    let new = Child::leaf(leaf);
     match c.get() {
         Kid::Leaf(l) => {
             // Lazy expansion: split where the two keys first differ.
@@ -599,7 +628,7 @@ fn insert(
                     n.branch().iter().copied(),
                     n.kids.iter().copied(),
                 );
-                return fork(&p[..m], (p[m], Child::Node(lower)), (key[d + m], new));
+                return fork(&p[..m], (p[m], Child::node(lower)), (key[d + m], new));
             }
             let d = d + m;
             match n.branch().binary_search(&key[d]) {
@@ -630,7 +659,7 @@ fn edit_path(
         Kid::Leaf(l) => {
             assert!(std::ptr::eq(l, target), "leaf not found in index");
             return match edit {
-                Edit::Replace(p) => Some(Child::Leaf(*p)),
+                Edit::Replace(p) => Some(Child::leaf(*p)),
                 Edit::Remove => None,
             };
         }
@@ -661,7 +690,7 @@ fn edit_path(
                         .chain(c.prefix())
                         .copied()
                         .collect();
-                    Some(Child::Node(Node::alloc(
+                    Some(Child::node(Node::alloc(
                         &prefix,
                         c.branch().iter().copied(),
                         c.kids.iter().copied(),
@@ -685,9 +714,9 @@ unsafe fn free_tree(node: *const Node) {
     unsafe {
         let n = Box::from_raw(node as *mut Node);
         for k in n.kids.iter() {
-            match *k {
-                Child::Node(c) => free_tree(c),
-                Child::Leaf(l) => drop(Box::from_raw(l as *mut Leaf)),
+            match k.ptr() {
+                Ptr::Node(c) => free_tree(c),
+                Ptr::Leaf(l) => drop(Box::from_raw(l as *mut Leaf)),
             }
         }
     }
@@ -996,10 +1025,10 @@ impl StreamTree {
     fn top(&self, g: &Guard) -> Option<Child> {
         let r = self.root(g)?;
         Some(if r.kids.len() == 1 {
-            debug_assert!(matches!(r.kids[0], Child::Leaf(_)));
+            debug_assert!(r.kids[0].is_leaf());
             r.kids[0]
         } else {
-            Child::Node(r)
+            Child::node(r)
         })
     }
 
@@ -1011,13 +1040,10 @@ impl StreamTree {
         }
         let p: *const Node = match new {
             None => std::ptr::null(),
-            Some(Child::Node(p)) => p,
-            Some(leaf @ Child::Leaf(_)) => {
-                let Kid::Leaf(l) = leaf.get() else {
-                    unreachable!()
-                };
-                Node::alloc(&[], [l.first.to_be_bytes()[0]], [leaf])
-            }
+            Some(c) => match c.get() {
+                Kid::Node(n) => n,
+                Kid::Leaf(l) => Node::alloc(&[], [l.first.to_be_bytes()[0]], [c]),
+            },
         };
         self.inner.root.store(Shared::from(p), Ordering::Release);
         for old in retired {
@@ -1058,7 +1084,7 @@ impl StreamTree {
         let p = Box::into_raw(Box::new(leaf)) as *const Leaf;
         let mut retired = Vec::new();
         let new_top = match self.top(g) {
-            None => Child::Leaf(p),
+            None => Child::leaf(p),
             Some(top) => insert(&top, 0, &key, p, &mut retired),
         };
         self.publish(Some(new_top), retired, g);
@@ -1686,7 +1712,7 @@ mod tests {
                 assert_eq!(n.bytes.len(), n.prefix().len() + n.kids.len());
                 if is_root && n.kids.len() == 1 {
                     assert!(n.prefix().is_empty());
-                    assert!(matches!(n.kids[0], Child::Leaf(_)), "one-child root");
+                    assert!(n.kids[0].is_leaf(), "one-child root");
                 } else {
                     assert!(n.kids.len() >= 2, "uncompressed node");
                 }
