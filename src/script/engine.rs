@@ -664,8 +664,53 @@ fn call_command(
         ));
     }
     let core = ctx.core.clone();
+    if let Some(reply) = execute_here(ctx, spec, &refs) {
+        return reply_to_lua(lua, &reply, ctx.resp3);
+    }
     let reply = core.block_on(execute(ctx, spec, &refs));
     reply_to_lua(lua, &reply, ctx.resp3)
+}
+
+/// The common case, without a hop: a one-shard command on this core's keys,
+/// free of other transactions' locks (or held by the script's own). None
+/// when the command needs [`execute`].
+fn execute_here(ctx: &mut CallCtx, spec: &'static CommandSpec, argv: &[&[u8]]) -> Option<Vec<u8>> {
+    let (Exec::Shard(f) | Exec::Multi(f, _)) = spec.exec else {
+        return None;
+    };
+    let core = ctx.core.clone();
+    let shards = core.cores();
+    let mut keys = spec.key_positions(argv.len()).map(|i| argv[i]);
+    let first = keys.next();
+    let target = first.map_or(core.id, |k| shard_of(k, shards));
+    if target != core.id || keys.any(|k| shard_of(k, shards) != target) {
+        return None;
+    }
+    if first.is_some() && ctx.home != Some(core.id) {
+        return None;
+    }
+    let db = ctx.db;
+    let own = ctx.txn.as_ref().is_some_and(|t| t.holds(core.id));
+    {
+        let shard = core.shard.borrow();
+        if !own && !shard.locks.is_idle() {
+            let locks: Vec<DbKey> = spec
+                .key_positions(argv.len())
+                .map(|i| (db, argv[i].into()))
+                .collect();
+            if !shard.locks.keys_free(&locks) {
+                return None;
+            }
+        }
+    }
+    let mut out = Out::new(if ctx.resp3 {
+        Proto::Resp3
+    } else {
+        Proto::Resp2
+    });
+    core.with_ctx(db, |c| run_shard(f, c, argv, &mut out));
+    core.serve_blocked();
+    Some(out.buf)
 }
 
 /// The command of `argv` as a script may call it.
