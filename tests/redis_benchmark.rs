@@ -51,7 +51,11 @@ fn every_default_test_completes(server: &Server) {
             .lines()
             .find(|l| l.starts_with(&line))
             .unwrap_or_else(|| panic!("no result for {test}:\n{text}"));
-        let rps: f64 = row.split("\",\"").nth(1).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+        let rps: f64 = row
+            .split("\",\"")
+            .nth(1)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0);
         assert!(rps > 0.0, "{test} did no requests: {row}");
     }
 }

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
 use crate::resp::Out;
+use crate::script::busy::Kill;
 use crate::script::engine::{engine, CallCtx, Target};
 use crate::script::functions::{self, Library, RestorePolicy};
 use crate::script::registry::{parse_sha, STAYS, UNSEEN};
@@ -59,9 +60,7 @@ pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Result<(), Er
             s.out.ok();
             Ok(())
         }
-        // A script runs to its end on its core without yielding (see
-        // `script`), so no script is ever running while a command is served.
-        ConnCmd::ScriptKill => Err(Error::msg("NOTBUSY No scripts in execution right now.")),
+        ConnCmd::ScriptKill => kill(s, false),
         ConnCmd::ScriptHelp => {
             const LINES: &[&str] = &[
                 "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -85,6 +84,24 @@ pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Result<(), Er
             Ok(())
         }
         _ => unreachable!("not a scripting command: {cmd:?}"),
+    }
+}
+
+/// SCRIPT KILL / FUNCTION KILL: stops a script running past the BUSY
+/// threshold on another core (see `script::busy`).
+fn kill(s: &mut Session, function: bool) -> Result<(), Error> {
+    let now = crate::shard::now_ms();
+    match s.core.shared.busy.kill(s.core.id, now, function) {
+        Kill::Killed => {
+            s.out.ok();
+            Ok(())
+        }
+        Kill::Unkillable => Err(Error::msg(
+            "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.",
+        )),
+        Kill::NotBusy | Kill::WrongKind => {
+            Err(Error::msg("NOTBUSY No scripts in execution right now."))
+        }
     }
 }
 
@@ -188,6 +205,7 @@ async fn call(
         reach: reach.clone(),
         home,
         roamed: false,
+        function: matches!(target, Target::Function(_)),
     };
     match plan {
         Plan::Owner(shard) if shard == core.id && keys_free(&core, db, keys) => {
@@ -203,6 +221,7 @@ async fn call(
                 args.iter().map(|a| a.to_vec()).collect(),
             );
             let reach = reach.clone();
+            let function = matches!(target, Target::Function(_));
             let work = Work::closure(locks, LockMode::Plain, move |core: &Core| {
                 let ctx = CallCtx {
                     core: core.rc(),
@@ -213,6 +232,7 @@ async fn call(
                     reach,
                     home,
                     roamed: false,
+                    function,
                 };
                 let mut out = Out::new(proto);
                 let key_refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
@@ -385,10 +405,7 @@ pub async fn function(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Result<(
             s.out
                 .int(all.iter().map(|l| l.functions.len()).sum::<usize>() as i64);
         }
-        // Scripts run to their end without yielding (see `script`).
-        ConnCmd::FunctionKill => {
-            return Err(Error::msg("NOTBUSY No scripts in execution right now."))
-        }
+        ConnCmd::FunctionKill => kill(s, true)?,
         ConnCmd::FunctionHelp => {
             const LINES: &[&str] = &[
                 "FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",

@@ -44,6 +44,8 @@ pub struct CallCtx {
     pub home: Option<usize>,
     /// Set when a command reached a key off `home`.
     pub roamed: bool,
+    /// FCALL rather than EVAL (for SCRIPT KILL / FUNCTION KILL).
+    pub function: bool,
 }
 
 pub struct Engine {
@@ -308,6 +310,27 @@ impl Engine {
             .call((globals.clone(), api))?;
         let xpcall: Function = globals.raw_get("xpcall")?;
         let handler = lua.create_function(error_handler)?;
+        // SCRIPT KILL (from another core) is checked every 100,000
+        // instructions.
+        let ctx = call.clone();
+        lua.set_hook(
+            mlua::HookTriggers::new().every_nth_instruction(100_000),
+            move |_, _| {
+                let killed = ctx.try_borrow().ok().and_then(|c| {
+                    c.as_ref()
+                        .map(|c| (c.core.shared.busy.killed(c.core.id), c.function))
+                });
+                match killed {
+                    Some((true, false)) => Err(mlua::Error::runtime(
+                        "Script killed by user with SCRIPT KILL...",
+                    )),
+                    Some((true, true)) => Err(mlua::Error::runtime(
+                        "Script killed by user with FUNCTION KILL...",
+                    )),
+                    _ => Ok(mlua::VmState::Continue),
+                }
+            },
+        )?;
         let lib_env: Table = api_lib(&lua, "lib_env")?;
         let loader: Function = api_lib(&lua, "load_library")?;
         let bind: Function = api_lib(&lua, "bind")?;
@@ -369,7 +392,7 @@ impl Engine {
         // which may bring another script for this core: it is answered as
         // Redis answers anything while a script runs.
         if self.call.borrow().is_some() {
-            out.error("BUSY Redis is busy running a script. You can only call SCRIPT KILL or FUNCTION KILL or SHUTDOWN NOSAVE.");
+            out.error(super::busy::BUSY_SCRIPT);
             return ctx;
         }
         let (func, label, source) = match self.prepare(&ctx, target, keys, args) {
@@ -379,9 +402,13 @@ impl Engine {
                 return ctx;
             }
         };
+        let (core, busy_as_function) = (ctx.core.clone(), ctx.function);
+        let busy = &core.shared.busy;
+        busy.start(core.id, crate::shard::now_ms(), busy_as_function);
         *self.call.borrow_mut() = Some(ctx);
         let result = self.xpcall.call::<MultiValue>((func, self.handler.clone()));
         let ctx = self.call.borrow_mut().take().expect("the call context");
+        busy.end(core.id);
         let mut values = match result {
             Ok(v) => v.into_iter(),
             Err(e) => {
@@ -664,6 +691,9 @@ fn call_command(
         ));
     }
     let core = ctx.core.clone();
+    if spec.has_flag("write") {
+        core.shared.busy.wrote(core.id);
+    }
     if let Some(reply) = execute_here(ctx, spec, &refs) {
         return reply_to_lua(lua, &reply, ctx.resp3);
     }

@@ -22,7 +22,10 @@
 //!   a command that would have to answers TRYAGAIN, and the script is marked
 //!   to hold every shard from then on. Only a script that changes where it
 //!   goes from one run to the next can meet this.
+//! - A script past the BUSY threshold makes the other cores answer BUSY,
+//!   and SCRIPT KILL / FUNCTION KILL from them can stop it (`busy`).
 
+pub mod busy;
 pub mod convert;
 pub mod engine;
 pub mod functions;

@@ -280,6 +280,13 @@ impl Session {
             return Err(unknown_command(argv));
         };
         let spec = self.resolve(spec, argv)?;
+        // A script past the BUSY threshold on another core: Redis answers
+        // every client so while one runs (see `script::busy`).
+        if let Some(busy) = self.core.shared.busy.busy_elsewhere(self.core.id, self.now) {
+            if !spec.has_flag("allow_busy") {
+                return Err(busy.into());
+            }
+        }
         if !self.authenticated && !spec.has_flag("no_auth") {
             return Err("NOAUTH Authentication required.".into());
         }

@@ -34,10 +34,12 @@ pub struct Shared {
     pub scripts: crate::script::registry::Registry,
     /// Function libraries known to every core (FUNCTION LOAD).
     pub functions: crate::script::functions::Libraries,
+    /// Scripts running past the BUSY threshold, per core.
+    pub busy: crate::script::busy::Busy,
 }
 
 impl Shared {
-    fn new() -> Shared {
+    fn new(cores: usize) -> Shared {
         let start_unix = now_ms() / 1000;
         // 40 hex digits like Redis's run id; unique enough per process start.
         let seed = ahash::RandomState::new();
@@ -62,6 +64,7 @@ impl Shared {
             connected: AtomicUsize::new(0),
             scripts: Default::default(),
             functions: Default::default(),
+            busy: crate::script::busy::Busy::new(cores),
         }
     }
 }
@@ -71,7 +74,7 @@ pub fn run(config: Config) -> io::Result<()> {
     let threads = config.threads();
     let listeners = listener::bind_all(&config, threads)?;
     let (mesh, wakeups) = Mesh::new(threads)?;
-    let shared = Arc::new(Shared::new());
+    let shared = Arc::new(Shared::new(threads));
     let cpus = if config.no_pin {
         eprintln!(
             "ringbus {} ready: {} on port {}, {threads} executor(s){}",
