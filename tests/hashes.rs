@@ -43,21 +43,6 @@ const NOT_INT: &str = "ERR value is not an integer or out of range";
 const NOT_FLOAT: &str = "ERR value is not a valid float";
 const SYNTAX: &str = "ERR syntax error";
 
-fn arity(cmd: &str) -> Vec<u8> {
-    err(&format!(
-        "ERR wrong number of arguments for '{cmd}' command"
-    ))
-}
-
-fn hello3(c: &mut RawConn) {
-    let r = c.cmd(&["HELLO", "3"]);
-    assert_eq!(r.first(), Some(&b'%'), "HELLO 3 -> {}", show(&r));
-}
-
-fn texts(r: &Reply) -> Vec<String> {
-    r.as_array().iter().map(Reply::as_text).collect()
-}
-
 /// The fields and values of an HGETALL reply (map or flat array).
 fn pairs_of(reply: &[u8]) -> BTreeMap<String, String> {
     Reply::parse(reply)
@@ -65,10 +50,6 @@ fn pairs_of(reply: &[u8]) -> BTreeMap<String, String> {
         .into_iter()
         .map(|(k, v)| (k, v.as_text()))
         .collect()
-}
-
-fn encoding(c: &mut RawConn, key: &str) -> String {
-    Reply::parse(&c.cmd(&["OBJECT", "ENCODING", key])).as_text()
 }
 
 // -------------------------------------------------------------------- tests
@@ -414,27 +395,6 @@ fn hrandfield_errors_and_their_order(s: &Server) {
     c.check(&["HRANDFIELD", "str", "1", "WITHVALUES"], &err(WRONGTYPE));
 }
 
-fn scan_all(c: &mut RawConn, cmd: &str, key: &str, extra: &[&str]) -> (Vec<String>, usize) {
-    let mut cursor = "0".to_string();
-    let mut items = Vec::new();
-    let mut calls = 0;
-    loop {
-        let mut args = vec![cmd, key, cursor.as_str()];
-        args.extend_from_slice(extra);
-        let r = Reply::parse(&c.cmd(&args));
-        let parts = r.as_array();
-        assert_eq!(parts.len(), 2);
-        let next = parts[0].as_text();
-        items.extend(texts(&parts[1]));
-        calls += 1;
-        if next == "0" {
-            return (items, calls);
-        }
-        cursor = next;
-        assert!(calls < 10_000, "scan does not end");
-    }
-}
-
 fn hscan_small_and_large(s: &Server) {
     let mut c = s.raw();
     c.check(&["HSCAN", "nokey", "0"], &array(&[bulk("0"), bulks(&[])]));
@@ -473,7 +433,7 @@ fn hscan_small_and_large(s: &Server) {
     }
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     c.check(&refs, &int(1000));
-    let (items, calls) = scan_all(&mut c, "HSCAN", "big", &["COUNT", "20"]);
+    let (items, calls) = scan_key(&mut c, "HSCAN", "big", &["COUNT", "20"]);
     assert!(calls > 5, "{calls} calls");
     let mut seen = BTreeMap::new();
     for p in items.chunks(2) {
@@ -481,7 +441,7 @@ fn hscan_small_and_large(s: &Server) {
         seen.insert(p[0].clone(), p[1].clone());
     }
     assert_eq!(seen.len(), 1000);
-    let (items, _) = scan_all(
+    let (items, _) = scan_key(
         &mut c,
         "HSCAN",
         "big",

@@ -15,7 +15,6 @@ mod common;
 use common::*;
 use ringbus::shard::route::shard_of;
 use std::collections::BTreeSet;
-use std::io::ErrorKind;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -58,23 +57,6 @@ const THIRD: &str = "{in}third";
 const Q1: &str = "{in}q1";
 const Q2: &str = "{out}q2";
 
-/// How long a blocked client may take to show up in INFO, or to leave it.
-const SETTLE: Duration = Duration::from_secs(5);
-
-fn arity(cmd: &str) -> Vec<u8> {
-    err(&format!(
-        "ERR wrong number of arguments for '{cmd}' command"
-    ))
-}
-
-fn nil_array() -> Vec<u8> {
-    b"*-1\r\n".to_vec()
-}
-
-fn null3() -> Vec<u8> {
-    b"_\r\n".to_vec()
-}
-
 /// A BLPOP / BRPOP reply: `[key, element]`.
 fn popped(key: &str, element: &str) -> Vec<u8> {
     bulks(&[key, element])
@@ -83,74 +65,6 @@ fn popped(key: &str, element: &str) -> Vec<u8> {
 /// A BLMPOP reply: `[key, [elements...]]`.
 fn mpop(key: &str, items: &[&str]) -> Vec<u8> {
     array(&[bulk(key), bulks(items)])
-}
-
-fn hello3(c: &mut RawConn) {
-    let r = c.cmd(&["HELLO", "3"]);
-    assert_eq!(r.first(), Some(&b'%'), "HELLO 3 -> {}", show(&r));
-}
-
-fn client_id(c: &mut RawConn) -> i64 {
-    Reply::parse(&c.cmd(&["CLIENT", "ID"])).as_int()
-}
-
-/// INFO clients' blocked_clients.
-fn blocked_clients(admin: &mut RawConn) -> i64 {
-    let info = Reply::parse(&admin.cmd(&["INFO", "clients"])).as_text();
-    parse_info(&info)
-        .into_iter()
-        .find(|(_, k, _)| k == "blocked_clients")
-        .map(|(_, _, v)| v.parse().expect("blocked_clients value"))
-        .expect("INFO clients has blocked_clients")
-}
-
-/// Poll INFO until exactly `n` clients are blocked.
-fn wait_blocked(admin: &mut RawConn, n: i64) {
-    let deadline = Instant::now() + SETTLE;
-    loop {
-        let got = blocked_clients(admin);
-        if got == n {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "blocked_clients stayed {got}, expected {n}"
-        );
-        thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// Send a blocking command without reading its reply.
-fn block(c: &mut RawConn, args: &[&str]) {
-    c.send(&encode_str(args));
-}
-
-/// Send a blocking command and wait until the server counts one more
-/// blocked client.
-fn block_and_wait(c: &mut RawConn, admin: &mut RawConn, args: &[&str]) {
-    let before = blocked_clients(admin);
-    block(c, args);
-    wait_blocked(admin, before + 1);
-}
-
-/// Assert that nothing has arrived on `c` after waiting `wait`.
-fn assert_no_reply(c: &RawConn, wait: Duration) {
-    thread::sleep(wait);
-    c.stream.set_nonblocking(true).unwrap();
-    let mut buf = [0u8; 256];
-    let r = c.stream.peek(&mut buf);
-    c.stream.set_nonblocking(false).unwrap();
-    match r {
-        Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-        Ok(0) => panic!("connection closed while it should be blocked"),
-        Ok(n) => panic!("unexpected reply while blocked: {}", show(&buf[..n])),
-        Err(e) => panic!("peek: {e}"),
-    }
-}
-
-fn expect(c: &mut RawConn, want: &[u8]) {
-    let got = c.read_reply();
-    assert_eq!(show(&got), show(want), "reply of a blocked client");
 }
 
 fn assert_list(c: &mut RawConn, key: &str, items: &[&str]) {
@@ -221,13 +135,7 @@ fn timeout_returns_null_resp2(s: &Server) {
         &["BLMPOP", "0.1", "1", "nokey", "RIGHT", "COUNT", "5"],
     ];
     for cmd in cmds {
-        let start = Instant::now();
-        c.check(cmd, &nil_array());
-        let took = start.elapsed();
-        assert!(
-            took >= Duration::from_millis(90) && took < Duration::from_secs(3),
-            "{cmd:?} timed out after {took:?}"
-        );
+        check_times_out(&mut c, cmd, 100, &nil_array());
     }
     c.check(&["EXISTS", "d"], &int(0));
     // A short fractional timeout.
@@ -248,13 +156,7 @@ fn timeout_returns_null_resp3(s: &Server) {
         &["BLMPOP", "0.1", "1", "nokey", "LEFT", "COUNT", "2"],
     ];
     for cmd in cmds {
-        let start = Instant::now();
-        c.check(cmd, &null3());
-        let took = start.elapsed();
-        assert!(
-            took >= Duration::from_millis(90) && took < Duration::from_secs(3),
-            "{cmd:?} timed out after {took:?}"
-        );
+        check_times_out(&mut c, cmd, 100, &null3());
     }
     c.check(&["PING"], &simple("PONG"));
 }
@@ -342,18 +244,18 @@ fn push_wakes_each_blocking_command(s: &Server) {
     block_and_wait(&mut b, &mut admin, &["BLPOP", "k", "0"]);
     assert_no_reply(&b, Duration::from_millis(100));
     p.check(&["RPUSH", "k", "a"], &int(1));
-    expect(&mut b, &popped("k", "a"));
+    expect_reply(&mut b, &popped("k", "a"));
     p.check(&["EXISTS", "k"], &int(0));
 
     block_and_wait(&mut b, &mut admin, &["BRPOP", "k", "5"]);
     p.check(&["LPUSH", "k", "x", "y"], &int(2));
-    expect(&mut b, &popped("k", "x"));
+    expect_reply(&mut b, &popped("k", "x"));
     assert_list(&mut p, "k", &["y"]);
     p.check(&["DEL", "k"], &int(1));
 
     block_and_wait(&mut b, &mut admin, &["BRPOPLPUSH", "k", "d", "0"]);
     p.check(&["RPUSH", "k", "m", "n"], &int(2));
-    expect(&mut b, &bulk("n"));
+    expect_reply(&mut b, &bulk("n"));
     assert_list(&mut p, "k", &["m"]);
     assert_list(&mut p, "d", &["n"]);
     p.check(&["DEL", "k", "d"], &int(2));
@@ -366,7 +268,7 @@ fn push_wakes_each_blocking_command(s: &Server) {
     p.check(&["RPUSH", "d", "old"], &int(1));
     assert_no_reply(&b, Duration::from_millis(50));
     p.check(&["RPUSH", "k", "m", "n"], &int(2));
-    expect(&mut b, &bulk("m"));
+    expect_reply(&mut b, &bulk("m"));
     assert_list(&mut p, "k", &["n"]);
     assert_list(&mut p, "d", &["old", "m"]);
     p.check(&["DEL", "k", "d"], &int(2));
@@ -377,21 +279,21 @@ fn push_wakes_each_blocking_command(s: &Server) {
         &["BLMPOP", "0", "2", "k1", "k2", "RIGHT"],
     );
     p.check(&["RPUSH", "k2", "1", "2"], &int(2));
-    expect(&mut b, &mpop("k2", &["2"]));
+    expect_reply(&mut b, &mpop("k2", &["2"]));
     assert_list(&mut p, "k2", &["1"]);
 
     // RESP3 clients get the same reply shapes when woken.
     hello3(&mut b);
     block_and_wait(&mut b, &mut admin, &["BLPOP", "r3", "0"]);
     p.check(&["RPUSH", "r3", "v"], &int(1));
-    expect(&mut b, &popped("r3", "v"));
+    expect_reply(&mut b, &popped("r3", "v"));
     block_and_wait(
         &mut b,
         &mut admin,
         &["BLMOVE", "r3", "d3", "LEFT", "LEFT", "0"],
     );
     p.check(&["RPUSH", "r3", "w"], &int(1));
-    expect(&mut b, &bulk("w"));
+    expect_reply(&mut b, &bulk("w"));
     wait_blocked(&mut admin, 0);
     b.check(&["PING"], &simple("PONG"));
 }
@@ -406,16 +308,16 @@ fn other_commands_wake_blocked_clients(s: &Server) {
 
     block_and_wait(&mut b, &mut admin, &["BLPOP", "k", "0"]);
     p.check(&["LMOVE", "src", "k", "LEFT", "LEFT"], &bulk("1"));
-    expect(&mut b, &popped("k", "1"));
+    expect_reply(&mut b, &popped("k", "1"));
     p.check(&["EXISTS", "k"], &int(0));
 
     block_and_wait(&mut b, &mut admin, &["BRPOP", "k", "0"]);
     p.check(&["RPOPLPUSH", "src", "k"], &bulk("3"));
-    expect(&mut b, &popped("k", "3"));
+    expect_reply(&mut b, &popped("k", "3"));
 
     block_and_wait(&mut b, &mut admin, &["BLPOP", "k", "0"]);
     p.check(&["RENAME", "src", "k"], &ok());
-    expect(&mut b, &popped("k", "2"));
+    expect_reply(&mut b, &popped("k", "2"));
     p.check(&["EXISTS", "k", "src"], &int(0));
 
     // LPUSHX / RPUSHX / LINSERT on a missing key create nothing: still blocked.
@@ -425,7 +327,7 @@ fn other_commands_wake_blocked_clients(s: &Server) {
     p.check(&["LINSERT", "k", "BEFORE", "a", "x"], &int(0));
     assert_no_reply(&b, Duration::from_millis(100));
     p.check(&["RPUSH", "k", "finally"], &int(1));
-    expect(&mut b, &popped("k", "finally"));
+    expect_reply(&mut b, &popped("k", "finally"));
 }
 
 fn fifo_among_ten_clients(s: &Server) {
@@ -448,7 +350,7 @@ fn fifo_among_ten_clients(s: &Server) {
             2 => mpop("fifo", &[&e]),
             _ => popped("fifo", &e),
         };
-        expect(&mut clients[i], &want);
+        expect_reply(&mut clients[i], &want);
         p.check(&["EXISTS", "fifo"], &int(0));
         // Nobody else was served.
         for c in clients.iter().skip(i + 1) {
@@ -468,7 +370,7 @@ fn one_push_serves_several_clients(s: &Server) {
     // The pusher sees the length before anyone is served.
     p.check(&["LPUSH", "k", "a", "b", "c"], &int(3));
     for (c, e) in clients.iter_mut().zip(["c", "b", "a"]) {
-        expect(c, &popped("k", e));
+        expect_reply(c, &popped("k", e));
     }
     p.check(&["EXISTS", "k"], &int(0));
     wait_blocked(&mut admin, 0);
@@ -478,12 +380,12 @@ fn one_push_serves_several_clients(s: &Server) {
         block_and_wait(c, &mut admin, &["BRPOP", "k", "0"]);
     }
     p.check(&["RPUSH", "k", "x", "y"], &int(2));
-    expect(&mut clients[0], &popped("k", "y"));
-    expect(&mut clients[1], &popped("k", "x"));
+    expect_reply(&mut clients[0], &popped("k", "y"));
+    expect_reply(&mut clients[1], &popped("k", "x"));
     assert_no_reply(&clients[2], Duration::from_millis(100));
     assert_eq!(blocked_clients(&mut admin), 1);
     p.check(&["RPUSH", "k", "z"], &int(1));
-    expect(&mut clients[2], &popped("k", "z"));
+    expect_reply(&mut clients[2], &popped("k", "z"));
 
     // More elements than clients: the rest stay in the list.
     for c in clients.iter_mut() {
@@ -491,7 +393,7 @@ fn one_push_serves_several_clients(s: &Server) {
     }
     p.check(&["RPUSH", "k", "1", "2", "3", "4", "5"], &int(5));
     for (c, e) in clients.iter_mut().zip(["1", "2", "3"]) {
-        expect(c, &popped("k", e));
+        expect_reply(c, &popped("k", e));
     }
     assert_list(&mut p, "k", &["4", "5"]);
 }
@@ -503,7 +405,7 @@ fn multi_key_client_is_served_once(s: &Server) {
     // Keys on three shards; the third one gets an element first.
     block_and_wait(&mut x, &mut admin, &["BLPOP", SRC, DST, THIRD, "0"]);
     p.check(&["RPUSH", THIRD, "t"], &int(1));
-    expect(&mut x, &popped(THIRD, "t"));
+    expect_reply(&mut x, &popped(THIRD, "t"));
     wait_blocked(&mut admin, 0);
     // Served once: later pushes to the other keys stay.
     p.check(&["RPUSH", SRC, "s"], &int(1));
@@ -518,17 +420,17 @@ fn multi_key_client_is_served_once(s: &Server) {
     block_and_wait(&mut x, &mut admin, &["BRPOP", SRC, DST, "0"]);
     block_and_wait(&mut y, &mut admin, &["BLMPOP", "0", "1", DST, "LEFT"]);
     p.check(&["RPUSH", SRC, "for-x"], &int(1));
-    expect(&mut x, &popped(SRC, "for-x"));
+    expect_reply(&mut x, &popped(SRC, "for-x"));
     assert_no_reply(&y, Duration::from_millis(50));
     p.check(&["RPUSH", DST, "for-y"], &int(1));
-    expect(&mut y, &mpop(DST, &["for-y"]));
+    expect_reply(&mut y, &mpop(DST, &["for-y"]));
     assert_no_reply(&x, Duration::from_millis(50));
     p.check(&["EXISTS", SRC, DST], &int(0));
 
     // The same key named twice is served once.
     block_and_wait(&mut x, &mut admin, &["BLPOP", "k", "k", "0"]);
     p.check(&["RPUSH", "k", "1", "2"], &int(2));
-    expect(&mut x, &popped("k", "1"));
+    expect_reply(&mut x, &popped("k", "1"));
     assert_list(&mut p, "k", &["2"]);
     wait_blocked(&mut admin, 0);
 }
@@ -576,8 +478,8 @@ fn disconnect_while_blocked_leaves_no_trace(s: &Server) {
     drop(b);
     wait_blocked(&mut admin, 2);
     p.check(&["RPUSH", "k", "1", "2", "3"], &int(3));
-    expect(&mut a, &popped("k", "1"));
-    expect(&mut c, &popped("k", "2"));
+    expect_reply(&mut a, &popped("k", "1"));
+    expect_reply(&mut c, &popped("k", "2"));
     assert_list(&mut p, "k", &["3"]);
 
     // A blocked client that half-closes its connection is dropped as well.
@@ -610,17 +512,17 @@ fn client_unblock(s: &Server) {
     // Default reason: as if the timeout expired.
     block_and_wait(&mut b, &mut admin, &["BLPOP", "k", "0"]);
     admin.check(&["CLIENT", "UNBLOCK", &ids], &int(1));
-    expect(&mut b, &nil_array());
+    expect_reply(&mut b, &nil_array());
     wait_blocked(&mut admin, 0);
     admin.check(&["CLIENT", "UNBLOCK", &ids], &int(0));
 
     block_and_wait(&mut b, &mut admin, &["BRPOPLPUSH", "k", "d", "0"]);
     admin.check(&["CLIENT", "UNBLOCK", &ids, "TIMEOUT"], &int(1));
-    expect(&mut b, &nil_array());
+    expect_reply(&mut b, &nil_array());
 
     block_and_wait(&mut b, &mut admin, &["BLMPOP", "0", "1", "k", "LEFT"]);
     admin.check(&["CLIENT", "UNBLOCK", &ids, "error"], &int(1));
-    expect(&mut b, &err(UNBLOCKED));
+    expect_reply(&mut b, &err(UNBLOCKED));
 
     block_and_wait(
         &mut b,
@@ -628,13 +530,13 @@ fn client_unblock(s: &Server) {
         &["BLMOVE", SRC, DST, "LEFT", "LEFT", "0"],
     );
     admin.check(&["CLIENT", "UNBLOCK", &ids, "ERROR"], &int(1));
-    expect(&mut b, &err(UNBLOCKED));
+    expect_reply(&mut b, &err(UNBLOCKED));
 
     // RESP3: the timeout form is a RESP3 null.
     hello3(&mut b);
     block_and_wait(&mut b, &mut admin, &["BRPOP", "k", "0"]);
     admin.check(&["CLIENT", "UNBLOCK", &ids], &int(1));
-    expect(&mut b, &null3());
+    expect_reply(&mut b, &null3());
 
     // Unblocked clients are really gone from the key: a push stays.
     wait_blocked(&mut admin, 0);
@@ -658,13 +560,13 @@ fn info_blocked_clients(s: &Server) {
     block(&mut c, &["BLMPOP", "0", "2", THIRD, "k2", "LEFT"]);
     wait_blocked(&mut admin, 3);
     // b times out.
-    expect(&mut b, &nil_array());
+    expect_reply(&mut b, &nil_array());
     wait_blocked(&mut admin, 2);
     admin.check(&["CLIENT", "UNBLOCK", &a_id.to_string()], &int(1));
-    expect(&mut a, &nil_array());
+    expect_reply(&mut a, &nil_array());
     wait_blocked(&mut admin, 1);
     admin.check(&["RPUSH", "k2", "x"], &int(1));
-    expect(&mut c, &mpop("k2", &["x"]));
+    expect_reply(&mut c, &mpop("k2", &["x"]));
     wait_blocked(&mut admin, 0);
     // Non-blocking list commands never count.
     a.check(&["LPOP", "nokey"], &nil());
@@ -682,14 +584,14 @@ fn blmove_across_shards(s: &Server) {
         &["BLMOVE", SRC, DST, "RIGHT", "LEFT", "0"],
     );
     p.check(&["RPUSH", SRC, "x", "y"], &int(2));
-    expect(&mut b, &bulk("y"));
+    expect_reply(&mut b, &bulk("y"));
     assert_list(&mut p, SRC, &["x"]);
     assert_list(&mut p, DST, &["y"]);
     p.check(&["DEL", SRC], &int(1));
 
     block_and_wait(&mut b, &mut admin, &["BRPOPLPUSH", THIRD, DST, "0"]);
     p.check(&["LPUSH", THIRD, "z"], &int(1));
-    expect(&mut b, &bulk("z"));
+    expect_reply(&mut b, &bulk("z"));
     p.check(&["EXISTS", THIRD], &int(0));
     assert_list(&mut p, DST, &["z", "y"]);
 
@@ -700,7 +602,7 @@ fn blmove_across_shards(s: &Server) {
         &["BLMOVE", SRC, THIRD, "LEFT", "RIGHT", "0"],
     );
     p.check(&["LMOVE", DST, SRC, "LEFT", "LEFT"], &bulk("z"));
-    expect(&mut b, &bulk("z"));
+    expect_reply(&mut b, &bulk("z"));
     p.check(&["EXISTS", SRC], &int(0));
     assert_list(&mut p, THIRD, &["z"]);
     assert_list(&mut p, DST, &["y"]);
@@ -722,7 +624,7 @@ fn blmove_across_shards(s: &Server) {
         ],
     );
     p.check(&["RPUSH", "{in}empty", "1", "2", "3"], &int(3));
-    expect(&mut b, &mpop("{in}empty", &["3", "2"]));
+    expect_reply(&mut b, &mpop("{in}empty", &["3", "2"]));
     assert_list(&mut p, "{in}empty", &["1"]);
 
     // Many blocked moves in a row, each woken by a push.
@@ -735,7 +637,7 @@ fn blmove_across_shards(s: &Server) {
             &["BLMOVE", SRC, DST, "LEFT", "RIGHT", "5"],
         );
         p.check(&["RPUSH", SRC, &v], &int(1));
-        expect(&mut b, &bulk(&v));
+        expect_reply(&mut b, &bulk(&v));
     }
     p.check(&["LLEN", DST], &int(50));
     p.check(&["EXISTS", SRC], &int(0));
@@ -755,8 +657,8 @@ fn blocked_move_feeds_blocked_pop(s: &Server) {
     );
     block_and_wait(&mut b, &mut admin, &["BLPOP", DST, "0"]);
     p.check(&["RPUSH", SRC, "m"], &int(1));
-    expect(&mut a, &bulk("m"));
-    expect(&mut b, &popped(DST, "m"));
+    expect_reply(&mut a, &bulk("m"));
+    expect_reply(&mut b, &popped(DST, "m"));
     p.check(&["EXISTS", SRC, DST], &int(0));
     wait_blocked(&mut admin, 0);
 
@@ -770,9 +672,9 @@ fn blocked_move_feeds_blocked_pop(s: &Server) {
     );
     block_and_wait(&mut c, &mut admin, &["BRPOP", THIRD, "0"]);
     p.check(&["LPUSH", SRC, "n"], &int(1));
-    expect(&mut a, &bulk("n"));
-    expect(&mut b, &bulk("n"));
-    expect(&mut c, &popped(THIRD, "n"));
+    expect_reply(&mut a, &bulk("n"));
+    expect_reply(&mut b, &bulk("n"));
+    expect_reply(&mut c, &popped(THIRD, "n"));
     p.check(&["EXISTS", SRC, DST, THIRD], &int(0));
     wait_blocked(&mut admin, 0);
 }
@@ -790,7 +692,7 @@ fn blmove_woken_into_wrong_type_keeps_element(s: &Server) {
         &["BLMOVE", SRC, DST, "RIGHT", "LEFT", "0"],
     );
     p.check(&["RPUSH", SRC, "m"], &int(1));
-    expect(&mut b, &err(WRONGTYPE));
+    expect_reply(&mut b, &err(WRONGTYPE));
     assert_list(&mut p, SRC, &["m"]);
     p.check(&["GET", DST], &bulk("string"));
     wait_blocked(&mut admin, 0);
@@ -806,7 +708,7 @@ fn blmpop_count_when_woken(s: &Server) {
         &["BLMPOP", "0", "1", "k", "LEFT", "COUNT", "3"],
     );
     p.check(&["RPUSH", "k", "a", "b", "c", "d"], &int(4));
-    expect(&mut b, &mpop("k", &["a", "b", "c"]));
+    expect_reply(&mut b, &mpop("k", &["a", "b", "c"]));
     assert_list(&mut p, "k", &["d"]);
     p.check(&["DEL", "k"], &int(1));
     block_and_wait(
@@ -815,7 +717,7 @@ fn blmpop_count_when_woken(s: &Server) {
         &["BLMPOP", "0", "1", "k", "RIGHT", "COUNT", "10"],
     );
     p.check(&["RPUSH", "k", "x", "y"], &int(2));
-    expect(&mut b, &mpop("k", &["y", "x"]));
+    expect_reply(&mut b, &mpop("k", &["y", "x"]));
     p.check(&["EXISTS", "k"], &int(0));
 }
 

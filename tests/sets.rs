@@ -55,21 +55,6 @@ const A: &str = "{from}a";
 const B: &str = "{to}b";
 const C: &str = "{in}c";
 
-fn arity(cmd: &str) -> Vec<u8> {
-    err(&format!(
-        "ERR wrong number of arguments for '{cmd}' command"
-    ))
-}
-
-fn hello3(c: &mut RawConn) {
-    let r = c.cmd(&["HELLO", "3"]);
-    assert_eq!(r.first(), Some(&b'%'), "HELLO 3 -> {}", show(&r));
-}
-
-fn texts(r: &Reply) -> Vec<String> {
-    r.as_array().iter().map(Reply::as_text).collect()
-}
-
 /// The members of an array or set reply, sorted.
 fn sorted(reply: &[u8]) -> Vec<String> {
     let mut v = texts(&Reply::parse(reply));
@@ -85,10 +70,6 @@ fn strs(items: &[&str]) -> Vec<String> {
 
 fn members(c: &mut RawConn, key: &str) -> Vec<String> {
     sorted(&c.cmd(&["SMEMBERS", key]))
-}
-
-fn encoding(c: &mut RawConn, key: &str) -> String {
-    Reply::parse(&c.cmd(&["OBJECT", "ENCODING", key])).as_text()
 }
 
 /// OBJECT ENCODING of a small set holding a non-integer: Redis 7.2 keeps it
@@ -729,26 +710,6 @@ fn sintercard_errors(s: &Server) {
     c.check(&["SINTERCARD", "1", "str", "LIMIT", "-1"], &limit);
 }
 
-fn scan_all(c: &mut RawConn, key: &str, extra: &[&str]) -> (Vec<String>, usize) {
-    let mut cursor = "0".to_string();
-    let mut items = Vec::new();
-    let mut calls = 0;
-    loop {
-        let mut args = vec!["SSCAN", key, cursor.as_str()];
-        args.extend_from_slice(extra);
-        let r = Reply::parse(&c.cmd(&args));
-        let parts = r.as_array();
-        let next = parts[0].as_text();
-        items.extend(texts(&parts[1]));
-        calls += 1;
-        if next == "0" {
-            return (items, calls);
-        }
-        cursor = next;
-        assert!(calls < 10_000, "scan does not end");
-    }
-}
-
 fn sscan_small_and_large(s: &Server) {
     let mut c = s.raw();
     c.check(&["SSCAN", "nokey", "0"], &array(&[bulk("0"), bulks(&[])]));
@@ -764,7 +725,7 @@ fn sscan_small_and_large(s: &Server) {
     c.check(&["SADD", "s", "ab", "b", "ac"], &int(3));
     assert_eq!(
         {
-            let (items, calls) = scan_all(&mut c, "s", &["MATCH", "a*"]);
+            let (items, calls) = scan_key(&mut c, "SSCAN", "s", &["MATCH", "a*"]);
             assert_eq!(calls, 1);
             let mut items = items;
             items.sort();
@@ -776,11 +737,11 @@ fn sscan_small_and_large(s: &Server) {
         sadd_many(&mut c, "big", (0..1000).map(|i| format!("m{i}"))),
         1000
     );
-    let (items, calls) = scan_all(&mut c, "big", &["COUNT", "25"]);
+    let (items, calls) = scan_key(&mut c, "SSCAN", "big", &["COUNT", "25"]);
     assert!(calls > 5, "{calls}");
     let seen: BTreeSet<String> = items.iter().cloned().collect();
     assert_eq!((items.len(), seen.len()), (1000, 1000));
-    let (items, _) = scan_all(&mut c, "big", &["MATCH", "m9?", "COUNT", "100"]);
+    let (items, _) = scan_key(&mut c, "SSCAN", "big", &["MATCH", "m9?", "COUNT", "100"]);
     let seen: BTreeSet<String> = items.into_iter().collect();
     assert_eq!(seen, (90..100).map(|i| format!("m{i}")).collect());
 }

@@ -27,7 +27,6 @@ mod common;
 use common::*;
 use ringbus::shard::route::shard_of;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::ErrorKind;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -89,14 +88,6 @@ fn nogroup(key: &str, group: &str) -> String {
     )
 }
 
-fn nil_array() -> Vec<u8> {
-    b"*-1\r\n".to_vec()
-}
-
-fn null3() -> Vec<u8> {
-    b"_\r\n".to_vec()
-}
-
 /// One stream entry with a single field `f`: `[id, ["f", value]]`.
 fn entry(id: &str, value: &str) -> Vec<u8> {
     array(&[bulk(id), bulks(&["f", value])])
@@ -126,20 +117,6 @@ fn one(key: &str, id: &str, value: &str) -> Vec<u8> {
     streams(&[(key, vec![entry(id, value)])])
 }
 
-/// XPENDING's summary for a group with nothing pending.
-fn no_pending() -> Vec<u8> {
-    b"*4\r\n:0\r\n$-1\r\n$-1\r\n*-1\r\n".to_vec()
-}
-
-/// XPENDING's summary: count, first and last ID, `[consumer, count]` pairs.
-fn pending_summary(n: i64, first: &str, last: &str, consumers: &[(&str, i64)]) -> Vec<u8> {
-    let per: Vec<Vec<u8>> = consumers
-        .iter()
-        .map(|(c, k)| bulks(&[c, &k.to_string()]))
-        .collect();
-    array(&[int(n), bulk(first), bulk(last), array(&per)])
-}
-
 /// A command line split on single spaces (two spaces make an empty argument).
 fn words(line: &str) -> Vec<&str> {
     line.split(' ').collect()
@@ -150,22 +127,9 @@ fn xadd(c: &mut RawConn, key: &str, id: &str, value: &str) {
     c.check(&["XADD", key, id, "f", value], &bulk(id));
 }
 
-/// Entries of XPENDING's extended form: (id, consumer, idle ms, deliveries).
-fn pending(c: &mut RawConn, args: &[&str]) -> Vec<(String, String, i64, i64)> {
-    let r = Reply::parse(&c.cmd(args));
-    r.as_array()
-        .iter()
-        .map(|e| {
-            let e = e.as_array();
-            assert_eq!(e.len(), 4, "XPENDING entry {e:?}");
-            (e[0].as_text(), e[1].as_text(), e[2].as_int(), e[3].as_int())
-        })
-        .collect()
-}
-
 /// (id, consumer, deliveries) of each pending entry, idle time left out.
 fn pending_owners(c: &mut RawConn, args: &[&str]) -> Vec<(String, String, i64)> {
-    pending(c, args)
+    xpending_entries(c, args)
         .into_iter()
         .map(|(id, owner, _, n)| (id, owner, n))
         .collect()
@@ -184,7 +148,7 @@ fn wait_idle(c: &mut RawConn, key: &str, group: &str, idle_ms: u64, n: usize) {
     let idle = idle_ms.to_string();
     let deadline = Instant::now() + SETTLE;
     loop {
-        let got = pending(c, &["XPENDING", key, group, "IDLE", &idle, "-", "+", "100"]);
+        let got = xpending_entries(c, &["XPENDING", key, group, "IDLE", &idle, "-", "+", "100"]);
         if got.len() == n {
             return;
         }
@@ -195,85 +159,6 @@ fn wait_idle(c: &mut RawConn, key: &str, group: &str, idle_ms: u64, n: usize) {
         );
         thread::sleep(Duration::from_millis(20));
     }
-}
-
-fn hello3(c: &mut RawConn) {
-    let r = c.cmd(&["HELLO", "3"]);
-    assert_eq!(r.first(), Some(&b'%'), "HELLO 3 -> {}", show(&r));
-}
-
-fn client_id(c: &mut RawConn) -> i64 {
-    Reply::parse(&c.cmd(&["CLIENT", "ID"])).as_int()
-}
-
-/// INFO clients' blocked_clients.
-fn blocked_clients(admin: &mut RawConn) -> i64 {
-    let info = Reply::parse(&admin.cmd(&["INFO", "clients"])).as_text();
-    parse_info(&info)
-        .into_iter()
-        .find(|(_, k, _)| k == "blocked_clients")
-        .map(|(_, _, v)| v.parse().expect("blocked_clients value"))
-        .expect("INFO clients has blocked_clients")
-}
-
-/// Poll INFO until exactly `n` clients are blocked.
-fn wait_blocked(admin: &mut RawConn, n: i64) {
-    let deadline = Instant::now() + SETTLE;
-    loop {
-        let got = blocked_clients(admin);
-        if got == n {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "blocked_clients stayed {got}, expected {n}"
-        );
-        thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// Send a blocking command without reading its reply.
-fn block(c: &mut RawConn, args: &[&str]) {
-    c.send(&encode_str(args));
-}
-
-/// Send a blocking command and wait until the server counts one more
-/// blocked client.
-fn block_and_wait(c: &mut RawConn, admin: &mut RawConn, args: &[&str]) {
-    let before = blocked_clients(admin);
-    block(c, args);
-    wait_blocked(admin, before + 1);
-}
-
-/// Assert that nothing has arrived on `c` after waiting `wait`.
-fn assert_no_reply(c: &RawConn, wait: Duration) {
-    thread::sleep(wait);
-    c.stream.set_nonblocking(true).unwrap();
-    let mut buf = [0u8; 256];
-    let r = c.stream.peek(&mut buf);
-    c.stream.set_nonblocking(false).unwrap();
-    match r {
-        Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-        Ok(0) => panic!("connection closed while it should be blocked"),
-        Ok(n) => panic!("unexpected reply while blocked: {}", show(&buf[..n])),
-        Err(e) => panic!("peek: {e}"),
-    }
-}
-
-fn expect(c: &mut RawConn, want: &[u8]) {
-    let got = c.read_reply();
-    assert_eq!(show(&got), show(want), "reply of a blocked client");
-}
-
-/// Run `args` and check that it times out with `null` after about `ms`.
-fn check_times_out(c: &mut RawConn, args: &[&str], ms: u64, null: &[u8]) {
-    let start = Instant::now();
-    c.check(args, null);
-    let took = start.elapsed();
-    assert!(
-        took >= Duration::from_millis(ms - 10) && took < Duration::from_secs(3),
-        "{args:?} timed out after {took:?}"
-    );
 }
 
 #[test]
@@ -486,7 +371,7 @@ fn xadd_wakes_xread(s: &Server) {
         );
         assert_no_reply(&b, Duration::from_millis(100));
         xadd(&mut p, key, "1-1", "a");
-        expect(&mut b, &one(key, "1-1", "a"));
+        expect_reply(&mut b, &one(key, "1-1", "a"));
     }
     wait_blocked(&mut admin, 0);
 
@@ -501,7 +386,7 @@ fn xadd_wakes_xread(s: &Server) {
     assert_no_reply(&b, Duration::from_millis(100));
     // COUNT is an upper bound: one XADD serves one entry.
     xadd(&mut p, FROM, "2-1", "b");
-    expect(&mut b, &one(FROM, "2-1", "b"));
+    expect_reply(&mut b, &one(FROM, "2-1", "b"));
 
     // With a timeout that has not expired yet.
     block_and_wait(
@@ -510,7 +395,7 @@ fn xadd_wakes_xread(s: &Server) {
         &["XREAD", "BLOCK", "10000", "STREAMS", IN, "1-1"],
     );
     xadd(&mut p, IN, "2-1", "c");
-    expect(&mut b, &one(IN, "2-1", "c"));
+    expect_reply(&mut b, &one(IN, "2-1", "c"));
 
     // RESP3 clients are served a map.
     hello3(&mut b);
@@ -520,7 +405,7 @@ fn xadd_wakes_xread(s: &Server) {
         &["XREAD", "BLOCK", "0", "STREAMS", TO, "$"],
     );
     xadd(&mut p, TO, "3-1", "d");
-    expect(&mut b, &streams3(&[(TO, vec![entry("3-1", "d")])]));
+    expect_reply(&mut b, &streams3(&[(TO, vec![entry("3-1", "d")])]));
     wait_blocked(&mut admin, 0);
     b.check(&["PING"], &simple("PONG"));
 }
@@ -538,7 +423,7 @@ fn xadd_wakes_xreadgroup(s: &Server) {
         );
         assert_no_reply(&b, Duration::from_millis(100));
         xadd(&mut p, key, "1-1", "a");
-        expect(&mut b, &one(key, "1-1", "a"));
+        expect_reply(&mut b, &one(key, "1-1", "a"));
         // The entry is pending for the consumer that was woken.
         assert_eq!(
             pending_owners(&mut p, &["XPENDING", key, "g", "-", "+", "10"]),
@@ -555,7 +440,7 @@ fn xadd_wakes_xreadgroup(s: &Server) {
         )),
     );
     xadd(&mut p, IN, "2-1", "b");
-    expect(&mut b, &one(IN, "2-1", "b"));
+    expect_reply(&mut b, &one(IN, "2-1", "b"));
     p.check(
         &["XPENDING", IN, "g"],
         &pending_summary(2, "1-1", "2-1", &[("alice", 1), ("bob", 1)]),
@@ -575,7 +460,7 @@ fn xadd_wakes_xreadgroup(s: &Server) {
         )),
     );
     xadd(&mut p, TO, "2-1", "c");
-    expect(&mut b, &streams3(&[(TO, vec![entry("2-1", "c")])]));
+    expect_reply(&mut b, &streams3(&[(TO, vec![entry("2-1", "c")])]));
     wait_blocked(&mut admin, 0);
 }
 
@@ -590,7 +475,7 @@ fn multi_stream_read_woken_by_a_later_stream(s: &Server) {
         &["XREAD", "BLOCK", "0", "STREAMS", FROM, TO, "$", "$"],
     );
     xadd(&mut p, TO, "5-1", "new");
-    expect(&mut b, &one(TO, "5-1", "new"));
+    expect_reply(&mut b, &one(TO, "5-1", "new"));
 
     // Three streams on three shards, woken by the last one.
     block_and_wait(
@@ -601,7 +486,7 @@ fn multi_stream_read_woken_by_a_later_stream(s: &Server) {
         ],
     );
     xadd(&mut p, IN, "7-1", "third");
-    expect(&mut b, &one(IN, "7-1", "third"));
+    expect_reply(&mut b, &one(IN, "7-1", "third"));
 
     // Explicit IDs mixed with `$`: woken by the first stream.
     block_and_wait(
@@ -612,7 +497,7 @@ fn multi_stream_read_woken_by_a_later_stream(s: &Server) {
         ],
     );
     xadd(&mut p, FROM, "2-1", "first");
-    expect(&mut b, &one(FROM, "2-1", "first"));
+    expect_reply(&mut b, &one(FROM, "2-1", "first"));
     wait_blocked(&mut admin, 0);
 }
 
@@ -629,7 +514,7 @@ fn dollar_is_the_last_id_when_blocking(s: &Server) {
     );
     assert_no_reply(&b, Duration::from_millis(100));
     xadd(&mut p, FROM, "2-1", "after");
-    expect(&mut b, &one(FROM, "2-1", "after"));
+    expect_reply(&mut b, &one(FROM, "2-1", "after"));
 
     // On a missing key `$` waits for the first entry.
     block_and_wait(
@@ -638,7 +523,7 @@ fn dollar_is_the_last_id_when_blocking(s: &Server) {
         &["XREAD", "BLOCK", "0", "STREAMS", TO, "$"],
     );
     xadd(&mut p, TO, "0-1", "first");
-    expect(&mut b, &one(TO, "0-1", "first"));
+    expect_reply(&mut b, &one(TO, "0-1", "first"));
 
     // `$` is the ID at blocking time: when the stream is deleted and
     // re-created with a smaller ID, that entry does not count.
@@ -653,7 +538,7 @@ fn dollar_is_the_last_id_when_blocking(s: &Server) {
     assert_no_reply(&b, Duration::from_millis(100));
     assert_eq!(blocked_clients(&mut admin), 1);
     xadd(&mut p, IN, "6-1", "larger");
-    expect(&mut b, &one(IN, "6-1", "larger"));
+    expect_reply(&mut b, &one(IN, "6-1", "larger"));
 
     // BLOCK 0 waits as long as it takes.
     block_and_wait(
@@ -663,7 +548,7 @@ fn dollar_is_the_last_id_when_blocking(s: &Server) {
     );
     assert_no_reply(&b, Duration::from_millis(300));
     xadd(&mut p, FROM, "3-1", "late");
-    expect(&mut b, &one(FROM, "3-1", "late"));
+    expect_reply(&mut b, &one(FROM, "3-1", "late"));
     wait_blocked(&mut admin, 0);
 }
 
@@ -687,7 +572,7 @@ fn fifo_among_xreadgroup_clients(s: &Server) {
         let id = format!("{}-1", i + 1);
         let v = format!("e{i}");
         xadd(&mut p, IN, &id, &v);
-        expect(&mut clients[i], &one(IN, &id, &v));
+        expect_reply(&mut clients[i], &one(IN, &id, &v));
         for c in clients.iter().skip(i + 1) {
             assert_no_reply(c, Duration::ZERO);
         }
@@ -729,7 +614,7 @@ fn every_xread_client_gets_the_new_entry(s: &Server) {
     }
     xadd(&mut p, OUT, "2-1", "new");
     for c in readers.iter_mut().chain(groups.iter_mut()) {
-        expect(c, &one(OUT, "2-1", "new"));
+        expect_reply(c, &one(OUT, "2-1", "new"));
     }
     wait_blocked(&mut admin, 0);
     for g in ["g1", "g2"] {
@@ -769,7 +654,7 @@ fn del_or_group_destroy_while_xreadgroup_waits(s: &Server) {
     p.check(&["XGROUP", "CREATE", FROM, "g", "$", "MKSTREAM"], &ok());
     block_and_wait(&mut b, &mut admin, &words(&read("g")));
     p.check(&["DEL", FROM], &int(1));
-    expect(
+    expect_reply(
         &mut b,
         &gone_while_blocked(&mut admin, "g", KEY_GONE_WHILE_BLOCKED),
     );
@@ -782,14 +667,14 @@ fn del_or_group_destroy_while_xreadgroup_waits(s: &Server) {
     block_and_wait(&mut b, &mut admin, &words(&read("g")));
     block_and_wait(&mut other, &mut admin, &words(&read("h")));
     p.check(&["XGROUP", "DESTROY", FROM, "g"], &int(1));
-    expect(
+    expect_reply(
         &mut b,
         &gone_while_blocked(&mut admin, "g", GROUP_GONE_WHILE_BLOCKED),
     );
     wait_blocked(&mut admin, 1);
     assert_no_reply(&other, Duration::from_millis(100));
     xadd(&mut p, FROM, "1-1", "a");
-    expect(&mut other, &one(FROM, "1-1", "a"));
+    expect_reply(&mut other, &one(FROM, "1-1", "a"));
     wait_blocked(&mut admin, 0);
     b.check(&["PING"], &simple("PONG"));
     p.check(
@@ -816,7 +701,7 @@ fn del_while_xread_waits_keeps_it_waiting(s: &Server) {
     assert_no_reply(&b, Duration::from_millis(50));
     p.check(&["DEL", TO], &int(1));
     xadd(&mut p, TO, "2-1", "b");
-    expect(&mut b, &one(TO, "2-1", "b"));
+    expect_reply(&mut b, &one(TO, "2-1", "b"));
     wait_blocked(&mut admin, 0);
 }
 
@@ -870,8 +755,8 @@ fn disconnect_while_blocked_leaves_no_trace(s: &Server) {
     wait_blocked(&mut admin, 2);
     xadd(&mut p, IN, "1-1", "x");
     xadd(&mut p, IN, "2-1", "y");
-    expect(&mut waiting[0], &one(IN, "1-1", "x"));
-    expect(&mut waiting[1], &one(IN, "2-1", "y"));
+    expect_reply(&mut waiting[0], &one(IN, "1-1", "x"));
+    expect_reply(&mut waiting[1], &one(IN, "2-1", "y"));
     p.check(
         &["XPENDING", IN, "g"],
         &pending_summary(2, "1-1", "2-1", &[("c0", 1), ("c2", 1)]),
@@ -904,31 +789,31 @@ fn client_unblock(s: &Server) {
     // Default reason: as if the timeout expired.
     block_and_wait(&mut b, &mut admin, &xread);
     admin.check(&["CLIENT", "UNBLOCK", &id], &int(1));
-    expect(&mut b, &nil_array());
+    expect_reply(&mut b, &nil_array());
     wait_blocked(&mut admin, 0);
     admin.check(&["CLIENT", "UNBLOCK", &id], &int(0));
 
     block_and_wait(&mut b, &mut admin, &xread);
     admin.check(&["CLIENT", "UNBLOCK", &id, "TIMEOUT"], &int(1));
-    expect(&mut b, &nil_array());
+    expect_reply(&mut b, &nil_array());
 
     block_and_wait(&mut b, &mut admin, &xread);
     admin.check(&["CLIENT", "UNBLOCK", &id, "ERROR"], &int(1));
-    expect(&mut b, &err(UNBLOCKED));
+    expect_reply(&mut b, &err(UNBLOCKED));
 
     block_and_wait(&mut b, &mut admin, &xreadgroup);
     admin.check(&["CLIENT", "UNBLOCK", &id, "timeout"], &int(1));
-    expect(&mut b, &nil_array());
+    expect_reply(&mut b, &nil_array());
 
     block_and_wait(&mut b, &mut admin, &xreadgroup);
     admin.check(&["CLIENT", "UNBLOCK", &id, "error"], &int(1));
-    expect(&mut b, &err(UNBLOCKED));
+    expect_reply(&mut b, &err(UNBLOCKED));
 
     // RESP3: the timeout form is a RESP3 null.
     hello3(&mut b);
     block_and_wait(&mut b, &mut admin, &xread);
     admin.check(&["CLIENT", "UNBLOCK", &id], &int(1));
-    expect(&mut b, &null3());
+    expect_reply(&mut b, &null3());
 
     // Unblocked clients are gone from the streams: later entries stay
     // undelivered.
@@ -962,13 +847,13 @@ fn info_blocked_clients(s: &Server) {
     );
     wait_blocked(&mut admin, 3);
     // b times out.
-    expect(&mut b, &nil_array());
+    expect_reply(&mut b, &nil_array());
     wait_blocked(&mut admin, 2);
     admin.check(&["CLIENT", "UNBLOCK", &a_id], &int(1));
-    expect(&mut a, &nil_array());
+    expect_reply(&mut a, &nil_array());
     wait_blocked(&mut admin, 1);
     xadd(&mut p, IN, "1-1", "x");
-    expect(&mut c, &one(IN, "1-1", "x"));
+    expect_reply(&mut c, &one(IN, "1-1", "x"));
     wait_blocked(&mut admin, 0);
     // Reads that do not block never count.
     a.check(&["XREAD", "STREAMS", IN, "0"], &one(IN, "1-1", "x"));
@@ -1116,7 +1001,7 @@ fn crashed_consumer_recovered_with_xclaim(s: &Server) {
         &streams(&[(FROM, vec![entry("5-0", "v5"), entry("6-0", "v6")])]),
     );
     let idle = MIN_IDLE.to_string();
-    let stale = pending(
+    let stale = xpending_entries(
         &mut alive,
         &["XPENDING", FROM, "g", "IDLE", &idle, "-", "+", "10"],
     );
@@ -1291,7 +1176,7 @@ fn noack_reads_create_no_pending_entries(s: &Server) {
     xadd(&mut p, FROM, "4-0", "elsewhere");
     assert_no_reply(&b, Duration::from_millis(50));
     xadd(&mut p, TO, "4-0", "v4");
-    expect(&mut b, &one(TO, "4-0", "v4"));
+    expect_reply(&mut b, &one(TO, "4-0", "v4"));
     p.check(&["XPENDING", TO, "g"], &no_pending());
 
     // Without NOACK the same read does create a pending entry.
@@ -1301,7 +1186,7 @@ fn noack_reads_create_no_pending_entries(s: &Server) {
         &words(&format!("XREADGROUP GROUP g c BLOCK 0 STREAMS {TO} >")),
     );
     xadd(&mut p, TO, "5-0", "v5");
-    expect(&mut b, &one(TO, "5-0", "v5"));
+    expect_reply(&mut b, &one(TO, "5-0", "v5"));
     p.check(
         &["XPENDING", TO, "g"],
         &pending_summary(1, "5-0", "5-0", &[("c", 1)]),

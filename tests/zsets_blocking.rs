@@ -13,7 +13,6 @@ mod common;
 
 use common::*;
 use std::collections::BTreeSet;
-use std::io::ErrorKind;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -49,16 +48,6 @@ const K1: &str = "{from}q";
 const K2: &str = "{to}q";
 const K3: &str = "{in}q";
 
-const SETTLE: Duration = Duration::from_secs(5);
-
-fn nil_array() -> Vec<u8> {
-    b"*-1\r\n".to_vec()
-}
-
-fn null3() -> Vec<u8> {
-    b"_\r\n".to_vec()
-}
-
 /// A BZPOPMIN / BZPOPMAX reply (RESP2): `[key, member, score]`.
 fn bz(key: &str, member: &str, score: &str) -> Vec<u8> {
     bulks(&[key, member, score])
@@ -68,64 +57,6 @@ fn bz(key: &str, member: &str, score: &str) -> Vec<u8> {
 fn bzm(key: &str, pairs: &[(&str, &str)]) -> Vec<u8> {
     let items: Vec<Vec<u8>> = pairs.iter().map(|(m, s)| bulks(&[m, s])).collect();
     array(&[bulk(key), array(&items)])
-}
-
-fn hello3(c: &mut RawConn) {
-    let r = c.cmd(&["HELLO", "3"]);
-    assert_eq!(r.first(), Some(&b'%'), "HELLO 3 -> {}", show(&r));
-}
-
-fn client_id(c: &mut RawConn) -> i64 {
-    Reply::parse(&c.cmd(&["CLIENT", "ID"])).as_int()
-}
-
-fn blocked_clients(admin: &mut RawConn) -> i64 {
-    let info = Reply::parse(&admin.cmd(&["INFO", "clients"])).as_text();
-    parse_info(&info)
-        .into_iter()
-        .find(|(_, k, _)| k == "blocked_clients")
-        .map(|(_, _, v)| v.parse().expect("blocked_clients value"))
-        .expect("INFO clients has blocked_clients")
-}
-
-fn wait_blocked(admin: &mut RawConn, n: i64) {
-    let deadline = Instant::now() + SETTLE;
-    loop {
-        let got = blocked_clients(admin);
-        if got == n {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "blocked_clients stayed {got}, expected {n}"
-        );
-        thread::sleep(Duration::from_millis(5));
-    }
-}
-
-fn block_and_wait(c: &mut RawConn, admin: &mut RawConn, args: &[&str]) {
-    let before = blocked_clients(admin);
-    c.send(&encode_str(args));
-    wait_blocked(admin, before + 1);
-}
-
-fn assert_no_reply(c: &RawConn, wait: Duration) {
-    thread::sleep(wait);
-    c.stream.set_nonblocking(true).unwrap();
-    let mut buf = [0u8; 256];
-    let r = c.stream.peek(&mut buf);
-    c.stream.set_nonblocking(false).unwrap();
-    match r {
-        Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-        Ok(0) => panic!("connection closed while it should be blocked"),
-        Ok(n) => panic!("unexpected reply while blocked: {}", show(&buf[..n])),
-        Err(e) => panic!("peek: {e}"),
-    }
-}
-
-fn expect(c: &mut RawConn, want: &[u8]) {
-    let got = c.read_reply();
-    assert_eq!(show(&got), show(want), "reply of a blocked client");
 }
 
 fn assert_zset(c: &mut RawConn, key: &str, items: &[&str]) {
@@ -183,13 +114,7 @@ fn timeout_returns_null_resp2(s: &Server) {
         &["BZPOPMIN", K1, K2, K3, "0.1"],
     ];
     for cmd in cmds {
-        let start = Instant::now();
-        c.check(cmd, &nil_array());
-        let took = start.elapsed();
-        assert!(
-            took >= Duration::from_millis(90) && took < Duration::from_secs(3),
-            "{cmd:?} timed out after {took:?}"
-        );
+        check_times_out(&mut c, cmd, 100, &nil_array());
     }
     c.check(&["BZPOPMIN", "nokey", "0.01"], &nil_array());
     c.check(&["BZPOPMIN", "nokey", "1e-2"], &nil_array());
@@ -204,9 +129,7 @@ fn timeout_returns_null_resp3(s: &Server) {
         &["BZPOPMAX", K1, K2, "0.1"],
         &["BZMPOP", "0.1", "1", "nokey", "MIN", "COUNT", "2"],
     ] {
-        let start = Instant::now();
-        c.check(cmd, &null3());
-        assert!(start.elapsed() >= Duration::from_millis(90));
+        check_times_out(&mut c, cmd, 100, &null3());
     }
     c.check(&["PING"], &simple("PONG"));
 }
@@ -275,29 +198,29 @@ fn zadd_wakes_each_command(s: &Server) {
     block_and_wait(&mut b, &mut admin, &["BZPOPMIN", "z", "0"]);
     assert_no_reply(&b, Duration::from_millis(100));
     p.check(&["ZADD", "z", "2", "b", "1", "a"], &int(2));
-    expect(&mut b, &bz("z", "a", "1"));
+    expect_reply(&mut b, &bz("z", "a", "1"));
     assert_zset(&mut p, "z", &["b"]);
 
     block_and_wait(&mut b, &mut admin, &["BZPOPMAX", "nokey", "5"]);
     p.check(&["ZADD", "nokey", "1", "x", "3", "y"], &int(2));
-    expect(&mut b, &bz("nokey", "y", "3"));
+    expect_reply(&mut b, &bz("nokey", "y", "3"));
 
     block_and_wait(&mut b, &mut admin, &["BZMPOP", "0", "2", "k1", "k2", "MAX"]);
     p.check(&["ZADD", "k2", "1", "m", "2", "n"], &int(2));
-    expect(&mut b, &bzm("k2", &[("n", "2")]));
+    expect_reply(&mut b, &bzm("k2", &[("n", "2")]));
     assert_zset(&mut p, "k2", &["m"]);
 
     // Woken by a ZADD on another shard than the client's other keys.
     block_and_wait(&mut b, &mut admin, &["BZPOPMIN", K1, K2, K3, "0"]);
     p.check(&["ZADD", K2, "7", "seven"], &int(1));
-    expect(&mut b, &bz(K2, "seven", "7"));
+    expect_reply(&mut b, &bz(K2, "seven", "7"));
     p.check(&["EXISTS", K2], &int(0));
 
     // RESP3 clients get doubles.
     hello3(&mut b);
     block_and_wait(&mut b, &mut admin, &["BZPOPMAX", K3, "0"]);
     p.check(&["ZADD", K3, "2.5", "v"], &int(1));
-    expect(&mut b, &array(&[bulk(K3), bulk("v"), b",2.5\r\n".to_vec()]));
+    expect_reply(&mut b, &array(&[bulk(K3), bulk("v"), b",2.5\r\n".to_vec()]));
     wait_blocked(&mut admin, 0);
     b.check(&["PING"], &simple("PONG"));
 }
@@ -309,15 +232,15 @@ fn other_writes_wake_blocked_clients(s: &Server) {
     // ZINCRBY and ZADD INCR create the set.
     block_and_wait(&mut b, &mut admin, &["BZPOPMIN", "z", "0"]);
     p.check(&["ZINCRBY", "z", "3", "a"], &bulk("3"));
-    expect(&mut b, &bz("z", "a", "3"));
+    expect_reply(&mut b, &bz("z", "a", "3"));
     block_and_wait(&mut b, &mut admin, &["BZPOPMIN", "z", "0"]);
     p.check(&["ZADD", "z", "INCR", "4", "b"], &bulk("4"));
-    expect(&mut b, &bz("z", "b", "4"));
+    expect_reply(&mut b, &bz("z", "b", "4"));
     // RENAME of a set onto the key, across shards.
     p.check(&["ZADD", K1, "1", "r"], &int(1));
     block_and_wait(&mut b, &mut admin, &["BZPOPMAX", K2, "0"]);
     p.check(&["RENAME", K1, K2], &ok());
-    expect(&mut b, &bz(K2, "r", "1"));
+    expect_reply(&mut b, &bz(K2, "r", "1"));
     p.check(&["EXISTS", K1, K2], &int(0));
     // ZADD XX / NX INCR on a missing key create nothing: still blocked;
     // a list pushed to the key does not serve a sorted set pop.
@@ -328,7 +251,7 @@ fn other_writes_wake_blocked_clients(s: &Server) {
     assert_no_reply(&b, Duration::from_millis(100));
     p.check(&["DEL", "z"], &int(1));
     p.check(&["ZADD", "z", "9", "finally"], &int(1));
-    expect(&mut b, &bz("z", "finally", "9"));
+    expect_reply(&mut b, &bz("z", "finally", "9"));
 }
 
 fn fifo_among_clients(s: &Server) {
@@ -351,7 +274,7 @@ fn fifo_among_clients(s: &Server) {
             2 => bzm("q", &[(&m, &score)]),
             _ => bz("q", &m, &score),
         };
-        expect(&mut clients[i], &want);
+        expect_reply(&mut clients[i], &want);
         p.check(&["EXISTS", "q"], &int(0));
         for c in clients.iter().skip(i + 1) {
             assert_no_reply(c, Duration::ZERO);
@@ -373,7 +296,7 @@ fn one_zadd_serves_several_clients(s: &Server) {
         &int(4),
     );
     for (c, (m, sc)) in clients.iter_mut().zip([("a", "1"), ("b", "2"), ("c", "3")]) {
-        expect(c, &bz("z", m, sc));
+        expect_reply(c, &bz("z", m, sc));
     }
     assert_zset(&mut p, "z", &["d"]);
     p.check(&["DEL", "z"], &int(1));
@@ -382,12 +305,12 @@ fn one_zadd_serves_several_clients(s: &Server) {
         block_and_wait(c, &mut admin, &["BZPOPMAX", "z", "0"]);
     }
     p.check(&["ZADD", "z", "1", "x", "2", "y"], &int(2));
-    expect(&mut clients[0], &bz("z", "y", "2"));
-    expect(&mut clients[1], &bz("z", "x", "1"));
+    expect_reply(&mut clients[0], &bz("z", "y", "2"));
+    expect_reply(&mut clients[1], &bz("z", "x", "1"));
     assert_no_reply(&clients[2], Duration::from_millis(100));
     assert_eq!(blocked_clients(&mut admin), 1);
     p.check(&["ZADD", "z", "5", "last"], &int(1));
-    expect(&mut clients[2], &bz("z", "last", "5"));
+    expect_reply(&mut clients[2], &bz("z", "last", "5"));
     p.check(&["EXISTS", "z"], &int(0));
 }
 
@@ -397,7 +320,7 @@ fn multi_key_client_is_served_once(s: &Server) {
     let mut x = s.raw();
     block_and_wait(&mut x, &mut admin, &["BZPOPMIN", K1, K2, K3, "0"]);
     p.check(&["ZADD", K3, "1", "t"], &int(1));
-    expect(&mut x, &bz(K3, "t", "1"));
+    expect_reply(&mut x, &bz(K3, "t", "1"));
     wait_blocked(&mut admin, 0);
     p.check(&["ZADD", K1, "1", "s"], &int(1));
     p.check(&["ZADD", K2, "1", "d"], &int(1));
@@ -411,16 +334,16 @@ fn multi_key_client_is_served_once(s: &Server) {
     block_and_wait(&mut x, &mut admin, &["BZPOPMAX", K1, K2, "0"]);
     block_and_wait(&mut y, &mut admin, &["BZMPOP", "0", "1", K2, "MIN"]);
     p.check(&["ZADD", K1, "1", "for-x"], &int(1));
-    expect(&mut x, &bz(K1, "for-x", "1"));
+    expect_reply(&mut x, &bz(K1, "for-x", "1"));
     assert_no_reply(&y, Duration::from_millis(50));
     p.check(&["ZADD", K2, "2", "for-y"], &int(1));
-    expect(&mut y, &bzm(K2, &[("for-y", "2")]));
+    expect_reply(&mut y, &bzm(K2, &[("for-y", "2")]));
     assert_no_reply(&x, Duration::from_millis(50));
 
     // The same key twice is served once.
     block_and_wait(&mut x, &mut admin, &["BZPOPMIN", "k", "k", "0"]);
     p.check(&["ZADD", "k", "1", "a", "2", "b"], &int(2));
-    expect(&mut x, &bz("k", "a", "1"));
+    expect_reply(&mut x, &bz("k", "a", "1"));
     assert_zset(&mut p, "k", &["b"]);
     wait_blocked(&mut admin, 0);
 }
@@ -435,14 +358,14 @@ fn list_and_zset_waiters_on_one_key(s: &Server) {
     block_and_wait(&mut l, &mut admin, &["BLPOP", "k", "0"]);
     block_and_wait(&mut z, &mut admin, &["BZPOPMIN", "k", "0"]);
     p.check(&["ZADD", "k", "1", "m"], &int(1));
-    expect(&mut z, &bz("k", "m", "1"));
+    expect_reply(&mut z, &bz("k", "m", "1"));
     assert_no_reply(&l, Duration::from_millis(50));
     block_and_wait(&mut z, &mut admin, &["BZPOPMAX", "k", "0"]);
     p.check(&["RPUSH", "k", "e"], &int(1));
-    expect(&mut l, &bulks(&["k", "e"]));
+    expect_reply(&mut l, &bulks(&["k", "e"]));
     assert_no_reply(&z, Duration::from_millis(50));
     p.check(&["ZADD", "k", "2", "n"], &int(1));
-    expect(&mut z, &bz("k", "n", "2"));
+    expect_reply(&mut z, &bz("k", "n", "2"));
     wait_blocked(&mut admin, 0);
 }
 
@@ -471,8 +394,8 @@ fn disconnect_while_blocked_leaves_no_trace(s: &Server) {
     drop(b);
     wait_blocked(&mut admin, 2);
     p.check(&["ZADD", "z", "1", "a", "2", "b", "3", "c"], &int(3));
-    expect(&mut a, &bz("z", "a", "1"));
-    expect(&mut c, &bz("z", "b", "2"));
+    expect_reply(&mut a, &bz("z", "a", "1"));
+    expect_reply(&mut c, &bz("z", "b", "2"));
     assert_zset(&mut p, "z", &["c"]);
 }
 
@@ -482,15 +405,15 @@ fn client_unblock(s: &Server) {
     let ids = client_id(&mut b).to_string();
     block_and_wait(&mut b, &mut admin, &["BZPOPMIN", "z", "0"]);
     admin.check(&["CLIENT", "UNBLOCK", &ids], &int(1));
-    expect(&mut b, &nil_array());
+    expect_reply(&mut b, &nil_array());
     wait_blocked(&mut admin, 0);
     block_and_wait(&mut b, &mut admin, &["BZMPOP", "0", "2", K1, K3, "MIN"]);
     admin.check(&["CLIENT", "UNBLOCK", &ids, "ERROR"], &int(1));
-    expect(&mut b, &err(UNBLOCKED));
+    expect_reply(&mut b, &err(UNBLOCKED));
     hello3(&mut b);
     block_and_wait(&mut b, &mut admin, &["BZPOPMAX", K2, "0"]);
     admin.check(&["CLIENT", "UNBLOCK", &ids, "TIMEOUT"], &int(1));
-    expect(&mut b, &null3());
+    expect_reply(&mut b, &null3());
     // Unblocked clients are gone from their keys: members stay.
     wait_blocked(&mut admin, 0);
     admin.check(&["ZADD", "z", "1", "a"], &int(1));
@@ -515,7 +438,7 @@ fn bzmpop_count_when_woken(s: &Server) {
         &["ZADD", "z", "4", "d", "1", "a", "3", "c", "2", "b"],
         &int(4),
     );
-    expect(&mut b, &bzm("z", &[("a", "1"), ("b", "2"), ("c", "3")]));
+    expect_reply(&mut b, &bzm("z", &[("a", "1"), ("b", "2"), ("c", "3")]));
     assert_zset(&mut p, "z", &["d"]);
     p.check(&["DEL", "z"], &int(1));
     block_and_wait(
@@ -524,7 +447,7 @@ fn bzmpop_count_when_woken(s: &Server) {
         &["BZMPOP", "0", "1", "z", "MAX", "COUNT", "10"],
     );
     p.check(&["ZADD", "z", "1", "x", "2", "y"], &int(2));
-    expect(&mut b, &bzm("z", &[("y", "2"), ("x", "1")]));
+    expect_reply(&mut b, &bzm("z", &[("y", "2"), ("x", "1")]));
     p.check(&["EXISTS", "z"], &int(0));
 }
 
@@ -631,7 +554,7 @@ fn priority_order_of_one_batch() {
         &["ZADD", "jobs", "30", "low", "10", "high", "20", "mid"],
         &int(3),
     );
-    expect(&mut w, &bz("jobs", "high", "10"));
+    expect_reply(&mut w, &bz("jobs", "high", "10"));
     w.check(&["BZPOPMIN", "jobs", "0"], &bz("jobs", "mid", "20"));
     w.check(&["BZPOPMIN", "jobs", "0"], &bz("jobs", "low", "30"));
     w.check(&["BZPOPMIN", "jobs", "0.05"], &nil_array());

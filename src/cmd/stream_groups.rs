@@ -11,7 +11,9 @@ use super::streams::{
 use super::Ctx;
 use crate::resp::parse::parse_i64;
 use crate::resp::Out;
-use crate::types::stream::{AutoClaim, ClaimOpts, Group, Stream, StreamId, ENTRIES_READ_UNKNOWN};
+use crate::types::stream::{
+    AutoClaim, ClaimOpts, Group, ReadEntry, Stream, StreamId, ENTRIES_READ_UNKNOWN,
+};
 use crate::types::Value;
 
 fn subcommand_syntax(sub: &[u8], container: &str) -> Error {
@@ -217,13 +219,19 @@ pub fn xack(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     Ok(())
 }
 
-/// The group of a stream for the commands that answer NOGROUP without one.
-fn group_of<'s>(
-    s: Option<&'s mut Stream>,
+/// The stream at `key` for XPENDING, XCLAIM and XAUTOCLAIM, which answer
+/// NOGROUP when the key or its `group` is missing. The lookup counts as a
+/// read (a keyspace hit or miss); WRONGTYPE comes before NOGROUP.
+fn stream_with_group<'c>(
+    ctx: &'c mut Ctx,
     key: &[u8],
     group: &[u8],
-) -> Result<&'s mut Stream, Error> {
-    match s {
+) -> Result<&'c mut Stream, Error> {
+    let now = ctx.now;
+    if read_stream(ctx, key)?.is_none() {
+        return Err(no_group(key, group, ""));
+    }
+    match stream_mut(ctx.db(), key, now)? {
         Some(s) if s.groups.contains_key(group) => Ok(s),
         _ => Err(no_group(key, group, "")),
     }
@@ -257,17 +265,7 @@ pub fn xpending(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
         range = Some((min_idle, start, end, count as usize, consumer));
     }
     let now = ctx.now;
-    // XPENDING reads: a hit or miss like any read.
-    let found = read_stream(ctx, key)?.is_some();
-    let s = group_of(
-        if found {
-            stream_mut(ctx.db(), key, now)?
-        } else {
-            None
-        },
-        key,
-        group,
-    )?;
+    let s = stream_with_group(ctx, key, group)?;
     let g = &s.groups[group];
     let Some((min_idle, start, end, count, consumer)) = range else {
         out.array(4);
@@ -324,6 +322,18 @@ pub fn xpending(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
 
 // ------------------------------------------------------------------ XCLAIM
 
+/// The entries XCLAIM / XAUTOCLAIM gave the consumer: whole entries, or
+/// bare IDs under JUSTID (which claims them without their fields).
+fn reply_claimed(out: &mut Out, claimed: &[ReadEntry]) {
+    out.array(claimed.len());
+    for entry in claimed {
+        match entry.1 {
+            Some(_) => reply_entry(out, entry),
+            None => reply_id(out, entry.0),
+        }
+    }
+}
+
 /// A number option of XCLAIM / XAUTOCLAIM with its own error text.
 fn number(arg: &[u8], what: &str) -> Result<i64, Error> {
     parse_i64(arg).ok_or_else(|| Error::msg(format!("ERR {what}")))
@@ -335,16 +345,7 @@ pub fn xclaim(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     let argv = args.all();
     let (key, group, consumer) = (argv[1], argv[2], argv[3]);
     let now = ctx.now;
-    let found = read_stream(ctx, key)?.is_some();
-    let s = group_of(
-        if found {
-            stream_mut(ctx.db(), key, now)?
-        } else {
-            None
-        },
-        key,
-        group,
-    )?;
+    let s = stream_with_group(ctx, key, group)?;
     let min_idle = number(argv[4], "Invalid min-idle-time argument for XCLAIM")?.max(0) as u64;
     let mut ids = Vec::new();
     let mut j = 5;
@@ -400,13 +401,7 @@ pub fn xclaim(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     };
     let claimed = s.claim(group, consumer, &ids, opts, now);
     ctx.wrote(key);
-    out.array(claimed.len());
-    for entry in &claimed {
-        match entry.1 {
-            Some(_) => reply_entry(out, entry),
-            None => reply_id(out, entry.0),
-        }
-    }
+    reply_claimed(out, &claimed);
     Ok(())
 }
 
@@ -415,16 +410,7 @@ pub fn xautoclaim(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     let argv = args.all();
     let (key, group, consumer) = (argv[1], argv[2], argv[3]);
     let now = ctx.now;
-    let found = read_stream(ctx, key)?.is_some();
-    let s = group_of(
-        if found {
-            stream_mut(ctx.db(), key, now)?
-        } else {
-            None
-        },
-        key,
-        group,
-    )?;
+    let s = stream_with_group(ctx, key, group)?;
     let min_idle = number(argv[4], "Invalid min-idle-time argument for XAUTOCLAIM")?.max(0) as u64;
     let start = parse_bound(argv[5], true)?;
     let mut count = 100usize;
@@ -457,13 +443,7 @@ pub fn xautoclaim(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     ctx.wrote(key);
     out.array(3);
     reply_id(out, done.cursor);
-    out.array(done.entries.len());
-    for entry in &done.entries {
-        match entry.1 {
-            Some(_) => reply_entry(out, entry),
-            None => reply_id(out, entry.0),
-        }
-    }
+    reply_claimed(out, &done.entries);
     out.array(done.deleted.len());
     done.deleted.iter().for_each(|&id| reply_id(out, id));
     Ok(())

@@ -549,6 +549,23 @@ pub fn bulks(items: &[&str]) -> Vec<u8> {
     array(&items.iter().map(|s| bulk(s)).collect::<Vec<_>>())
 }
 
+/// RESP2 null array (`*-1`): what a blocking command answers on timeout,
+/// among others.
+pub fn nil_array() -> Vec<u8> {
+    b"*-1\r\n".to_vec()
+}
+/// RESP3 null (`_`).
+pub fn null3() -> Vec<u8> {
+    b"_\r\n".to_vec()
+}
+/// The error for a wrong number of arguments to `cmd` (lower case, as Redis
+/// names it: `"xinfo|stream"` for a subcommand).
+pub fn arity(cmd: &str) -> Vec<u8> {
+    err(&format!(
+        "ERR wrong number of arguments for '{cmd}' command"
+    ))
+}
+
 /// A parsed reply, for tests that need to look inside arrays and maps.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
@@ -676,6 +693,170 @@ pub fn parse_info(text: &str) -> Vec<(String, String, String)> {
         out.push((section.clone(), k.to_string(), v.to_string()));
     }
     out
+}
+
+// ------------------------------------------------------ per-connection helpers
+
+/// Switch the connection to RESP3 (`HELLO 3`), checking that it answers with
+/// a map.
+pub fn hello3(c: &mut RawConn) {
+    let r = c.cmd(&["HELLO", "3"]);
+    assert_eq!(r.first(), Some(&b'%'), "HELLO 3 -> {}", show(&r));
+}
+
+/// The connection's CLIENT ID.
+pub fn client_id(c: &mut RawConn) -> i64 {
+    Reply::parse(&c.cmd(&["CLIENT", "ID"])).as_int()
+}
+
+/// The texts of an array (or set) reply, in reply order.
+pub fn texts(r: &Reply) -> Vec<String> {
+    r.as_array().iter().map(Reply::as_text).collect()
+}
+
+/// OBJECT ENCODING of `key`.
+pub fn encoding(c: &mut RawConn, key: &str) -> String {
+    Reply::parse(&c.cmd(&["OBJECT", "ENCODING", key])).as_text()
+}
+
+/// Run a key's SCAN-family command (`cmd` is HSCAN, SSCAN or ZSCAN) from
+/// cursor 0 until the cursor comes back to 0, with `extra` arguments (MATCH,
+/// COUNT...) on every call. Returns every item returned, in order and with
+/// repeats, and the number of calls it took.
+pub fn scan_key(c: &mut RawConn, cmd: &str, key: &str, extra: &[&str]) -> (Vec<String>, usize) {
+    let mut cursor = "0".to_string();
+    let mut items = Vec::new();
+    let mut calls = 0;
+    loop {
+        let mut args = vec![cmd, key, cursor.as_str()];
+        args.extend_from_slice(extra);
+        let r = Reply::parse(&c.cmd(&args));
+        let parts = r.as_array();
+        assert_eq!(parts.len(), 2);
+        let next = parts[0].as_text();
+        items.extend(texts(&parts[1]));
+        calls += 1;
+        if next == "0" {
+            return (items, calls);
+        }
+        cursor = next;
+        assert!(calls < 10_000, "scan does not end");
+    }
+}
+
+// ------------------------------------------------------------ blocked clients
+//
+// The blocking tests (lists, sorted sets, streams) know a client is blocked
+// once INFO's blocked_clients says so, polled with a deadline: no test
+// relies on a sleep being long enough.
+
+/// How long a blocked client may take to show up in INFO, or to leave it.
+pub const BLOCK_SETTLE: Duration = Duration::from_secs(5);
+
+/// INFO clients' blocked_clients.
+pub fn blocked_clients(admin: &mut RawConn) -> i64 {
+    let info = Reply::parse(&admin.cmd(&["INFO", "clients"])).as_text();
+    parse_info(&info)
+        .into_iter()
+        .find(|(_, k, _)| k == "blocked_clients")
+        .map(|(_, _, v)| v.parse().expect("blocked_clients value"))
+        .expect("INFO clients has blocked_clients")
+}
+
+/// Poll INFO until exactly `n` clients are blocked (at most `BLOCK_SETTLE`).
+pub fn wait_blocked(admin: &mut RawConn, n: i64) {
+    let deadline = Instant::now() + BLOCK_SETTLE;
+    loop {
+        let got = blocked_clients(admin);
+        if got == n {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "blocked_clients stayed {got}, expected {n}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Send a blocking command without reading its reply.
+pub fn block(c: &mut RawConn, args: &[&str]) {
+    c.send(&encode_str(args));
+}
+
+/// Send a blocking command on `c` and wait until `admin` sees the server
+/// count one more blocked client.
+pub fn block_and_wait(c: &mut RawConn, admin: &mut RawConn, args: &[&str]) {
+    let before = blocked_clients(admin);
+    block(c, args);
+    wait_blocked(admin, before + 1);
+}
+
+/// Assert that nothing has arrived on `c` (it is still blocked, and still
+/// open) after waiting `wait`.
+pub fn assert_no_reply(c: &RawConn, wait: Duration) {
+    std::thread::sleep(wait);
+    c.stream.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 256];
+    let r = c.stream.peek(&mut buf);
+    c.stream.set_nonblocking(false).unwrap();
+    match r {
+        Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+        Ok(0) => panic!("connection closed while it should be blocked"),
+        Ok(n) => panic!("unexpected reply while blocked: {}", show(&buf[..n])),
+        Err(e) => panic!("peek: {e}"),
+    }
+}
+
+/// Read the next reply of a client that was blocked (the one a wake-up, a
+/// timeout or CLIENT UNBLOCK sent it) and check it is `want`.
+pub fn expect_reply(c: &mut RawConn, want: &[u8]) {
+    let got = c.read_reply();
+    assert_eq!(show(&got), show(want), "reply of a blocked client");
+}
+
+/// Run the blocking command `args`, whose timeout is `ms` milliseconds, and
+/// check that it answers `null` after about that long: no sooner than
+/// `ms - 10` ms, and within 3 s.
+pub fn check_times_out(c: &mut RawConn, args: &[&str], ms: u64, null: &[u8]) {
+    let start = Instant::now();
+    c.check(args, null);
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(ms - 10) && took < Duration::from_secs(3),
+        "{args:?} timed out after {took:?}"
+    );
+}
+
+// ------------------------------------------------------------------ streams
+
+/// XPENDING's summary for a group with nothing pending: `[0, nil, nil, nil]`.
+pub fn no_pending() -> Vec<u8> {
+    array(&[int(0), nil(), nil(), nil_array()])
+}
+
+/// XPENDING's summary: count, first and last ID, `[consumer, count]` pairs
+/// (the counts as bulk strings, as Redis sends them).
+pub fn pending_summary(n: i64, first: &str, last: &str, consumers: &[(&str, i64)]) -> Vec<u8> {
+    let per: Vec<Vec<u8>> = consumers
+        .iter()
+        .map(|(c, k)| bulks(&[c, &k.to_string()]))
+        .collect();
+    array(&[int(n), bulk(first), bulk(last), array(&per)])
+}
+
+/// The entries of an XPENDING extended-form reply to `args`:
+/// `(id, consumer, idle ms, deliveries)` each.
+pub fn xpending_entries(c: &mut RawConn, args: &[&str]) -> Vec<(String, String, i64, i64)> {
+    let r = Reply::parse(&c.cmd(args));
+    r.as_array()
+        .iter()
+        .map(|e| {
+            let e = e.as_array();
+            assert_eq!(e.len(), 4, "XPENDING entry {e:?}");
+            (e[0].as_text(), e[1].as_text(), e[2].as_int(), e[3].as_int())
+        })
+        .collect()
 }
 
 /// Generate one `#[test]` per listed function for 1 shard and for 3 shards.
