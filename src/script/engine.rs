@@ -125,14 +125,13 @@ real.redis = readonly(redis)
 for _, lib in ipairs({ "string", "table", "math", "cjson", "bit", "struct", "cmsgpack" }) do
   if real[lib] then real[lib] = readonly(real[lib]) end
 end
+-- Scripts see `env`: reads go straight to the real globals (a table
+-- lookup, no call), and only a missing name reaches the erroring function.
+local function missing(_, k)
+  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+end
 local env = setmetatable({}, {
-  __index = function(_, k)
-    local v = rawget(real, k)
-    if v == nil then
-      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-    end
-    return v
-  end,
+  __index = real,
   __newindex = function() error("Attempt to modify a readonly table", 2) end,
   __metatable = false,
 })
@@ -154,16 +153,11 @@ local function strict(t)
     __metatable = false,
   })
 end
-local current = real.redis
+-- A library's globals: its own `redis` (switched while it loads) over the
+-- real ones.
+local lib_globals = setmetatable({ redis = real.redis }, { __index = real })
 local lib_env = setmetatable({}, {
-  __index = function(_, k)
-    if k == "redis" then return current end
-    local v = rawget(real, k)
-    if v == nil then
-      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-    end
-    return v
-  end,
+  __index = lib_globals,
   __newindex = function() error("Attempt to modify a readonly table", 2) end,
   __metatable = false,
 })
@@ -195,11 +189,11 @@ local function load_library(f)
     seen[name] = true
     registered[#registered + 1] = { name = name, callback = cb, flags = fl, description = desc }
   end
-  current = strict({ register_function = register, log = function() end,
+  rawset(lib_globals, "redis", strict({ register_function = register, log = function() end,
     LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
-    REDIS_VERSION = api.version, REDIS_VERSION_NUM = api.version_num })
+    REDIS_VERSION = api.version, REDIS_VERSION_NUM = api.version_num }))
   local ok, err = raw_pcall(f)
-  current = real.redis
+  rawset(lib_globals, "redis", real.redis)
   if not ok then return nil, tostring(err) end
   return registered
 end
@@ -216,6 +210,7 @@ for _, name in ipairs({ "loadstring", "load" }) do
     return f, e
   end
 end
+setmetatable(real, { __index = missing })
 return env
 "##;
 
