@@ -747,7 +747,9 @@ fn stress_producers_movers_consumers() {
     const TOTAL: usize = PRODUCERS * PER_PRODUCER;
     const BATCH: usize = 250;
     let server = Server::start(3);
-    let deadline = Instant::now() + Duration::from_secs(60);
+    // A guard against a hang, not a speed check: the debug build takes
+    // 45-55 s on this 2-CPU machine (3 executors share the 2 CPUs).
+    let deadline = Instant::now() + Duration::from_secs(150);
     let moved = Arc::new(AtomicUsize::new(0));
     let consumed = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();

@@ -18,10 +18,9 @@ use super::ConnCmd;
 use crate::resp::parse::parse_i64;
 use crate::server::connection::{Flow, Session};
 use crate::shard::blocking::{BlockOp, Served, Waiter};
-use crate::shard::dispatch::{take_result, Core, HopFuture, Work};
-use crate::shard::locks::LockMode;
+use crate::shard::dispatch::{take_result, Core, HopFuture};
 use crate::shard::route::shard_of;
-use crate::shard::txn::Txn;
+use crate::shard::txn::{outer_or_own, run_on_shard, Txn};
 
 /// A parsed blocking command.
 struct Request {
@@ -241,24 +240,12 @@ async fn attempt(
                 Ok(None)
             })
         };
-        return match outer {
-            Some(txn) => txn.run(shard, step).await,
-            None => take_result(
-                core.submit(shard, Work::closure(locks, LockMode::Plain, step))
-                    .await,
-            ),
-        };
+        return run_on_shard(core, outer.as_deref(), shard, locks, step).await;
     }
     // Several shards: lock them all in order, then decide.
     let shards = core.cores();
-    let mut own;
-    let txn = match outer {
-        Some(t) => t,
-        None => {
-            own = Txn::new(core);
-            &mut own
-        }
-    };
+    let mut own = None;
+    let txn = outer_or_own(outer, &mut own, core);
     let mut holds: Vec<Result<bool, Error>> = vec![Ok(false); req.keys.len()];
     let mut dst_ok: Result<(), Error> = Ok(());
     for (&shard, idx) in &by_shard {

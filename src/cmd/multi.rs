@@ -13,7 +13,7 @@ use crate::resp::Out;
 use crate::shard::dispatch::Core;
 use crate::shard::locks::DbKey;
 use crate::shard::route::shard_of;
-use crate::shard::txn::Txn;
+use crate::shard::txn::{outer_or_own, Txn};
 
 /// How a multi-key command splits over shards and merges its replies.
 #[derive(Clone, Copy, Debug)]
@@ -86,14 +86,8 @@ async fn run_inner(
     out: &mut Out,
 ) -> Result<(), Error> {
     let shards = core.cores();
-    let mut own;
-    let txn = match outer {
-        Some(t) => t,
-        None => {
-            own = Txn::new(core);
-            &mut own
-        }
-    };
+    let mut own = None;
+    let txn = outer_or_own(outer, &mut own, core);
     match spread {
         Spread::Del | Spread::Exists => {
             let mut total = 0;
@@ -382,14 +376,8 @@ pub async fn sintercard(
     out: &mut Out,
 ) -> Result<(), Error> {
     let (keys, limit) = sets::parse_sintercard(argv)?;
-    let mut own;
-    let txn = match outer {
-        Some(t) => t,
-        None => {
-            own = Txn::new(core);
-            &mut own
-        }
-    };
+    let mut own = None;
+    let txn = outer_or_own(outer, &mut own, core);
     let sources = snapshot_sets(txn, db, keys, None).await?;
     let refs: Vec<Option<&sets::Set>> = sources.iter().map(Option::as_ref).collect();
     sets::compute(sets::Op::Inter, keys, &refs, true, limit).reply(out);
@@ -438,14 +426,8 @@ pub async fn lmpop(
     for (i, k) in keys.iter().enumerate() {
         by_shard.entry(shard_of(k, shards)).or_default().push(i);
     }
-    let mut own;
-    let txn = match outer {
-        Some(t) => t,
-        None => {
-            own = Txn::new(core);
-            &mut own
-        }
-    };
+    let mut own = None;
+    let txn = outer_or_own(outer, &mut own, core);
     // Per key, in argument order: Some(true) holds a list, Some(false) does not.
     let mut holds: Vec<Result<bool, Error>> = vec![Ok(false); keys.len()];
     for (shard, idx) in by_shard {

@@ -23,10 +23,9 @@ use crate::resp::parse::parse_i64;
 use crate::resp::Out;
 use crate::server::connection::{Flow, Session};
 use crate::shard::blocking::{BlockOp, GroupRead, Served, Waiter};
-use crate::shard::dispatch::{take_result, Core, Work};
-use crate::shard::locks::LockMode;
+use crate::shard::dispatch::Core;
 use crate::shard::route::shard_of;
-use crate::shard::txn::Txn;
+use crate::shard::txn::{outer_or_own, run_on_shard, Txn};
 use crate::types::stream::{self, ReadEntry, StreamId};
 
 /// What a blocked reader is sent: the key and the entries read from it.
@@ -286,23 +285,11 @@ async fn attempt(
                 Ok::<_, Error>(read)
             })
         };
-        return match outer {
-            Some(txn) => txn.run(shard, step).await,
-            None => take_result(
-                core.submit(shard, Work::closure(locks, LockMode::Plain, step))
-                    .await,
-            ),
-        };
+        return run_on_shard(core, outer.as_deref(), shard, locks, step).await;
     }
     // Several shards: lock and check them all (in shard order), then read.
-    let mut own;
-    let txn = match outer {
-        Some(t) => t,
-        None => {
-            own = Txn::new(core);
-            &mut own
-        }
-    };
+    let mut own = None;
+    let txn = outer_or_own(outer, &mut own, core);
     let mut checked: Vec<Option<Result<After, Error>>> = vec![None; req.keys.len()];
     for (&shard, idx) in &by_shard {
         let (r, part) = (req.clone(), idx.clone());

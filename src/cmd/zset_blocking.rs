@@ -22,10 +22,9 @@ use super::zsets::{self, parse_mpop};
 use super::ConnCmd;
 use crate::server::connection::{Flow, Session};
 use crate::shard::blocking::{BlockOp, Served, Waiter};
-use crate::shard::dispatch::{take_result, Core, Work};
-use crate::shard::locks::LockMode;
+use crate::shard::dispatch::Core;
 use crate::shard::route::shard_of;
-use crate::shard::txn::Txn;
+use crate::shard::txn::{outer_or_own, run_on_shard, Txn};
 
 /// A parsed ZMPOP / BZPOPMIN / BZPOPMAX / BZMPOP.
 struct Request {
@@ -201,23 +200,11 @@ async fn attempt(
                 Ok(None)
             })
         };
-        return match outer {
-            Some(txn) if txn.holds(shard) => txn.run(shard, step).await,
-            _ => take_result(
-                core.submit(shard, Work::closure(locks, LockMode::Plain, step))
-                    .await,
-            ),
-        };
+        return run_on_shard(core, outer.as_deref(), shard, locks, step).await;
     }
     // Several shards: lock them all in order, then decide.
-    let mut own;
-    let txn = match outer {
-        Some(t) => t,
-        None => {
-            own = Txn::new(core);
-            &mut own
-        }
-    };
+    let mut own = None;
+    let txn = outer_or_own(outer, &mut own, core);
     let mut holds: Vec<Result<bool, Error>> = vec![Ok(false); req.keys.len()];
     for (&shard, idx) in &by_shard {
         let part: Vec<Vec<u8>> = idx.iter().map(|&i| req.keys[i].clone()).collect();

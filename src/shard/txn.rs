@@ -104,6 +104,42 @@ impl Txn {
     }
 }
 
+/// The transaction a command runs in: `outer` (EXEC's or a script's,
+/// which already holds the command's keys) or a new one kept in `own`.
+pub fn outer_or_own<'a>(
+    outer: Option<&'a mut Txn>,
+    own: &'a mut Option<Txn>,
+    core: &Rc<Core>,
+) -> &'a mut Txn {
+    match outer {
+        Some(txn) => txn,
+        None => own.insert(Txn::new(core)),
+    }
+}
+
+/// Runs `f` on `shard` for a command on `keys` of that one shard: inside
+/// `outer` when it holds the shard, else as plain work that waits for any
+/// transaction holding the keys.
+pub async fn run_on_shard<R, F>(
+    core: &Rc<Core>,
+    outer: Option<&Txn>,
+    shard: usize,
+    keys: Vec<DbKey>,
+    f: F,
+) -> R
+where
+    R: Send + 'static,
+    F: FnOnce(&Core) -> R + Send + 'static,
+{
+    match outer {
+        Some(txn) if txn.holds(shard) => txn.run(shard, f).await,
+        _ => take_result(
+            core.submit(shard, Work::closure(keys, LockMode::Plain, f))
+                .await,
+        ),
+    }
+}
+
 impl Drop for Txn {
     fn drop(&mut self) {
         for &shard in &self.locked {
