@@ -44,6 +44,7 @@ pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Flow {
             return super::blocking::run(s, cmd, argv).await;
         }
         ConnCmd::ClientUnblock => client_unblock(s, argv).await,
+        ConnCmd::Shutdown => shutdown(s, argv),
         ConnCmd::Eval
         | ConnCmd::EvalSha
         | ConnCmd::EvalRo
@@ -516,4 +517,27 @@ async fn client_unblock(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
         .await;
     s.out.int(done.iter().any(|d| *d) as i64);
     Ok(())
+}
+
+/// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]: the process exits. There
+/// is nothing to save yet (durability is a later issue), so every form but
+/// ABORT exits at once; the client sees its connection close, as in Redis.
+fn shutdown(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
+    let mut abort = false;
+    for arg in &argv[1..] {
+        if is(arg, "abort") {
+            abort = true;
+        } else if !["nosave", "save", "now", "force"]
+            .iter()
+            .any(|w| is(arg, w))
+        {
+            return Err(Error::SYNTAX);
+        }
+    }
+    if abort {
+        return Err(Error::msg("ERR No shutdown in progress."));
+    }
+    let _ = s;
+    eprintln!("ringbus: SHUTDOWN: exiting");
+    std::process::exit(0);
 }

@@ -183,6 +183,7 @@ pub enum ConnCmd {
     Bzmpop,
     // Sets.
     Sintercard,
+    Shutdown,
 }
 
 /// Runs a shard command on `ctx`, writing its reply or its error to `out`.

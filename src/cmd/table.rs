@@ -562,6 +562,9 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("flushdb", -1, WD, NO_KEYS, "server", "Removes all keys from the current database.", Conn(ConnCmd::FlushDb), "[ASYNC | SYNC]"),
     spec("flushall", -1, WD, NO_KEYS, "server", "Removes all keys from all databases.", Conn(ConnCmd::FlushAll), "[ASYNC | SYNC]"),
     spec("time", 1, CONN, NO_KEYS, "server", "Returns the server time.", Conn(ConnCmd::Time), ""),
+    spec("shutdown", -1, &["admin", "noscript", "loading", "stale", "no_multi", "allow_busy"], NO_KEYS, "server",
+        "Synchronously saves the database(s) to disk and shuts down the Redis server.", Conn(ConnCmd::Shutdown),
+        "[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]"),
     spec("lastsave", 1, CONN, NO_KEYS, "server", "Returns the Unix timestamp of the last successful save to disk.", Conn(ConnCmd::Lastsave), ""),
     // Lists.
     spec("lpush", -3, WF, KEY1, "list", "Prepends one or more elements to a list. Creates the key if it doesn't exist.",

@@ -287,6 +287,9 @@ impl Session {
                 return Err(busy.into());
             }
         }
+        if self.tx.in_multi() && spec.has_flag("no_multi") {
+            return Err("ERR Command not allowed inside a transaction".into());
+        }
         if !self.authenticated && !spec.has_flag("no_auth") {
             return Err("NOAUTH Authentication required.".into());
         }
