@@ -33,7 +33,8 @@ fn every_command_answers_and_the_server_survives() {
         &["k", "1", "2"],
         &["k", "v", "k2", "v2", "EX"],
     ];
-    for name in &names {
+    // SHUTDOWN ends the server by design (it has its own test).
+    for name in names.iter().filter(|n| !n.eq_ignore_ascii_case("shutdown")) {
         for extra in fillers {
             let mut argv = words(name);
             argv.extend(extra.iter().map(|s| s.to_string()));
