@@ -31,6 +31,11 @@
 #                which is >= ~2 s per run for both servers on a laptop-class core)
 #   REDIS_SERVER redis-server binary (default: redis-server)
 #   RAW_CSV      if set, append every single run to this CSV file
+#   BASELINE_CMD a second build of the server under test (e.g. the previous
+#                commit's binary), "{port}" replaced as in SERVER_CMD: run in
+#                the same alternating rounds, with two more columns, its CPU
+#                per request and its CPU divided by the server under test's
+#                (>1: the new build uses less)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -60,6 +65,14 @@ fi
 source "$ROOT/benches/servers.sh"
 
 start_pair
+BASELINE_CMD=${BASELINE_CMD:-}
+if [[ -n $BASELINE_CMD ]]; then
+    BASE_PORT=$(free_port)
+    read -r -a BASE_ARGV <<<"${BASELINE_CMD//\{port\}/$BASE_PORT}"
+    start baseline "$BASE_PORT" "${BASE_ARGV[@]}"
+    BASE_PID=$STARTED_PID
+    echo "baseline: ${BASE_ARGV[*]} (port $BASE_PORT)" >&2
+fi
 
 IFS=', ' read -r -a TEST_LIST <<<"$TESTS"
 read -r -a PIPELINE_LIST <<<"$PIPELINES"
@@ -78,6 +91,14 @@ for ((round = 1; round <= ROUNDS; round++)); do
             fi
             read -r sut sut_cpu <<<"$(rb_bench "$SUT_PORT" "$SUT_PID" "$n" "$p" "${args[@]}")"
             read -r redis redis_cpu <<<"$(rb_bench "$REDIS_PORT" "$REDIS_PID" "$n" "$p" "${args[@]}")"
+            if [[ -n $BASELINE_CMD ]]; then
+                if [[ $test == evalsha ]]; then
+                    redis-cli -p "$BASE_PORT" SCRIPT LOAD "$EVAL_SCRIPT" >/dev/null
+                fi
+                read -r base base_cpu <<<"$(rb_bench "$BASE_PORT" "$BASE_PID" "$n" "$p" "${args[@]}")"
+                kill -0 "$BASE_PID" 2>/dev/null || { echo "baseline died" >&2; exit 1; }
+                echo "$base_cpu" >>"$WORKDIR/$test.$p.base_cpu"
+            fi
             pair_alive
             if [[ -z $sut || -z $redis ]]; then
                 echo "redis-benchmark failed: $test P=$p" >&2
@@ -98,7 +119,11 @@ done
 
 # rps columns: median requests/s and their ratio. cpu columns: median server
 # CPU microseconds per request, and redis's divided by ours (>1: we use less).
-printf '%-12s %4s %14s %14s %7s %9s %9s %9s\n' test P "$SERVER_NAME" redis ratio "cpu-us" "redis-us" "cpu-x"
+header=(test P "$SERVER_NAME" redis ratio "cpu-us" "redis-us" "cpu-x")
+[[ -z $BASELINE_CMD ]] || header+=("base-us" "vs-base")
+printf '%-12s %4s %14s %14s %7s %9s %9s %9s' "${header[@]:0:8}"
+[[ -z $BASELINE_CMD ]] || printf ' %9s %8s' "${header[@]:8}"
+echo
 for test in "${TEST_LIST[@]}"; do
     for p in "${PIPELINE_LIST[@]}"; do
         sut=$(median <"$WORKDIR/$test.$p.sut")
@@ -107,7 +132,13 @@ for test in "${TEST_LIST[@]}"; do
         redis_cpu=$(median <"$WORKDIR/$test.$p.redis_cpu")
         ratio=$(awk -v a="$sut" -v b="$redis" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
         cpux=$(awk -v a="$sut_cpu" -v b="$redis_cpu" 'BEGIN { printf "%.2f", (a > 0 ? b / a : 0) }')
-        printf '%-12s %4s %14.0f %14.0f %7s %9.3f %9.3f %9s\n' \
+        printf '%-12s %4s %14.0f %14.0f %7s %9.3f %9.3f %9s' \
             "$test" "$p" "$sut" "$redis" "$ratio" "$sut_cpu" "$redis_cpu" "$cpux"
+        if [[ -n $BASELINE_CMD ]]; then
+            base_cpu=$(median <"$WORKDIR/$test.$p.base_cpu")
+            vsbase=$(awk -v a="$sut_cpu" -v b="$base_cpu" 'BEGIN { printf "%.2f", (a > 0 ? b / a : 0) }')
+            printf ' %9.3f %8s' "$base_cpu" "$vsbase"
+        fi
+        echo
     done
 done

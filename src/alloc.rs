@@ -82,6 +82,32 @@ pub fn used_memory() -> u64 {
         .max(0) as u64
 }
 
+static PEAK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Records `used_memory` as the peak if it is the highest seen, and returns
+/// the peak (INFO's `used_memory_peak`). Sampled after each read's commands
+/// (Redis samples after each command), by every core's cron and by INFO; the
+/// shared peak is only written when it grows.
+pub fn note_peak() -> u64 {
+    let used = used_memory();
+    let peak = PEAK.load(Ordering::Relaxed);
+    if used > peak {
+        PEAK.fetch_max(used, Ordering::Relaxed).max(used)
+    } else {
+        peak
+    }
+}
+
+/// The machine's memory from /proc/meminfo (0 if unavailable).
+pub fn total_system_memory() -> u64 {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
 /// A random number for RANDOMKEY-style picks (not for anything secret).
 pub fn random_u64() -> u64 {
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);

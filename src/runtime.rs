@@ -16,8 +16,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use compio::buf::{IntoInner, IoBuf};
 use compio::driver::ProactorBuilder;
-use compio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use compio::io::{AsyncRead, AsyncWriteExt};
 use compio::runtime::fd::AsyncFd;
 use compio::runtime::RuntimeBuilder;
 use compio::BufResult;
@@ -111,6 +112,30 @@ pub async fn yield_now() {
     YieldNow(false).await
 }
 
+/// Which of two futures finished first.
+pub enum First<A, B> {
+    Left(A),
+    Right(B),
+}
+
+/// Waits for whichever of `a` and `b` finishes first (`a` wins a tie); the
+/// other is left unfinished for the caller to drop.
+pub async fn first<A: Future, B: Future>(
+    mut a: Pin<&mut A>,
+    mut b: Pin<&mut B>,
+) -> First<A::Output, B::Output> {
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(v) = a.as_mut().poll(cx) {
+            return Poll::Ready(First::Left(v));
+        }
+        if let Poll::Ready(v) = b.as_mut().poll(cx) {
+            return Poll::Ready(First::Right(v));
+        }
+        Poll::Pending
+    })
+    .await
+}
+
 /// The sending side of a core's wake-up: any thread may call `notify`.
 pub struct Notifier {
     fd: std::sync::Arc<OwnedFd>,
@@ -178,6 +203,11 @@ impl Waiter {
     }
 }
 
+/// The most one socket read or write asks of the kernel: a send or receive
+/// of more than `i32::MAX` bytes is refused with EINVAL, and a request of
+/// gigabytes (`proto-max-bulk-len 4gb`) is read and written in steps.
+pub const MAX_IO: usize = 1 << 30;
+
 pub struct TcpListener(compio::net::TcpListener);
 
 impl TcpListener {
@@ -199,15 +229,33 @@ impl TcpListener {
 pub struct TcpStream(compio::net::TcpStream);
 
 impl TcpStream {
-    /// Reads into the spare capacity of `buf` (after its length), growing its length.
+    /// Reads into the spare capacity of `buf` (after its length), growing its
+    /// length; at most [`MAX_IO`] bytes at a time.
     pub async fn read(&mut self, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
-        let BufResult(res, buf) = self.0.append(buf).await;
-        (res, buf)
+        let start = buf.len();
+        let end = buf.capacity().min(start + MAX_IO);
+        let BufResult(res, slice) = self.0.read(buf.slice(start..end)).await;
+        (res, slice.into_inner())
     }
 
+    /// Writes all of `buf`, at most [`MAX_IO`] bytes per system call.
     pub async fn write_all(&mut self, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
-        let BufResult(res, buf) = self.0.write_all(buf).await;
-        (res, buf)
+        if buf.len() <= MAX_IO {
+            let BufResult(res, buf) = self.0.write_all(buf).await;
+            return (res, buf);
+        }
+        let mut at = 0;
+        let mut buf = buf;
+        while at < buf.len() {
+            let end = buf.len().min(at + MAX_IO);
+            let BufResult(res, slice) = self.0.write_all(buf.slice(at..end)).await;
+            buf = slice.into_inner();
+            if let Err(e) = res {
+                return (Err(e), buf);
+            }
+            at = end;
+        }
+        (Ok(()), buf)
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {

@@ -108,6 +108,7 @@ pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Flow {
             Ok(())
         }
         ConnCmd::ClientInfo => {
+            s.note_reply_buffer();
             let line = s.info.borrow().describe(std::time::Instant::now()) + "\n";
             s.out.verbatim(line.as_bytes());
             Ok(())
@@ -328,6 +329,7 @@ async fn client_list(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
             return Err(Error::SYNTAX);
         }
     }
+    s.note_reply_buffer();
     let per_core = s
         .core
         .run_on_all(move |core| {

@@ -293,6 +293,17 @@ async fn config_set(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
             }
             Err(why) => return Err(failed(&why)),
         }
+        if name == "maxclients" {
+            // As Redis: the open-file limit must hold them, or CONFIG SET fails.
+            let reserved = crate::server::limits::reserved_fds(s.core.cores(), config.bind.len());
+            if let crate::server::limits::Adjusted::Reduced { maxclients, .. } =
+                crate::server::limits::adjust(config.maxclients, reserved)
+            {
+                return Err(failed(&format!(
+                    "The operating system is not able to handle the specified number of clients, try with {maxclients}"
+                )));
+            }
+        }
         seen.push(name);
     }
     s.core
@@ -536,6 +547,8 @@ struct CoreReport {
     clients: usize,
     blocked: usize,
     ops_per_sec: u64,
+    /// Memory of the core's connections (`mem_clients_normal`).
+    client_memory: usize,
     counters: CoreCounters,
     stats: ShardStats,
     expired_keys: u64,
@@ -577,6 +590,7 @@ async fn info(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
                 clients: clients.len(),
                 blocked: clients.blocked,
                 ops_per_sec: clients.ops.per_sec(),
+                client_memory: clients.memory(),
                 counters: clients.counters,
                 stats: shard.stats.clone(),
                 expired_keys: shard.expired_keys(),
@@ -659,13 +673,32 @@ fn write_section(
         }
         "memory" => {
             let used = crate::alloc::used_memory();
+            let peak = crate::alloc::note_peak();
+            let rss = crate::alloc::rss_bytes();
+            let system = crate::alloc::total_system_memory();
             line!("# Memory");
             line!("used_memory:{used}");
             line!("used_memory_human:{}", human_bytes(used));
-            line!("used_memory_rss:{}", crate::alloc::rss_bytes());
+            line!("used_memory_rss:{rss}");
+            line!("used_memory_rss_human:{}", human_bytes(rss));
+            line!("used_memory_peak:{peak}");
+            line!("used_memory_peak_human:{}", human_bytes(peak));
+            line!(
+                "used_memory_peak_perc:{:.2}%",
+                used as f64 * 100.0 / peak.max(1) as f64
+            );
+            line!("total_system_memory:{system}");
+            line!("total_system_memory_human:{}", human_bytes(system));
             line!("maxmemory:{}", config.maxmemory);
             line!("maxmemory_human:{}", human_bytes(config.maxmemory));
             line!("maxmemory_policy:noeviction");
+            line!(
+                "mem_fragmentation_ratio:{:.2}",
+                rss as f64 / used.max(1) as f64
+            );
+            line!("mem_fragmentation_bytes:{}", rss as i64 - used as i64);
+            line!("mem_clients_slaves:0");
+            line!("mem_clients_normal:{}", sum(&|r| r.client_memory as u64));
             line!("mem_allocator:mimalloc");
         }
         "persistence" => {

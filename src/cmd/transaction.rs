@@ -55,6 +55,18 @@ impl TxState {
         self.queue.is_some()
     }
 
+    /// Commands queued since MULTI (None outside MULTI).
+    pub fn queued(&self) -> Option<usize> {
+        self.queue.as_ref().map(|q| q.cmds.len())
+    }
+
+    /// Memory the queued commands take (CLIENT LIST's `multi-mem`).
+    pub fn queued_memory(&self) -> usize {
+        self.queue
+            .as_ref()
+            .map_or(0, |q| q.cmds.iter().map(OwnedCommand::memory).sum())
+    }
+
     /// Queues a command (already checked for arity) and answers QUEUED.
     pub fn enqueue(
         &mut self,

@@ -38,12 +38,14 @@ pub enum Parsed {
     Incomplete { need: usize },
 }
 
+/// Offsets are `usize`: with `proto-max-bulk-len` above 4 GB one argument,
+/// or a request, may pass what 32 bits hold.
 #[derive(Clone, Copy)]
 enum Span {
     /// Offset and length in the request bytes.
-    Input(u32, u32),
+    Input(usize, usize),
     /// Offset and length in the parser's inline arena (unescaped quoted args).
-    Arena(u32, u32),
+    Arena(usize, usize),
 }
 
 /// Resumable request parser; one per connection.
@@ -88,8 +90,8 @@ impl RequestParser {
         self.spans
             .iter()
             .map(|span| match *span {
-                Span::Input(off, len) => &input[off as usize..(off + len) as usize],
-                Span::Arena(off, len) => &self.arena[off as usize..(off + len) as usize],
+                Span::Input(off, len) => &input[off..off + len],
+                Span::Arena(off, len) => &self.arena[off..off + len],
             })
             .collect()
     }
@@ -162,7 +164,7 @@ impl RequestParser {
                 self.in_progress = Some((remaining, pos));
                 return Ok(Parsed::Incomplete { need: end });
             }
-            self.spans.push(Span::Input(start as u32, len as u32));
+            self.spans.push(Span::Input(start, len));
             pos = end;
             remaining -= 1;
         }
@@ -171,7 +173,11 @@ impl RequestParser {
     }
 
     fn parse_inline(&mut self, input: &[u8]) -> Result<Parsed, ProtocolError> {
-        let Some(newline) = memchr(b'\n', input) else {
+        // Redis finds the end of an inline request with `strchr`, which stops
+        // at a NUL byte: a line with a NUL before its newline never ends, and
+        // waits for more input until it is too big.
+        let end = input.iter().position(|&b| b == b'\n' || b == 0);
+        let Some(newline) = end.filter(|&at| input[at] == b'\n') else {
             if input.len() > INLINE_MAX {
                 return Err(ProtocolError("too big inline request".into()));
             }
@@ -248,9 +254,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
         spans
             .iter()
             .map(|span| match *span {
-                Span::Arena(off, len) | Span::Input(off, len) => {
-                    arena[off as usize..(off + len) as usize].to_vec()
-                }
+                Span::Arena(off, len) | Span::Input(off, len) => arena[off..off + len].to_vec(),
             })
             .collect(),
     )
@@ -348,7 +352,7 @@ fn split_inline_args(
             i += 1;
         }
         debug_assert!(!in_double && !in_single);
-        spans.push(Span::Arena(start as u32, (arena.len() - start) as u32));
+        spans.push(Span::Arena(start, arena.len() - start));
     }
 }
 
@@ -420,6 +424,27 @@ mod tests {
         assert_eq!(err(&big), "ERR Protocol error: too big inline request");
         big[0] = b'*';
         assert_eq!(err(&big), "ERR Protocol error: too big mbulk count string");
+    }
+
+    #[test]
+    fn inline_nul_never_ends_the_line() {
+        // As redis-server: `GET\0k\r\n` waits for more input, then is too big.
+        let mut p = RequestParser::new(1 << 20);
+        assert!(matches!(
+            p.parse(b"GET\x00k\r\n", true),
+            Ok(Parsed::Incomplete { .. })
+        ));
+        let mut big = b"GET\x00k\r\n".to_vec();
+        big.resize(INLINE_MAX + 10, b'a');
+        assert_eq!(
+            p.parse(&big, true).unwrap_err().reply_text(),
+            "ERR Protocol error: too big inline request"
+        );
+        // A NUL after the newline belongs to the next request.
+        assert!(matches!(
+            p.parse(b"PING\r\n\x00", true),
+            Ok(Parsed::Request { consumed: 6 })
+        ));
     }
 
     #[test]

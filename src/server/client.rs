@@ -29,9 +29,8 @@ pub struct ClientInfo {
     pub last_cmd: &'static str,
     /// Set by CLIENT KILL; the connection closes at its next step.
     pub killed: bool,
-    /// Unparsed input held after the last read, and the read buffer's size.
-    pub qbuf: usize,
-    pub rbs: usize,
+    /// Memory of the connection's buffers, for CLIENT LIST and INFO memory.
+    pub mem: ClientMemory,
     /// Channels, patterns and shard channels subscribed to.
     pub subs: [usize; 3],
     /// The connection's outbox, once it has one (for omem).
@@ -47,15 +46,16 @@ impl ClientInfo {
     }
 
     /// One line of CLIENT LIST / CLIENT INFO, Redis 7.2's fields in Redis's
-    /// order. Fields for features ringbus does not have yet (MULTI) report
-    /// their empty state.
+    /// order. Fields for features ringbus does not have (client-side caching's
+    /// `redir`, ACL users) report their empty state.
     pub fn describe(&self, now: Instant) -> String {
         let mut line = String::with_capacity(256);
-        let omem = self.outbox.as_ref().map_or(0, |o| o.pending());
+        let m = &self.mem;
+        let (oll, omem) = self.output_in_flight();
         let _ = write!(
             line,
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 \
-             qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r \
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} \
+             qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events={} \
              cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
@@ -64,20 +64,28 @@ impl ClientInfo {
             String::from_utf8_lossy(&self.name),
             now.duration_since(self.created).as_secs(),
             now.duration_since(self.last_active).as_secs(),
-            match (self.blocked.is_some(), self.is_pubsub()) {
-                (true, _) => "b",
-                (_, true) => "P",
+            match (self.blocked.is_some(), self.is_pubsub(), m.multi_cmds.is_some()) {
+                (true, _, _) => "b",
+                (_, true, _) => "P",
+                (_, _, true) => "x",
                 _ => "N",
             },
             self.db,
             self.subs[0],
             self.subs[1],
             self.subs[2],
-            self.qbuf,
-            self.rbs - self.qbuf.min(self.rbs),
-            self.rbs,
+            m.multi_cmds.map_or(-1, |n| n as i64),
+            m.qbuf,
+            m.qbuf_cap.saturating_sub(m.qbuf),
+            m.argv,
+            m.multi,
+            m.reply_cap,
+            m.reply_peak,
+            m.reply_len,
+            oll,
             omem,
-            self.rbs + omem,
+            self.total_memory(),
+            if omem > 0 { "rw" } else { "r" },
             self.last_cmd,
             if self.proto == Proto::Resp3 { 3 } else { 2 },
             String::from_utf8_lossy(&self.lib_name),
@@ -85,6 +93,52 @@ impl ClientInfo {
         );
         line
     }
+
+    /// Output handed to the socket and not yet sent: how many buffers, and
+    /// their bytes (a reply being written, and the outbox's queue).
+    pub fn output_in_flight(&self) -> (usize, usize) {
+        let outbox = self.outbox.as_ref().map_or(0, |o| o.pending());
+        let buffers = usize::from(self.mem.writing > 0) + usize::from(outbox > 0);
+        (buffers, self.mem.writing + outbox)
+    }
+
+    /// Everything this connection holds, as Redis's `tot-mem`: its state, its
+    /// query buffer, the arguments and queued MULTI commands it keeps, its
+    /// reply buffer and the output not yet sent.
+    pub fn total_memory(&self) -> usize {
+        let m = &self.mem;
+        CONNECTION_STATE_BYTES
+            + m.qbuf_cap
+            + m.argv
+            + m.multi
+            + m.reply_cap
+            + self.output_in_flight().1
+    }
+}
+
+/// What a connection's own structures take besides its buffers (its session,
+/// this record, its task), for `tot-mem`.
+pub const CONNECTION_STATE_BYTES: usize = 2048;
+
+/// A connection's buffers as CLIENT LIST reports them; the connection keeps
+/// it up to date after each read and write.
+#[derive(Default, Clone, Copy, Debug)]
+pub struct ClientMemory {
+    /// Unparsed input, and the query buffer's capacity.
+    pub qbuf: usize,
+    pub qbuf_cap: usize,
+    /// Bytes of the arguments of the command running now.
+    pub argv: usize,
+    /// Commands queued since MULTI (None outside MULTI), and their memory.
+    pub multi_cmds: Option<usize>,
+    pub multi: usize,
+    /// Replies built and not yet handed to the socket; the reply buffer's
+    /// capacity, and the largest reply batch of the last few seconds.
+    pub reply_len: usize,
+    pub reply_cap: usize,
+    pub reply_peak: usize,
+    /// Bytes of a reply the socket is writing now.
+    pub writing: usize,
 }
 
 /// Per-core counters for INFO.
@@ -165,6 +219,14 @@ impl ClientRegistry {
 
     pub fn iter(&self) -> impl Iterator<Item = &Rc<RefCell<ClientInfo>>> {
         self.clients.values()
+    }
+
+    /// Memory of this core's clients (INFO memory's `mem_clients_normal`).
+    pub fn memory(&self) -> usize {
+        self.clients
+            .values()
+            .map(|c| c.borrow().total_memory())
+            .sum()
     }
 
     /// CLIENT LIST lines of this core's clients, by id.

@@ -120,10 +120,19 @@ impl Session {
         }
         let buf = std::mem::take(&mut self.out.buf);
         self.core.clients.borrow_mut().counters.net_output_bytes += buf.len() as u64;
+        self.info.borrow_mut().mem.writing = buf.len();
         // A write error shows up as the client leaving, which the wait notices.
-        let (_, mut buf) = self.stream.write_all(buf).await;
-        buf.clear();
-        self.out.buf = buf;
+        let (_, buf) = self.stream.write_all(buf).await;
+        self.info.borrow_mut().mem.writing = 0;
+        self.out.buf = reusable(buf);
+    }
+
+    /// Publishes the replies this connection has built and not yet sent
+    /// (CLIENT LIST's `obl`) before it describes itself.
+    pub fn note_reply_buffer(&self) {
+        let mut info = self.info.borrow_mut();
+        info.mem.reply_len = self.out.buf.len();
+        info.mem.reply_cap = info.mem.reply_cap.max(self.out.buf.capacity());
     }
 
     /// Starts reading the socket while a command is blocked, so a client that
@@ -262,15 +271,26 @@ impl Session {
                 return Flow::Continue;
             }
         };
-        self.note_command(spec);
+        self.note_command(spec, argv);
         if self.tx.in_multi() && !transaction::runs_inside_multi(spec) {
             self.tx.enqueue(spec, self.db, argv, &mut self.out);
+            self.note_multi();
             return Flow::Continue;
         }
         let flow = self.execute(spec, argv).await;
+        if self.tx.in_multi() || self.info.borrow().mem.multi_cmds.is_some() {
+            self.note_multi();
+        }
         // Counted after running, as Redis does: INFO does not count itself.
         self.core.clients.borrow_mut().counters.commands += 1;
         flow
+    }
+
+    /// Publishes MULTI's queue for CLIENT LIST (`multi`, `multi-mem`).
+    fn note_multi(&self) {
+        let mut info = self.info.borrow_mut();
+        info.mem.multi_cmds = self.tx.queued();
+        info.mem.multi = self.tx.queued_memory();
     }
 
     /// Finds a request's command and checks that it may run now: the error
@@ -385,8 +405,10 @@ impl Session {
         Ok(found)
     }
 
-    fn note_command(&mut self, spec: &'static CommandSpec) {
-        self.info.borrow_mut().last_cmd = spec.name;
+    fn note_command(&mut self, spec: &'static CommandSpec, argv: &[&[u8]]) {
+        let mut info = self.info.borrow_mut();
+        info.last_cmd = spec.name;
+        info.mem.argv = argv.iter().map(|a| a.len()).sum();
     }
 
     /// A command on one shard: run here now when this core owns the keys and
@@ -583,6 +605,14 @@ pub async fn serve(core: Rc<Core>, mut stream: TcpStream, info: Rc<RefCell<Clien
 /// Reads and runs requests until the connection ends; `Close` when it ends by
 /// the server's choice (QUIT, a protocol error), `Continue` when the client
 /// left, was killed or went over a limit.
+///
+/// Memory: the query buffer grows to what the request being read needs (no
+/// more than `client-query-buffer-limit`, past which the client is closed),
+/// and shrinks back before the connection waits for input; a reply buffer
+/// larger than [`REPLY_BUFFER_KEEP`] is freed once sent. Reading is paced by
+/// sending: the requests of one read are run until their replies pass
+/// [`OUTPUT_PAUSE`], those replies are sent, and only then does the rest run,
+/// so a client that pipelines without reading holds at most about that much.
 async fn serve_inner(
     session: &mut Session,
     stream: &mut TcpStream,
@@ -600,56 +630,103 @@ async fn serve_inner(
     let mut rbuf: Vec<u8> = Vec::with_capacity(read_size);
     let mut need = 0usize;
     let mut spare_out: Vec<u8> = Vec::new();
+    let mut peak = ReplyPeak::default();
+    // Complete requests are left in `rbuf` after the output paused them.
+    let mut more = false;
     loop {
-        if rbuf.capacity() - rbuf.len() < read_size / 4 || rbuf.capacity() < need {
-            rbuf.reserve(read_size.max(need.saturating_sub(rbuf.len())));
-        }
-        let n = if !session.stash.is_empty() {
-            // Input that arrived while a command was blocked, not yet run.
-            let stash = std::mem::take(&mut session.stash);
-            rbuf.extend_from_slice(&stash);
-            stash.len()
-        } else if let Some(pending) = session.input.take() {
-            // A read started while blocked: its bytes come first.
-            let (res, side) = pending.await;
-            let n = res?;
-            rbuf.extend_from_slice(&side[..n.min(side.len())]);
-            n
+        let limit = core.shard.borrow().config.client_query_buffer_limit as usize;
+        if !more {
+            fit_query_buffer(&mut rbuf, read_size, need, limit);
+            info.borrow_mut().mem.qbuf_cap = rbuf.capacity();
+            let n = if !session.stash.is_empty() {
+                // Input that arrived while a command was blocked, not yet run.
+                let stash = std::mem::take(&mut session.stash);
+                rbuf.extend_from_slice(&stash);
+                stash.len()
+            } else if let Some(pending) = session.input.take() {
+                // A read started while blocked: its bytes come first.
+                let (res, side) = pending.await;
+                let n = res?;
+                rbuf.extend_from_slice(&side[..n.min(side.len())]);
+                n
+            } else {
+                let (res, buf) = stream.read(rbuf).await;
+                rbuf = buf;
+                res?
+            };
+            if n == 0
+                || info.borrow().killed
+                || session.outbox.as_ref().is_some_and(|o| o.is_dead())
+            {
+                return Ok(Flow::Continue);
+            }
+            core.clients.borrow_mut().counters.net_input_bytes += n as u64;
+            {
+                let mut info = info.borrow_mut();
+                info.last_active = Instant::now();
+                info.mem.qbuf = rbuf.len();
+                info.mem.qbuf_cap = rbuf.capacity();
+            }
+            if rbuf.len() > limit {
+                // Redis's "Closing client that reached max query buffer length".
+                eprintln!(
+                    "ringbus: closing client id={} addr={} that reached max query buffer length \
+                     ({} bytes buffered, client-query-buffer-limit {limit})",
+                    info.borrow().id,
+                    info.borrow().addr,
+                    rbuf.len()
+                );
+                return Ok(Flow::Continue);
+            }
+            // CONFIG SET proto-max-bulk-len applies to connections already open.
+            parser.set_max_bulk_len(core.shard.borrow().config.proto_max_bulk_len);
+            session.now = now_ms();
+            if rbuf.len() < need {
+                continue;
+            }
         } else {
-            let (res, buf) = stream.read(rbuf).await;
-            rbuf = buf;
-            res?
-        };
-        if n == 0 || info.borrow().killed || session.outbox.as_ref().is_some_and(|o| o.is_dead()) {
-            return Ok(Flow::Continue);
-        }
-        core.clients.borrow_mut().counters.net_input_bytes += n as u64;
-        // CONFIG SET proto-max-bulk-len applies to connections already open.
-        parser.set_max_bulk_len(core.shard.borrow().config.proto_max_bulk_len);
-        info.borrow_mut().last_active = Instant::now();
-        session.now = now_ms();
-        if rbuf.len() < need {
-            continue;
+            session.now = now_ms();
         }
         need = 0;
-        let (consumed, flow) = process(session, &mut parser, &rbuf, &mut need).await;
+        let (consumed, flow, paused) = process(session, &mut parser, &rbuf, &mut need).await;
         rbuf.drain(..consumed);
+        more = paused;
+        crate::alloc::note_peak();
         {
             let mut info = info.borrow_mut();
-            info.qbuf = rbuf.len();
-            info.rbs = rbuf.capacity();
+            info.mem.qbuf = rbuf.len();
+            info.mem.argv = 0;
+            info.mem.reply_peak = peak.note(session.out.buf.len());
         }
-        let limit = session.core.shard.borrow().config.client_query_buffer_limit as usize;
         if session.outbox.is_some() {
-            // The writer task sends it (and counts it).
+            // The writer task sends it (and counts it); the next requests
+            // are read once most of it is gone.
             session.sync_outbox();
+            if let Some(outbox) = session.outbox.clone() {
+                outbox.drained_to(OUTPUT_PAUSE).await;
+                if outbox.is_dead() {
+                    return Ok(Flow::Continue);
+                }
+            }
         } else if !session.out.buf.is_empty() {
             let out = std::mem::replace(&mut session.out.buf, std::mem::take(&mut spare_out));
             core.clients.borrow_mut().counters.net_output_bytes += out.len() as u64;
-            let (res, mut out) = stream.write_all(out).await;
+            info.borrow_mut().mem.writing = out.len();
+            let limit = core.shard.borrow().config.output_limits.normal;
+            let (res, out) = write_limited(stream, out, limit).await;
+            info.borrow_mut().mem.writing = 0;
+            let Some(res) = res else {
+                core.clients
+                    .borrow_mut()
+                    .counters
+                    .output_limit_disconnections += 1;
+                return Ok(Flow::Continue);
+            };
             res?;
-            out.clear();
-            spare_out = out;
+            spare_out = reusable(out);
+            let mut info = info.borrow_mut();
+            info.mem.reply_cap = spare_out.capacity();
+            info.mem.reply_len = 0;
         }
         if flow == Flow::Close {
             return Ok(Flow::Close);
@@ -660,17 +737,122 @@ async fn serve_inner(
     }
 }
 
-/// Runs every complete request at the front of `input`; returns how many bytes
-/// were used and whether to close.
+/// The largest reply buffer a connection keeps for its next replies
+/// (Redis's 16 KB static reply buffer); a larger one is freed once sent.
+pub const REPLY_BUFFER_KEEP: usize = 16 * 1024;
+
+/// Replies of one read past which the connection sends them before it runs
+/// the read's remaining requests (see `serve_inner`).
+pub const OUTPUT_PAUSE: usize = 256 * 1024;
+
+/// Replies owed by other cores after which a long pipeline collects them,
+/// so that [`OUTPUT_PAUSE`] also bounds replies made elsewhere.
+const FLUSH_OWED: usize = 64;
+
+/// A sent reply buffer, emptied, if it is small enough to keep.
+pub fn reusable(mut buf: Vec<u8>) -> Vec<u8> {
+    if buf.capacity() > REPLY_BUFFER_KEEP {
+        return Vec::new();
+    }
+    buf.clear();
+    buf
+}
+
+/// Sizes the query buffer before a read: room for `need` bytes when the
+/// parser knows the request's length (capped just past `limit`, which closes
+/// the client), otherwise a read's worth beyond what it holds; an oversized
+/// buffer (after a large request) shrinks back, as Redis's
+/// `clientsCronResizeQueryBuffer` does for idle clients.
+fn fit_query_buffer(rbuf: &mut Vec<u8>, read_size: usize, need: usize, limit: usize) {
+    let need = need.min(limit.saturating_add(1));
+    let held = rbuf.len();
+    let room = (held + read_size).max(need);
+    if rbuf.capacity() > room.saturating_mul(2) && rbuf.capacity() > read_size {
+        rbuf.shrink_to(room);
+    }
+    if need > held + read_size {
+        // A large argument of known size: room for exactly it.
+        rbuf.reserve_exact(need - held);
+    } else if rbuf.capacity() < need || rbuf.capacity() - held < read_size / 4 {
+        // Requests of unknown total size grow the buffer geometrically.
+        rbuf.reserve(read_size);
+    }
+}
+
+/// Writes a plain connection's replies under `client-output-buffer-limit
+/// normal`: `None` when the client went over it (and must be closed, its
+/// replies dropped, as Redis does). The buffer is what the client is owed:
+/// over the hard limit it is not sent at all; at or over the soft limit it
+/// must be taken by the client within the soft period.
+async fn write_limited(
+    stream: &mut TcpStream,
+    out: Vec<u8>,
+    limit: crate::config::OutputLimit,
+) -> (Option<io::Result<()>>, Vec<u8>) {
+    let len = out.len() as u64;
+    if limit.hard > 0 && len >= limit.hard {
+        return (None, out);
+    }
+    if limit.soft == 0 || len < limit.soft {
+        let (res, out) = stream.write_all(out).await;
+        return (Some(res), out);
+    }
+    let period = std::time::Duration::from_secs(limit.soft_seconds);
+    let write = std::pin::pin!(stream.write_all(out));
+    let timer = std::pin::pin!(crate::runtime::sleep(period));
+    match crate::runtime::first(write, timer).await {
+        crate::runtime::First::Left((res, out)) => (Some(res), out),
+        crate::runtime::First::Right(()) => (None, Vec::new()),
+    }
+}
+
+/// The largest reply batch of the last few seconds (CLIENT LIST's `rbp`,
+/// which Redis resets every 5 seconds).
+#[derive(Default)]
+struct ReplyPeak {
+    peak: usize,
+    since: Option<Instant>,
+}
+
+impl ReplyPeak {
+    fn note(&mut self, len: usize) -> usize {
+        if len == 0 && self.peak == 0 {
+            return 0;
+        }
+        let now = Instant::now();
+        if self
+            .since
+            .is_none_or(|t| now.duration_since(t) > std::time::Duration::from_secs(5))
+        {
+            self.peak = 0;
+            self.since = Some(now);
+        }
+        self.peak = self.peak.max(len);
+        self.peak
+    }
+}
+
+/// Runs the complete requests at the front of `input` until their replies
+/// pass [`OUTPUT_PAUSE`]; returns how many bytes were used, whether to close,
+/// and whether it paused with complete requests possibly left.
 async fn process(
     session: &mut Session,
     parser: &mut RequestParser,
     input: &[u8],
     need: &mut usize,
-) -> (usize, Flow) {
+) -> (usize, Flow, bool) {
     let mut pos = 0;
     let mut flow = Flow::Continue;
+    let mut paused = false;
     while pos < input.len() {
+        // Replies owed by other cores count too: fetch them now and then.
+        if session.pending.holes.len() >= FLUSH_OWED {
+            session.flush().await;
+        }
+        if session.out.buf.len() >= OUTPUT_PAUSE {
+            paused = true;
+            break;
+        }
         match parser.parse(&input[pos..], session.authenticated) {
             Ok(Parsed::Request { consumed }) => {
                 let argv = parser.args(&input[pos..]);
@@ -695,5 +877,5 @@ async fn process(
         }
     }
     session.flush().await;
-    (pos, flow)
+    (pos, flow, paused)
 }

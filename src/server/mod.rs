@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod connection;
+pub mod limits;
 pub mod listener;
 pub mod outbox;
 
@@ -70,8 +71,11 @@ impl Shared {
 }
 
 /// Starts every executor and serves until the process is stopped.
-pub fn run(config: Config) -> io::Result<()> {
+pub fn run(mut config: Config) -> io::Result<()> {
     let threads = config.threads();
+    let reserved = limits::reserved_fds(threads, config.bind.len());
+    config.maxclients = limits::at_start(config.maxclients, reserved)
+        .ok_or_else(|| io::Error::other("the open file limit is too low"))?;
     let listeners = listener::bind_all(&config, threads)?;
     let (mesh, wakeups) = Mesh::new(threads)?;
     let shared = Arc::new(Shared::new(threads));
@@ -101,7 +105,7 @@ pub fn run(config: Config) -> io::Result<()> {
                 runtime::run_executor(cpu, ring, move || async move {
                     let core = Core::new(id, Shard::new(id, config), mesh, shared);
                     runtime::spawn(core.clone().drain_loop(wake));
-                    runtime::spawn(active_expiry(core.clone()));
+                    runtime::spawn(core_cron(core.clone()));
                     runtime::spawn(sample_ops(core.clone()));
                     for l in listeners {
                         runtime::spawn(accept_loop(core.clone(), l));
@@ -144,12 +148,24 @@ async fn accept_loop(core: Rc<Core>, listener: std::net::TcpListener) {
             return;
         }
     };
+    // Failed accepts since the last one logged, and when that was.
+    let mut failed = 0u64;
+    let mut logged: Option<Instant> = None;
     loop {
         let (stream, addr) = match listener.accept().await {
             Ok(pair) => pair,
             Err(e) => {
-                // EMFILE and friends: back off briefly rather than spin.
-                eprintln!("ringbus: accept: {e}");
+                // EMFILE and friends: back off briefly rather than spin, and
+                // say so at most once a second rather than flood the log.
+                failed += 1;
+                if logged.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                    eprintln!(
+                        "ringbus: core {}: Accepting client connection: {e} ({failed} failed accept(s))",
+                        core.id
+                    );
+                    failed = 0;
+                    logged = Some(Instant::now());
+                }
                 runtime::sleep(Duration::from_millis(10)).await;
                 continue;
             }
@@ -178,8 +194,7 @@ async fn accept_loop(core: Rc<Core>, listener: std::net::TcpListener) {
             last_active: Instant::now(),
             last_cmd: "NULL",
             killed: false,
-            qbuf: 0,
-            rbs: 0,
+            mem: Default::default(),
             subs: [0; 3],
             outbox: None,
             blocked: None,
@@ -202,14 +217,16 @@ async fn sample_ops(core: Rc<Core>) {
     }
 }
 
-/// Deletes expired keys in the background, `hz` times a second, spending at
-/// most a quarter of each period so a burst of expiries cannot stall the core.
-async fn active_expiry(core: Rc<Core>) {
+/// The core's cron, `hz` times a second (Redis's `serverCron`): samples the
+/// memory peak, and deletes expired keys, spending at most a quarter of each
+/// period so a burst of expiries cannot stall the core.
+async fn core_cron(core: Rc<Core>) {
     const BATCH: usize = 256;
     loop {
         let hz = core.shard.borrow().config.hz.max(1);
         let period = Duration::from_millis(1000 / hz as u64);
         runtime::sleep(period).await;
+        crate::alloc::note_peak();
         let started = Instant::now();
         loop {
             let done = core.shard.borrow_mut().expire_cycle(now_ms(), BATCH);

@@ -31,6 +31,8 @@ pub struct Outbox {
     /// Bytes handed to the kernel in a write that has not completed yet.
     in_flight: Cell<usize>,
     waker: Cell<Option<Waker>>,
+    /// The connection, waiting for the queue to drain before it reads more.
+    drained: Cell<Option<Waker>>,
     /// The protocol messages are framed in (HELLO may change it).
     proto: Cell<Proto>,
     /// When the pending bytes last went over the soft limit, if they still are.
@@ -55,6 +57,7 @@ impl Outbox {
             queued: RefCell::new(Vec::new()),
             in_flight: Cell::new(0),
             waker: Cell::new(None),
+            drained: Cell::new(None),
             proto: Cell::new(proto),
             soft_since: Cell::new(None),
             state: Cell::new(State::Open),
@@ -137,6 +140,28 @@ impl Outbox {
         false
     }
 
+    /// Waits until at most `bytes` are pending (or the outbox is dead): a
+    /// connection reads its next requests only once the replies to the last
+    /// ones are mostly sent, so a client that does not read cannot make its
+    /// output grow without bound.
+    pub async fn drained_to(&self, bytes: usize) {
+        std::future::poll_fn(|cx| {
+            if self.pending() <= bytes || self.state.get() == State::Dead {
+                Poll::Ready(())
+            } else {
+                self.drained.set(Some(cx.waker().clone()));
+                Poll::Pending
+            }
+        })
+        .await
+    }
+
+    fn wake_drained(&self) {
+        if let Some(w) = self.drained.take() {
+            w.wake();
+        }
+    }
+
     /// Drops everything queued and shuts the socket down, which also ends
     /// the connection's pending read and the writer's pending write.
     pub fn kill(&self) {
@@ -151,6 +176,7 @@ impl Outbox {
         if let Some(w) = self.waker.take() {
             w.wake();
         }
+        self.wake_drained();
     }
 
     /// Sends what is queued, then lets the writer stop (QUIT).
@@ -191,11 +217,12 @@ async fn writer(core: Rc<Core>, outbox: Rc<Outbox>, mut stream: TcpStream) {
         let Some(bytes) = next else { break };
         let (res, bytes) = stream.write_all(bytes).await;
         outbox.in_flight.set(0);
+        outbox.wake_drained();
         core.clients.borrow_mut().counters.net_output_bytes += bytes.len() as u64;
         if res.is_err() {
             outbox.kill();
             break;
         }
-        spare = bytes;
+        spare = crate::server::connection::reusable(bytes);
     }
 }

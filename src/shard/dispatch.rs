@@ -80,7 +80,7 @@ pub struct OwnedCommand {
     pub run: ShardFn,
     pub db: usize,
     data: Vec<u8>,
-    ends: SmallVec<[u32; 8]>,
+    ends: SmallVec<[usize; 8]>,
 }
 
 impl OwnedCommand {
@@ -89,7 +89,7 @@ impl OwnedCommand {
         let mut ends = SmallVec::with_capacity(argv.len());
         for arg in argv {
             data.extend_from_slice(arg);
-            ends.push(data.len() as u32);
+            ends.push(data.len());
         }
         OwnedCommand {
             spec,
@@ -105,11 +105,22 @@ impl OwnedCommand {
         self.ends
             .iter()
             .map(|&end| {
-                let arg = &self.data[start..end as usize];
-                start = end as usize;
+                let arg = &self.data[start..end];
+                start = end;
                 arg
             })
             .collect()
+    }
+
+    /// Bytes this command takes (its arguments and their offsets).
+    pub fn memory(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.data.capacity()
+            + if self.ends.spilled() {
+                self.ends.capacity() * std::mem::size_of::<usize>()
+            } else {
+                0
+            }
     }
 
     fn keys(&self, into: &mut Vec<DbKey>) {

@@ -58,9 +58,14 @@ impl Shard {
         self.dbs.iter().map(|db| db.expired).sum()
     }
 
-    /// Zeroes every statistic (CONFIG RESETSTAT).
+    /// Zeroes every statistic (CONFIG RESETSTAT). The change counter is not
+    /// a statistic: it says what the next snapshot must save, and Redis keeps
+    /// it too.
     pub fn reset_stats(&mut self) {
-        self.stats = ShardStats::default();
+        self.stats = ShardStats {
+            dirty: self.stats.dirty,
+            ..ShardStats::default()
+        };
         self.dbs.iter_mut().for_each(|db| db.expired = 0);
     }
 

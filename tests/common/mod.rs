@@ -104,13 +104,23 @@ impl Server {
         Server::start_target(Target::Redis, args)
     }
 
+    /// Start the server under test through `wrapper` (a command that runs
+    /// the server, such as `prlimit --nofile=2000:2000 --`).
+    pub fn start_wrapped(wrapper: &[&str], args: &[&str]) -> Server {
+        Server::start_target_wrapped(target(), wrapper, args)
+    }
+
     fn start_target(target: Target, args: &[&str]) -> Server {
+        Server::start_target_wrapped(target, &[], args)
+    }
+
+    fn start_target_wrapped(target: Target, wrapper: &[&str], args: &[&str]) -> Server {
         let mut last_log = String::new();
         // A port found free may be taken by a parallel test before we bind it:
         // retry a few times with a fresh port when the process exits early.
         for _attempt in 0..5 {
             let port = free_port();
-            match Server::try_start(&target, args, port) {
+            match Server::try_start(&target, wrapper, args, port) {
                 Ok(s) => return s,
                 Err(log) => last_log = log,
             }
@@ -118,7 +128,12 @@ impl Server {
         panic!("server did not start; its output:\n{last_log}");
     }
 
-    fn try_start(target: &Target, args: &[&str], port: u16) -> Result<Server, String> {
+    fn try_start(
+        target: &Target,
+        wrapper: &[&str],
+        args: &[&str],
+        port: u16,
+    ) -> Result<Server, String> {
         let (config, rest): (Option<&str>, &[&str]) = match args.first() {
             Some(a) if !a.starts_with("--") => (Some(a), &args[1..]),
             _ => (None, args),
@@ -165,7 +180,15 @@ impl Server {
         ));
         let out = File::create(&log).map_err(|e| format!("create {log:?}: {e}"))?;
         let err = out.try_clone().unwrap();
-        let child = Command::new(&program)
+        let mut command = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(&program);
+                c
+            }
+            None => Command::new(&program),
+        };
+        let child = command
             .args(&argv)
             .stdin(Stdio::null())
             .stdout(Stdio::from(out))
@@ -239,6 +262,18 @@ impl Server {
 
     pub fn is_ringbus(&self) -> bool {
         self.ringbus
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server's resident memory, from /proc.
+    pub fn rss(&self) -> u64 {
+        let statm = std::fs::read_to_string(format!("/proc/{}/statm", self.pid())).unwrap();
+        let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+        pages * 4096
     }
 
     /// Everything the server printed so far.
