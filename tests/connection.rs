@@ -27,6 +27,7 @@ sharded_tests!(
     config_get,
     config_set,
     command_introspection,
+    command_getkeys,
     dbsize_flushdb_flushall,
     time,
 );
@@ -825,6 +826,51 @@ fn command_introspection(s: &Server) {
     assert_eq!(val("group").as_text(), "string");
     assert!(!val("summary").as_text().is_empty());
     c.check(&["COMMAND", "DOCS", "nosuchcmd"], b"*0\r\n");
+}
+
+/// COMMAND GETKEYS / GETKEYSANDFLAGS read the same key specifications that
+/// route commands; the differential script compares most forms with
+/// redis-server, these differ by version.
+fn command_getkeys(s: &Server) {
+    let mut c = s.raw();
+    let version = Reply::parse(&c.cmd(&["INFO", "server"])).as_text();
+    let v72 = version.contains("redis_version:7.2") || version.contains("redis_version:8");
+    if v72 || s.is_ringbus() {
+        // 7.2's arity is -3: a command name alone gets a real answer.
+        c.check(
+            &["COMMAND", "GETKEYS", "PING"],
+            &err("ERR The command has no key arguments"),
+        );
+        c.check(
+            &["COMMAND", "GETKEYS", "GET"],
+            &err("ERR Invalid number of arguments specified for command"),
+        );
+    }
+    let raw = c.cmd(&[
+        "COMMAND",
+        "GETKEYSANDFLAGS",
+        "LMOVE",
+        "a",
+        "b",
+        "LEFT",
+        "RIGHT",
+    ]);
+    let pairs = Reply::parse(&raw);
+    let keys: Vec<String> = pairs
+        .as_array()
+        .iter()
+        .map(|p| p.as_array()[0].as_text())
+        .collect();
+    assert_eq!(keys, ["a", "b"]);
+    for p in pairs.as_array() {
+        let flags: Vec<String> = p.as_array()[1]
+            .as_array()
+            .iter()
+            .map(|f| f.as_text())
+            .collect();
+        assert!(flags.contains(&"RW".to_string()), "{flags:?}");
+    }
+    c.check(&["COMMAND", "GETKEYS", "EVAL", "return 1", "0"], b"*0\r\n");
 }
 
 fn dbsize_flushdb_flushall(s: &Server) {

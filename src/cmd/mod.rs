@@ -20,6 +20,7 @@ pub mod multi;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;
+pub mod spec;
 // Sets.
 pub mod sets;
 pub mod stream_groups;
@@ -120,6 +121,8 @@ pub enum ConnCmd {
     CommandInfo,
     CommandDocs,
     CommandList,
+    CommandGetKeys,
+    CommandGetKeysAndFlags,
     Dbsize,
     FlushDb,
     FlushAll,

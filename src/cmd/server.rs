@@ -6,6 +6,7 @@ use std::fmt::Write;
 
 use super::args::{is, truncated, Error};
 use super::connection::REDIS_VERSION;
+use super::spec::{Begin, Find};
 use super::table::{CommandSpec, COMMANDS};
 use super::ConnCmd;
 use crate::glob;
@@ -53,6 +54,8 @@ pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Result<(), Er
             Ok(())
         }
         ConnCmd::CommandList => command_list(&mut s.out, argv),
+        ConnCmd::CommandGetKeys => command_getkeys(&mut s.out, &argv[2..], false),
+        ConnCmd::CommandGetKeysAndFlags => command_getkeys(&mut s.out, &argv[2..], true),
         ConnCmd::Dbsize => {
             let db = s.db;
             let sizes = s
@@ -367,7 +370,7 @@ fn reply_command_infos<'a>(
 }
 
 fn command_info(out: &mut Out, spec: &CommandSpec) {
-    let (first, last, step) = spec.keys;
+    let (first, last, step) = spec.legacy_range();
     out.array(10);
     out.bulk_str(spec.name);
     out.int(spec.arity as i64);
@@ -375,20 +378,18 @@ fn command_info(out: &mut Out, spec: &CommandSpec) {
     for flag in spec.flags {
         out.simple(flag);
     }
-    out.int(first as i64);
-    out.int(last as i64);
-    out.int(step as i64);
+    out.int(first);
+    out.int(last);
+    out.int(step);
     let cats = acl_categories(spec);
     out.set(cats.len());
     for cat in &cats {
         out.simple(cat);
     }
     out.set(0); // tips
-    if first > 0 {
-        // One key specification: keys from `first`, every `step`, to `last`.
-        let last_rel = if last < 0 { last } else { last - first };
-        let access = if spec.has_flag("write") { "RW" } else { "RO" };
-        out.array(1);
+    let access = if spec.has_flag("write") { "RW" } else { "RO" };
+    out.array(spec.keys.len());
+    for key_spec in spec.keys {
         out.map(3);
         out.bulk_str("flags");
         out.set(1);
@@ -396,25 +397,55 @@ fn command_info(out: &mut Out, spec: &CommandSpec) {
         out.bulk_str("begin_search");
         out.map(2);
         out.bulk_str("type");
-        out.bulk_str("index");
-        out.bulk_str("spec");
-        out.map(1);
-        out.bulk_str("index");
-        out.int(first as i64);
+        match key_spec.begin {
+            Begin::Index(index) => {
+                out.bulk_str("index");
+                out.bulk_str("spec");
+                out.map(1);
+                out.bulk_str("index");
+                out.int(index as i64);
+            }
+            Begin::Keyword { word, from } => {
+                out.bulk_str("keyword");
+                out.bulk_str("spec");
+                out.map(2);
+                out.bulk_str("keyword");
+                out.bulk_str(word);
+                out.bulk_str("startfrom");
+                out.int(from as i64);
+            }
+        }
         out.bulk_str("find_keys");
         out.map(2);
         out.bulk_str("type");
-        out.bulk_str("range");
-        out.bulk_str("spec");
-        out.map(3);
-        out.bulk_str("lastkey");
-        out.int(last_rel as i64);
-        out.bulk_str("keystep");
-        out.int(step as i64);
-        out.bulk_str("limit");
-        out.int(0);
-    } else {
-        out.array(0);
+        match key_spec.find {
+            Find::Range { last, step, limit } => {
+                out.bulk_str("range");
+                out.bulk_str("spec");
+                out.map(3);
+                out.bulk_str("lastkey");
+                out.int(last as i64);
+                out.bulk_str("keystep");
+                out.int(step as i64);
+                out.bulk_str("limit");
+                out.int(limit as i64);
+            }
+            Find::KeyNum {
+                numkeys,
+                first,
+                step,
+            } => {
+                out.bulk_str("keynum");
+                out.bulk_str("spec");
+                out.map(3);
+                out.bulk_str("keynumidx");
+                out.int(numkeys as i64);
+                out.bulk_str("firstkey");
+                out.int(first as i64);
+                out.bulk_str("keystep");
+                out.int(step as i64);
+            }
+        }
     }
     out.array(spec.subcommands.len());
     for sub in spec.subcommands {
@@ -472,8 +503,10 @@ fn command_doc(out: &mut Out, spec: &CommandSpec) {
     out.bulk_str(complexity(spec.name));
     if !args.is_empty() {
         out.bulk_str("arguments");
-        // Every key argument belongs to the one key specification COMMAND INFO reports.
-        write_doc_args(out, &args, spec.keys.0 > 0);
+        // Key arguments belong to the key specifications in order (the
+        // last one takes any further key arguments).
+        let mut next_key = 0;
+        write_doc_args(out, &args, spec.keys.len(), &mut next_key);
     }
     if has_subs {
         out.bulk_str("subcommands");
@@ -486,10 +519,10 @@ fn command_doc(out: &mut Out, spec: &CommandSpec) {
 }
 
 /// COMMAND DOCS argument maps, in Redis's field order.
-fn write_doc_args(out: &mut Out, args: &[argdocs::Arg], has_key_spec: bool) {
+fn write_doc_args(out: &mut Out, args: &[argdocs::Arg], key_specs: usize, next_key: &mut usize) {
     out.array(args.len());
     for arg in args {
-        let key_spec = has_key_spec && arg.kind == "key";
+        let key_spec = key_specs > 0 && arg.kind == "key";
         let flags = [(arg.optional, "optional"), (arg.multiple, "multiple")];
         let nflags = flags.iter().filter(|(on, _)| *on).count();
         out.map(
@@ -504,7 +537,8 @@ fn write_doc_args(out: &mut Out, args: &[argdocs::Arg], has_key_spec: bool) {
         out.bulk_str(arg.kind);
         if key_spec {
             out.bulk_str("key_spec_index");
-            out.int(0);
+            out.int((*next_key).min(key_specs - 1) as i64);
+            *next_key += 1;
         }
         if let Some(token) = &arg.token {
             out.bulk_str("token");
@@ -519,9 +553,46 @@ fn write_doc_args(out: &mut Out, args: &[argdocs::Arg], has_key_spec: bool) {
         }
         if !arg.args.is_empty() {
             out.bulk_str("arguments");
-            write_doc_args(out, &arg.args, has_key_spec);
+            write_doc_args(out, &arg.args, key_specs, next_key);
         }
     }
+}
+
+/// COMMAND GETKEYS / GETKEYSANDFLAGS: the keys of `argv` as its command's
+/// key specifications find them (the same ones routing and locks use).
+fn command_getkeys(out: &mut Out, argv: &[&[u8]], with_flags: bool) -> Result<(), Error> {
+    let mut spec =
+        super::table::lookup(argv[0]).ok_or(Error::msg("ERR Invalid command specified"))?;
+    if !spec.subcommands.is_empty() && argv.len() > 1 {
+        spec = spec
+            .subcommand(argv[1])
+            .ok_or(Error::msg("ERR Invalid command specified"))?;
+    }
+    if spec.keys.is_empty() {
+        return Err(Error::msg("ERR The command has no key arguments"));
+    }
+    if !spec.arity_ok(argv.len()) {
+        return Err(Error::msg(
+            "ERR Invalid number of arguments specified for command",
+        ));
+    }
+    let positions = spec.key_positions(argv).unwrap_or_default();
+    if positions.is_empty() && !spec.has_flag("no_mandatory_keys") {
+        return Err(Error::msg("ERR Invalid arguments specified for command"));
+    }
+    let access = if spec.has_flag("write") { "RW" } else { "RO" };
+    out.array(positions.len());
+    for i in positions {
+        if with_flags {
+            out.array(2);
+            out.bulk(argv[i]);
+            out.set(1);
+            out.simple(access);
+        } else {
+            out.bulk(argv[i]);
+        }
+    }
+    Ok(())
 }
 
 fn command_list(out: &mut Out, argv: &[&[u8]]) -> Result<(), Error> {

@@ -5,67 +5,8 @@
 use std::sync::OnceLock;
 
 use super::multi::Spread;
+pub use super::spec::{CommandSpec, KeySpec};
 use super::{hashes, keys, lists, sets, stream_groups, streams, strings, zsets, ConnCmd, Exec};
-
-pub struct CommandSpec {
-    /// Lower-case name; subcommands are named `container|sub` as Redis does.
-    pub name: &'static str,
-    /// Positive: exact argument count (name included); negative: at least -arity.
-    pub arity: i32,
-    pub flags: &'static [&'static str],
-    /// Key positions: first, last (negative counts from the end), step; 0 0 0 for none.
-    pub keys: (i32, i32, i32),
-    /// ACL category / COMMAND DOCS group.
-    pub group: &'static str,
-    pub summary: &'static str,
-    pub since: &'static str,
-    /// The arguments as Redis's documentation writes them after the command name,
-    /// e.g. `key value [key value ...]`; empty for commands without arguments.
-    /// COMMAND DOCS derives its `arguments` entry from it.
-    pub syntax: &'static str,
-    pub exec: Exec,
-    pub subcommands: &'static [CommandSpec],
-}
-
-impl CommandSpec {
-    pub fn arity_ok(&self, argc: usize) -> bool {
-        let argc = argc as i32;
-        if self.arity >= 0 {
-            argc == self.arity
-        } else {
-            argc >= -self.arity
-        }
-    }
-
-    pub fn has_flag(&self, flag: &str) -> bool {
-        self.flags.contains(&flag)
-    }
-
-    /// Positions of the keys in `argc` arguments.
-    pub fn key_positions(&self, argc: usize) -> impl Iterator<Item = usize> {
-        let (first, last, step) = self.keys;
-        let argc = argc as i32;
-        let (start, end, step) = if first <= 0 {
-            (1, 1, 1)
-        } else {
-            let last = if last < 0 {
-                argc + last
-            } else {
-                last.min(argc - 1)
-            };
-            (first, (last + 1).max(first), step.max(1))
-        };
-        (start..end).step_by(step as usize).map(|i| i as usize)
-    }
-
-    /// The subcommand of a container, by the request's second argument.
-    pub fn subcommand(&self, sub: &[u8]) -> Option<&'static CommandSpec> {
-        self.subcommands.iter().find(|s| {
-            let short = s.name.rsplit('|').next().unwrap_or(s.name);
-            sub.eq_ignore_ascii_case(short.as_bytes())
-        })
-    }
-}
 
 const W: &[&str] = &["write", "denyoom"];
 const WF: &[&str] = &["write", "denyoom", "fast"];
@@ -96,7 +37,7 @@ const fn spec(
     name: &'static str,
     arity: i32,
     flags: &'static [&'static str],
-    keys: (i32, i32, i32),
+    keys: &'static [KeySpec],
     group: &'static str,
     summary: &'static str,
     exec: Exec,
@@ -127,7 +68,7 @@ const fn container(
         name,
         arity: -2,
         flags: &[],
-        keys: (0, 0, 0),
+        keys: NO_KEYS,
         group,
         summary,
         since: "1.0.0",
@@ -137,10 +78,21 @@ const fn container(
     }
 }
 
-const NO_KEYS: (i32, i32, i32) = (0, 0, 0);
-const KEY1: (i32, i32, i32) = (1, 1, 1);
-const ALL_KEYS: (i32, i32, i32) = (1, -1, 1);
-const PAIRS: (i32, i32, i32) = (1, -1, 2);
+const NO_KEYS: &[KeySpec] = &[];
+const KEY1: &[KeySpec] = &[KeySpec::one(1)];
+const KEY2: &[KeySpec] = &[KeySpec::one(2)];
+/// Two keys (a source and a destination).
+const KEYS12: &[KeySpec] = &[KeySpec::one(1), KeySpec::one(2)];
+const ALL_KEYS: &[KeySpec] = &[KeySpec::range(1, -1, 1)];
+const PAIRS: &[KeySpec] = &[KeySpec::range(1, -1, 2)];
+/// Keys then a timeout (BLPOP...).
+const KEYS_TIMEOUT: &[KeySpec] = &[KeySpec::range(1, -2, 1)];
+/// `numkeys key [key ...]` with the count first (LMPOP...), or after one
+/// argument (BLMPOP's timeout, EVAL's script).
+const NUMKEYS1: &[KeySpec] = &[KeySpec::numkeys(1)];
+const NUMKEYS2: &[KeySpec] = &[KeySpec::numkeys(2)];
+/// XREAD / XREADGROUP: `STREAMS key [key ...] id [id ...]`.
+const STREAMS: &[KeySpec] = &[KeySpec::half_after("STREAMS")];
 
 use Exec::{Conn, Multi, Shard};
 
@@ -181,10 +133,11 @@ static COMMAND_SUBS: &[CommandSpec] = &[
         Conn(ConnCmd::CommandDocs), "[command-name [command-name ...]]"),
     spec("command|list", -2, SERVER, NO_KEYS, "server", "Returns a list of command names.", Conn(ConnCmd::CommandList),
         "[FILTERBY <MODULE module-name | ACLCAT category | PATTERN pattern>]"),
+    spec("command|getkeys", -3, SERVER, NO_KEYS, "server", "Extracts the key names from an arbitrary command.",
+        Conn(ConnCmd::CommandGetKeys), "command [arg [arg ...]]"),
+    spec("command|getkeysandflags", -3, SERVER, NO_KEYS, "server", "Extracts the key names and access flags for an arbitrary command.",
+        Conn(ConnCmd::CommandGetKeysAndFlags), "command [arg [arg ...]]"),
 ];
-
-#[rustfmt::skip]
-const KEY2: (i32, i32, i32) = (2, 2, 1);
 
 const EVAL_FLAGS: &[&str] = &[
     "noscript",
@@ -520,13 +473,13 @@ static PUBSUB_SUBS: &[CommandSpec] = &[
 
 #[rustfmt::skip]
 static OBJECT_SUBS: &[CommandSpec] = &[
-    spec("object|encoding", 3, R, (2, 2, 1), "keyspace", "Returns the internal encoding of a Redis object.", Shard(keys::object), "key"),
+    spec("object|encoding", 3, R, KEY2, "keyspace", "Returns the internal encoding of a Redis object.", Shard(keys::object), "key"),
 ];
 
 // MEMORY USAGE (every type; added with hashes and sets).
 #[rustfmt::skip]
 static MEMORY_SUBS: &[CommandSpec] = &[
-    spec("memory|usage", -3, R, (2, 2, 1), "server", "Estimates the memory usage of a key.", Shard(keys::memory_usage),
+    spec("memory|usage", -3, R, KEY2, "server", "Estimates the memory usage of a key.", Shard(keys::memory_usage),
         "key [SAMPLES count]"),
 ];
 
@@ -591,25 +544,25 @@ pub static COMMANDS: &[CommandSpec] = &[
         Shard(lists::ltrim), "key start stop"),
     spec("lpos", -3, R, KEY1, "list", "Returns the index of matching elements in a list.", Shard(lists::lpos),
         "key element [RANK rank] [COUNT num-matches] [MAXLEN len]"),
-    spec("rpoplpush", 3, W, (1, 2, 1), "list", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.",
+    spec("rpoplpush", 3, W, KEYS12, "list", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.",
         Multi(lists::rpoplpush, Spread::Move), "source destination"),
-    spec("lmove", 5, W, (1, 2, 1), "list", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.",
+    spec("lmove", 5, W, KEYS12, "list", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.",
         Multi(lists::lmove, Spread::Move), "source destination <LEFT | RIGHT> <LEFT | RIGHT>"),
-    spec("lmpop", -4, &["write", "movablekeys"], NO_KEYS, "list", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.",
+    spec("lmpop", -4, &["write", "movablekeys"], NUMKEYS1, "list", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.",
         Conn(ConnCmd::Lmpop), "numkeys key [key ...] <LEFT | RIGHT> [COUNT count]"),
-    spec("blpop", -3, &["write", "noscript", "blocking"], (1, -2, 1), "list",
+    spec("blpop", -3, &["write", "noscript", "blocking"], KEYS_TIMEOUT, "list",
         "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
         Conn(ConnCmd::Blpop), "key [key ...] timeout"),
-    spec("brpop", -3, &["write", "noscript", "blocking"], (1, -2, 1), "list",
+    spec("brpop", -3, &["write", "noscript", "blocking"], KEYS_TIMEOUT, "list",
         "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
         Conn(ConnCmd::Brpop), "key [key ...] timeout"),
-    spec("blmpop", -5, &["write", "blocking", "movablekeys"], NO_KEYS, "list",
+    spec("blmpop", -5, &["write", "blocking", "movablekeys"], NUMKEYS2, "list",
         "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
         Conn(ConnCmd::Blmpop), "timeout numkeys key [key ...] <LEFT | RIGHT> [COUNT count]"),
-    spec("blmove", 6, &["write", "denyoom", "noscript", "blocking"], (1, 2, 1), "list",
+    spec("blmove", 6, &["write", "denyoom", "noscript", "blocking"], KEYS12, "list",
         "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.",
         Conn(ConnCmd::Blmove), "source destination <LEFT | RIGHT> <LEFT | RIGHT> timeout"),
-    spec("brpoplpush", 4, &["write", "denyoom", "noscript", "blocking"], (1, 2, 1), "list",
+    spec("brpoplpush", 4, &["write", "denyoom", "noscript", "blocking"], KEYS12, "list",
         "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.",
         Conn(ConnCmd::Brpoplpush), "source destination timeout"),
     // Transactions.
@@ -617,23 +570,23 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("exec", 1, &["noscript", "loading", "stale", "skip_slowlog"], NO_KEYS, "transactions",
         "Executes all commands in a transaction.", Conn(ConnCmd::Exec), ""),
     spec("discard", 1, TX_FLAGS, NO_KEYS, "transactions", "Discards a transaction.", Conn(ConnCmd::Discard), ""),
-    spec("watch", -2, TX_FLAGS, (1, -1, 1), "transactions",
+    spec("watch", -2, TX_FLAGS, ALL_KEYS, "transactions",
         "Monitors changes to keys to determine the execution of a transaction.", Conn(ConnCmd::Watch), "key [key ...]"),
     spec("unwatch", 1, TX_FLAGS, NO_KEYS, "transactions", "Forgets about watched keys of a transaction.",
         Conn(ConnCmd::Unwatch), ""),
     // Scripting.
-    spec("eval", -3, EVAL_FLAGS, NO_KEYS, "scripting", "Executes a server-side Lua script.", Conn(ConnCmd::Eval),
+    spec("eval", -3, EVAL_FLAGS, NUMKEYS2, "scripting", "Executes a server-side Lua script.", Conn(ConnCmd::Eval),
         "script numkeys [key [key ...]] [arg [arg ...]]"),
-    spec("evalsha", -3, EVAL_FLAGS, NO_KEYS, "scripting", "Executes a server-side Lua script by SHA1 digest.",
+    spec("evalsha", -3, EVAL_FLAGS, NUMKEYS2, "scripting", "Executes a server-side Lua script by SHA1 digest.",
         Conn(ConnCmd::EvalSha), "sha1 numkeys [key [key ...]] [arg [arg ...]]"),
-    spec("eval_ro", -3, EVAL_RO_FLAGS, NO_KEYS, "scripting", "Executes a read-only server-side Lua script.",
+    spec("eval_ro", -3, EVAL_RO_FLAGS, NUMKEYS2, "scripting", "Executes a read-only server-side Lua script.",
         Conn(ConnCmd::EvalRo), "script numkeys [key [key ...]] [arg [arg ...]]"),
-    spec("evalsha_ro", -3, EVAL_RO_FLAGS, NO_KEYS, "scripting", "Executes a read-only server-side Lua script by SHA1 digest.",
+    spec("evalsha_ro", -3, EVAL_RO_FLAGS, NUMKEYS2, "scripting", "Executes a read-only server-side Lua script by SHA1 digest.",
         Conn(ConnCmd::EvalShaRo), "sha1 numkeys [key [key ...]] [arg [arg ...]]"),
     container("script", "scripting", "A container for Lua scripts management commands.", SCRIPT_SUBS),
-    spec("fcall", -3, EVAL_FLAGS, NO_KEYS, "scripting", "Invokes a function.", Conn(ConnCmd::Fcall),
+    spec("fcall", -3, EVAL_FLAGS, NUMKEYS2, "scripting", "Invokes a function.", Conn(ConnCmd::Fcall),
         "function numkeys [key [key ...]] [arg [arg ...]]"),
-    spec("fcall_ro", -3, EVAL_RO_FLAGS, NO_KEYS, "scripting", "Invokes a read-only function.", Conn(ConnCmd::FcallRo),
+    spec("fcall_ro", -3, EVAL_RO_FLAGS, NUMKEYS2, "scripting", "Invokes a read-only function.", Conn(ConnCmd::FcallRo),
         "function numkeys [key [key ...]] [arg [arg ...]]"),
     container("function", "scripting", "A container for function commands.", FUNCTION_SUBS),
     // Sorted sets.
@@ -676,15 +629,15 @@ pub static COMMANDS: &[CommandSpec] = &[
         Shard(zsets::zpopmin), "key [count]"),
     spec("zpopmax", -2, WDF, KEY1, "sorted_set", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.",
         Shard(zsets::zpopmax), "key [count]"),
-    spec("zmpop", -4, &["write", "movablekeys"], NO_KEYS, "sorted_set", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.",
+    spec("zmpop", -4, &["write", "movablekeys"], NUMKEYS1, "sorted_set", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.",
         Conn(ConnCmd::Zmpop), "numkeys key [key ...] <MIN | MAX> [COUNT count]"),
-    spec("bzpopmin", -3, &["write", "noscript", "blocking", "fast"], (1, -2, 1), "sorted_set",
+    spec("bzpopmin", -3, &["write", "noscript", "blocking", "fast"], KEYS_TIMEOUT, "sorted_set",
         "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.",
         Conn(ConnCmd::Bzpopmin), "key [key ...] timeout"),
-    spec("bzpopmax", -3, &["write", "noscript", "blocking", "fast"], (1, -2, 1), "sorted_set",
+    spec("bzpopmax", -3, &["write", "noscript", "blocking", "fast"], KEYS_TIMEOUT, "sorted_set",
         "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.",
         Conn(ConnCmd::Bzpopmax), "key [key ...] timeout"),
-    spec("bzmpop", -5, &["write", "blocking", "movablekeys"], NO_KEYS, "sorted_set",
+    spec("bzmpop", -5, &["write", "blocking", "movablekeys"], NUMKEYS2, "sorted_set",
         "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.",
         Conn(ConnCmd::Bzmpop), "timeout numkeys key [key ...] <MIN | MAX> [COUNT count]"),
     // Streams.
@@ -701,10 +654,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         "key <MAXLEN | MINID> [= | ~] threshold [LIMIT count]"),
     spec("xsetid", -3, WF, KEY1, "stream", "An internal command for replicating stream values.", Shard(streams::xsetid),
         "key last-id [ENTRIESADDED entries-added] [MAXDELETEDID max-deleted-id]"),
-    spec("xread", -4, &["readonly", "blocking", "movablekeys"], NO_KEYS, "stream",
+    spec("xread", -4, &["readonly", "blocking", "movablekeys"], STREAMS, "stream",
         "Returns messages from multiple streams with IDs greater than the ones requested. Blocks until a message is available otherwise.",
         Conn(ConnCmd::Xread), "[COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]"),
-    spec("xreadgroup", -7, &["write", "blocking", "movablekeys"], NO_KEYS, "stream",
+    spec("xreadgroup", -7, &["write", "blocking", "movablekeys"], STREAMS, "stream",
         "Returns new or historical messages from a stream for a consumer in a group. Blocks until a message is available otherwise.",
         Conn(ConnCmd::Xreadgroup), "GROUP group consumer [COUNT count] [BLOCK milliseconds] [NOACK] STREAMS key [key ...] id [id ...]"),
     container("xgroup", "stream", "A container for consumer groups commands.", XGROUP_SUBS),
@@ -746,9 +699,9 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("touch", -2, RF, ALL_KEYS, "keyspace", "Returns the number of existing keys out of those specified.",
         Multi(keys::exists, Spread::Exists), "key [key ...]"),
     spec("type", 2, RF, KEY1, "keyspace", "Determines the type of value stored at a key.", Shard(keys::type_), "key"),
-    spec("rename", 3, WD, (1, 2, 1), "keyspace", "Renames a key and overwrites the destination.",
+    spec("rename", 3, WD, KEYS12, "keyspace", "Renames a key and overwrites the destination.",
         Multi(keys::rename, Spread::Rename { nx: false }), "key newkey"),
-    spec("renamenx", 3, WDF, (1, 2, 1), "keyspace", "Renames a key only when the target key name doesn't exist.",
+    spec("renamenx", 3, WDF, KEYS12, "keyspace", "Renames a key only when the target key name doesn't exist.",
         Multi(keys::renamenx, Spread::Rename { nx: true }), "key newkey"),
     spec("expire", -3, WDF, KEY1, "keyspace", "Sets the expiration time of a key in seconds.", Shard(keys::expire),
         "key seconds [NX | XX | GT | LT]"),
@@ -838,7 +791,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         Shard(sets::spop), "key [count]"),
     spec("srandmember", -2, R, KEY1, "set", "Get one or multiple random members from a set", Shard(sets::srandmember),
         "key [count]"),
-    spec("smove", 4, WDF, (1, 2, 1), "set", "Moves a member from one set to another.", Multi(sets::smove, Spread::Smove),
+    spec("smove", 4, WDF, KEYS12, "set", "Moves a member from one set to another.", Multi(sets::smove, Spread::Smove),
         "source destination member"),
     spec("sinter", -2, R, ALL_KEYS, "set", "Returns the intersect of multiple sets.",
         Multi(sets::sinter, Spread::Sets { op: sets::Op::Inter, store: false }), "key [key ...]"),
@@ -852,7 +805,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         Multi(sets::sdiff, Spread::Sets { op: sets::Op::Diff, store: false }), "key [key ...]"),
     spec("sdiffstore", -3, W, ALL_KEYS, "set", "Stores the difference of multiple sets in a key.",
         Multi(sets::sdiffstore, Spread::Sets { op: sets::Op::Diff, store: true }), "destination key [key ...]"),
-    spec("sintercard", -3, &["readonly", "movablekeys"], NO_KEYS, "set", "Returns the number of members of the intersect of multiple sets.",
+    spec("sintercard", -3, &["readonly", "movablekeys"], NUMKEYS1, "set", "Returns the number of members of the intersect of multiple sets.",
         Conn(ConnCmd::Sintercard), "numkeys key [key ...] [LIMIT limit]"),
     spec("sscan", -3, R, KEY1, "set", "Iterates over members of a set.", Shard(sets::sscan),
         "key cursor [MATCH pattern] [COUNT count]"),
@@ -885,15 +838,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn key_positions_follow_first_last_step() {
-        let mset = lookup(b"MSET").unwrap();
-        assert_eq!(mset.key_positions(5).collect::<Vec<_>>(), vec![1, 3]);
-        let del = lookup(b"del").unwrap();
-        assert_eq!(del.key_positions(4).collect::<Vec<_>>(), vec![1, 2, 3]);
-        let ping = lookup(b"Ping").unwrap();
-        assert_eq!(ping.key_positions(2).count(), 0);
-        let rename = lookup(b"rename").unwrap();
-        assert_eq!(rename.key_positions(3).collect::<Vec<_>>(), vec![1, 2]);
+    fn key_positions_follow_the_key_specs() {
+        let keys = |name: &[u8], argv: &[&str]| -> Vec<usize> {
+            let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_bytes()).collect();
+            lookup(name).unwrap().key_positions(&argv).unwrap().to_vec()
+        };
+        assert_eq!(keys(b"MSET", &["mset", "a", "1", "b", "2"]), vec![1, 3]);
+        assert_eq!(keys(b"del", &["del", "a", "b", "c"]), vec![1, 2, 3]);
+        assert_eq!(keys(b"Ping", &["ping", "x"]), Vec::<usize>::new());
+        assert_eq!(keys(b"rename", &["rename", "a", "b"]), vec![1, 2]);
+        assert_eq!(
+            keys(b"evalsha", &["evalsha", "sha", "2", "a", "b", "x"]),
+            vec![3, 4]
+        );
     }
 
     #[test]

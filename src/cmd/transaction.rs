@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use super::args::{is, Error};
+use super::args::Error;
 use super::table::CommandSpec;
 use super::{multi, run_shard, ConnCmd, Exec};
 use crate::resp::parse::parse_i64;
@@ -111,38 +111,6 @@ pub fn runs_inside_multi(spec: &CommandSpec) -> bool {
                 | ConnCmd::Reset
         )
     )
-}
-
-/// The keys a command names, as arguments positions: its key spec, or for
-/// commands whose keys move (`movablekeys`), what their arguments say.
-pub fn key_args<'a>(spec: &CommandSpec, argv: &[&'a [u8]]) -> Vec<&'a [u8]> {
-    let numkeys = |at: usize| -> Vec<&'a [u8]> {
-        let n = argv.get(at).and_then(|a| parse_i64(a)).unwrap_or(0).max(0) as usize;
-        argv.iter().skip(at + 1).take(n).copied().collect()
-    };
-    match spec.exec {
-        Exec::Conn(ConnCmd::Lmpop) => numkeys(1),
-        Exec::Conn(
-            ConnCmd::Eval
-            | ConnCmd::EvalSha
-            | ConnCmd::EvalRo
-            | ConnCmd::EvalShaRo
-            | ConnCmd::Fcall
-            | ConnCmd::FcallRo,
-        ) => numkeys(2),
-        Exec::Conn(ConnCmd::Blmpop | ConnCmd::Bzmpop) => numkeys(2),
-        Exec::Conn(ConnCmd::Zmpop | ConnCmd::Sintercard) => numkeys(1),
-        Exec::Conn(ConnCmd::Xread | ConnCmd::Xreadgroup) => {
-            match argv.iter().position(|a| is(a, "streams")) {
-                Some(at) => {
-                    let rest = &argv[at + 1..];
-                    rest[..rest.len() / 2].to_vec()
-                }
-                None => Vec::new(),
-            }
-        }
-        _ => spec.key_positions(argv.len()).map(|i| argv[i]).collect(),
-    }
 }
 
 pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Result<(), Error> {
@@ -255,7 +223,7 @@ async fn exec(s: &mut Session) -> Result<(), Error> {
     let mut db = s.db;
     for cmd in &queue.cmds {
         let argv = cmd.argv();
-        for key in key_args(cmd.spec, &argv) {
+        for key in cmd.spec.keys_of(&argv) {
             locks
                 .entry(shard_of(key, shards))
                 .or_default()
@@ -319,7 +287,7 @@ async fn run_queued(s: &mut Session, cmd: &OwnedCommand) -> Flow {
     let db = s.db;
     match cmd.spec.exec {
         Exec::Shard(f) | Exec::Multi(f, _) => {
-            let keys = key_args(cmd.spec, &argv);
+            let keys = cmd.spec.keys_of(&argv);
             let mut targets = keys.iter().map(|k| shard_of(k, shards));
             let first = targets.next();
             let single = targets.all(|t| Some(t) == first);

@@ -18,7 +18,6 @@ use super::convert::{lua_to_reply, number_text, reply_to_lua};
 use super::functions::{FunctionMeta, Libraries};
 use super::registry::{Script, Sha};
 use crate::cmd::table::{self, CommandSpec};
-use crate::cmd::transaction::key_args;
 use crate::cmd::{multi, run_shard, ConnCmd, Exec};
 use crate::resp::{Out, Proto};
 use crate::shard::dispatch::{take_result, Core, OwnedCommand, Work};
@@ -705,7 +704,8 @@ fn execute_here(ctx: &mut CallCtx, spec: &'static CommandSpec, argv: &[&[u8]]) -
     };
     let core = ctx.core.clone();
     let shards = core.cores();
-    let mut keys = spec.key_positions(argv.len()).map(|i| argv[i]);
+    let keys = spec.keys_of(argv);
+    let mut keys = keys.iter().copied();
     let first = keys.next();
     let target = first.map_or(core.id, |k| shard_of(k, shards));
     if target != core.id || keys.any(|k| shard_of(k, shards) != target) {
@@ -720,8 +720,9 @@ fn execute_here(ctx: &mut CallCtx, spec: &'static CommandSpec, argv: &[&[u8]]) -
         let shard = core.shard.borrow();
         if !own && !shard.locks.is_idle() {
             let locks: Vec<DbKey> = spec
-                .key_positions(argv.len())
-                .map(|i| (db, argv[i].into()))
+                .keys_of(argv)
+                .iter()
+                .map(|k| (db, (*k).into()))
                 .collect();
             if !shard.locks.keys_free(&locks) {
                 return None;
@@ -773,7 +774,7 @@ async fn execute(ctx: &mut CallCtx, spec: &'static CommandSpec, argv: &[&[u8]]) 
     let mut out = Out::new(proto);
     let core = ctx.core.clone();
     let db = ctx.db;
-    let keys = key_args(spec, argv);
+    let keys = spec.keys_of(argv);
     let shards = core.cores();
     let mut targets = keys.iter().map(|k| shard_of(k, shards));
     let first = targets.next();

@@ -339,9 +339,8 @@ impl Session {
             }
             Exec::Multi(f, spread) => {
                 let shards = self.core.cores();
-                let mut keys = spec
-                    .key_positions(argv.len())
-                    .map(|i| shard_of(argv[i], shards));
+                let keys = spec.keys_of(argv);
+                let mut keys = keys.iter().map(|k| shard_of(k, shards));
                 let first = keys.next().unwrap_or(self.core.id);
                 if keys.all(|s| s == first) {
                     self.shard_command(spec, f, argv);
@@ -421,15 +420,15 @@ impl Session {
     ) {
         let shards = self.core.cores();
         let target = spec
-            .key_positions(argv.len())
-            .next()
-            .map_or(self.core.id, |i| shard_of(argv[i], shards));
+            .first_key(argv)
+            .map_or(self.core.id, |k| shard_of(k, shards));
         if target == self.core.id && !self.pending.batches.iter().any(|(t, _)| *t == target) {
             let mut shard = self.core.shard.borrow_mut();
             let free = shard.locks.is_idle() || {
                 let keys: Vec<DbKey> = spec
-                    .key_positions(argv.len())
-                    .map(|i| (self.db, argv[i].into()))
+                    .keys_of(argv)
+                    .iter()
+                    .map(|k| (self.db, (*k).into()))
                     .collect();
                 shard.locks.keys_free(&keys)
             };

@@ -125,8 +125,8 @@ impl OwnedCommand {
 
     fn keys(&self, into: &mut Vec<DbKey>) {
         let argv = self.argv();
-        for i in self.spec.key_positions(argv.len()) {
-            into.push((self.db, argv[i].into()));
+        for key in self.spec.keys_of(&argv) {
+            into.push((self.db, key.into()));
         }
     }
 }
