@@ -18,7 +18,7 @@ use super::ConnCmd;
 use crate::resp::parse::parse_i64;
 use crate::server::connection::{Flow, Session};
 use crate::shard::blocking::{BlockOp, Served, Waiter};
-use crate::shard::dispatch::{take_result, Core, HopFuture};
+use crate::shard::dispatch::{Core, HopFuture};
 use crate::shard::route::shard_of;
 use crate::shard::txn::{outer_or_own, run_on_shard, Txn};
 
@@ -395,7 +395,7 @@ pub enum WaitEnd {
 pub async fn wait(
     s: &mut Session,
     waiter: &Arc<Waiter>,
-    mut fut: HopFuture,
+    mut fut: HopFuture<Served>,
     timeout: Option<Duration>,
 ) -> WaitEnd {
     enum Event {
@@ -410,7 +410,7 @@ pub async fn wait(
         s.watch_input();
         let event = poll_fn(|cx| {
             if let Poll::Ready(r) = Pin::new(&mut fut).poll(cx) {
-                return Poll::Ready(Event::Result(take_result(r)));
+                return Poll::Ready(Event::Result(r));
             }
             if let Some(t) = sleep.as_mut() {
                 if t.as_mut().poll(cx).is_ready() {
@@ -431,7 +431,7 @@ pub async fn wait(
                     break WaitEnd::TimedOut;
                 }
                 // Served at the same moment: the result is on its way.
-                break WaitEnd::Served(take_result(fut.await));
+                break WaitEnd::Served(fut.await);
             }
             Event::Input(Ok(n), buf) if n > 0 => {
                 // Requests sent behind the blocking one run after it; past
@@ -448,7 +448,7 @@ pub async fn wait(
 }
 
 /// The client is gone (or dropped): give the wait up.
-async fn leave(waiter: &Arc<Waiter>, fut: HopFuture) -> WaitEnd {
+async fn leave(waiter: &Arc<Waiter>, fut: HopFuture<Served>) -> WaitEnd {
     if waiter.claim() {
         fut.forget();
     } else {
@@ -471,7 +471,7 @@ pub fn unblock(core: &Core, id: u64, error: bool) -> bool {
     if !waiter.claim() {
         return false;
     }
-    core.answer(waiter.reply, Box::new(Served::Unblocked { error }));
+    core.answer(waiter.reply, Served::Unblocked { error });
     true
 }
 

@@ -14,7 +14,7 @@ use super::args::{truncated, Error};
 use super::ConnCmd;
 use crate::resp::Out;
 use crate::server::connection::Session;
-use crate::shard::dispatch::{take_result, Core, HopFuture, Work};
+use crate::shard::dispatch::{Core, HopFuture};
 use crate::shard::locks::LockMode;
 use crate::shard::pubsub::{CoreSet, Kind, Message, Name};
 
@@ -173,7 +173,7 @@ pub async fn publish(s: &mut Session, channel: &[u8], payload: &[u8], sharded: b
     } else {
         let mut receivers = local;
         for hop in hops {
-            receivers += take_result::<i64>(hop.await);
+            receivers += hop.await;
         }
         s.out.int(receivers);
     }
@@ -186,7 +186,7 @@ fn deliver_elsewhere(
     channel: &[u8],
     payload: &[u8],
     sharded: bool,
-) -> SmallVec<[HopFuture; 2]> {
+) -> SmallVec<[HopFuture<i64>; 2]> {
     let remote = if core.cores() > 1 {
         core.pubsub.borrow().remote_cores(channel, sharded)
     } else {
@@ -205,10 +205,9 @@ fn deliver_elsewhere(
         .iter()
         .map(|target| {
             let message = message.clone();
-            let work = Work::closure(Vec::new(), LockMode::Plain, move |core: &Core| {
+            core.submit_job(target, Vec::new(), LockMode::Plain, move |core: &Core| {
                 deliver_here(core, &message.channel, &message.payload, message.sharded)
-            });
-            core.submit(target, work)
+            })
         })
         .collect()
 }
@@ -225,7 +224,7 @@ pub async fn publish_from_script(
     }
     let mut receivers = deliver_here(core, channel, payload, sharded);
     for hop in deliver_elsewhere(core, channel, payload, sharded) {
-        receivers += take_result::<i64>(hop.await);
+        receivers += hop.await;
     }
     receivers
 }

@@ -15,7 +15,7 @@ use crate::script::engine::{engine, CallCtx, Target};
 use crate::script::functions::{self, Library, RestorePolicy};
 use crate::script::registry::{parse_sha, STAYS, UNSEEN};
 use crate::server::connection::Session;
-use crate::shard::dispatch::{take_result, Core, Work};
+use crate::shard::dispatch::Core;
 use crate::shard::locks::DbKey;
 use crate::shard::locks::LockMode;
 use crate::shard::route::shard_of;
@@ -222,7 +222,7 @@ async fn call(
             );
             let reach = reach.clone();
             let function = matches!(target, Target::Function(_));
-            let work = Work::closure(locks, LockMode::Plain, move |core: &Core| {
+            let hop = core.submit_job(shard, locks, LockMode::Plain, move |core: &Core| {
                 let ctx = CallCtx {
                     core: core.rc(),
                     txn: None,
@@ -240,7 +240,7 @@ async fn call(
                 engine().run(ctx, &target, &key_refs, &arg_refs, &mut out);
                 out.buf
             });
-            let bytes: Vec<u8> = take_result(core.submit(shard, work).await);
+            let bytes: Vec<u8> = hop.await;
             s.out.buf.extend_from_slice(&bytes);
         }
         Plan::InExec | Plan::Everything => {

@@ -20,7 +20,7 @@ use super::registry::{Script, Sha};
 use crate::cmd::table::{self, CommandSpec};
 use crate::cmd::{multi, run_shard, ConnCmd, Exec};
 use crate::resp::{Out, Proto};
-use crate::shard::dispatch::{take_result, Core, OwnedCommand, Work};
+use crate::shard::dispatch::{Core, OwnedCommand};
 use crate::shard::locks::{DbKey, LockMode};
 use crate::shard::route::shard_of;
 use crate::shard::txn::Txn;
@@ -828,8 +828,9 @@ async fn execute(ctx: &mut CallCtx, spec: &'static CommandSpec, argv: &[&[u8]]) 
                     };
                     // Runs past any lock (mode `Held` of no transaction), and
                     // checks the keys itself: never waits for a lock.
-                    let work = Work::closure(Vec::new(), LockMode::Held(0), step);
-                    let done: Option<Vec<u8>> = take_result(core.submit(target, work).await);
+                    let done: Option<Vec<u8>> = core
+                        .submit_job(target, Vec::new(), LockMode::Held(0), step)
+                        .await;
                     done.unwrap_or_else(|| KEY_BUSY.to_vec())
                 }
             }

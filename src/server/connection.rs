@@ -24,7 +24,7 @@ use crate::resp::{Out, Proto};
 use crate::runtime::TcpStream;
 use crate::server::client::ClientInfo;
 use crate::server::outbox::Outbox;
-use crate::shard::dispatch::{take_result, Batch, BatchReply, Core, HopFuture, OwnedCommand, Work};
+use crate::shard::dispatch::{Batch, BatchReply, Core, HopFuture, OwnedCommand};
 use crate::shard::locks::DbKey;
 use crate::shard::now_ms;
 use crate::shard::pubsub::{Kind, Name, Subscriber};
@@ -75,7 +75,7 @@ struct Pending {
     batches: SmallVec<[(usize, Batch); 2]>,
     /// Publishes waiting for other cores' receiver counts: the count on this
     /// core, and one hop per other core that delivers it.
-    publishes: Vec<(i64, SmallVec<[HopFuture; 2]>)>,
+    publishes: Vec<(i64, SmallVec<[HopFuture<i64>; 2]>)>,
     /// `(offset in out.buf, what goes there)` in request order.
     holes: Vec<(usize, Hole)>,
 }
@@ -475,7 +475,7 @@ impl Session {
     /// A publish's reply: `local` receivers here plus what `hops` report,
     /// filled in when the connection flushes. Its deliveries are already on
     /// their way, so later commands of the pipeline need not wait for them.
-    pub fn owe_publish_count(&mut self, local: i64, hops: SmallVec<[HopFuture; 2]>) {
+    pub fn owe_publish_count(&mut self, local: i64, hops: SmallVec<[HopFuture<i64>; 2]>) {
         let index = self.pending.publishes.len();
         self.pending.publishes.push((local, hops));
         self.pending
@@ -497,19 +497,19 @@ impl Session {
             return;
         }
         let batches = std::mem::take(&mut self.pending.batches);
-        let futures: SmallVec<[HopFuture; 2]> = batches
+        let futures: SmallVec<[HopFuture<BatchReply>; 2]> = batches
             .into_iter()
-            .map(|(target, batch)| self.core.submit(target, Work::Batch(batch)))
+            .map(|(target, batch)| self.core.submit_batch(target, batch))
             .collect();
         let mut replies: SmallVec<[BatchReply; 2]> = SmallVec::new();
         for fut in futures {
-            replies.push(take_result(fut.await));
+            replies.push(fut.await);
         }
         let mut counts: SmallVec<[i64; 4]> = SmallVec::new();
         for (local, hops) in std::mem::take(&mut self.pending.publishes) {
             let mut total = local;
             for hop in hops {
-                total += take_result::<i64>(hop.await);
+                total += hop.await;
             }
             counts.push(total);
         }

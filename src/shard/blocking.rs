@@ -123,12 +123,12 @@ pub struct Waiter {
     pub db: usize,
     pub op: BlockOp,
     /// Where the result goes: a slot on the client's core.
-    pub reply: ReplyTo,
+    pub reply: ReplyTo<Served>,
     state: AtomicU8,
 }
 
 impl Waiter {
-    pub fn new(client: u64, db: usize, op: BlockOp, reply: ReplyTo) -> Arc<Waiter> {
+    pub fn new(client: u64, db: usize, op: BlockOp, reply: ReplyTo<Served>) -> Arc<Waiter> {
         Arc::new(Waiter {
             client,
             db,
@@ -308,7 +308,7 @@ fn serve_zset_key(core: &Core, key: DbKey) {
         let Some((reply, served)) = outcome else {
             break;
         };
-        core.answer(reply, Box::new(served));
+        core.answer(reply, served);
     }
 }
 
@@ -339,7 +339,7 @@ fn serve_stream_key(core: &Core, key: DbKey) {
         answers
     });
     for (reply, served) in answers {
-        core.answer(reply, Box::new(served));
+        core.answer(reply, served);
     }
 }
 
@@ -398,6 +398,6 @@ fn serve_list_key(core: &Core, key: DbKey) {
         let Some((reply, served)) = outcome else {
             break;
         };
-        core.answer(reply, Box::new(served));
+        core.answer(reply, served);
     }
 }

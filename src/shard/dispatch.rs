@@ -40,6 +40,7 @@
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -60,18 +61,40 @@ use crate::runtime::{Notified, Notifier};
 use crate::server::client::ClientRegistry;
 use crate::server::Shared;
 
-/// A hop's result, typed by whoever asked for it.
-pub type HopResult = Box<dyn Any + Send>;
+/// A hop's result on its way back. Type erasure stays in this module: every
+/// result is made by a closure (or batch) whose type fixed the [`HopFuture`]
+/// or [`ReplyTo`] that receives it, so the downcast below cannot fail.
+type HopResult = Box<dyn Any + Send>;
 /// A closure to run on another core.
-pub type Job = Box<dyn FnOnce(&Core) -> HopResult + Send>;
+type Job = Box<dyn FnOnce(&Core) -> HopResult + Send>;
 /// A one-way closure for another core: nothing comes back.
-pub type Post = Box<dyn FnOnce(&Core) + Send>;
+type Post = Box<dyn FnOnce(&Core) + Send>;
 
 /// Where a hop's result goes: a slot on a core.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ReplyTo {
+pub(super) struct Slot {
     core: usize,
     slot: usize,
+}
+
+/// Where a value of type `R` goes: the slot of a [`HopFuture<R>`] on some
+/// core (a blocked client's, waiting for whichever shard serves it).
+pub struct ReplyTo<R> {
+    to: Slot,
+    _result: PhantomData<fn(R)>,
+}
+
+impl<R> Clone for ReplyTo<R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<R> Copy for ReplyTo<R> {}
+
+impl<R> std::fmt::Debug for ReplyTo<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ReplyTo(core {}, slot {})", self.to.core, self.to.slot)
+    }
 }
 
 /// One command of a batch, with its arguments copied out of the read buffer.
@@ -153,14 +176,9 @@ pub enum Work {
     },
 }
 
-/// The typed value inside a hop result made by [`Work::closure`].
-pub fn take_result<R: 'static>(result: HopResult) -> R {
-    *result.downcast::<R>().expect("hop result type")
-}
-
 impl Work {
-    /// Work that runs `f` on the shard; read its result with [`take_result`].
-    pub fn closure<R, F>(keys: Vec<DbKey>, mode: LockMode, f: F) -> Work
+    /// Work that runs `f` on the shard.
+    fn closure<R, F>(keys: Vec<DbKey>, mode: LockMode, f: F) -> Work
     where
         R: Send + 'static,
         F: FnOnce(&Core) -> R + Send + 'static,
@@ -200,10 +218,10 @@ impl Work {
 }
 
 /// What travels between cores.
-pub enum Msg {
+enum Msg {
     Hop {
         work: Work,
-        reply: ReplyTo,
+        reply: Slot,
     },
     /// Release a transaction's locks (and drop its work still waiting).
     Unlock(TxnId),
@@ -264,7 +282,7 @@ impl Mesh {
 }
 
 #[derive(Default)]
-struct Slot {
+struct Pending {
     result: Option<HopResult>,
     waker: Option<Waker>,
     abandoned: bool,
@@ -278,7 +296,7 @@ pub struct Core {
     pub pubsub: RefCell<PubSub>,
     pub shared: Arc<Shared>,
     mesh: Arc<Mesh>,
-    slots: RefCell<Slab<Slot>>,
+    slots: RefCell<Slab<Pending>>,
     next_txn: Cell<u64>,
     /// This core itself, for work that only gets `&Core` but must hand an
     /// `Rc<Core>` on (a script run by a hop).
@@ -327,22 +345,42 @@ impl Core {
     }
 
     /// Sends `work` to the core owning shard `target` (or runs it here) and
-    /// returns the future of its result.
-    pub fn submit(self: &Rc<Self>, target: usize, work: Work) -> HopFuture {
-        let slot = self.slots.borrow_mut().insert(Slot::default());
-        let reply = ReplyTo {
-            core: self.id,
-            slot,
-        };
+    /// returns the future of its result, whose type the caller vouches for.
+    fn submit<R: 'static>(self: &Rc<Self>, target: usize, work: Work) -> HopFuture<R> {
+        let (reply, fut) = self.new_slot::<R>();
         if target == self.id {
-            self.accept(work, reply);
+            self.accept(work, reply.to);
         } else {
-            self.mesh.send(target, Msg::Hop { work, reply });
+            self.mesh.send(
+                target,
+                Msg::Hop {
+                    work,
+                    reply: reply.to,
+                },
+            );
         }
-        HopFuture {
-            core: self.clone(),
-            slot,
-        }
+        fut
+    }
+
+    /// Sends a connection's batch of plain commands to shard `target`.
+    pub fn submit_batch(self: &Rc<Self>, target: usize, batch: Batch) -> HopFuture<BatchReply> {
+        self.submit(target, Work::Batch(batch))
+    }
+
+    /// Runs `f` on shard `target` once `mode` allows it for `keys` (plain
+    /// work waits for other transactions' locks on them; see `locks`).
+    pub fn submit_job<R, F>(
+        self: &Rc<Self>,
+        target: usize,
+        keys: Vec<DbKey>,
+        mode: LockMode,
+        f: F,
+    ) -> HopFuture<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Core) -> R + Send + 'static,
+    {
+        self.submit(target, Work::closure(keys, mode, f))
     }
 
     /// Runs a closure on shard `target` (no locks) and returns its typed result.
@@ -351,8 +389,8 @@ impl Core {
         target: usize,
         f: impl FnOnce(&Core) -> R + Send + 'static,
     ) -> R {
-        let work = Work::closure(Vec::new(), LockMode::Plain, f);
-        take_result(self.submit(target, work).await)
+        self.submit_job(target, Vec::new(), LockMode::Plain, f)
+            .await
     }
 
     /// Runs `f` on every shard and collects the results in shard order.
@@ -360,15 +398,12 @@ impl Core {
     where
         F: Fn(&Core) -> R + Send + Clone + 'static,
     {
-        let futures: Vec<HopFuture> = (0..self.cores())
-            .map(|target| {
-                let work = Work::closure(Vec::new(), LockMode::Plain, f.clone());
-                self.submit(target, work)
-            })
+        let futures: Vec<HopFuture<R>> = (0..self.cores())
+            .map(|target| self.submit_job(target, Vec::new(), LockMode::Plain, f.clone()))
             .collect();
         let mut results = Vec::with_capacity(futures.len());
         for fut in futures {
-            results.push(take_result(fut.await));
+            results.push(fut.await);
         }
         results
     }
@@ -446,7 +481,7 @@ impl Core {
 
     /// Runs work that arrived for this shard now, or parks it behind the
     /// locks that stop it.
-    fn accept(&self, work: Work, reply: ReplyTo) {
+    fn accept(&self, work: Work, reply: Slot) {
         {
             let mut shard = self.shard.borrow_mut();
             if !shard.locks.is_idle() {
@@ -486,24 +521,28 @@ impl Core {
 
     /// A slot for a result that some core will send here later (a blocked
     /// client's), and the future that waits for it.
-    pub fn new_slot(self: &Rc<Self>) -> (ReplyTo, HopFuture) {
-        let slot = self.slots.borrow_mut().insert(Slot::default());
+    pub fn new_slot<R: 'static>(self: &Rc<Self>) -> (ReplyTo<R>, HopFuture<R>) {
+        let slot = self.slots.borrow_mut().insert(Pending::default());
         let reply = ReplyTo {
-            core: self.id,
-            slot,
+            to: Slot {
+                core: self.id,
+                slot,
+            },
+            _result: PhantomData,
         };
         (
             reply,
             HopFuture {
                 core: self.clone(),
                 slot,
+                _result: PhantomData,
             },
         )
     }
 
     /// Sends `result` to the slot `reply` names, on whatever core it is.
-    pub fn answer(&self, reply: ReplyTo, result: HopResult) {
-        self.complete(reply, result);
+    pub fn answer<R: Send + 'static>(&self, reply: ReplyTo<R>, result: R) {
+        self.complete(reply.to, Box::new(result));
     }
 
     fn run_batch(&self, batch: Batch) -> BatchReply {
@@ -540,7 +579,7 @@ impl Core {
         self.serve_blocked();
     }
 
-    fn complete(&self, reply: ReplyTo, result: HopResult) {
+    fn complete(&self, reply: Slot, result: HopResult) {
         if reply.core != self.id {
             self.mesh.send(
                 reply.core,
@@ -569,7 +608,7 @@ impl Core {
             Msg::Unlock(txn) => self.release(txn),
             Msg::Post(f) => f(self),
             Msg::Done { slot, result } => self.complete(
-                ReplyTo {
+                Slot {
                     core: self.id,
                     slot,
                 },
@@ -604,15 +643,17 @@ impl Core {
 }
 
 /// The result of a hop, when it comes back.
-pub struct HopFuture {
+pub struct HopFuture<R> {
     core: Rc<Core>,
     slot: usize,
+    // fn() -> R: the future yields an R but holds none (and stays Unpin).
+    _result: PhantomData<fn() -> R>,
 }
 
-impl Future for HopFuture {
-    type Output = HopResult;
+impl<R: 'static> Future for HopFuture<R> {
+    type Output = R;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<HopResult> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<R> {
         let mut slots = self.core.slots.borrow_mut();
         let slot = &mut slots[self.slot];
         if let Some(result) = slot.result.take() {
@@ -621,14 +662,17 @@ impl Future for HopFuture {
             // Mark done so Drop does not touch the freed slot.
             let this = self.get_mut();
             this.slot = usize::MAX;
-            return Poll::Ready(result);
+            let result = result
+                .downcast::<R>()
+                .expect("a slot receives the type its future was made for");
+            return Poll::Ready(*result);
         }
         slot.waker = Some(cx.waker().clone());
         Poll::Pending
     }
 }
 
-impl HopFuture {
+impl<R> HopFuture<R> {
     /// Frees the slot of a result that will never come (a blocked client
     /// that claimed its own wait back).
     pub fn forget(mut self) {
@@ -638,7 +682,7 @@ impl HopFuture {
     }
 }
 
-impl Drop for HopFuture {
+impl<R> Drop for HopFuture<R> {
     fn drop(&mut self) {
         if self.slot == usize::MAX {
             return;

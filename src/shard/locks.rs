@@ -17,7 +17,7 @@ use std::collections::VecDeque;
 
 use ahash::{AHashMap, AHashSet};
 
-use super::dispatch::{ReplyTo, Work};
+use super::dispatch::{Slot, Work};
 use super::table::Key;
 
 /// Identifies a transaction: unique per process (core id in the top bits).
@@ -44,7 +44,7 @@ pub struct LockTable {
     held: AHashMap<DbKey, TxnId>,
     /// The transaction holding the whole shard, if one does.
     whole: Option<TxnId>,
-    waiting: VecDeque<(Work, ReplyTo)>,
+    waiting: VecDeque<(Work, Slot)>,
 }
 
 impl LockTable {
@@ -113,13 +113,13 @@ impl LockTable {
         self.waiting.retain(|(w, _)| w.txn() != Some(txn));
     }
 
-    pub fn wait(&mut self, work: Work, reply: ReplyTo) {
+    pub(super) fn wait(&mut self, work: Work, reply: Slot) {
         self.waiting.push_back((work, reply));
     }
 
     /// The first waiting work that may run now, in arrival order; an
     /// acquisition still waiting blocks later acquisitions of the same keys.
-    pub fn next_runnable(&mut self) -> Option<(Work, ReplyTo)> {
+    pub(super) fn next_runnable(&mut self) -> Option<(Work, Slot)> {
         let mut wanted: AHashSet<DbKey> = AHashSet::default();
         // An earlier waiting whole-shard acquisition blocks every later one.
         let mut wanted_all = false;

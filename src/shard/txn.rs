@@ -19,7 +19,7 @@ use std::rc::Rc;
 
 use smallvec::SmallVec;
 
-use super::dispatch::{take_result, Core, Work};
+use super::dispatch::Core;
 use super::locks::{DbKey, LockMode, TxnId};
 
 pub struct Txn {
@@ -100,7 +100,7 @@ impl Txn {
         R: Send + 'static,
         F: FnOnce(&Core) -> R + Send + 'static,
     {
-        take_result(self.core.submit(shard, Work::closure(keys, mode, f)).await)
+        self.core.submit_job(shard, keys, mode, f).await
     }
 }
 
@@ -133,10 +133,7 @@ where
 {
     match outer {
         Some(txn) if txn.holds(shard) => txn.run(shard, f).await,
-        _ => take_result(
-            core.submit(shard, Work::closure(keys, LockMode::Plain, f))
-                .await,
-        ),
+        _ => core.submit_job(shard, keys, LockMode::Plain, f).await,
     }
 }
 
