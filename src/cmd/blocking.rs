@@ -19,7 +19,7 @@ use crate::resp::parse::parse_i64;
 use crate::server::connection::{Flow, Session};
 use crate::shard::blocking::{BlockOp, Served, Waiter};
 use crate::shard::dispatch::{Core, HopFuture};
-use crate::shard::route::shard_of;
+use crate::shard::route::{group_by_shard, shard_of};
 use crate::shard::txn::{outer_or_own, run_on_shard, Txn};
 
 /// A parsed blocking command.
@@ -192,10 +192,7 @@ pub fn answer_other(out: &mut crate::resp::Out, served: Served) {
 
 /// The shards a request touches: its keys', and a move's destination's.
 fn shards_of(req: &Request, shards: usize) -> BTreeMap<usize, Vec<usize>> {
-    let mut by_shard: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for (i, k) in req.keys.iter().enumerate() {
-        by_shard.entry(shard_of(k, shards)).or_default().push(i);
-    }
+    let mut by_shard = group_by_shard(0..req.keys.len(), |&i| shard_of(&req.keys[i], shards));
     if let BlockOp::Move { dst, .. } = &req.op {
         by_shard.entry(shard_of(dst, shards)).or_default();
     }
@@ -363,14 +360,7 @@ fn serve_now(ctx: &mut super::Ctx, key: &[u8], op: &BlockOp) -> Result<Served, E
 /// Takes `waiter` out of every shard's table.
 pub fn unregister(core: &std::rc::Rc<Core>, db: usize, keys: &[Vec<u8>], waiter: &Arc<Waiter>) {
     let shards = core.cores();
-    let mut by_shard: BTreeMap<usize, Vec<Vec<u8>>> = BTreeMap::new();
-    for k in keys {
-        by_shard
-            .entry(shard_of(k, shards))
-            .or_default()
-            .push(k.clone());
-    }
-    for (shard, keys) in by_shard {
+    for (shard, keys) in group_by_shard(keys.iter().cloned(), |k| shard_of(k, shards)) {
         let waiter = waiter.clone();
         core.post(shard, move |core| {
             let mut shard = core.shard.borrow_mut();

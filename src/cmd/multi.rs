@@ -12,7 +12,7 @@ use super::sets;
 use crate::resp::Out;
 use crate::shard::dispatch::Core;
 use crate::shard::locks::DbKey;
-use crate::shard::route::shard_of;
+use crate::shard::route::{group_by_shard, shard_of};
 use crate::shard::txn::{outer_or_own, Txn};
 
 /// How a multi-key command splits over shards and merges its replies.
@@ -43,17 +43,12 @@ type Part = Vec<(usize, Vec<u8>, Option<Vec<u8>>)>;
 
 /// Groups keys (and, for MSET-like commands, their values) by shard, in shard order.
 fn split(argv: &[&[u8]], paired: bool, shards: usize) -> BTreeMap<usize, Part> {
-    let mut parts: BTreeMap<usize, Part> = BTreeMap::new();
     let step = if paired { 2 } else { 1 };
-    for (i, chunk) in argv[1..].chunks(step).enumerate() {
-        let key = chunk[0];
-        let value = paired.then(|| chunk[1].to_vec());
-        parts
-            .entry(shard_of(key, shards))
-            .or_default()
-            .push((i, key.to_vec(), value));
-    }
-    parts
+    let items = argv[1..]
+        .chunks(step)
+        .enumerate()
+        .map(|(i, chunk)| (i, chunk[0].to_vec(), paired.then(|| chunk[1].to_vec())));
+    group_by_shard(items, |(_, k, _)| shard_of(k, shards))
 }
 
 fn db_keys(db: usize, part: &Part) -> Vec<DbKey> {
@@ -289,10 +284,7 @@ async fn snapshot_sets(
     also: Option<&[u8]>,
 ) -> Result<Vec<Option<sets::Set>>, Error> {
     let shards = txn.shards();
-    let mut by_shard: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for (i, k) in keys.iter().enumerate() {
-        by_shard.entry(shard_of(k, shards)).or_default().push(i);
-    }
+    let mut by_shard = group_by_shard(0..keys.len(), |&i| shard_of(keys[i], shards));
     if let Some(dst) = also {
         by_shard.entry(shard_of(dst, shards)).or_default();
     }
@@ -422,10 +414,7 @@ pub async fn lmpop(
     let shards = core.cores();
     let keys: Vec<Vec<u8>> = m.keys.iter().map(|k| k.to_vec()).collect();
     let (end, count) = (m.end, m.count);
-    let mut by_shard: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for (i, k) in keys.iter().enumerate() {
-        by_shard.entry(shard_of(k, shards)).or_default().push(i);
-    }
+    let by_shard = group_by_shard(0..keys.len(), |&i| shard_of(&keys[i], shards));
     let mut own = None;
     let txn = outer_or_own(outer, &mut own, core);
     // Per key, in argument order: Some(true) holds a list, Some(false) does not.

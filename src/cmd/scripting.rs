@@ -208,7 +208,9 @@ async fn call(
         function: matches!(target, Target::Function(_)),
     };
     match plan {
-        Plan::Owner(shard) if shard == core.id && keys_free(&core, db, keys) => {
+        Plan::Owner(shard)
+            if shard == core.id && core.shard.borrow().locks.admits_plain(db, keys) =>
+        {
             // Here, now: nothing else runs on this core meanwhile.
             engine().run(ctx(core.clone(), None), &target, keys, args, &mut s.out);
         }
@@ -267,16 +269,6 @@ async fn call(
             // Dropping the context releases every shard it held.
         }
     }
-}
-
-/// Whether `keys` (of this core) are free of transaction locks.
-fn keys_free(core: &Core, db: usize, keys: &[&[u8]]) -> bool {
-    let shard = core.shard.borrow();
-    if shard.locks.is_idle() {
-        return true;
-    }
-    let locks: Vec<DbKey> = keys.iter().map(|k| (db, (*k).into())).collect();
-    shard.locks.keys_free(&locks)
 }
 
 /// Where and how a script runs (see `script`).

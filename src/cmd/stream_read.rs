@@ -10,7 +10,6 @@
 //! step (see `shard::blocking`), so no XADD can fall in between; the shard
 //! that gets an entry serves the waiter there (`blocked_ready`, `serve_blocked`).
 
-use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,7 +23,7 @@ use crate::resp::Out;
 use crate::server::connection::{Flow, Session};
 use crate::shard::blocking::{BlockOp, GroupRead, Served, Waiter};
 use crate::shard::dispatch::Core;
-use crate::shard::route::shard_of;
+use crate::shard::route::{group_by_shard, shard_of};
 use crate::shard::txn::{outer_or_own, run_on_shard, Txn};
 use crate::types::stream::{self, ReadEntry, StreamId};
 
@@ -264,10 +263,7 @@ async fn attempt(
     outer: Option<&mut Txn>,
 ) -> Result<Results, Error> {
     let shards = core.cores();
-    let mut by_shard: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for (i, k) in req.keys.iter().enumerate() {
-        by_shard.entry(shard_of(k, shards)).or_default().push(i);
-    }
+    let by_shard = group_by_shard(0..req.keys.len(), |&i| shard_of(&req.keys[i], shards));
     if by_shard.len() == 1 {
         let shard = *by_shard.keys().next().expect("one shard");
         let req = req.clone();

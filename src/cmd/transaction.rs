@@ -14,7 +14,6 @@
 //! any write to the key raises it, and so does the key's expiry (checked at
 //! EXEC against the deadline the key had when it was watched).
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -26,7 +25,7 @@ use crate::resp::Out;
 use crate::server::connection::{Flow, Session};
 use crate::shard::dispatch::OwnedCommand;
 use crate::shard::locks::DbKey;
-use crate::shard::route::shard_of;
+use crate::shard::route::{group_by_shard, shard_of};
 use crate::shard::txn::Txn;
 use crate::shard::watch::WatchFlag;
 
@@ -152,16 +151,12 @@ async fn watch(s: &mut Session, keys: &[&[u8]]) {
         s.tx.flag
             .get_or_insert_with(|| Arc::new(AtomicBool::new(false)))
             .clone();
-    let mut by_shard: BTreeMap<usize, Vec<DbKey>> = BTreeMap::new();
-    for key in keys {
-        let key: DbKey = (s.db, (*key).into());
-        if !s.tx.watched.iter().any(|(k, _)| *k == key) {
-            by_shard
-                .entry(shard_of(&key.1, shards))
-                .or_default()
-                .push(key);
-        }
-    }
+    let new: Vec<DbKey> = keys
+        .iter()
+        .map(|key| (s.db, (*key).into()))
+        .filter(|key| !s.tx.watched.iter().any(|(k, _)| k == key))
+        .collect();
+    let by_shard = group_by_shard(new, |k: &DbKey| shard_of(&k.1, shards));
     for (shard, keys) in by_shard {
         let flag = flag.clone();
         let deadlines = s
@@ -190,13 +185,10 @@ pub fn unwatch(s: &mut Session) {
         return;
     };
     let shards = s.core.cores();
-    let mut by_shard: BTreeMap<usize, Vec<DbKey>> = BTreeMap::new();
-    for (key, _) in std::mem::take(&mut s.tx.watched) {
-        by_shard
-            .entry(shard_of(&key.1, shards))
-            .or_default()
-            .push(key);
-    }
+    let watched = std::mem::take(&mut s.tx.watched)
+        .into_iter()
+        .map(|(k, _)| k);
+    let by_shard = group_by_shard(watched, |k: &DbKey| shard_of(&k.1, shards));
     for (shard, keys) in by_shard {
         let flag = flag.clone();
         s.core.post(shard, move |core| {
@@ -219,16 +211,11 @@ async fn exec(s: &mut Session) -> Result<(), Error> {
     // Every key of every command, per shard, with the database it is used
     // in (a queued SELECT changes it for the commands after it).
     let shards = s.core.cores();
-    let mut locks: BTreeMap<usize, Vec<DbKey>> = BTreeMap::new();
+    let mut keys: Vec<DbKey> = Vec::new();
     let mut db = s.db;
     for cmd in &queue.cmds {
         let argv = cmd.argv();
-        for key in cmd.spec.keys_of(&argv) {
-            locks
-                .entry(shard_of(key, shards))
-                .or_default()
-                .push((db, key.into()));
-        }
+        keys.extend(cmd.spec.keys_of(&argv).iter().map(|k| (db, (*k).into())));
         if matches!(cmd.spec.exec, Exec::Conn(ConnCmd::Select)) {
             if let Some(n) = parse_i64(argv[1]).filter(|&n| n >= 0) {
                 db = n as usize;
@@ -236,12 +223,8 @@ async fn exec(s: &mut Session) -> Result<(), Error> {
         }
     }
     let watched = s.tx.watched.clone();
-    for (key, _) in &watched {
-        locks
-            .entry(shard_of(&key.1, shards))
-            .or_default()
-            .push(key.clone());
-    }
+    keys.extend(watched.iter().map(|(k, _)| k.clone()));
+    let locks = group_by_shard(keys, |k: &DbKey| shard_of(&k.1, shards));
     let mut txn = Txn::new(&s.core);
     let mut expired = false;
     for (shard, keys) in locks {

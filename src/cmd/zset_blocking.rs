@@ -11,7 +11,6 @@
 //! timeout, CLIENT UNBLOCK and disconnects are handled by
 //! `cmd::blocking::wait`, whichever claims the waiter first.
 
-use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +22,7 @@ use super::ConnCmd;
 use crate::server::connection::{Flow, Session};
 use crate::shard::blocking::{BlockOp, Served, Waiter};
 use crate::shard::dispatch::Core;
-use crate::shard::route::shard_of;
+use crate::shard::route::{group_by_shard, shard_of};
 use crate::shard::txn::{outer_or_own, run_on_shard, Txn};
 
 /// A parsed ZMPOP / BZPOPMIN / BZPOPMAX / BZMPOP.
@@ -172,10 +171,7 @@ async fn attempt(
 ) -> Result<Option<Popped>, Error> {
     let shards = core.cores();
     let (max, count) = (req.max, req.count);
-    let mut by_shard: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for (i, k) in req.keys.iter().enumerate() {
-        by_shard.entry(shard_of(k, shards)).or_default().push(i);
-    }
+    let by_shard = group_by_shard(0..req.keys.len(), |&i| shard_of(&req.keys[i], shards));
     if by_shard.len() == 1 {
         // One shard: check, pop or register in one step there.
         let shard = *by_shard.keys().next().expect("one shard");

@@ -21,9 +21,10 @@ use crate::cmd::table::{self, CommandSpec};
 use crate::cmd::{multi, run_shard, ConnCmd, Exec};
 use crate::resp::{Out, Proto};
 use crate::shard::dispatch::{Core, OwnedCommand};
-use crate::shard::locks::{DbKey, LockMode};
+use crate::shard::locks::LockMode;
 use crate::shard::route::shard_of;
 use crate::shard::txn::Txn;
+use smallvec::SmallVec;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 /// What a running script's `redis.call` needs.
@@ -716,18 +717,14 @@ fn execute_here(ctx: &mut CallCtx, spec: &'static CommandSpec, argv: &[&[u8]]) -
     }
     let db = ctx.db;
     let own = ctx.txn.as_ref().is_some_and(|t| t.holds(core.id));
+    if !own
+        && !core
+            .shard
+            .borrow()
+            .locks
+            .admits_plain(db, &spec.keys_of(argv))
     {
-        let shard = core.shard.borrow();
-        if !own && !shard.locks.is_idle() {
-            let locks: Vec<DbKey> = spec
-                .keys_of(argv)
-                .iter()
-                .map(|k| (db, (*k).into()))
-                .collect();
-            if !shard.locks.keys_free(&locks) {
-                return None;
-            }
-        }
+        return None;
     }
     let mut out = Out::new(if ctx.resp3 {
         Proto::Resp3
@@ -812,12 +809,10 @@ async fn execute(ctx: &mut CallCtx, spec: &'static CommandSpec, argv: &[&[u8]]) 
                     txn.run(target, step).await
                 }
                 _ => {
-                    let locks: Vec<DbKey> = keys.iter().map(|k| (db, (*k).into())).collect();
+                    let locks: Vec<Vec<u8>> = keys.iter().map(|k| k.to_vec()).collect();
                     let step = move |core: &Core| {
-                        let free = {
-                            let shard = core.shard.borrow();
-                            shard.locks.is_idle() || shard.locks.keys_free(&locks)
-                        };
+                        let keys: SmallVec<[&[u8]; 4]> = locks.iter().map(Vec::as_slice).collect();
+                        let free = core.shard.borrow().locks.admits_plain(db, &keys);
                         free.then(|| {
                             core.with_ctx(db, |c| {
                                 let mut o = Out::new(proto);
@@ -840,11 +835,7 @@ async fn execute(ctx: &mut CallCtx, spec: &'static CommandSpec, argv: &[&[u8]]) 
             // held, only on keys of this core that no lock holds.
             if !keys.is_empty() && !holds_all && ctx.txn.is_none() {
                 let local = first == Some(core.id);
-                let locks: Vec<DbKey> = keys.iter().map(|k| (db, (*k).into())).collect();
-                let free = {
-                    let shard = core.shard.borrow();
-                    shard.locks.is_idle() || shard.locks.keys_free(&locks)
-                };
+                let free = core.shard.borrow().locks.admits_plain(db, &keys);
                 if !local || !free {
                     return KEY_BUSY.to_vec();
                 }

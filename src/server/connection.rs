@@ -25,7 +25,6 @@ use crate::runtime::TcpStream;
 use crate::server::client::ClientInfo;
 use crate::server::outbox::Outbox;
 use crate::shard::dispatch::{Batch, BatchReply, Core, HopFuture, OwnedCommand};
-use crate::shard::locks::DbKey;
 use crate::shard::now_ms;
 use crate::shard::pubsub::{Kind, Name, Subscriber};
 use crate::shard::route::shard_of;
@@ -424,14 +423,7 @@ impl Session {
             .map_or(self.core.id, |k| shard_of(k, shards));
         if target == self.core.id && !self.pending.batches.iter().any(|(t, _)| *t == target) {
             let mut shard = self.core.shard.borrow_mut();
-            let free = shard.locks.is_idle() || {
-                let keys: Vec<DbKey> = spec
-                    .keys_of(argv)
-                    .iter()
-                    .map(|k| (self.db, (*k).into()))
-                    .collect();
-                shard.locks.keys_free(&keys)
-            };
+            let free = shard.locks.admits_plain(self.db, &spec.keys_of(argv));
             if free {
                 let mut ctx = Ctx {
                     shard: &mut shard,

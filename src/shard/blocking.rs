@@ -264,9 +264,11 @@ pub fn serve_ready(core: &Core) {
             let mut shard = core.shard.borrow_mut();
             let shard = &mut *shard;
             // A key locked by a transaction waits for its release.
-            let at = shard.blocking.ready.iter().position(|k| {
-                shard.locks.is_idle() || shard.locks.keys_free(std::slice::from_ref(k))
-            });
+            let at = shard
+                .blocking
+                .ready
+                .iter()
+                .position(|k| shard.locks.admits_plain(k.0, &[&k.1]));
             at.map(|i| shard.blocking.ready.swap_remove(i))
         };
         let Some(key) = next else { break };

@@ -15,7 +15,8 @@
 
 use std::collections::VecDeque;
 
-use ahash::{AHashMap, AHashSet};
+use ahash::AHashSet;
+use hashbrown::{Equivalent, HashMap};
 
 use super::dispatch::{Slot, Work};
 use super::table::Key;
@@ -25,6 +26,17 @@ pub type TxnId = u64;
 
 /// A key in a database: `(db index, key)`.
 pub type DbKey = (usize, Key);
+
+/// A borrowed [`DbKey`], to look keys up without copying them. It hashes as
+/// a `DbKey` does (the index, then the bytes as a slice).
+#[derive(Hash, Clone, Copy)]
+pub struct DbKeyRef<'a>(pub usize, pub &'a [u8]);
+
+impl Equivalent<DbKey> for DbKeyRef<'_> {
+    fn equivalent(&self, key: &DbKey) -> bool {
+        self.0 == key.0 && self.1 == &key.1[..]
+    }
+}
 
 /// How a piece of work relates to key locks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,7 +53,7 @@ pub enum LockMode {
 
 #[derive(Default)]
 pub struct LockTable {
-    held: AHashMap<DbKey, TxnId>,
+    held: HashMap<DbKey, TxnId, ahash::RandomState>,
     /// The transaction holding the whole shard, if one does.
     whole: Option<TxnId>,
     waiting: VecDeque<(Work, Slot)>,
@@ -52,8 +64,20 @@ impl LockTable {
         self.held.is_empty() && self.waiting.is_empty() && self.whole.is_none()
     }
 
+    /// Whether a plain command (not part of a transaction) may run on
+    /// `keys` of database `db` now: no transaction holds one of them. The one
+    /// check every path that runs a command in place makes; nothing is looked
+    /// up while no transaction holds anything here.
+    pub fn admits_plain(&self, db: usize, keys: &[&[u8]]) -> bool {
+        self.is_idle()
+            || (self.whole.is_none()
+                && keys
+                    .iter()
+                    .all(|k| !self.held.contains_key(&DbKeyRef(db, k))))
+    }
+
     /// Whether `keys` are free for plain work (held by nobody).
-    pub fn keys_free(&self, keys: &[DbKey]) -> bool {
+    fn keys_free(&self, keys: &[DbKey]) -> bool {
         self.whole.is_none()
             && (self.held.is_empty() || keys.iter().all(|k| !self.held.contains_key(k)))
     }

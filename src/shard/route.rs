@@ -3,6 +3,8 @@
 //! of shards. Keys that share a tag always share a shard, so multi-key commands
 //! on them need no cross-shard transaction.
 
+use std::collections::BTreeMap;
+
 /// Redis Cluster's slot count.
 pub const SLOTS: u16 = 16384;
 
@@ -57,6 +59,19 @@ pub fn shard_of(key: &[u8], shards: usize) -> usize {
         return 0;
     }
     key_slot(key) as usize % shards
+}
+
+/// `items` grouped by their shard (`shard` of each), in increasing shard
+/// order: the order in which a cross-shard transaction takes its locks.
+pub fn group_by_shard<T>(
+    items: impl IntoIterator<Item = T>,
+    shard: impl Fn(&T) -> usize,
+) -> BTreeMap<usize, Vec<T>> {
+    let mut groups: BTreeMap<usize, Vec<T>> = BTreeMap::new();
+    for item in items {
+        groups.entry(shard(&item)).or_default().push(item);
+    }
+    groups
 }
 
 #[cfg(test)]
