@@ -9,7 +9,7 @@
 //! - [`Exec::Conn`]: connection, server and pub/sub commands, run on the
 //!   client's core.
 
-pub mod args;
+pub use crate::resp::args;
 pub mod blocking;
 pub mod connection;
 // Hashes.
@@ -35,54 +35,7 @@ pub mod zsets;
 
 pub use args::{Args, CmdResult, Error};
 
-use crate::resp::Out;
-use crate::shard::db::{Db, Entry};
-use crate::shard::Shard;
-
-/// What a shard command sees: its shard, the client's database, and the
-/// command's clock reading (one per command, like Redis's command time snapshot).
-pub struct Ctx<'a> {
-    pub shard: &'a mut Shard,
-    pub db: usize,
-    pub now: u64,
-}
-
-impl Ctx<'_> {
-    pub fn db(&mut self) -> &mut Db {
-        &mut self.shard.dbs[self.db]
-    }
-
-    /// Every write to a key reports here: it feeds the change counter, wakes
-    /// the clients blocked on the key (served after the command), and is the
-    /// one place the append-only log and WATCH will hook into.
-    pub fn wrote(&mut self, key: &[u8]) {
-        self.shard.stats.dirty += 1;
-        self.shard.blocking.signal(self.db, key);
-        if !self.shard.watches.is_empty() {
-            self.shard.watches.touch(&(self.db, key.into()));
-        }
-    }
-
-    /// Looks a key up for reading and counts a keyspace hit or miss, as
-    /// Redis's `lookupKeyRead` does (writes look keys up without counting).
-    pub fn read(&mut self, key: &[u8]) -> Option<&Entry> {
-        let shard = &mut *self.shard;
-        let entry = shard.dbs[self.db].get(key, self.now);
-        if entry.is_some() {
-            shard.stats.keyspace_hits += 1;
-        } else {
-            shard.stats.keyspace_misses += 1;
-        }
-        entry
-    }
-
-    pub fn max_string_len(&self) -> usize {
-        self.shard.config.proto_max_bulk_len as usize
-    }
-}
-
-/// A command that runs on one shard.
-pub type ShardFn = fn(&mut Ctx, &mut Args, &mut Out) -> CmdResult;
+pub use crate::shard::ctx::{run as run_shard, Ctx, ShardFn};
 
 /// How a command is executed; see the module documentation.
 #[derive(Clone, Copy)]
@@ -187,12 +140,4 @@ pub enum ConnCmd {
     // Sets.
     Sintercard,
     Shutdown,
-}
-
-/// Runs a shard command on `ctx`, writing its reply or its error to `out`.
-pub fn run_shard(f: ShardFn, ctx: &mut Ctx, argv: &[&[u8]], out: &mut Out) {
-    let mut args = Args::new(argv);
-    if let Err(e) = f(ctx, &mut args, out) {
-        out.error(&e.0);
-    }
 }

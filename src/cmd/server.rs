@@ -73,23 +73,7 @@ pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Result<(), Er
             let only = (cmd == ConnCmd::FlushDb).then_some(s.db);
             s.core
                 .run_on_all(move |core| {
-                    let mut shard = core.shard.borrow_mut();
-                    let mut removed = 0;
-                    // Watched keys that exist are touched by the flush.
-                    for key in shard.watches.keys_in(only) {
-                        if shard.dbs[key.0].contains(&key.1, crate::shard::now_ms()) {
-                            shard.watches.touch(&key);
-                        }
-                    }
-                    for (i, db) in shard.dbs.iter_mut().enumerate() {
-                        if only.is_none_or(|o| o == i) {
-                            removed += db.len();
-                            db.clear();
-                        }
-                    }
-                    shard.stats.dirty += removed as u64;
-                    // Blocked stream group readers learn their stream is gone.
-                    shard.blocking.signal_all(only);
+                    core.shard.borrow_mut().flush(only);
                 })
                 .await;
             s.out.ok();

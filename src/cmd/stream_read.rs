@@ -198,7 +198,7 @@ fn serve(
             }
         }
     };
-    ctx.shard.stats.dirty += 1;
+    ctx.logged(key);
     read
 }
 

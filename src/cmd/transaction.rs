@@ -20,6 +20,7 @@ use std::sync::Arc;
 use super::args::Error;
 use super::table::CommandSpec;
 use super::{multi, run_shard, ConnCmd, Exec};
+use crate::resp::args::OwnedArgv;
 use crate::resp::parse::parse_i64;
 use crate::resp::Out;
 use crate::server::connection::{Flow, Session};
@@ -42,9 +43,15 @@ pub struct TxState {
     pub exec: Option<Txn>,
 }
 
+/// A command queued by MULTI.
+pub struct Queued {
+    pub spec: &'static CommandSpec,
+    pub args: OwnedArgv,
+}
+
 #[derive(Default)]
 pub struct Queue {
-    cmds: Vec<OwnedCommand>,
+    cmds: Vec<Queued>,
     /// A command was refused while queuing: EXEC answers EXECABORT.
     pub aborted: bool,
 }
@@ -63,24 +70,16 @@ impl TxState {
     pub fn queued_memory(&self) -> usize {
         self.queue
             .as_ref()
-            .map_or(0, |q| q.cmds.iter().map(OwnedCommand::memory).sum())
+            .map_or(0, |q| q.cmds.iter().map(|c| c.args.memory()).sum())
     }
 
     /// Queues a command (already checked for arity) and answers QUEUED.
-    pub fn enqueue(
-        &mut self,
-        spec: &'static CommandSpec,
-        db: usize,
-        argv: &[&[u8]],
-        out: &mut Out,
-    ) {
-        let run = match spec.exec {
-            Exec::Shard(f) | Exec::Multi(f, _) => f,
-            // Connection commands run on the connection; the function is unused.
-            _ => unused_shard_fn,
-        };
+    pub fn enqueue(&mut self, spec: &'static CommandSpec, argv: &[&[u8]], out: &mut Out) {
         if let Some(q) = self.queue.as_mut() {
-            q.cmds.push(OwnedCommand::new(spec, run, db, argv));
+            q.cmds.push(Queued {
+                spec,
+                args: OwnedArgv::new(argv),
+            });
         }
         out.simple("QUEUED");
     }
@@ -91,10 +90,6 @@ impl TxState {
             q.aborted = true;
         }
     }
-}
-
-fn unused_shard_fn(_: &mut super::Ctx, _: &mut super::Args, _: &mut Out) -> super::CmdResult {
-    unreachable!("connection commands run on the connection")
 }
 
 /// Whether a command runs at once even inside MULTI (Redis's list).
@@ -214,7 +209,7 @@ async fn exec(s: &mut Session) -> Result<(), Error> {
     let mut keys: Vec<DbKey> = Vec::new();
     let mut db = s.db;
     for cmd in &queue.cmds {
-        let argv = cmd.argv();
+        let argv = cmd.args.argv();
         keys.extend(cmd.spec.keys_of(&argv).iter().map(|k| (db, (*k).into())));
         if matches!(cmd.spec.exec, Exec::Conn(ConnCmd::Select)) {
             if let Some(n) = parse_i64(argv[1]).filter(|&n| n >= 0) {
@@ -264,8 +259,8 @@ async fn exec(s: &mut Session) -> Result<(), Error> {
 }
 
 /// Runs one queued command inside EXEC's transaction.
-async fn run_queued(s: &mut Session, cmd: &OwnedCommand) -> Flow {
-    let argv = cmd.argv();
+async fn run_queued(s: &mut Session, cmd: &Queued) -> Flow {
+    let argv = cmd.args.argv();
     let shards = s.core.cores();
     let db = s.db;
     match cmd.spec.exec {
@@ -281,11 +276,11 @@ async fn run_queued(s: &mut Session, cmd: &OwnedCommand) -> Flow {
                 return Flow::Continue;
             }
             let proto = s.proto();
-            let owned = OwnedCommand::new(cmd.spec, f, db, &argv);
+            let owned = OwnedCommand::new(f, db, &argv, &[]);
             let step = move |core: &crate::shard::dispatch::Core| {
                 core.with_ctx(db, |ctx| {
                     let mut out = Out::new(proto);
-                    run_shard(owned.run, ctx, &owned.argv(), &mut out);
+                    run_shard(owned.run, ctx, &owned.args.argv(), &mut out);
                     out.buf
                 })
             };

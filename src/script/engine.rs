@@ -796,13 +796,13 @@ async fn execute(ctx: &mut CallCtx, spec: &'static CommandSpec, argv: &[&[u8]]) 
                 return out.buf;
             }
             let target = first.unwrap_or(core.id);
-            let owned = OwnedCommand::new(spec, f, db, argv);
+            let owned = OwnedCommand::new(f, db, argv, &[]);
             match &ctx.txn {
                 Some(txn) if txn.holds(target) => {
                     let step = move |core: &Core| {
                         core.with_ctx(db, |c| {
                             let mut o = Out::new(proto);
-                            run_shard(owned.run, c, &owned.argv(), &mut o);
+                            run_shard(owned.run, c, &owned.args.argv(), &mut o);
                             o.buf
                         })
                     };
@@ -816,7 +816,7 @@ async fn execute(ctx: &mut CallCtx, spec: &'static CommandSpec, argv: &[&[u8]]) 
                         free.then(|| {
                             core.with_ctx(db, |c| {
                                 let mut o = Out::new(proto);
-                                run_shard(owned.run, c, &owned.argv(), &mut o);
+                                run_shard(owned.run, c, &owned.args.argv(), &mut o);
                                 o.buf
                             })
                         })

@@ -272,7 +272,7 @@ impl Session {
         };
         self.note_command(spec, argv);
         if self.tx.in_multi() && !transaction::runs_inside_multi(spec) {
-            self.tx.enqueue(spec, self.db, argv, &mut self.out);
+            self.tx.enqueue(spec, argv, &mut self.out);
             self.note_multi();
             return Flow::Continue;
         }
@@ -436,7 +436,8 @@ impl Session {
                 return;
             }
         }
-        let cmd = OwnedCommand::new(spec, f, self.db, argv);
+        let keys = spec.key_positions(argv).unwrap_or_default();
+        let cmd = OwnedCommand::new(f, self.db, argv, &keys);
         let proto = self.proto();
         let pending = &mut self.pending;
         let index = match pending.batches.iter().position(|(t, _)| *t == target) {

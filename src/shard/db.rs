@@ -36,6 +36,8 @@ pub struct Db {
     /// Keys deleted because their deadline passed, lazily or actively
     /// (INFO's expired_keys).
     pub expired: u64,
+    /// Keys expired and not yet reported as effects (`Shard::settle_db`).
+    just_expired: Vec<Key>,
 }
 
 impl Db {
@@ -59,6 +61,7 @@ impl Db {
         if self.keys.get(key).is_some_and(|e| e.expired(now)) {
             self.remove(key);
             self.expired += 1;
+            self.just_expired.push(key.into());
         }
     }
 
@@ -148,12 +151,23 @@ impl Db {
                     let (_, key) = self.expiring.pop_first().expect("checked");
                     self.keys.remove(&key);
                     self.expired += 1;
+                    self.just_expired.push(key);
                     done += 1;
                 }
                 _ => break,
             }
         }
         done
+    }
+
+    /// Whether keys expired since [`Db::take_expired`] last ran.
+    pub fn has_expired(&self) -> bool {
+        !self.just_expired.is_empty()
+    }
+
+    /// The keys expired since the last call, in the order they went.
+    pub fn take_expired(&mut self) -> Vec<Key> {
+        std::mem::take(&mut self.just_expired)
     }
 
     /// Mean remaining time to live of keys with a deadline, in ms (INFO keyspace).

@@ -51,11 +51,11 @@ use crossbeam_queue::SegQueue;
 use slab::Slab;
 use smallvec::SmallVec;
 
+use super::ctx::{run as run_shard, Ctx, ShardFn};
 use super::locks::{DbKey, LockMode, TxnId};
 use super::pubsub::PubSub;
 use super::{now_ms, Shard};
-use crate::cmd::table::CommandSpec;
-use crate::cmd::{run_shard, Ctx, ShardFn};
+use crate::resp::args::OwnedArgv;
 use crate::resp::{Out, Proto};
 use crate::runtime::{Notified, Notifier};
 use crate::server::client::ClientRegistry;
@@ -99,57 +99,27 @@ impl<R> std::fmt::Debug for ReplyTo<R> {
 
 /// One command of a batch, with its arguments copied out of the read buffer.
 pub struct OwnedCommand {
-    pub spec: &'static CommandSpec,
     pub run: ShardFn,
     pub db: usize,
-    data: Vec<u8>,
-    ends: SmallVec<[usize; 8]>,
+    pub args: OwnedArgv,
+    /// Positions of its keys in its arguments (for the lock table).
+    keys: SmallVec<[usize; 2]>,
 }
 
 impl OwnedCommand {
-    pub fn new(spec: &'static CommandSpec, run: ShardFn, db: usize, argv: &[&[u8]]) -> Self {
-        let mut data = Vec::with_capacity(argv.iter().map(|a| a.len()).sum());
-        let mut ends = SmallVec::with_capacity(argv.len());
-        for arg in argv {
-            data.extend_from_slice(arg);
-            ends.push(data.len());
-        }
+    pub fn new(run: ShardFn, db: usize, argv: &[&[u8]], keys: &[usize]) -> Self {
         OwnedCommand {
-            spec,
             run,
             db,
-            data,
-            ends,
+            args: OwnedArgv::new(argv),
+            keys: keys.into(),
         }
-    }
-
-    pub fn argv(&self) -> SmallVec<[&[u8]; 8]> {
-        let mut start = 0;
-        self.ends
-            .iter()
-            .map(|&end| {
-                let arg = &self.data[start..end];
-                start = end;
-                arg
-            })
-            .collect()
-    }
-
-    /// Bytes this command takes (its arguments and their offsets).
-    pub fn memory(&self) -> usize {
-        std::mem::size_of::<Self>()
-            + self.data.capacity()
-            + if self.ends.spilled() {
-                self.ends.capacity() * std::mem::size_of::<usize>()
-            } else {
-                0
-            }
     }
 
     fn keys(&self, into: &mut Vec<DbKey>) {
-        let argv = self.argv();
-        for key in self.spec.keys_of(&argv) {
-            into.push((self.db, key.into()));
+        let argv = self.args.argv();
+        for &i in &self.keys {
+            into.push((self.db, argv[i].into()));
         }
     }
 }
@@ -328,6 +298,7 @@ impl Core {
     }
 
     /// Runs `f` on this core's shard with a command context for database `db`.
+    /// Expirations its reads caused are reported before it returns.
     pub fn with_ctx<R>(&self, db: usize, f: impl FnOnce(&mut Ctx) -> R) -> R {
         let mut shard = self.shard.borrow_mut();
         let mut ctx = Ctx {
@@ -335,7 +306,9 @@ impl Core {
             db,
             now: now_ms(),
         };
-        f(&mut ctx)
+        let result = f(&mut ctx);
+        shard.settle_db(db);
+        result
     }
 
     pub fn new_txn_id(&self) -> TxnId {
@@ -552,7 +525,7 @@ impl Core {
         // One clock reading per batch, as the connection takes one per read.
         let now = now_ms();
         for cmd in &batch.cmds {
-            let argv = cmd.argv();
+            let argv = cmd.args.argv();
             let mut ctx = Ctx {
                 shard: &mut shard,
                 db: cmd.db,

@@ -4,8 +4,10 @@
 //! work crosses cores; multi-shard atomicity is [`txn`] on top of [`locks`].
 
 pub mod blocking;
+pub mod ctx;
 pub mod db;
 pub mod dispatch;
+pub mod effects;
 pub mod locks;
 pub mod pubsub;
 pub mod route;
@@ -15,7 +17,8 @@ pub mod watch;
 
 use crate::config::Config;
 use db::Db;
-use locks::LockTable;
+use effects::{Effect, Sinks};
+use locks::{DbKeyRef, LockTable};
 
 /// Counters a shard keeps for INFO stats; summed over shards when reported.
 #[derive(Default, Clone, Debug)]
@@ -36,6 +39,9 @@ pub struct Shard {
     /// Clients watching this shard's keys (WATCH).
     pub watches: watch::WatchTable,
     pub stats: ShardStats,
+    /// What follows this shard's changes besides the built-in counter,
+    /// WATCH and blocked clients (see `effects`).
+    pub sinks: Sinks,
     /// This core's copy of the configuration; CONFIG SET updates every copy.
     pub config: Config,
 }
@@ -49,6 +55,7 @@ impl Shard {
             blocking: blocking::BlockTable::default(),
             watches: watch::WatchTable::default(),
             stats: ShardStats::default(),
+            sinks: Sinks::default(),
             config,
         }
     }
@@ -71,10 +78,85 @@ impl Shard {
 
     /// One active-expiry step: deletes up to `budget` due keys per database.
     pub fn expire_cycle(&mut self, now: u64, budget: usize) -> usize {
-        self.dbs
-            .iter_mut()
-            .map(|db| db.expire_cycle(now, budget))
-            .sum()
+        let mut done = 0;
+        for i in 0..self.dbs.len() {
+            done += self.dbs[i].expire_cycle(now, budget);
+            self.settle_db(i);
+        }
+        done
+    }
+
+    /// Reports a change (see `effects`): the one place every write to this
+    /// shard's keys goes through. Expirations still pending in the database
+    /// are reported first, so effects keep the order they happened in.
+    pub fn effect(&mut self, effect: Effect) {
+        let db = match effect {
+            Effect::Wrote { db, .. } | Effect::Logged { db, .. } | Effect::Expired { db, .. } => {
+                Some(db)
+            }
+            Effect::Flushed { db } => db,
+        };
+        if let Some(db) = db {
+            self.settle_db(db);
+        }
+        match effect {
+            Effect::Wrote { db, key } | Effect::Expired { db, key } => {
+                if matches!(effect, Effect::Wrote { .. }) {
+                    self.stats.dirty += 1;
+                }
+                self.blocking.signal(db, key);
+                if !self.watches.is_empty() {
+                    self.watches.touch(DbKeyRef(db, key));
+                }
+            }
+            Effect::Logged { .. } => self.stats.dirty += 1,
+            Effect::Flushed { db } => {
+                // Blocked stream group readers learn their stream is gone;
+                // watchers of keys that existed fail their EXEC.
+                self.blocking.signal_all(db);
+                let now = now_ms();
+                for key in self.watches.keys_in(db) {
+                    if self.dbs[key.0].contains(&key.1, now) {
+                        self.watches.touch(DbKeyRef(key.0, &key.1));
+                    }
+                }
+            }
+        }
+        if !self.sinks.is_empty() {
+            self.sinks.effect(&effect);
+        }
+    }
+
+    /// Reports the keys database `db` expired since it was last asked
+    /// (lazily, when a command found them due, or in the active cycle).
+    pub fn settle_db(&mut self, db: usize) {
+        if !self.dbs[db].has_expired() {
+            return;
+        }
+        for key in self.dbs[db].take_expired() {
+            self.effect(Effect::Expired { db, key: &key });
+        }
+    }
+
+    /// Empties database `db` (FLUSHDB) or every database (FLUSHALL), as one
+    /// effect; returns how many keys went.
+    pub fn flush(&mut self, db: Option<usize>) -> usize {
+        if let Some(d) = db {
+            self.settle_db(d);
+        } else {
+            (0..self.dbs.len()).for_each(|d| self.settle_db(d));
+        }
+        // Watchers are told while the keys still exist.
+        self.effect(Effect::Flushed { db });
+        let mut removed = 0;
+        for (i, d) in self.dbs.iter_mut().enumerate() {
+            if db.is_none_or(|only| only == i) {
+                removed += d.len();
+                d.clear();
+            }
+        }
+        self.stats.dirty += removed as u64;
+        removed
     }
 }
 

@@ -11,9 +11,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use ahash::AHashMap;
+use hashbrown::HashMap;
 
-use super::locks::DbKey;
+use super::locks::{DbKey, DbKeyRef};
 
 /// Raised when a watched key is written.
 pub type WatchFlag = Arc<AtomicBool>;
@@ -21,7 +21,7 @@ pub type WatchFlag = Arc<AtomicBool>;
 #[derive(Default)]
 pub struct WatchTable {
     /// Flags per watched key. Invariant: no empty lists.
-    watched: AHashMap<DbKey, Vec<WatchFlag>>,
+    watched: HashMap<DbKey, Vec<WatchFlag>, ahash::RandomState>,
 }
 
 impl WatchTable {
@@ -46,8 +46,8 @@ impl WatchTable {
     }
 
     /// A write to `key`: every client watching it will fail its EXEC.
-    pub fn touch(&self, key: &DbKey) {
-        if let Some(flags) = self.watched.get(key) {
+    pub fn touch(&self, key: DbKeyRef) {
+        if let Some(flags) = self.watched.get(&key) {
             flags.iter().for_each(|f| f.store(true, Ordering::Release));
         }
     }

@@ -112,3 +112,46 @@ impl<'a> Args<'a> {
 pub fn is(arg: &[u8], word: &str) -> bool {
     arg.eq_ignore_ascii_case(word.as_bytes())
 }
+
+/// A request's arguments copied out of the read buffer (a command queued by
+/// MULTI, or sent to another core): one allocation for all of them.
+#[derive(Debug, Clone, Default)]
+pub struct OwnedArgv {
+    data: Vec<u8>,
+    ends: smallvec::SmallVec<[usize; 8]>,
+}
+
+impl OwnedArgv {
+    pub fn new(argv: &[&[u8]]) -> Self {
+        let mut data = Vec::with_capacity(argv.iter().map(|a| a.len()).sum());
+        let mut ends = smallvec::SmallVec::with_capacity(argv.len());
+        for arg in argv {
+            data.extend_from_slice(arg);
+            ends.push(data.len());
+        }
+        OwnedArgv { data, ends }
+    }
+
+    pub fn argv(&self) -> smallvec::SmallVec<[&[u8]; 8]> {
+        let mut start = 0;
+        self.ends
+            .iter()
+            .map(|&end| {
+                let arg = &self.data[start..end];
+                start = end;
+                arg
+            })
+            .collect()
+    }
+
+    /// Bytes these arguments take.
+    pub fn memory(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.data.capacity()
+            + if self.ends.spilled() {
+                self.ends.capacity() * std::mem::size_of::<usize>()
+            } else {
+                0
+            }
+    }
+}
