@@ -96,7 +96,7 @@
 //! One line per trial, then a summary: writes acknowledged per kind, commands
 //! in flight and those seen applied (the explained differences), lost writes,
 //! half-applied transactions, violations; the first `--show` problems in
-//! detail. Each trial has its own seed (the first is `--seed`, then +1 each);
+//! detail (`--explain` prints each trial's explanations). Each trial has its own seed (the first is `--seed`, then +1 each);
 //! `--seed S --trials 1` reruns one trial's choices (not its timing). A failing
 //! trial's directory (data and server logs) is kept; `--keep` keeps them all.
 //! Exit status: 0 passed, 1 a check failed, 2 the harness could not run (the
@@ -171,6 +171,10 @@ struct Args {
     /// How many problems to print in detail.
     #[arg(long, default_value_t = 5)]
     show: usize,
+    /// Print, under each trial, which command in flight explains each
+    /// difference from the acknowledged history.
+    #[arg(long)]
+    explain: bool,
     /// The server command line, after `--`: `{port}` and `{dir}` in any
     /// argument are replaced by the port and the data directory.
     #[arg(last = true, required = true, num_args = 1..)]
@@ -2410,6 +2414,11 @@ fn print_trial(args: &Args, t: &Trial) {
     }
     line.push_str(if t.failed(args) { ": FAIL" } else { ": ok" });
     println!("{line}");
+    if args.explain {
+        for e in &f.explained {
+            println!("    in flight: {e}");
+        }
+    }
 }
 
 fn summarize(args: &Args, trials: &[Trial]) -> i32 {
