@@ -296,15 +296,14 @@ async fn attempt(
             }
             BlockOp::Move { dst, from, to } => {
                 dst_ok?;
-                let dst_shard = shard_of(&dst, shards);
-                let value = super::multi::move_locked(
-                    txn,
-                    db,
-                    (key, src_shard, from),
-                    (dst, dst_shard, to),
-                )
-                .await?;
-                Served::Moved(value)
+                let mv = lists::Move {
+                    src: key,
+                    dst,
+                    from,
+                    to,
+                };
+                let value = mv.run_across(txn, db).await?;
+                Served::Moved(value.expect("the source holds a list"))
             }
             BlockOp::Read { .. } | BlockOp::ZPop { .. } => {
                 unreachable!("list commands parse list ops")

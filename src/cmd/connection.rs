@@ -73,17 +73,8 @@ pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Flow {
             return super::stream_read::run(s, argv, group).await;
         }
         // Sorted sets.
-        ConnCmd::Zmpop | ConnCmd::Bzpopmin | ConnCmd::Bzpopmax | ConnCmd::Bzmpop => {
+        ConnCmd::Bzpopmin | ConnCmd::Bzpopmax | ConnCmd::Bzmpop => {
             return super::zset_blocking::run(s, cmd, argv).await;
-        }
-        ConnCmd::Lmpop => {
-            let core = s.core.clone();
-            super::multi::lmpop(&core, s.tx.exec.as_mut(), s.db, argv, &mut s.out).await
-        }
-        // Sets.
-        ConnCmd::Sintercard => {
-            let core = s.core.clone();
-            super::multi::sintercard(&core, s.tx.exec.as_mut(), s.db, argv, &mut s.out).await
         }
         ConnCmd::Hello => hello(s, argv),
         ConnCmd::Quit => {

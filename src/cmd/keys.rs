@@ -1,12 +1,14 @@
-//! Generic key commands: deletion, existence, type, rename and expiry. The
-//! cross-shard forms of DEL/EXISTS/RENAME are driven by `cmd::multi`, which
-//! calls the `*_part` functions here on each shard.
+//! Generic key commands: deletion, existence, type, rename and expiry. DEL,
+//! EXISTS and RENAME over keys of several shards run as cross-shard
+//! transactions (`cross`) whose parts are the `*_part` functions here.
 
 use super::args::{is, Args, CmdResult, Error};
+use super::cross::{self, Cross};
 use super::Ctx;
 use crate::resp::parse::parse_i64;
 use crate::resp::Out;
 use crate::shard::db::Entry;
+use crate::shard::route::shard_of;
 
 /// DEL / UNLINK on this shard's keys: how many existed.
 pub fn del_part(ctx: &mut Ctx, keys: &[&[u8]]) -> i64 {
@@ -298,5 +300,90 @@ pub fn memory_usage(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult 
             out.int((overhead + entry.value.heap_bytes(samples)) as i64);
         }
     }
+    Ok(())
+}
+
+// ---------------------------------------------------------- across shards
+
+/// DEL / UNLINK / EXISTS over keys of several shards: each shard's count,
+/// summed, with every key locked until all are done.
+pub async fn del_across(c: Cross<'_>) -> CmdResult {
+    count_across(c, del_part).await
+}
+
+pub async fn exists_across(c: Cross<'_>) -> CmdResult {
+    count_across(c, exists_part).await
+}
+
+async fn count_across(c: Cross<'_>, part_fn: fn(&mut Ctx, &[&[u8]]) -> i64) -> CmdResult {
+    let db = c.db;
+    let mut total = 0;
+    for (shard, part) in cross::split(&c.argv[1..], false, c.core.cores()) {
+        let locks = cross::db_keys(db, &part);
+        total += c
+            .txn
+            .lock_and_run(shard, locks, move |core| {
+                core.with_ctx(db, |ctx| part_fn(ctx, &cross::keys(&part)))
+            })
+            .await;
+    }
+    c.out.int(total);
+    Ok(())
+}
+
+/// RENAME / RENAMENX with the two keys on different shards.
+pub async fn rename_across(c: Cross<'_>) -> CmdResult {
+    rename_across_generic(c, false).await
+}
+
+pub async fn renamenx_across(c: Cross<'_>) -> CmdResult {
+    rename_across_generic(c, true).await
+}
+
+async fn rename_across_generic(c: Cross<'_>, nx: bool) -> CmdResult {
+    let (db, shards) = (c.db, c.core.cores());
+    let (src, dst) = (c.argv[1].to_vec(), c.argv[2].to_vec());
+    let (src_shard, dst_shard) = (shard_of(&src, shards), shard_of(&dst, shards));
+    // Lock both sides in shard order, learning whether each key exists.
+    let mut order = [(src_shard, src.clone()), (dst_shard, dst.clone())];
+    order.sort_by_key(|(s, _)| *s);
+    let mut exists = [false; 2];
+    for (i, (shard, key)) in order.into_iter().enumerate() {
+        let locks = vec![(db, key.as_slice().into())];
+        exists[i] = c
+            .txn
+            .lock_and_run(shard, locks, move |core| {
+                core.with_ctx(db, |ctx| {
+                    let now = ctx.now;
+                    ctx.db().contains(&key, now)
+                })
+            })
+            .await;
+    }
+    let (src_exists, dst_exists) = if src_shard < dst_shard {
+        (exists[0], exists[1])
+    } else {
+        (exists[1], exists[0])
+    };
+    if !src_exists {
+        return Err(Error::NO_SUCH_KEY);
+    }
+    if nx && dst_exists {
+        reply_renamed(c.out, nx, false);
+        return Ok(());
+    }
+    let entry = c
+        .txn
+        .run(src_shard, move |core| {
+            core.with_ctx(db, |ctx| take_part(ctx, &src))
+        })
+        .await
+        .ok_or(Error::NO_SUCH_KEY)?;
+    c.txn
+        .run(dst_shard, move |core| {
+            core.with_ctx(db, |ctx| put_part(ctx, &dst, entry))
+        })
+        .await;
+    reply_renamed(c.out, nx, true);
     Ok(())
 }

@@ -8,10 +8,13 @@
 //! the last one goes, so EXISTS, TYPE and the blocking pops never see one.
 
 use super::args::{is, Args, CmdResult, Error};
+use super::cross::{self, Cross};
 use super::Ctx;
 use crate::resp::parse::parse_i64;
 use crate::resp::Out;
 use crate::shard::db::{Db, Entry};
+use crate::shard::route::shard_of;
+use crate::shard::txn::Txn;
 use crate::types::list::List;
 use crate::types::Value;
 
@@ -435,44 +438,185 @@ pub fn lpos(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     Ok(())
 }
 
-/// What a move's source side saw: the key missing, or the element taken.
-/// Type checks come first, as Redis makes them: the source, then the
-/// destination, before anything changes.
-pub fn move_check(ctx: &mut Ctx, src: &[u8], dst: &[u8]) -> Result<bool, Error> {
-    let now = ctx.now;
-    let db = ctx.db();
-    let exists = list_mut(db, src, now)?.is_some();
-    if exists {
-        check_pushable(db, dst, now)?;
+// ------------------------------------------------------------------ moves
+
+/// One element moving between two lists: LMOVE and RPOPLPUSH, and BLMOVE
+/// and BRPOPLPUSH once their source has one. The rules live here once,
+/// wherever the two lists are:
+/// - Redis's checks in Redis's order, before anything changes: the source's
+///   type, a missing source (the move answers nil), the destination's type;
+/// - then pop from the source and push to the destination, each side a write.
+#[derive(Clone, Debug)]
+pub struct Move {
+    pub src: Vec<u8>,
+    pub dst: Vec<u8>,
+    pub from: End,
+    pub to: End,
+}
+
+impl Move {
+    /// LMOVE's (or with `rpoplpush`, RPOPLPUSH's) arguments.
+    pub fn parse(argv: &[&[u8]], rpoplpush: bool) -> Result<Move, Error> {
+        let (from, to) = if rpoplpush {
+            (End::Right, End::Left)
+        } else {
+            (End::parse(argv[3])?, End::parse(argv[4])?)
+        };
+        Ok(Move {
+            src: argv[1].to_vec(),
+            dst: argv[2].to_vec(),
+            from,
+            to,
+        })
     }
-    Ok(exists)
+
+    /// The checks, given what each side's shard saw: whether the source
+    /// holds a list, and whether the destination may take a push.
+    fn decide(src: Result<bool, Error>, dst: Result<(), Error>) -> Result<bool, Error> {
+        if !src? {
+            return Ok(false);
+        }
+        dst?;
+        Ok(true)
+    }
+
+    /// The source side's look: whether it holds a list.
+    fn source_side(ctx: &mut Ctx, src: &[u8]) -> Result<bool, Error> {
+        let now = ctx.now;
+        Ok(list_mut(ctx.db(), src, now)?.is_some())
+    }
+
+    /// The destination side's look: whether it may take a push.
+    fn destination_side(ctx: &mut Ctx, dst: &[u8]) -> Result<(), Error> {
+        let now = ctx.now;
+        check_pushable(ctx.db(), dst, now)
+    }
+
+    fn take(ctx: &mut Ctx, src: &[u8], from: End) -> Result<Vec<u8>, Error> {
+        Ok(pop(ctx, src, from, 1)?
+            .and_then(|mut v| v.pop())
+            .expect("a checked source list is never empty"))
+    }
+
+    /// Both lists on this shard: the element moved, or None without a source.
+    pub fn run_here(&self, ctx: &mut Ctx) -> Result<Option<Vec<u8>>, Error> {
+        let src = Self::source_side(ctx, &self.src);
+        let dst = src
+            .as_ref()
+            .map_or(Ok(()), |_| Self::destination_side(ctx, &self.dst));
+        if !Self::decide(src, dst)? {
+            return Ok(None);
+        }
+        let value = Self::take(ctx, &self.src, self.from)?;
+        push(ctx, &self.dst, self.to, &[&value])?;
+        Ok(Some(value))
+    }
+
+    /// The lists on two shards: locks both in shard order within `txn`
+    /// (which keeps them until it ends), checks, then pops and pushes.
+    pub async fn run_across(&self, txn: &mut Txn, db: usize) -> Result<Option<Vec<u8>>, Error> {
+        let shards = txn.shards();
+        let (src_shard, dst_shard) = (shard_of(&self.src, shards), shard_of(&self.dst, shards));
+        let mut order = [(src_shard, true), (dst_shard, false)];
+        order.sort_by_key(|(s, _)| *s);
+        let (mut src, mut dst) = (Ok(false), Ok(()));
+        for (shard, is_src) in order {
+            let key = if is_src { &self.src } else { &self.dst }.clone();
+            let locks = vec![(db, key.as_slice().into())];
+            let seen = txn
+                .lock_and_run(shard, locks, move |core| {
+                    core.with_ctx(db, |ctx| {
+                        if is_src {
+                            Self::source_side(ctx, &key)
+                        } else {
+                            Self::destination_side(ctx, &key).map(|_| true)
+                        }
+                    })
+                })
+                .await;
+            if is_src {
+                src = seen;
+            } else {
+                dst = seen.map(|_| ());
+            }
+        }
+        if !Self::decide(src, dst)? {
+            return Ok(None);
+        }
+        let (key, from) = (self.src.clone(), self.from);
+        let value = txn
+            .run(src_shard, move |core| {
+                core.with_ctx(db, |ctx| Self::take(ctx, &key, from))
+            })
+            .await?;
+        let (key, to, pushed) = (self.dst.clone(), self.to, value.clone());
+        txn.run(dst_shard, move |core| {
+            core.with_ctx(db, |ctx| push(ctx, &key, to, &[&pushed]))
+        })
+        .await?;
+        Ok(Some(value))
+    }
 }
 
 /// LMOVE / RPOPLPUSH when both keys live on this shard.
 pub fn lmove(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
-    let src = args.next_bytes()?;
-    let dst = args.next_bytes()?;
-    let from = End::parse(args.next_bytes()?)?;
-    let to = End::parse(args.next_bytes()?)?;
-    move_one(ctx, src, dst, from, to, out)
+    let mv = Move::parse(args.all(), false)?;
+    out.bulk_opt(mv.run_here(ctx)?.as_deref());
+    Ok(())
 }
 
 pub fn rpoplpush(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
-    let src = args.next_bytes()?;
-    let dst = args.next_bytes()?;
-    move_one(ctx, src, dst, End::Right, End::Left, out)
+    let mv = Move::parse(args.all(), true)?;
+    out.bulk_opt(mv.run_here(ctx)?.as_deref());
+    Ok(())
 }
 
-fn move_one(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End, out: &mut Out) -> CmdResult {
-    if !move_check(ctx, src, dst)? {
-        out.null();
+/// LMOVE / RPOPLPUSH between lists on two shards.
+pub async fn lmove_across(c: Cross<'_>) -> CmdResult {
+    let mv = Move::parse(c.argv, c.argv.len() == 3)?;
+    c.out.bulk_opt(mv.run_across(c.txn, c.db).await?.as_deref());
+    Ok(())
+}
+
+// ------------------------------------------------------------------ LMPOP
+
+/// LMPOP with every key on this shard: pops from the first key holding a
+/// list, in argument order (a key of another type met first is WRONGTYPE).
+pub fn lmpop(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    let m = parse_mpop(args.all())?;
+    let now = ctx.now;
+    for key in m.keys {
+        if list_mut(ctx.db(), key, now)?.is_none() {
+            continue;
+        }
+        let values = pop(ctx, key, m.end, m.count)?.unwrap_or_default();
+        reply_mpop(out, key, &values);
         return Ok(());
     }
-    let mut popped = pop(ctx, src, from, 1)?.unwrap_or_default();
-    let value = popped.pop().expect("a list key is never empty");
-    push(ctx, dst, to, &[&value])?;
-    out.bulk(&value);
+    out.null_array();
     Ok(())
+}
+
+/// LMPOP over keys of several shards, every key locked while it decides.
+pub async fn lmpop_across(c: Cross<'_>) -> CmdResult {
+    let m = parse_mpop(c.argv)?;
+    let keys: Vec<Vec<u8>> = m.keys.iter().map(|k| k.to_vec()).collect();
+    let (end, count) = (m.end, m.count);
+    let popped = cross::first_holding(c.txn, c.db, &keys, holds_list, move |ctx, key| {
+        pop(ctx, key, end, count).map(Option::unwrap_or_default)
+    })
+    .await?;
+    match popped {
+        Some((i, values)) => reply_mpop(c.out, &keys[i], &values),
+        None => c.out.null_array(),
+    }
+    Ok(())
+}
+
+/// Whether `key` holds a list (WRONGTYPE when it holds something else).
+pub fn holds_list(ctx: &mut Ctx, key: &[u8]) -> Result<bool, Error> {
+    let now = ctx.now;
+    Ok(list_mut(ctx.db(), key, now)?.is_some())
 }
 
 /// LMPOP's arguments: `numkeys key... LEFT|RIGHT [COUNT n]`.

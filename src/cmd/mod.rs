@@ -12,11 +12,11 @@
 pub use crate::resp::args;
 pub mod blocking;
 pub mod connection;
+pub mod cross;
 // Hashes.
 pub mod hashes;
 pub mod keys;
 pub mod lists;
-pub mod multi;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;
@@ -41,7 +41,7 @@ pub use crate::shard::ctx::{run as run_shard, Ctx, ShardFn};
 #[derive(Clone, Copy)]
 pub enum Exec {
     Shard(ShardFn),
-    Multi(ShardFn, multi::Spread),
+    Multi(ShardFn, cross::CrossFn),
     Conn(ConnCmd),
     /// A command made of subcommands (CONFIG GET, CLIENT ID...).
     Container,
@@ -98,7 +98,6 @@ pub enum ConnCmd {
     PubsubShardChannels,
     PubsubShardNumsub,
     PubsubHelp,
-    Lmpop,
     Blpop,
     Brpop,
     Blmpop,
@@ -133,11 +132,9 @@ pub enum ConnCmd {
     FunctionKill,
     FunctionHelp,
     // Sorted sets.
-    Zmpop,
     Bzpopmin,
     Bzpopmax,
     Bzmpop,
     // Sets.
-    Sintercard,
     Shutdown,
 }

@@ -14,6 +14,7 @@
 //! single-shard command runs on borrowed sets), [`store`] writes a result.
 
 use super::args::{is, Args, CmdResult, Error};
+use super::cross::Cross;
 use super::hashes::{
     distinct_picks, parse_cursor, random_count, random_positions, reply_scan, ScanOpts,
 };
@@ -22,6 +23,9 @@ use crate::alloc::random_u64;
 use crate::resp::parse::parse_i64;
 use crate::resp::Out;
 use crate::shard::db::{Db, Entry};
+use crate::shard::locks::DbKey;
+use crate::shard::route::{group_by_shard, shard_of};
+use crate::shard::txn::Txn;
 use crate::types::set::Elem;
 pub use crate::types::set::Set;
 use crate::types::Value;
@@ -606,4 +610,160 @@ pub fn sintercard_local(ctx: &mut Ctx, keys: &[&[u8]], limit: usize) -> Result<u
         Outcome::Count(n) => Ok(n),
         _ => unreachable!("a count was asked for"),
     }
+}
+
+// ---------------------------------------------------------- across shards
+
+/// SINTER / SUNION / SDIFF and their STORE forms over sets of several
+/// shards: every source (and the destination) locked, sources copied out,
+/// the result computed here and stored on the destination's shard.
+async fn algebra_across(c: Cross<'_>, op: Op, storing: bool) -> CmdResult {
+    let (dst, srcs) = if storing {
+        (Some(c.argv[1].to_vec()), &c.argv[2..])
+    } else {
+        (None, &c.argv[1..])
+    };
+    let sources = snapshot_across(c.txn, c.db, srcs, dst.as_deref()).await?;
+    let refs: Vec<Option<&Set>> = sources.iter().map(Option::as_ref).collect();
+    let outcome = compute(op, srcs, &refs, false, 0);
+    match dst {
+        None => outcome.reply(c.out),
+        Some(dst) => {
+            let result = outcome.into_set();
+            let db = c.db;
+            let len = c
+                .txn
+                .run(shard_of(&dst, c.core.cores()), move |core| {
+                    core.with_ctx(db, |ctx| store(ctx, &dst, result))
+                })
+                .await;
+            c.out.int(len as i64);
+        }
+    }
+    Ok(())
+}
+
+pub async fn sinter_across(c: Cross<'_>) -> CmdResult {
+    algebra_across(c, Op::Inter, false).await
+}
+
+pub async fn sinterstore_across(c: Cross<'_>) -> CmdResult {
+    algebra_across(c, Op::Inter, true).await
+}
+
+pub async fn sunion_across(c: Cross<'_>) -> CmdResult {
+    algebra_across(c, Op::Union, false).await
+}
+
+pub async fn sunionstore_across(c: Cross<'_>) -> CmdResult {
+    algebra_across(c, Op::Union, true).await
+}
+
+pub async fn sdiff_across(c: Cross<'_>) -> CmdResult {
+    algebra_across(c, Op::Diff, false).await
+}
+
+pub async fn sdiffstore_across(c: Cross<'_>) -> CmdResult {
+    algebra_across(c, Op::Diff, true).await
+}
+
+/// Locks the shards of `keys` (and of `also`, a STORE destination) in shard
+/// order and copies each source set out; the first WRONGTYPE in argument
+/// order is the error, as in Redis, where every key is looked at first.
+async fn snapshot_across(
+    txn: &mut Txn,
+    db: usize,
+    keys: &[&[u8]],
+    also: Option<&[u8]>,
+) -> Result<Vec<Option<Set>>, Error> {
+    let shards = txn.shards();
+    let mut by_shard = group_by_shard(0..keys.len(), |&i| shard_of(keys[i], shards));
+    if let Some(dst) = also {
+        by_shard.entry(shard_of(dst, shards)).or_default();
+    }
+    let mut found: Vec<Result<Option<Set>, Error>> = (0..keys.len()).map(|_| Ok(None)).collect();
+    for (shard, idx) in by_shard {
+        let part: Vec<Vec<u8>> = idx.iter().map(|&i| keys[i].to_vec()).collect();
+        let mut locks: Vec<DbKey> = part.iter().map(|k| (db, k.as_slice().into())).collect();
+        if let Some(dst) = also.filter(|d| shard_of(d, shards) == shard) {
+            locks.push((db, dst.into()));
+        }
+        locks.sort();
+        locks.dedup();
+        let got = txn
+            .lock_and_run(shard, locks, move |core| {
+                core.with_ctx(db, |ctx| {
+                    part.iter().map(|k| snapshot(ctx, k)).collect::<Vec<_>>()
+                })
+            })
+            .await;
+        for (i, r) in idx.into_iter().zip(got) {
+            found[i] = r;
+        }
+    }
+    found.into_iter().collect()
+}
+
+/// SMOVE with its two keys on different shards.
+pub async fn smove_across(c: Cross<'_>) -> CmdResult {
+    let (db, shards) = (c.db, c.core.cores());
+    let (src, dst, member) = (c.argv[1].to_vec(), c.argv[2].to_vec(), c.argv[3].to_vec());
+    let (src_shard, dst_shard) = (shard_of(&src, shards), shard_of(&dst, shards));
+    let mut order = [(src_shard, true), (dst_shard, false)];
+    order.sort_by_key(|(s, _)| *s);
+    let (mut src_found, mut dst_ok) = (Ok(false), Ok(false));
+    for (shard, is_src) in order {
+        let key = if is_src { src.clone() } else { dst.clone() };
+        let locks = vec![(db, key.as_slice().into())];
+        let found = c
+            .txn
+            .lock_and_run(shard, locks, move |core| {
+                core.with_ctx(db, |ctx| source_exists(ctx, &key))
+            })
+            .await;
+        if is_src {
+            src_found = found;
+        } else {
+            dst_ok = found;
+        }
+    }
+    // Redis's order: a missing source, the source's type, the destination's.
+    if !src_found? {
+        c.out.int(0);
+        return Ok(());
+    }
+    dst_ok?;
+    let m = member.clone();
+    let removed = c
+        .txn
+        .run(src_shard, move |core| {
+            core.with_ctx(db, |ctx| remove_one(ctx, &src, &m))
+        })
+        .await;
+    if removed {
+        c.txn
+            .run(dst_shard, move |core| {
+                core.with_ctx(db, |ctx| add_one(ctx, &dst, &member))
+            })
+            .await;
+    }
+    c.out.int(removed as i64);
+    Ok(())
+}
+
+/// SINTERCARD with every key on this shard.
+pub fn sintercard(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    let (keys, limit) = parse_sintercard(args.all())?;
+    out.int(sintercard_local(ctx, keys, limit)? as i64);
+    Ok(())
+}
+
+/// SINTERCARD over keys of several shards: arguments first, then the keys,
+/// locked together.
+pub async fn sintercard_across(c: Cross<'_>) -> CmdResult {
+    let (keys, limit) = parse_sintercard(c.argv)?;
+    let sources = snapshot_across(c.txn, c.db, keys, None).await?;
+    let refs: Vec<Option<&Set>> = sources.iter().map(Option::as_ref).collect();
+    compute(Op::Inter, keys, &refs, true, limit).reply(c.out);
+    Ok(())
 }

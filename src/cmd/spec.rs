@@ -174,7 +174,7 @@ impl KeySpec {
                     return Err(InvalidKeys);
                 }
                 let n = parse_i64(argv[at as usize])
-                    .filter(|&n| n >= 0)
+                    .filter(|&n| (0..=argc).contains(&n))
                     .ok_or(InvalidKeys)?;
                 let first = first + offset as i64;
                 (first, first + n - 1, step)
@@ -241,7 +241,7 @@ impl CommandSpec {
         // The common case, one key at a fixed place, without collecting.
         if let [KeySpec {
             begin: Begin::Index(i),
-            ..
+            find: Find::Range { .. },
         }] = self.keys
         {
             return argv.get(*i).copied();
@@ -347,6 +347,10 @@ mod tests {
         assert_eq!(positions(EVAL, &["eval", "s", "3", "a"]), Err(InvalidKeys));
         assert_eq!(positions(EVAL, &["eval", "s", "-1"]), Err(InvalidKeys));
         assert_eq!(positions(EVAL, &["eval", "s", "x"]), Err(InvalidKeys));
+        assert_eq!(
+            positions(EVAL, &["eval", "s", "9223372036854775807", "a"]),
+            Err(InvalidKeys)
+        );
         assert_eq!(
             positions(
                 STORE,

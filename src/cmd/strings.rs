@@ -1,8 +1,8 @@
-//! String commands: GET, SET and its relatives, counters, APPEND, ranges, and
-//! the single-shard halves of MGET / MSET / MSETNX (the cross-shard halves are
-//! in `cmd::multi`).
+//! String commands: GET, SET and its relatives, counters, APPEND, ranges,
+//! and MGET / MSET / MSETNX in both forms (one shard, and across shards).
 
 use super::args::{is, Args, CmdResult, Error};
+use super::cross::{self, Cross};
 use super::Ctx;
 use crate::resp::parse::parse_i64;
 use crate::resp::Out;
@@ -480,5 +480,85 @@ pub fn setrange(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
         ctx.wrote(key);
     }
     out.int(len as i64);
+    Ok(())
+}
+
+// ---------------------------------------------------------- across shards
+
+/// MGET over keys of several shards, values in argument order.
+pub async fn mget_across(c: Cross<'_>) -> CmdResult {
+    let db = c.db;
+    let mut values: Vec<Option<Vec<u8>>> = vec![None; c.argv.len() - 1];
+    for (shard, part) in cross::split(&c.argv[1..], false, c.core.cores()) {
+        let locks = cross::db_keys(db, &part);
+        let got = c
+            .txn
+            .lock_and_run(shard, locks, move |core| {
+                let got = core.with_ctx(db, |ctx| mget_part(ctx, &cross::keys(&part)));
+                part.into_iter()
+                    .map(|(i, _, _)| i)
+                    .zip(got)
+                    .collect::<Vec<_>>()
+            })
+            .await;
+        for (i, v) in got {
+            values[i] = v;
+        }
+    }
+    c.out.array(values.len());
+    for v in &values {
+        c.out.bulk_opt(v.as_deref());
+    }
+    Ok(())
+}
+
+/// MSET / MSETNX over keys of several shards: every key is locked before
+/// any is written, and MSETNX writes only once every shard said none exists.
+pub async fn mset_across(c: Cross<'_>) -> CmdResult {
+    mset_across_generic(c, false).await
+}
+
+pub async fn msetnx_across(c: Cross<'_>) -> CmdResult {
+    mset_across_generic(c, true).await
+}
+
+async fn mset_across_generic(c: Cross<'_>, nx: bool) -> CmdResult {
+    if c.argv.len().is_multiple_of(2) {
+        return Err(Error::arity(if nx { "msetnx" } else { "mset" }));
+    }
+    let db = c.db;
+    let parts = cross::split(&c.argv[1..], true, c.core.cores());
+    let mut exist = false;
+    for (&shard, part) in &parts {
+        let locks = cross::db_keys(db, part);
+        let part = part.clone();
+        exist |= c
+            .txn
+            .lock_and_run(shard, locks, move |core| {
+                core.with_ctx(db, |ctx| {
+                    if nx {
+                        any_exists(ctx, &cross::keys(&part))
+                    } else {
+                        mset_part(ctx, &cross::pairs(&part));
+                        false
+                    }
+                })
+            })
+            .await;
+    }
+    if nx && !exist {
+        for (shard, part) in parts {
+            c.txn
+                .run(shard, move |core| {
+                    core.with_ctx(db, |ctx| mset_part(ctx, &cross::pairs(&part)))
+                })
+                .await;
+        }
+    }
+    if nx {
+        c.out.int(!exist as i64);
+    } else {
+        c.out.ok();
+    }
     Ok(())
 }

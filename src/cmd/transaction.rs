@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use super::args::Error;
 use super::table::CommandSpec;
-use super::{multi, run_shard, ConnCmd, Exec};
+use super::{run_shard, ConnCmd, Exec};
 use crate::resp::args::OwnedArgv;
 use crate::resp::parse::parse_i64;
 use crate::resp::Out;
@@ -269,10 +269,10 @@ async fn run_queued(s: &mut Session, cmd: &Queued) -> Flow {
             let mut targets = keys.iter().map(|k| shard_of(k, shards));
             let first = targets.next();
             let single = targets.all(|t| Some(t) == first);
-            if let (Exec::Multi(_, spread), false) = (cmd.spec.exec, single) {
+            if let (Exec::Multi(_, across), false) = (cmd.spec.exec, single) {
                 let core = s.core.clone();
                 let txn = s.tx.exec.as_mut();
-                multi::run(&core, txn, spread, db, &argv, &mut s.out).await;
+                super::cross::run(&core, txn, across, db, &argv, &mut s.out).await;
                 return Flow::Continue;
             }
             let proto = s.proto();

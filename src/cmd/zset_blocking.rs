@@ -64,16 +64,6 @@ fn parse(cmd: ConnCmd, argv: &[&[u8]]) -> Result<Request, Error> {
                 block: Some(timeout),
             }
         }
-        ConnCmd::Zmpop => {
-            let m = parse_mpop(&argv[1..])?;
-            Request {
-                cmd,
-                keys: owned(m.keys),
-                max: m.max,
-                count: m.count,
-                block: None,
-            }
-        }
         _ => unreachable!("not a sorted set pop: {cmd:?}"),
     })
 }
@@ -135,28 +125,6 @@ pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Flow {
         WaitEnd::Gone => return Flow::Close,
     }
     Flow::Continue
-}
-
-/// ZMPOP called from a script: may run inside the script's transaction.
-pub async fn zmpop_detached(
-    core: &Rc<Core>,
-    db: usize,
-    argv: &[&[u8]],
-    outer: Option<&mut Txn>,
-    out: &mut crate::resp::Out,
-) {
-    let result = match parse(ConnCmd::Zmpop, argv) {
-        Ok(req) => attempt(core, db, &req, None, outer)
-            .await
-            .map(|popped| match popped {
-                Some(popped) => answer(out, &req, popped),
-                None => out.null_array(),
-            }),
-        Err(e) => Err(e),
-    };
-    if let Err(e) = result {
-        out.error(&e.0);
-    }
 }
 
 /// Pops from the first key holding a sorted set, or (with a waiter)

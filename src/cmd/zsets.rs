@@ -19,6 +19,7 @@
 //! formatted as Redis 7.2 formats them (`Out::double`).
 
 use super::args::{is, Args, CmdResult, Error};
+use super::cross::{self, Cross};
 use super::Ctx;
 use crate::resp::parse::parse_i64;
 use crate::resp::Out;
@@ -902,6 +903,40 @@ pub fn parse_mpop<'a>(argv: &'a [&'a [u8]]) -> Result<Mpop<'a>, Error> {
         max,
         count: count.unwrap_or(1),
     })
+}
+
+// ------------------------------------------------------------------ ZMPOP
+
+/// ZMPOP with every key on this shard: pops from the first key holding a
+/// sorted set, in argument order.
+pub fn zmpop(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    let m = parse_mpop(&args.all()[1..])?;
+    for key in m.keys {
+        if !holds_zset(ctx, key)? {
+            continue;
+        }
+        let items = pop(ctx, key, m.max, m.count)?.unwrap_or_default();
+        reply_mpop(out, key, &items);
+        return Ok(());
+    }
+    out.null_array();
+    Ok(())
+}
+
+/// ZMPOP over keys of several shards, every key locked while it decides.
+pub async fn zmpop_across(c: Cross<'_>) -> CmdResult {
+    let m = parse_mpop(&c.argv[1..])?;
+    let keys: Vec<Vec<u8>> = m.keys.iter().map(|k| k.to_vec()).collect();
+    let (max, count) = (m.max, m.count);
+    let popped = cross::first_holding(c.txn, c.db, &keys, holds_zset, move |ctx, key| {
+        pop(ctx, key, max, count).map(Option::unwrap_or_default)
+    })
+    .await?;
+    match popped {
+        Some((i, items)) => reply_mpop(c.out, &keys[i], &items),
+        None => c.out.null_array(),
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use super::convert::{lua_to_reply, number_text, reply_to_lua};
 use super::functions::{FunctionMeta, Libraries};
 use super::registry::{Script, Sha};
 use crate::cmd::table::{self, CommandSpec};
-use crate::cmd::{multi, run_shard, ConnCmd, Exec};
+use crate::cmd::{run_shard, ConnCmd, Exec};
 use crate::resp::{Out, Proto};
 use crate::shard::dispatch::{Core, OwnedCommand};
 use crate::shard::locks::LockMode;
@@ -791,8 +791,8 @@ async fn execute(ctx: &mut CallCtx, spec: &'static CommandSpec, argv: &[&[u8]]) 
     }
     match spec.exec {
         Exec::Shard(f) | Exec::Multi(f, _) => {
-            if let (Exec::Multi(_, spread), false) = (spec.exec, single) {
-                multi::run(&core, ctx.txn.as_mut(), spread, db, argv, &mut out).await;
+            if let (Exec::Multi(_, across), false) = (spec.exec, single) {
+                crate::cmd::cross::run(&core, ctx.txn.as_mut(), across, db, argv, &mut out).await;
                 return out.buf;
             }
             let target = first.unwrap_or(core.id);
@@ -860,21 +860,6 @@ async fn execute(ctx: &mut CallCtx, spec: &'static CommandSpec, argv: &[&[u8]]) 
                         crate::cmd::pubsub::publish_from_script(&core, argv[1], argv[2], sharded)
                             .await;
                     out.int(n);
-                    Ok(())
-                }
-                ConnCmd::Lmpop => multi::lmpop(&core, ctx.txn.as_mut(), db, argv, &mut out).await,
-                ConnCmd::Sintercard => {
-                    multi::sintercard(&core, ctx.txn.as_mut(), db, argv, &mut out).await
-                }
-                ConnCmd::Zmpop => {
-                    crate::cmd::zset_blocking::zmpop_detached(
-                        &core,
-                        db,
-                        argv,
-                        ctx.txn.as_mut(),
-                        &mut out,
-                    )
-                    .await;
                     Ok(())
                 }
                 ConnCmd::Xread | ConnCmd::Xreadgroup => {

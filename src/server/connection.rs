@@ -18,7 +18,7 @@ use ahash::AHashSet;
 use smallvec::SmallVec;
 
 use crate::cmd::table::{self, CommandSpec};
-use crate::cmd::{multi, run_shard, transaction, ConnCmd, Ctx, Error, Exec};
+use crate::cmd::{run_shard, transaction, ConnCmd, Ctx, Error, Exec};
 use crate::resp::parse::{Parsed, RequestParser};
 use crate::resp::{Out, Proto};
 use crate::runtime::TcpStream;
@@ -336,7 +336,7 @@ impl Session {
                 self.shard_command(spec, f, argv);
                 Flow::Continue
             }
-            Exec::Multi(f, spread) => {
+            Exec::Multi(f, across) => {
                 let shards = self.core.cores();
                 let keys = spec.keys_of(argv);
                 let mut keys = keys.iter().map(|k| shard_of(k, shards));
@@ -346,7 +346,7 @@ impl Session {
                 } else {
                     self.flush().await;
                     let core = self.core.clone();
-                    multi::run(&core, None, spread, self.db, argv, &mut self.out).await;
+                    crate::cmd::cross::run(&core, None, across, self.db, argv, &mut self.out).await;
                 }
                 Flow::Continue
             }
