@@ -41,7 +41,7 @@ pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Flow {
         | ConnCmd::Blmpop
         | ConnCmd::Blmove
         | ConnCmd::Brpoplpush => {
-            return super::blocking::run(s, cmd, argv).await;
+            return super::list_blocking::run(s, cmd, argv).await;
         }
         ConnCmd::ClientUnblock => client_unblock(s, argv).await,
         ConnCmd::Shutdown => shutdown(s, argv),

@@ -16,6 +16,7 @@ pub mod cross;
 // Hashes.
 pub mod hashes;
 pub mod keys;
+pub mod list_blocking;
 pub mod lists;
 pub mod pubsub;
 pub mod scripting;

@@ -10,25 +10,73 @@
 //! step (see `shard::blocking`), so no XADD can fall in between; the shard
 //! that gets an entry serves the waiter there (`blocked_ready`, `serve_blocked`).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::args::{is, Error};
-use super::blocking::{self, WaitEnd};
+use super::blocking::{self, Answer, Blocking, Wake, Wants};
 use super::streams::{no_group, parse_strict_id, read_stream, reply_entries, stream_mut, to_read};
 use super::Ctx;
 use crate::resp::parse::parse_i64;
 use crate::resp::Out;
 use crate::server::connection::{Flow, Session};
-use crate::shard::blocking::{BlockOp, GroupRead, Served, Waiter};
-use crate::shard::dispatch::Core;
+use crate::shard::blocking::{Round, Waiter};
+use crate::shard::dispatch::{Core, ReplyTo};
 use crate::shard::route::{group_by_shard, shard_of};
 use crate::shard::txn::{outer_or_own, run_on_shard, Txn};
 use crate::types::stream::{self, ReadEntry, StreamId};
 
-/// What a blocked reader is sent: the key and the entries read from it.
-pub type StreamReply = (Vec<u8>, Vec<ReadEntry>);
+/// What a read hands its client: each stream read, with its entries.
+pub type StreamReply = Vec<(Vec<u8>, Vec<ReadEntry>)>;
+
+/// The group side of an XREADGROUP.
+#[derive(Clone, Debug)]
+pub struct GroupRead {
+    pub group: Vec<u8>,
+    pub consumer: Vec<u8>,
+    pub noack: bool,
+}
+
+/// What a blocked reader waits for: an entry past what it has seen on one
+/// of its streams (or, reading with a group, past the group's last ID).
+struct StreamWants {
+    group: Option<GroupRead>,
+    count: usize,
+    /// Per stream, the ID the client had seen (its `$` resolved), filled as
+    /// each key's shard checks and registers it.
+    seen: Arc<Mutex<Vec<(Vec<u8>, StreamId)>>>,
+}
+
+impl StreamWants {
+    fn seen(&self, key: &[u8]) -> StreamId {
+        let seen = self.seen.lock().expect("seen IDs");
+        seen.iter()
+            .find(|(k, _)| k == key)
+            .map_or(StreamId::MIN, |(_, id)| *id)
+    }
+}
+
+impl Wants for StreamWants {
+    type Served = StreamReply;
+
+    fn ready(&self, ctx: &mut Ctx, key: &[u8], _: &mut Round) -> bool {
+        blocked_ready(ctx, key, self.group.as_ref(), self.seen(key))
+    }
+
+    fn take(&self, core: &Core, db: usize, key: &[u8], _: &mut Round) -> Wake<StreamReply> {
+        let after = self.seen(key);
+        let read = core.with_ctx(db, |ctx| {
+            serve_blocked(ctx, key, self.group.as_ref(), after, self.count)
+        });
+        match read {
+            Ok(read) => Wake::Served(vec![read]),
+            Err(e) => Wake::Failed(e),
+        }
+    }
+}
 
 /// The ID argument given for one stream.
 #[derive(Clone, Debug)]
@@ -50,6 +98,8 @@ struct Request {
     block: Option<Option<Duration>>,
     keys: Vec<Vec<u8>>,
     after: Vec<After>,
+    /// Shared with the waiter: what it has seen on each stream.
+    seen: SeenIds,
 }
 
 fn parse(argv: &[&[u8]], xreadgroup: bool) -> Result<Request, Error> {
@@ -133,6 +183,7 @@ fn parse(argv: &[&[u8]], xreadgroup: bool) -> Result<Request, Error> {
         block,
         keys,
         after,
+        seen: SeenIds::default(),
     })
 }
 
@@ -234,7 +285,7 @@ pub fn serve_blocked(
     group: Option<&GroupRead>,
     after: StreamId,
     count: usize,
-) -> Result<StreamReply, Error> {
+) -> Result<(Vec<u8>, Vec<ReadEntry>), Error> {
     // Redis 7.2 runs a woken XREADGROUP again: a stream or group that is
     // gone answers as it would to a new request (NOGROUP, or WRONGTYPE).
     let after = match group {
@@ -262,6 +313,7 @@ async fn attempt(
     waiter: Option<Arc<Waiter>>,
     outer: Option<&mut Txn>,
 ) -> Result<Results, Error> {
+    let waiter = waiter.map(|w| (w, req.seen.clone()));
     let shards = core.cores();
     let by_shard = group_by_shard(0..req.keys.len(), |&i| shard_of(&req.keys[i], shards));
     if by_shard.len() == 1 {
@@ -325,7 +377,8 @@ async fn attempt(
     }
     if let Some(w) = waiter.filter(|_| results.iter().all(Option::is_none)) {
         for (&shard, idx) in &by_shard {
-            let (r, part, c, w) = (req.clone(), idx.clone(), checked.clone(), w.clone());
+            let (r, part, c) = (req.clone(), idx.clone(), checked.clone());
+            let w = (w.0.clone(), w.1.clone());
             txn.run(shard, move |core| {
                 core.with_ctx(db, |ctx| register_part(ctx, &r, &part, &c, w))
             })
@@ -358,12 +411,14 @@ fn serve_part(ctx: &mut Ctx, req: &Request, idx: &[usize], checked: &[After]) ->
         .collect()
 }
 
+/// Registers the reader on the keys at `idx`, noting what it has seen on
+/// each (its `$` resolved by the check).
 fn register_part(
     ctx: &mut Ctx,
     req: &Request,
     idx: &[usize],
     checked: &[After],
-    waiter: Arc<Waiter>,
+    (waiter, seen): (Arc<Waiter>, SeenIds),
 ) {
     let db = ctx.db;
     for &i in idx {
@@ -371,33 +426,41 @@ fn register_part(
             After::Id(id) => id,
             _ => StreamId::MIN,
         };
+        seen.lock()
+            .expect("seen IDs")
+            .push((req.keys[i].clone(), after));
         let key = (db, req.keys[i].as_slice().into());
-        ctx.shard
-            .blocking
-            .register_after(key, waiter.clone(), after);
+        ctx.shard.blocking.register(key, waiter.clone());
     }
 }
 
-fn reply(out: &mut Out, keys: &[Vec<u8>], results: &Results) {
-    let served = results.iter().filter(|r| r.is_some()).count();
-    if served == 0 {
+type SeenIds = Arc<Mutex<Vec<(Vec<u8>, StreamId)>>>;
+
+/// What was read, per stream read from, in argument order.
+fn read_pairs(keys: &[Vec<u8>], results: Results) -> StreamReply {
+    keys.iter()
+        .zip(results)
+        .filter_map(|(k, r)| r.map(|entries| (k.clone(), entries)))
+        .collect()
+}
+
+fn reply(out: &mut Out, read: &StreamReply) {
+    if read.is_empty() {
         out.null_array();
         return;
     }
     // RESP3 answers a map of stream to entries, RESP2 an array of pairs.
     if out.resp3() {
-        out.map(served);
+        out.map(read.len());
     } else {
-        out.array(served);
+        out.array(read.len());
     }
-    for (key, entries) in keys.iter().zip(results) {
-        if let Some(entries) = entries {
-            if !out.resp3() {
-                out.array(2);
-            }
-            out.bulk(key);
-            reply_entries(out, entries);
+    for (key, entries) in read {
+        if !out.resp3() {
+            out.array(2);
         }
+        out.bulk(key);
+        reply_entries(out, entries);
     }
 }
 
@@ -414,7 +477,7 @@ pub async fn run_detached(
     let result = match parse(argv, xreadgroup) {
         Ok(req) => attempt(core, db, &req, None, outer)
             .await
-            .map(|results| reply(out, &req.keys, &results)),
+            .map(|results| reply(out, &read_pairs(&req.keys, results))),
         Err(e) => Err(e),
     };
     if let Err(e) = result {
@@ -422,7 +485,8 @@ pub async fn run_detached(
     }
 }
 
-/// Runs XREAD (`xreadgroup` false) or XREADGROUP.
+/// Runs XREAD (`xreadgroup` false) or XREADGROUP: with BLOCK through the
+/// one blocking loop, without it (or inside EXEC) at once.
 pub async fn run(s: &mut Session, argv: &[&[u8]], xreadgroup: bool) -> Flow {
     let req = match parse(argv, xreadgroup) {
         Ok(r) => r,
@@ -431,46 +495,52 @@ pub async fn run(s: &mut Session, argv: &[&[u8]], xreadgroup: bool) -> Flow {
             return Flow::Continue;
         }
     };
-    let core = s.core.clone();
-    // Inside EXEC nothing blocks: a read with BLOCK answers at once.
-    let block = req.block.filter(|_| s.tx.exec.is_none());
-    let Some(timeout) = block else {
+    if req.block.is_none() {
+        let core = s.core.clone();
         match attempt(&core, s.db, &req, None, s.tx.exec.as_mut()).await {
-            Ok(results) => reply(&mut s.out, &req.keys, &results),
+            Ok(results) => reply(&mut s.out, &read_pairs(&req.keys, results)),
             Err(e) => s.out.error(&e.0),
         }
         return Flow::Continue;
-    };
-    let (slot, fut) = core.new_slot();
-    let op = BlockOp::Read {
-        group: req.group.clone(),
-        count: req.count,
-    };
-    let waiter = Waiter::new(s.client_id(), s.db, op, slot);
-    let results = match attempt(&core, s.db, &req, Some(waiter.clone()), None).await {
-        Ok(results) => results,
-        Err(e) => {
-            fut.forget();
-            s.out.error(&e.0);
-            return Flow::Continue;
-        }
-    };
-    if results.iter().any(Option::is_some) {
-        fut.forget();
-        reply(&mut s.out, &req.keys, &results);
-        return Flow::Continue;
     }
-    // Replies to the requests before this one go out before it waits.
-    s.send_now().await;
-    let end = blocking::wait(s, &waiter, fut, timeout).await;
-    blocking::unregister(&core, s.db, &req.keys, &waiter);
-    match end {
-        WaitEnd::Served(Served::Read((key, entries))) => {
-            reply(&mut s.out, &[key], &vec![Some(entries)]);
-        }
-        WaitEnd::Served(served) => blocking::answer_other(&mut s.out, served),
-        WaitEnd::TimedOut => s.out.null_array(),
-        WaitEnd::Gone => return Flow::Close,
+    blocking::run(s, req).await
+}
+
+impl Blocking for Request {
+    type Served = StreamReply;
+
+    fn keys(&self) -> &[Vec<u8>] {
+        &self.keys
     }
-    Flow::Continue
+
+    fn timeout(&self) -> Option<Duration> {
+        self.block.flatten()
+    }
+
+    fn waiter(&self, client: u64, db: usize, reply: ReplyTo<Wake<StreamReply>>) -> Arc<Waiter> {
+        let wants = StreamWants {
+            group: self.group.clone(),
+            count: self.count,
+            seen: self.seen.clone(),
+        };
+        Waiter::new(client, db, Answer { reply, wants })
+    }
+
+    fn attempt<'a>(
+        &'a self,
+        core: &'a Rc<Core>,
+        db: usize,
+        waiter: Option<&'a Arc<Waiter>>,
+        outer: Option<&'a mut Txn>,
+    ) -> Pin<Box<dyn Future<Output = Result<Option<StreamReply>, Error>> + 'a>> {
+        Box::pin(async move {
+            let results = attempt(core, db, self, waiter.cloned(), outer).await?;
+            let read = read_pairs(&self.keys, results);
+            Ok((!read.is_empty()).then_some(read))
+        })
+    }
+
+    fn answer(&self, out: &mut Out, read: StreamReply) {
+        reply(out, &read);
+    }
 }

@@ -1,0 +1,283 @@
+//! The blocking list commands: BLPOP, BRPOP, BLMPOP, BLMOVE and BRPOPLPUSH,
+//! as the list family's parameters of the one blocking loop (`blocking`).
+//! A pop takes from the first of its keys holding a list, in argument order;
+//! a move follows the rules of every list move (`lists::Move`).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::args::Error;
+use super::blocking::{self, Answer, Blocking, Wake, Wants};
+use super::lists::{self, End, Move};
+use super::{ConnCmd, Ctx};
+use crate::resp::Out;
+use crate::server::connection::{Flow, Session};
+use crate::shard::blocking::{Round, Waiter};
+use crate::shard::dispatch::{Core, ReplyTo};
+use crate::shard::route::shard_of;
+use crate::shard::txn::{outer_or_own, run_on_shard, Txn};
+
+/// What a blocked list client waits for.
+#[derive(Clone, Debug)]
+enum ListWants {
+    /// BLPOP / BRPOP (one element) and BLMPOP (`count` elements).
+    Pop { end: End, count: usize },
+    /// BLMOVE / BRPOPLPUSH into the move's destination.
+    Move { dst: Vec<u8>, from: End, to: End },
+}
+
+/// What a served list client gets.
+#[derive(Debug)]
+pub enum ListServed {
+    Popped { key: Vec<u8>, values: Vec<Vec<u8>> },
+    Moved(Vec<u8>),
+}
+
+impl Wants for ListWants {
+    type Served = ListServed;
+
+    fn ready(&self, ctx: &mut Ctx, key: &[u8], round: &mut Round) -> bool {
+        let now = ctx.now;
+        let len = match lists::list_mut(ctx.db(), key, now) {
+            Ok(Some(list)) => list.len(),
+            _ => 0,
+        };
+        len > round.promised
+    }
+
+    fn take(&self, core: &Core, db: usize, key: &[u8], round: &mut Round) -> Wake<ListServed> {
+        let result = match self {
+            ListWants::Pop { end, count } => core.with_ctx(db, |ctx| {
+                let values = lists::pop(ctx, key, *end, *count)?.unwrap_or_default();
+                Ok(ListServed::Popped {
+                    key: key.to_vec(),
+                    values,
+                })
+            }),
+            // A destination on another shard: the client runs the move as
+            // a transaction itself; the element it will take is promised,
+            // so no more movers are woken than there are elements.
+            ListWants::Move { dst, .. } if shard_of(dst, core.cores()) != core.id => {
+                round.promised += 1;
+                return Wake::Retry;
+            }
+            ListWants::Move { dst, from, to } => {
+                let mv = Move {
+                    src: key.to_vec(),
+                    dst: dst.clone(),
+                    from: *from,
+                    to: *to,
+                };
+                core.with_ctx(db, |ctx| mv.run_here(ctx))
+                    .map(|moved| ListServed::Moved(moved.expect("the source was found ready")))
+            }
+        };
+        match result {
+            Ok(served) => Wake::Served(served),
+            Err(e) => Wake::Failed(e),
+        }
+    }
+}
+
+/// A parsed blocking list command.
+struct Request {
+    cmd: ConnCmd,
+    keys: Vec<Vec<u8>>,
+    wants: ListWants,
+    timeout: Option<Duration>,
+}
+
+fn parse(cmd: ConnCmd, argv: &[&[u8]]) -> Result<Request, Error> {
+    let owned = |keys: &[&[u8]]| keys.iter().map(|k| k.to_vec()).collect::<Vec<_>>();
+    Ok(match cmd {
+        ConnCmd::Blpop | ConnCmd::Brpop => {
+            let timeout = blocking::parse_timeout(argv[argv.len() - 1])?;
+            let end = if cmd == ConnCmd::Blpop {
+                End::Left
+            } else {
+                End::Right
+            };
+            Request {
+                cmd,
+                keys: owned(&argv[1..argv.len() - 1]),
+                wants: ListWants::Pop { end, count: 1 },
+                timeout,
+            }
+        }
+        ConnCmd::Blmpop => {
+            let timeout = blocking::parse_timeout(argv[1])?;
+            let m = lists::parse_mpop(&argv[1..])?;
+            Request {
+                cmd,
+                keys: owned(m.keys),
+                wants: ListWants::Pop {
+                    end: m.end,
+                    count: m.count,
+                },
+                timeout,
+            }
+        }
+        ConnCmd::Blmove | ConnCmd::Brpoplpush => {
+            let (from, to, timeout) = if cmd == ConnCmd::Blmove {
+                (End::parse(argv[3])?, End::parse(argv[4])?, argv[5])
+            } else {
+                (End::Right, End::Left, argv[3])
+            };
+            Request {
+                cmd,
+                keys: owned(&argv[1..2]),
+                wants: ListWants::Move {
+                    dst: argv[2].to_vec(),
+                    from,
+                    to,
+                },
+                timeout: blocking::parse_timeout(timeout)?,
+            }
+        }
+        _ => unreachable!("not a blocking list command: {cmd:?}"),
+    })
+}
+
+/// Runs BLPOP, BRPOP, BLMPOP, BLMOVE or BRPOPLPUSH.
+pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Flow {
+    match parse(cmd, argv) {
+        Ok(req) => blocking::run(s, req).await,
+        Err(e) => {
+            s.out.error(&e.0);
+            Flow::Continue
+        }
+    }
+}
+
+impl Blocking for Request {
+    type Served = ListServed;
+
+    fn keys(&self) -> &[Vec<u8>] {
+        &self.keys
+    }
+
+    fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    fn waiter(&self, client: u64, db: usize, reply: ReplyTo<Wake<ListServed>>) -> Arc<Waiter> {
+        Waiter::new(
+            client,
+            db,
+            Answer {
+                reply,
+                wants: self.wants.clone(),
+            },
+        )
+    }
+
+    fn attempt<'a>(
+        &'a self,
+        core: &'a Rc<Core>,
+        db: usize,
+        waiter: Option<&'a Arc<Waiter>>,
+        outer: Option<&'a mut Txn>,
+    ) -> Pin<Box<dyn Future<Output = Result<Option<ListServed>, Error>> + 'a>> {
+        Box::pin(async move {
+            match &self.wants {
+                ListWants::Pop { end, count } => {
+                    let (end, count) = (*end, *count);
+                    let popped = blocking::pop_attempt(
+                        core,
+                        db,
+                        &self.keys,
+                        waiter,
+                        outer,
+                        lists::holds_list,
+                        move |ctx, key| {
+                            lists::pop(ctx, key, end, count).map(Option::unwrap_or_default)
+                        },
+                    )
+                    .await?;
+                    Ok(popped.map(|(i, values)| ListServed::Popped {
+                        key: self.keys[i].clone(),
+                        values,
+                    }))
+                }
+                ListWants::Move { dst, from, to } => {
+                    let mv = Move {
+                        src: self.keys[0].clone(),
+                        dst: dst.clone(),
+                        from: *from,
+                        to: *to,
+                    };
+                    move_attempt(core, db, mv, waiter, outer)
+                        .await
+                        .map(|moved| moved.map(ListServed::Moved))
+                }
+            }
+        })
+    }
+
+    fn answer(&self, out: &mut Out, served: ListServed) {
+        match served {
+            ListServed::Popped { key, values } if self.cmd == ConnCmd::Blmpop => {
+                lists::reply_mpop(out, &key, &values)
+            }
+            ListServed::Popped { key, values } => {
+                out.array(2);
+                out.bulk(&key);
+                out.bulk(values.first().map_or(&b""[..], |v| v));
+            }
+            ListServed::Moved(value) => out.bulk(&value),
+        }
+    }
+
+    /// Redis answers a move that cannot block (inside EXEC) with a null
+    /// bulk string, a pop with a null array.
+    fn nothing(&self, out: &mut Out) {
+        match self.wants {
+            ListWants::Move { .. } => out.null(),
+            ListWants::Pop { .. } => out.null_array(),
+        }
+    }
+}
+
+/// BLMOVE / BRPOPLPUSH's attempt: the move now, or the waiter registered on
+/// the source in the same step (with both lists locked when they span shards).
+async fn move_attempt(
+    core: &Rc<Core>,
+    db: usize,
+    mv: Move,
+    waiter: Option<&Arc<Waiter>>,
+    outer: Option<&mut Txn>,
+) -> Result<Option<Vec<u8>>, Error> {
+    let shards = core.cores();
+    let src_shard = shard_of(&mv.src, shards);
+    if shard_of(&mv.dst, shards) == src_shard {
+        let waiter = waiter.cloned();
+        let locks = vec![
+            (db, mv.src.as_slice().into()),
+            (db, mv.dst.as_slice().into()),
+        ];
+        let step = move |core: &Core| {
+            core.with_ctx(db, |ctx| {
+                let moved = mv.run_here(ctx)?;
+                if moved.is_none() {
+                    if let Some(waiter) = waiter {
+                        blocking::register(ctx, std::slice::from_ref(&mv.src), &waiter);
+                    }
+                }
+                Ok(moved)
+            })
+        };
+        return run_on_shard(core, outer.as_deref(), src_shard, locks, step).await;
+    }
+    let mut own = None;
+    let txn = outer_or_own(outer, &mut own, core);
+    let moved = mv.run_across(txn, db).await?;
+    if moved.is_none() {
+        if let Some(waiter) = waiter {
+            blocking::register_locked(txn, db, std::slice::from_ref(&mv.src), waiter).await;
+        }
+    }
+    Ok(moved)
+}
