@@ -25,12 +25,13 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# start NAME PORT CMD... : start CMD pinned to CPU 0, wait until it answers
-# PING; its pid is left in STARTED_PID.
+# start NAME PORT CMD... : start CMD pinned to CPU 0 (or to the CPU list in
+# START_CPUS, e.g. START_CPUS=0-1), wait until it answers PING; its pid is
+# left in STARTED_PID.
 start() {
     local name=$1 port=$2
     shift 2
-    taskset -c 0 "$@" >"$WORKDIR/$name.log" 2>&1 &
+    taskset -c "${START_CPUS:-0}" "$@" >"$WORKDIR/$name.log" 2>&1 &
     local pid=$!
     PIDS+=("$pid")
     STARTED_PID=$pid
