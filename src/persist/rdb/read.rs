@@ -60,6 +60,9 @@ pub enum Item<V = Value> {
 pub struct Key<V = Value> {
     pub db: u64,
     pub key: Vec<u8>,
+    /// The value's type byte in the file (its encoding, see
+    /// [`format::rdb_type`]).
+    pub rdb_type: u8,
     /// Unix ms when the key expires.
     pub expire_ms: Option<i64>,
     /// LRU idle time in seconds (saved under an LRU maxmemory policy).
@@ -756,7 +759,8 @@ impl<R: Read> RdbReader<R> {
             return Ok(None);
         }
         let r = self.read_item(sink);
-        if !matches!(r, Ok(Some(_))) {
+        // Nothing is read after the end or after an error.
+        if !matches!(r, Ok(Some(ref item)) if !matches!(item, Item::Eof(_))) {
             self.done = true;
         }
         r
@@ -848,6 +852,7 @@ impl<R: Read> RdbReader<R> {
                             return Ok(Some(Item::Key(Key {
                                 db: self.db,
                                 key,
+                                rdb_type: t,
                                 expire_ms,
                                 lru_idle,
                                 lfu_freq,

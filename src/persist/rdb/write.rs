@@ -12,7 +12,7 @@
 //!   [`EncodeOptions`] (the caller passes its configuration): strings
 //!   integer-encoded when canonical and within 32 bits, LZF-compressed when
 //!   longer than 20 bytes and 4 bytes shorter that way; lists as quicklist 2
-//!   with nodes filled by 7.0's `_quicklistNodeAllowInsert`; sets as intset,
+//!   with nodes filled by 7.0.15's `_quicklistNodeAllowInsert`; sets as intset,
 //!   listpack (RDB 11) or plain; hashes and sorted sets as listpack or
 //!   plain; streams in XADD's node layout;
 //! - where the format puts a count or a node count before the items, the
@@ -208,7 +208,7 @@ struct NodeState {
     plain: bool,
 }
 
-/// Redis 7.0's rule for where list elements go (`quicklistPushTail`).
+/// Redis 7.0.15's rule for where list elements go (`quicklistPushTail`).
 struct QuicklistPacker {
     fill: i32,
     plain_threshold: usize,
@@ -216,6 +216,7 @@ struct QuicklistPacker {
 }
 
 const SIZE_SAFETY_LIMIT: usize = 8192;
+const SIZE_ESTIMATE_OVERHEAD: usize = 8;
 const OPTIMIZATION_LEVEL: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
 
 impl QuicklistPacker {
@@ -227,25 +228,20 @@ impl QuicklistPacker {
         }
     }
 
-    /// `_quicklistNodeAllowInsert` (7.0): the new size is estimated with a
-    /// ziplist-style overhead, and compared to the fill's byte level.
+    /// `_quicklistNodeAllowInsert` as in Redis 7.0.15: the new size is
+    /// estimated with 8 bytes of overhead and compared to the fill's byte
+    /// level (negative fill) or to 8 KB and the count (positive fill).
     fn allows(&self, n: &NodeState, sz: usize) -> bool {
         if n.plain || sz >= self.plain_threshold {
             return false;
         }
-        let overhead = if sz < 254 { 1 } else { 5 }
-            + if sz < 64 {
-                1
-            } else if sz < 16384 {
-                2
-            } else {
-                5
-            };
-        let new_sz = n.bytes + sz + overhead;
+        let new_sz = n.bytes + sz + SIZE_ESTIMATE_OVERHEAD;
         if self.fill < 0 {
-            new_sz <= OPTIMIZATION_LEVEL[(-self.fill - 1) as usize]
+            let level = ((-self.fill - 1) as usize).min(OPTIMIZATION_LEVEL.len() - 1);
+            new_sz <= OPTIMIZATION_LEVEL[level]
         } else {
-            new_sz <= SIZE_SAFETY_LIMIT && (n.count as i64) < self.fill as i64
+            let max_count = self.fill.max(1) as usize;
+            new_sz <= SIZE_SAFETY_LIMIT && n.count < max_count
         }
     }
 
@@ -479,13 +475,14 @@ impl<'a, W: Write> ValueWriter<'a, W> {
         }
     }
 
-    /// A sorted set: listpack when small (members must then come in
-    /// ascending (score, member) order, as Redis keeps them), else zset2 in
-    /// the order given. Scores must not be NaN.
+    /// A sorted set, members in ascending (score, member) order as Redis
+    /// keeps them: a listpack when small, else zset2, written from the
+    /// greatest down as Redis does (so its loader inserts at the head).
+    /// Scores must not be NaN.
     pub fn zset<'b, I>(mut self, members: I) -> io::Result<()>
     where
         I: IntoIterator<Item = (&'b [u8], f64)>,
-        I::IntoIter: Clone,
+        I::IntoIter: Clone + DoubleEndedIterator,
     {
         let members = members.into_iter();
         let (mut n, mut max_len, mut sorted) = (0usize, 0usize, true);
@@ -506,13 +503,13 @@ impl<'a, W: Write> ValueWriter<'a, W> {
                 "an empty sorted set has no RDB form (Redis deletes the key)",
             ));
         }
+        if !sorted {
+            return Err(invalid(
+                "sorted set members must come in ascending (score, member) order",
+            ));
+        }
         let o = self.opts;
         if n <= o.zset_max_listpack_entries && max_len <= o.zset_max_listpack_value {
-            if !sorted {
-                return Err(invalid(
-                    "a small sorted set must come in ascending (score, member) order",
-                ));
-            }
             self.scratch.lp.clear();
             for (m, s) in members {
                 self.scratch.lp.push(m);
@@ -523,7 +520,7 @@ impl<'a, W: Write> ValueWriter<'a, W> {
         } else {
             self.head(rdb_type::ZSET_2)?;
             put_len(self.out, n as u64)?;
-            for (m, s) in members {
+            for (m, s) in members.rev() {
                 self.put_str(m)?;
                 self.out.write_all(&s.to_le_bytes())?;
             }
