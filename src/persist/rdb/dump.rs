@@ -171,3 +171,79 @@ pub fn encode(value: &Value, opts: &EncodeOptions) -> io::Result<Vec<u8>> {
     d.value().value(value)?;
     Ok(d.finish())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::persist::rdb::value::{StreamId, StreamMeta, StreamValue};
+
+    fn seal(body: &[u8], version: u16) -> Vec<u8> {
+        let mut p = body.to_vec();
+        p.extend_from_slice(&version.to_le_bytes());
+        let c = crc64(&p);
+        p.extend_from_slice(&c.to_le_bytes());
+        p
+    }
+
+    #[test]
+    fn payload_layout_and_round_trip() {
+        let opts = EncodeOptions::default();
+        let p = encode(&Value::String(b"hello".to_vec()), &opts).unwrap();
+        // Type 0, length 5, "hello", version 10, CRC64 of the rest.
+        assert_eq!(&p[..9], b"\x00\x05hello\x0a\x00");
+        assert_eq!(p[9..], crc64(&p[..9]).to_le_bytes());
+        assert_eq!(verify(&p).unwrap(), 10);
+        assert_eq!(decode(&p).unwrap(), Value::String(b"hello".to_vec()));
+        let s = Value::Stream(Box::new(StreamValue {
+            meta: StreamMeta {
+                last_id: StreamId::new(9, 9),
+                ..StreamMeta::default()
+            },
+            ..StreamValue::default()
+        }));
+        for v in [s, Value::List(vec![b"1".to_vec(), b"two".to_vec()])] {
+            for o in [EncodeOptions::default(), EncodeOptions::rdb11()] {
+                assert_eq!(decode(&encode(&v, &o).unwrap()).unwrap(), v);
+            }
+        }
+    }
+
+    #[test]
+    fn footer_errors_are_version_or_checksum() {
+        let p = encode(&Value::String(b"x".to_vec()), &EncodeOptions::default()).unwrap();
+        for bad in [&p[..9], &p[..p.len() - 1], &seal(b"\x00\x01x", 12)[..]] {
+            let e = decode(bad).unwrap_err();
+            assert_eq!(e.kind, DumpErrorKind::VersionOrChecksum);
+            assert_eq!(
+                e.redis_message(),
+                "DUMP payload version or checksum are wrong"
+            );
+        }
+        let mut flipped = p.clone();
+        flipped[1] ^= 1;
+        assert_eq!(
+            decode(&flipped).unwrap_err().kind,
+            DumpErrorKind::VersionOrChecksum
+        );
+        // An older version is fine.
+        assert!(decode(&seal(b"\x00\x01x", 6)).is_ok());
+    }
+
+    #[test]
+    fn body_errors_are_bad_data_format() {
+        for body in [
+            &b""[..],                                    // no type byte
+            b"\x08\x00",                                 // type 8 does not exist
+            b"\x00\x05abc",                              // string cut short
+            b"\x00\x01xy",                               // a byte after the value
+            b"\x01\x00",                                 // empty list
+            b"\x0B\x08\x02\x00\x00\x00\x00\x00\x00\x00", // empty intset
+            b"\x07\x01",                                 // module value
+        ] {
+            let e = decode(&seal(body, 10)).unwrap_err();
+            assert_eq!(e.kind, DumpErrorKind::BadFormat, "{body:?}");
+            assert_eq!(e.redis_message(), "Bad data format");
+            assert!(e.to_string().starts_with("Bad data format ("), "{e}");
+        }
+    }
+}

@@ -885,6 +885,370 @@ impl<R: Read> Iterator for RdbReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::persist::rdb::format::crc64;
+    use crate::persist::rdb::sink::SinkResult;
+    use crate::persist::rdb::value::{StreamConsumer, StreamEntry, StreamValue};
+    use crate::persist::rdb::write::{EncodeOptions, KeyMeta, RdbWriter};
+
+    fn b(s: &str) -> Vec<u8> {
+        s.as_bytes().to_vec()
+    }
+
+    fn all(bytes: &[u8]) -> Result<Vec<Item>> {
+        RdbReader::new(bytes)?.collect()
+    }
+
+    /// A file of `body` after the header, sealed with EOF and CRC64.
+    fn sealed(version: &str, body: &[u8]) -> Vec<u8> {
+        let mut f = format!("REDIS{version}").into_bytes();
+        f.extend_from_slice(body);
+        f.push(0xFF);
+        let sum = crc64(&f);
+        f.extend_from_slice(&sum.to_le_bytes());
+        f
+    }
+
+    fn sample_values() -> Vec<Value> {
+        let stream = StreamValue {
+            entries: vec![
+                StreamEntry {
+                    id: StreamId::new(1, 0),
+                    fields: vec![(b("a"), b("1"))],
+                },
+                StreamEntry {
+                    id: StreamId::new(2, 5),
+                    fields: vec![(b("a"), b("2")), (b("b"), b("x"))],
+                },
+            ],
+            meta: StreamMeta {
+                length: 2,
+                last_id: StreamId::new(3, 0),
+                first_id: StreamId::new(1, 0),
+                max_deleted_id: StreamId::new(3, 0),
+                entries_added: 3,
+            },
+            groups: vec![StreamGroup {
+                name: b("grp"),
+                last_id: StreamId::new(2, 5),
+                entries_read: None,
+                pending: vec![PendingEntry {
+                    id: StreamId::new(2, 5),
+                    delivery_time: 99,
+                    delivery_count: 3,
+                    consumer: b("c"),
+                }],
+                consumers: vec![StreamConsumer {
+                    name: b("c"),
+                    seen_time: 100,
+                    active_time: Some(100),
+                    pending: vec![StreamId::new(2, 5)],
+                }],
+            }],
+        };
+        vec![
+            Value::String(b("-42")),
+            Value::String(vec![b'x'; 5000]),
+            Value::List((0..3000).map(|i| i.to_string().into_bytes()).collect()),
+            Value::Set(vec![b("3"), b("1"), b("2")]),
+            Value::Set((0..600).map(|i| i.to_string().into_bytes()).collect()),
+            Value::Set(vec![b("x"), b("y")]),
+            Value::Hash(vec![(b("f"), b("v"))]),
+            Value::Hash(
+                (0..600)
+                    .map(|i| (i.to_string().into_bytes(), b("v")))
+                    .collect(),
+            ),
+            Value::ZSet(vec![(b("a"), -1.0), (b("b"), 0.5)]),
+            Value::ZSet(
+                (0..200)
+                    .map(|i| (i.to_string().into_bytes(), 200.0 - i as f64))
+                    .collect(),
+            ),
+            Value::Stream(Box::new(stream)),
+        ]
+    }
+
+    /// Sets come back sorted when written as intsets; sorted sets are
+    /// written in score order.
+    fn canonical(v: &Value) -> Value {
+        match v.clone() {
+            Value::Set(mut s) => {
+                s.sort();
+                Value::Set(s)
+            }
+            Value::ZSet(mut z) => {
+                z.sort_by(|a, b| a.0.cmp(&b.0));
+                Value::ZSet(z)
+            }
+            other => other,
+        }
+    }
+
+    #[test]
+    fn every_value_round_trips_in_rdb_10_and_11() {
+        for opts in [
+            EncodeOptions::default(),
+            EncodeOptions::rdb11(),
+            EncodeOptions {
+                compression: false,
+                checksum: false,
+                ..EncodeOptions::default()
+            },
+        ] {
+            let values = sample_values();
+            let mut w = RdbWriter::new(Vec::new(), opts.clone()).unwrap();
+            w.aux(b"redis-ver", b"7.0.15").unwrap();
+            w.function(b"#!lua name=x\nreturn 1").unwrap();
+            w.select_db(4, values.len() as u64, 1).unwrap();
+            for (i, v) in values.iter().enumerate() {
+                let meta = KeyMeta {
+                    expire_ms: (i == 1).then_some(123),
+                    lru_idle: (i == 2).then_some(9),
+                    lfu_freq: (i == 3).then_some(7),
+                };
+                w.write_value(format!("k{i}").as_bytes(), meta, v).unwrap();
+            }
+            let bytes = w.finish().unwrap();
+            let items = all(&bytes).unwrap();
+            assert_eq!(
+                items[0],
+                Item::Aux {
+                    key: b("redis-ver"),
+                    value: b("7.0.15")
+                }
+            );
+            assert_eq!(items[1], Item::Function(b("#!lua name=x\nreturn 1")));
+            assert_eq!(items[2], Item::SelectDb(4));
+            let want_sum = if opts.checksum {
+                Checksum::Verified(crc64(&bytes[..bytes.len() - 8]))
+            } else {
+                Checksum::NotComputed
+            };
+            assert_eq!(items.last(), Some(&Item::Eof(want_sum)));
+            let keys: Vec<&Key> = items
+                .iter()
+                .filter_map(|i| if let Item::Key(k) = i { Some(k) } else { None })
+                .collect();
+            assert_eq!(keys.len(), values.len());
+            for (i, (k, v)) in keys.iter().zip(&values).enumerate() {
+                assert_eq!(k.db, 4);
+                assert_eq!(k.key, format!("k{i}").into_bytes());
+                assert_eq!(canonical(&k.value), canonical(v), "value {i} with {opts:?}");
+                assert_eq!(k.expire_ms, (i == 1).then_some(123));
+                assert_eq!(k.lru_idle, (i == 2).then_some(9));
+                assert_eq!(k.lfu_freq, (i == 3).then_some(7));
+            }
+            let v11 = opts.version == 11;
+            let types: Vec<u8> = keys.iter().map(|k| k.rdb_type).collect();
+            assert_eq!(
+                types,
+                [
+                    0,
+                    0,
+                    18,
+                    11,
+                    2,
+                    if v11 { 20 } else { 2 },
+                    16,
+                    4,
+                    17,
+                    5,
+                    if v11 { 21 } else { 19 }
+                ]
+            );
+        }
+    }
+
+    /// A sink that only counts, as a loader streaming into its own
+    /// structures would: nothing of the list is collected here.
+    #[derive(Default)]
+    struct Counter {
+        items: u64,
+        bytes: u64,
+    }
+
+    impl ValueSink for Counter {
+        type Output = (u64, u64);
+        fn begin(&mut self, _: Kind, _: u64) -> SinkResult {
+            *self = Counter::default();
+            Ok(())
+        }
+        fn string(&mut self, v: Vec<u8>) -> SinkResult {
+            self.bytes += v.len() as u64;
+            Ok(())
+        }
+        fn list_item(&mut self, v: Vec<u8>) -> SinkResult {
+            self.items += 1;
+            self.bytes += v.len() as u64;
+            Ok(())
+        }
+        fn set_member(&mut self, _: Vec<u8>) -> SinkResult {
+            Err("no sets here".into())
+        }
+        fn zset_member(&mut self, _: Vec<u8>, _: f64) -> SinkResult {
+            Ok(())
+        }
+        fn hash_field(&mut self, _: Vec<u8>, _: Vec<u8>) -> SinkResult {
+            Ok(())
+        }
+        fn stream_entry(&mut self, _: StreamEntry) -> SinkResult {
+            Ok(())
+        }
+        fn stream_meta(&mut self, _: StreamMeta) -> SinkResult {
+            Ok(())
+        }
+        fn stream_group(&mut self, _: StreamGroup) -> SinkResult {
+            Ok(())
+        }
+        fn finish(&mut self) -> SinkResult<(u64, u64)> {
+            Ok((self.items, self.bytes))
+        }
+    }
+
+    #[test]
+    fn a_sink_gets_a_big_list_element_by_element() {
+        let mut w = RdbWriter::new(Vec::new(), EncodeOptions::default()).unwrap();
+        w.select_db(0, 2, 0).unwrap();
+        let items: Vec<Vec<u8>> = (0..100_000)
+            .map(|i| format!("item:{i}").into_bytes())
+            .collect();
+        w.key(b"big", None)
+            .unwrap()
+            .list(items.iter().map(Vec::as_slice))
+            .unwrap();
+        w.key(b"s", None).unwrap().set([&b"a"[..]]).unwrap();
+        let bytes = w.finish().unwrap();
+        let mut r = RdbReader::new(&bytes[..]).unwrap();
+        let mut sink = Counter::default();
+        let want_bytes: u64 = items.iter().map(|i| i.len() as u64).sum();
+        loop {
+            match r.next_item_into(&mut sink) {
+                Ok(Some(Item::Key(k))) => {
+                    assert_eq!(k.value, (100_000, want_bytes));
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => panic!("the set should have been refused"),
+                Err(e) => {
+                    assert!(
+                        matches!(e.kind, ErrorKind::Rejected(ref m) if m == "no sets here"),
+                        "{e}"
+                    );
+                    break;
+                }
+            }
+        }
+        // Nothing after an error.
+        assert!(r.next_item().unwrap().is_none());
+    }
+
+    #[test]
+    fn header_errors() {
+        let e = all(b"REDIT0010").unwrap_err();
+        assert!(matches!(e.kind, ErrorKind::NotRdb));
+        let e = all(b"REDIS0012").unwrap_err();
+        assert!(matches!(e.kind, ErrorKind::UnsupportedVersion(12)));
+        assert_eq!(e.to_string(), "unsupported RDB version 12 at offset 5");
+        let e = all(b"REDIS00").unwrap_err();
+        assert_eq!(e.to_string(), "truncated: needed 9 bytes at offset 0");
+        assert!(matches!(
+            all(b"REDIS001x").unwrap_err().kind,
+            ErrorKind::NotRdb
+        ));
+    }
+
+    #[test]
+    fn checksum_mismatch_names_both_sums() {
+        let mut f = sealed("0010", b"\xFE\x00\x00\x01k\x01v");
+        let n = f.len();
+        f[n - 8] ^= 0xFF;
+        let e = all(&f).unwrap_err();
+        let ErrorKind::ChecksumMismatch { stored, computed } = e.kind else {
+            panic!("{e}")
+        };
+        assert_eq!(computed, crc64(&f[..n - 8]));
+        assert_eq!(e.offset, (n - 8) as u64);
+        assert!(
+            e.to_string().starts_with(&format!(
+                "checksum mismatch: file says {stored:016x}, computed {computed:016x}"
+            )),
+            "{e}"
+        );
+        // Before version 5 there is no checksum at all.
+        let mut old = b"REDIS0004\xFE\x00\x00\x01k\x01v\xFF".to_vec();
+        assert_eq!(
+            all(&old).unwrap().last(),
+            Some(&Item::Eof(Checksum::Absent))
+        );
+        old.pop();
+        assert!(all(&old).is_err());
+    }
+
+    #[test]
+    fn unknown_types_and_bad_lengths_name_their_offset() {
+        let e = all(&sealed("0010", b"\xFE\x00\x2A\x01k")).unwrap_err();
+        assert_eq!(e.to_string(), "unknown value type 42 at offset 11");
+        let e = all(&sealed("0010", b"\x00\x01k\xC7")).unwrap_err();
+        assert_eq!(e.to_string(), "unknown string encoding 7 at offset 12");
+        let e = all(&sealed("0010", b"\x00\x01k\x82")).unwrap_err();
+        assert_eq!(e.to_string(), "unknown length encoding 0x82 at offset 12");
+        let e = all(&sealed("0010", b"\x01\x01k\xC0")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "a string encoding where a length belongs at offset 12"
+        );
+        // A listpack problem names the blob and the byte inside it.
+        let e = all(&sealed(
+            "0010",
+            b"\x10\x01k\x07\x07\x00\x00\x00\x01\x00\xFF",
+        ))
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("listpack header count 1, but 0 elements"),
+            "{e}"
+        );
+        assert_eq!(e.offset, 12);
+    }
+
+    #[test]
+    fn empty_collections_are_skipped_like_redis() {
+        // An expiry, a list of 0 elements, a hash listpack with none, then
+        // a string: the expiry went with the skipped list.
+        let f = sealed(
+            "0010",
+            b"\xFC\x01\x00\x00\x00\x00\x00\x00\x00\x01\x01a\x00\x10\x01b\x07\x07\x00\x00\x00\x00\x00\xFF\x00\x01c\x01v",
+        );
+        let mut r = RdbReader::new(&f[..]).unwrap();
+        let Some(Item::Key(k)) = r.next_item().unwrap() else {
+            panic!()
+        };
+        assert_eq!((k.key, k.value), (b("c"), Value::String(b("v"))));
+        assert_eq!(k.expire_ms, None);
+        assert_eq!(r.empty_keys_skipped(), 2);
+    }
+
+    #[test]
+    fn duplicates_and_stream_inconsistencies_are_refused() {
+        let e = all(&sealed("0010", b"\x02\x01k\x02\x01a\x01a")).unwrap_err();
+        assert!(e.to_string().contains("duplicate set member"), "{e}");
+        let e = all(&sealed("0010", b"\x04\x01k\x02\x01a\x01x\x01a\x01y")).unwrap_err();
+        assert!(e.to_string().contains("duplicate hash field"), "{e}");
+        // A stream with no nodes but a length of 1.
+        let e = all(&sealed(
+            "0010",
+            b"\x13\x01k\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00",
+        ))
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("stream length 1 but 0 live entries"),
+            "{e}"
+        );
+        // A zset with a NaN score (zset2).
+        let mut body = b"\x05\x01k\x01\x01a".to_vec();
+        body.extend_from_slice(&f64::NAN.to_le_bytes());
+        let e = all(&sealed("0010", &body)).unwrap_err();
+        assert!(e.to_string().contains("NaN"), "{e}");
+    }
 
     #[test]
     fn estimate_matches_redis_cases() {
