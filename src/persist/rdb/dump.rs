@@ -129,7 +129,7 @@ pub fn decode_into<S: ValueSink>(payload: &[u8], sink: &mut S) -> Result<S::Outp
 /// ```
 /// # use ringbus::persist::rdb::{dump::DumpWriter, EncodeOptions};
 /// let opts = EncodeOptions::default();
-/// let mut d = DumpWriter::new(&opts);
+/// let mut d = DumpWriter::new(&opts)?;
 /// d.value().hash([(&b"field"[..], &b"value"[..])])?;
 /// let payload: Vec<u8> = d.finish();
 /// # Ok::<(), std::io::Error>(())
@@ -141,12 +141,14 @@ pub struct DumpWriter<'o> {
 }
 
 impl<'o> DumpWriter<'o> {
-    pub fn new(opts: &'o EncodeOptions) -> DumpWriter<'o> {
-        DumpWriter {
+    /// Refuses versions other than 10 and 11.
+    pub fn new(opts: &'o EncodeOptions) -> io::Result<DumpWriter<'o>> {
+        opts.check()?;
+        Ok(DumpWriter {
             buf: Vec::new(),
             opts,
             scratch: Scratch::default(),
-        }
+        })
     }
 
     /// The writer for the value (call one of its methods once).
@@ -167,7 +169,7 @@ impl<'o> DumpWriter<'o> {
 
 /// The DUMP payload of an owned value.
 pub fn encode(value: &Value, opts: &EncodeOptions) -> io::Result<Vec<u8>> {
-    let mut d = DumpWriter::new(opts);
+    let mut d = DumpWriter::new(opts)?;
     d.value().value(value)?;
     Ok(d.finish())
 }

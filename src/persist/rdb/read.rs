@@ -619,7 +619,6 @@ fn read_stream<R: Read, S: ValueSink>(
         let nc = inp.len()?;
         let mut consumers: Vec<StreamConsumer> = Vec::new();
         for _ in 0..nc {
-            let c_at = inp.offset();
             let cname = inp.string()?;
             let seen_time = inp.millis()? as u64;
             let active_time = if t >= rdb_type::STREAM_LISTPACKS_3 {
@@ -650,15 +649,25 @@ fn read_stream<R: Read, S: ValueSink>(
                 ids.push(id);
             }
             ids.sort_unstable();
-            if consumers.iter().any(|c| c.name == cname) {
-                return Err(Error::corrupt(c_at, "duplicate stream consumer"));
-            }
             consumers.push(StreamConsumer {
                 name: cname,
                 seen_time,
                 active_time,
                 pending: ids,
             });
+        }
+        // Consumers come in name order from Redis; any order is accepted,
+        // a name twice is not.
+        let mut names: Vec<&[u8]> = consumers.iter().map(|c| c.name.as_slice()).collect();
+        names.sort_unstable();
+        if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(Error::corrupt(
+                group_at,
+                format!(
+                    "duplicate stream consumer {:?}",
+                    String::from_utf8_lossy(w[0])
+                ),
+            ));
         }
         if let Some(i) = owned.iter().position(|o| !o) {
             return Err(Error::corrupt(
@@ -992,6 +1001,12 @@ mod tests {
             EncodeOptions {
                 compression: false,
                 checksum: false,
+                ..EncodeOptions::default()
+            },
+            // PLAIN nodes for elements of 3 bytes and more, 4 per node.
+            EncodeOptions {
+                list_plain_threshold: 3,
+                list_max_listpack_size: 4,
                 ..EncodeOptions::default()
             },
         ] {

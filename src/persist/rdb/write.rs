@@ -93,7 +93,7 @@ impl EncodeOptions {
         }
     }
 
-    fn check(&self) -> io::Result<()> {
+    pub(crate) fn check(&self) -> io::Result<()> {
         if self.version != format::VERSION_7_0 && self.version != format::VERSION_7_2 {
             return Err(invalid(format!(
                 "the encoder writes RDB 10 or 11, not {}",
