@@ -565,10 +565,11 @@ fn read_stream<R: Read, S: ValueSink>(
             entries_added: inp.len()?,
         }
     } else {
+        // streamGetEdgeID: with no entry, Redis takes the greatest ID.
         StreamMeta {
             length,
             last_id,
-            first_id: first_entry.unwrap_or_default(),
+            first_id: first_entry.unwrap_or(StreamId::new(u64::MAX, u64::MAX)),
             max_deleted_id: StreamId::ZERO,
             entries_added: length,
         }

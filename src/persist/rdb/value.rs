@@ -104,7 +104,8 @@ pub struct StreamMeta {
     pub length: u64,
     /// Greatest ID ever added.
     pub last_id: StreamId,
-    /// First live entry's ID (0-0 when empty).
+    /// First live entry's ID (0-0 when emptied; an empty stream from a
+    /// type 15 file gets Redis's u64::MAX-u64::MAX).
     pub first_id: StreamId,
     /// Greatest ID removed by XDEL.
     pub max_deleted_id: StreamId,
