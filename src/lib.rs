@@ -7,12 +7,14 @@
 //! - [`shard`]: the keyspace each core owns, cross-core dispatch, transactions;
 //! - [`types`]: the values keys hold;
 //! - [`script`]: Lua scripting (one interpreter per core);
+//! - [`persist`]: snapshots on disk (the RDB format so far);
 //! - [`runtime`]: the io_uring executor underneath, behind one small module.
 
 pub mod alloc;
 pub mod cmd;
 pub mod config;
 pub mod glob;
+pub mod persist;
 pub mod resp;
 pub mod runtime;
 pub mod script;
