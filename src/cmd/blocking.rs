@@ -43,6 +43,9 @@ pub enum Wake<S> {
     Unblocked { error: bool },
 }
 
+/// A family's attempt: what was taken (None: nothing there), or the error.
+pub type Attempt<'a, S> = Pin<Box<dyn Future<Output = Result<Option<S>, Error>> + 'a>>;
+
 /// A blocking command, as [`run`] runs it.
 pub trait Blocking {
     /// What a shard hands a served client.
@@ -66,7 +69,7 @@ pub trait Blocking {
         db: usize,
         waiter: Option<&'a Arc<Waiter>>,
         outer: Option<&'a mut Txn>,
-    ) -> Pin<Box<dyn Future<Output = Result<Option<Self::Served>, Error>> + 'a>>;
+    ) -> Attempt<'a, Self::Served>;
 
     /// The reply for what was taken.
     fn answer(&self, out: &mut Out, served: Self::Served);

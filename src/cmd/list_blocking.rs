@@ -3,14 +3,12 @@
 //! A pop takes from the first of its keys holding a list, in argument order;
 //! a move follows the rules of every list move (`lists::Move`).
 
-use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::args::Error;
-use super::blocking::{self, Answer, Blocking, Wake, Wants};
+use super::blocking::{self, Answer, Attempt, Blocking, Wake, Wants};
 use super::lists::{self, End, Move};
 use super::{ConnCmd, Ctx};
 use crate::resp::Out;
@@ -180,7 +178,7 @@ impl Blocking for Request {
         db: usize,
         waiter: Option<&'a Arc<Waiter>>,
         outer: Option<&'a mut Txn>,
-    ) -> Pin<Box<dyn Future<Output = Result<Option<ListServed>, Error>> + 'a>> {
+    ) -> Attempt<'a, ListServed> {
         Box::pin(async move {
             match &self.wants {
                 ListWants::Pop { end, count } => {

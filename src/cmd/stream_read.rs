@@ -10,14 +10,12 @@
 //! step (see `shard::blocking`), so no XADD can fall in between; the shard
 //! that gets an entry serves the waiter there (`blocked_ready`, `serve_blocked`).
 
-use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::args::{is, Error};
-use super::blocking::{self, Answer, Blocking, Wake, Wants};
+use super::blocking::{self, Answer, Attempt, Blocking, Wake, Wants};
 use super::streams::{no_group, parse_strict_id, read_stream, reply_entries, stream_mut, to_read};
 use super::Ctx;
 use crate::resp::parse::parse_i64;
@@ -47,7 +45,7 @@ struct StreamWants {
     count: usize,
     /// Per stream, the ID the client had seen (its `$` resolved), filled as
     /// each key's shard checks and registers it.
-    seen: Arc<Mutex<Vec<(Vec<u8>, StreamId)>>>,
+    seen: SeenIds,
 }
 
 impl StreamWants {
@@ -532,7 +530,7 @@ impl Blocking for Request {
         db: usize,
         waiter: Option<&'a Arc<Waiter>>,
         outer: Option<&'a mut Txn>,
-    ) -> Pin<Box<dyn Future<Output = Result<Option<StreamReply>, Error>> + 'a>> {
+    ) -> Attempt<'a, StreamReply> {
         Box::pin(async move {
             let results = attempt(core, db, self, waiter.cloned(), outer).await?;
             let read = read_pairs(&self.keys, results);

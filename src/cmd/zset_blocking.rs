@@ -3,14 +3,12 @@
 //! from the first of its keys holding a sorted set, in argument order (a key
 //! of another type met first is a WRONGTYPE error).
 
-use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::args::Error;
-use super::blocking::{self, parse_timeout, Answer, Blocking, Wake, Wants};
+use super::blocking::{self, parse_timeout, Answer, Attempt, Blocking, Wake, Wants};
 use super::zsets::{self, parse_mpop};
 use super::{ConnCmd, Ctx};
 use crate::resp::Out;
@@ -127,7 +125,7 @@ impl Blocking for Request {
         db: usize,
         waiter: Option<&'a Arc<Waiter>>,
         outer: Option<&'a mut Txn>,
-    ) -> Pin<Box<dyn Future<Output = Result<Option<Popped>, Error>> + 'a>> {
+    ) -> Attempt<'a, Popped> {
         let ZsetWants { max, count } = self.wants;
         Box::pin(async move {
             let popped = blocking::pop_attempt(
