@@ -19,6 +19,8 @@ use std::time::Duration;
 
 use super::args::{is, Error};
 use super::cross::first_holding;
+use super::exec::Client;
+use super::session;
 use super::Ctx;
 use crate::resp::parse::parse_i64;
 use crate::resp::Out;
@@ -81,17 +83,22 @@ pub trait Blocking {
     }
 }
 
-/// Runs a blocking command for a connection.
-pub async fn run<B: Blocking>(s: &mut Session, cmd: B) -> Flow {
-    if s.tx.exec.is_some() {
-        let core = s.core.clone();
-        match cmd.attempt(&core, s.db, None, s.tx.exec.as_mut()).await {
-            Ok(Some(served)) => cmd.answer(&mut s.out, served),
-            Ok(None) => cmd.nothing(&mut s.out),
-            Err(e) => s.out.error(&e.0),
+/// Runs a blocking command: for a connection outside EXEC it may block;
+/// inside EXEC, or called from a script, it answers at once.
+pub async fn run<B: Blocking>(c: &mut dyn Client, cmd: B) -> Flow {
+    let may_block = c.txn().is_none() && c.session().is_some();
+    if !may_block {
+        let core = c.core().clone();
+        let db = c.db();
+        let (out, txn) = c.out_and_txn();
+        match cmd.attempt(&core, db, None, txn).await {
+            Ok(Some(served)) => cmd.answer(out, served),
+            Ok(None) => cmd.nothing(out),
+            Err(e) => out.error(&e.0),
         }
         return Flow::Continue;
     }
+    let s = session(c);
     let deadline = cmd.timeout().map(|d| std::time::Instant::now() + d);
     loop {
         let core = s.core.clone();

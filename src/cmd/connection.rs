@@ -1,150 +1,124 @@
-//! Connection commands (PING, ECHO, HELLO, AUTH, SELECT, RESET, QUIT, CLIENT)
-//! and the entry point for every [`ConnCmd`]: they run on the client's own core
-//! and may change the connection's state.
+//! Connection commands (PING, ECHO, HELLO, AUTH, SELECT, RESET, QUIT,
+//! CLIENT, SHUTDOWN): they run on the client's own core and may change the
+//! connection's state.
 
-use super::args::{is, truncated, Error};
-use super::pubsub;
-use super::{server, ConnCmd};
+use super::args::{is, truncated, CmdResult, Error};
+use super::exec::Client;
+use super::{pubsub, session};
 use crate::resp::parse::parse_i64;
-use crate::resp::{Out, Proto};
+use crate::resp::Proto;
 use crate::server::connection::{Flow, Session};
 
 /// The Redis version ringbus answers as (HELLO, INFO): the behaviour it mirrors.
 pub const REDIS_VERSION: &str = "7.2.4";
 
-pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Flow {
-    let result = match cmd {
-        // RESP2's subscribed context answers PING as a message-shaped array.
-        ConnCmd::Ping if s.subscribed() && s.proto() == Proto::Resp2 && argv.len() <= 2 => {
+// ----------------------------------------------------------------- commands
+
+/// PING [message]. In RESP2's subscribed context it answers as a message-
+/// shaped array, as Redis does.
+pub fn ping(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    if let Some(s) = c.session() {
+        if s.subscribed() && s.proto() == Proto::Resp2 && argv.len() <= 2 {
             s.out.array(2);
             s.out.bulk(b"pong");
             s.out.bulk(argv.get(1).copied().unwrap_or(b""));
-            Ok(())
+            return Ok(());
         }
-        ConnCmd::Ping | ConnCmd::Echo => ping_or_echo(&mut s.out, cmd, argv),
-        ConnCmd::Subscribe
-        | ConnCmd::Psubscribe
-        | ConnCmd::Ssubscribe
-        | ConnCmd::Unsubscribe
-        | ConnCmd::Punsubscribe
-        | ConnCmd::Sunsubscribe
-        | ConnCmd::Publish
-        | ConnCmd::Spublish
-        | ConnCmd::PubsubChannels
-        | ConnCmd::PubsubShardChannels
-        | ConnCmd::PubsubNumsub
-        | ConnCmd::PubsubShardNumsub
-        | ConnCmd::PubsubNumpat
-        | ConnCmd::PubsubHelp => pubsub::run(s, cmd, argv).await,
-        ConnCmd::Blpop
-        | ConnCmd::Brpop
-        | ConnCmd::Blmpop
-        | ConnCmd::Blmove
-        | ConnCmd::Brpoplpush => {
-            return super::list_blocking::run(s, cmd, argv).await;
-        }
-        ConnCmd::ClientUnblock => client_unblock(s, argv).await,
-        ConnCmd::Shutdown => shutdown(s, argv),
-        ConnCmd::Eval
-        | ConnCmd::EvalSha
-        | ConnCmd::EvalRo
-        | ConnCmd::EvalShaRo
-        | ConnCmd::ScriptLoad
-        | ConnCmd::ScriptExists
-        | ConnCmd::ScriptFlush
-        | ConnCmd::ScriptKill
-        | ConnCmd::ScriptHelp => super::scripting::run(s, cmd, argv).await,
-        ConnCmd::Fcall
-        | ConnCmd::FcallRo
-        | ConnCmd::FunctionLoad
-        | ConnCmd::FunctionDelete
-        | ConnCmd::FunctionFlush
-        | ConnCmd::FunctionList
-        | ConnCmd::FunctionDump
-        | ConnCmd::FunctionRestore
-        | ConnCmd::FunctionStats
-        | ConnCmd::FunctionKill
-        | ConnCmd::FunctionHelp => super::scripting::function(s, cmd, argv).await,
-        ConnCmd::Multi | ConnCmd::Exec | ConnCmd::Discard | ConnCmd::Watch | ConnCmd::Unwatch => {
-            super::transaction::run(s, cmd, argv).await
-        }
-        ConnCmd::Xread | ConnCmd::Xreadgroup => {
-            let group = cmd == ConnCmd::Xreadgroup;
-            return super::stream_read::run(s, argv, group).await;
-        }
-        // Sorted sets.
-        ConnCmd::Bzpopmin | ConnCmd::Bzpopmax | ConnCmd::Bzmpop => {
-            return super::zset_blocking::run(s, cmd, argv).await;
-        }
-        ConnCmd::Hello => hello(s, argv),
-        ConnCmd::Quit => {
-            s.out.ok();
-            return Flow::Close;
-        }
-        ConnCmd::Reset => {
-            reset(s);
-            Ok(())
-        }
-        ConnCmd::Select => select(s, argv[1]),
-        ConnCmd::Auth => auth(s, argv),
-        ConnCmd::ClientId => {
-            let id = s.info.borrow().id;
-            s.out.int(id as i64);
-            Ok(())
-        }
-        ConnCmd::ClientSetName => set_name(s, argv[2]).map(|_| s.out.ok()),
-        ConnCmd::ClientGetName => {
-            let name = s.info.borrow().name.clone();
-            s.out.bulk_opt((!name.is_empty()).then_some(&name[..]));
-            Ok(())
-        }
-        ConnCmd::ClientInfo => {
-            s.note_reply_buffer();
-            let line = s.info.borrow().describe(std::time::Instant::now()) + "\n";
-            s.out.verbatim(line.as_bytes());
-            Ok(())
-        }
-        ConnCmd::ClientList => client_list(s, argv).await,
-        ConnCmd::ClientKill => return client_kill(s, argv).await,
-        ConnCmd::ClientNoEvict => {
-            if is(argv[2], "on") || is(argv[2], "off") {
-                s.out.ok();
-                Ok(())
-            } else {
-                Err(Error::SYNTAX)
-            }
-        }
-        ConnCmd::ClientSetInfo => client_setinfo(s, argv),
-        _ => server::run(s, cmd, argv).await,
-    };
-    if let Err(e) = result {
-        s.out.error(&e.0);
     }
-    Flow::Continue
-}
-
-/// PING and ECHO. They touch no shard, so the connection runs them in place
-/// without waiting for replies other shards still owe.
-pub fn ping_or_echo(out: &mut Out, cmd: ConnCmd, argv: &[&[u8]]) -> Result<(), Error> {
-    match (cmd, argv.len()) {
-        (ConnCmd::Echo, _) => out.bulk(argv[1]),
-        (_, 1) => out.simple("PONG"),
-        (_, 2) => out.bulk(argv[1]),
+    match argv.len() {
+        1 => c.out().simple("PONG"),
+        2 => c.out().bulk(argv[1]),
         _ => return Err(Error::arity("ping")),
     }
     Ok(())
 }
 
-fn select(s: &mut Session, arg: &[u8]) -> Result<(), Error> {
-    let db = parse_i64(arg)
+pub fn echo(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    c.out().bulk(argv[1]);
+    Ok(())
+}
+
+pub fn hello_cmd(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    hello(session(c), argv)
+}
+
+pub async fn quit(c: &mut dyn Client, _: &[&[u8]]) -> Flow {
+    c.out().ok();
+    Flow::Close
+}
+
+pub fn reset_cmd(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
+    reset(session(c));
+    Ok(())
+}
+
+pub fn auth_cmd(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    auth(session(c), argv)
+}
+
+pub fn client_id(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
+    let id = session(c).client_id();
+    c.out().int(id as i64);
+    Ok(())
+}
+
+pub fn client_setname(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    set_name(session(c), argv[2])?;
+    c.out().ok();
+    Ok(())
+}
+
+pub fn client_getname(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
+    let s = session(c);
+    let name = s.info.borrow().name.clone();
+    s.out.bulk_opt((!name.is_empty()).then_some(&name[..]));
+    Ok(())
+}
+
+pub fn client_info(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
+    let s = session(c);
+    s.note_reply_buffer();
+    let line = s.info.borrow().describe(std::time::Instant::now()) + "\n";
+    s.out.verbatim(line.as_bytes());
+    Ok(())
+}
+
+pub fn client_no_evict(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    if is(argv[2], "on") || is(argv[2], "off") {
+        c.out().ok();
+        Ok(())
+    } else {
+        Err(Error::SYNTAX)
+    }
+}
+
+pub fn client_setinfo_cmd(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    client_setinfo(session(c), argv)
+}
+
+pub async fn client_list_cmd(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    client_list(session(c), argv).await
+}
+
+pub async fn client_kill_cmd(c: &mut dyn Client, argv: &[&[u8]]) -> Flow {
+    client_kill(session(c), argv).await
+}
+
+pub async fn client_unblock_cmd(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    client_unblock(session(c), argv).await
+}
+
+/// SELECT, for a connection or a script.
+pub fn select(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    let db = parse_i64(argv[1])
         .filter(|n| i32::try_from(*n).is_ok())
         .ok_or(Error::NOT_INTEGER)?;
-    let databases = s.core.shard.borrow().config.databases;
+    let databases = c.core().shard.borrow().config.databases;
     if db < 0 || db as usize >= databases {
         return Err(Error::DB_RANGE);
     }
-    s.set_db(db as usize);
-    s.out.ok();
+    c.set_db(db as usize);
+    c.out().ok();
     Ok(())
 }
 
@@ -510,27 +484,4 @@ async fn client_unblock(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
         .await;
     s.out.int(done.iter().any(|d| *d) as i64);
     Ok(())
-}
-
-/// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]: the process exits. There
-/// is nothing to save yet (durability is a later issue), so every form but
-/// ABORT exits at once; the client sees its connection close, as in Redis.
-fn shutdown(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
-    let mut abort = false;
-    for arg in &argv[1..] {
-        if is(arg, "abort") {
-            abort = true;
-        } else if !["nosave", "save", "now", "force"]
-            .iter()
-            .any(|w| is(arg, w))
-        {
-            return Err(Error::SYNTAX);
-        }
-    }
-    if abort {
-        return Err(Error::msg("ERR No shutdown in progress."));
-    }
-    let _ = s;
-    eprintln!("ringbus: SHUTDOWN: exiting");
-    std::process::exit(0);
 }

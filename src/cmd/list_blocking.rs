@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use super::args::Error;
 use super::blocking::{self, Answer, Attempt, Blocking, Wake, Wants};
+use super::exec::Client;
 use super::lists::{self, End, Move};
-use super::{ConnCmd, Ctx};
+use super::Ctx;
 use crate::resp::Out;
-use crate::server::connection::{Flow, Session};
+use crate::server::connection::Flow;
 use crate::shard::blocking::{Round, Waiter};
 use crate::shard::dispatch::{Core, ReplyTo};
 use crate::shard::route::shard_of;
@@ -80,20 +81,30 @@ impl Wants for ListWants {
     }
 }
 
+/// The blocking commands of this family, as the table names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListCmd {
+    Blpop,
+    Brpop,
+    Blmpop,
+    Blmove,
+    Brpoplpush,
+}
+
 /// A parsed blocking list command.
 struct Request {
-    cmd: ConnCmd,
+    cmd: ListCmd,
     keys: Vec<Vec<u8>>,
     wants: ListWants,
     timeout: Option<Duration>,
 }
 
-fn parse(cmd: ConnCmd, argv: &[&[u8]]) -> Result<Request, Error> {
+fn parse(cmd: ListCmd, argv: &[&[u8]]) -> Result<Request, Error> {
     let owned = |keys: &[&[u8]]| keys.iter().map(|k| k.to_vec()).collect::<Vec<_>>();
     Ok(match cmd {
-        ConnCmd::Blpop | ConnCmd::Brpop => {
+        ListCmd::Blpop | ListCmd::Brpop => {
             let timeout = blocking::parse_timeout(argv[argv.len() - 1])?;
-            let end = if cmd == ConnCmd::Blpop {
+            let end = if cmd == ListCmd::Blpop {
                 End::Left
             } else {
                 End::Right
@@ -105,7 +116,7 @@ fn parse(cmd: ConnCmd, argv: &[&[u8]]) -> Result<Request, Error> {
                 timeout,
             }
         }
-        ConnCmd::Blmpop => {
+        ListCmd::Blmpop => {
             let timeout = blocking::parse_timeout(argv[1])?;
             let m = lists::parse_mpop(&argv[1..])?;
             Request {
@@ -118,8 +129,8 @@ fn parse(cmd: ConnCmd, argv: &[&[u8]]) -> Result<Request, Error> {
                 timeout,
             }
         }
-        ConnCmd::Blmove | ConnCmd::Brpoplpush => {
-            let (from, to, timeout) = if cmd == ConnCmd::Blmove {
+        ListCmd::Blmove | ListCmd::Brpoplpush => {
+            let (from, to, timeout) = if cmd == ListCmd::Blmove {
                 (End::parse(argv[3])?, End::parse(argv[4])?, argv[5])
             } else {
                 (End::Right, End::Left, argv[3])
@@ -135,16 +146,15 @@ fn parse(cmd: ConnCmd, argv: &[&[u8]]) -> Result<Request, Error> {
                 timeout: blocking::parse_timeout(timeout)?,
             }
         }
-        _ => unreachable!("not a blocking list command: {cmd:?}"),
     })
 }
 
 /// Runs BLPOP, BRPOP, BLMPOP, BLMOVE or BRPOPLPUSH.
-pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Flow {
+pub async fn run(c: &mut dyn Client, cmd: ListCmd, argv: &[&[u8]]) -> Flow {
     match parse(cmd, argv) {
-        Ok(req) => blocking::run(s, req).await,
+        Ok(req) => blocking::run(c, req).await,
         Err(e) => {
-            s.out.error(&e.0);
+            c.out().error(&e.0);
             Flow::Continue
         }
     }
@@ -217,7 +227,7 @@ impl Blocking for Request {
 
     fn answer(&self, out: &mut Out, served: ListServed) {
         match served {
-            ListServed::Popped { key, values } if self.cmd == ConnCmd::Blmpop => {
+            ListServed::Popped { key, values } if self.cmd == ListCmd::Blmpop => {
                 lists::reply_mpop(out, &key, &values)
             }
             ListServed::Popped { key, values } => {

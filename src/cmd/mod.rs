@@ -1,21 +1,28 @@
-//! Commands. Each family has its own module that parses its arguments and then
-//! applies them; [`table`] lists every command with its arity, flags and key
-//! positions, which is all the connection needs to route a request:
+//! Commands. Each family has its own module that parses its arguments and
+//! applies them, and declares its commands (name, arity, flags, keys, form)
+//! with [`spec`]; [`table`] gathers them. Every command runs through one
+//! executor, [`exec::call`], which routes it by its keys and its form:
 //!
-//! - [`Exec::Shard`]: runs on the shard that owns its key(s), on that shard's core.
-//! - [`Exec::Multi`]: keys may span shards; `multi` runs it as a cross-shard
-//!   transaction (see `shard::txn`), or as a plain shard command when all its
-//!   keys happen to live on one shard.
-//! - [`Exec::Conn`]: connection, server and pub/sub commands, run on the
-//!   client's core.
+//! - [`Exec::Shard`]: on the shard that owns its key(s), on that shard's core.
+//! - [`Exec::Multi`]: keys may span shards: as a plain shard command when
+//!   they share one, otherwise its cross-shard form as one transaction
+//!   ([`cross`]).
+//! - [`Exec::Now`], [`Exec::Local`], [`Exec::Client`], [`Exec::Unordered`]:
+//!   on the caller's core, with the caller (connection, server, pub/sub,
+//!   blocking, transaction and scripting commands).
 
 pub use crate::resp::args;
 pub mod blocking;
+pub mod config;
 pub mod connection;
 pub mod cross;
+pub mod exec;
 // Hashes.
 pub mod hashes;
+pub mod info;
+pub mod introspection;
 pub mod keys;
+pub mod keyspace;
 pub mod list_blocking;
 pub mod lists;
 pub mod pubsub;
@@ -38,104 +45,41 @@ pub use args::{Args, CmdResult, Error};
 
 pub use crate::shard::ctx::{run as run_shard, Ctx, ShardFn};
 
-/// How a command is executed; see the module documentation.
+/// A client command that completes at once.
+pub type LocalFn = fn(&mut dyn exec::Client, &[&[u8]]) -> CmdResult;
+
+/// A client command that may wait (for hops, for a blocked pop, for a script).
+pub type ClientFn = for<'a> fn(&'a mut dyn exec::Client, &'a [&'a [u8]]) -> exec::Running<'a>;
+
+/// How a command runs; see the module documentation.
 #[derive(Clone, Copy)]
 pub enum Exec {
     Shard(ShardFn),
     Multi(ShardFn, cross::CrossFn),
-    Conn(ConnCmd),
+    /// On the caller's core at once, reading no shard, so without waiting
+    /// for replies other shards still owe the caller (PING, ECHO).
+    Now(LocalFn),
+    /// On the caller's core at once, after the replies owed to it.
+    Local(LocalFn),
+    /// On the caller's core, after the replies owed to it; may wait.
+    Client(ClientFn),
+    /// On the caller's core without waiting for owed replies, which it
+    /// settles itself when it must (PUBLISH owes its receiver count).
+    Unordered(ClientFn),
     /// A command made of subcommands (CONFIG GET, CLIENT ID...).
     Container,
 }
 
-/// Connection and server commands, run by the connection on its own core.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConnCmd {
-    Ping,
-    Echo,
-    Hello,
-    Quit,
-    Reset,
-    Select,
-    Auth,
-    ClientId,
-    ClientSetName,
-    ClientGetName,
-    ClientList,
-    ClientInfo,
-    ClientKill,
-    ClientNoEvict,
-    ClientSetInfo,
-    Info,
-    ConfigGet,
-    ConfigSet,
-    ConfigResetStat,
-    Command,
-    CommandCount,
-    CommandInfo,
-    CommandDocs,
-    CommandList,
-    CommandGetKeys,
-    CommandGetKeysAndFlags,
-    Dbsize,
-    FlushDb,
-    FlushAll,
-    Time,
-    Keys,
-    Scan,
-    RandomKey,
-    Lastsave,
-    Subscribe,
-    Unsubscribe,
-    Psubscribe,
-    Punsubscribe,
-    Ssubscribe,
-    Sunsubscribe,
-    Publish,
-    Spublish,
-    PubsubChannels,
-    PubsubNumsub,
-    PubsubNumpat,
-    PubsubShardChannels,
-    PubsubShardNumsub,
-    PubsubHelp,
-    Blpop,
-    Brpop,
-    Blmpop,
-    Blmove,
-    Brpoplpush,
-    ClientUnblock,
-    Xread,
-    Xreadgroup,
-    Multi,
-    Exec,
-    Discard,
-    Watch,
-    Unwatch,
-    Eval,
-    EvalSha,
-    EvalRo,
-    EvalShaRo,
-    ScriptLoad,
-    ScriptExists,
-    ScriptFlush,
-    ScriptKill,
-    ScriptHelp,
-    Fcall,
-    FcallRo,
-    FunctionLoad,
-    FunctionDelete,
-    FunctionFlush,
-    FunctionList,
-    FunctionDump,
-    FunctionRestore,
-    FunctionStats,
-    FunctionKill,
-    FunctionHelp,
-    // Sorted sets.
-    Bzpopmin,
-    Bzpopmax,
-    Bzmpop,
-    // Sets.
-    Shutdown,
+/// Makes a [`ClientFn`] of an `async fn(&mut dyn Client, &[&[u8]]) -> Flow`.
+#[macro_export]
+macro_rules! client_fn {
+    ($f:path) => {
+        |c, a| Box::pin($f(c, a))
+    };
+}
+
+/// The connection of a command that only a connection can run (`noscript`).
+pub fn session(c: &mut dyn exec::Client) -> &mut crate::server::connection::Session {
+    c.session()
+        .expect("a noscript command runs for a connection")
 }

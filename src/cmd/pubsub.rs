@@ -10,46 +10,113 @@ use std::sync::Arc;
 
 use smallvec::SmallVec;
 
+use super::args::is;
 use super::args::{truncated, Error};
-use super::ConnCmd;
+use super::exec::Client;
+use super::{session, CmdResult};
 use crate::resp::Out;
+use crate::server::connection::Flow;
 use crate::server::connection::Session;
 use crate::shard::dispatch::{Core, HopFuture};
 use crate::shard::locks::LockMode;
 use crate::shard::pubsub::{CoreSet, Kind, Message, Name};
 
-/// Runs one pub/sub command.
-pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Result<(), Error> {
-    match cmd {
-        ConnCmd::Subscribe => subscribe(s, Kind::Channel, &argv[1..]),
-        ConnCmd::Psubscribe => subscribe(s, Kind::Pattern, &argv[1..]),
-        ConnCmd::Ssubscribe => subscribe(s, Kind::Shard, &argv[1..]),
-        ConnCmd::Unsubscribe => unsubscribe(s, Kind::Channel, &argv[1..]),
-        ConnCmd::Punsubscribe => unsubscribe(s, Kind::Pattern, &argv[1..]),
-        ConnCmd::Sunsubscribe => unsubscribe(s, Kind::Shard, &argv[1..]),
-        ConnCmd::Publish => publish(s, argv[1], argv[2], false).await,
-        ConnCmd::Spublish => publish(s, argv[1], argv[2], true).await,
-        ConnCmd::PubsubChannels | ConnCmd::PubsubShardChannels => {
-            let kind = if cmd == ConnCmd::PubsubChannels {
-                Kind::Channel
-            } else {
-                Kind::Shard
-            };
-            // The table lets any count through; Redis checks it here.
-            if argv.len() > 3 {
-                return Err(Error::msg(format!(
-                    "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
-                    truncated(argv[1], 128)
-                )));
+// ----------------------------------------------------------------- commands
+
+pub fn subscribe_cmd(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    subscribe(session(c), Kind::Channel, &argv[1..]);
+    Ok(())
+}
+
+pub fn psubscribe_cmd(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    subscribe(session(c), Kind::Pattern, &argv[1..]);
+    Ok(())
+}
+
+pub fn ssubscribe_cmd(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    subscribe(session(c), Kind::Shard, &argv[1..]);
+    Ok(())
+}
+
+pub fn unsubscribe_cmd(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    unsubscribe(session(c), Kind::Channel, &argv[1..]);
+    Ok(())
+}
+
+pub fn punsubscribe_cmd(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    unsubscribe(session(c), Kind::Pattern, &argv[1..]);
+    Ok(())
+}
+
+pub fn sunsubscribe_cmd(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    unsubscribe(session(c), Kind::Shard, &argv[1..]);
+    Ok(())
+}
+
+/// PUBLISH / SPUBLISH: from a connection, or from a script (which waits
+/// for the receivers' count at once).
+pub async fn publish_cmd(c: &mut dyn Client, argv: &[&[u8]]) -> Flow {
+    publish_any(c, argv, false).await
+}
+
+pub async fn spublish_cmd(c: &mut dyn Client, argv: &[&[u8]]) -> Flow {
+    publish_any(c, argv, true).await
+}
+
+async fn publish_any(c: &mut dyn Client, argv: &[&[u8]], sharded: bool) -> Flow {
+    match c.session() {
+        Some(s) => {
+            // A subscriber's replies go out as they are made: the ones owed
+            // before this publish first.
+            if !s.may_owe_replies() {
+                s.flush().await;
             }
-            channels(s, kind, argv.get(2).copied()).await
+            publish(s, argv[1], argv[2], sharded).await
         }
-        ConnCmd::PubsubNumsub => numsub(s, Kind::Channel, &argv[2..]).await,
-        ConnCmd::PubsubShardNumsub => numsub(s, Kind::Shard, &argv[2..]).await,
-        ConnCmd::PubsubNumpat => numpat(s).await,
-        ConnCmd::PubsubHelp => help(&mut s.out),
-        _ => unreachable!("not a pub/sub command: {cmd:?}"),
+        None => {
+            let core = c.core().clone();
+            let n = publish_from_script(&core, argv[1], argv[2], sharded).await;
+            c.out().int(n);
+        }
     }
+    Flow::Continue
+}
+
+/// PUBSUB CHANNELS / SHARDCHANNELS [pattern].
+pub async fn pubsub_channels(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    let kind = if is(argv[1], "channels") {
+        Kind::Channel
+    } else {
+        Kind::Shard
+    };
+    // The table lets any count through; Redis checks it here.
+    if argv.len() > 3 {
+        return Err(Error::msg(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
+            truncated(argv[1], 128)
+        )));
+    }
+    channels(c, kind, argv.get(2).copied()).await;
+    Ok(())
+}
+
+pub async fn pubsub_numsub(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    numsub(c, Kind::Channel, &argv[2..]).await;
+    Ok(())
+}
+
+pub async fn pubsub_shardnumsub(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    numsub(c, Kind::Shard, &argv[2..]).await;
+    Ok(())
+}
+
+pub async fn pubsub_numpat(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
+    numpat(c).await;
+    Ok(())
+}
+
+pub fn pubsub_help(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
+    help(c.out());
     Ok(())
 }
 
@@ -246,26 +313,29 @@ fn deliver_here(core: &Core, channel: &[u8], payload: &[u8], sharded: bool) -> i
 }
 
 /// PUBSUB CHANNELS / SHARDCHANNELS [pattern]: names with a subscriber on any core.
-pub async fn channels(s: &mut Session, kind: Kind, pattern: Option<&[u8]>) {
+pub async fn channels(c: &mut dyn Client, kind: Kind, pattern: Option<&[u8]>) {
     let pattern: Option<Box<[u8]>> = pattern.map(Into::into);
-    let per_core = s
-        .core
+    let per_core = c
+        .core()
+        .clone()
         .run_on_all(move |core| core.pubsub.borrow().local_names(kind, pattern.as_deref()))
         .await;
     let mut names: Vec<Name> = per_core.into_iter().flatten().collect();
     names.sort_unstable();
     names.dedup();
-    s.out.array(names.len());
-    names.iter().for_each(|n| s.out.bulk(n));
+    let out = c.out();
+    out.array(names.len());
+    names.iter().for_each(|n| out.bulk(n));
 }
 
 /// PUBSUB NUMSUB / SHARDNUMSUB channel...: `[channel, count, ...]`, summed
 /// over every core.
-pub async fn numsub(s: &mut Session, kind: Kind, names: &[&[u8]]) {
+pub async fn numsub(c: &mut dyn Client, kind: Kind, names: &[&[u8]]) {
     let owned: Vec<Name> = names.iter().map(|&n| n.into()).collect();
     let query = owned.clone();
-    let per_core = s
-        .core
+    let per_core = c
+        .core()
+        .clone()
         .run_on_all(move |core| {
             let pubsub = core.pubsub.borrow();
             query
@@ -275,7 +345,7 @@ pub async fn numsub(s: &mut Session, kind: Kind, names: &[&[u8]]) {
         })
         .await;
     // A flat array even in RESP3, as Redis answers.
-    let out: &mut Out = &mut s.out;
+    let out: &mut Out = c.out();
     out.array(owned.len() * 2);
     for (i, name) in owned.iter().enumerate() {
         out.bulk(name);
@@ -284,15 +354,16 @@ pub async fn numsub(s: &mut Session, kind: Kind, names: &[&[u8]]) {
 }
 
 /// PUBSUB NUMPAT: distinct patterns subscribed to on any core.
-pub async fn numpat(s: &mut Session) {
-    let per_core = s
-        .core
+pub async fn numpat(c: &mut dyn Client) {
+    let per_core = c
+        .core()
+        .clone()
         .run_on_all(|core| core.pubsub.borrow().local_names(Kind::Pattern, None))
         .await;
     let mut names: Vec<Name> = per_core.into_iter().flatten().collect();
     names.sort_unstable();
     names.dedup();
-    s.out.int(names.len() as i64);
+    c.out().int(names.len() as i64);
 }
 
 /// Distinct names per kind over every core, for INFO stats.

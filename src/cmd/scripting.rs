@@ -2,8 +2,9 @@
 //! KILL, HELP), with Redis 7.2's replies. How a script runs, and why it is
 //! atomic, is in `script` (module doc).
 
-use super::args::{is, Error};
-use super::ConnCmd;
+use super::args::{is, CmdResult, Error};
+use super::exec::Client;
+use super::session;
 use crate::resp::parse::parse_i64;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -21,13 +22,125 @@ use crate::shard::locks::LockMode;
 use crate::shard::route::shard_of;
 use crate::shard::txn::Txn;
 
-pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Result<(), Error> {
+/// The EVAL and SCRIPT commands, as the table names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    Eval,
+    EvalSha,
+    EvalRo,
+    EvalShaRo,
+    ScriptLoad,
+    ScriptExists,
+    ScriptFlush,
+    ScriptKill,
+    ScriptHelp,
+}
+
+/// The FUNCTION commands and FCALL, as the table names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FnOp {
+    Fcall,
+    FcallRo,
+    Load,
+    Delete,
+    Flush,
+    List,
+    Dump,
+    Restore,
+    Stats,
+    Kill,
+    Help,
+}
+
+// ------------------------------------------------------------- entry points
+
+pub async fn eval(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    run(session(c), Op::Eval, argv).await
+}
+
+pub async fn evalsha(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    run(session(c), Op::EvalSha, argv).await
+}
+
+pub async fn eval_ro(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    run(session(c), Op::EvalRo, argv).await
+}
+
+pub async fn evalsha_ro(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    run(session(c), Op::EvalShaRo, argv).await
+}
+
+pub async fn script_load(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    run(session(c), Op::ScriptLoad, argv).await
+}
+
+pub async fn script_exists(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    run(session(c), Op::ScriptExists, argv).await
+}
+
+pub async fn script_flush(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    run(session(c), Op::ScriptFlush, argv).await
+}
+
+pub async fn script_kill(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    run(session(c), Op::ScriptKill, argv).await
+}
+
+pub async fn script_help(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    run(session(c), Op::ScriptHelp, argv).await
+}
+
+pub async fn fcall_cmd(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    function(session(c), FnOp::Fcall, argv).await
+}
+
+pub async fn fcall_ro(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    function(session(c), FnOp::FcallRo, argv).await
+}
+
+pub async fn function_load(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    function(session(c), FnOp::Load, argv).await
+}
+
+pub async fn function_delete(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    function(session(c), FnOp::Delete, argv).await
+}
+
+pub async fn function_flush(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    function(session(c), FnOp::Flush, argv).await
+}
+
+pub async fn function_list_cmd(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    function(session(c), FnOp::List, argv).await
+}
+
+pub async fn function_dump(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    function(session(c), FnOp::Dump, argv).await
+}
+
+pub async fn function_restore(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    function(session(c), FnOp::Restore, argv).await
+}
+
+pub async fn function_stats(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    function(session(c), FnOp::Stats, argv).await
+}
+
+pub async fn function_kill(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    function(session(c), FnOp::Kill, argv).await
+}
+
+pub async fn function_help(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    function(session(c), FnOp::Help, argv).await
+}
+
+pub async fn run(s: &mut Session, cmd: Op, argv: &[&[u8]]) -> Result<(), Error> {
     match cmd {
-        ConnCmd::Eval => eval(s, argv, false, false).await,
-        ConnCmd::EvalSha => eval(s, argv, true, false).await,
-        ConnCmd::EvalRo => eval(s, argv, false, true).await,
-        ConnCmd::EvalShaRo => eval(s, argv, true, true).await,
-        ConnCmd::ScriptLoad => {
+        Op::Eval => eval_script(s, argv, false, false).await,
+        Op::EvalSha => eval_script(s, argv, true, false).await,
+        Op::EvalRo => eval_script(s, argv, false, true).await,
+        Op::EvalShaRo => eval_script(s, argv, true, true).await,
+        Op::ScriptLoad => {
             let registry = &s.core.shared.scripts;
             let script = registry.find_or_make(argv[2]);
             engine()
@@ -37,7 +150,7 @@ pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Result<(), Er
             s.out.bulk(&script.sha);
             Ok(())
         }
-        ConnCmd::ScriptExists => {
+        Op::ScriptExists => {
             let registry = &s.core.shared.scripts;
             s.out.array(argv.len() - 2);
             for arg in &argv[2..] {
@@ -46,7 +159,7 @@ pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Result<(), Er
             }
             Ok(())
         }
-        ConnCmd::ScriptFlush => {
+        Op::ScriptFlush => {
             match argv.get(2) {
                 None => {}
                 Some(a) if argv.len() == 3 && (is(a, "sync") || is(a, "async")) => {}
@@ -60,8 +173,8 @@ pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Result<(), Er
             s.out.ok();
             Ok(())
         }
-        ConnCmd::ScriptKill => kill(s, false),
-        ConnCmd::ScriptHelp => {
+        Op::ScriptKill => kill(s, false),
+        Op::ScriptHelp => {
             const LINES: &[&str] = &[
                 "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                 "EXISTS <sha1> [<sha1> ...]",
@@ -83,7 +196,6 @@ pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Result<(), Er
             LINES.iter().for_each(|l| s.out.simple(l));
             Ok(())
         }
-        _ => unreachable!("not a scripting command: {cmd:?}"),
     }
 }
 
@@ -128,7 +240,12 @@ fn split_keys<'a, 'b>(argv: &'b [&'a [u8]]) -> Result<KeysArgs<'b, 'a>, Error> {
 }
 
 /// EVAL script numkeys [key ...] [arg ...], and its SHA and read-only forms.
-async fn eval(s: &mut Session, argv: &[&[u8]], by_sha: bool, read_only: bool) -> Result<(), Error> {
+async fn eval_script(
+    s: &mut Session,
+    argv: &[&[u8]],
+    by_sha: bool,
+    read_only: bool,
+) -> Result<(), Error> {
     let (keys, args) = split_keys(argv)?;
     let core = s.core.clone();
     let registry = &core.shared.scripts;
@@ -206,6 +323,7 @@ async fn call(
         home,
         roamed: false,
         function: matches!(target, Target::Function(_)),
+        out: Out::new(proto),
     };
     match plan {
         Plan::Owner(shard)
@@ -235,6 +353,7 @@ async fn call(
                     home,
                     roamed: false,
                     function,
+                    out: Out::new(proto),
                 };
                 let mut out = Out::new(proto);
                 let key_refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
@@ -307,13 +426,13 @@ fn plan(core: &Core, reach: u8, home: Option<usize>) -> Plan {
 
 // ------------------------------------------------------------------ FUNCTION
 
-pub async fn function(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Result<(), Error> {
+pub async fn function(s: &mut Session, cmd: FnOp, argv: &[&[u8]]) -> Result<(), Error> {
     let core = s.core.clone();
     let libs = &core.shared.functions;
     match cmd {
-        ConnCmd::Fcall => fcall(s, argv, false).await?,
-        ConnCmd::FcallRo => fcall(s, argv, true).await?,
-        ConnCmd::FunctionLoad => {
+        FnOp::Fcall => fcall(s, argv, false).await?,
+        FnOp::FcallRo => fcall(s, argv, true).await?,
+        FnOp::Load => {
             let mut replace = false;
             let mut i = 2;
             while i < argv.len() - 1 {
@@ -338,24 +457,24 @@ pub async fn function(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Result<(
             libs.add(lib, replace).map_err(Error::msg)?;
             s.out.bulk(name.as_bytes());
         }
-        ConnCmd::FunctionDelete => {
+        FnOp::Delete => {
             let name = String::from_utf8_lossy(argv[2]);
             if !libs.delete(&name) {
                 return Err(Error::msg("ERR Library not found"));
             }
             s.out.ok();
         }
-        ConnCmd::FunctionFlush => {
+        FnOp::Flush => {
             flush_mode(argv)?;
             libs.flush();
             s.out.ok();
         }
-        ConnCmd::FunctionList => function_list(s, argv)?,
-        ConnCmd::FunctionDump => {
+        FnOp::List => function_list(s, argv)?,
+        FnOp::Dump => {
             let payload = functions::dump(&libs.all());
             s.out.bulk(&payload);
         }
-        ConnCmd::FunctionRestore => {
+        FnOp::Restore => {
             let policy = match argv.get(3) {
                 None => RestorePolicy::Append,
                 Some(p) if is(p, "append") => RestorePolicy::Append,
@@ -382,7 +501,7 @@ pub async fn function(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Result<(
             libs.restore(restored, policy).map_err(Error::msg)?;
             s.out.ok();
         }
-        ConnCmd::FunctionStats => {
+        FnOp::Stats => {
             let all = libs.all();
             s.out.map(2);
             s.out.bulk(b"running_script");
@@ -397,8 +516,8 @@ pub async fn function(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Result<(
             s.out
                 .int(all.iter().map(|l| l.functions.len()).sum::<usize>() as i64);
         }
-        ConnCmd::FunctionKill => kill(s, true)?,
-        ConnCmd::FunctionHelp => {
+        FnOp::Kill => kill(s, true)?,
+        FnOp::Help => {
             const LINES: &[&str] = &[
                 "FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                 "LOAD [REPLACE] <FUNCTION CODE>",
@@ -444,7 +563,6 @@ pub async fn function(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Result<(
             s.out.array(LINES.len());
             LINES.iter().for_each(|l| s.out.simple(l));
         }
-        _ => unreachable!("not a function command: {cmd:?}"),
     }
     Ok(())
 }

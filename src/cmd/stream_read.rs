@@ -16,11 +16,12 @@ use std::time::Duration;
 
 use super::args::{is, Error};
 use super::blocking::{self, Answer, Attempt, Blocking, Wake, Wants};
+use super::exec::Client;
 use super::streams::{no_group, parse_strict_id, read_stream, reply_entries, stream_mut, to_read};
 use super::Ctx;
 use crate::resp::parse::parse_i64;
 use crate::resp::Out;
-use crate::server::connection::{Flow, Session};
+use crate::server::connection::Flow;
 use crate::shard::blocking::{Round, Waiter};
 use crate::shard::dispatch::{Core, ReplyTo};
 use crate::shard::route::{group_by_shard, shard_of};
@@ -462,46 +463,35 @@ fn reply(out: &mut Out, read: &StreamReply) {
     }
 }
 
-/// XREAD / XREADGROUP called from a script: never blocks, may run inside
-/// the script's transaction.
-pub async fn run_detached(
-    core: &Rc<Core>,
-    db: usize,
-    argv: &[&[u8]],
-    xreadgroup: bool,
-    outer: Option<&mut Txn>,
-    out: &mut Out,
-) {
-    let result = match parse(argv, xreadgroup) {
-        Ok(req) => attempt(core, db, &req, None, outer)
-            .await
-            .map(|results| reply(out, &read_pairs(&req.keys, results))),
-        Err(e) => Err(e),
-    };
-    if let Err(e) = result {
-        out.error(&e.0);
-    }
-}
-
 /// Runs XREAD (`xreadgroup` false) or XREADGROUP: with BLOCK through the
-/// one blocking loop, without it (or inside EXEC) at once.
-pub async fn run(s: &mut Session, argv: &[&[u8]], xreadgroup: bool) -> Flow {
+/// one blocking loop, without it (or inside EXEC, or from a script) at once.
+pub async fn run(c: &mut dyn Client, argv: &[&[u8]], xreadgroup: bool) -> Flow {
     let req = match parse(argv, xreadgroup) {
         Ok(r) => r,
         Err(e) => {
-            s.out.error(&e.0);
+            c.out().error(&e.0);
             return Flow::Continue;
         }
     };
-    if req.block.is_none() {
-        let core = s.core.clone();
-        match attempt(&core, s.db, &req, None, s.tx.exec.as_mut()).await {
-            Ok(results) => reply(&mut s.out, &read_pairs(&req.keys, results)),
-            Err(e) => s.out.error(&e.0),
-        }
-        return Flow::Continue;
+    if req.block.is_some() {
+        return blocking::run(c, req).await;
     }
-    blocking::run(s, req).await
+    let core = c.core().clone();
+    let db = c.db();
+    let (out, txn) = c.out_and_txn();
+    match attempt(&core, db, &req, None, txn).await {
+        Ok(results) => reply(out, &read_pairs(&req.keys, results)),
+        Err(e) => out.error(&e.0),
+    }
+    Flow::Continue
+}
+
+pub async fn xread(c: &mut dyn Client, argv: &[&[u8]]) -> Flow {
+    run(c, argv, false).await
+}
+
+pub async fn xreadgroup(c: &mut dyn Client, argv: &[&[u8]]) -> Flow {
+    run(c, argv, true).await
 }
 
 impl Blocking for Request {

@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 pub use super::spec::{CommandSpec, KeySpec};
-use super::{hashes, keys, lists, sets, stream_groups, streams, strings, zsets, ConnCmd, Exec};
+use super::{hashes, keys, lists, sets, stream_groups, streams, strings, zsets, Exec};
 use crate::cross;
 
 const W: &[&str] = &["write", "denyoom"];
@@ -94,49 +94,69 @@ const NUMKEYS2: &[KeySpec] = &[KeySpec::numkeys(2)];
 /// XREAD / XREADGROUP: `STREAMS key [key ...] id [id ...]`.
 const STREAMS: &[KeySpec] = &[KeySpec::half_after("STREAMS")];
 
-use Exec::{Conn, Multi, Shard};
+use super::exec;
+use super::list_blocking::{self, ListCmd};
+use super::zset_blocking::{self, ZsetCmd};
+use super::{
+    config, connection, info, introspection, keyspace, pubsub, scripting, server, stream_read,
+    transaction,
+};
+use crate::client_fn;
+use Exec::{Client, Local, Multi, Now, Shard, Unordered};
+
+/// A client command of an `async fn(&mut dyn Client, &[&[u8]]) -> CmdResult`.
+macro_rules! awaits {
+    ($f:path) => {
+        Client(|c, a| {
+            Box::pin(async move {
+                let result = $f(&mut *c, a).await;
+                exec::finish(c, result)
+            })
+        })
+    };
+}
 
 #[rustfmt::skip]
 static CLIENT_SUBS: &[CommandSpec] = &[
-    spec("client|id", 2, CONN, NO_KEYS, "connection", "Returns the unique client ID of the connection.", Conn(ConnCmd::ClientId), ""),
-    spec("client|setname", 3, CONN, NO_KEYS, "connection", "Sets the connection name.", Conn(ConnCmd::ClientSetName), "connection-name"),
-    spec("client|getname", 2, CONN, NO_KEYS, "connection", "Returns the name of the connection.", Conn(ConnCmd::ClientGetName), ""),
-    spec("client|list", -2, ADMIN, NO_KEYS, "connection", "Lists open connections.", Conn(ConnCmd::ClientList),
+    spec("client|id", 2, CONN, NO_KEYS, "connection", "Returns the unique client ID of the connection.", Local(connection::client_id), ""),
+    spec("client|setname", 3, CONN, NO_KEYS, "connection", "Sets the connection name.", Local(connection::client_setname), "connection-name"),
+    spec("client|getname", 2, CONN, NO_KEYS, "connection", "Returns the name of the connection.", Local(connection::client_getname), ""),
+    spec("client|list", -2, ADMIN, NO_KEYS, "connection", "Lists open connections.", awaits!(connection::client_list_cmd),
         "[TYPE <NORMAL | MASTER | REPLICA | PUBSUB>] [ID client-id [client-id ...]]"),
-    spec("client|info", 2, CONN, NO_KEYS, "connection", "Returns information about the connection.", Conn(ConnCmd::ClientInfo), ""),
-    spec("client|kill", -3, ADMIN, NO_KEYS, "connection", "Terminates open connections.", Conn(ConnCmd::ClientKill),
+    spec("client|info", 2, CONN, NO_KEYS, "connection", "Returns information about the connection.", Local(connection::client_info), ""),
+    spec("client|kill", -3, ADMIN, NO_KEYS, "connection", "Terminates open connections.", Client(client_fn!(connection::client_kill_cmd)),
         "ip:port | <[ID client-id] | [TYPE <NORMAL | MASTER | SLAVE | REPLICA | PUBSUB>] | [USER username] | \
          [ADDR ip:port] | [LADDR ip:port] | [SKIPME <YES | NO>]> [...]"),
     spec("client|no-evict", 3, ADMIN, NO_KEYS, "connection", "Sets the client eviction mode of the connection.",
-        Conn(ConnCmd::ClientNoEvict), "<ON | OFF>"),
+        Local(connection::client_no_evict), "<ON | OFF>"),
     spec("client|unblock", -3, ADMIN, NO_KEYS, "connection", "Unblocks a client blocked by a blocking command from a different connection.",
-        Conn(ConnCmd::ClientUnblock), "client-id [TIMEOUT | ERROR]"),
+        awaits!(connection::client_unblock_cmd), "client-id [TIMEOUT | ERROR]"),
     spec("client|setinfo", 4, CONN, NO_KEYS, "connection", "Sets information specific to the client or connection.",
-        Conn(ConnCmd::ClientSetInfo), "<LIB-NAME libname | LIB-VER libver>"),
+        Local(connection::client_setinfo_cmd), "<LIB-NAME libname | LIB-VER libver>"),
 ];
 
 #[rustfmt::skip]
 static CONFIG_SUBS: &[CommandSpec] = &[
     spec("config|get", -3, ADMIN, NO_KEYS, "server", "Returns the effective values of configuration parameters.",
-        Conn(ConnCmd::ConfigGet), "parameter [parameter ...]"),
-    spec("config|set", -4, ADMIN, NO_KEYS, "server", "Sets configuration parameters in-flight.", Conn(ConnCmd::ConfigSet),
+        Local(config::config_get), "parameter [parameter ...]"),
+    spec("config|set", -4, ADMIN, NO_KEYS, "server", "Sets configuration parameters in-flight.", awaits!(config::config_set),
         "parameter value [parameter value ...]"),
-    spec("config|resetstat", 2, ADMIN, NO_KEYS, "server", "Resets the server's statistics.", Conn(ConnCmd::ConfigResetStat), ""),
+    spec("config|resetstat", 2, ADMIN, NO_KEYS, "server", "Resets the server's statistics.", awaits!(config::config_resetstat), ""),
 ];
 
 #[rustfmt::skip]
 static COMMAND_SUBS: &[CommandSpec] = &[
-    spec("command|count", 2, SERVER, NO_KEYS, "server", "Returns a count of commands.", Conn(ConnCmd::CommandCount), ""),
+    spec("command|count", 2, SERVER, NO_KEYS, "server", "Returns a count of commands.", Local(introspection::command_count), ""),
     spec("command|info", -2, SERVER, NO_KEYS, "server", "Returns information about one, multiple or all commands.",
-        Conn(ConnCmd::CommandInfo), "[command-name [command-name ...]]"),
+        Local(introspection::command_info_cmd), "[command-name [command-name ...]]"),
     spec("command|docs", -2, SERVER, NO_KEYS, "server", "Returns documentary information about one, multiple or all commands.",
-        Conn(ConnCmd::CommandDocs), "[command-name [command-name ...]]"),
-    spec("command|list", -2, SERVER, NO_KEYS, "server", "Returns a list of command names.", Conn(ConnCmd::CommandList),
+        Local(introspection::command_docs_cmd), "[command-name [command-name ...]]"),
+    spec("command|list", -2, SERVER, NO_KEYS, "server", "Returns a list of command names.", Local(introspection::command_list_cmd),
         "[FILTERBY <MODULE module-name | ACLCAT category | PATTERN pattern>]"),
     spec("command|getkeys", -3, SERVER, NO_KEYS, "server", "Extracts the key names from an arbitrary command.",
-        Conn(ConnCmd::CommandGetKeys), "command [arg [arg ...]]"),
+        Local(introspection::command_getkeys_cmd), "command [arg [arg ...]]"),
     spec("command|getkeysandflags", -3, SERVER, NO_KEYS, "server", "Extracts the key names and access flags for an arbitrary command.",
-        Conn(ConnCmd::CommandGetKeysAndFlags), "command [arg [arg ...]]"),
+        Local(introspection::command_getkeysandflags), "command [arg [arg ...]]"),
 ];
 
 const EVAL_FLAGS: &[&str] = &[
@@ -164,7 +184,7 @@ static SCRIPT_SUBS: &[CommandSpec] = &[
         NO_KEYS,
         "scripting",
         "Loads a server-side Lua script to the script cache.",
-        Conn(ConnCmd::ScriptLoad),
+        awaits!(scripting::script_load),
         "script",
     ),
     spec(
@@ -174,7 +194,7 @@ static SCRIPT_SUBS: &[CommandSpec] = &[
         NO_KEYS,
         "scripting",
         "Determines whether server-side Lua scripts exist in the script cache.",
-        Conn(ConnCmd::ScriptExists),
+        awaits!(scripting::script_exists),
         "sha1 [sha1 ...]",
     ),
     spec(
@@ -184,7 +204,7 @@ static SCRIPT_SUBS: &[CommandSpec] = &[
         NO_KEYS,
         "scripting",
         "Removes all server-side Lua scripts from the script cache.",
-        Conn(ConnCmd::ScriptFlush),
+        awaits!(scripting::script_flush),
         "[ASYNC | SYNC]",
     ),
     spec(
@@ -194,7 +214,7 @@ static SCRIPT_SUBS: &[CommandSpec] = &[
         NO_KEYS,
         "scripting",
         "Terminates a server-side Lua script during execution.",
-        Conn(ConnCmd::ScriptKill),
+        awaits!(scripting::script_kill),
         "",
     ),
     spec(
@@ -204,7 +224,7 @@ static SCRIPT_SUBS: &[CommandSpec] = &[
         NO_KEYS,
         "scripting",
         "Returns helpful text about the different subcommands.",
-        Conn(ConnCmd::ScriptHelp),
+        awaits!(scripting::script_help),
         "",
     ),
 ];
@@ -217,7 +237,7 @@ static FUNCTION_SUBS: &[CommandSpec] = &[
         NO_KEYS,
         "scripting",
         "Creates a library.",
-        Conn(ConnCmd::FunctionLoad),
+        awaits!(scripting::function_load),
         "[REPLACE] function-code",
     ),
     spec(
@@ -227,7 +247,7 @@ static FUNCTION_SUBS: &[CommandSpec] = &[
         NO_KEYS,
         "scripting",
         "Deletes a library and its functions.",
-        Conn(ConnCmd::FunctionDelete),
+        awaits!(scripting::function_delete),
         "library-name",
     ),
     spec(
@@ -237,7 +257,7 @@ static FUNCTION_SUBS: &[CommandSpec] = &[
         NO_KEYS,
         "scripting",
         "Deletes all libraries and functions.",
-        Conn(ConnCmd::FunctionFlush),
+        awaits!(scripting::function_flush),
         "[ASYNC | SYNC]",
     ),
     spec(
@@ -247,7 +267,7 @@ static FUNCTION_SUBS: &[CommandSpec] = &[
         NO_KEYS,
         "scripting",
         "Returns information about all libraries.",
-        Conn(ConnCmd::FunctionList),
+        awaits!(scripting::function_list_cmd),
         "[LIBRARYNAME library-name-pattern] [WITHCODE]",
     ),
     spec(
@@ -257,7 +277,7 @@ static FUNCTION_SUBS: &[CommandSpec] = &[
         NO_KEYS,
         "scripting",
         "Dumps all libraries into a serialized binary payload.",
-        Conn(ConnCmd::FunctionDump),
+        awaits!(scripting::function_dump),
         "",
     ),
     spec(
@@ -267,7 +287,7 @@ static FUNCTION_SUBS: &[CommandSpec] = &[
         NO_KEYS,
         "scripting",
         "Restores all libraries from a payload.",
-        Conn(ConnCmd::FunctionRestore),
+        awaits!(scripting::function_restore),
         "serialized-value [FLUSH | APPEND | REPLACE]",
     ),
     spec(
@@ -277,7 +297,7 @@ static FUNCTION_SUBS: &[CommandSpec] = &[
         NO_KEYS,
         "scripting",
         "Returns information about a function during execution.",
-        Conn(ConnCmd::FunctionStats),
+        awaits!(scripting::function_stats),
         "",
     ),
     spec(
@@ -287,7 +307,7 @@ static FUNCTION_SUBS: &[CommandSpec] = &[
         NO_KEYS,
         "scripting",
         "Terminates a function during execution.",
-        Conn(ConnCmd::FunctionKill),
+        awaits!(scripting::function_kill),
         "",
     ),
     spec(
@@ -297,7 +317,7 @@ static FUNCTION_SUBS: &[CommandSpec] = &[
         NO_KEYS,
         "scripting",
         "Returns helpful text about the different subcommands.",
-        Conn(ConnCmd::FunctionHelp),
+        awaits!(scripting::function_help),
         "",
     ),
 ];
@@ -416,7 +436,7 @@ static PUBSUB_SUBS: &[CommandSpec] = &[
         NO_KEYS,
         "pubsub",
         "Returns the active channels.",
-        Conn(ConnCmd::PubsubChannels),
+        awaits!(pubsub::pubsub_channels),
         "[pattern]",
     ),
     spec(
@@ -426,7 +446,7 @@ static PUBSUB_SUBS: &[CommandSpec] = &[
         NO_KEYS,
         "pubsub",
         "Returns a count of subscribers to channels.",
-        Conn(ConnCmd::PubsubNumsub),
+        awaits!(pubsub::pubsub_numsub),
         "[channel [channel ...]]",
     ),
     spec(
@@ -436,7 +456,7 @@ static PUBSUB_SUBS: &[CommandSpec] = &[
         NO_KEYS,
         "pubsub",
         "Returns a count of unique pattern subscriptions.",
-        Conn(ConnCmd::PubsubNumpat),
+        awaits!(pubsub::pubsub_numpat),
         "",
     ),
     spec(
@@ -446,7 +466,7 @@ static PUBSUB_SUBS: &[CommandSpec] = &[
         NO_KEYS,
         "pubsub",
         "Returns the active shard channels.",
-        Conn(ConnCmd::PubsubShardChannels),
+        awaits!(pubsub::pubsub_channels),
         "[pattern]",
     ),
     spec(
@@ -456,7 +476,7 @@ static PUBSUB_SUBS: &[CommandSpec] = &[
         NO_KEYS,
         "pubsub",
         "Returns the count of subscribers of shard channels.",
-        Conn(ConnCmd::PubsubShardNumsub),
+        awaits!(pubsub::pubsub_shardnumsub),
         "[shardchannel [shardchannel ...]]",
     ),
     spec(
@@ -466,7 +486,7 @@ static PUBSUB_SUBS: &[CommandSpec] = &[
         NO_KEYS,
         "pubsub",
         "Returns helpful text about the different subcommands.",
-        Conn(ConnCmd::PubsubHelp),
+        Local(pubsub::pubsub_help),
         "",
     ),
 ];
@@ -487,16 +507,16 @@ static MEMORY_SUBS: &[CommandSpec] = &[
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
     // Connection and server.
-    spec("ping", -1, CONN, NO_KEYS, "connection", "Returns the server's liveliness response.", Conn(ConnCmd::Ping), "[message]"),
-    spec("echo", 2, CONN, NO_KEYS, "connection", "Returns the given string.", Conn(ConnCmd::Echo), "message"),
-    spec("hello", -1, NOAUTH, NO_KEYS, "connection", "Handshakes with the Redis server.", Conn(ConnCmd::Hello),
+    spec("ping", -1, CONN, NO_KEYS, "connection", "Returns the server's liveliness response.", Now(connection::ping), "[message]"),
+    spec("echo", 2, CONN, NO_KEYS, "connection", "Returns the given string.", Now(connection::echo), "message"),
+    spec("hello", -1, NOAUTH, NO_KEYS, "connection", "Handshakes with the Redis server.", Local(connection::hello_cmd),
         "[protover [AUTH username password] [SETNAME clientname]]"),
-    spec("quit", -1, NOAUTH, NO_KEYS, "connection", "Closes the connection.", Conn(ConnCmd::Quit), ""),
-    spec("reset", 1, NOAUTH, NO_KEYS, "connection", "Resets the connection.", Conn(ConnCmd::Reset), ""),
-    spec("select", 2, CONN, NO_KEYS, "connection", "Changes the selected database.", Conn(ConnCmd::Select), "index"),
-    spec("auth", -2, NOAUTH, NO_KEYS, "connection", "Authenticates the connection.", Conn(ConnCmd::Auth), "[username] password"),
+    spec("quit", -1, NOAUTH, NO_KEYS, "connection", "Closes the connection.", Client(client_fn!(connection::quit)), ""),
+    spec("reset", 1, NOAUTH, NO_KEYS, "connection", "Resets the connection.", Local(connection::reset_cmd), ""),
+    spec("select", 2, CONN, NO_KEYS, "connection", "Changes the selected database.", Local(connection::select), "index"),
+    spec("auth", -2, NOAUTH, NO_KEYS, "connection", "Authenticates the connection.", Local(connection::auth_cmd), "[username] password"),
     container("client", "connection", "A container for client connection commands.", CLIENT_SUBS),
-    spec("info", -1, SERVER, NO_KEYS, "server", "Returns information and statistics about the server.", Conn(ConnCmd::Info),
+    spec("info", -1, SERVER, NO_KEYS, "server", "Returns information and statistics about the server.", awaits!(info::info),
         "[section [section ...]]"),
     container("config", "server", "A container for server configuration commands.", CONFIG_SUBS),
     CommandSpec {
@@ -508,17 +528,17 @@ pub static COMMANDS: &[CommandSpec] = &[
         summary: "Returns detailed information about all commands.",
         since: "2.8.13",
         syntax: "",
-        exec: Conn(ConnCmd::Command),
+        exec: Local(introspection::command),
         subcommands: COMMAND_SUBS,
     },
-    spec("dbsize", 1, &["readonly", "fast"], NO_KEYS, "server", "Returns the number of keys in the database.", Conn(ConnCmd::Dbsize), ""),
-    spec("flushdb", -1, WD, NO_KEYS, "server", "Removes all keys from the current database.", Conn(ConnCmd::FlushDb), "[ASYNC | SYNC]"),
-    spec("flushall", -1, WD, NO_KEYS, "server", "Removes all keys from all databases.", Conn(ConnCmd::FlushAll), "[ASYNC | SYNC]"),
-    spec("time", 1, CONN, NO_KEYS, "server", "Returns the server time.", Conn(ConnCmd::Time), ""),
+    spec("dbsize", 1, &["readonly", "fast"], NO_KEYS, "server", "Returns the number of keys in the database.", awaits!(keyspace::dbsize), ""),
+    spec("flushdb", -1, WD, NO_KEYS, "server", "Removes all keys from the current database.", awaits!(keyspace::flushdb), "[ASYNC | SYNC]"),
+    spec("flushall", -1, WD, NO_KEYS, "server", "Removes all keys from all databases.", awaits!(keyspace::flushall), "[ASYNC | SYNC]"),
+    spec("time", 1, CONN, NO_KEYS, "server", "Returns the server time.", Local(server::time), ""),
     spec("shutdown", -1, &["admin", "noscript", "loading", "stale", "no_multi", "allow_busy"], NO_KEYS, "server",
-        "Synchronously saves the database(s) to disk and shuts down the Redis server.", Conn(ConnCmd::Shutdown),
+        "Synchronously saves the database(s) to disk and shuts down the Redis server.", Local(server::shutdown),
         "[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]"),
-    spec("lastsave", 1, CONN, NO_KEYS, "server", "Returns the Unix timestamp of the last successful save to disk.", Conn(ConnCmd::Lastsave), ""),
+    spec("lastsave", 1, CONN, NO_KEYS, "server", "Returns the Unix timestamp of the last successful save to disk.", Local(server::lastsave), ""),
     // Lists.
     spec("lpush", -3, WF, KEY1, "list", "Prepends one or more elements to a list. Creates the key if it doesn't exist.",
         Shard(lists::lpush), "key element [element ...]"),
@@ -552,41 +572,41 @@ pub static COMMANDS: &[CommandSpec] = &[
         Multi(lists::lmpop, cross!(lists::lmpop_across)), "numkeys key [key ...] <LEFT | RIGHT> [COUNT count]"),
     spec("blpop", -3, &["write", "noscript", "blocking"], KEYS_TIMEOUT, "list",
         "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
-        Conn(ConnCmd::Blpop), "key [key ...] timeout"),
+        Client(|c, a| Box::pin(list_blocking::run(c, ListCmd::Blpop, a))), "key [key ...] timeout"),
     spec("brpop", -3, &["write", "noscript", "blocking"], KEYS_TIMEOUT, "list",
         "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
-        Conn(ConnCmd::Brpop), "key [key ...] timeout"),
+        Client(|c, a| Box::pin(list_blocking::run(c, ListCmd::Brpop, a))), "key [key ...] timeout"),
     spec("blmpop", -5, &["write", "blocking", "movablekeys"], NUMKEYS2, "list",
         "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
-        Conn(ConnCmd::Blmpop), "timeout numkeys key [key ...] <LEFT | RIGHT> [COUNT count]"),
+        Client(|c, a| Box::pin(list_blocking::run(c, ListCmd::Blmpop, a))), "timeout numkeys key [key ...] <LEFT | RIGHT> [COUNT count]"),
     spec("blmove", 6, &["write", "denyoom", "noscript", "blocking"], KEYS12, "list",
         "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.",
-        Conn(ConnCmd::Blmove), "source destination <LEFT | RIGHT> <LEFT | RIGHT> timeout"),
+        Client(|c, a| Box::pin(list_blocking::run(c, ListCmd::Blmove, a))), "source destination <LEFT | RIGHT> <LEFT | RIGHT> timeout"),
     spec("brpoplpush", 4, &["write", "denyoom", "noscript", "blocking"], KEYS12, "list",
         "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.",
-        Conn(ConnCmd::Brpoplpush), "source destination timeout"),
+        Client(|c, a| Box::pin(list_blocking::run(c, ListCmd::Brpoplpush, a))), "source destination timeout"),
     // Transactions.
-    spec("multi", 1, TX_FLAGS, NO_KEYS, "transactions", "Starts a transaction.", Conn(ConnCmd::Multi), ""),
+    spec("multi", 1, TX_FLAGS, NO_KEYS, "transactions", "Starts a transaction.", Local(transaction::multi), ""),
     spec("exec", 1, &["noscript", "loading", "stale", "skip_slowlog"], NO_KEYS, "transactions",
-        "Executes all commands in a transaction.", Conn(ConnCmd::Exec), ""),
-    spec("discard", 1, TX_FLAGS, NO_KEYS, "transactions", "Discards a transaction.", Conn(ConnCmd::Discard), ""),
+        "Executes all commands in a transaction.", awaits!(transaction::exec_cmd), ""),
+    spec("discard", 1, TX_FLAGS, NO_KEYS, "transactions", "Discards a transaction.", Local(transaction::discard), ""),
     spec("watch", -2, TX_FLAGS, ALL_KEYS, "transactions",
-        "Monitors changes to keys to determine the execution of a transaction.", Conn(ConnCmd::Watch), "key [key ...]"),
+        "Monitors changes to keys to determine the execution of a transaction.", awaits!(transaction::watch_cmd), "key [key ...]"),
     spec("unwatch", 1, TX_FLAGS, NO_KEYS, "transactions", "Forgets about watched keys of a transaction.",
-        Conn(ConnCmd::Unwatch), ""),
+        Local(transaction::unwatch_cmd), ""),
     // Scripting.
-    spec("eval", -3, EVAL_FLAGS, NUMKEYS2, "scripting", "Executes a server-side Lua script.", Conn(ConnCmd::Eval),
+    spec("eval", -3, EVAL_FLAGS, NUMKEYS2, "scripting", "Executes a server-side Lua script.", awaits!(scripting::eval),
         "script numkeys [key [key ...]] [arg [arg ...]]"),
     spec("evalsha", -3, EVAL_FLAGS, NUMKEYS2, "scripting", "Executes a server-side Lua script by SHA1 digest.",
-        Conn(ConnCmd::EvalSha), "sha1 numkeys [key [key ...]] [arg [arg ...]]"),
+        awaits!(scripting::evalsha), "sha1 numkeys [key [key ...]] [arg [arg ...]]"),
     spec("eval_ro", -3, EVAL_RO_FLAGS, NUMKEYS2, "scripting", "Executes a read-only server-side Lua script.",
-        Conn(ConnCmd::EvalRo), "script numkeys [key [key ...]] [arg [arg ...]]"),
+        awaits!(scripting::eval_ro), "script numkeys [key [key ...]] [arg [arg ...]]"),
     spec("evalsha_ro", -3, EVAL_RO_FLAGS, NUMKEYS2, "scripting", "Executes a read-only server-side Lua script by SHA1 digest.",
-        Conn(ConnCmd::EvalShaRo), "sha1 numkeys [key [key ...]] [arg [arg ...]]"),
+        awaits!(scripting::evalsha_ro), "sha1 numkeys [key [key ...]] [arg [arg ...]]"),
     container("script", "scripting", "A container for Lua scripts management commands.", SCRIPT_SUBS),
-    spec("fcall", -3, EVAL_FLAGS, NUMKEYS2, "scripting", "Invokes a function.", Conn(ConnCmd::Fcall),
+    spec("fcall", -3, EVAL_FLAGS, NUMKEYS2, "scripting", "Invokes a function.", awaits!(scripting::fcall_cmd),
         "function numkeys [key [key ...]] [arg [arg ...]]"),
-    spec("fcall_ro", -3, EVAL_RO_FLAGS, NUMKEYS2, "scripting", "Invokes a read-only function.", Conn(ConnCmd::FcallRo),
+    spec("fcall_ro", -3, EVAL_RO_FLAGS, NUMKEYS2, "scripting", "Invokes a read-only function.", awaits!(scripting::fcall_ro),
         "function numkeys [key [key ...]] [arg [arg ...]]"),
     container("function", "scripting", "A container for function commands.", FUNCTION_SUBS),
     // Sorted sets.
@@ -633,13 +653,13 @@ pub static COMMANDS: &[CommandSpec] = &[
         Multi(zsets::zmpop, cross!(zsets::zmpop_across)), "numkeys key [key ...] <MIN | MAX> [COUNT count]"),
     spec("bzpopmin", -3, &["write", "noscript", "blocking", "fast"], KEYS_TIMEOUT, "sorted_set",
         "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.",
-        Conn(ConnCmd::Bzpopmin), "key [key ...] timeout"),
+        Client(|c, a| Box::pin(zset_blocking::run(c, ZsetCmd::Bzpopmin, a))), "key [key ...] timeout"),
     spec("bzpopmax", -3, &["write", "noscript", "blocking", "fast"], KEYS_TIMEOUT, "sorted_set",
         "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.",
-        Conn(ConnCmd::Bzpopmax), "key [key ...] timeout"),
+        Client(|c, a| Box::pin(zset_blocking::run(c, ZsetCmd::Bzpopmax, a))), "key [key ...] timeout"),
     spec("bzmpop", -5, &["write", "blocking", "movablekeys"], NUMKEYS2, "sorted_set",
         "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.",
-        Conn(ConnCmd::Bzmpop), "timeout numkeys key [key ...] <MIN | MAX> [COUNT count]"),
+        Client(|c, a| Box::pin(zset_blocking::run(c, ZsetCmd::Bzmpop, a))), "timeout numkeys key [key ...] <MIN | MAX> [COUNT count]"),
     // Streams.
     spec("xadd", -5, WF, KEY1, "stream", "Appends a new message to a stream. Creates the key if it doesn't exist.", Shard(streams::xadd),
         "key [NOMKSTREAM] [<MAXLEN | MINID> [= | ~] threshold [LIMIT count]] <* | id> field value [field value ...]"),
@@ -656,10 +676,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         "key last-id [ENTRIESADDED entries-added] [MAXDELETEDID max-deleted-id]"),
     spec("xread", -4, &["readonly", "blocking", "movablekeys"], STREAMS, "stream",
         "Returns messages from multiple streams with IDs greater than the ones requested. Blocks until a message is available otherwise.",
-        Conn(ConnCmd::Xread), "[COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]"),
+        Client(client_fn!(stream_read::xread)), "[COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]"),
     spec("xreadgroup", -7, &["write", "blocking", "movablekeys"], STREAMS, "stream",
         "Returns new or historical messages from a stream for a consumer in a group. Blocks until a message is available otherwise.",
-        Conn(ConnCmd::Xreadgroup), "GROUP group consumer [COUNT count] [BLOCK milliseconds] [NOACK] STREAMS key [key ...] id [id ...]"),
+        Client(client_fn!(stream_read::xreadgroup)), "GROUP group consumer [COUNT count] [BLOCK milliseconds] [NOACK] STREAMS key [key ...] id [id ...]"),
     container("xgroup", "stream", "A container for consumer groups commands.", XGROUP_SUBS),
     spec("xack", -4, WDF, KEY1, "stream", "Returns the number of messages that were successfully acknowledged by the consumer group member of a stream.",
         Shard(stream_groups::xack), "key group id [id ...]"),
@@ -672,26 +692,26 @@ pub static COMMANDS: &[CommandSpec] = &[
         Shard(stream_groups::xautoclaim), "key group consumer min-idle-time start [COUNT count] [JUSTID]"),
     container("xinfo", "stream", "A container for stream introspection commands.", XINFO_SUBS),
     // Pub/sub.
-    spec("subscribe", -2, SUB, NO_KEYS, "pubsub", "Listens for messages published to channels.", Conn(ConnCmd::Subscribe),
+    spec("subscribe", -2, SUB, NO_KEYS, "pubsub", "Listens for messages published to channels.", Local(pubsub::subscribe_cmd),
         "channel [channel ...]"),
-    spec("unsubscribe", -1, SUB, NO_KEYS, "pubsub", "Stops listening to messages posted to channels.", Conn(ConnCmd::Unsubscribe),
+    spec("unsubscribe", -1, SUB, NO_KEYS, "pubsub", "Stops listening to messages posted to channels.", Local(pubsub::unsubscribe_cmd),
         "[channel [channel ...]]"),
     spec("psubscribe", -2, SUB, NO_KEYS, "pubsub", "Listens for messages published to channels that match one or more patterns.",
-        Conn(ConnCmd::Psubscribe), "pattern [pattern ...]"),
+        Local(pubsub::psubscribe_cmd), "pattern [pattern ...]"),
     spec("punsubscribe", -1, SUB, NO_KEYS, "pubsub", "Stops listening to messages published to channels that match one or more patterns.",
-        Conn(ConnCmd::Punsubscribe), "[pattern [pattern ...]]"),
-    spec("ssubscribe", -2, SUB, ALL_KEYS, "pubsub", "Listens for messages published to shard channels.", Conn(ConnCmd::Ssubscribe),
+        Local(pubsub::punsubscribe_cmd), "[pattern [pattern ...]]"),
+    spec("ssubscribe", -2, SUB, ALL_KEYS, "pubsub", "Listens for messages published to shard channels.", Local(pubsub::ssubscribe_cmd),
         "shardchannel [shardchannel ...]"),
     spec("sunsubscribe", -1, SUB, ALL_KEYS, "pubsub", "Stops listening to messages posted to shard channels.",
-        Conn(ConnCmd::Sunsubscribe), "[shardchannel [shardchannel ...]]"),
-    spec("publish", 3, PUB, NO_KEYS, "pubsub", "Posts a message to a channel.", Conn(ConnCmd::Publish), "channel message"),
-    spec("spublish", 3, PUB, KEY1, "pubsub", "Post a message to a shard channel", Conn(ConnCmd::Spublish), "shardchannel message"),
+        Local(pubsub::sunsubscribe_cmd), "[shardchannel [shardchannel ...]]"),
+    spec("publish", 3, PUB, NO_KEYS, "pubsub", "Posts a message to a channel.", Unordered(client_fn!(pubsub::publish_cmd)), "channel message"),
+    spec("spublish", 3, PUB, KEY1, "pubsub", "Post a message to a shard channel", Unordered(client_fn!(pubsub::spublish_cmd)), "shardchannel message"),
     container("pubsub", "pubsub", "A container for Pub/Sub commands.", PUBSUB_SUBS),
     // Keys.
-    spec("keys", 2, R, NO_KEYS, "keyspace", "Returns all key names that match a pattern.", Conn(ConnCmd::Keys), "pattern"),
-    spec("scan", -2, R, NO_KEYS, "keyspace", "Iterates over the key names in the database.", Conn(ConnCmd::Scan),
+    spec("keys", 2, R, NO_KEYS, "keyspace", "Returns all key names that match a pattern.", awaits!(keyspace::keys), "pattern"),
+    spec("scan", -2, R, NO_KEYS, "keyspace", "Iterates over the key names in the database.", awaits!(keyspace::scan),
         "cursor [MATCH pattern] [COUNT count] [TYPE type]"),
-    spec("randomkey", 1, R, NO_KEYS, "keyspace", "Returns a random key name from the database.", Conn(ConnCmd::RandomKey), ""),
+    spec("randomkey", 1, R, NO_KEYS, "keyspace", "Returns a random key name from the database.", awaits!(keyspace::random_key), ""),
     spec("del", -2, WD, ALL_KEYS, "keyspace", "Deletes one or more keys.", Multi(keys::del, cross!(keys::del_across)), "key [key ...]"),
     spec("unlink", -2, WDF, ALL_KEYS, "keyspace", "Asynchronously deletes one or more keys.", Multi(keys::del, cross!(keys::del_across)), "key [key ...]"),
     spec("exists", -2, RF, ALL_KEYS, "keyspace", "Determines whether one or more keys exist.", Multi(keys::exists, cross!(keys::exists_across)),

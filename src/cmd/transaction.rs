@@ -18,13 +18,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::args::Error;
+use super::exec::Client;
 use super::table::CommandSpec;
-use super::{run_shard, ConnCmd, Exec};
+use super::{session, CmdResult};
 use crate::resp::args::OwnedArgv;
 use crate::resp::parse::parse_i64;
 use crate::resp::Out;
 use crate::server::connection::{Flow, Session};
-use crate::shard::dispatch::OwnedCommand;
 use crate::shard::locks::DbKey;
 use crate::shard::route::{group_by_shard, shard_of};
 use crate::shard::txn::Txn;
@@ -95,49 +95,50 @@ impl TxState {
 /// Whether a command runs at once even inside MULTI (Redis's list).
 pub fn runs_inside_multi(spec: &CommandSpec) -> bool {
     matches!(
-        spec.exec,
-        Exec::Conn(
-            ConnCmd::Exec
-                | ConnCmd::Discard
-                | ConnCmd::Multi
-                | ConnCmd::Watch
-                | ConnCmd::Quit
-                | ConnCmd::Reset
-        )
+        spec.name,
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
     )
 }
 
-pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Result<(), Error> {
-    match cmd {
-        ConnCmd::Multi => {
-            if s.tx.in_multi() {
-                return Err(Error::msg("ERR MULTI calls can not be nested"));
-            }
-            s.tx.queue = Some(Queue::default());
-            s.out.ok();
-        }
-        ConnCmd::Discard => {
-            if s.tx.queue.take().is_none() {
-                return Err(Error::msg("ERR DISCARD without MULTI"));
-            }
-            unwatch(s);
-            s.out.ok();
-        }
-        ConnCmd::Watch => {
-            if s.tx.in_multi() {
-                return Err(Error::msg("ERR WATCH inside MULTI is not allowed"));
-            }
-            watch(s, &argv[1..]).await;
-            s.out.ok();
-        }
-        ConnCmd::Unwatch => {
-            unwatch(s);
-            s.out.ok();
-        }
-        ConnCmd::Exec => exec(s).await?,
-        _ => unreachable!("not a transaction command: {cmd:?}"),
+pub fn multi(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
+    let s = session(c);
+    if s.tx.in_multi() {
+        return Err(Error::msg("ERR MULTI calls can not be nested"));
     }
+    s.tx.queue = Some(Queue::default());
+    s.out.ok();
     Ok(())
+}
+
+pub fn discard(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
+    let s = session(c);
+    if s.tx.queue.take().is_none() {
+        return Err(Error::msg("ERR DISCARD without MULTI"));
+    }
+    unwatch(s);
+    s.out.ok();
+    Ok(())
+}
+
+pub async fn watch_cmd(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    let s = session(c);
+    if s.tx.in_multi() {
+        return Err(Error::msg("ERR WATCH inside MULTI is not allowed"));
+    }
+    watch(s, &argv[1..]).await;
+    s.out.ok();
+    Ok(())
+}
+
+pub fn unwatch_cmd(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
+    let s = session(c);
+    unwatch(s);
+    s.out.ok();
+    Ok(())
+}
+
+pub async fn exec_cmd(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
+    exec(session(c)).await
 }
 
 async fn watch(s: &mut Session, keys: &[&[u8]]) {
@@ -211,7 +212,7 @@ async fn exec(s: &mut Session) -> Result<(), Error> {
     for cmd in &queue.cmds {
         let argv = cmd.args.argv();
         keys.extend(cmd.spec.keys_of(&argv).iter().map(|k| (db, (*k).into())));
-        if matches!(cmd.spec.exec, Exec::Conn(ConnCmd::Select)) {
+        if cmd.spec.name == "select" {
             if let Some(n) = parse_i64(argv[1]).filter(|&n| n >= 0) {
                 db = n as usize;
             }
@@ -258,42 +259,11 @@ async fn exec(s: &mut Session) -> Result<(), Error> {
     Ok(())
 }
 
-/// Runs one queued command inside EXEC's transaction.
+/// Runs one queued command inside EXEC's transaction, through the one
+/// executor: the transaction holds its keys, so it never waits, and nothing
+/// in it blocks.
 async fn run_queued(s: &mut Session, cmd: &Queued) -> Flow {
     let argv = cmd.args.argv();
-    let shards = s.core.cores();
-    let db = s.db;
-    match cmd.spec.exec {
-        Exec::Shard(f) | Exec::Multi(f, _) => {
-            let keys = cmd.spec.keys_of(&argv);
-            let mut targets = keys.iter().map(|k| shard_of(k, shards));
-            let first = targets.next();
-            let single = targets.all(|t| Some(t) == first);
-            if let (Exec::Multi(_, across), false) = (cmd.spec.exec, single) {
-                let core = s.core.clone();
-                let txn = s.tx.exec.as_mut();
-                super::cross::run(&core, txn, across, db, &argv, &mut s.out).await;
-                return Flow::Continue;
-            }
-            let proto = s.proto();
-            let owned = OwnedCommand::new(f, db, &argv, &[]);
-            let step = move |core: &crate::shard::dispatch::Core| {
-                core.with_ctx(db, |ctx| {
-                    let mut out = Out::new(proto);
-                    run_shard(owned.run, ctx, &owned.args.argv(), &mut out);
-                    out.buf
-                })
-            };
-            let bytes = match (first, s.tx.exec.as_ref()) {
-                (Some(target), Some(txn)) => txn.run(target, step).await,
-                // A keyless command runs here, outside the locks.
-                _ => s.core.run_on(s.core.id, step).await,
-            };
-            s.out.buf.extend_from_slice(&bytes);
-            Flow::Continue
-        }
-        // Boxed: EXEC itself is a connection command, so the future nests.
-        Exec::Conn(c) => Box::pin(super::connection::run(s, c, &argv)).await,
-        Exec::Container => unreachable!("queued commands are resolved"),
-    }
+    // Boxed: EXEC itself runs through the executor, so the future nests.
+    Box::pin(super::exec::call(s, cmd.spec, &argv)).await
 }

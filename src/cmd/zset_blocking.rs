@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use super::args::Error;
 use super::blocking::{self, parse_timeout, Answer, Attempt, Blocking, Wake, Wants};
+use super::exec::Client;
 use super::zsets::{self, parse_mpop};
-use super::{ConnCmd, Ctx};
+use super::Ctx;
 use crate::resp::Out;
-use crate::server::connection::{Flow, Session};
+use crate::server::connection::Flow;
 use crate::shard::blocking::{Round, Waiter};
 use crate::shard::dispatch::{Core, ReplyTo};
 use crate::shard::txn::Txn;
@@ -44,32 +45,40 @@ impl Wants for ZsetWants {
     }
 }
 
+/// The blocking commands of this family, as the table names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ZsetCmd {
+    Bzpopmin,
+    Bzpopmax,
+    Bzmpop,
+}
+
 /// A parsed BZPOPMIN / BZPOPMAX / BZMPOP.
 struct Request {
-    cmd: ConnCmd,
+    cmd: ZsetCmd,
     keys: Vec<Vec<u8>>,
     wants: ZsetWants,
     timeout: Option<Duration>,
 }
 
-fn parse(cmd: ConnCmd, argv: &[&[u8]]) -> Result<Request, Error> {
+fn parse(cmd: ZsetCmd, argv: &[&[u8]]) -> Result<Request, Error> {
     let owned = |keys: &[&[u8]]| keys.iter().map(|k| k.to_vec()).collect::<Vec<_>>();
     Ok(match cmd {
-        ConnCmd::Bzpopmin | ConnCmd::Bzpopmax => {
+        ZsetCmd::Bzpopmin | ZsetCmd::Bzpopmax => {
             let last = argv.len() - 1;
             let timeout = parse_timeout(argv[last])?;
             Request {
                 cmd,
                 keys: owned(&argv[1..last]),
                 wants: ZsetWants {
-                    max: cmd == ConnCmd::Bzpopmax,
+                    max: cmd == ZsetCmd::Bzpopmax,
                     count: 1,
                 },
                 timeout,
             }
         }
         // BZMPOP checks numkeys, MIN|MAX and COUNT before the timeout.
-        ConnCmd::Bzmpop => {
+        ZsetCmd::Bzmpop => {
             let m = parse_mpop(&argv[2..])?;
             let timeout = parse_timeout(argv[1])?;
             Request {
@@ -82,16 +91,15 @@ fn parse(cmd: ConnCmd, argv: &[&[u8]]) -> Result<Request, Error> {
                 timeout,
             }
         }
-        _ => unreachable!("not a blocking sorted set pop: {cmd:?}"),
     })
 }
 
 /// Runs BZPOPMIN, BZPOPMAX or BZMPOP.
-pub async fn run(s: &mut Session, cmd: ConnCmd, argv: &[&[u8]]) -> Flow {
+pub async fn run(c: &mut dyn Client, cmd: ZsetCmd, argv: &[&[u8]]) -> Flow {
     match parse(cmd, argv) {
-        Ok(req) => blocking::run(s, req).await,
+        Ok(req) => blocking::run(c, req).await,
         Err(e) => {
-            s.out.error(&e.0);
+            c.out().error(&e.0);
             Flow::Continue
         }
     }
@@ -144,7 +152,7 @@ impl Blocking for Request {
 
     fn answer(&self, out: &mut Out, (key, items): Popped) {
         match self.cmd {
-            ConnCmd::Bzpopmin | ConnCmd::Bzpopmax => zsets::reply_bzpop(out, &key, &items),
+            ZsetCmd::Bzpopmin | ZsetCmd::Bzpopmax => zsets::reply_bzpop(out, &key, &items),
             _ => zsets::reply_mpop(out, &key, &items),
         }
     }

@@ -17,14 +17,14 @@ use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
 use super::convert::{lua_to_reply, number_text, reply_to_lua};
 use super::functions::{FunctionMeta, Libraries};
 use super::registry::{Script, Sha};
+use crate::cmd::exec::{self, Client, Running};
+use crate::cmd::spec::KeyPositions;
 use crate::cmd::table::{self, CommandSpec};
-use crate::cmd::{run_shard, ConnCmd, Exec};
+use crate::cmd::ShardFn;
 use crate::resp::{Out, Proto};
-use crate::shard::dispatch::{Core, OwnedCommand};
-use crate::shard::locks::LockMode;
-use crate::shard::route::shard_of;
+use crate::server::connection::{Flow, Session};
+use crate::shard::dispatch::Core;
 use crate::shard::txn::Txn;
-use smallvec::SmallVec;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 /// What a running script's `redis.call` needs.
@@ -46,6 +46,8 @@ pub struct CallCtx {
     pub roamed: bool,
     /// FCALL rather than EVAL (for SCRIPT KILL / FUNCTION KILL).
     pub function: bool,
+    /// The reply of the call running now.
+    pub out: Out,
 }
 
 pub struct Engine {
@@ -644,8 +646,9 @@ fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Value> {
     Ok(Value::Table(table))
 }
 
-/// `redis.call` / `redis.pcall`: runs one command for the script. Err(msg)
-/// inside the result is an error reply (its text).
+/// `redis.call` / `redis.pcall`: runs one command for the script, through
+/// the one executor (`cmd::exec::call`), with the script as its client.
+/// Err(msg) inside the result is an error reply (its text).
 fn call_command(
     lua: &Lua,
     ctx: &mut CallCtx,
@@ -689,51 +692,19 @@ fn call_command(
     if spec.has_flag("write") {
         core.shared.busy.wrote(core.id);
     }
-    if let Some(reply) = execute_here(ctx, spec, &refs) {
-        return reply_to_lua(lua, &reply, ctx.resp3);
-    }
-    let reply = core.block_on(execute(ctx, spec, &refs));
-    reply_to_lua(lua, &reply, ctx.resp3)
-}
-
-/// The common case, without a hop: a one-shard command on this core's keys,
-/// free of other transactions' locks (or held by the script's own). None
-/// when the command needs [`execute`].
-fn execute_here(ctx: &mut CallCtx, spec: &'static CommandSpec, argv: &[&[u8]]) -> Option<Vec<u8>> {
-    let (Exec::Shard(f) | Exec::Multi(f, _)) = spec.exec else {
-        return None;
-    };
-    let core = ctx.core.clone();
-    let shards = core.cores();
-    let keys = spec.keys_of(argv);
-    let mut keys = keys.iter().copied();
-    let first = keys.next();
-    let target = first.map_or(core.id, |k| shard_of(k, shards));
-    if target != core.id || keys.any(|k| shard_of(k, shards) != target) {
-        return None;
-    }
-    if first.is_some() && ctx.home != Some(core.id) {
-        return None;
-    }
-    let db = ctx.db;
-    let own = ctx.txn.as_ref().is_some_and(|t| t.holds(core.id));
-    if !own
-        && !core
-            .shard
-            .borrow()
-            .locks
-            .admits_plain(db, &spec.keys_of(argv))
-    {
-        return None;
-    }
-    let mut out = Out::new(if ctx.resp3 {
+    ctx.out.buf.clear();
+    ctx.out.proto = if ctx.resp3 {
         Proto::Resp3
     } else {
         Proto::Resp2
-    });
-    core.with_ctx(db, |c| run_shard(f, c, argv, &mut out));
-    core.serve_blocked();
-    Some(out.buf)
+    };
+    // A command on this core's free keys completes on the first poll; one
+    // that hops waits right here, handling this core's mailbox meanwhile.
+    core.block_on(exec::call(ctx, spec, &refs));
+    let reply = std::mem::take(&mut ctx.out.buf);
+    let value = reply_to_lua(lua, &reply, ctx.resp3);
+    ctx.out.buf = reply;
+    value
 }
 
 /// The command of `argv` as a script may call it.
@@ -754,163 +725,70 @@ fn resolve(argv: &[&[u8]]) -> Result<&'static CommandSpec, &'static str> {
     Ok(sub)
 }
 
-/// A command's reply when a script running without every shard held needs
-/// a key that a transaction holds: waiting could deadlock (this core does
-/// nothing else meanwhile, and the holder may need it), so the call fails.
-const KEY_BUSY: &[u8] =
-    b"-TRYAGAIN A key the script needs is held by a transaction in progress; run the script again\r\n";
+/// A script is a client of the executor (Redis's Lua client): its calls run
+/// in its transaction when it holds every shard, otherwise on its home core
+/// alone, where a call never waits for another transaction's lock (it
+/// answers TRYAGAIN instead; see `script`).
+impl Client for CallCtx {
+    fn core(&self) -> &Rc<Core> {
+        &self.core
+    }
 
-/// Runs one command for a script and returns its reply's bytes (in the
-/// script's protocol).
-async fn execute(ctx: &mut CallCtx, spec: &'static CommandSpec, argv: &[&[u8]]) -> Vec<u8> {
-    let proto = if ctx.resp3 {
-        Proto::Resp3
-    } else {
-        Proto::Resp2
-    };
-    let mut out = Out::new(proto);
-    let core = ctx.core.clone();
-    let db = ctx.db;
-    let keys = spec.keys_of(argv);
-    let shards = core.cores();
-    let mut targets = keys.iter().map(|k| shard_of(k, shards));
-    let first = targets.next();
-    let single = targets.all(|t| Some(t) == first);
-    if !keys.is_empty() && (!single || first != ctx.home) {
-        note_roam(ctx);
+    fn db(&self) -> usize {
+        self.db
     }
-    // Without every shard held, a command over keys of several shards
-    // would have to wait for their locks: refused (the script is marked
-    // and holds every shard from its next run).
-    let holds_all = ctx
-        .txn
-        .as_ref()
-        .is_some_and(|t| (0..shards).all(|s| t.holds(s)));
-    if !single && !holds_all && ctx.txn.is_none() {
-        return KEY_BUSY.to_vec();
-    }
-    match spec.exec {
-        Exec::Shard(f) | Exec::Multi(f, _) => {
-            if let (Exec::Multi(_, across), false) = (spec.exec, single) {
-                crate::cmd::cross::run(&core, ctx.txn.as_mut(), across, db, argv, &mut out).await;
-                return out.buf;
-            }
-            let target = first.unwrap_or(core.id);
-            let owned = OwnedCommand::new(f, db, argv, &[]);
-            match &ctx.txn {
-                Some(txn) if txn.holds(target) => {
-                    let step = move |core: &Core| {
-                        core.with_ctx(db, |c| {
-                            let mut o = Out::new(proto);
-                            run_shard(owned.run, c, &owned.args.argv(), &mut o);
-                            o.buf
-                        })
-                    };
-                    txn.run(target, step).await
-                }
-                _ => {
-                    let locks: Vec<Vec<u8>> = keys.iter().map(|k| k.to_vec()).collect();
-                    let step = move |core: &Core| {
-                        let keys: SmallVec<[&[u8]; 4]> = locks.iter().map(Vec::as_slice).collect();
-                        let free = core.shard.borrow().locks.admits_plain(db, &keys);
-                        free.then(|| {
-                            core.with_ctx(db, |c| {
-                                let mut o = Out::new(proto);
-                                run_shard(owned.run, c, &owned.args.argv(), &mut o);
-                                o.buf
-                            })
-                        })
-                    };
-                    // Runs past any lock (mode `Held` of no transaction), and
-                    // checks the keys itself: never waits for a lock.
-                    let done: Option<Vec<u8>> = core
-                        .submit_job(target, Vec::new(), LockMode::Held(0), step)
-                        .await;
-                    done.unwrap_or_else(|| KEY_BUSY.to_vec())
-                }
-            }
-        }
-        Exec::Conn(cmd) => {
-            // These run through their own shard hops: without every shard
-            // held, only on keys of this core that no lock holds.
-            if !keys.is_empty() && !holds_all && ctx.txn.is_none() {
-                let local = first == Some(core.id);
-                let free = core.shard.borrow().locks.admits_plain(db, &keys);
-                if !local || !free {
-                    return KEY_BUSY.to_vec();
-                }
-            }
-            let result = match cmd {
-                ConnCmd::Ping | ConnCmd::Echo => {
-                    crate::cmd::connection::ping_or_echo(&mut out, cmd, argv)
-                }
-                ConnCmd::Select => select(ctx, argv[1], &mut out),
-                ConnCmd::Time => {
-                    let now = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .unwrap_or_default();
-                    out.array(2);
-                    out.bulk_int(now.as_secs() as i64);
-                    out.bulk_int(now.subsec_micros() as i64);
-                    Ok(())
-                }
-                ConnCmd::Publish | ConnCmd::Spublish => {
-                    let sharded = cmd == ConnCmd::Spublish;
-                    let n =
-                        crate::cmd::pubsub::publish_from_script(&core, argv[1], argv[2], sharded)
-                            .await;
-                    out.int(n);
-                    Ok(())
-                }
-                ConnCmd::Xread | ConnCmd::Xreadgroup => {
-                    let group = cmd == ConnCmd::Xreadgroup;
-                    crate::cmd::stream_read::run_detached(
-                        &core,
-                        db,
-                        argv,
-                        group,
-                        ctx.txn.as_mut(),
-                        &mut out,
-                    )
-                    .await;
-                    Ok(())
-                }
-                ConnCmd::Dbsize => {
-                    let sizes = core
-                        .run_on_all(move |core| core.shard.borrow().dbs[db].len())
-                        .await;
-                    out.int(sizes.iter().sum::<usize>() as i64);
-                    Ok(())
-                }
-                _ => Err(crate::cmd::Error::msg(
-                    "ERR This Redis command is not allowed from script",
-                )),
-            };
-            if let Err(e) = result {
-                out.error(&e.0);
-            }
-            out.buf
-        }
-        Exec::Container => unreachable!("resolved to a subcommand"),
-    }
-}
 
-fn select(ctx: &mut CallCtx, arg: &[u8], out: &mut Out) -> Result<(), crate::cmd::Error> {
-    let databases = ctx.core.shard.borrow().config.databases;
-    match crate::resp::parse::parse_i64(arg) {
-        Some(n) if n >= 0 && (n as usize) < databases => {
-            ctx.db = n as usize;
-            out.ok();
-            Ok(())
-        }
-        Some(_) => Err(crate::cmd::Error::DB_RANGE),
-        None => Err(crate::cmd::Error::NOT_INTEGER),
+    fn set_db(&mut self, db: usize) {
+        self.db = db;
     }
-}
 
-/// A command reached a key off the script's home shard: the script is
-/// marked, and holds every shard from its next run on.
-fn note_roam(ctx: &mut CallCtx) {
-    ctx.roamed = true;
-    ctx.reach.store(super::registry::ROAMS, Ordering::Relaxed);
+    fn proto(&self) -> Proto {
+        self.out.proto
+    }
+
+    fn out(&mut self) -> &mut Out {
+        &mut self.out
+    }
+
+    fn txn(&mut self) -> Option<&mut Txn> {
+        self.txn.as_mut()
+    }
+
+    fn out_and_txn(&mut self) -> (&mut Out, Option<&mut Txn>) {
+        (&mut self.out, self.txn.as_mut())
+    }
+
+    fn session(&mut self) -> Option<&mut Session> {
+        None
+    }
+
+    fn may_wait(&self) -> bool {
+        false
+    }
+
+    fn defer(&mut self, _: usize, _: ShardFn, _: &[&[u8]], _: &KeyPositions) -> bool {
+        false
+    }
+
+    fn owes(&self) -> bool {
+        false
+    }
+
+    fn settle(&mut self) -> Running<'_> {
+        Box::pin(std::future::ready(Flow::Continue))
+    }
+
+    fn in_order_here(&self) -> bool {
+        true
+    }
+
+    /// A command reached keys off the script's home shard (or spanning
+    /// shards): the script is marked, and holds every shard from its next
+    /// run on.
+    fn touched(&mut self, shard: Option<usize>) {
+        if shard.is_none() || shard != self.home {
+            self.roamed = true;
+            self.reach.store(super::registry::ROAMS, Ordering::Relaxed);
+        }
+    }
 }

@@ -17,8 +17,10 @@ use std::time::Instant;
 use ahash::AHashSet;
 use smallvec::SmallVec;
 
+use crate::cmd::exec::{Client, Running};
+use crate::cmd::spec::KeyPositions;
 use crate::cmd::table::{self, CommandSpec};
-use crate::cmd::{run_shard, transaction, ConnCmd, Ctx, Error, Exec};
+use crate::cmd::{transaction, Error, ShardFn};
 use crate::resp::parse::{Parsed, RequestParser};
 use crate::resp::{Out, Proto};
 use crate::runtime::TcpStream;
@@ -27,7 +29,7 @@ use crate::server::outbox::Outbox;
 use crate::shard::dispatch::{Batch, BatchReply, Core, HopFuture, OwnedCommand};
 use crate::shard::now_ms;
 use crate::shard::pubsub::{Kind, Name, Subscriber};
-use crate::shard::route::shard_of;
+use crate::shard::txn::Txn;
 
 /// Whether the connection goes on after a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -276,12 +278,10 @@ impl Session {
             self.note_multi();
             return Flow::Continue;
         }
-        let flow = self.execute(spec, argv).await;
+        let flow = crate::cmd::exec::call(self, spec, argv).await;
         if self.tx.in_multi() || self.info.borrow().mem.multi_cmds.is_some() {
             self.note_multi();
         }
-        // Counted after running, as Redis does: INFO does not count itself.
-        self.core.clients.borrow_mut().counters.commands += 1;
         flow
     }
 
@@ -330,51 +330,6 @@ impl Session {
         max > 0 && spec.has_flag("denyoom") && crate::alloc::used_memory() > max
     }
 
-    async fn execute(&mut self, spec: &'static CommandSpec, argv: &[&[u8]]) -> Flow {
-        match spec.exec {
-            Exec::Shard(f) => {
-                self.shard_command(spec, f, argv);
-                Flow::Continue
-            }
-            Exec::Multi(f, across) => {
-                let shards = self.core.cores();
-                let keys = spec.keys_of(argv);
-                let mut keys = keys.iter().map(|k| shard_of(k, shards));
-                let first = keys.next().unwrap_or(self.core.id);
-                if keys.all(|s| s == first) {
-                    self.shard_command(spec, f, argv);
-                } else {
-                    self.flush().await;
-                    let core = self.core.clone();
-                    crate::cmd::cross::run(&core, None, across, self.db, argv, &mut self.out).await;
-                }
-                Flow::Continue
-            }
-            // PING and ECHO read no shard, so they need not wait for replies
-            // still owed by other shards: the splice keeps them in order.
-            Exec::Conn(cmd @ (ConnCmd::Ping | ConnCmd::Echo))
-                if !(self.subscribed() && self.proto() == Proto::Resp2) =>
-            {
-                if let Err(e) = crate::cmd::connection::ping_or_echo(&mut self.out, cmd, argv) {
-                    self.out.error(&e.0);
-                }
-                Flow::Continue
-            }
-            // A publish owes its count to later (`owe_publish_count`), so
-            // it need not wait for replies owed before it either.
-            Exec::Conn(cmd @ (ConnCmd::Publish | ConnCmd::Spublish)) if self.may_owe_replies() => {
-                let sharded = cmd == ConnCmd::Spublish;
-                crate::cmd::pubsub::publish(self, argv[1], argv[2], sharded).await;
-                Flow::Continue
-            }
-            Exec::Conn(cmd) => {
-                self.flush().await;
-                crate::cmd::connection::run(self, cmd, argv).await
-            }
-            Exec::Container => unreachable!("resolve returns a subcommand"),
-        }
-    }
-
     /// Checks arity and picks the subcommand of a container command.
     fn resolve(
         &self,
@@ -407,62 +362,6 @@ impl Session {
         let mut info = self.info.borrow_mut();
         info.last_cmd = spec.name;
         info.mem.argv = argv.iter().map(|a| a.len()).sum();
-    }
-
-    /// A command on one shard: run here now when this core owns the keys and
-    /// no lock stands in the way, otherwise add it to that shard's batch.
-    fn shard_command(
-        &mut self,
-        spec: &'static CommandSpec,
-        f: crate::cmd::ShardFn,
-        argv: &[&[u8]],
-    ) {
-        let shards = self.core.cores();
-        let target = spec
-            .first_key(argv)
-            .map_or(self.core.id, |k| shard_of(k, shards));
-        if target == self.core.id && !self.pending.batches.iter().any(|(t, _)| *t == target) {
-            let mut shard = self.core.shard.borrow_mut();
-            let free = shard.locks.admits_plain(self.db, &spec.keys_of(argv));
-            if free {
-                let mut ctx = Ctx {
-                    shard: &mut shard,
-                    db: self.db,
-                    now: self.now,
-                };
-                run_shard(f, &mut ctx, argv, &mut self.out);
-                drop(shard);
-                self.core.serve_blocked();
-                return;
-            }
-        }
-        let keys = spec.key_positions(argv).unwrap_or_default();
-        let cmd = OwnedCommand::new(f, self.db, argv, &keys);
-        let proto = self.proto();
-        let pending = &mut self.pending;
-        let index = match pending.batches.iter().position(|(t, _)| *t == target) {
-            Some(i) => i,
-            None => {
-                pending.batches.push((
-                    target,
-                    Batch {
-                        proto,
-                        cmds: Vec::new(),
-                    },
-                ));
-                pending.batches.len() - 1
-            }
-        };
-        let batch = &mut pending.batches[index].1;
-        batch.cmds.push(cmd);
-        let reply = batch.cmds.len() - 1;
-        pending.holes.push((
-            self.out.buf.len(),
-            Hole::Batch {
-                batch: index,
-                reply,
-            },
-        ));
     }
 
     /// A publish's reply: `local` receivers here plus what `hops` report,
@@ -530,21 +429,110 @@ impl Session {
     }
 }
 
+/// A connection is a client of the executor: it batches commands for other
+/// cores (their replies are spliced in where they stood), and inside EXEC
+/// its commands run in EXEC's transaction.
+impl Client for Session {
+    fn core(&self) -> &Rc<Core> {
+        &self.core
+    }
+
+    fn db(&self) -> usize {
+        self.db
+    }
+
+    fn set_db(&mut self, db: usize) {
+        Session::set_db(self, db);
+    }
+
+    fn proto(&self) -> Proto {
+        self.out.proto
+    }
+
+    fn out(&mut self) -> &mut Out {
+        &mut self.out
+    }
+
+    fn txn(&mut self) -> Option<&mut Txn> {
+        self.tx.exec.as_mut()
+    }
+
+    fn out_and_txn(&mut self) -> (&mut Out, Option<&mut Txn>) {
+        (&mut self.out, self.tx.exec.as_mut())
+    }
+
+    fn session(&mut self) -> Option<&mut Session> {
+        Some(self)
+    }
+
+    fn may_wait(&self) -> bool {
+        true
+    }
+
+    /// Adds the command to the batch for `target`, with a hole for its reply
+    /// where it stands in `out`; the batch goes when the connection flushes.
+    fn defer(&mut self, target: usize, f: ShardFn, argv: &[&[u8]], keys: &KeyPositions) -> bool {
+        if self.tx.exec.is_some() {
+            return false;
+        }
+        let cmd = OwnedCommand::new(f, self.db, argv, keys);
+        let proto = self.out.proto;
+        let pending = &mut self.pending;
+        let index = match pending.batches.iter().position(|(t, _)| *t == target) {
+            Some(i) => i,
+            None => {
+                pending.batches.push((
+                    target,
+                    Batch {
+                        proto,
+                        cmds: Vec::new(),
+                    },
+                ));
+                pending.batches.len() - 1
+            }
+        };
+        let batch = &mut pending.batches[index].1;
+        batch.cmds.push(cmd);
+        let reply = batch.cmds.len() - 1;
+        pending.holes.push((
+            self.out.buf.len(),
+            Hole::Batch {
+                batch: index,
+                reply,
+            },
+        ));
+        true
+    }
+
+    fn owes(&self) -> bool {
+        !self.pending.holes.is_empty()
+    }
+
+    fn settle(&mut self) -> Running<'_> {
+        Box::pin(async move {
+            self.flush().await;
+            Flow::Continue
+        })
+    }
+
+    fn in_order_here(&self) -> bool {
+        !self.pending.batches.iter().any(|(t, _)| *t == self.core.id)
+    }
+}
+
 /// What a RESP2 connection with subscriptions may still send.
 fn allowed_when_subscribed(spec: &CommandSpec) -> bool {
     matches!(
-        spec.exec,
-        Exec::Conn(
-            ConnCmd::Subscribe
-                | ConnCmd::Unsubscribe
-                | ConnCmd::Psubscribe
-                | ConnCmd::Punsubscribe
-                | ConnCmd::Ssubscribe
-                | ConnCmd::Sunsubscribe
-                | ConnCmd::Ping
-                | ConnCmd::Quit
-                | ConnCmd::Reset
-        )
+        spec.name,
+        "subscribe"
+            | "unsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "ssubscribe"
+            | "sunsubscribe"
+            | "ping"
+            | "quit"
+            | "reset"
     )
 }
 

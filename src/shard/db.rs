@@ -9,7 +9,7 @@
 
 use std::collections::BTreeSet;
 
-use super::table::{Key, KeyTable};
+use crate::types::keytable::{Key, KeyTable};
 use crate::types::Value;
 
 /// A stored key's value and deadline (Unix ms; 0 means it never expires).

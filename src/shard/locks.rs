@@ -19,7 +19,7 @@ use ahash::AHashSet;
 use hashbrown::{Equivalent, HashMap};
 
 use super::dispatch::{Slot, Work};
-use super::table::Key;
+use crate::types::keytable::Key;
 
 /// Identifies a transaction: unique per process (core id in the top bits).
 pub type TxnId = u64;

@@ -11,7 +11,6 @@ pub mod effects;
 pub mod locks;
 pub mod pubsub;
 pub mod route;
-pub mod table;
 pub mod txn;
 pub mod watch;
 

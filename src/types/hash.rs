@@ -13,7 +13,7 @@
 //! A hash here may be empty; the commands (`cmd::hashes`) delete the key
 //! when the last field goes.
 
-use crate::shard::table::KeyTable;
+use super::keytable::KeyTable;
 
 /// Redis's `hash-max-listpack-entries` default: 512 as compiled into
 /// redis-server (config.c), which is what a server started without a

@@ -9,6 +9,7 @@ pub mod stream_tree;
 pub mod zset;
 // Hashes.
 pub mod hash;
+pub mod keytable;
 // Sets.
 pub mod set;
 

@@ -16,8 +16,8 @@
 
 use std::borrow::Cow;
 
+use super::keytable::KeyTable;
 use crate::resp::parse::parse_i64;
-use crate::shard::table::KeyTable;
 
 /// Redis's `set-max-intset-entries` default.
 pub const MAX_INTSET_ENTRIES: usize = 512;

@@ -1,0 +1,89 @@
+//! CONFIG GET, SET and RESETSTAT. Each core keeps its own copy of the
+//! configuration (`Shard::config`); CONFIG SET checks every pair first and
+//! then updates every copy.
+
+use super::args::{truncated, CmdResult, Error};
+use super::exec::Client;
+use crate::glob;
+use crate::server::client::CoreCounters;
+
+/// CONFIG GET parameter [parameter ...]: every option matching any pattern.
+pub fn config_get(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    let config = c.core().shard.borrow().config.clone();
+    let mut pairs: Vec<(&str, String)> = Vec::new();
+    for pattern in &argv[2..] {
+        for name in crate::config::Config::NAMES {
+            if glob::matches(pattern, name.as_bytes(), true)
+                && !pairs.iter().any(|(n, _)| n == name)
+            {
+                pairs.push((name, config.get(name).unwrap_or_default()));
+            }
+        }
+    }
+    c.out().map(pairs.len());
+    for (name, value) in pairs {
+        c.out().bulk_str(name);
+        c.out().bulk_str(&value);
+    }
+    Ok(())
+}
+
+/// CONFIG SET parameter value [...]: all or none, then every core's copy.
+pub async fn config_set(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    if !argv.len().is_multiple_of(2) {
+        return Err(Error::arity("config|set"));
+    }
+    let mut config = c.core().shard.borrow().config.clone();
+    let mut seen: Vec<String> = Vec::new();
+    for pair in argv[2..].chunks(2) {
+        let name = String::from_utf8_lossy(pair[0]).to_ascii_lowercase();
+        let value = String::from_utf8_lossy(pair[1]).into_owned();
+        let failed = |why: &str| {
+            Error::msg(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
+            ))
+        };
+        if seen.contains(&name) {
+            return Err(failed("duplicate parameter"));
+        }
+        match config.set(&name, &value) {
+            Ok(()) => {}
+            Err(why) if why == "unknown" => {
+                return Err(Error::msg(format!(
+                    "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
+                    truncated(pair[0], 128)
+                )))
+            }
+            Err(why) => return Err(failed(&why)),
+        }
+        if name == "maxclients" {
+            // As Redis: the open-file limit must hold them, or CONFIG SET fails.
+            let reserved = crate::server::limits::reserved_fds(c.core().cores(), config.bind.len());
+            if let crate::server::limits::Adjusted::Reduced { maxclients, .. } =
+                crate::server::limits::adjust(config.maxclients, reserved)
+            {
+                return Err(failed(&format!(
+                    "The operating system is not able to handle the specified number of clients, try with {maxclients}"
+                )));
+            }
+        }
+        seen.push(name);
+    }
+    c.core()
+        .run_on_all(move |core| core.shard.borrow_mut().config = config.clone())
+        .await;
+    c.out().ok();
+    Ok(())
+}
+
+/// CONFIG RESETSTAT: every core's statistics back to zero.
+pub async fn config_resetstat(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
+    c.core()
+        .run_on_all(|core| {
+            core.shard.borrow_mut().reset_stats();
+            core.clients.borrow_mut().counters = CoreCounters::default();
+        })
+        .await;
+    c.out().ok();
+    Ok(())
+}

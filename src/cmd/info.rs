@@ -1,0 +1,281 @@
+//! INFO: every section Redis 7.2 has that ringbus can fill, with Redis's
+//! field names, summed over every core (one hop per core gathers its
+//! figures), plus ringbus's own `executors` field and `cores` section.
+
+use std::fmt::Write;
+
+use super::args::CmdResult;
+use super::connection::REDIS_VERSION;
+use super::exec::Client;
+use crate::server::client::CoreCounters;
+use crate::shard::now_ms;
+use crate::shard::ShardStats;
+
+/// What one core reports for INFO.
+struct CoreReport {
+    clients: usize,
+    blocked: usize,
+    ops_per_sec: u64,
+    /// Memory of the core's connections (`mem_clients_normal`).
+    client_memory: usize,
+    counters: CoreCounters,
+    stats: ShardStats,
+    expired_keys: u64,
+    /// `(keys, expires, avg_ttl)` per database.
+    keyspace: Vec<(usize, usize, u64)>,
+}
+
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "cores",
+    "keyspace",
+];
+
+/// INFO [section ...]: the sections asked for, summed over every core.
+pub async fn info(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    let mut wanted: Vec<String> = argv[1..]
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .collect();
+    if wanted.is_empty()
+        || wanted
+            .iter()
+            .any(|w| w == "default" || w == "all" || w == "everything")
+    {
+        wanted = DEFAULT_SECTIONS.iter().map(|s| s.to_string()).collect();
+    }
+    let reports = c
+        .core()
+        .run_on_all(|core| {
+            let now = now_ms();
+            let shard = core.shard.borrow();
+            let clients = core.clients.borrow();
+            CoreReport {
+                clients: clients.len(),
+                blocked: clients.blocked,
+                ops_per_sec: clients.ops.per_sec(),
+                client_memory: clients.memory(),
+                counters: clients.counters,
+                stats: shard.stats.clone(),
+                expired_keys: shard.expired_keys(),
+                keyspace: shard
+                    .dbs
+                    .iter()
+                    .map(|db| (db.len(), db.expires_count(), db.avg_ttl(now)))
+                    .collect(),
+            }
+        })
+        .await;
+    let pubsub = if wanted.iter().any(|w| w == "stats") {
+        super::pubsub::totals(c.core()).await
+    } else {
+        [0; 3]
+    };
+    let mut text = String::new();
+    for section in DEFAULT_SECTIONS {
+        if !wanted.iter().any(|w| w == section) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str("\r\n");
+        }
+        write_section(&mut text, section, c.core(), &reports, pubsub);
+    }
+    c.out().verbatim(text.as_bytes());
+    Ok(())
+}
+
+/// One INFO section; `pubsub` is the distinct channels, patterns and shard
+/// channels subscribed to over every core.
+fn write_section(
+    t: &mut String,
+    section: &str,
+    core: &crate::shard::dispatch::Core,
+    reports: &[CoreReport],
+    pubsub: [usize; 3],
+) {
+    let shared = &core.shared;
+    let config = core.shard.borrow().config.clone();
+    let sum = |f: &dyn Fn(&CoreReport) -> u64| reports.iter().map(f).sum::<u64>();
+    let uptime = shared.start.elapsed().as_secs();
+    macro_rules! line {
+        ($($arg:tt)*) => {{ let _ = write!(t, $($arg)*); t.push_str("\r\n"); }};
+    }
+    match section {
+        "server" => {
+            line!("# Server");
+            line!("redis_version:{REDIS_VERSION}");
+            line!("ringbus_version:{}", env!("CARGO_PKG_VERSION"));
+            line!("redis_mode:standalone");
+            line!("os:{}", shared.os);
+            line!("arch_bits:64");
+            line!("multiplexing_api:io_uring");
+            line!("process_id:{}", std::process::id());
+            line!("run_id:{}", shared.run_id);
+            line!("tcp_port:{}", config.port);
+            line!("server_time_usec:{}", now_ms() * 1000);
+            line!("uptime_in_seconds:{uptime}");
+            line!("uptime_in_days:{}", uptime / 86400);
+            line!("hz:{}", config.hz);
+            line!("executable:{}", shared.executable);
+            line!(
+                "config_file:{}",
+                config
+                    .config_file
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            );
+            line!("executors:{}", reports.len());
+        }
+        "clients" => {
+            line!("# Clients");
+            line!("connected_clients:{}", sum(&|r| r.clients as u64));
+            line!("maxclients:{}", config.maxclients);
+            line!("blocked_clients:{}", sum(&|r| r.blocked as u64));
+            line!("tracking_clients:0");
+        }
+        "memory" => {
+            let used = crate::alloc::used_memory();
+            let peak = crate::alloc::note_peak();
+            let rss = crate::alloc::rss_bytes();
+            let system = crate::alloc::total_system_memory();
+            line!("# Memory");
+            line!("used_memory:{used}");
+            line!("used_memory_human:{}", human_bytes(used));
+            line!("used_memory_rss:{rss}");
+            line!("used_memory_rss_human:{}", human_bytes(rss));
+            line!("used_memory_peak:{peak}");
+            line!("used_memory_peak_human:{}", human_bytes(peak));
+            line!(
+                "used_memory_peak_perc:{:.2}%",
+                used as f64 * 100.0 / peak.max(1) as f64
+            );
+            line!("total_system_memory:{system}");
+            line!("total_system_memory_human:{}", human_bytes(system));
+            line!("maxmemory:{}", config.maxmemory);
+            line!("maxmemory_human:{}", human_bytes(config.maxmemory));
+            line!("maxmemory_policy:noeviction");
+            line!(
+                "mem_fragmentation_ratio:{:.2}",
+                rss as f64 / used.max(1) as f64
+            );
+            line!("mem_fragmentation_bytes:{}", rss as i64 - used as i64);
+            line!("mem_clients_slaves:0");
+            line!("mem_clients_normal:{}", sum(&|r| r.client_memory as u64));
+            line!("mem_allocator:mimalloc");
+        }
+        "persistence" => {
+            line!("# Persistence");
+            line!("loading:0");
+            line!("rdb_changes_since_last_save:{}", sum(&|r| r.stats.dirty));
+            line!("rdb_bgsave_in_progress:0");
+            line!("rdb_last_save_time:{}", shared.start_unix);
+            line!("aof_enabled:0");
+            line!("aof_rewrite_in_progress:0");
+        }
+        "stats" => {
+            line!("# Stats");
+            line!(
+                "total_connections_received:{}",
+                sum(&|r| r.counters.total_connections)
+            );
+            line!("total_commands_processed:{}", sum(&|r| r.counters.commands));
+            line!("instantaneous_ops_per_sec:{}", sum(&|r| r.ops_per_sec));
+            line!(
+                "total_net_input_bytes:{}",
+                sum(&|r| r.counters.net_input_bytes)
+            );
+            line!(
+                "total_net_output_bytes:{}",
+                sum(&|r| r.counters.net_output_bytes)
+            );
+            line!(
+                "rejected_connections:{}",
+                sum(&|r| r.counters.rejected_connections)
+            );
+            line!("expired_keys:{}", sum(&|r| r.expired_keys));
+            line!("evicted_keys:0");
+            line!("keyspace_hits:{}", sum(&|r| r.stats.keyspace_hits));
+            line!("keyspace_misses:{}", sum(&|r| r.stats.keyspace_misses));
+            line!("pubsub_channels:{}", pubsub[0]);
+            line!("pubsub_patterns:{}", pubsub[1]);
+            line!("pubsubshard_channels:{}", pubsub[2]);
+            line!(
+                "client_output_buffer_limit_disconnections:{}",
+                sum(&|r| r.counters.output_limit_disconnections)
+            );
+        }
+        "replication" => {
+            line!("# Replication");
+            line!("role:master");
+            line!("connected_slaves:0");
+            line!("master_replid:{}", shared.run_id);
+            line!("master_repl_offset:0");
+        }
+        "cpu" => {
+            let (sys, user) = crate::alloc::cpu_times();
+            line!("# CPU");
+            line!("used_cpu_sys:{sys:.6}");
+            line!("used_cpu_user:{user:.6}");
+        }
+        "cores" => {
+            line!("# Cores");
+            for (i, r) in reports.iter().enumerate() {
+                let keys: usize = r.keyspace.iter().map(|(k, _, _)| k).sum();
+                line!(
+                    "core{i}:connected_clients={},total_connections={},commands={},ops_per_sec={},keys={}",
+                    r.clients,
+                    r.counters.total_connections,
+                    r.counters.commands,
+                    r.ops_per_sec,
+                    keys
+                );
+            }
+        }
+        "keyspace" => {
+            line!("# Keyspace");
+            let dbs = reports.first().map_or(0, |r| r.keyspace.len());
+            for db in 0..dbs {
+                let keys: usize = reports.iter().map(|r| r.keyspace[db].0).sum();
+                let expires: usize = reports.iter().map(|r| r.keyspace[db].1).sum();
+                if keys == 0 {
+                    continue;
+                }
+                // Weighted by each shard's count of keys with a deadline.
+                let ttl_sum: u128 = reports
+                    .iter()
+                    .map(|r| r.keyspace[db].2 as u128 * r.keyspace[db].1 as u128)
+                    .sum();
+                let avg_ttl = if expires == 0 {
+                    0
+                } else {
+                    (ttl_sum / expires as u128) as u64
+                };
+                line!("db{db}:keys={keys},expires={expires},avg_ttl={avg_ttl}");
+            }
+        }
+        _ => {}
+    }
+}
+
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "K", "M", "G", "T"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n}B")
+    } else {
+        format!("{value:.2}{}", UNITS[unit])
+    }
+}

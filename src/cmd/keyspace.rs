@@ -1,0 +1,180 @@
+//! Commands over the whole keyspace of a database, which ask every shard:
+//! KEYS, SCAN, RANDOMKEY, DBSIZE, FLUSHDB and FLUSHALL.
+
+use super::args::{is, CmdResult, Error};
+use super::exec::Client;
+use crate::glob;
+use crate::resp::parse::parse_i64;
+use crate::shard::now_ms;
+use crate::types::keytable::POS_BITS;
+
+/// DBSIZE: the keys of the current database, summed over shards.
+pub async fn dbsize(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
+    let db = c.db();
+    let sizes = c
+        .core()
+        .run_on_all(move |core| core.shard.borrow().dbs[db].len())
+        .await;
+    c.out().int(sizes.iter().sum::<usize>() as i64);
+    Ok(())
+}
+
+/// FLUSHDB / FLUSHALL [ASYNC | SYNC]: every shard empties the database (or
+/// all of them) as one effect (see `Shard::flush`).
+pub async fn flushdb(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    let db = c.db();
+    flush(c, argv, Some(db)).await
+}
+
+pub async fn flushall(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    flush(c, argv, None).await
+}
+
+async fn flush(c: &mut dyn Client, argv: &[&[u8]], only: Option<usize>) -> CmdResult {
+    if argv.len() > 2 || (argv.len() == 2 && !is(argv[1], "async") && !is(argv[1], "sync")) {
+        return Err(Error::SYNTAX);
+    }
+    c.core()
+        .run_on_all(move |core| {
+            core.shard.borrow_mut().flush(only);
+        })
+        .await;
+    c.out().ok();
+    Ok(())
+}
+
+/// KEYS pattern: every shard's matching live keys.
+pub async fn keys(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    let pattern = argv[1];
+    let (db, pattern) = (c.db(), pattern.to_vec());
+    let per_shard = c
+        .core()
+        .run_on_all(move |core| {
+            let now = now_ms();
+            let all = pattern == b"*";
+            let shard = core.shard.borrow();
+            shard.dbs[db]
+                .live_keys(now)
+                .filter(|(k, _)| all || glob::matches(&pattern, k, false))
+                .map(|(k, _)| k.to_vec())
+                .collect::<Vec<_>>()
+        })
+        .await;
+    let total: usize = per_shard.iter().map(Vec::len).sum();
+    c.out().array(total);
+    for key in per_shard.iter().flatten() {
+        c.out().bulk(key);
+    }
+    Ok(())
+}
+
+/// RANDOMKEY: a shard chosen in proportion to its number of keys, then a
+/// random live key there.
+pub async fn random_key(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
+    let db = c.db();
+    let seed = crate::alloc::random_u64();
+    let sizes = c
+        .core()
+        .run_on_all(move |core| core.shard.borrow().dbs[db].len())
+        .await;
+    let total: usize = sizes.iter().sum();
+    let mut key = None;
+    if total > 0 {
+        let mut pick = (seed % total as u64) as usize;
+        let shard = sizes.iter().position(|&n| {
+            let here = pick < n;
+            pick = pick.saturating_sub(n);
+            here
+        });
+        if let Some(shard) = shard {
+            key = c
+                .core()
+                .run_on(shard, move |core| {
+                    core.shard.borrow().dbs[db]
+                        .random_live_key(now_ms(), seed)
+                        .map(|k| k.to_vec())
+                })
+                .await;
+        }
+    }
+    c.out().bulk_opt(key.as_deref());
+    Ok(())
+}
+
+/// SCAN's cursor: a position in the current shard's hash space, times the
+/// number of shards, plus the shard. 0 starts at shard 0 and means "done".
+pub async fn scan(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    let cursor = std::str::from_utf8(argv[1])
+        .ok()
+        .and_then(|t| t.parse::<u64>().ok())
+        .ok_or_else(|| Error::msg("ERR invalid cursor"))?;
+    let mut count = 10usize;
+    let mut pattern: Option<Vec<u8>> = None;
+    let mut type_name: Option<Vec<u8>> = None;
+    let mut i = 2;
+    while i < argv.len() {
+        let has_value = i + 1 < argv.len();
+        if is(argv[i], "count") && has_value {
+            let n = parse_i64(argv[i + 1]).ok_or(Error::NOT_INTEGER)?;
+            if n < 1 {
+                return Err(Error::SYNTAX);
+            }
+            count = n as usize;
+        } else if is(argv[i], "match") && has_value {
+            pattern = Some(argv[i + 1].to_vec());
+        } else if is(argv[i], "type") && has_value {
+            type_name = Some(argv[i + 1].to_ascii_lowercase());
+        } else {
+            return Err(Error::SYNTAX);
+        }
+        i += 2;
+    }
+    let shards = c.core().cores() as u64;
+    let (mut shard, mut pos) = (cursor % shards, cursor / shards);
+    if pos >= 1 << POS_BITS {
+        return Err(Error::msg("ERR invalid cursor"));
+    }
+    let db = c.db();
+    let mut found: Vec<Vec<u8>> = Vec::new();
+    let next = loop {
+        let (pattern, type_name) = (pattern.clone(), type_name.clone());
+        let (keys, next_pos) = c
+            .core()
+            .run_on(shard as usize, move |core| {
+                let mut keys = Vec::new();
+                let shard = core.shard.borrow();
+                let next = shard.dbs[db].scan(pos, count, now_ms(), |k, e| {
+                    let type_ok = type_name
+                        .as_deref()
+                        .is_none_or(|t| t == e.value.type_name().as_bytes());
+                    let match_ok = pattern
+                        .as_deref()
+                        .is_none_or(|p| glob::matches(p, k, false));
+                    if type_ok && match_ok {
+                        keys.push(k.to_vec());
+                    }
+                });
+                (keys, next)
+            })
+            .await;
+        found.extend(keys);
+        match next_pos {
+            Some(p) => break p * shards + shard,
+            None if shard + 1 < shards => {
+                shard += 1;
+                pos = 0;
+                if found.len() >= count {
+                    break shard;
+                }
+            }
+            None => break 0,
+        }
+    };
+    c.out().array(2);
+    c.out().bulk_int(next as i64);
+    c.out().array(found.len());
+    for key in &found {
+        c.out().bulk(key);
+    }
+    Ok(())
+}
