@@ -4,6 +4,7 @@
 
 use super::args::{truncated, CmdResult, Error};
 use super::exec::Client;
+use super::spec::decl::*;
 use crate::glob;
 use crate::server::client::CoreCounters;
 
@@ -87,3 +88,20 @@ pub async fn config_resetstat(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
     c.out().ok();
     Ok(())
 }
+
+// ------------------------------------------------------------ commands
+
+#[rustfmt::skip]
+static CONFIG_SUBS: &[CommandSpec] = &[
+    spec("config|get", -3, ADMIN, NO_KEYS, "server", "Returns the effective values of configuration parameters.",
+    Exec::Local(config_get), "parameter [parameter ...]"),
+    spec("config|set", -4, ADMIN, NO_KEYS, "server", "Sets configuration parameters in-flight.", crate::awaits!(config_set),
+    "parameter value [parameter value ...]"),
+    spec("config|resetstat", 2, ADMIN, NO_KEYS, "server", "Resets the server's statistics.", crate::awaits!(config_resetstat), ""),
+];
+
+/// The CONFIG commands, as the command table lists them.
+#[rustfmt::skip]
+pub static COMMANDS: &[CommandSpec] = &[
+    container("config", "server", "A container for server configuration commands.", CONFIG_SUBS),
+];

@@ -4,6 +4,7 @@
 
 use super::args::{is, truncated, CmdResult, Error};
 use super::exec::Client;
+use super::spec::decl::*;
 use super::{pubsub, session};
 use crate::resp::parse::parse_i64;
 use crate::resp::Proto;
@@ -485,3 +486,38 @@ async fn client_unblock(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
     s.out.int(done.iter().any(|d| *d) as i64);
     Ok(())
 }
+
+// ------------------------------------------------------------ commands
+
+#[rustfmt::skip]
+static CLIENT_SUBS: &[CommandSpec] = &[
+    spec("client|id", 2, CONN, NO_KEYS, "connection", "Returns the unique client ID of the connection.", Exec::Local(client_id), ""),
+    spec("client|setname", 3, CONN, NO_KEYS, "connection", "Sets the connection name.", Exec::Local(client_setname), "connection-name"),
+    spec("client|getname", 2, CONN, NO_KEYS, "connection", "Returns the name of the connection.", Exec::Local(client_getname), ""),
+    spec("client|list", -2, ADMIN, NO_KEYS, "connection", "Lists open connections.", crate::awaits!(client_list_cmd),
+    "[TYPE <NORMAL | MASTER | REPLICA | PUBSUB>] [ID client-id [client-id ...]]"),
+    spec("client|info", 2, CONN, NO_KEYS, "connection", "Returns information about the connection.", Exec::Local(client_info), ""),
+    spec("client|kill", -3, ADMIN, NO_KEYS, "connection", "Terminates open connections.", Exec::Client(crate::client_fn!(client_kill_cmd)),
+    "ip:port | <[ID client-id] | [TYPE <NORMAL | MASTER | SLAVE | REPLICA | PUBSUB>] | [USER username] | \
+    [ADDR ip:port] | [LADDR ip:port] | [SKIPME <YES | NO>]> [...]"),
+    spec("client|no-evict", 3, ADMIN, NO_KEYS, "connection", "Sets the client eviction mode of the connection.",
+    Exec::Local(client_no_evict), "<ON | OFF>"),
+    spec("client|unblock", -3, ADMIN, NO_KEYS, "connection", "Unblocks a client blocked by a blocking command from a different connection.",
+    crate::awaits!(client_unblock_cmd), "client-id [TIMEOUT | ERROR]"),
+    spec("client|setinfo", 4, CONN, NO_KEYS, "connection", "Sets information specific to the client or connection.",
+    Exec::Local(client_setinfo_cmd), "<LIB-NAME libname | LIB-VER libver>"),
+];
+
+/// The connection commands, as the command table lists them.
+#[rustfmt::skip]
+pub static COMMANDS: &[CommandSpec] = &[
+    spec("ping", -1, CONN, NO_KEYS, "connection", "Returns the server's liveliness response.", Exec::Now(ping), "[message]"),
+    spec("echo", 2, CONN, NO_KEYS, "connection", "Returns the given string.", Exec::Now(echo), "message"),
+    spec("hello", -1, NOAUTH, NO_KEYS, "connection", "Handshakes with the Redis server.", Exec::Local(hello_cmd),
+        "[protover [AUTH username password] [SETNAME clientname]]"),
+    spec("quit", -1, NOAUTH, NO_KEYS, "connection", "Closes the connection.", Exec::Client(crate::client_fn!(quit)), ""),
+    spec("reset", 1, NOAUTH, NO_KEYS, "connection", "Resets the connection.", Exec::Local(reset_cmd), ""),
+    spec("select", 2, CONN, NO_KEYS, "connection", "Changes the selected database.", Exec::Local(select), "index"),
+    spec("auth", -2, NOAUTH, NO_KEYS, "connection", "Authenticates the connection.", Exec::Local(auth_cmd), "[username] password"),
+    container("client", "connection", "A container for client connection commands.", CLIENT_SUBS),
+];

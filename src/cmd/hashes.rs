@@ -12,6 +12,7 @@
 //! shared with SSCAN.
 
 use super::args::{is, Args, CmdResult, Error};
+use super::spec::decl::*;
 use super::Ctx;
 use crate::alloc::random_u64;
 use crate::glob;
@@ -455,6 +456,40 @@ pub fn hscan(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     reply_scan(out, next, &items);
     Ok(())
 }
+
+// ------------------------------------------------------------ commands
+
+/// The hash commands, as the command table lists them.
+#[rustfmt::skip]
+pub static COMMANDS: &[CommandSpec] = &[
+    spec("hset", -4, WF, KEY1, "hash", "Creates or modifies the value of a field in a hash.", Exec::Shard(hset),
+        "key field value [field value ...]"),
+    spec("hsetnx", 4, WF, KEY1, "hash", "Sets the value of a field in a hash only when the field doesn't exist.",
+        Exec::Shard(hsetnx), "key field value"),
+    spec("hmset", -4, WF, KEY1, "hash", "Sets the values of multiple fields.", Exec::Shard(hmset),
+        "key field value [field value ...]"),
+    spec("hget", 3, RF, KEY1, "hash", "Returns the value of a field in a hash.", Exec::Shard(hget), "key field"),
+    spec("hmget", -3, RF, KEY1, "hash", "Returns the values of all fields in a hash.", Exec::Shard(hmget),
+        "key field [field ...]"),
+    spec("hdel", -3, WDF, KEY1, "hash", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.",
+        Exec::Shard(hdel), "key field [field ...]"),
+    spec("hlen", 2, RF, KEY1, "hash", "Returns the number of fields in a hash.", Exec::Shard(hlen), "key"),
+    spec("hexists", 3, RF, KEY1, "hash", "Determines whether a field exists in a hash.", Exec::Shard(hexists), "key field"),
+    spec("hgetall", 2, R, KEY1, "hash", "Returns all fields and values in a hash.", Exec::Shard(hgetall), "key"),
+    spec("hkeys", 2, R, KEY1, "hash", "Returns all fields in a hash.", Exec::Shard(hkeys), "key"),
+    spec("hvals", 2, R, KEY1, "hash", "Returns all values in a hash.", Exec::Shard(hvals), "key"),
+    spec("hincrby", 4, WF, KEY1, "hash",
+        "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.",
+        Exec::Shard(hincrby), "key field increment"),
+    spec("hincrbyfloat", 4, WF, KEY1, "hash",
+        "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.",
+        Exec::Shard(hincrbyfloat), "key field increment"),
+    spec("hstrlen", 3, RF, KEY1, "hash", "Returns the length of the value of a field.", Exec::Shard(hstrlen), "key field"),
+    spec("hrandfield", -2, R, KEY1, "hash", "Returns one or more random fields from a hash.", Exec::Shard(hrandfield),
+        "key [count [WITHVALUES]]"),
+    spec("hscan", -3, R, KEY1, "hash", "Iterates over fields and values of a hash.", Exec::Shard(hscan),
+        "key cursor [MATCH pattern] [COUNT count]"),
+];
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,7 @@
 //! field names, summed over every core (one hop per core gathers its
 //! figures), plus ringbus's own `executors` field and `cores` section.
 
+use super::spec::decl::*;
 use std::fmt::Write;
 
 use super::args::CmdResult;
@@ -279,3 +280,12 @@ fn human_bytes(n: u64) -> String {
         format!("{value:.2}{}", UNITS[unit])
     }
 }
+
+// ------------------------------------------------------------ commands
+
+/// The INFO commands, as the command table lists them.
+#[rustfmt::skip]
+pub static COMMANDS: &[CommandSpec] = &[
+    spec("info", -1, SERVER, NO_KEYS, "server", "Returns information and statistics about the server.", crate::awaits!(info),
+        "[section [section ...]]"),
+];

@@ -5,25 +5,26 @@
 
 use super::args::{is, CmdResult, Error};
 use super::exec::Client;
+use super::spec::decl::*;
 use super::spec::{Begin, Find};
-use super::table::{CommandSpec, COMMANDS};
+use super::table::{commands, CommandSpec};
 use crate::glob;
 use crate::resp::Out;
 
 /// COMMAND: every command's COMMAND INFO entry.
 pub fn command(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
-    reply_command_infos(c.out(), COMMANDS.iter().map(Some));
+    reply_command_infos(c.out(), commands().map(Some));
     Ok(())
 }
 
 pub fn command_count(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
-    c.out().int(COMMANDS.len() as i64);
+    c.out().int(commands().len() as i64);
     Ok(())
 }
 
 pub fn command_info_cmd(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
     if argv.len() == 2 {
-        reply_command_infos(c.out(), COMMANDS.iter().map(Some));
+        reply_command_infos(c.out(), commands().map(Some));
     } else {
         reply_command_infos(c.out(), argv[2..].iter().map(|n| find_command(n)));
     }
@@ -186,7 +187,7 @@ fn command_info(out: &mut Out, spec: &CommandSpec) {
 
 fn command_docs(out: &mut Out, argv: &[&[u8]]) {
     let specs: Vec<&CommandSpec> = if argv.len() == 2 {
-        COMMANDS.iter().collect()
+        commands().collect()
     } else {
         argv[2..].iter().filter_map(|n| find_command(n)).collect()
     };
@@ -332,8 +333,7 @@ fn command_list(out: &mut Out, argv: &[&[u8]]) -> Result<(), Error> {
         5 if is(argv[2], "filterby") && is(argv[3], "pattern") => Some(argv[4]),
         _ => return Err(Error::SYNTAX),
     };
-    let names: Vec<&str> = COMMANDS
-        .iter()
+    let names: Vec<&str> = commands()
         .flat_map(|c| std::iter::once(c.name).chain(c.subcommands.iter().map(|s| s.name)))
         .filter(|n| pattern.is_none_or(|p| glob::matches(p, n.as_bytes(), true)))
         .collect();
@@ -343,6 +343,40 @@ fn command_list(out: &mut Out, argv: &[&[u8]]) -> Result<(), Error> {
     }
     Ok(())
 }
+
+// ------------------------------------------------------------ commands
+
+#[rustfmt::skip]
+static COMMAND_SUBS: &[CommandSpec] = &[
+    spec("command|count", 2, SERVER, NO_KEYS, "server", "Returns a count of commands.", Exec::Local(command_count), ""),
+    spec("command|info", -2, SERVER, NO_KEYS, "server", "Returns information about one, multiple or all commands.",
+    Exec::Local(command_info_cmd), "[command-name [command-name ...]]"),
+    spec("command|docs", -2, SERVER, NO_KEYS, "server", "Returns documentary information about one, multiple or all commands.",
+    Exec::Local(command_docs_cmd), "[command-name [command-name ...]]"),
+    spec("command|list", -2, SERVER, NO_KEYS, "server", "Returns a list of command names.", Exec::Local(command_list_cmd),
+    "[FILTERBY <MODULE module-name | ACLCAT category | PATTERN pattern>]"),
+    spec("command|getkeys", -3, SERVER, NO_KEYS, "server", "Extracts the key names from an arbitrary command.",
+    Exec::Local(command_getkeys_cmd), "command [arg [arg ...]]"),
+    spec("command|getkeysandflags", -3, SERVER, NO_KEYS, "server", "Extracts the key names and access flags for an arbitrary command.",
+    Exec::Local(command_getkeysandflags), "command [arg [arg ...]]"),
+];
+
+/// The COMMAND commands, as the command table lists them.
+#[rustfmt::skip]
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "command",
+        arity: -1,
+        flags: SERVER,
+        keys: NO_KEYS,
+        group: "server",
+        summary: "Returns detailed information about all commands.",
+        since: "2.8.13",
+        syntax: "",
+        exec: Exec::Local(command),
+        subcommands: COMMAND_SUBS,
+        },
+];
 
 /// COMMAND DOCS `arguments`: a command's documented syntax (`key value [NX | XX]
 /// [EX seconds | ...]`) parsed into the argument tree Redis reports — each
@@ -813,11 +847,8 @@ mod argdocs {
                 }
                 a.args.iter().for_each(check);
             }
-            let table = crate::cmd::table::COMMANDS;
-            for spec in table
-                .iter()
-                .chain(table.iter().flat_map(|c| c.subcommands.iter()))
-            {
+            let table = crate::cmd::table::commands;
+            for spec in table().chain(table().flat_map(|c| c.subcommands.iter())) {
                 let args = parse(spec.syntax, spec.name);
                 assert_eq!(args.is_empty(), spec.syntax.is_empty(), "{}", spec.name);
                 args.iter().for_each(check);

@@ -4,6 +4,7 @@
 
 use super::args::{is, Args, CmdResult, Error};
 use super::cross::{self, Cross};
+use super::spec::decl::*;
 use super::Ctx;
 use crate::resp::parse::parse_i64;
 use crate::resp::Out;
@@ -387,3 +388,48 @@ async fn rename_across_generic(c: Cross<'_>, nx: bool) -> CmdResult {
     reply_renamed(c.out, nx, true);
     Ok(())
 }
+
+// ------------------------------------------------------------ commands
+
+#[rustfmt::skip]
+static OBJECT_SUBS: &[CommandSpec] = &[
+    spec("object|encoding", 3, R, KEY2, "keyspace", "Returns the internal encoding of a Redis object.", Exec::Shard(object), "key"),
+];
+
+#[rustfmt::skip]
+static MEMORY_SUBS: &[CommandSpec] = &[
+    spec("memory|usage", -3, R, KEY2, "server", "Estimates the memory usage of a key.", Exec::Shard(memory_usage),
+    "key [SAMPLES count]"),
+];
+
+/// The generic key commands, as the command table lists them.
+#[rustfmt::skip]
+pub static COMMANDS: &[CommandSpec] = &[
+    spec("del", -2, WD, ALL_KEYS, "keyspace", "Deletes one or more keys.", Exec::Multi(del, crate::cross!(del_across)), "key [key ...]"),
+    spec("unlink", -2, WDF, ALL_KEYS, "keyspace", "Asynchronously deletes one or more keys.", Exec::Multi(del, crate::cross!(del_across)), "key [key ...]"),
+    spec("exists", -2, RF, ALL_KEYS, "keyspace", "Determines whether one or more keys exist.", Exec::Multi(exists, crate::cross!(exists_across)),
+        "key [key ...]"),
+    spec("touch", -2, RF, ALL_KEYS, "keyspace", "Returns the number of existing keys out of those specified.",
+        Exec::Multi(exists, crate::cross!(exists_across)), "key [key ...]"),
+    spec("type", 2, RF, KEY1, "keyspace", "Determines the type of value stored at a key.", Exec::Shard(type_), "key"),
+    spec("rename", 3, WD, KEYS12, "keyspace", "Renames a key and overwrites the destination.",
+        Exec::Multi(rename, crate::cross!(rename_across)), "key newkey"),
+    spec("renamenx", 3, WDF, KEYS12, "keyspace", "Renames a key only when the target key name doesn't exist.",
+        Exec::Multi(renamenx, crate::cross!(renamenx_across)), "key newkey"),
+    spec("expire", -3, WDF, KEY1, "keyspace", "Sets the expiration time of a key in seconds.", Exec::Shard(expire),
+        "key seconds [NX | XX | GT | LT]"),
+    spec("pexpire", -3, WDF, KEY1, "keyspace", "Sets the expiration time of a key in milliseconds.", Exec::Shard(pexpire),
+        "key milliseconds [NX | XX | GT | LT]"),
+    spec("expireat", -3, WDF, KEY1, "keyspace", "Sets the expiration time of a key to a Unix timestamp.", Exec::Shard(expireat),
+        "key unix-time-seconds [NX | XX | GT | LT]"),
+    spec("pexpireat", -3, WDF, KEY1, "keyspace", "Sets the expiration time of a key to a Unix milliseconds timestamp.",
+        Exec::Shard(pexpireat), "key unix-time-milliseconds [NX | XX | GT | LT]"),
+    spec("ttl", 2, RF, KEY1, "keyspace", "Returns the expiration time in seconds of a key.", Exec::Shard(ttl), "key"),
+    spec("pttl", 2, RF, KEY1, "keyspace", "Returns the expiration time in milliseconds of a key.", Exec::Shard(pttl), "key"),
+    spec("expiretime", 2, RF, KEY1, "keyspace", "Returns the expiration time of a key as a Unix timestamp.", Exec::Shard(expiretime), "key"),
+    spec("pexpiretime", 2, RF, KEY1, "keyspace", "Returns the expiration time of a key as a Unix milliseconds timestamp.",
+        Exec::Shard(pexpiretime), "key"),
+    spec("persist", 2, WDF, KEY1, "keyspace", "Removes the expiration time of a key.", Exec::Shard(persist), "key"),
+    container("object", "keyspace", "A container for object introspection commands.", OBJECT_SUBS),
+    container("memory", "server", "A container for memory diagnostics commands.", MEMORY_SUBS),
+];

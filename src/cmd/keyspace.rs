@@ -3,6 +3,7 @@
 
 use super::args::{is, CmdResult, Error};
 use super::exec::Client;
+use super::spec::decl::*;
 use crate::glob;
 use crate::resp::parse::parse_i64;
 use crate::shard::now_ms;
@@ -178,3 +179,17 @@ pub async fn scan(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
     }
     Ok(())
 }
+
+// ------------------------------------------------------------ commands
+
+/// The keyspace commands, as the command table lists them.
+#[rustfmt::skip]
+pub static COMMANDS: &[CommandSpec] = &[
+    spec("dbsize", 1, &["readonly", "fast"], NO_KEYS, "server", "Returns the number of keys in the database.", crate::awaits!(dbsize), ""),
+    spec("flushdb", -1, WD, NO_KEYS, "server", "Removes all keys from the current database.", crate::awaits!(flushdb), "[ASYNC | SYNC]"),
+    spec("flushall", -1, WD, NO_KEYS, "server", "Removes all keys from all databases.", crate::awaits!(flushall), "[ASYNC | SYNC]"),
+    spec("keys", 2, R, NO_KEYS, "keyspace", "Returns all key names that match a pattern.", crate::awaits!(keys), "pattern"),
+    spec("scan", -2, R, NO_KEYS, "keyspace", "Iterates over the key names in the database.", crate::awaits!(scan),
+        "cursor [MATCH pattern] [COUNT count] [TYPE type]"),
+    spec("randomkey", 1, R, NO_KEYS, "keyspace", "Returns a random key name from the database.", crate::awaits!(random_key), ""),
+];

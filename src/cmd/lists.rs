@@ -9,6 +9,7 @@
 
 use super::args::{is, Args, CmdResult, Error};
 use super::cross::{self, Cross};
+use super::spec::decl::*;
 use super::Ctx;
 use crate::resp::parse::parse_i64;
 use crate::resp::Out;
@@ -662,6 +663,58 @@ pub fn reply_mpop(out: &mut Out, key: &[u8], values: &[Vec<u8>]) {
     out.array(values.len());
     values.iter().for_each(|v| out.bulk(v));
 }
+
+// ------------------------------------------------------------ commands
+
+/// The list commands, as the command table lists them.
+#[rustfmt::skip]
+pub static COMMANDS: &[CommandSpec] = &[
+    spec("lpush", -3, WF, KEY1, "list", "Prepends one or more elements to a list. Creates the key if it doesn't exist.",
+        Exec::Shard(lpush), "key element [element ...]"),
+    spec("rpush", -3, WF, KEY1, "list", "Appends one or more elements to a list. Creates the key if it doesn't exist.",
+        Exec::Shard(rpush), "key element [element ...]"),
+    spec("lpushx", -3, WF, KEY1, "list", "Prepends one or more elements to a list only when the list exists.",
+        Exec::Shard(lpushx), "key element [element ...]"),
+    spec("rpushx", -3, WF, KEY1, "list", "Appends an element to a list only when the list exists.",
+        Exec::Shard(rpushx), "key element [element ...]"),
+    spec("lpop", -2, WDF, KEY1, "list", "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.",
+        Exec::Shard(lpop), "key [count]"),
+    spec("rpop", -2, WDF, KEY1, "list", "Returns and removes the last elements of a list. Deletes the list if the last element was popped.",
+        Exec::Shard(rpop), "key [count]"),
+    spec("llen", 2, RF, KEY1, "list", "Returns the length of a list.", Exec::Shard(llen), "key"),
+    spec("lrange", 4, R, KEY1, "list", "Returns a range of elements from a list.", Exec::Shard(lrange), "key start stop"),
+    spec("lindex", 3, R, KEY1, "list", "Returns an element from a list by its index.", Exec::Shard(lindex), "key index"),
+    spec("lset", 4, W, KEY1, "list", "Sets the value of an element in a list by its index.", Exec::Shard(lset), "key index element"),
+    spec("linsert", 5, W, KEY1, "list", "Inserts an element before or after another element in a list.", Exec::Shard(linsert),
+        "key <BEFORE | AFTER> pivot element"),
+    spec("lrem", 4, WD, KEY1, "list", "Removes elements from a list. Deletes the list if the last element was removed.",
+        Exec::Shard(lrem), "key count element"),
+    spec("ltrim", 4, WD, KEY1, "list", "Removes elements from both ends a list. Deletes the list if all elements were trimmed.",
+        Exec::Shard(ltrim), "key start stop"),
+    spec("lpos", -3, R, KEY1, "list", "Returns the index of matching elements in a list.", Exec::Shard(lpos),
+        "key element [RANK rank] [COUNT num-matches] [MAXLEN len]"),
+    spec("rpoplpush", 3, W, KEYS12, "list", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.",
+        Exec::Multi(rpoplpush, crate::cross!(lmove_across)), "source destination"),
+    spec("lmove", 5, W, KEYS12, "list", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.",
+        Exec::Multi(lmove, crate::cross!(lmove_across)), "source destination <LEFT | RIGHT> <LEFT | RIGHT>"),
+    spec("lmpop", -4, &["write", "movablekeys"], NUMKEYS1, "list", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.",
+        Exec::Multi(lmpop, crate::cross!(lmpop_across)), "numkeys key [key ...] <LEFT | RIGHT> [COUNT count]"),
+    spec("blpop", -3, &["write", "noscript", "blocking"], KEYS_TIMEOUT, "list",
+        "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
+        Exec::Client(|c, a| Box::pin(super::list_blocking::run(c, super::list_blocking::ListCmd::Blpop, a))), "key [key ...] timeout"),
+    spec("brpop", -3, &["write", "noscript", "blocking"], KEYS_TIMEOUT, "list",
+        "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
+        Exec::Client(|c, a| Box::pin(super::list_blocking::run(c, super::list_blocking::ListCmd::Brpop, a))), "key [key ...] timeout"),
+    spec("blmpop", -5, &["write", "blocking", "movablekeys"], NUMKEYS2, "list",
+        "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
+        Exec::Client(|c, a| Box::pin(super::list_blocking::run(c, super::list_blocking::ListCmd::Blmpop, a))), "timeout numkeys key [key ...] <LEFT | RIGHT> [COUNT count]"),
+    spec("blmove", 6, &["write", "denyoom", "noscript", "blocking"], KEYS12, "list",
+        "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.",
+        Exec::Client(|c, a| Box::pin(super::list_blocking::run(c, super::list_blocking::ListCmd::Blmove, a))), "source destination <LEFT | RIGHT> <LEFT | RIGHT> timeout"),
+    spec("brpoplpush", 4, &["write", "denyoom", "noscript", "blocking"], KEYS12, "list",
+        "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.",
+        Exec::Client(|c, a| Box::pin(super::list_blocking::run(c, super::list_blocking::ListCmd::Brpoplpush, a))), "source destination timeout"),
+];
 
 #[cfg(test)]
 mod tests {

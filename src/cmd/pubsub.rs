@@ -5,6 +5,7 @@
 //! delivers on its own core at once and sends one hop, carrying one shared
 //! copy of the message, to each other core that has a matching subscriber.
 
+use super::spec::decl::*;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -411,3 +412,89 @@ pub fn help(out: &mut Out) {
     out.array(LINES.len());
     LINES.iter().for_each(|l| out.simple(l));
 }
+
+// ------------------------------------------------------------ commands
+
+#[rustfmt::skip]
+static PUBSUB_SUBS: &[CommandSpec] = &[
+    spec(
+    "pubsub|channels",
+    -2,
+    PUBSUB_INFO,
+    NO_KEYS,
+    "pubsub",
+    "Returns the active channels.",
+    crate::awaits!(pubsub_channels),
+    "[pattern]",
+    ),
+    spec(
+    "pubsub|numsub",
+    -2,
+    PUBSUB_INFO,
+    NO_KEYS,
+    "pubsub",
+    "Returns a count of subscribers to channels.",
+    crate::awaits!(pubsub_numsub),
+    "[channel [channel ...]]",
+    ),
+    spec(
+    "pubsub|numpat",
+    2,
+    PUBSUB_INFO,
+    NO_KEYS,
+    "pubsub",
+    "Returns a count of unique pattern subscriptions.",
+    crate::awaits!(pubsub_numpat),
+    "",
+    ),
+    spec(
+    "pubsub|shardchannels",
+    -2,
+    PUBSUB_INFO,
+    NO_KEYS,
+    "pubsub",
+    "Returns the active shard channels.",
+    crate::awaits!(pubsub_channels),
+    "[pattern]",
+    ),
+    spec(
+    "pubsub|shardnumsub",
+    -2,
+    PUBSUB_INFO,
+    NO_KEYS,
+    "pubsub",
+    "Returns the count of subscribers of shard channels.",
+    crate::awaits!(pubsub_shardnumsub),
+    "[shardchannel [shardchannel ...]]",
+    ),
+    spec(
+    "pubsub|help",
+    2,
+    SERVER,
+    NO_KEYS,
+    "pubsub",
+    "Returns helpful text about the different subcommands.",
+    Exec::Local(pubsub_help),
+    "",
+    ),
+];
+
+/// The pub/sub commands, as the command table lists them.
+#[rustfmt::skip]
+pub static COMMANDS: &[CommandSpec] = &[
+    spec("subscribe", -2, SUB, NO_KEYS, "pubsub", "Listens for messages published to channels.", Exec::Local(subscribe_cmd),
+        "channel [channel ...]"),
+    spec("unsubscribe", -1, SUB, NO_KEYS, "pubsub", "Stops listening to messages posted to channels.", Exec::Local(unsubscribe_cmd),
+        "[channel [channel ...]]"),
+    spec("psubscribe", -2, SUB, NO_KEYS, "pubsub", "Listens for messages published to channels that match one or more patterns.",
+        Exec::Local(psubscribe_cmd), "pattern [pattern ...]"),
+    spec("punsubscribe", -1, SUB, NO_KEYS, "pubsub", "Stops listening to messages published to channels that match one or more patterns.",
+        Exec::Local(punsubscribe_cmd), "[pattern [pattern ...]]"),
+    spec("ssubscribe", -2, SUB, ALL_KEYS, "pubsub", "Listens for messages published to shard channels.", Exec::Local(ssubscribe_cmd),
+        "shardchannel [shardchannel ...]"),
+    spec("sunsubscribe", -1, SUB, ALL_KEYS, "pubsub", "Stops listening to messages posted to shard channels.",
+        Exec::Local(sunsubscribe_cmd), "[shardchannel [shardchannel ...]]"),
+    spec("publish", 3, PUB, NO_KEYS, "pubsub", "Posts a message to a channel.", Exec::Unordered(crate::client_fn!(publish_cmd)), "channel message"),
+    spec("spublish", 3, PUB, KEY1, "pubsub", "Post a message to a shard channel", Exec::Unordered(crate::client_fn!(spublish_cmd)), "shardchannel message"),
+    container("pubsub", "pubsub", "A container for Pub/Sub commands.", PUBSUB_SUBS),
+];

@@ -5,6 +5,7 @@
 use super::args::{is, CmdResult, Error};
 use super::exec::Client;
 use super::session;
+use super::spec::decl::*;
 use crate::resp::parse::parse_i64;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -631,3 +632,189 @@ fn function_list(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
     }
     Ok(())
 }
+
+// ------------------------------------------------------------ commands
+
+#[rustfmt::skip]
+static SCRIPT_SUBS: &[CommandSpec] = &[
+    spec(
+    "script|load",
+    3,
+    &["noscript", "stale"],
+    NO_KEYS,
+    "scripting",
+    "Loads a server-side Lua script to the script cache.",
+    crate::awaits!(script_load),
+    "script",
+    ),
+    spec(
+    "script|exists",
+    -3,
+    &["noscript"],
+    NO_KEYS,
+    "scripting",
+    "Determines whether server-side Lua scripts exist in the script cache.",
+    crate::awaits!(script_exists),
+    "sha1 [sha1 ...]",
+    ),
+    spec(
+    "script|flush",
+    -2,
+    &["noscript"],
+    NO_KEYS,
+    "scripting",
+    "Removes all server-side Lua scripts from the script cache.",
+    crate::awaits!(script_flush),
+    "[ASYNC | SYNC]",
+    ),
+    spec(
+    "script|kill",
+    2,
+    &["noscript", "allow_busy"],
+    NO_KEYS,
+    "scripting",
+    "Terminates a server-side Lua script during execution.",
+    crate::awaits!(script_kill),
+    "",
+    ),
+    spec(
+    "script|help",
+    2,
+    &["loading", "stale"],
+    NO_KEYS,
+    "scripting",
+    "Returns helpful text about the different subcommands.",
+    crate::awaits!(script_help),
+    "",
+    ),
+];
+
+#[rustfmt::skip]
+static FUNCTION_SUBS: &[CommandSpec] = &[
+    spec(
+    "function|load",
+    -3,
+    &["write", "denyoom", "noscript"],
+    NO_KEYS,
+    "scripting",
+    "Creates a library.",
+    crate::awaits!(function_load),
+    "[REPLACE] function-code",
+    ),
+    spec(
+    "function|delete",
+    3,
+    &["write", "noscript"],
+    NO_KEYS,
+    "scripting",
+    "Deletes a library and its functions.",
+    crate::awaits!(function_delete),
+    "library-name",
+    ),
+    spec(
+    "function|flush",
+    -2,
+    &["write", "noscript"],
+    NO_KEYS,
+    "scripting",
+    "Deletes all libraries and functions.",
+    crate::awaits!(function_flush),
+    "[ASYNC | SYNC]",
+    ),
+    spec(
+    "function|list",
+    -2,
+    &["noscript"],
+    NO_KEYS,
+    "scripting",
+    "Returns information about all libraries.",
+    crate::awaits!(function_list_cmd),
+    "[LIBRARYNAME library-name-pattern] [WITHCODE]",
+    ),
+    spec(
+    "function|dump",
+    2,
+    &["noscript"],
+    NO_KEYS,
+    "scripting",
+    "Dumps all libraries into a serialized binary payload.",
+    crate::awaits!(function_dump),
+    "",
+    ),
+    spec(
+    "function|restore",
+    -3,
+    &["write", "denyoom", "noscript"],
+    NO_KEYS,
+    "scripting",
+    "Restores all libraries from a payload.",
+    crate::awaits!(function_restore),
+    "serialized-value [FLUSH | APPEND | REPLACE]",
+    ),
+    spec(
+    "function|stats",
+    2,
+    &["noscript", "allow_busy"],
+    NO_KEYS,
+    "scripting",
+    "Returns information about a function during execution.",
+    crate::awaits!(function_stats),
+    "",
+    ),
+    spec(
+    "function|kill",
+    2,
+    &["noscript", "allow_busy"],
+    NO_KEYS,
+    "scripting",
+    "Terminates a function during execution.",
+    crate::awaits!(function_kill),
+    "",
+    ),
+    spec(
+    "function|help",
+    2,
+    &["loading", "stale"],
+    NO_KEYS,
+    "scripting",
+    "Returns helpful text about the different subcommands.",
+    crate::awaits!(function_help),
+    "",
+    ),
+];
+
+const EVAL_FLAGS: &[&str] = &[
+    "noscript",
+    "stale",
+    "skip_monitor",
+    "may_replicate",
+    "no_mandatory_keys",
+    "movablekeys",
+];
+const EVAL_RO_FLAGS: &[&str] = &[
+    "readonly",
+    "noscript",
+    "stale",
+    "skip_monitor",
+    "no_mandatory_keys",
+    "movablekeys",
+];
+
+/// The scripting commands, as the command table lists them.
+#[rustfmt::skip]
+pub static COMMANDS: &[CommandSpec] = &[
+    spec("eval", -3, EVAL_FLAGS, NUMKEYS2, "scripting", "Executes a server-side Lua script.", crate::awaits!(eval),
+        "script numkeys [key [key ...]] [arg [arg ...]]"),
+    spec("evalsha", -3, EVAL_FLAGS, NUMKEYS2, "scripting", "Executes a server-side Lua script by SHA1 digest.",
+        crate::awaits!(evalsha), "sha1 numkeys [key [key ...]] [arg [arg ...]]"),
+    spec("eval_ro", -3, EVAL_RO_FLAGS, NUMKEYS2, "scripting", "Executes a read-only server-side Lua script.",
+        crate::awaits!(eval_ro), "script numkeys [key [key ...]] [arg [arg ...]]"),
+    spec("evalsha_ro", -3, EVAL_RO_FLAGS, NUMKEYS2, "scripting", "Executes a read-only server-side Lua script by SHA1 digest.",
+        crate::awaits!(evalsha_ro), "sha1 numkeys [key [key ...]] [arg [arg ...]]"),
+    container("script", "scripting", "A container for Lua scripts management commands.", SCRIPT_SUBS),
+    spec("fcall", -3, EVAL_FLAGS, NUMKEYS2, "scripting", "Invokes a function.", crate::awaits!(fcall_cmd),
+        "function numkeys [key [key ...]] [arg [arg ...]]"),
+    spec("fcall_ro", -3, EVAL_RO_FLAGS, NUMKEYS2, "scripting", "Invokes a read-only function.", crate::awaits!(fcall_ro),
+        "function numkeys [key [key ...]] [arg [arg ...]]"),
+    container("function", "scripting", "A container for function commands.", FUNCTION_SUBS),
+];

@@ -2,6 +2,7 @@
 
 use super::args::{is, CmdResult, Error};
 use super::exec::Client;
+use super::spec::decl::*;
 
 pub fn time(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
     let now = std::time::SystemTime::now()
@@ -41,3 +42,15 @@ pub fn shutdown(_: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
     eprintln!("ringbus: SHUTDOWN: exiting");
     std::process::exit(0);
 }
+
+// ------------------------------------------------------------ commands
+
+/// The server commands, as the command table lists them.
+#[rustfmt::skip]
+pub static COMMANDS: &[CommandSpec] = &[
+    spec("time", 1, CONN, NO_KEYS, "server", "Returns the server time.", Exec::Local(time), ""),
+    spec("shutdown", -1, &["admin", "noscript", "loading", "stale", "no_multi", "allow_busy"], NO_KEYS, "server",
+        "Synchronously saves the database(s) to disk and shuts down the Redis server.", Exec::Local(shutdown),
+        "[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]"),
+    spec("lastsave", 1, CONN, NO_KEYS, "server", "Returns the Unix timestamp of the last successful save to disk.", Exec::Local(lastsave), ""),
+];

@@ -18,6 +18,7 @@ use super::cross::Cross;
 use super::hashes::{
     distinct_picks, parse_cursor, random_count, random_positions, reply_scan, ScanOpts,
 };
+use super::spec::decl::*;
 use super::Ctx;
 use crate::alloc::random_u64;
 use crate::resp::parse::parse_i64;
@@ -767,3 +768,41 @@ pub async fn sintercard_across(c: Cross<'_>) -> CmdResult {
     compute(Op::Inter, keys, &refs, true, limit).reply(c.out);
     Ok(())
 }
+
+// ------------------------------------------------------------ commands
+
+/// The set commands, as the command table lists them.
+#[rustfmt::skip]
+pub static COMMANDS: &[CommandSpec] = &[
+    spec("sadd", -3, WF, KEY1, "set", "Adds one or more members to a set. Creates the key if it doesn't exist.",
+        Exec::Shard(sadd), "key member [member ...]"),
+    spec("srem", -3, WDF, KEY1, "set", "Removes one or more members from a set. Deletes the set if the last member was removed.",
+        Exec::Shard(srem), "key member [member ...]"),
+    spec("sismember", 3, RF, KEY1, "set", "Determines whether a member belongs to a set.", Exec::Shard(sismember), "key member"),
+    spec("smismember", -3, RF, KEY1, "set", "Determines whether multiple members belong to a set.", Exec::Shard(smismember),
+        "key member [member ...]"),
+    spec("smembers", 2, R, KEY1, "set", "Returns all members of a set.", Exec::Shard(smembers), "key"),
+    spec("scard", 2, RF, KEY1, "set", "Returns the number of members in a set.", Exec::Shard(scard), "key"),
+    spec("spop", -2, WDF, KEY1, "set", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.",
+        Exec::Shard(spop), "key [count]"),
+    spec("srandmember", -2, R, KEY1, "set", "Get one or multiple random members from a set", Exec::Shard(srandmember),
+        "key [count]"),
+    spec("smove", 4, WDF, KEYS12, "set", "Moves a member from one set to another.", Exec::Multi(smove, crate::cross!(smove_across)),
+        "source destination member"),
+    spec("sinter", -2, R, ALL_KEYS, "set", "Returns the intersect of multiple sets.",
+        Exec::Multi(sinter, crate::cross!(sinter_across)), "key [key ...]"),
+    spec("sinterstore", -3, W, ALL_KEYS, "set", "Stores the intersect of multiple sets in a key.",
+        Exec::Multi(sinterstore, crate::cross!(sinterstore_across)), "destination key [key ...]"),
+    spec("sunion", -2, R, ALL_KEYS, "set", "Returns the union of multiple sets.",
+        Exec::Multi(sunion, crate::cross!(sunion_across)), "key [key ...]"),
+    spec("sunionstore", -3, W, ALL_KEYS, "set", "Stores the union of multiple sets in a key.",
+        Exec::Multi(sunionstore, crate::cross!(sunionstore_across)), "destination key [key ...]"),
+    spec("sdiff", -2, R, ALL_KEYS, "set", "Returns the difference of multiple sets.",
+        Exec::Multi(sdiff, crate::cross!(sdiff_across)), "key [key ...]"),
+    spec("sdiffstore", -3, W, ALL_KEYS, "set", "Stores the difference of multiple sets in a key.",
+        Exec::Multi(sdiffstore, crate::cross!(sdiffstore_across)), "destination key [key ...]"),
+    spec("sintercard", -3, &["readonly", "movablekeys"], NUMKEYS1, "set", "Returns the number of members of the intersect of multiple sets.",
+        Exec::Multi(sintercard, crate::cross!(sintercard_across)), "numkeys key [key ...] [LIMIT limit]"),
+    spec("sscan", -3, R, KEY1, "set", "Iterates over members of a set.", Exec::Shard(sscan),
+        "key cursor [MATCH pattern] [COUNT count]"),
+];

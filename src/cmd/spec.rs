@@ -303,6 +303,112 @@ impl CommandSpec {
     }
 }
 
+/// What families declare their commands with: flag sets, key
+/// specifications and the constructors of the command table's rows.
+pub mod decl {
+    pub use super::{CommandSpec, KeySpec};
+    pub use crate::cmd::Exec;
+
+    pub const W: &[&str] = &["write", "denyoom"];
+    pub const WF: &[&str] = &["write", "denyoom", "fast"];
+    pub const WD: &[&str] = &["write"];
+    pub const WDF: &[&str] = &["write", "fast"];
+    pub const R: &[&str] = &["readonly"];
+    pub const RF: &[&str] = &["readonly", "fast"];
+    pub const CONN: &[&str] = &["fast", "loading", "stale"];
+    pub const NOAUTH: &[&str] = &[
+        "noscript",
+        "loading",
+        "stale",
+        "fast",
+        "no_auth",
+        "allow_busy",
+    ];
+    pub const ADMIN: &[&str] = &["admin", "noscript", "loading", "stale"];
+    pub const SUB: &[&str] = &["pubsub", "noscript", "loading", "stale"];
+    pub const PUB: &[&str] = &["pubsub", "loading", "stale", "fast"];
+    pub const PUBSUB_INFO: &[&str] = &["pubsub", "loading", "stale"];
+    pub const SERVER: &[&str] = &["loading", "stale"];
+    pub const TX_FLAGS: &[&str] = &["noscript", "loading", "stale", "fast", "allow_busy"];
+
+    /// A command with its arguments' syntax as Redis's documentation writes it after the name.
+    /// One positional argument per column of the table below.
+    #[allow(clippy::too_many_arguments)]
+    pub const fn spec(
+        name: &'static str,
+        arity: i32,
+        flags: &'static [&'static str],
+        keys: &'static [KeySpec],
+        group: &'static str,
+        summary: &'static str,
+        exec: Exec,
+        syntax: &'static str,
+    ) -> CommandSpec {
+        CommandSpec {
+            name,
+            arity,
+            flags,
+            keys,
+            group,
+            summary,
+            since: "1.0.0",
+            syntax,
+            exec,
+            subcommands: &[],
+        }
+    }
+
+    /// A container command (CLIENT, CONFIG...): no arguments of its own, only subcommands.
+    pub const fn container(
+        name: &'static str,
+        group: &'static str,
+        summary: &'static str,
+        subs: &'static [CommandSpec],
+    ) -> CommandSpec {
+        CommandSpec {
+            name,
+            arity: -2,
+            flags: &[],
+            keys: NO_KEYS,
+            group,
+            summary,
+            since: "1.0.0",
+            syntax: "",
+            exec: Exec::Container,
+            subcommands: subs,
+        }
+    }
+
+    pub const NO_KEYS: &[KeySpec] = &[];
+    pub const KEY1: &[KeySpec] = &[KeySpec::one(1)];
+    pub const KEY2: &[KeySpec] = &[KeySpec::one(2)];
+    /// Two keys (a source and a destination).
+    pub const KEYS12: &[KeySpec] = &[KeySpec::one(1), KeySpec::one(2)];
+    pub const ALL_KEYS: &[KeySpec] = &[KeySpec::range(1, -1, 1)];
+    pub const PAIRS: &[KeySpec] = &[KeySpec::range(1, -1, 2)];
+    /// Keys then a timeout (BLPOP...).
+    pub const KEYS_TIMEOUT: &[KeySpec] = &[KeySpec::range(1, -2, 1)];
+    /// `numkeys key [key ...]` with the count first (LMPOP...), or after one
+    /// argument (BLMPOP's timeout, EVAL's script).
+    pub const NUMKEYS1: &[KeySpec] = &[KeySpec::numkeys(1)];
+    pub const NUMKEYS2: &[KeySpec] = &[KeySpec::numkeys(2)];
+    /// XREAD / XREADGROUP: `STREAMS key [key ...] id [id ...]`.
+    pub const STREAMS: &[KeySpec] = &[KeySpec::half_after("STREAMS")];
+
+    /// A client command of an `async fn(&mut dyn Client, &[&[u8]]) -> CmdResult`.
+    #[macro_export]
+    macro_rules! awaits {
+        ($f:path) => {
+            $crate::cmd::Exec::Client(|c, a| {
+                Box::pin(async move {
+                    let result = $f(&mut *c, a).await;
+                    $crate::cmd::exec::finish(c, result)
+                })
+            })
+        };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@
 //! may hold an empty stream; XDEL and XTRIM never delete the key.
 
 use super::args::{is, Args, CmdResult, Error};
+use super::spec::decl::*;
 use super::Ctx;
 use crate::resp::parse::parse_i64;
 use crate::resp::Out;
@@ -459,6 +460,151 @@ pub fn xsetid(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     out.ok();
     Ok(())
 }
+
+// ------------------------------------------------------------ commands
+
+#[rustfmt::skip]
+static XGROUP_SUBS: &[CommandSpec] = &[
+    spec(
+    "xgroup|create",
+    -5,
+    W,
+    KEY2,
+    "stream",
+    "Creates a consumer group.",
+    Exec::Shard(super::stream_groups::xgroup),
+    "key group <id | $> [MKSTREAM] [ENTRIESREAD entries-read]",
+    ),
+    spec(
+    "xgroup|setid",
+    -5,
+    WD,
+    KEY2,
+    "stream",
+    "Sets the last-delivered ID of a consumer group.",
+    Exec::Shard(super::stream_groups::xgroup),
+    "key group <id | $> [ENTRIESREAD entries-read]",
+    ),
+    spec(
+    "xgroup|destroy",
+    4,
+    WD,
+    KEY2,
+    "stream",
+    "Destroys a consumer group.",
+    Exec::Shard(super::stream_groups::xgroup),
+    "key group",
+    ),
+    spec(
+    "xgroup|createconsumer",
+    5,
+    W,
+    KEY2,
+    "stream",
+    "Creates a consumer in a consumer group.",
+    Exec::Shard(super::stream_groups::xgroup),
+    "key group consumer",
+    ),
+    spec(
+    "xgroup|delconsumer",
+    5,
+    WD,
+    KEY2,
+    "stream",
+    "Deletes a consumer from a consumer group.",
+    Exec::Shard(super::stream_groups::xgroup),
+    "key group consumer",
+    ),
+    spec(
+    "xgroup|help",
+    2,
+    SERVER,
+    NO_KEYS,
+    "stream",
+    "Returns helpful text about the different subcommands.",
+    Exec::Shard(super::stream_groups::xgroup_help),
+    "",
+    ),
+];
+
+#[rustfmt::skip]
+static XINFO_SUBS: &[CommandSpec] = &[
+    spec(
+    "xinfo|consumers",
+    4,
+    R,
+    KEY2,
+    "stream",
+    "Returns a list of the consumers in a consumer group.",
+    Exec::Shard(super::stream_groups::xinfo),
+    "key group",
+    ),
+    spec(
+    "xinfo|groups",
+    3,
+    R,
+    KEY2,
+    "stream",
+    "Returns a list of the consumer groups of a stream.",
+    Exec::Shard(super::stream_groups::xinfo),
+    "key",
+    ),
+    spec(
+    "xinfo|stream",
+    -3,
+    R,
+    KEY2,
+    "stream",
+    "Returns information about a stream.",
+    Exec::Shard(super::stream_groups::xinfo),
+    "key [FULL [COUNT count]]",
+    ),
+    spec(
+    "xinfo|help",
+    2,
+    SERVER,
+    NO_KEYS,
+    "stream",
+    "Returns helpful text about the different subcommands.",
+    Exec::Shard(super::stream_groups::xinfo_help),
+    "",
+    ),
+];
+
+/// The stream commands, as the command table lists them.
+#[rustfmt::skip]
+pub static COMMANDS: &[CommandSpec] = &[
+    spec("xadd", -5, WF, KEY1, "stream", "Appends a new message to a stream. Creates the key if it doesn't exist.", Exec::Shard(xadd),
+        "key [NOMKSTREAM] [<MAXLEN | MINID> [= | ~] threshold [LIMIT count]] <* | id> field value [field value ...]"),
+    spec("xlen", 2, RF, KEY1, "stream", "Return the number of messages in a stream.", Exec::Shard(xlen), "key"),
+    spec("xrange", -4, R, KEY1, "stream", "Returns the messages from a stream within a range of IDs.", Exec::Shard(xrange),
+        "key start end [COUNT count]"),
+    spec("xrevrange", -4, R, KEY1, "stream", "Returns the messages from a stream within a range of IDs in reverse order.",
+        Exec::Shard(xrevrange), "key end start [COUNT count]"),
+    spec("xdel", -3, WDF, KEY1, "stream", "Returns the number of messages after removing them from a stream.", Exec::Shard(xdel),
+        "key id [id ...]"),
+    spec("xtrim", -4, WD, KEY1, "stream", "Deletes messages from the beginning of a stream.", Exec::Shard(xtrim),
+        "key <MAXLEN | MINID> [= | ~] threshold [LIMIT count]"),
+    spec("xsetid", -3, WF, KEY1, "stream", "An internal command for replicating stream values.", Exec::Shard(xsetid),
+        "key last-id [ENTRIESADDED entries-added] [MAXDELETEDID max-deleted-id]"),
+    spec("xread", -4, &["readonly", "blocking", "movablekeys"], STREAMS, "stream",
+        "Returns messages from multiple streams with IDs greater than the ones requested. Blocks until a message is available otherwise.",
+        Exec::Client(crate::client_fn!(super::stream_read::xread)), "[COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]"),
+    spec("xreadgroup", -7, &["write", "blocking", "movablekeys"], STREAMS, "stream",
+        "Returns new or historical messages from a stream for a consumer in a group. Blocks until a message is available otherwise.",
+        Exec::Client(crate::client_fn!(super::stream_read::xreadgroup)), "GROUP group consumer [COUNT count] [BLOCK milliseconds] [NOACK] STREAMS key [key ...] id [id ...]"),
+    container("xgroup", "stream", "A container for consumer groups commands.", XGROUP_SUBS),
+    spec("xack", -4, WDF, KEY1, "stream", "Returns the number of messages that were successfully acknowledged by the consumer group member of a stream.",
+        Exec::Shard(super::stream_groups::xack), "key group id [id ...]"),
+    spec("xpending", -3, R, KEY1, "stream", "Returns the information and entries from a stream consumer group's pending entries list.",
+        Exec::Shard(super::stream_groups::xpending), "key group [[IDLE min-idle-time] start end count [consumer]]"),
+    spec("xclaim", -6, WDF, KEY1, "stream", "Changes, or acquires, ownership of a message in a consumer group, as if the message was delivered a consumer group member.",
+        Exec::Shard(super::stream_groups::xclaim),
+        "key group consumer min-idle-time id [id ...] [IDLE ms] [TIME unix-time-milliseconds] [RETRYCOUNT count] [FORCE] [JUSTID] [LASTID lastid]"),
+    spec("xautoclaim", -6, WDF, KEY1, "stream", "Changes, or acquires, ownership of messages in a consumer group, as if the messages were delivered to as consumer group member.",
+        Exec::Shard(super::stream_groups::xautoclaim), "key group consumer min-idle-time start [COUNT count] [JUSTID]"),
+    container("xinfo", "stream", "A container for stream introspection commands.", XINFO_SUBS),
+];
 
 #[cfg(test)]
 mod tests {

@@ -3,6 +3,7 @@
 
 use super::args::{is, Args, CmdResult, Error};
 use super::cross::{self, Cross};
+use super::spec::decl::*;
 use super::Ctx;
 use crate::resp::parse::parse_i64;
 use crate::resp::Out;
@@ -562,3 +563,39 @@ async fn mset_across_generic(c: Cross<'_>, nx: bool) -> CmdResult {
     }
     Ok(())
 }
+
+// ------------------------------------------------------------ commands
+
+/// The string commands, as the command table lists them.
+#[rustfmt::skip]
+pub static COMMANDS: &[CommandSpec] = &[
+    spec("get", 2, RF, KEY1, "string", "Returns the string value of a key.", Exec::Shard(get), "key"),
+    spec("set", -3, W, KEY1, "string", "Sets the string value of a key, ignoring its type.", Exec::Shard(set),
+        "key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]"),
+    spec("setnx", 3, WF, KEY1, "string", "Set the string value of a key only when the key doesn't exist.", Exec::Shard(setnx), "key value"),
+    spec("setex", 4, W, KEY1, "string", "Sets the string value and expiration time of a key.", Exec::Shard(setex), "key seconds value"),
+    spec("psetex", 4, W, KEY1, "string", "Sets both string value and expiration time in milliseconds of a key.", Exec::Shard(psetex),
+        "key milliseconds value"),
+    spec("getset", 3, WF, KEY1, "string", "Returns the previous string value of a key after setting it to a new value.",
+        Exec::Shard(getset), "key value"),
+    spec("getdel", 2, WDF, KEY1, "string", "Returns the string value of a key after deleting the key.", Exec::Shard(getdel), "key"),
+    spec("getex", -2, WDF, KEY1, "string", "Returns the string value of a key after setting its expiration time.", Exec::Shard(getex),
+        "key [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | PERSIST]"),
+    spec("mget", -2, RF, ALL_KEYS, "string", "Atomically returns the string values of one or more keys.", Exec::Multi(mget, crate::cross!(mget_across)),
+        "key [key ...]"),
+    spec("mset", -3, W, PAIRS, "string", "Atomically creates or modifies the string values of one or more keys.",
+        Exec::Multi(mset, crate::cross!(mset_across)), "key value [key value ...]"),
+    spec("msetnx", -3, W, PAIRS, "string", "Atomically modifies the string values of one or more keys only when all keys don't exist.",
+        Exec::Multi(msetnx, crate::cross!(msetnx_across)), "key value [key value ...]"),
+    spec("incr", 2, WF, KEY1, "string", "Increments the integer value of a key by one.", Exec::Shard(incr), "key"),
+    spec("decr", 2, WF, KEY1, "string", "Decrements the integer value of a key by one.", Exec::Shard(decr), "key"),
+    spec("incrby", 3, WF, KEY1, "string", "Increments the integer value of a key by a number.", Exec::Shard(incrby), "key increment"),
+    spec("decrby", 3, WF, KEY1, "string", "Decrements a number from the integer value of a key.", Exec::Shard(decrby), "key decrement"),
+    spec("incrbyfloat", 3, WF, KEY1, "string", "Increment the floating point value of a key by a number.", Exec::Shard(incrbyfloat),
+        "key increment"),
+    spec("append", 3, WF, KEY1, "string", "Appends a string to the value of a key.", Exec::Shard(append), "key value"),
+    spec("strlen", 2, RF, KEY1, "string", "Returns the length of a string value.", Exec::Shard(strlen), "key"),
+    spec("getrange", 4, R, KEY1, "string", "Returns a substring of the string stored at a key.", Exec::Shard(getrange), "key start end"),
+    spec("setrange", 4, W, KEY1, "string", "Overwrites a part of a string value with another by an offset.", Exec::Shard(setrange),
+        "key offset value"),
+];

@@ -14,6 +14,7 @@
 //! any write to the key raises it, and so does the key's expiry (checked at
 //! EXEC against the deadline the key had when it was watched).
 
+use super::spec::decl::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -267,3 +268,18 @@ async fn run_queued(s: &mut Session, cmd: &Queued) -> Flow {
     // Boxed: EXEC itself runs through the executor, so the future nests.
     Box::pin(super::exec::call(s, cmd.spec, &argv)).await
 }
+
+// ------------------------------------------------------------ commands
+
+/// The transaction commands, as the command table lists them.
+#[rustfmt::skip]
+pub static COMMANDS: &[CommandSpec] = &[
+    spec("multi", 1, TX_FLAGS, NO_KEYS, "transactions", "Starts a transaction.", Exec::Local(multi), ""),
+    spec("exec", 1, &["noscript", "loading", "stale", "skip_slowlog"], NO_KEYS, "transactions",
+        "Executes all commands in a transaction.", crate::awaits!(exec_cmd), ""),
+    spec("discard", 1, TX_FLAGS, NO_KEYS, "transactions", "Discards a transaction.", Exec::Local(discard), ""),
+    spec("watch", -2, TX_FLAGS, ALL_KEYS, "transactions",
+        "Monitors changes to keys to determine the execution of a transaction.", crate::awaits!(watch_cmd), "key [key ...]"),
+    spec("unwatch", 1, TX_FLAGS, NO_KEYS, "transactions", "Forgets about watched keys of a transaction.",
+        Exec::Local(unwatch_cmd), ""),
+];

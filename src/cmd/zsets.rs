@@ -20,6 +20,7 @@
 
 use super::args::{is, Args, CmdResult, Error};
 use super::cross::{self, Cross};
+use super::spec::decl::*;
 use super::Ctx;
 use crate::resp::parse::parse_i64;
 use crate::resp::Out;
@@ -938,6 +939,63 @@ pub async fn zmpop_across(c: Cross<'_>) -> CmdResult {
     }
     Ok(())
 }
+
+// ------------------------------------------------------------ commands
+
+/// The sorted set commands, as the command table lists them.
+#[rustfmt::skip]
+pub static COMMANDS: &[CommandSpec] = &[
+    spec("zadd", -4, WF, KEY1, "sorted_set", "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.",
+        Exec::Shard(zadd), "key [NX | XX] [GT | LT] [CH] [INCR] score member [score member ...]"),
+    spec("zincrby", 4, WF, KEY1, "sorted_set", "Increments the score of a member in a sorted set.", Exec::Shard(zincrby), "key increment member"),
+    spec("zrem", -3, WDF, KEY1, "sorted_set", "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.",
+        Exec::Shard(zrem), "key member [member ...]"),
+    spec("zscore", 3, RF, KEY1, "sorted_set", "Returns the score of a member in a sorted set.", Exec::Shard(zscore), "key member"),
+    spec("zmscore", -3, RF, KEY1, "sorted_set", "Returns the score of one or more members in a sorted set.", Exec::Shard(zmscore),
+        "key member [member ...]"),
+    spec("zcard", 2, RF, KEY1, "sorted_set", "Returns the number of members in a sorted set.", Exec::Shard(zcard), "key"),
+    spec("zcount", 4, RF, KEY1, "sorted_set", "Returns the count of members in a sorted set that have scores within a range.",
+        Exec::Shard(zcount), "key min max"),
+    spec("zlexcount", 4, RF, KEY1, "sorted_set", "Returns the number of members in a sorted set within a lexicographical range.",
+        Exec::Shard(zlexcount), "key min max"),
+    spec("zrank", -3, RF, KEY1, "sorted_set", "Returns the index of a member in a sorted set ordered by ascending scores.",
+        Exec::Shard(zrank), "key member [WITHSCORE]"),
+    spec("zrevrank", -3, RF, KEY1, "sorted_set", "Returns the index of a member in a sorted set ordered by descending scores.",
+        Exec::Shard(zrevrank), "key member [WITHSCORE]"),
+    spec("zrange", -4, R, KEY1, "sorted_set", "Returns members in a sorted set within a range of indexes.", Exec::Shard(zrange),
+        "key start stop [BYSCORE | BYLEX] [REV] [LIMIT offset count] [WITHSCORES]"),
+    spec("zrevrange", -4, R, KEY1, "sorted_set", "Returns members in a sorted set within a range of indexes in reverse order.",
+        Exec::Shard(zrevrange), "key start stop [WITHSCORES]"),
+    spec("zrangebyscore", -4, R, KEY1, "sorted_set", "Returns members in a sorted set within a range of scores.",
+        Exec::Shard(zrangebyscore), "key min max [WITHSCORES] [LIMIT offset count]"),
+    spec("zrevrangebyscore", -4, R, KEY1, "sorted_set", "Returns members in a sorted set within a range of scores in reverse order.",
+        Exec::Shard(zrevrangebyscore), "key max min [WITHSCORES] [LIMIT offset count]"),
+    spec("zrangebylex", -4, R, KEY1, "sorted_set", "Returns members in a sorted set within a lexicographical range.",
+        Exec::Shard(zrangebylex), "key min max [LIMIT offset count]"),
+    spec("zrevrangebylex", -4, R, KEY1, "sorted_set", "Returns members in a sorted set within a lexicographical range in reverse order.",
+        Exec::Shard(zrevrangebylex), "key max min [LIMIT offset count]"),
+    spec("zremrangebyscore", 4, WD, KEY1, "sorted_set", "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.",
+        Exec::Shard(zremrangebyscore), "key min max"),
+    spec("zremrangebyrank", 4, WD, KEY1, "sorted_set", "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.",
+        Exec::Shard(zremrangebyrank), "key start stop"),
+    spec("zremrangebylex", 4, WD, KEY1, "sorted_set", "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.",
+        Exec::Shard(zremrangebylex), "key min max"),
+    spec("zpopmin", -2, WDF, KEY1, "sorted_set", "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.",
+        Exec::Shard(zpopmin), "key [count]"),
+    spec("zpopmax", -2, WDF, KEY1, "sorted_set", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.",
+        Exec::Shard(zpopmax), "key [count]"),
+    spec("zmpop", -4, &["write", "movablekeys"], NUMKEYS1, "sorted_set", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.",
+        Exec::Multi(zmpop, crate::cross!(zmpop_across)), "numkeys key [key ...] <MIN | MAX> [COUNT count]"),
+    spec("bzpopmin", -3, &["write", "noscript", "blocking", "fast"], KEYS_TIMEOUT, "sorted_set",
+        "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.",
+        Exec::Client(|c, a| Box::pin(super::zset_blocking::run(c, super::zset_blocking::ZsetCmd::Bzpopmin, a))), "key [key ...] timeout"),
+    spec("bzpopmax", -3, &["write", "noscript", "blocking", "fast"], KEYS_TIMEOUT, "sorted_set",
+        "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.",
+        Exec::Client(|c, a| Box::pin(super::zset_blocking::run(c, super::zset_blocking::ZsetCmd::Bzpopmax, a))), "key [key ...] timeout"),
+    spec("bzmpop", -5, &["write", "blocking", "movablekeys"], NUMKEYS2, "sorted_set",
+        "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.",
+        Exec::Client(|c, a| Box::pin(super::zset_blocking::run(c, super::zset_blocking::ZsetCmd::Bzmpop, a))), "timeout numkeys key [key ...] <MIN | MAX> [COUNT count]"),
+];
 
 #[cfg(test)]
 mod tests {
