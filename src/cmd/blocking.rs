@@ -48,19 +48,24 @@ pub enum Wake<S> {
 /// A family's attempt: what was taken (None: nothing there), or the error.
 pub type Attempt<'a, S> = Pin<Box<dyn Future<Output = Result<Option<S>, Error>> + 'a>>;
 
+/// What every blocking command has: the keys it waits on, its timeout
+/// (None: forever), and what it waits for there.
+#[derive(Clone, Debug)]
+pub struct Blocked<W> {
+    pub keys: Vec<Vec<u8>>,
+    pub timeout: Option<Duration>,
+    pub wants: W,
+}
+
+/// What a blocking command's family serves it.
+pub type ServedBy<B> = <<B as Blocking>::Wants as Wants>::Served;
+
 /// A blocking command, as [`run`] runs it.
 pub trait Blocking {
-    /// What a shard hands a served client.
-    type Served: Send + 'static;
+    /// What it waits for (how a shard serves it).
+    type Wants: Wants + Clone;
 
-    /// The keys it waits on.
-    fn keys(&self) -> &[Vec<u8>];
-
-    /// Its timeout (None: forever).
-    fn timeout(&self) -> Option<Duration>;
-
-    /// The waiter its keys' shards serve; it answers on `reply`.
-    fn waiter(&self, client: u64, db: usize, reply: ReplyTo<Wake<Self::Served>>) -> Arc<Waiter>;
+    fn blocked(&self) -> &Blocked<Self::Wants>;
 
     /// Tries at once. With a waiter, registers it on every key in the same
     /// step when there is nothing to take. `outer` is EXEC's or a script's
@@ -71,15 +76,26 @@ pub trait Blocking {
         db: usize,
         waiter: Option<&'a Arc<Waiter>>,
         outer: Option<&'a mut Txn>,
-    ) -> Attempt<'a, Self::Served>;
+    ) -> Attempt<'a, ServedBy<Self>>;
 
     /// The reply for what was taken.
-    fn answer(&self, out: &mut Out, served: Self::Served);
+    fn answer(&self, out: &mut Out, served: ServedBy<Self>);
 
     /// The reply when there is nothing to take and the command may not
     /// block (inside EXEC).
     fn nothing(&self, out: &mut Out) {
         out.null_array();
+    }
+}
+
+/// Runs a parsed blocking command, or answers its parse error.
+pub async fn parse_and_run<B: Blocking>(c: &mut dyn Client, parsed: Result<B, Error>) -> Flow {
+    match parsed {
+        Ok(cmd) => run(c, cmd).await,
+        Err(e) => {
+            c.out().error(&e.0);
+            Flow::Continue
+        }
     }
 }
 
@@ -99,11 +115,16 @@ pub async fn run<B: Blocking>(c: &mut dyn Client, cmd: B) -> Flow {
         return Flow::Continue;
     }
     let s = session(c);
-    let deadline = cmd.timeout().map(|d| std::time::Instant::now() + d);
+    let blocked = cmd.blocked();
+    let deadline = blocked.timeout.map(|d| std::time::Instant::now() + d);
     loop {
         let core = s.core.clone();
         let (reply, fut) = core.new_slot();
-        let waiter = cmd.waiter(s.client_id(), s.db, reply);
+        let answer = Answer {
+            reply,
+            wants: blocked.wants.clone(),
+        };
+        let waiter = Waiter::new(s.client_id(), s.db, answer);
         match cmd.attempt(&core, s.db, Some(&waiter), None).await {
             Err(e) => {
                 fut.forget();
@@ -121,7 +142,7 @@ pub async fn run<B: Blocking>(c: &mut dyn Client, cmd: B) -> Flow {
         s.send_now().await;
         let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
         let end = wait(s, &waiter, fut, left).await;
-        unregister(&core, s.db, cmd.keys(), &waiter);
+        unregister(&core, s.db, &blocked.keys, &waiter);
         match end {
             WaitEnd::Woken(Wake::Retry) => continue,
             WaitEnd::Woken(Wake::Served(served)) => cmd.answer(&mut s.out, served),

@@ -5,17 +5,16 @@
 
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::args::Error;
-use super::blocking::{self, Answer, Attempt, Blocking, Wake, Wants};
+use super::blocking::{self, Attempt, Blocked, Blocking, Wake, Wants};
 use super::exec::Client;
 use super::lists::{self, End, Move};
 use super::Ctx;
 use crate::resp::Out;
 use crate::server::connection::Flow;
 use crate::shard::blocking::{Round, Waiter};
-use crate::shard::dispatch::{Core, ReplyTo};
+use crate::shard::dispatch::Core;
 use crate::shard::route::shard_of;
 use crate::shard::txn::{outer_or_own, run_on_shard, Txn};
 
@@ -94,9 +93,7 @@ pub enum ListCmd {
 /// A parsed blocking list command.
 struct Request {
     cmd: ListCmd,
-    keys: Vec<Vec<u8>>,
-    wants: ListWants,
-    timeout: Option<Duration>,
+    blocked: Blocked<ListWants>,
 }
 
 fn parse(cmd: ListCmd, argv: &[&[u8]]) -> Result<Request, Error> {
@@ -111,9 +108,11 @@ fn parse(cmd: ListCmd, argv: &[&[u8]]) -> Result<Request, Error> {
             };
             Request {
                 cmd,
-                keys: owned(&argv[1..argv.len() - 1]),
-                wants: ListWants::Pop { end, count: 1 },
-                timeout,
+                blocked: Blocked {
+                    keys: owned(&argv[1..argv.len() - 1]),
+                    timeout,
+                    wants: ListWants::Pop { end, count: 1 },
+                },
             }
         }
         ListCmd::Blmpop => {
@@ -121,12 +120,14 @@ fn parse(cmd: ListCmd, argv: &[&[u8]]) -> Result<Request, Error> {
             let m = lists::parse_mpop(&argv[1..])?;
             Request {
                 cmd,
-                keys: owned(m.keys),
-                wants: ListWants::Pop {
-                    end: m.end,
-                    count: m.count,
+                blocked: Blocked {
+                    keys: owned(m.keys),
+                    timeout,
+                    wants: ListWants::Pop {
+                        end: m.end,
+                        count: m.count,
+                    },
                 },
-                timeout,
             }
         }
         ListCmd::Blmove | ListCmd::Brpoplpush => {
@@ -137,13 +138,15 @@ fn parse(cmd: ListCmd, argv: &[&[u8]]) -> Result<Request, Error> {
             };
             Request {
                 cmd,
-                keys: owned(&argv[1..2]),
-                wants: ListWants::Move {
-                    dst: argv[2].to_vec(),
-                    from,
-                    to,
+                blocked: Blocked {
+                    keys: owned(&argv[1..2]),
+                    timeout: blocking::parse_timeout(timeout)?,
+                    wants: ListWants::Move {
+                        dst: argv[2].to_vec(),
+                        from,
+                        to,
+                    },
                 },
-                timeout: blocking::parse_timeout(timeout)?,
             }
         }
     })
@@ -151,35 +154,14 @@ fn parse(cmd: ListCmd, argv: &[&[u8]]) -> Result<Request, Error> {
 
 /// Runs BLPOP, BRPOP, BLMPOP, BLMOVE or BRPOPLPUSH.
 pub async fn run(c: &mut dyn Client, cmd: ListCmd, argv: &[&[u8]]) -> Flow {
-    match parse(cmd, argv) {
-        Ok(req) => blocking::run(c, req).await,
-        Err(e) => {
-            c.out().error(&e.0);
-            Flow::Continue
-        }
-    }
+    blocking::parse_and_run(c, parse(cmd, argv)).await
 }
 
 impl Blocking for Request {
-    type Served = ListServed;
+    type Wants = ListWants;
 
-    fn keys(&self) -> &[Vec<u8>] {
-        &self.keys
-    }
-
-    fn timeout(&self) -> Option<Duration> {
-        self.timeout
-    }
-
-    fn waiter(&self, client: u64, db: usize, reply: ReplyTo<Wake<ListServed>>) -> Arc<Waiter> {
-        Waiter::new(
-            client,
-            db,
-            Answer {
-                reply,
-                wants: self.wants.clone(),
-            },
-        )
+    fn blocked(&self) -> &Blocked<ListWants> {
+        &self.blocked
     }
 
     fn attempt<'a>(
@@ -190,13 +172,13 @@ impl Blocking for Request {
         outer: Option<&'a mut Txn>,
     ) -> Attempt<'a, ListServed> {
         Box::pin(async move {
-            match &self.wants {
+            match &self.blocked.wants {
                 ListWants::Pop { end, count } => {
                     let (end, count) = (*end, *count);
                     let popped = blocking::pop_attempt(
                         core,
                         db,
-                        &self.keys,
+                        &self.blocked.keys,
                         waiter,
                         outer,
                         lists::holds_list,
@@ -206,13 +188,13 @@ impl Blocking for Request {
                     )
                     .await?;
                     Ok(popped.map(|(i, values)| ListServed::Popped {
-                        key: self.keys[i].clone(),
+                        key: self.blocked.keys[i].clone(),
                         values,
                     }))
                 }
                 ListWants::Move { dst, from, to } => {
                     let mv = Move {
-                        src: self.keys[0].clone(),
+                        src: self.blocked.keys[0].clone(),
                         dst: dst.clone(),
                         from: *from,
                         to: *to,
@@ -242,7 +224,7 @@ impl Blocking for Request {
     /// Redis answers a move that cannot block (inside EXEC) with a null
     /// bulk string, a pop with a null array.
     fn nothing(&self, out: &mut Out) {
-        match self.wants {
+        match self.blocked.wants {
             ListWants::Move { .. } => out.null(),
             ListWants::Pop { .. } => out.null_array(),
         }

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::args::{is, Error};
-use super::blocking::{self, Answer, Attempt, Blocking, Wake, Wants};
+use super::blocking::{self, Attempt, Blocked, Blocking, Wake, Wants};
 use super::exec::Client;
 use super::streams::{no_group, parse_strict_id, read_stream, reply_entries, stream_mut, to_read};
 use super::Ctx;
@@ -23,7 +23,7 @@ use crate::resp::parse::parse_i64;
 use crate::resp::Out;
 use crate::server::connection::Flow;
 use crate::shard::blocking::{Round, Waiter};
-use crate::shard::dispatch::{Core, ReplyTo};
+use crate::shard::dispatch::Core;
 use crate::shard::route::{group_by_shard, shard_of};
 use crate::shard::txn::{outer_or_own, run_on_shard, Txn};
 use crate::types::stream::{self, ReadEntry, StreamId};
@@ -41,6 +41,7 @@ pub struct GroupRead {
 
 /// What a blocked reader waits for: an entry past what it has seen on one
 /// of its streams (or, reading with a group, past the group's last ID).
+#[derive(Clone, Debug)]
 struct StreamWants {
     group: Option<GroupRead>,
     count: usize,
@@ -91,14 +92,12 @@ enum After {
 
 #[derive(Clone, Debug)]
 struct Request {
-    group: Option<GroupRead>,
-    count: usize,
-    /// None: no BLOCK; Some(None): block forever.
-    block: Option<Option<Duration>>,
-    keys: Vec<Vec<u8>>,
+    /// Whether BLOCK was given.
+    blocks: bool,
     after: Vec<After>,
-    /// Shared with the waiter: what it has seen on each stream.
-    seen: SeenIds,
+    /// The streams, BLOCK's timeout, and the group, COUNT and the IDs seen
+    /// (shared with the waiter).
+    blocked: Blocked<StreamWants>,
 }
 
 fn parse(argv: &[&[u8]], xreadgroup: bool) -> Result<Request, Error> {
@@ -173,16 +172,21 @@ fn parse(argv: &[&[u8]], xreadgroup: bool) -> Result<Request, Error> {
         })
         .collect();
     Ok(Request {
-        group: group.map(|(group, consumer)| GroupRead {
-            group,
-            consumer,
-            noack,
-        }),
-        count,
-        block,
-        keys,
+        blocks: block.is_some(),
         after,
-        seen: SeenIds::default(),
+        blocked: Blocked {
+            keys,
+            timeout: block.flatten(),
+            wants: StreamWants {
+                group: group.map(|(group, consumer)| GroupRead {
+                    group,
+                    consumer,
+                    noack,
+                }),
+                count,
+                seen: SeenIds::default(),
+            },
+        },
     })
 }
 
@@ -312,16 +316,23 @@ async fn attempt(
     waiter: Option<Arc<Waiter>>,
     outer: Option<&mut Txn>,
 ) -> Result<Results, Error> {
-    let waiter = waiter.map(|w| (w, req.seen.clone()));
+    let waiter = waiter.map(|w| (w, req.blocked.wants.seen.clone()));
     let shards = core.cores();
-    let by_shard = group_by_shard(0..req.keys.len(), |&i| shard_of(&req.keys[i], shards));
+    let by_shard = group_by_shard(0..req.blocked.keys.len(), |&i| {
+        shard_of(&req.blocked.keys[i], shards)
+    });
     if by_shard.len() == 1 {
         let shard = *by_shard.keys().next().expect("one shard");
         let req = req.clone();
-        let locks = req.keys.iter().map(|k| (db, k.as_slice().into())).collect();
+        let locks = req
+            .blocked
+            .keys
+            .iter()
+            .map(|k| (db, k.as_slice().into()))
+            .collect();
         let step = move |core: &Core| {
             core.with_ctx(db, |ctx| {
-                let all: Vec<usize> = (0..req.keys.len()).collect();
+                let all: Vec<usize> = (0..req.blocked.keys.len()).collect();
                 let checked = check_part(ctx, &req, &all)?;
                 let read = serve_part(ctx, &req, &all, &checked);
                 if read.iter().all(Option::is_none) {
@@ -337,18 +348,25 @@ async fn attempt(
     // Several shards: lock and check them all (in shard order), then read.
     let mut own = None;
     let txn = outer_or_own(outer, &mut own, core);
-    let mut checked: Vec<Option<Result<After, Error>>> = vec![None; req.keys.len()];
+    let mut checked: Vec<Option<Result<After, Error>>> = vec![None; req.blocked.keys.len()];
     for (&shard, idx) in &by_shard {
         let (r, part) = (req.clone(), idx.clone());
         let locks = idx
             .iter()
-            .map(|&i| (db, req.keys[i].as_slice().into()))
+            .map(|&i| (db, req.blocked.keys[i].as_slice().into()))
             .collect();
         let found: Vec<Result<After, Error>> = txn
             .lock_and_run(shard, locks, move |core| {
                 core.with_ctx(db, |ctx| {
                     part.iter()
-                        .map(|&i| check(ctx, &r.keys[i], r.group.as_ref(), &r.after[i]))
+                        .map(|&i| {
+                            check(
+                                ctx,
+                                &r.blocked.keys[i],
+                                r.blocked.wants.group.as_ref(),
+                                &r.after[i],
+                            )
+                        })
                         .collect()
                 })
             })
@@ -362,7 +380,7 @@ async fn attempt(
         .into_iter()
         .map(|c| c.expect("every key checked"))
         .collect::<Result<_, _>>()?;
-    let mut results: Results = vec![None; req.keys.len()];
+    let mut results: Results = vec![None; req.blocked.keys.len()];
     for (&shard, idx) in &by_shard {
         let (r, part, c) = (req.clone(), idx.clone(), checked.clone());
         let read: Results = txn
@@ -389,9 +407,14 @@ async fn attempt(
 
 /// Checks the keys at `idx` (all on this shard); first error in order.
 fn check_part(ctx: &mut Ctx, req: &Request, idx: &[usize]) -> Result<Vec<After>, Error> {
-    let mut all = vec![After::New; req.keys.len()];
+    let mut all = vec![After::New; req.blocked.keys.len()];
     for &i in idx {
-        all[i] = check(ctx, &req.keys[i], req.group.as_ref(), &req.after[i])?;
+        all[i] = check(
+            ctx,
+            &req.blocked.keys[i],
+            req.blocked.wants.group.as_ref(),
+            &req.after[i],
+        )?;
     }
     Ok(all)
 }
@@ -401,10 +424,10 @@ fn serve_part(ctx: &mut Ctx, req: &Request, idx: &[usize], checked: &[After]) ->
         .map(|&i| {
             serve(
                 ctx,
-                &req.keys[i],
-                req.group.as_ref(),
+                &req.blocked.keys[i],
+                req.blocked.wants.group.as_ref(),
                 &checked[i],
-                req.count,
+                req.blocked.wants.count,
             )
         })
         .collect()
@@ -427,8 +450,8 @@ fn register_part(
         };
         seen.lock()
             .expect("seen IDs")
-            .push((req.keys[i].clone(), after));
-        let key = (db, req.keys[i].as_slice().into());
+            .push((req.blocked.keys[i].clone(), after));
+        let key = (db, req.blocked.keys[i].as_slice().into());
         ctx.shard.blocking.register(key, waiter.clone());
     }
 }
@@ -473,14 +496,14 @@ pub async fn run(c: &mut dyn Client, argv: &[&[u8]], xreadgroup: bool) -> Flow {
             return Flow::Continue;
         }
     };
-    if req.block.is_some() {
+    if req.blocks {
         return blocking::run(c, req).await;
     }
     let core = c.core().clone();
     let db = c.db();
     let (out, txn) = c.out_and_txn();
     match attempt(&core, db, &req, None, txn).await {
-        Ok(results) => reply(out, &read_pairs(&req.keys, results)),
+        Ok(results) => reply(out, &read_pairs(&req.blocked.keys, results)),
         Err(e) => out.error(&e.0),
     }
     Flow::Continue
@@ -495,23 +518,10 @@ pub async fn xreadgroup(c: &mut dyn Client, argv: &[&[u8]]) -> Flow {
 }
 
 impl Blocking for Request {
-    type Served = StreamReply;
+    type Wants = StreamWants;
 
-    fn keys(&self) -> &[Vec<u8>] {
-        &self.keys
-    }
-
-    fn timeout(&self) -> Option<Duration> {
-        self.block.flatten()
-    }
-
-    fn waiter(&self, client: u64, db: usize, reply: ReplyTo<Wake<StreamReply>>) -> Arc<Waiter> {
-        let wants = StreamWants {
-            group: self.group.clone(),
-            count: self.count,
-            seen: self.seen.clone(),
-        };
-        Waiter::new(client, db, Answer { reply, wants })
+    fn blocked(&self) -> &Blocked<StreamWants> {
+        &self.blocked
     }
 
     fn attempt<'a>(
@@ -523,7 +533,7 @@ impl Blocking for Request {
     ) -> Attempt<'a, StreamReply> {
         Box::pin(async move {
             let results = attempt(core, db, self, waiter.cloned(), outer).await?;
-            let read = read_pairs(&self.keys, results);
+            let read = read_pairs(&self.blocked.keys, results);
             Ok((!read.is_empty()).then_some(read))
         })
     }

@@ -5,17 +5,16 @@
 
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::args::Error;
-use super::blocking::{self, parse_timeout, Answer, Attempt, Blocking, Wake, Wants};
+use super::blocking::{self, parse_timeout, Attempt, Blocked, Blocking, Wake, Wants};
 use super::exec::Client;
 use super::zsets::{self, parse_mpop};
 use super::Ctx;
 use crate::resp::Out;
 use crate::server::connection::Flow;
 use crate::shard::blocking::{Round, Waiter};
-use crate::shard::dispatch::{Core, ReplyTo};
+use crate::shard::dispatch::Core;
 use crate::shard::txn::Txn;
 
 /// A pop's result: the key and its `(member, score)` pairs.
@@ -56,9 +55,7 @@ pub enum ZsetCmd {
 /// A parsed BZPOPMIN / BZPOPMAX / BZMPOP.
 struct Request {
     cmd: ZsetCmd,
-    keys: Vec<Vec<u8>>,
-    wants: ZsetWants,
-    timeout: Option<Duration>,
+    blocked: Blocked<ZsetWants>,
 }
 
 fn parse(cmd: ZsetCmd, argv: &[&[u8]]) -> Result<Request, Error> {
@@ -69,12 +66,14 @@ fn parse(cmd: ZsetCmd, argv: &[&[u8]]) -> Result<Request, Error> {
             let timeout = parse_timeout(argv[last])?;
             Request {
                 cmd,
-                keys: owned(&argv[1..last]),
-                wants: ZsetWants {
-                    max: cmd == ZsetCmd::Bzpopmax,
-                    count: 1,
+                blocked: Blocked {
+                    keys: owned(&argv[1..last]),
+                    timeout,
+                    wants: ZsetWants {
+                        max: cmd == ZsetCmd::Bzpopmax,
+                        count: 1,
+                    },
                 },
-                timeout,
             }
         }
         // BZMPOP checks numkeys, MIN|MAX and COUNT before the timeout.
@@ -83,12 +82,14 @@ fn parse(cmd: ZsetCmd, argv: &[&[u8]]) -> Result<Request, Error> {
             let timeout = parse_timeout(argv[1])?;
             Request {
                 cmd,
-                keys: owned(m.keys),
-                wants: ZsetWants {
-                    max: m.max,
-                    count: m.count,
+                blocked: Blocked {
+                    keys: owned(m.keys),
+                    timeout,
+                    wants: ZsetWants {
+                        max: m.max,
+                        count: m.count,
+                    },
                 },
-                timeout,
             }
         }
     })
@@ -96,35 +97,14 @@ fn parse(cmd: ZsetCmd, argv: &[&[u8]]) -> Result<Request, Error> {
 
 /// Runs BZPOPMIN, BZPOPMAX or BZMPOP.
 pub async fn run(c: &mut dyn Client, cmd: ZsetCmd, argv: &[&[u8]]) -> Flow {
-    match parse(cmd, argv) {
-        Ok(req) => blocking::run(c, req).await,
-        Err(e) => {
-            c.out().error(&e.0);
-            Flow::Continue
-        }
-    }
+    blocking::parse_and_run(c, parse(cmd, argv)).await
 }
 
 impl Blocking for Request {
-    type Served = Popped;
+    type Wants = ZsetWants;
 
-    fn keys(&self) -> &[Vec<u8>] {
-        &self.keys
-    }
-
-    fn timeout(&self) -> Option<Duration> {
-        self.timeout
-    }
-
-    fn waiter(&self, client: u64, db: usize, reply: ReplyTo<Wake<Popped>>) -> Arc<Waiter> {
-        Waiter::new(
-            client,
-            db,
-            Answer {
-                reply,
-                wants: self.wants,
-            },
-        )
+    fn blocked(&self) -> &Blocked<ZsetWants> {
+        &self.blocked
     }
 
     fn attempt<'a>(
@@ -134,19 +114,19 @@ impl Blocking for Request {
         waiter: Option<&'a Arc<Waiter>>,
         outer: Option<&'a mut Txn>,
     ) -> Attempt<'a, Popped> {
-        let ZsetWants { max, count } = self.wants;
+        let ZsetWants { max, count } = self.blocked.wants;
         Box::pin(async move {
             let popped = blocking::pop_attempt(
                 core,
                 db,
-                &self.keys,
+                &self.blocked.keys,
                 waiter,
                 outer,
                 zsets::holds_zset,
                 move |ctx, key| zsets::pop(ctx, key, max, count).map(Option::unwrap_or_default),
             )
             .await?;
-            Ok(popped.map(|(i, items)| (self.keys[i].clone(), items)))
+            Ok(popped.map(|(i, items)| (self.blocked.keys[i].clone(), items)))
         })
     }
 
