@@ -26,7 +26,7 @@ use std::rc::Rc;
 
 use smallvec::SmallVec;
 
-use super::spec::{CommandSpec, KeyPositions};
+use super::spec::{CommandSpec, KeyPositions, KeyShards};
 use super::{cross, run_shard, Ctx, Exec, ShardFn};
 use crate::resp::{Out, Proto};
 use crate::server::connection::{Flow, Session};
@@ -50,6 +50,10 @@ pub trait Client {
     fn set_db(&mut self, db: usize);
 
     fn proto(&self) -> Proto;
+
+    /// The clock reading commands see (Unix ms): taken once per read for a
+    /// connection, once per run for a script, like Redis's command time.
+    fn now(&self) -> u64;
 
     fn out(&mut self) -> &mut Out;
 
@@ -98,16 +102,17 @@ pub async fn call(c: &mut dyn Client, spec: &'static CommandSpec, argv: &[&[u8]]
     // Hook: ACL checks, MONITOR and the start of command statistics go here.
     let flow = match spec.exec {
         Exec::Shard(f) => {
-            one_shard(c, spec, f, argv).await;
+            if !in_place(c, spec, f, argv) {
+                one_shard(c, spec, f, argv).await;
+            }
             Flow::Continue
         }
         Exec::Multi(f, across) => {
-            let core = c.core().clone();
-            let shards = core.cores();
-            let keys = spec.keys_of(argv);
-            let first = keys.first().map_or(core.id, |k| shard_of(k, shards));
-            if keys.iter().all(|k| shard_of(k, shards) == first) {
-                one_shard(c, spec, f, argv).await;
+            let shards = c.core().cores();
+            if shards == 1 || spec.shards_of_keys(argv, shards) != KeyShards::Several {
+                if !in_place(c, spec, f, argv) {
+                    one_shard(c, spec, f, argv).await;
+                }
             } else {
                 spanning(c, across, argv).await;
             }
@@ -191,6 +196,36 @@ async fn spanning(c: &mut dyn Client, across: cross::CrossFn, argv: &[&[u8]]) {
     cross::run(&core, txn, across, db, argv, out).await;
 }
 
+/// The common case, synchronously: a one-shard command on this core's keys,
+/// free of other transactions' locks, outside any transaction, runs at
+/// once in place. False when it must go the longer way ([`one_shard`]).
+fn in_place(c: &mut dyn Client, spec: &CommandSpec, f: ShardFn, argv: &[&[u8]]) -> bool {
+    let core = c.core().clone();
+    let target = spec
+        .first_key(argv)
+        .map_or(core.id, |k| shard_of(k, core.cores()));
+    if target != core.id || c.txn().is_some() || !c.in_order_here() {
+        return false;
+    }
+    if !spec.keys.is_empty() {
+        c.touched(Some(target));
+    }
+    let db = c.db();
+    let mut shard = core.shard.borrow_mut();
+    if !shard.locks.is_idle() && !shard.locks.admits_plain(db, &spec.keys_of(argv)) {
+        return false;
+    }
+    let mut ctx = Ctx {
+        shard: &mut shard,
+        db,
+        now: c.now(),
+    };
+    run_shard(f, &mut ctx, argv, c.out());
+    drop(shard);
+    core.serve_blocked();
+    true
+}
+
 /// A command on one shard's keys.
 async fn one_shard(c: &mut dyn Client, spec: &CommandSpec, f: ShardFn, argv: &[&[u8]]) {
     let core = c.core().clone();
@@ -212,22 +247,6 @@ async fn one_shard(c: &mut dyn Client, spec: &CommandSpec, f: ShardFn, argv: &[&
                 })
                 .await;
             c.out().buf.extend_from_slice(&reply);
-            return;
-        }
-    }
-    // In place: this core's keys, free of other transactions' locks.
-    if target == core.id && c.in_order_here() {
-        let mut shard = core.shard.borrow_mut();
-        if shard.locks.admits_plain(db, &spec.keys_of(argv)) {
-            let now = crate::shard::now_ms();
-            let mut ctx = Ctx {
-                shard: &mut shard,
-                db,
-                now,
-            };
-            run_shard(f, &mut ctx, argv, c.out());
-            drop(shard);
-            core.serve_blocked();
             return;
         }
     }

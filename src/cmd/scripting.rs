@@ -325,6 +325,7 @@ async fn call(
         roamed: false,
         function: matches!(target, Target::Function(_)),
         out: Out::new(proto),
+        now: crate::shard::now_ms(),
     };
     match plan {
         Plan::Owner(shard)
@@ -355,6 +356,7 @@ async fn call(
                     roamed: false,
                     function,
                     out: Out::new(proto),
+                    now: crate::shard::now_ms(),
                 };
                 let mut out = Out::new(proto);
                 let key_refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();

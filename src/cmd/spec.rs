@@ -74,6 +74,14 @@ pub enum Find {
     },
 }
 
+/// Where a request's keys live (see [`CommandSpec::shards_of_keys`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyShards {
+    None,
+    One(usize),
+    Several,
+}
+
 /// Positions of a request's keys; most commands have one or two.
 pub type KeyPositions = SmallVec<[usize; 4]>;
 
@@ -131,10 +139,10 @@ impl KeySpec {
         }
     }
 
-    /// Appends the positions of this spec's keys in `argv` (Redis's
-    /// `getKeysUsingKeySpecs` for one spec). Ok with nothing added when a
+    /// Visits the positions of this spec's keys in `argv` (Redis's
+    /// `getKeysUsingKeySpecs` for one spec). Ok with none visited when a
     /// keyword it starts after is absent.
-    fn positions(&self, argv: &[&[u8]], into: &mut KeyPositions) -> Result<(), InvalidKeys> {
+    fn positions(&self, argv: &[&[u8]], visit: &mut dyn FnMut(usize)) -> Result<(), InvalidKeys> {
         let argc = argv.len() as i64;
         let first = match self.begin {
             Begin::Index(i) => i as i64,
@@ -193,7 +201,7 @@ impl KeySpec {
         }
         let mut i = first;
         while i <= last {
-            into.push(i as usize);
+            visit(i as usize);
             i += step.max(1) as i64;
         }
         Ok(())
@@ -222,9 +230,30 @@ impl CommandSpec {
     pub fn key_positions(&self, argv: &[&[u8]]) -> Result<KeyPositions, InvalidKeys> {
         let mut at = KeyPositions::new();
         for spec in self.keys {
-            spec.positions(argv, &mut at)?;
+            spec.positions(argv, &mut |i| at.push(i))?;
         }
         Ok(at)
+    }
+
+    /// Where the keys of `argv` live among `shards`: on one shard, on
+    /// several, or nowhere (no keys, or key arguments that do not parse).
+    /// Computed without collecting the keys.
+    pub fn shards_of_keys(&self, argv: &[&[u8]], shards: usize) -> KeyShards {
+        let mut found = KeyShards::None;
+        for spec in self.keys {
+            let seen = spec.positions(argv, &mut |i| {
+                let shard = crate::shard::route::shard_of(argv[i], shards);
+                found = match found {
+                    KeyShards::None => KeyShards::One(shard),
+                    KeyShards::One(s) if s == shard => KeyShards::One(s),
+                    _ => KeyShards::Several,
+                };
+            });
+            if seen.is_err() {
+                return KeyShards::None;
+            }
+        }
+        found
     }
 
     /// The keys of `argv`; none when its key arguments do not parse (the
@@ -417,7 +446,7 @@ mod tests {
         let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_bytes()).collect();
         let mut at = KeyPositions::new();
         for s in specs {
-            s.positions(&argv, &mut at)?;
+            s.positions(&argv, &mut |i| at.push(i))?;
         }
         Ok(at.to_vec())
     }

@@ -48,6 +48,8 @@ pub struct CallCtx {
     pub function: bool,
     /// The reply of the call running now.
     pub out: Out,
+    /// The clock its calls see, taken when the script started.
+    pub now: u64,
 }
 
 pub struct Engine {
@@ -744,6 +746,10 @@ impl Client for CallCtx {
 
     fn proto(&self) -> Proto {
         self.out.proto
+    }
+
+    fn now(&self) -> u64 {
+        self.now
     }
 
     fn out(&mut self) -> &mut Out {

@@ -63,6 +63,8 @@ pub struct Session {
     pub stash: Vec<u8>,
     /// MULTI's queue, WATCH's keys, and EXEC's transaction while it runs.
     pub tx: crate::cmd::transaction::TxState,
+    /// Whether CLIENT LIST shows a MULTI queue (so that its end is noted).
+    tx_noted: bool,
     pending: Pending,
 }
 
@@ -105,6 +107,7 @@ impl Session {
             input: None,
             stash: Vec::new(),
             tx: Default::default(),
+            tx_noted: false,
             pending: Pending::default(),
         }
     }
@@ -279,14 +282,15 @@ impl Session {
             return Flow::Continue;
         }
         let flow = crate::cmd::exec::call(self, spec, argv).await;
-        if self.tx.in_multi() || self.info.borrow().mem.multi_cmds.is_some() {
+        if self.tx.in_multi() || self.tx_noted {
             self.note_multi();
         }
         flow
     }
 
     /// Publishes MULTI's queue for CLIENT LIST (`multi`, `multi-mem`).
-    fn note_multi(&self) {
+    fn note_multi(&mut self) {
+        self.tx_noted = self.tx.in_multi();
         let mut info = self.info.borrow_mut();
         info.mem.multi_cmds = self.tx.queued();
         info.mem.multi = self.tx.queued_memory();
@@ -447,6 +451,10 @@ impl Client for Session {
 
     fn proto(&self) -> Proto {
         self.out.proto
+    }
+
+    fn now(&self) -> u64 {
+        self.now
     }
 
     fn out(&mut self) -> &mut Out {
