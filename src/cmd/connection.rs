@@ -76,8 +76,9 @@ pub fn client_getname(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-pub fn client_info(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
+pub fn client_info(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
     let s = session(c);
+    s.note_argv(argv);
     s.note_reply_buffer();
     let line = s.info.borrow().describe(std::time::Instant::now()) + "\n";
     s.out.verbatim(line.as_bytes());
@@ -98,7 +99,9 @@ pub fn client_setinfo_cmd(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
 }
 
 pub async fn client_list_cmd(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
-    client_list(session(c), argv).await
+    let s = session(c);
+    s.note_argv(argv);
+    client_list(s, argv).await
 }
 
 pub async fn client_kill_cmd(c: &mut dyn Client, argv: &[&[u8]]) -> Flow {

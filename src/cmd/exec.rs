@@ -99,27 +99,30 @@ pub const KEY_BUSY: &str =
 
 /// Runs `spec` with `argv` for `c`, writing its reply to `c.out()`.
 pub async fn call(c: &mut dyn Client, spec: &'static CommandSpec, argv: &[&[u8]]) -> Flow {
-    // Hook: ACL checks, MONITOR and the start of command statistics go here.
+    if let Some(flow) = call_now(c, spec, argv) {
+        return flow;
+    }
+    // It may wait: it is seen holding its arguments meanwhile.
+    if let Some(s) = c.session() {
+        s.note_argv(argv);
+    }
+    // Hook: ACL checks, MONITOR and the start of command statistics go here
+    // (and in `call_now`).
     let flow = match spec.exec {
         Exec::Shard(f) => {
-            if !in_place(c, spec, f, argv) {
-                one_shard(c, spec, f, argv).await;
-            }
+            one_shard(c, spec, f, argv).await;
             Flow::Continue
         }
         Exec::Multi(f, across) => {
             let shards = c.core().cores();
             if shards == 1 || spec.shards_of_keys(argv, shards) != KeyShards::Several {
-                if !in_place(c, spec, f, argv) {
-                    one_shard(c, spec, f, argv).await;
-                }
+                one_shard(c, spec, f, argv).await;
             } else {
                 spanning(c, across, argv).await;
             }
             Flow::Continue
         }
-        Exec::Now(f) => local(c, f, argv),
-        Exec::Local(f) => {
+        Exec::Now(f) | Exec::Local(f) => {
             if c.owes() {
                 c.settle().await;
             }
@@ -139,6 +142,35 @@ pub async fn call(c: &mut dyn Client, spec: &'static CommandSpec, argv: &[&[u8]]
         Exec::Unordered(f) => f(c, argv).await,
         Exec::Container => unreachable!("a container resolves to a subcommand"),
     };
+    counted(c, flow)
+}
+
+/// The part of [`call`] that completes at once, without awaiting anything:
+/// a one-shard command on this core's free keys, or a client command that
+/// needs no owed replies. None when the command must take the longer way
+/// (a script calls this first and waits only for what it cannot do now).
+pub fn call_now(c: &mut dyn Client, spec: &'static CommandSpec, argv: &[&[u8]]) -> Option<Flow> {
+    let done = match spec.exec {
+        Exec::Shard(f) => in_place(c, spec, f, argv),
+        Exec::Multi(f, _) => {
+            let shards = c.core().cores();
+            (shards == 1 || spec.shards_of_keys(argv, shards) != KeyShards::Several)
+                && in_place(c, spec, f, argv)
+        }
+        Exec::Now(f) => {
+            local(c, f, argv);
+            true
+        }
+        Exec::Local(f) if !c.owes() => {
+            local(c, f, argv);
+            true
+        }
+        _ => false,
+    };
+    done.then(|| counted(c, Flow::Continue))
+}
+
+fn counted(c: &mut dyn Client, flow: Flow) -> Flow {
     // Counted after running, as Redis does: INFO does not count itself.
     c.core().clients.borrow_mut().counters.commands += 1;
     // Hook: command statistics, SLOWLOG and latency tracking go here.

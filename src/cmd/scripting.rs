@@ -325,7 +325,7 @@ async fn call(
         roamed: false,
         function: matches!(target, Target::Function(_)),
         out: Out::new(proto),
-        now: crate::shard::now_ms(),
+        now: s.now,
     };
     match plan {
         Plan::Owner(shard)

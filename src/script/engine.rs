@@ -702,7 +702,9 @@ fn call_command(
     };
     // A command on this core's free keys completes on the first poll; one
     // that hops waits right here, handling this core's mailbox meanwhile.
-    core.block_on(exec::call(ctx, spec, &refs));
+    if exec::call_now(ctx, spec, &refs).is_none() {
+        core.block_on(exec::call(ctx, spec, &refs));
+    }
     let reply = std::mem::take(&mut ctx.out.buf);
     let value = reply_to_lua(lua, &reply, ctx.resp3);
     ctx.out.buf = reply;

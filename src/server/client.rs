@@ -31,6 +31,9 @@ pub struct ClientInfo {
     pub killed: bool,
     /// Memory of the connection's buffers, for CLIENT LIST and INFO memory.
     pub mem: ClientMemory,
+    /// The reply buffer kept between reads (the core's cron frees it when
+    /// the connection has been idle a while; see `connection`).
+    pub spare_reply: Vec<u8>,
     /// Channels, patterns and shard channels subscribed to.
     pub subs: [usize; 3],
     /// The connection's outbox, once it has one (for omem).
@@ -227,6 +230,20 @@ impl ClientRegistry {
             .values()
             .map(|c| c.borrow().total_memory())
             .sum()
+    }
+
+    /// Frees the spare reply buffers of clients idle since before `idle_since`
+    /// beyond what an idle connection keeps.
+    pub fn trim_idle(&self, idle_since: Instant) {
+        for client in self.clients.values() {
+            let mut c = client.borrow_mut();
+            if c.last_active < idle_since
+                && c.spare_reply.capacity() > crate::server::connection::REPLY_BUFFER_IDLE
+            {
+                c.spare_reply = Vec::new();
+                c.mem.reply_cap = 0;
+            }
+        }
     }
 
     /// CLIENT LIST lines of this core's clients, by id.

@@ -128,7 +128,7 @@ impl Session {
         // A write error shows up as the client leaving, which the wait notices.
         let (_, buf) = self.stream.write_all(buf).await;
         self.info.borrow_mut().mem.writing = 0;
-        self.out.buf = reusable(buf);
+        self.out.buf = reusable(buf, REPLY_BUFFER_IDLE);
     }
 
     /// Publishes the replies this connection has built and not yet sent
@@ -275,7 +275,7 @@ impl Session {
                 return Flow::Continue;
             }
         };
-        self.note_command(spec, argv);
+        self.note_command(spec);
         if self.tx.in_multi() && !transaction::runs_inside_multi(spec) {
             self.tx.enqueue(spec, argv, &mut self.out);
             self.note_multi();
@@ -362,10 +362,14 @@ impl Session {
         Ok(found)
     }
 
-    fn note_command(&mut self, spec: &'static CommandSpec, argv: &[&[u8]]) {
-        let mut info = self.info.borrow_mut();
-        info.last_cmd = spec.name;
-        info.mem.argv = argv.iter().map(|a| a.len()).sum();
+    fn note_command(&mut self, spec: &'static CommandSpec) {
+        self.info.borrow_mut().last_cmd = spec.name;
+    }
+
+    /// Publishes the arguments the running command holds (CLIENT LIST's
+    /// `argv-mem`): only a command that waits can be seen holding them.
+    pub fn note_argv(&self, argv: &[&[u8]]) {
+        self.info.borrow_mut().mem.argv = argv.iter().map(|a| a.len()).sum();
     }
 
     /// A publish's reply: `local` receivers here plus what `hops` report,
@@ -617,7 +621,6 @@ async fn serve_inner(
     let mut parser = RequestParser::new(max_bulk);
     let mut rbuf: Vec<u8> = Vec::with_capacity(read_size);
     let mut need = 0usize;
-    let mut spare_out: Vec<u8> = Vec::new();
     let mut peak = ReplyPeak::default();
     // Complete requests are left in `rbuf` after the output paused them.
     let mut more = false;
@@ -697,7 +700,8 @@ async fn serve_inner(
                 }
             }
         } else if !session.out.buf.is_empty() {
-            let out = std::mem::replace(&mut session.out.buf, std::mem::take(&mut spare_out));
+            let spare = std::mem::take(&mut info.borrow_mut().spare_reply);
+            let out = std::mem::replace(&mut session.out.buf, spare);
             core.clients.borrow_mut().counters.net_output_bytes += out.len() as u64;
             info.borrow_mut().mem.writing = out.len();
             let limit = core.shard.borrow().config.output_limits.normal;
@@ -711,9 +715,9 @@ async fn serve_inner(
                 return Ok(Flow::Continue);
             };
             res?;
-            spare_out = reusable(out);
             let mut info = info.borrow_mut();
-            info.mem.reply_cap = spare_out.capacity();
+            info.spare_reply = reusable(out, REPLY_BUFFER_BUSY);
+            info.mem.reply_cap = info.spare_reply.capacity() + session.out.buf.capacity();
             info.mem.reply_len = 0;
         }
         if flow == Flow::Close {
@@ -725,9 +729,18 @@ async fn serve_inner(
     }
 }
 
-/// The largest reply buffer a connection keeps for its next replies
-/// (Redis's 16 KB static reply buffer); a larger one is freed once sent.
-pub const REPLY_BUFFER_KEEP: usize = 16 * 1024;
+/// The reply buffer a connection keeps while it is idle (Redis's 16 KB
+/// static reply buffer): the core's cron frees a larger one after
+/// [`IDLE_TRIM`] without requests (Redis's `clientsCronResizeOutputBuffer`).
+pub const REPLY_BUFFER_IDLE: usize = 16 * 1024;
+
+/// The largest reply buffer a busy connection keeps between reads, so a
+/// steady pipeline of large replies does not grow a new one each time; a
+/// larger one is freed as soon as it is sent.
+pub const REPLY_BUFFER_BUSY: usize = 1024 * 1024;
+
+/// How long a connection is idle before the cron gives its buffers back.
+pub const IDLE_TRIM: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Replies of one read past which the connection sends them before it runs
 /// the read's remaining requests (see `serve_inner`).
@@ -737,9 +750,9 @@ pub const OUTPUT_PAUSE: usize = 256 * 1024;
 /// so that [`OUTPUT_PAUSE`] also bounds replies made elsewhere.
 const FLUSH_OWED: usize = 64;
 
-/// A sent reply buffer, emptied, if it is small enough to keep.
-pub fn reusable(mut buf: Vec<u8>) -> Vec<u8> {
-    if buf.capacity() > REPLY_BUFFER_KEEP {
+/// A sent reply buffer, emptied, if it is at most `keep` bytes.
+pub fn reusable(mut buf: Vec<u8>, keep: usize) -> Vec<u8> {
+    if buf.capacity() > keep {
         return Vec::new();
     }
     buf.clear();

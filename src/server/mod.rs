@@ -195,6 +195,7 @@ async fn accept_loop(core: Rc<Core>, listener: std::net::TcpListener) {
             last_cmd: "NULL",
             killed: false,
             mem: Default::default(),
+            spare_reply: Vec::new(),
             subs: [0; 3],
             outbox: None,
             blocked: None,
@@ -227,6 +228,9 @@ async fn core_cron(core: Rc<Core>) {
         let period = Duration::from_millis(1000 / hz as u64);
         runtime::sleep(period).await;
         crate::alloc::note_peak();
+        if let Some(idle_since) = Instant::now().checked_sub(connection::IDLE_TRIM) {
+            core.clients.borrow().trim_idle(idle_since);
+        }
         let started = Instant::now();
         loop {
             let done = core.shard.borrow_mut().expire_cycle(now_ms(), BATCH);

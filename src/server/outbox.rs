@@ -223,6 +223,9 @@ async fn writer(core: Rc<Core>, outbox: Rc<Outbox>, mut stream: TcpStream) {
             outbox.kill();
             break;
         }
-        spare = crate::server::connection::reusable(bytes);
+        spare = crate::server::connection::reusable(
+            bytes,
+            crate::server::connection::REPLY_BUFFER_IDLE,
+        );
     }
 }

@@ -89,6 +89,14 @@ impl Shard {
     /// shard's keys goes through. Expirations still pending in the database
     /// are reported first, so effects keep the order they happened in.
     pub fn effect(&mut self, effect: Effect) {
+        // The common case first: a write, nothing expired, nobody watching.
+        if let Effect::Wrote { db, key } = effect {
+            if !self.dbs[db].has_expired() && self.watches.is_empty() && self.sinks.is_empty() {
+                self.stats.dirty += 1;
+                self.blocking.signal(db, key);
+                return;
+            }
+        }
         let db = match effect {
             Effect::Wrote { db, .. } | Effect::Logged { db, .. } | Effect::Expired { db, .. } => {
                 Some(db)
