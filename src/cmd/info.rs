@@ -22,6 +22,8 @@ struct CoreReport {
     counters: CoreCounters,
     stats: ShardStats,
     expired_keys: u64,
+    /// Hops sent, lock waits, script yields (see `Crossings`).
+    crossings: [u64; 3],
     /// `(keys, expires, avg_ttl)` per database.
     keyspace: Vec<(usize, usize, u64)>,
 }
@@ -65,6 +67,11 @@ pub async fn info(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
                 counters: clients.counters,
                 stats: shard.stats.clone(),
                 expired_keys: shard.expired_keys(),
+                crossings: [
+                    core.crossings.hops.get(),
+                    core.crossings.lock_waits.get(),
+                    core.crossings.script_yields.get(),
+                ],
                 keyspace: shard
                     .dbs
                     .iter()
@@ -231,12 +238,16 @@ fn write_section(
             for (i, r) in reports.iter().enumerate() {
                 let keys: usize = r.keyspace.iter().map(|(k, _, _)| k).sum();
                 line!(
-                    "core{i}:connected_clients={},total_connections={},commands={},ops_per_sec={},keys={}",
+                    "core{i}:connected_clients={},total_connections={},commands={},ops_per_sec={},keys={},\
+                     hops={},lock_waits={},script_yields={}",
                     r.clients,
                     r.counters.total_connections,
                     r.counters.commands,
                     r.ops_per_sec,
-                    keys
+                    keys,
+                    r.crossings[0],
+                    r.crossings[1],
+                    r.crossings[2]
                 );
             }
         }

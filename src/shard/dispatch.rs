@@ -258,6 +258,23 @@ struct Pending {
     abandoned: bool,
 }
 
+/// Counts of what crossing cores cost one core.
+#[derive(Default)]
+pub struct Crossings {
+    /// Work sent to another core (batches, jobs, transaction parts).
+    pub hops: Cell<u64>,
+    /// Work that arrived here and waited behind a transaction's locks.
+    pub lock_waits: Cell<u64>,
+    /// Times a script gave up the CPU while it waited for a hop.
+    pub script_yields: Cell<u64>,
+}
+
+impl Crossings {
+    fn bump(cell: &Cell<u64>) {
+        cell.set(cell.get() + 1);
+    }
+}
+
 /// Everything one core owns, shared by the tasks on that core.
 pub struct Core {
     pub id: usize,
@@ -268,6 +285,8 @@ pub struct Core {
     mesh: Arc<Mesh>,
     slots: RefCell<Slab<Pending>>,
     next_txn: Cell<u64>,
+    /// What crossing cores cost this core (INFO's cores section).
+    pub crossings: Crossings,
     /// This core itself, for work that only gets `&Core` but must hand an
     /// `Rc<Core>` on (a script run by a hop).
     me: std::rc::Weak<Core>,
@@ -284,6 +303,7 @@ impl Core {
             mesh,
             slots: RefCell::new(Slab::new()),
             next_txn: Cell::new(0),
+            crossings: Crossings::default(),
             me: me.clone(),
         })
     }
@@ -324,6 +344,7 @@ impl Core {
         if target == self.id {
             self.accept(work, reply.to);
         } else {
+            Crossings::bump(&self.crossings.hops);
             self.mesh.send(
                 target,
                 Msg::Hop {
@@ -432,6 +453,7 @@ impl Core {
             if self.mesh.boxes[self.id].queue.is_empty() {
                 idle += 1;
                 if idle > 64 {
+                    Crossings::bump(&self.crossings.script_yields);
                     std::thread::yield_now();
                 } else {
                     std::hint::spin_loop();
@@ -460,6 +482,7 @@ impl Core {
             if !shard.locks.is_idle() {
                 let keys = work.keys();
                 if !shard.locks.admits(work.mode(), &keys) {
+                    Crossings::bump(&self.crossings.lock_waits);
                     shard.locks.wait(work, reply);
                     return;
                 }
