@@ -26,9 +26,10 @@ use crate::resp::parse::parse_i64;
 use crate::resp::Out;
 use crate::server::connection::{Flow, Session};
 use crate::shard::blocking::{Round, Serve, Waiter};
+use crate::shard::ctx::{Here, Shards, ShardsExt};
 use crate::shard::dispatch::{Core, HopFuture, ReplyTo};
 use crate::shard::route::{group_by_shard, shard_of};
-use crate::shard::txn::{outer_or_own, run_on_shard, Txn};
+use crate::shard::txn::Txn;
 
 /// What a blocked client's core is told by the shard (or by CLIENT UNBLOCK).
 #[derive(Debug)]
@@ -160,10 +161,35 @@ pub async fn run<B: Blocking>(c: &mut dyn Client, cmd: B) -> Flow {
     }
 }
 
+/// Runs a blocking command's attempt, `step`, on the shards of `keys`:
+/// inside `outer` (EXEC's or a script's transaction, which holds them), on
+/// a hop when they share a shard, otherwise in a transaction of its own
+/// that takes them all. Either way `step` sees every key's shard as its
+/// own, so checking and registering are one step.
+pub async fn attempt_on<R: Send + 'static>(
+    core: &Rc<Core>,
+    keys: &[Vec<u8>],
+    outer: Option<&mut Txn>,
+    step: impl FnOnce(&mut dyn Shards) -> R + Send + 'static,
+) -> R {
+    if let Some(txn) = outer {
+        return step(txn);
+    }
+    let count = core.cores();
+    let mut shards: Vec<usize> = keys.iter().map(|k| shard_of(k, count)).collect();
+    shards.sort_unstable();
+    shards.dedup();
+    if let [shard] = shards[..] {
+        return core.on_shard(shard, move |here| step(here)).await;
+    }
+    let mut txn = Txn::new(core);
+    txn.take_all(shards).await;
+    step(&mut txn)
+}
+
 /// Tries a pop-like command (the list pops, the sorted set pops): takes
 /// from the first of `keys` that `holds` something, in argument order, or
-/// registers `waiter` on every key in the same step. One hop when the keys
-/// share a shard; otherwise every key locked, in shard order.
+/// registers `waiter` on every key in the same step.
 pub async fn pop_attempt<T: Send + 'static>(
     core: &Rc<Core>,
     db: usize,
@@ -173,39 +199,17 @@ pub async fn pop_attempt<T: Send + 'static>(
     holds: fn(&mut Ctx, &[u8]) -> Result<bool, Error>,
     take: impl FnOnce(&mut Ctx, &[u8]) -> Result<T, Error> + Send + 'static,
 ) -> Result<Option<(usize, T)>, Error> {
-    let shards = core.cores();
-    let by_shard = group_by_shard(0..keys.len(), |&i| shard_of(&keys[i], shards));
-    if by_shard.len() == 1 {
-        // One shard: look, take or register in one step there.
-        let shard = *by_shard.keys().next().expect("one shard");
-        let keys = keys.to_vec();
-        let waiter = waiter.cloned();
-        let locks = keys.iter().map(|k| (db, k.as_slice().into())).collect();
-        let step = move |core: &Core| {
-            core.with_ctx(db, |ctx| {
-                for (i, key) in keys.iter().enumerate() {
-                    if holds(ctx, key)? {
-                        return take(ctx, key).map(|t| Some((i, t)));
-                    }
-                }
-                if let Some(waiter) = waiter {
-                    register(ctx, &keys, &waiter);
-                }
-                Ok(None)
-            })
-        };
-        return run_on_shard(core, outer.as_deref(), shard, locks, step).await;
-    }
-    let mut own = None;
-    let txn = outer_or_own(outer, &mut own, core);
-    if let Some(taken) = first_holding(txn, db, keys, holds, take).await? {
-        return Ok(Some(taken));
-    }
-    // Nothing to take: wait on every key, registered while still locked.
-    if let Some(waiter) = waiter {
-        register_locked(txn, db, keys, waiter).await;
-    }
-    Ok(None)
+    let (owned, waiter) = (keys.to_vec(), waiter.cloned());
+    attempt_on(core, keys, outer, move |shards| {
+        if let Some(found) = first_holding(shards, db, &owned, holds, take)? {
+            return Ok(Some(found));
+        }
+        if let Some(waiter) = &waiter {
+            register_all(shards, db, &owned, waiter);
+        }
+        Ok(None)
+    })
+    .await
 }
 
 /// Registers `waiter` on `keys` of this shard.
@@ -218,15 +222,11 @@ pub fn register(ctx: &mut Ctx, keys: &[Vec<u8>], waiter: &Arc<Waiter>) {
     }
 }
 
-/// Registers `waiter` on `keys`, on shards `txn` holds locked.
-pub async fn register_locked(txn: &mut Txn, db: usize, keys: &[Vec<u8>], waiter: &Arc<Waiter>) {
-    let shards = txn.shards();
-    for (shard, part) in group_by_shard(keys.iter().cloned(), |k| shard_of(k, shards)) {
-        let waiter = waiter.clone();
-        txn.run(shard, move |core| {
-            core.with_ctx(db, |ctx| register(ctx, &part, &waiter))
-        })
-        .await;
+/// Registers `waiter` on `keys`, on their shards.
+pub fn register_all(shards: &mut dyn Shards, db: usize, keys: &[Vec<u8>], waiter: &Arc<Waiter>) {
+    let count = shards.count();
+    for (shard, part) in group_by_shard(keys.iter().cloned(), |k| shard_of(k, count)) {
+        shards.ctx(shard, db, |ctx| register(ctx, &part, waiter));
     }
 }
 
@@ -235,10 +235,9 @@ pub fn unregister(core: &Rc<Core>, db: usize, keys: &[Vec<u8>], waiter: &Arc<Wai
     let shards = core.cores();
     for (shard, keys) in group_by_shard(keys.iter().cloned(), |k| shard_of(k, shards)) {
         let waiter = waiter.clone();
-        core.post(shard, move |core| {
-            let mut shard = core.shard.borrow_mut();
+        core.post_shard(shard, move |here| {
             for key in keys {
-                shard
+                here.shard
                     .blocking
                     .unregister(&(db, key.into_boxed_slice()), &waiter);
             }
@@ -392,7 +391,8 @@ pub trait Wants: Send + Sync + 'static {
     fn ready(&self, ctx: &mut Ctx, key: &[u8], round: &mut Round) -> bool;
 
     /// Takes what it waits for from `key` (its client is claimed).
-    fn take(&self, core: &Core, db: usize, key: &[u8], round: &mut Round) -> Wake<Self::Served>;
+    fn take(&self, here: &mut Here, db: usize, key: &[u8], round: &mut Round)
+        -> Wake<Self::Served>;
 }
 
 impl<W: Wants> Serve for Answer<W::Served, W> {
@@ -400,9 +400,9 @@ impl<W: Wants> Serve for Answer<W::Served, W> {
         self.wants.ready(ctx, key, round)
     }
 
-    fn serve(&self, core: &Core, db: usize, key: &[u8], round: &mut Round) {
-        let woken = self.wants.take(core, db, key, round);
-        core.answer(self.reply, woken);
+    fn serve(&self, here: &mut Here, db: usize, key: &[u8], round: &mut Round) {
+        let woken = self.wants.take(here, db, key, round);
+        here.core.answer(self.reply, woken);
     }
 
     fn unblock(&self, core: &Core, error: bool) {

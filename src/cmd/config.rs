@@ -1,16 +1,18 @@
 //! CONFIG GET, SET and RESETSTAT. Each core keeps its own copy of the
-//! configuration (`Shard::config`); CONFIG SET checks every pair first and
-//! then updates every copy.
+//! configuration (`Core::config`), and what commands read on a shard is
+//! shared by all shards (`ShardLimits`); CONFIG SET checks every pair first
+//! and then updates every copy.
 
 use super::args::{truncated, CmdResult, Error};
 use super::exec::Client;
 use super::spec::decl::*;
 use crate::glob;
 use crate::server::client::CoreCounters;
+use std::sync::atomic::Ordering;
 
 /// CONFIG GET parameter [parameter ...]: every option matching any pattern.
 pub fn config_get(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
-    let config = c.core().shard.borrow().config.clone();
+    let config = c.core().config.borrow().clone();
     let mut pairs: Vec<(&str, String)> = Vec::new();
     for pattern in &argv[2..] {
         for name in crate::config::Config::NAMES {
@@ -34,7 +36,7 @@ pub async fn config_set(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
     if !argv.len().is_multiple_of(2) {
         return Err(Error::arity("config|set"));
     }
-    let mut config = c.core().shard.borrow().config.clone();
+    let mut config = c.core().config.borrow().clone();
     let mut seen: Vec<String> = Vec::new();
     for pair in argv[2..].chunks(2) {
         let name = String::from_utf8_lossy(pair[0]).to_ascii_lowercase();
@@ -71,20 +73,23 @@ pub async fn config_set(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
         seen.push(name);
     }
     c.core()
-        .run_on_all(move |core| core.shard.borrow_mut().config = config.clone())
+        .shared
+        .limits
+        .proto_max_bulk_len
+        .store(config.proto_max_bulk_len, Ordering::Relaxed);
+    c.core()
+        .on_every_core(move |core| *core.config.borrow_mut() = config.clone())
         .await;
     c.out().ok();
     Ok(())
 }
 
-/// CONFIG RESETSTAT: every core's statistics back to zero.
+/// CONFIG RESETSTAT: every core's and every shard's statistics back to zero.
 pub async fn config_resetstat(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
     c.core()
-        .run_on_all(|core| {
-            core.shard.borrow_mut().reset_stats();
-            core.clients.borrow_mut().counters = CoreCounters::default();
-        })
+        .on_every_core(|core| core.clients.borrow_mut().counters = CoreCounters::default())
         .await;
+    super::exec::each_shard(c, |here| here.shard.reset_stats()).await;
     c.out().ok();
     Ok(())
 }
@@ -97,7 +102,7 @@ static CONFIG_SUBS: &[CommandSpec] = &[
     Exec::Local(config_get), "parameter [parameter ...]"),
     spec("config|set", -4, ADMIN, NO_KEYS, "server", "Sets configuration parameters in-flight.", crate::awaits!(config_set),
     "parameter value [parameter value ...]"),
-    spec("config|resetstat", 2, ADMIN, NO_KEYS, "server", "Resets the server's statistics.", crate::awaits!(config_resetstat), ""),
+    spec("config|resetstat", 2, ADMIN, NO_KEYS, "server", "Resets the server's statistics.", crate::anywhere!(config_resetstat), ""),
 ];
 
 /// The CONFIG commands, as the command table lists them.

@@ -117,7 +117,7 @@ pub fn select(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
     let db = parse_i64(argv[1])
         .filter(|n| i32::try_from(*n).is_ok())
         .ok_or(Error::NOT_INTEGER)?;
-    let databases = c.core().shard.borrow().config.databases;
+    let databases = c.core().config.borrow().databases;
     if db < 0 || db as usize >= databases {
         return Err(Error::DB_RANGE);
     }
@@ -131,7 +131,7 @@ fn check_password(s: &Session, user: &[u8], password: &[u8]) -> bool {
     if user != b"default" {
         return false;
     }
-    match &s.core.shard.borrow().config.requirepass {
+    match &s.core.config.borrow().requirepass {
         None => true,
         Some(pass) => pass.as_bytes() == password,
     }
@@ -142,7 +142,7 @@ const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is dis
 fn auth(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
     let (user, password): (&[u8], &[u8]) = match argv.len() {
         2 => {
-            if s.core.shard.borrow().config.requirepass.is_none() {
+            if s.core.config.borrow().requirepass.is_none() {
                 return Err(Error::msg(
                     "ERR AUTH <password> called without any password configured for the default user. \
                      Are you sure your configuration is correct?",
@@ -237,7 +237,7 @@ fn reset(s: &mut Session) {
     s.set_db(0);
     s.set_proto(Proto::Resp2);
     s.info.borrow_mut().name.clear();
-    s.authenticated = s.core.shard.borrow().config.requirepass.is_none();
+    s.authenticated = s.core.config.borrow().requirepass.is_none();
     s.out.simple("RESET");
 }
 
@@ -301,7 +301,7 @@ async fn client_list(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
     s.note_reply_buffer();
     let per_core = s
         .core
-        .run_on_all(move |core| {
+        .on_every_core(move |core| {
             let clients = core.clients.borrow();
             let mut lines = clients.describe_all(ids.as_deref());
             if let Some(kind) = kind {
@@ -383,7 +383,7 @@ async fn client_kill(s: &mut Session, argv: &[&[u8]]) -> Flow {
     };
     let counts = s
         .core
-        .run_on_all(move |core| {
+        .on_every_core(move |core| {
             let mut killed = 0i64;
             let mut killed_caller = false;
             for client in core.clients.borrow().iter() {
@@ -484,7 +484,7 @@ async fn client_unblock(s: &mut Session, argv: &[&[u8]]) -> Result<(), Error> {
     let error = super::blocking::unblock_mode(argv.get(3).copied())?;
     let done = s
         .core
-        .run_on_all(move |core| super::blocking::unblock(core, id, error))
+        .on_every_core(move |core| super::blocking::unblock(core, id, error))
         .await;
     s.out.int(done.iter().any(|d| *d) as i64);
     Ok(())

@@ -5,14 +5,16 @@
 //!
 //! `call` routes by the command's declared keys (`spec`) and its form
 //! (`Exec`):
-//! - a one-shard command runs inside the caller's transaction when it holds
-//!   the shard (EXEC, a script holding every shard); otherwise in place, when
-//!   its keys are this core's and no transaction holds them; otherwise where
-//!   the caller says ([`Client::defer`]: a connection batches it for that
-//!   core), or on a hop to that core;
-//! - a command whose keys span shards runs its cross-shard form as one
-//!   transaction (`cross`), the caller's own if it has one;
-//! - a client command runs on the caller's core with the caller.
+//! - Inside a transaction (EXEC's, a script's), every command runs at once,
+//!   here, on the shards the transaction holds (see `shard::txn`). A
+//!   command that needs a shard the transaction lacks asks the caller
+//!   ([`Client::using`]).
+//! - Outside, a one-shard command runs in place when its shard is on this
+//!   core and free; otherwise where the caller says ([`Client::defer`]: a
+//!   connection batches it for the shard), or on a hop to the shard.
+//! - A command whose keys span shards runs its cross-shard form in a
+//!   transaction that takes those shards first (`cross`).
+//! - A client command runs on the caller's core with the caller.
 //!
 //! A command's effect on the keyspace is known where it happens: on the
 //! shard, through `Ctx::wrote` and the shard's effect sinks (`shard::effects`:
@@ -24,18 +26,16 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 
-use smallvec::SmallVec;
-
-use super::spec::{CommandSpec, KeyPositions, KeyShards};
+use super::spec::{CommandSpec, KeyShards, ShardSet};
 use super::{cross, run_shard, Ctx, Exec, ShardFn};
 use crate::resp::{Out, Proto};
 use crate::server::connection::{Flow, Session};
+use crate::shard::ctx::{Here, ShardsExt};
 use crate::shard::dispatch::Core;
-use crate::shard::locks::LockMode;
 use crate::shard::route::shard_of;
 use crate::shard::txn::Txn;
 
-/// A boxed future of a client command (see [`ClientFn`]).
+/// A boxed future of a client command (see [`ClientFn`](super::ClientFn)).
 pub type Running<'a> = Pin<Box<dyn Future<Output = Flow> + 'a>>;
 
 /// Who a command runs for: a connection (its `Session`) or a script's calls
@@ -57,9 +57,9 @@ pub trait Client {
 
     fn out(&mut self) -> &mut Out;
 
-    /// The transaction the command runs in (EXEC's, or a script's holding
-    /// every shard): it holds the command's keys already, and nothing
-    /// blocks inside it.
+    /// The transaction the command runs in (EXEC's, or a script's): the
+    /// command runs at once on the shards it holds, and nothing blocks
+    /// inside it.
     fn txn(&mut self) -> Option<&mut Txn>;
 
     /// The output and the transaction at once.
@@ -69,33 +69,28 @@ pub trait Client {
     /// may not call them: they are `noscript`).
     fn session(&mut self) -> Option<&mut Session>;
 
-    /// Whether the command may wait for another transaction's locks. A
-    /// script may not: nothing else runs on its core while it waits, and
-    /// the lock's holder may need that core (see `script`).
-    fn may_wait(&self) -> bool;
-
     /// Takes a one-shard command that cannot run in place now, to run on
-    /// core `target` later with its reply owed (a connection batches it);
+    /// shard `shard` later with its reply owed (a connection batches it);
     /// false when the caller wants it run now, on a hop.
-    fn defer(&mut self, target: usize, f: ShardFn, argv: &[&[u8]], keys: &KeyPositions) -> bool;
+    fn defer(&mut self, shard: usize, f: ShardFn, argv: &[&[u8]]) -> bool;
 
     /// Whether replies other cores owe it are still outstanding, and the
     /// future that collects them, for a command that must come after them.
     fn owes(&self) -> bool;
     fn settle(&mut self) -> Running<'_>;
 
-    /// Whether a one-shard command on this core may run in place as far as
-    /// the caller's own earlier commands go (not behind its deferred ones).
-    fn in_order_here(&self) -> bool;
+    /// Whether a command on shard `shard` may run in place as far as the
+    /// caller's own earlier commands go (not behind its deferred ones).
+    fn in_order_here(&self, shard: usize) -> bool;
 
-    /// A command with keys is about to run on `shard` (None: on several).
-    /// A script learns from it whether it stays on its home shard.
-    fn touched(&mut self, _shard: Option<usize>) {}
+    /// Inside its transaction, a command is about to use `shards`: Ok once
+    /// the transaction holds them all, or the error to answer. EXEC takes
+    /// every shard its commands name beforehand; a script learns here where
+    /// it goes, and takes what it lacks if it can (see `script`).
+    fn using(&mut self, _shards: &[usize]) -> Result<(), String> {
+        Ok(())
+    }
 }
-
-/// What a script's command answers when it would have to wait for a lock.
-pub const KEY_BUSY: &str =
-    "TRYAGAIN A key the script needs is held by a transaction in progress; run the script again";
 
 /// Runs `spec` with `argv` for `c`, writing its reply to `c.out()`.
 pub async fn call(c: &mut dyn Client, spec: &'static CommandSpec, argv: &[&[u8]]) -> Flow {
@@ -118,7 +113,7 @@ pub async fn call(c: &mut dyn Client, spec: &'static CommandSpec, argv: &[&[u8]]
             if shards == 1 || spec.shards_of_keys(argv, shards) != KeyShards::Several {
                 one_shard(c, spec, f, argv).await;
             } else {
-                spanning(c, across, argv).await;
+                spanning(c, spec, across, argv).await;
             }
             Flow::Continue
         }
@@ -132,11 +127,20 @@ pub async fn call(c: &mut dyn Client, spec: &'static CommandSpec, argv: &[&[u8]]
             if c.owes() {
                 c.settle().await;
             }
-            if !c.may_wait() && !keys_here(c, spec, argv) {
-                c.out().error(KEY_BUSY);
-                Flow::Continue
-            } else {
-                f(c, argv).await
+            let shards = spec.shard_set(argv, c.core().cores());
+            match uses(c, &shards) {
+                Ok(()) => f(c, argv).await,
+                Err(e) => refused(c, e),
+            }
+        }
+        Exec::Anywhere(f) => {
+            if c.owes() {
+                c.settle().await;
+            }
+            let all: ShardSet = (0..c.core().cores()).collect();
+            match uses(c, &all) {
+                Ok(()) => f(c, argv).await,
+                Err(e) => refused(c, e),
             }
         }
         Exec::Unordered(f) => f(c, argv).await,
@@ -146,16 +150,23 @@ pub async fn call(c: &mut dyn Client, spec: &'static CommandSpec, argv: &[&[u8]]
 }
 
 /// The part of [`call`] that completes at once, without awaiting anything:
-/// a one-shard command on this core's free keys, or a client command that
-/// needs no owed replies. None when the command must take the longer way
-/// (a script calls this first and waits only for what it cannot do now).
+/// a command inside the caller's transaction, a one-shard command on a
+/// free shard here, or a client command that needs no owed replies. None
+/// when the command must take the longer way (a script calls this first
+/// and waits only for what it cannot do now).
 pub fn call_now(c: &mut dyn Client, spec: &'static CommandSpec, argv: &[&[u8]]) -> Option<Flow> {
     let done = match spec.exec {
         Exec::Shard(f) => in_place(c, spec, f, argv),
-        Exec::Multi(f, _) => {
+        Exec::Multi(f, across) => {
             let shards = c.core().cores();
-            (shards == 1 || spec.shards_of_keys(argv, shards) != KeyShards::Several)
-                && in_place(c, spec, f, argv)
+            if shards > 1 && spec.shards_of_keys(argv, shards) == KeyShards::Several {
+                c.txn().is_some() && {
+                    in_txn_across(c, spec, across, argv);
+                    true
+                }
+            } else {
+                in_place(c, spec, f, argv)
+            }
         }
         Exec::Now(f) => {
             local(c, f, argv);
@@ -192,136 +203,141 @@ fn local(c: &mut dyn Client, f: super::LocalFn, argv: &[&[u8]]) -> Flow {
     Flow::Continue
 }
 
-/// A client command with keys, for a caller that may not wait: allowed
-/// only inside its transaction or on this core's free keys.
-fn keys_here(c: &mut dyn Client, spec: &CommandSpec, argv: &[&[u8]]) -> bool {
-    let keys = spec.keys_of(argv);
-    if keys.is_empty() {
-        return true;
-    }
-    let core = c.core().clone();
-    let first = shard_of(keys[0], core.cores());
-    let single = keys.iter().all(|k| shard_of(k, core.cores()) == first);
-    c.touched(single.then_some(first));
-    if c.txn().is_some() {
-        return true;
-    }
-    let here = keys.iter().all(|k| shard_of(k, core.cores()) == core.id);
-    here && core.shard.borrow().locks.admits_plain(c.db(), &keys)
+fn refused(c: &mut dyn Client, e: String) -> Flow {
+    c.out().error(&e);
+    Flow::Continue
 }
 
-/// A command whose keys span shards: its cross-shard form, in the caller's
-/// transaction or its own.
-async fn spanning(c: &mut dyn Client, across: cross::CrossFn, argv: &[&[u8]]) {
-    if c.owes() {
-        c.settle().await;
+/// Inside a transaction: whether it holds `shards` (taking them if the
+/// caller can). Outside one, nothing to check.
+fn uses(c: &mut dyn Client, shards: &[usize]) -> Result<(), String> {
+    match c.txn() {
+        None => Ok(()),
+        Some(_) => c.using(shards),
     }
-    c.touched(None);
-    let core = c.core().clone();
-    let db = c.db();
-    if !c.may_wait() && c.txn().is_none() {
-        // It would have to wait for the keys' locks: refused (see KEY_BUSY).
-        c.out().error(KEY_BUSY);
-        return;
-    }
-    let (out, txn) = c.out_and_txn();
-    cross::run(&core, txn, across, db, argv, out).await;
 }
 
-/// The common case, synchronously: a one-shard command on this core's keys,
-/// free of other transactions' locks, outside any transaction, runs at
-/// once in place. False when it must go the longer way ([`one_shard`]).
+/// Runs `f` on every shard for `c`, in shard order: inside its
+/// transaction, on the shards it holds (`Exec::Anywhere` commands run with
+/// every shard held); otherwise wherever each shard is.
+pub async fn each_shard<R, F>(c: &mut dyn Client, f: F) -> Vec<R>
+where
+    R: Send + 'static,
+    F: Fn(&mut Here) -> R + Send + Clone + 'static,
+{
+    if let Some(txn) = c.txn() {
+        debug_assert!(txn.holds_all(), "a keyspace-wide command holds every shard");
+        if txn.holds_all() {
+            return (0..txn.shards()).map(|s| txn.here(s, &f)).collect();
+        }
+    }
+    c.core().clone().on_every_shard(f).await
+}
+
+/// Runs `f` on shard `shard` for `c`: inside its transaction when it holds
+/// the shard, otherwise wherever the shard is.
+pub async fn at_shard<R, F>(c: &mut dyn Client, shard: usize, f: F) -> R
+where
+    R: Send + 'static,
+    F: FnOnce(&mut Here) -> R + Send + 'static,
+{
+    if let Some(txn) = c.txn() {
+        if txn.holds(shard) {
+            return txn.here(shard, f);
+        }
+    }
+    c.core().on_shard(shard, f).await
+}
+
+/// The shard a one-shard command runs on: its first key's.
+fn target(c: &mut dyn Client, spec: &CommandSpec, argv: &[&[u8]]) -> usize {
+    let core = c.core();
+    spec.first_key(argv)
+        .map_or(core.id, |k| shard_of(k, core.cores()))
+}
+
+/// The common case, synchronously: a one-shard command inside the
+/// caller's transaction, or on a shard that is here and free. False when
+/// it must go the longer way ([`one_shard`]).
 fn in_place(c: &mut dyn Client, spec: &CommandSpec, f: ShardFn, argv: &[&[u8]]) -> bool {
-    let core = c.core().clone();
-    let target = spec
-        .first_key(argv)
-        .map_or(core.id, |k| shard_of(k, core.cores()));
-    if target != core.id || c.txn().is_some() || !c.in_order_here() {
-        return false;
-    }
-    if !spec.keys.is_empty() {
-        c.touched(Some(target));
-    }
+    let shard = target(c, spec, argv);
     let db = c.db();
-    let mut shard = core.shard.borrow_mut();
-    if !shard.locks.is_idle() && !shard.locks.admits_plain(db, &spec.keys_of(argv)) {
+    let now = c.now();
+    if c.txn().is_some() {
+        if let Err(e) = c.using(&[shard]) {
+            c.out().error(&e);
+            return true;
+        }
+        let (out, txn) = c.out_and_txn();
+        let txn = txn.expect("checked above");
+        txn.ctx(shard, db, |ctx| {
+            ctx.now = now;
+            run_shard(f, ctx, argv, out);
+        });
+        return true;
+    }
+    if !c.in_order_here(shard) {
         return false;
     }
+    let core = c.core().clone();
+    let Some(mut data) = core.free_shard(shard) else {
+        return false;
+    };
     let mut ctx = Ctx {
-        shard: &mut shard,
+        shard: &mut data,
         db,
-        now: c.now(),
+        now,
     };
     run_shard(f, &mut ctx, argv, c.out());
-    drop(shard);
-    core.serve_blocked();
+    drop(data);
+    core.serve_blocked(shard);
     true
 }
 
-/// A command on one shard's keys.
+/// A command on one shard's keys, outside any transaction: batched by the
+/// caller, or on a hop to the shard.
 async fn one_shard(c: &mut dyn Client, spec: &CommandSpec, f: ShardFn, argv: &[&[u8]]) {
-    let core = c.core().clone();
-    let target = spec
-        .first_key(argv)
-        .map_or(core.id, |k| shard_of(k, core.cores()));
-    let db = c.db();
-    let proto = c.proto();
-    if !spec.keys.is_empty() {
-        c.touched(Some(target));
-    }
-    // Inside a transaction holding the shard: as part of it.
-    if let Some(txn) = c.txn() {
-        if txn.holds(target) {
-            let args = crate::resp::args::OwnedArgv::new(argv);
-            let reply = txn
-                .run(target, move |core| {
-                    core.with_ctx(db, |ctx| run_owned(ctx, f, &args, proto))
-                })
-                .await;
-            c.out().buf.extend_from_slice(&reply);
-            return;
-        }
-    }
-    let keys = spec.key_positions(argv).unwrap_or_default();
-    if c.defer(target, f, argv, &keys) {
+    let shard = target(c, spec, argv);
+    if c.defer(shard, f, argv) {
         return;
     }
-    // On a hop to its core, now.
+    let (db, proto) = (c.db(), c.proto());
     let args = crate::resp::args::OwnedArgv::new(argv);
-    let reply = if c.may_wait() {
-        let locks = keys.iter().map(|&i| (db, argv[i].into())).collect();
-        core.submit_job(target, locks, LockMode::Plain, move |core| {
-            core.with_ctx(db, |ctx| run_owned(ctx, f, &args, proto))
-        })
-        .await
-    } else {
-        // Past any lock (it checks the keys itself), never waiting for one.
-        let at = keys.clone();
-        let done: Option<Vec<u8>> = core
-            .submit_job(target, Vec::new(), LockMode::Held(0), move |core| {
-                let argv = args.argv();
-                let keys: SmallVec<[&[u8]; 4]> = at.iter().map(|&i| argv[i]).collect();
-                let free = core.shard.borrow().locks.admits_plain(db, &keys);
-                free.then(|| core.with_ctx(db, |ctx| run_owned(ctx, f, &args, proto)))
+    let reply = c
+        .core()
+        .on_shard(shard, move |here| {
+            here.ctx(db, |ctx| {
+                let mut out = Out::new(proto);
+                run_shard(f, ctx, &args.argv(), &mut out);
+                out.buf
             })
-            .await;
-        done.unwrap_or_else(|| {
-            let mut out = Out::new(proto);
-            out.error(KEY_BUSY);
-            out.buf
         })
-    };
+        .await;
     c.out().buf.extend_from_slice(&reply);
 }
 
-/// Runs `f` with owned arguments on a shard, returning the reply's bytes.
-fn run_owned(
-    ctx: &mut Ctx,
-    f: ShardFn,
-    args: &crate::resp::args::OwnedArgv,
-    proto: Proto,
-) -> Vec<u8> {
-    let mut out = Out::new(proto);
-    run_shard(f, ctx, &args.argv(), &mut out);
-    out.buf
+/// A command whose keys span shards, outside any transaction: its
+/// cross-shard form, in a transaction of its own that takes the shards of
+/// its keys first.
+async fn spanning(c: &mut dyn Client, spec: &CommandSpec, across: cross::CrossFn, argv: &[&[u8]]) {
+    if c.owes() {
+        c.settle().await;
+    }
+    let core = c.core().clone();
+    let mut txn = Txn::new(&core);
+    txn.take_all(spec.shard_set(argv, core.cores())).await;
+    let db = c.db();
+    cross::run(&mut txn, across, db, argv, c.out());
+}
+
+/// A command whose keys span shards, inside the caller's transaction.
+fn in_txn_across(c: &mut dyn Client, spec: &CommandSpec, across: cross::CrossFn, argv: &[&[u8]]) {
+    let shards = spec.shard_set(argv, c.core().cores());
+    if let Err(e) = c.using(&shards) {
+        c.out().error(&e);
+        return;
+    }
+    let db = c.db();
+    let (out, txn) = c.out_and_txn();
+    cross::run(txn.expect("inside a transaction"), across, db, argv, out);
 }

@@ -7,12 +7,13 @@ use std::fmt::Write;
 
 use super::args::CmdResult;
 use super::connection::REDIS_VERSION;
-use super::exec::Client;
+use super::exec::{each_shard, Client};
 use crate::server::client::CoreCounters;
 use crate::shard::now_ms;
 use crate::shard::ShardStats;
 
-/// What one core reports for INFO.
+/// What one core reports for INFO: its connections and what crossing
+/// cores cost it.
 struct CoreReport {
     clients: usize,
     blocked: usize,
@@ -20,10 +21,17 @@ struct CoreReport {
     /// Memory of the core's connections (`mem_clients_normal`).
     client_memory: usize,
     counters: CoreCounters,
+    /// Hops sent, waits for a shard, shards moved away, script yields (see
+    /// `Crossings`).
+    crossings: [u64; 4],
+    /// Shards on this core now.
+    shards: usize,
+}
+
+/// What one shard reports for INFO: its keys and their statistics.
+struct ShardReport {
     stats: ShardStats,
     expired_keys: u64,
-    /// Hops sent, lock waits, script yields (see `Crossings`).
-    crossings: [u64; 3],
     /// `(keys, expires, avg_ttl)` per database.
     keyspace: Vec<(usize, usize, u64)>,
 }
@@ -53,11 +61,24 @@ pub async fn info(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
     {
         wanted = DEFAULT_SECTIONS.iter().map(|s| s.to_string()).collect();
     }
-    let reports = c
+    let shards = each_shard(c, |here| {
+        let now = now_ms();
+        let shard = &*here.shard;
+        ShardReport {
+            stats: shard.stats.clone(),
+            expired_keys: shard.expired_keys(),
+            keyspace: shard
+                .dbs
+                .iter()
+                .map(|db| (db.len(), db.expires_count(), db.avg_ttl(now)))
+                .collect(),
+        }
+    })
+    .await;
+    let cores = c
         .core()
-        .run_on_all(|core| {
-            let now = now_ms();
-            let shard = core.shard.borrow();
+        .clone()
+        .on_every_core(|core| {
             let clients = core.clients.borrow();
             CoreReport {
                 clients: clients.len(),
@@ -65,21 +86,20 @@ pub async fn info(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
                 ops_per_sec: clients.ops.per_sec(),
                 client_memory: clients.memory(),
                 counters: clients.counters,
-                stats: shard.stats.clone(),
-                expired_keys: shard.expired_keys(),
                 crossings: [
                     core.crossings.hops.get(),
-                    core.crossings.lock_waits.get(),
+                    core.crossings.waits.get(),
+                    core.crossings.moves.get(),
                     core.crossings.script_yields.get(),
                 ],
-                keyspace: shard
-                    .dbs
-                    .iter()
-                    .map(|db| (db.len(), db.expires_count(), db.avg_ttl(now)))
-                    .collect(),
+                shards: core.shards_here(),
             }
         })
         .await;
+    let reports = Reports {
+        cores: &cores,
+        shards: &shards,
+    };
     let pubsub = if wanted.iter().any(|w| w == "stats") {
         super::pubsub::totals(c.core()).await
     } else {
@@ -99,18 +119,25 @@ pub async fn info(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// Every core's and every shard's report.
+struct Reports<'a> {
+    cores: &'a [CoreReport],
+    shards: &'a [ShardReport],
+}
+
 /// One INFO section; `pubsub` is the distinct channels, patterns and shard
 /// channels subscribed to over every core.
 fn write_section(
     t: &mut String,
     section: &str,
     core: &crate::shard::dispatch::Core,
-    reports: &[CoreReport],
+    reports: &Reports,
     pubsub: [usize; 3],
 ) {
     let shared = &core.shared;
-    let config = core.shard.borrow().config.clone();
-    let sum = |f: &dyn Fn(&CoreReport) -> u64| reports.iter().map(f).sum::<u64>();
+    let config = core.config.borrow().clone();
+    let sum = |f: &dyn Fn(&CoreReport) -> u64| reports.cores.iter().map(f).sum::<u64>();
+    let sum_shards = |f: &dyn Fn(&ShardReport) -> u64| reports.shards.iter().map(f).sum::<u64>();
     let uptime = shared.start.elapsed().as_secs();
     macro_rules! line {
         ($($arg:tt)*) => {{ let _ = write!(t, $($arg)*); t.push_str("\r\n"); }};
@@ -140,7 +167,7 @@ fn write_section(
                     .map(|p| p.display().to_string())
                     .unwrap_or_default()
             );
-            line!("executors:{}", reports.len());
+            line!("executors:{}", reports.cores.len());
         }
         "clients" => {
             line!("# Clients");
@@ -182,7 +209,10 @@ fn write_section(
         "persistence" => {
             line!("# Persistence");
             line!("loading:0");
-            line!("rdb_changes_since_last_save:{}", sum(&|r| r.stats.dirty));
+            line!(
+                "rdb_changes_since_last_save:{}",
+                sum_shards(&|r| r.stats.dirty)
+            );
             line!("rdb_bgsave_in_progress:0");
             line!("rdb_last_save_time:{}", shared.start_unix);
             line!("aof_enabled:0");
@@ -208,10 +238,13 @@ fn write_section(
                 "rejected_connections:{}",
                 sum(&|r| r.counters.rejected_connections)
             );
-            line!("expired_keys:{}", sum(&|r| r.expired_keys));
+            line!("expired_keys:{}", sum_shards(&|r| r.expired_keys));
             line!("evicted_keys:0");
-            line!("keyspace_hits:{}", sum(&|r| r.stats.keyspace_hits));
-            line!("keyspace_misses:{}", sum(&|r| r.stats.keyspace_misses));
+            line!("keyspace_hits:{}", sum_shards(&|r| r.stats.keyspace_hits));
+            line!(
+                "keyspace_misses:{}",
+                sum_shards(&|r| r.stats.keyspace_misses)
+            );
             line!("pubsub_channels:{}", pubsub[0]);
             line!("pubsub_patterns:{}", pubsub[1]);
             line!("pubsubshard_channels:{}", pubsub[2]);
@@ -235,24 +268,29 @@ fn write_section(
         }
         "cores" => {
             line!("# Cores");
-            for (i, r) in reports.iter().enumerate() {
-                let keys: usize = r.keyspace.iter().map(|(k, _, _)| k).sum();
+            for (i, r) in reports.cores.iter().enumerate() {
                 line!(
-                    "core{i}:connected_clients={},total_connections={},commands={},ops_per_sec={},keys={},\
-                     hops={},lock_waits={},script_yields={}",
+                    "core{i}:connected_clients={},total_connections={},commands={},ops_per_sec={},\
+                     shards={},hops={},shard_waits={},shard_moves={},script_yields={}",
                     r.clients,
                     r.counters.total_connections,
                     r.counters.commands,
                     r.ops_per_sec,
-                    keys,
+                    r.shards,
                     r.crossings[0],
                     r.crossings[1],
-                    r.crossings[2]
+                    r.crossings[2],
+                    r.crossings[3]
                 );
+            }
+            for (i, r) in reports.shards.iter().enumerate() {
+                let keys: usize = r.keyspace.iter().map(|(k, _, _)| k).sum();
+                line!("shard{i}:keys={keys}");
             }
         }
         "keyspace" => {
             line!("# Keyspace");
+            let reports = reports.shards;
             let dbs = reports.first().map_or(0, |r| r.keyspace.len());
             for db in 0..dbs {
                 let keys: usize = reports.iter().map(|r| r.keyspace[db].0).sum();
@@ -297,6 +335,6 @@ fn human_bytes(n: u64) -> String {
 /// The INFO commands, as the command table lists them.
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
-    spec("info", -1, SERVER, NO_KEYS, "server", "Returns information and statistics about the server.", crate::awaits!(info),
+    spec("info", -1, SERVER, NO_KEYS, "server", "Returns information and statistics about the server.", crate::anywhere!(info),
         "[section [section ...]]"),
 ];

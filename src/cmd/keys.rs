@@ -8,8 +8,8 @@ use super::spec::decl::*;
 use super::Ctx;
 use crate::resp::parse::parse_i64;
 use crate::resp::Out;
+use crate::shard::ctx::ShardsExt;
 use crate::shard::db::Entry;
-use crate::shard::route::shard_of;
 
 /// DEL / UNLINK on this shard's keys: how many existed.
 pub fn del_part(ctx: &mut Ctx, keys: &[&[u8]]) -> i64 {
@@ -307,84 +307,57 @@ pub fn memory_usage(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult 
 // ---------------------------------------------------------- across shards
 
 /// DEL / UNLINK / EXISTS over keys of several shards: each shard's count,
-/// summed, with every key locked until all are done.
-pub async fn del_across(c: Cross<'_>) -> CmdResult {
-    count_across(c, del_part).await
+/// summed.
+pub fn del_across(c: Cross<'_>) -> CmdResult {
+    count_across(c, del_part)
 }
 
-pub async fn exists_across(c: Cross<'_>) -> CmdResult {
-    count_across(c, exists_part).await
+pub fn exists_across(c: Cross<'_>) -> CmdResult {
+    count_across(c, exists_part)
 }
 
-async fn count_across(c: Cross<'_>, part_fn: fn(&mut Ctx, &[&[u8]]) -> i64) -> CmdResult {
+fn count_across(c: Cross<'_>, part_fn: fn(&mut Ctx, &[&[u8]]) -> i64) -> CmdResult {
     let db = c.db;
     let mut total = 0;
-    for (shard, part) in cross::split(&c.argv[1..], false, c.core.cores()) {
-        let locks = cross::db_keys(db, &part);
+    for (shard, part) in cross::split(&c.argv[1..], false, c.txn.shards()) {
         total += c
             .txn
-            .lock_and_run(shard, locks, move |core| {
-                core.with_ctx(db, |ctx| part_fn(ctx, &cross::keys(&part)))
-            })
-            .await;
+            .ctx(shard, db, |ctx| part_fn(ctx, &cross::keys(&part)));
     }
     c.out.int(total);
     Ok(())
 }
 
 /// RENAME / RENAMENX with the two keys on different shards.
-pub async fn rename_across(c: Cross<'_>) -> CmdResult {
-    rename_across_generic(c, false).await
+pub fn rename_across(c: Cross<'_>) -> CmdResult {
+    rename_across_generic(c, false)
 }
 
-pub async fn renamenx_across(c: Cross<'_>) -> CmdResult {
-    rename_across_generic(c, true).await
+pub fn renamenx_across(c: Cross<'_>) -> CmdResult {
+    rename_across_generic(c, true)
 }
 
-async fn rename_across_generic(c: Cross<'_>, nx: bool) -> CmdResult {
-    let (db, shards) = (c.db, c.core.cores());
-    let (src, dst) = (c.argv[1].to_vec(), c.argv[2].to_vec());
-    let (src_shard, dst_shard) = (shard_of(&src, shards), shard_of(&dst, shards));
-    // Lock both sides in shard order, learning whether each key exists.
-    let mut order = [(src_shard, src.clone()), (dst_shard, dst.clone())];
-    order.sort_by_key(|(s, _)| *s);
-    let mut exists = [false; 2];
-    for (i, (shard, key)) in order.into_iter().enumerate() {
-        let locks = vec![(db, key.as_slice().into())];
-        exists[i] = c
-            .txn
-            .lock_and_run(shard, locks, move |core| {
-                core.with_ctx(db, |ctx| {
-                    let now = ctx.now;
-                    ctx.db().contains(&key, now)
-                })
-            })
-            .await;
-    }
-    let (src_exists, dst_exists) = if src_shard < dst_shard {
-        (exists[0], exists[1])
-    } else {
-        (exists[1], exists[0])
+fn rename_across_generic(c: Cross<'_>, nx: bool) -> CmdResult {
+    let db = c.db;
+    let (src, dst) = (c.argv[1], c.argv[2]);
+    let exists = |txn: &mut crate::shard::txn::Txn, key: &[u8]| {
+        txn.ctx_of(key, db, |ctx| {
+            let now = ctx.now;
+            ctx.db().contains(key, now)
+        })
     };
-    if !src_exists {
+    if !exists(c.txn, src) {
         return Err(Error::NO_SUCH_KEY);
     }
-    if nx && dst_exists {
+    if nx && exists(c.txn, dst) {
         reply_renamed(c.out, nx, false);
         return Ok(());
     }
     let entry = c
         .txn
-        .run(src_shard, move |core| {
-            core.with_ctx(db, |ctx| take_part(ctx, &src))
-        })
-        .await
+        .ctx_of(src, db, |ctx| take_part(ctx, src))
         .ok_or(Error::NO_SUCH_KEY)?;
-    c.txn
-        .run(dst_shard, move |core| {
-            core.with_ctx(db, |ctx| put_part(ctx, &dst, entry))
-        })
-        .await;
+    c.txn.ctx_of(dst, db, |ctx| put_part(ctx, dst, entry));
     reply_renamed(c.out, nx, true);
     Ok(())
 }
@@ -405,17 +378,17 @@ static MEMORY_SUBS: &[CommandSpec] = &[
 /// The generic key commands, as the command table lists them.
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
-    spec("del", -2, WD, ALL_KEYS, "keyspace", "Deletes one or more keys.", Exec::Multi(del, crate::cross!(del_across)), "key [key ...]"),
-    spec("unlink", -2, WDF, ALL_KEYS, "keyspace", "Asynchronously deletes one or more keys.", Exec::Multi(del, crate::cross!(del_across)), "key [key ...]"),
-    spec("exists", -2, RF, ALL_KEYS, "keyspace", "Determines whether one or more keys exist.", Exec::Multi(exists, crate::cross!(exists_across)),
+    spec("del", -2, WD, ALL_KEYS, "keyspace", "Deletes one or more keys.", Exec::Multi(del, del_across), "key [key ...]"),
+    spec("unlink", -2, WDF, ALL_KEYS, "keyspace", "Asynchronously deletes one or more keys.", Exec::Multi(del, del_across), "key [key ...]"),
+    spec("exists", -2, RF, ALL_KEYS, "keyspace", "Determines whether one or more keys exist.", Exec::Multi(exists, exists_across),
         "key [key ...]"),
     spec("touch", -2, RF, ALL_KEYS, "keyspace", "Returns the number of existing keys out of those specified.",
-        Exec::Multi(exists, crate::cross!(exists_across)), "key [key ...]"),
+        Exec::Multi(exists, exists_across), "key [key ...]"),
     spec("type", 2, RF, KEY1, "keyspace", "Determines the type of value stored at a key.", Exec::Shard(type_), "key"),
     spec("rename", 3, WD, KEYS12, "keyspace", "Renames a key and overwrites the destination.",
-        Exec::Multi(rename, crate::cross!(rename_across)), "key newkey"),
+        Exec::Multi(rename, rename_across), "key newkey"),
     spec("renamenx", 3, WDF, KEYS12, "keyspace", "Renames a key only when the target key name doesn't exist.",
-        Exec::Multi(renamenx, crate::cross!(renamenx_across)), "key newkey"),
+        Exec::Multi(renamenx, renamenx_across), "key newkey"),
     spec("expire", -3, WDF, KEY1, "keyspace", "Sets the expiration time of a key in seconds.", Exec::Shard(expire),
         "key seconds [NX | XX | GT | LT]"),
     spec("pexpire", -3, WDF, KEY1, "keyspace", "Sets the expiration time of a key in milliseconds.", Exec::Shard(pexpire),

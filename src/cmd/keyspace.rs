@@ -2,7 +2,7 @@
 //! KEYS, SCAN, RANDOMKEY, DBSIZE, FLUSHDB and FLUSHALL.
 
 use super::args::{is, CmdResult, Error};
-use super::exec::Client;
+use super::exec::{at_shard, each_shard, Client};
 use super::spec::decl::*;
 use crate::glob;
 use crate::resp::parse::parse_i64;
@@ -12,10 +12,7 @@ use crate::types::keytable::POS_BITS;
 /// DBSIZE: the keys of the current database, summed over shards.
 pub async fn dbsize(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
     let db = c.db();
-    let sizes = c
-        .core()
-        .run_on_all(move |core| core.shard.borrow().dbs[db].len())
-        .await;
+    let sizes = each_shard(c, move |here| here.shard.dbs[db].len()).await;
     c.out().int(sizes.iter().sum::<usize>() as i64);
     Ok(())
 }
@@ -35,11 +32,10 @@ async fn flush(c: &mut dyn Client, argv: &[&[u8]], only: Option<usize>) -> CmdRe
     if argv.len() > 2 || (argv.len() == 2 && !is(argv[1], "async") && !is(argv[1], "sync")) {
         return Err(Error::SYNTAX);
     }
-    c.core()
-        .run_on_all(move |core| {
-            core.shard.borrow_mut().flush(only);
-        })
-        .await;
+    each_shard(c, move |here| {
+        here.shard.flush(only);
+    })
+    .await;
     c.out().ok();
     Ok(())
 }
@@ -48,19 +44,16 @@ async fn flush(c: &mut dyn Client, argv: &[&[u8]], only: Option<usize>) -> CmdRe
 pub async fn keys(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
     let pattern = argv[1];
     let (db, pattern) = (c.db(), pattern.to_vec());
-    let per_shard = c
-        .core()
-        .run_on_all(move |core| {
-            let now = now_ms();
-            let all = pattern == b"*";
-            let shard = core.shard.borrow();
-            shard.dbs[db]
-                .live_keys(now)
-                .filter(|(k, _)| all || glob::matches(&pattern, k, false))
-                .map(|(k, _)| k.to_vec())
-                .collect::<Vec<_>>()
-        })
-        .await;
+    let per_shard = each_shard(c, move |here| {
+        let now = now_ms();
+        let all = pattern == b"*";
+        here.shard.dbs[db]
+            .live_keys(now)
+            .filter(|(k, _)| all || glob::matches(&pattern, k, false))
+            .map(|(k, _)| k.to_vec())
+            .collect::<Vec<_>>()
+    })
+    .await;
     let total: usize = per_shard.iter().map(Vec::len).sum();
     c.out().array(total);
     for key in per_shard.iter().flatten() {
@@ -74,10 +67,7 @@ pub async fn keys(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
 pub async fn random_key(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
     let db = c.db();
     let seed = crate::alloc::random_u64();
-    let sizes = c
-        .core()
-        .run_on_all(move |core| core.shard.borrow().dbs[db].len())
-        .await;
+    let sizes = each_shard(c, move |here| here.shard.dbs[db].len()).await;
     let total: usize = sizes.iter().sum();
     let mut key = None;
     if total > 0 {
@@ -88,14 +78,12 @@ pub async fn random_key(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
             here
         });
         if let Some(shard) = shard {
-            key = c
-                .core()
-                .run_on(shard, move |core| {
-                    core.shard.borrow().dbs[db]
-                        .random_live_key(now_ms(), seed)
-                        .map(|k| k.to_vec())
-                })
-                .await;
+            key = at_shard(c, shard, move |here| {
+                here.shard.dbs[db]
+                    .random_live_key(now_ms(), seed)
+                    .map(|k| k.to_vec())
+            })
+            .await;
         }
     }
     c.out().bulk_opt(key.as_deref());
@@ -139,25 +127,22 @@ pub async fn scan(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
     let mut found: Vec<Vec<u8>> = Vec::new();
     let next = loop {
         let (pattern, type_name) = (pattern.clone(), type_name.clone());
-        let (keys, next_pos) = c
-            .core()
-            .run_on(shard as usize, move |core| {
-                let mut keys = Vec::new();
-                let shard = core.shard.borrow();
-                let next = shard.dbs[db].scan(pos, count, now_ms(), |k, e| {
-                    let type_ok = type_name
-                        .as_deref()
-                        .is_none_or(|t| t == e.value.type_name().as_bytes());
-                    let match_ok = pattern
-                        .as_deref()
-                        .is_none_or(|p| glob::matches(p, k, false));
-                    if type_ok && match_ok {
-                        keys.push(k.to_vec());
-                    }
-                });
-                (keys, next)
-            })
-            .await;
+        let (keys, next_pos) = at_shard(c, shard as usize, move |here| {
+            let mut keys = Vec::new();
+            let next = here.shard.dbs[db].scan(pos, count, now_ms(), |k, e| {
+                let type_ok = type_name
+                    .as_deref()
+                    .is_none_or(|t| t == e.value.type_name().as_bytes());
+                let match_ok = pattern
+                    .as_deref()
+                    .is_none_or(|p| glob::matches(p, k, false));
+                if type_ok && match_ok {
+                    keys.push(k.to_vec());
+                }
+            });
+            (keys, next)
+        })
+        .await;
         found.extend(keys);
         match next_pos {
             Some(p) => break p * shards + shard,
@@ -185,11 +170,11 @@ pub async fn scan(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
 /// The keyspace commands, as the command table lists them.
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
-    spec("dbsize", 1, &["readonly", "fast"], NO_KEYS, "server", "Returns the number of keys in the database.", crate::awaits!(dbsize), ""),
-    spec("flushdb", -1, WD, NO_KEYS, "server", "Removes all keys from the current database.", crate::awaits!(flushdb), "[ASYNC | SYNC]"),
-    spec("flushall", -1, WD, NO_KEYS, "server", "Removes all keys from all databases.", crate::awaits!(flushall), "[ASYNC | SYNC]"),
-    spec("keys", 2, R, NO_KEYS, "keyspace", "Returns all key names that match a pattern.", crate::awaits!(keys), "pattern"),
-    spec("scan", -2, R, NO_KEYS, "keyspace", "Iterates over the key names in the database.", crate::awaits!(scan),
+    spec("dbsize", 1, &["readonly", "fast"], NO_KEYS, "server", "Returns the number of keys in the database.", crate::anywhere!(dbsize), ""),
+    spec("flushdb", -1, WD, NO_KEYS, "server", "Removes all keys from the current database.", crate::anywhere!(flushdb), "[ASYNC | SYNC]"),
+    spec("flushall", -1, WD, NO_KEYS, "server", "Removes all keys from all databases.", crate::anywhere!(flushall), "[ASYNC | SYNC]"),
+    spec("keys", 2, R, NO_KEYS, "keyspace", "Returns all key names that match a pattern.", crate::anywhere!(keys), "pattern"),
+    spec("scan", -2, R, NO_KEYS, "keyspace", "Iterates over the key names in the database.", crate::anywhere!(scan),
         "cursor [MATCH pattern] [COUNT count] [TYPE type]"),
-    spec("randomkey", 1, R, NO_KEYS, "keyspace", "Returns a random key name from the database.", crate::awaits!(random_key), ""),
+    spec("randomkey", 1, R, NO_KEYS, "keyspace", "Returns a random key name from the database.", crate::anywhere!(random_key), ""),
 ];

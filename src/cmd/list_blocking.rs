@@ -14,9 +14,10 @@ use super::Ctx;
 use crate::resp::Out;
 use crate::server::connection::Flow;
 use crate::shard::blocking::{Round, Waiter};
+use crate::shard::ctx::Here;
 use crate::shard::dispatch::Core;
 use crate::shard::route::shard_of;
-use crate::shard::txn::{outer_or_own, run_on_shard, Txn};
+use crate::shard::txn::Txn;
 
 /// What a blocked list client waits for.
 #[derive(Clone, Debug)]
@@ -46,9 +47,9 @@ impl Wants for ListWants {
         len > round.promised
     }
 
-    fn take(&self, core: &Core, db: usize, key: &[u8], round: &mut Round) -> Wake<ListServed> {
+    fn take(&self, here: &mut Here, db: usize, key: &[u8], round: &mut Round) -> Wake<ListServed> {
         let result = match self {
-            ListWants::Pop { end, count } => core.with_ctx(db, |ctx| {
+            ListWants::Pop { end, count } => here.ctx(db, |ctx| {
                 let values = lists::pop(ctx, key, *end, *count)?.unwrap_or_default();
                 Ok(ListServed::Popped {
                     key: key.to_vec(),
@@ -58,7 +59,7 @@ impl Wants for ListWants {
             // A destination on another shard: the client runs the move as
             // a transaction itself; the element it will take is promised,
             // so no more movers are woken than there are elements.
-            ListWants::Move { dst, .. } if shard_of(dst, core.cores()) != core.id => {
+            ListWants::Move { dst, .. } if shard_of(dst, here.core.cores()) != here.shard.id => {
                 round.promised += 1;
                 return Wake::Retry;
             }
@@ -69,7 +70,7 @@ impl Wants for ListWants {
                     from: *from,
                     to: *to,
                 };
-                core.with_ctx(db, |ctx| mv.run_here(ctx))
+                here.ctx(db, |ctx| mv.run_here(ctx))
                     .map(|moved| ListServed::Moved(moved.expect("the source was found ready")))
             }
         };
@@ -232,7 +233,7 @@ impl Blocking for Request {
 }
 
 /// BLMOVE / BRPOPLPUSH's attempt: the move now, or the waiter registered on
-/// the source in the same step (with both lists locked when they span shards).
+/// the source in the same step (with both lists' shards held).
 async fn move_attempt(
     core: &Rc<Core>,
     db: usize,
@@ -240,34 +241,16 @@ async fn move_attempt(
     waiter: Option<&Arc<Waiter>>,
     outer: Option<&mut Txn>,
 ) -> Result<Option<Vec<u8>>, Error> {
-    let shards = core.cores();
-    let src_shard = shard_of(&mv.src, shards);
-    if shard_of(&mv.dst, shards) == src_shard {
-        let waiter = waiter.cloned();
-        let locks = vec![
-            (db, mv.src.as_slice().into()),
-            (db, mv.dst.as_slice().into()),
-        ];
-        let step = move |core: &Core| {
-            core.with_ctx(db, |ctx| {
-                let moved = mv.run_here(ctx)?;
-                if moved.is_none() {
-                    if let Some(waiter) = waiter {
-                        blocking::register(ctx, std::slice::from_ref(&mv.src), &waiter);
-                    }
-                }
-                Ok(moved)
-            })
-        };
-        return run_on_shard(core, outer.as_deref(), src_shard, locks, step).await;
-    }
-    let mut own = None;
-    let txn = outer_or_own(outer, &mut own, core);
-    let moved = mv.run_across(txn, db).await?;
-    if moved.is_none() {
-        if let Some(waiter) = waiter {
-            blocking::register_locked(txn, db, std::slice::from_ref(&mv.src), waiter).await;
+    let keys = [mv.src.clone(), mv.dst.clone()];
+    let waiter = waiter.cloned();
+    blocking::attempt_on(core, &keys, outer, move |shards| {
+        let moved = mv.run_across(shards, db)?;
+        if moved.is_none() {
+            if let Some(waiter) = waiter {
+                blocking::register_all(shards, db, std::slice::from_ref(&mv.src), &waiter);
+            }
         }
-    }
-    Ok(moved)
+        Ok(moved)
+    })
+    .await
 }

@@ -13,9 +13,8 @@ use super::spec::decl::*;
 use super::Ctx;
 use crate::resp::parse::parse_i64;
 use crate::resp::Out;
+use crate::shard::ctx::{Shards, ShardsExt};
 use crate::shard::db::{Db, Entry};
-use crate::shard::route::shard_of;
-use crate::shard::txn::Txn;
 use crate::types::list::List;
 use crate::types::Value;
 
@@ -513,48 +512,18 @@ impl Move {
         Ok(Some(value))
     }
 
-    /// The lists on two shards: locks both in shard order within `txn`
-    /// (which keeps them until it ends), checks, then pops and pushes.
-    pub async fn run_across(&self, txn: &mut Txn, db: usize) -> Result<Option<Vec<u8>>, Error> {
-        let shards = txn.shards();
-        let (src_shard, dst_shard) = (shard_of(&self.src, shards), shard_of(&self.dst, shards));
-        let mut order = [(src_shard, true), (dst_shard, false)];
-        order.sort_by_key(|(s, _)| *s);
-        let (mut src, mut dst) = (Ok(false), Ok(()));
-        for (shard, is_src) in order {
-            let key = if is_src { &self.src } else { &self.dst }.clone();
-            let locks = vec![(db, key.as_slice().into())];
-            let seen = txn
-                .lock_and_run(shard, locks, move |core| {
-                    core.with_ctx(db, |ctx| {
-                        if is_src {
-                            Self::source_side(ctx, &key)
-                        } else {
-                            Self::destination_side(ctx, &key).map(|_| true)
-                        }
-                    })
-                })
-                .await;
-            if is_src {
-                src = seen;
-            } else {
-                dst = seen.map(|_| ());
-            }
-        }
+    /// The lists on two shards, both held (by a transaction): checks both,
+    /// then pops and pushes.
+    pub fn run_across(&self, shards: &mut dyn Shards, db: usize) -> Result<Option<Vec<u8>>, Error> {
+        let src = shards.ctx_of(&self.src, db, |ctx| Self::source_side(ctx, &self.src));
+        let dst = shards.ctx_of(&self.dst, db, |ctx| Self::destination_side(ctx, &self.dst));
         if !Self::decide(src, dst)? {
             return Ok(None);
         }
-        let (key, from) = (self.src.clone(), self.from);
-        let value = txn
-            .run(src_shard, move |core| {
-                core.with_ctx(db, |ctx| Self::take(ctx, &key, from))
-            })
-            .await?;
-        let (key, to, pushed) = (self.dst.clone(), self.to, value.clone());
-        txn.run(dst_shard, move |core| {
-            core.with_ctx(db, |ctx| push(ctx, &key, to, &[&pushed]))
-        })
-        .await?;
+        let value = shards.ctx_of(&self.src, db, |ctx| Self::take(ctx, &self.src, self.from))?;
+        shards.ctx_of(&self.dst, db, |ctx| {
+            push(ctx, &self.dst, self.to, &[&value])
+        })?;
         Ok(Some(value))
     }
 }
@@ -573,9 +542,9 @@ pub fn rpoplpush(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
 }
 
 /// LMOVE / RPOPLPUSH between lists on two shards.
-pub async fn lmove_across(c: Cross<'_>) -> CmdResult {
+pub fn lmove_across(c: Cross<'_>) -> CmdResult {
     let mv = Move::parse(c.argv, c.argv.len() == 3)?;
-    c.out.bulk_opt(mv.run_across(c.txn, c.db).await?.as_deref());
+    c.out.bulk_opt(mv.run_across(c.txn, c.db)?.as_deref());
     Ok(())
 }
 
@@ -599,14 +568,13 @@ pub fn lmpop(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
 }
 
 /// LMPOP over keys of several shards, every key locked while it decides.
-pub async fn lmpop_across(c: Cross<'_>) -> CmdResult {
+pub fn lmpop_across(c: Cross<'_>) -> CmdResult {
     let m = parse_mpop(c.argv)?;
     let keys: Vec<Vec<u8>> = m.keys.iter().map(|k| k.to_vec()).collect();
     let (end, count) = (m.end, m.count);
     let popped = cross::first_holding(c.txn, c.db, &keys, holds_list, move |ctx, key| {
         pop(ctx, key, end, count).map(Option::unwrap_or_default)
-    })
-    .await?;
+    })?;
     match popped {
         Some((i, values)) => reply_mpop(c.out, &keys[i], &values),
         None => c.out.null_array(),
@@ -694,11 +662,11 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("lpos", -3, R, KEY1, "list", "Returns the index of matching elements in a list.", Exec::Shard(lpos),
         "key element [RANK rank] [COUNT num-matches] [MAXLEN len]"),
     spec("rpoplpush", 3, W, KEYS12, "list", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.",
-        Exec::Multi(rpoplpush, crate::cross!(lmove_across)), "source destination"),
+        Exec::Multi(rpoplpush, lmove_across), "source destination"),
     spec("lmove", 5, W, KEYS12, "list", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.",
-        Exec::Multi(lmove, crate::cross!(lmove_across)), "source destination <LEFT | RIGHT> <LEFT | RIGHT>"),
+        Exec::Multi(lmove, lmove_across), "source destination <LEFT | RIGHT> <LEFT | RIGHT>"),
     spec("lmpop", -4, &["write", "movablekeys"], NUMKEYS1, "list", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.",
-        Exec::Multi(lmpop, crate::cross!(lmpop_across)), "numkeys key [key ...] <LEFT | RIGHT> [COUNT count]"),
+        Exec::Multi(lmpop, lmpop_across), "numkeys key [key ...] <LEFT | RIGHT> [COUNT count]"),
     spec("blpop", -3, &["write", "noscript", "blocking"], KEYS_TIMEOUT, "list",
         "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.",
         Exec::Client(|c, a| Box::pin(super::list_blocking::run(c, super::list_blocking::ListCmd::Blpop, a))), "key [key ...] timeout"),

@@ -10,6 +10,9 @@
 //! - [`Exec::Now`], [`Exec::Local`], [`Exec::Client`], [`Exec::Unordered`]:
 //!   on the caller's core, with the caller (connection, server, pub/sub,
 //!   blocking, transaction and scripting commands).
+//! - [`Exec::Anywhere`]: on the caller's core, using any shard (the
+//!   keyspace-wide commands, and scripts, which may touch keys they did not
+//!   declare). EXEC takes every shard when it queues one.
 
 pub use crate::resp::args;
 pub mod blocking;
@@ -66,6 +69,10 @@ pub enum Exec {
     /// On the caller's core without waiting for owed replies, which it
     /// settles itself when it must (PUBLISH owes its receiver count).
     Unordered(ClientFn),
+    /// As `Client`, using any shard: every shard (KEYS, DBSIZE, FLUSHALL,
+    /// INFO...) or keys it does not declare (EVAL, FCALL). Inside EXEC or a
+    /// script it runs with every shard held (see `exec::each_shard`).
+    Anywhere(ClientFn),
     /// A command made of subcommands (CONFIG GET, CLIENT ID...).
     Container,
 }

@@ -19,7 +19,6 @@ use crate::resp::Out;
 use crate::server::connection::Flow;
 use crate::server::connection::Session;
 use crate::shard::dispatch::{Core, HopFuture};
-use crate::shard::locks::LockMode;
 use crate::shard::pubsub::{CoreSet, Kind, Message, Name};
 
 // ----------------------------------------------------------------- commands
@@ -273,7 +272,7 @@ fn deliver_elsewhere(
         .iter()
         .map(|target| {
             let message = message.clone();
-            core.submit_job(target, Vec::new(), LockMode::Plain, move |core: &Core| {
+            core.on_core(target, move |core: &Core| {
                 deliver_here(core, &message.channel, &message.payload, message.sharded)
             })
         })
@@ -299,7 +298,7 @@ pub async fn publish_from_script(
 
 /// Delivers to this core's subscribers; returns how many received it.
 fn deliver_here(core: &Core, channel: &[u8], payload: &[u8], sharded: bool) -> i64 {
-    let limit = core.shard.borrow().config.output_limits.pubsub;
+    let limit = core.config.borrow().output_limits.pubsub;
     let done = core
         .pubsub
         .borrow()
@@ -319,7 +318,7 @@ pub async fn channels(c: &mut dyn Client, kind: Kind, pattern: Option<&[u8]>) {
     let per_core = c
         .core()
         .clone()
-        .run_on_all(move |core| core.pubsub.borrow().local_names(kind, pattern.as_deref()))
+        .on_every_core(move |core| core.pubsub.borrow().local_names(kind, pattern.as_deref()))
         .await;
     let mut names: Vec<Name> = per_core.into_iter().flatten().collect();
     names.sort_unstable();
@@ -337,7 +336,7 @@ pub async fn numsub(c: &mut dyn Client, kind: Kind, names: &[&[u8]]) {
     let per_core = c
         .core()
         .clone()
-        .run_on_all(move |core| {
+        .on_every_core(move |core| {
             let pubsub = core.pubsub.borrow();
             query
                 .iter()
@@ -359,7 +358,7 @@ pub async fn numpat(c: &mut dyn Client) {
     let per_core = c
         .core()
         .clone()
-        .run_on_all(|core| core.pubsub.borrow().local_names(Kind::Pattern, None))
+        .on_every_core(|core| core.pubsub.borrow().local_names(Kind::Pattern, None))
         .await;
     let mut names: Vec<Name> = per_core.into_iter().flatten().collect();
     names.sort_unstable();
@@ -370,7 +369,7 @@ pub async fn numpat(c: &mut dyn Client) {
 /// Distinct names per kind over every core, for INFO stats.
 pub async fn totals(core: &std::rc::Rc<Core>) -> [usize; 3] {
     let per_core = core
-        .run_on_all(|core| {
+        .on_every_core(|core| {
             let pubsub = core.pubsub.borrow();
             Kind::ALL.map(|kind| pubsub.local_names(kind, None))
         })

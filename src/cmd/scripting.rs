@@ -7,19 +7,16 @@ use super::exec::Client;
 use super::session;
 use super::spec::decl::*;
 use crate::resp::parse::parse_i64;
-use std::rc::Rc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
+use super::spec::ShardSet;
 use crate::resp::Out;
 use crate::script::busy::Kill;
 use crate::script::engine::{engine, CallCtx, Target};
 use crate::script::functions::{self, Library, RestorePolicy};
 use crate::script::registry::{parse_sha, STAYS, UNSEEN};
 use crate::server::connection::Session;
-use crate::shard::dispatch::Core;
-use crate::shard::locks::DbKey;
-use crate::shard::locks::LockMode;
 use crate::shard::route::shard_of;
 use crate::shard::txn::Txn;
 
@@ -296,7 +293,8 @@ async fn fcall(s: &mut Session, argv: &[&[u8]], fcall_ro: bool) -> Result<(), Er
     Ok(())
 }
 
-/// Runs a script or function where its plan says (see `script`).
+/// Runs a script or function in a transaction that holds the shards its
+/// plan names (see `script`).
 async fn call(
     s: &mut Session,
     target: Target,
@@ -306,125 +304,62 @@ async fn call(
     read_only: bool,
 ) {
     let core = s.core.clone();
-    let home = home_shard(&core, keys);
-    let proto = s.proto();
-    let db = s.db;
-    let plan = if s.tx.exec.is_some() {
-        Plan::InExec
-    } else {
-        plan(&core, reach.load(Ordering::Relaxed), home)
-    };
-    let ctx = |core: Rc<Core>, txn: Option<Txn>| CallCtx {
-        core,
-        txn,
-        db,
-        resp3: false,
-        read_only,
-        reach: reach.clone(),
-        home,
-        roamed: false,
-        function: matches!(target, Target::Function(_)),
-        out: Out::new(proto),
-        now: s.now,
-    };
-    match plan {
-        Plan::Owner(shard)
-            if shard == core.id && core.shard.borrow().locks.admits_plain(db, keys) =>
-        {
-            // Here, now: nothing else runs on this core meanwhile.
-            engine().run(ctx(core.clone(), None), &target, keys, args, &mut s.out);
-        }
-        Plan::Owner(shard) => {
-            // On the core of its keys, once they are free; that core does
-            // nothing else meanwhile, so it is atomic there.
-            let locks: Vec<DbKey> = keys.iter().map(|k| (db, (*k).into())).collect();
-            let (keys, args): (Vec<Vec<u8>>, Vec<Vec<u8>>) = (
-                keys.iter().map(|k| k.to_vec()).collect(),
-                args.iter().map(|a| a.to_vec()).collect(),
-            );
-            let reach = reach.clone();
-            let function = matches!(target, Target::Function(_));
-            let hop = core.submit_job(shard, locks, LockMode::Plain, move |core: &Core| {
-                let ctx = CallCtx {
-                    core: core.rc(),
-                    txn: None,
-                    db,
-                    resp3: false,
-                    read_only,
-                    reach,
-                    home,
-                    roamed: false,
-                    function,
-                    out: Out::new(proto),
-                    now: crate::shard::now_ms(),
-                };
-                let mut out = Out::new(proto);
-                let key_refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
-                let arg_refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-                engine().run(ctx, &target, &key_refs, &arg_refs, &mut out);
-                out.buf
-            });
-            let bytes: Vec<u8> = hop.await;
-            s.out.buf.extend_from_slice(&bytes);
-        }
-        Plan::InExec | Plan::Everything => {
-            let from_exec = plan == Plan::InExec;
-            let txn = if from_exec {
-                s.tx.exec.take()
-            } else {
-                let mut txn = Txn::new(&core);
-                for shard in 0..core.cores() {
-                    txn.lock_shard_and_run(shard, |_| ()).await;
-                }
-                Some(txn)
-            };
-            let watch = reach.load(Ordering::Relaxed) == UNSEEN;
-            let mut ctx = engine().run(ctx(core.clone(), txn), &target, keys, args, &mut s.out);
-            // A first run that stayed on its keys' shard may run there alone
-            // from now on.
-            if watch && !ctx.roamed && home.is_some() && !from_exec {
-                reach.store(STAYS, Ordering::Relaxed);
-            }
-            if from_exec {
-                s.tx.exec = ctx.txn.take();
-            }
-            // Dropping the context releases every shard it held.
-        }
-    }
-}
-
-/// Where and how a script runs (see `script`).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Plan {
-    /// On the core owning its keys, alone there, without locks.
-    Owner(usize),
-    /// Here, with every shard held.
-    Everything,
-    /// Inside EXEC, whose transaction holds the keys.
-    InExec,
-}
-
-/// The shard of all the declared keys (this core's when there are none);
-/// None when they span shards.
-fn home_shard(core: &Core, keys: &[&[u8]]) -> Option<usize> {
     let shards = core.cores();
-    let mut it = keys.iter().map(|k| shard_of(k, shards));
-    match it.next() {
-        None => Some(core.id),
-        Some(first) => it.all(|s| s == first).then_some(first),
+    let mut declared: ShardSet = keys.iter().map(|k| shard_of(k, shards)).collect();
+    declared.sort_unstable();
+    declared.dedup();
+    let from_exec = s.tx.exec.is_some();
+    let seen = reach.load(Ordering::Relaxed);
+    let mut txn = match s.tx.exec.take() {
+        // EXEC holds every shard for a script (it is keyspace-wide there).
+        Some(txn) => txn,
+        None => {
+            let mut txn = Txn::new(&core);
+            if seen == STAYS || shards == 1 {
+                txn.take_all(declared.iter().copied()).await;
+            } else {
+                txn.take_all(0..shards).await;
+            }
+            txn
+        }
+    };
+    let start = s.out.buf.len();
+    loop {
+        let ctx = CallCtx {
+            core: core.clone(),
+            txn: Some(txn),
+            db: s.db,
+            resp3: false,
+            read_only,
+            reach: reach.clone(),
+            declared: declared.clone(),
+            roamed: false,
+            committed: false,
+            restart: false,
+            function: matches!(target, Target::Function(_)),
+            out: Out::new(s.proto()),
+            now: s.now,
+        };
+        let mut ctx = engine().run(ctx, &target, keys, args, &mut s.out);
+        txn = ctx.txn.take().expect("the script's transaction");
+        if ctx.restart {
+            // It needed a shard below those it held before it changed
+            // anything: run it again from the start, holding every shard.
+            s.out.buf.truncate(start);
+            drop(txn);
+            txn = Txn::new(&core);
+            txn.take_all(0..shards).await;
+            continue;
+        }
+        if seen == UNSEEN && !ctx.roamed && !from_exec {
+            reach.store(STAYS, Ordering::Relaxed);
+        }
+        break;
     }
-}
-
-fn plan(core: &Core, reach: u8, home: Option<usize>) -> Plan {
-    if core.cores() == 1 {
-        // One core: nothing runs beside the script, and no transaction can
-        // hold a key across a wait.
-        return Plan::Owner(core.id);
+    if from_exec {
+        s.tx.exec = Some(txn);
     }
-    match home {
-        Some(shard) if reach == STAYS => Plan::Owner(shard),
-        _ => Plan::Everything,
-    }
+    // Otherwise dropping the transaction releases its shards.
 }
 
 // ------------------------------------------------------------------ FUNCTION
@@ -805,18 +740,18 @@ const EVAL_RO_FLAGS: &[&str] = &[
 /// The scripting commands, as the command table lists them.
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
-    spec("eval", -3, EVAL_FLAGS, NUMKEYS2, "scripting", "Executes a server-side Lua script.", crate::awaits!(eval),
+    spec("eval", -3, EVAL_FLAGS, NUMKEYS2, "scripting", "Executes a server-side Lua script.", crate::anywhere!(eval),
         "script numkeys [key [key ...]] [arg [arg ...]]"),
     spec("evalsha", -3, EVAL_FLAGS, NUMKEYS2, "scripting", "Executes a server-side Lua script by SHA1 digest.",
-        crate::awaits!(evalsha), "sha1 numkeys [key [key ...]] [arg [arg ...]]"),
+        crate::anywhere!(evalsha), "sha1 numkeys [key [key ...]] [arg [arg ...]]"),
     spec("eval_ro", -3, EVAL_RO_FLAGS, NUMKEYS2, "scripting", "Executes a read-only server-side Lua script.",
-        crate::awaits!(eval_ro), "script numkeys [key [key ...]] [arg [arg ...]]"),
+        crate::anywhere!(eval_ro), "script numkeys [key [key ...]] [arg [arg ...]]"),
     spec("evalsha_ro", -3, EVAL_RO_FLAGS, NUMKEYS2, "scripting", "Executes a read-only server-side Lua script by SHA1 digest.",
-        crate::awaits!(evalsha_ro), "sha1 numkeys [key [key ...]] [arg [arg ...]]"),
+        crate::anywhere!(evalsha_ro), "sha1 numkeys [key [key ...]] [arg [arg ...]]"),
     container("script", "scripting", "A container for Lua scripts management commands.", SCRIPT_SUBS),
-    spec("fcall", -3, EVAL_FLAGS, NUMKEYS2, "scripting", "Invokes a function.", crate::awaits!(fcall_cmd),
+    spec("fcall", -3, EVAL_FLAGS, NUMKEYS2, "scripting", "Invokes a function.", crate::anywhere!(fcall_cmd),
         "function numkeys [key [key ...]] [arg [arg ...]]"),
-    spec("fcall_ro", -3, EVAL_RO_FLAGS, NUMKEYS2, "scripting", "Invokes a read-only function.", crate::awaits!(fcall_ro),
+    spec("fcall_ro", -3, EVAL_RO_FLAGS, NUMKEYS2, "scripting", "Invokes a read-only function.", crate::anywhere!(fcall_ro),
         "function numkeys [key [key ...]] [arg [arg ...]]"),
     container("function", "scripting", "A container for function commands.", FUNCTION_SUBS),
 ];

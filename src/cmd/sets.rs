@@ -23,8 +23,8 @@ use super::Ctx;
 use crate::alloc::random_u64;
 use crate::resp::parse::parse_i64;
 use crate::resp::Out;
+use crate::shard::ctx::ShardsExt;
 use crate::shard::db::{Db, Entry};
-use crate::shard::locks::DbKey;
 use crate::shard::route::{group_by_shard, shard_of};
 use crate::shard::txn::Txn;
 use crate::types::set::Elem;
@@ -616,137 +616,83 @@ pub fn sintercard_local(ctx: &mut Ctx, keys: &[&[u8]], limit: usize) -> Result<u
 // ---------------------------------------------------------- across shards
 
 /// SINTER / SUNION / SDIFF and their STORE forms over sets of several
-/// shards: every source (and the destination) locked, sources copied out,
-/// the result computed here and stored on the destination's shard.
-async fn algebra_across(c: Cross<'_>, op: Op, storing: bool) -> CmdResult {
+/// shards: sources copied out, the result computed here and stored on the
+/// destination's shard.
+fn algebra_across(c: Cross<'_>, op: Op, storing: bool) -> CmdResult {
     let (dst, srcs) = if storing {
-        (Some(c.argv[1].to_vec()), &c.argv[2..])
+        (Some(c.argv[1]), &c.argv[2..])
     } else {
         (None, &c.argv[1..])
     };
-    let sources = snapshot_across(c.txn, c.db, srcs, dst.as_deref()).await?;
+    let sources = snapshot_across(c.txn, c.db, srcs)?;
     let refs: Vec<Option<&Set>> = sources.iter().map(Option::as_ref).collect();
     let outcome = compute(op, srcs, &refs, false, 0);
     match dst {
         None => outcome.reply(c.out),
         Some(dst) => {
             let result = outcome.into_set();
-            let db = c.db;
-            let len = c
-                .txn
-                .run(shard_of(&dst, c.core.cores()), move |core| {
-                    core.with_ctx(db, |ctx| store(ctx, &dst, result))
-                })
-                .await;
+            let len = c.txn.ctx_of(dst, c.db, |ctx| store(ctx, dst, result));
             c.out.int(len as i64);
         }
     }
     Ok(())
 }
 
-pub async fn sinter_across(c: Cross<'_>) -> CmdResult {
-    algebra_across(c, Op::Inter, false).await
+pub fn sinter_across(c: Cross<'_>) -> CmdResult {
+    algebra_across(c, Op::Inter, false)
 }
 
-pub async fn sinterstore_across(c: Cross<'_>) -> CmdResult {
-    algebra_across(c, Op::Inter, true).await
+pub fn sinterstore_across(c: Cross<'_>) -> CmdResult {
+    algebra_across(c, Op::Inter, true)
 }
 
-pub async fn sunion_across(c: Cross<'_>) -> CmdResult {
-    algebra_across(c, Op::Union, false).await
+pub fn sunion_across(c: Cross<'_>) -> CmdResult {
+    algebra_across(c, Op::Union, false)
 }
 
-pub async fn sunionstore_across(c: Cross<'_>) -> CmdResult {
-    algebra_across(c, Op::Union, true).await
+pub fn sunionstore_across(c: Cross<'_>) -> CmdResult {
+    algebra_across(c, Op::Union, true)
 }
 
-pub async fn sdiff_across(c: Cross<'_>) -> CmdResult {
-    algebra_across(c, Op::Diff, false).await
+pub fn sdiff_across(c: Cross<'_>) -> CmdResult {
+    algebra_across(c, Op::Diff, false)
 }
 
-pub async fn sdiffstore_across(c: Cross<'_>) -> CmdResult {
-    algebra_across(c, Op::Diff, true).await
+pub fn sdiffstore_across(c: Cross<'_>) -> CmdResult {
+    algebra_across(c, Op::Diff, true)
 }
 
-/// Locks the shards of `keys` (and of `also`, a STORE destination) in shard
-/// order and copies each source set out; the first WRONGTYPE in argument
-/// order is the error, as in Redis, where every key is looked at first.
-async fn snapshot_across(
-    txn: &mut Txn,
-    db: usize,
-    keys: &[&[u8]],
-    also: Option<&[u8]>,
-) -> Result<Vec<Option<Set>>, Error> {
+/// Copies each source set out, shard by shard; the first WRONGTYPE in
+/// argument order is the error, as in Redis, where every key is looked at
+/// first.
+fn snapshot_across(txn: &mut Txn, db: usize, keys: &[&[u8]]) -> Result<Vec<Option<Set>>, Error> {
     let shards = txn.shards();
-    let mut by_shard = group_by_shard(0..keys.len(), |&i| shard_of(keys[i], shards));
-    if let Some(dst) = also {
-        by_shard.entry(shard_of(dst, shards)).or_default();
-    }
     let mut found: Vec<Result<Option<Set>, Error>> = (0..keys.len()).map(|_| Ok(None)).collect();
-    for (shard, idx) in by_shard {
-        let part: Vec<Vec<u8>> = idx.iter().map(|&i| keys[i].to_vec()).collect();
-        let mut locks: Vec<DbKey> = part.iter().map(|k| (db, k.as_slice().into())).collect();
-        if let Some(dst) = also.filter(|d| shard_of(d, shards) == shard) {
-            locks.push((db, dst.into()));
-        }
-        locks.sort();
-        locks.dedup();
-        let got = txn
-            .lock_and_run(shard, locks, move |core| {
-                core.with_ctx(db, |ctx| {
-                    part.iter().map(|k| snapshot(ctx, k)).collect::<Vec<_>>()
-                })
-            })
-            .await;
-        for (i, r) in idx.into_iter().zip(got) {
-            found[i] = r;
-        }
+    for (shard, idx) in group_by_shard(0..keys.len(), |&i| shard_of(keys[i], shards)) {
+        txn.ctx(shard, db, |ctx| {
+            for i in idx {
+                found[i] = snapshot(ctx, keys[i]);
+            }
+        });
     }
     found.into_iter().collect()
 }
 
 /// SMOVE with its two keys on different shards.
-pub async fn smove_across(c: Cross<'_>) -> CmdResult {
-    let (db, shards) = (c.db, c.core.cores());
-    let (src, dst, member) = (c.argv[1].to_vec(), c.argv[2].to_vec(), c.argv[3].to_vec());
-    let (src_shard, dst_shard) = (shard_of(&src, shards), shard_of(&dst, shards));
-    let mut order = [(src_shard, true), (dst_shard, false)];
-    order.sort_by_key(|(s, _)| *s);
-    let (mut src_found, mut dst_ok) = (Ok(false), Ok(false));
-    for (shard, is_src) in order {
-        let key = if is_src { src.clone() } else { dst.clone() };
-        let locks = vec![(db, key.as_slice().into())];
-        let found = c
-            .txn
-            .lock_and_run(shard, locks, move |core| {
-                core.with_ctx(db, |ctx| source_exists(ctx, &key))
-            })
-            .await;
-        if is_src {
-            src_found = found;
-        } else {
-            dst_ok = found;
-        }
-    }
+pub fn smove_across(c: Cross<'_>) -> CmdResult {
+    let db = c.db;
+    let (src, dst, member) = (c.argv[1], c.argv[2], c.argv[3]);
+    let src_found = c.txn.ctx_of(src, db, |ctx| source_exists(ctx, src));
+    let dst_ok = c.txn.ctx_of(dst, db, |ctx| source_exists(ctx, dst));
     // Redis's order: a missing source, the source's type, the destination's.
     if !src_found? {
         c.out.int(0);
         return Ok(());
     }
     dst_ok?;
-    let m = member.clone();
-    let removed = c
-        .txn
-        .run(src_shard, move |core| {
-            core.with_ctx(db, |ctx| remove_one(ctx, &src, &m))
-        })
-        .await;
+    let removed = c.txn.ctx_of(src, db, |ctx| remove_one(ctx, src, member));
     if removed {
-        c.txn
-            .run(dst_shard, move |core| {
-                core.with_ctx(db, |ctx| add_one(ctx, &dst, &member))
-            })
-            .await;
+        c.txn.ctx_of(dst, db, |ctx| add_one(ctx, dst, member));
     }
     c.out.int(removed as i64);
     Ok(())
@@ -761,9 +707,9 @@ pub fn sintercard(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
 
 /// SINTERCARD over keys of several shards: arguments first, then the keys,
 /// locked together.
-pub async fn sintercard_across(c: Cross<'_>) -> CmdResult {
+pub fn sintercard_across(c: Cross<'_>) -> CmdResult {
     let (keys, limit) = parse_sintercard(c.argv)?;
-    let sources = snapshot_across(c.txn, c.db, keys, None).await?;
+    let sources = snapshot_across(c.txn, c.db, keys)?;
     let refs: Vec<Option<&Set>> = sources.iter().map(Option::as_ref).collect();
     compute(Op::Inter, keys, &refs, true, limit).reply(c.out);
     Ok(())
@@ -787,22 +733,22 @@ pub static COMMANDS: &[CommandSpec] = &[
         Exec::Shard(spop), "key [count]"),
     spec("srandmember", -2, R, KEY1, "set", "Get one or multiple random members from a set", Exec::Shard(srandmember),
         "key [count]"),
-    spec("smove", 4, WDF, KEYS12, "set", "Moves a member from one set to another.", Exec::Multi(smove, crate::cross!(smove_across)),
+    spec("smove", 4, WDF, KEYS12, "set", "Moves a member from one set to another.", Exec::Multi(smove, smove_across),
         "source destination member"),
     spec("sinter", -2, R, ALL_KEYS, "set", "Returns the intersect of multiple sets.",
-        Exec::Multi(sinter, crate::cross!(sinter_across)), "key [key ...]"),
+        Exec::Multi(sinter, sinter_across), "key [key ...]"),
     spec("sinterstore", -3, W, ALL_KEYS, "set", "Stores the intersect of multiple sets in a key.",
-        Exec::Multi(sinterstore, crate::cross!(sinterstore_across)), "destination key [key ...]"),
+        Exec::Multi(sinterstore, sinterstore_across), "destination key [key ...]"),
     spec("sunion", -2, R, ALL_KEYS, "set", "Returns the union of multiple sets.",
-        Exec::Multi(sunion, crate::cross!(sunion_across)), "key [key ...]"),
+        Exec::Multi(sunion, sunion_across), "key [key ...]"),
     spec("sunionstore", -3, W, ALL_KEYS, "set", "Stores the union of multiple sets in a key.",
-        Exec::Multi(sunionstore, crate::cross!(sunionstore_across)), "destination key [key ...]"),
+        Exec::Multi(sunionstore, sunionstore_across), "destination key [key ...]"),
     spec("sdiff", -2, R, ALL_KEYS, "set", "Returns the difference of multiple sets.",
-        Exec::Multi(sdiff, crate::cross!(sdiff_across)), "key [key ...]"),
+        Exec::Multi(sdiff, sdiff_across), "key [key ...]"),
     spec("sdiffstore", -3, W, ALL_KEYS, "set", "Stores the difference of multiple sets in a key.",
-        Exec::Multi(sdiffstore, crate::cross!(sdiffstore_across)), "destination key [key ...]"),
+        Exec::Multi(sdiffstore, sdiffstore_across), "destination key [key ...]"),
     spec("sintercard", -3, &["readonly", "movablekeys"], NUMKEYS1, "set", "Returns the number of members of the intersect of multiple sets.",
-        Exec::Multi(sintercard, crate::cross!(sintercard_across)), "numkeys key [key ...] [LIMIT limit]"),
+        Exec::Multi(sintercard, sintercard_across), "numkeys key [key ...] [LIMIT limit]"),
     spec("sscan", -3, R, KEY1, "set", "Iterates over members of a set.", Exec::Shard(sscan),
         "key cursor [MATCH pattern] [COUNT count]"),
 ];

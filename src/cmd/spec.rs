@@ -85,6 +85,9 @@ pub enum KeyShards {
 /// Positions of a request's keys; most commands have one or two.
 pub type KeyPositions = SmallVec<[usize; 4]>;
 
+/// Shard numbers, in increasing order, each once.
+pub type ShardSet = SmallVec<[usize; 4]>;
+
 /// A key specification's arguments do not parse (a bad `numkeys`, keys
 /// past the end): the command will report its own error.
 #[derive(Debug, PartialEq, Eq)]
@@ -254,6 +257,18 @@ impl CommandSpec {
             }
         }
         found
+    }
+
+    /// The shards of the keys of `argv`, in increasing order, each once.
+    pub fn shard_set(&self, argv: &[&[u8]], shards: usize) -> ShardSet {
+        let mut set = ShardSet::new();
+        for key in self.keys_of(argv) {
+            let shard = crate::shard::route::shard_of(key, shards);
+            if let Err(at) = set.binary_search(&shard) {
+                set.insert(at, shard);
+            }
+        }
+        set
     }
 
     /// The keys of `argv`; none when its key arguments do not parse (the
@@ -429,6 +444,20 @@ pub mod decl {
     macro_rules! awaits {
         ($f:path) => {
             $crate::cmd::Exec::Client(|c, a| {
+                Box::pin(async move {
+                    let result = $f(&mut *c, a).await;
+                    $crate::cmd::exec::finish(c, result)
+                })
+            })
+        };
+    }
+
+    /// As [`awaits!`], for a command that may use any shard
+    /// ([`Exec::Anywhere`](crate::cmd::Exec::Anywhere)).
+    #[macro_export]
+    macro_rules! anywhere {
+        ($f:path) => {
+            $crate::cmd::Exec::Anywhere(|c, a| {
                 Box::pin(async move {
                     let result = $f(&mut *c, a).await;
                     $crate::cmd::exec::finish(c, result)

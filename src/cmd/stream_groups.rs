@@ -162,9 +162,9 @@ pub fn xgroup(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     Ok(())
 }
 
-pub fn xgroup_help(_ctx: &mut Ctx, _args: &mut Args, out: &mut Out) -> CmdResult {
+pub fn xgroup_help(c: &mut dyn super::exec::Client, _: &[&[u8]]) -> CmdResult {
     help(
-        out,
+        c.out(),
         &[
             "XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "CREATE <key> <groupname> <id|$> [option]",
@@ -604,9 +604,9 @@ fn stream_info(out: &mut Out, s: &Stream, full: bool, count: usize) {
     }
 }
 
-pub fn xinfo_help(_ctx: &mut Ctx, _args: &mut Args, out: &mut Out) -> CmdResult {
+pub fn xinfo_help(c: &mut dyn super::exec::Client, _: &[&[u8]]) -> CmdResult {
     help(
-        out,
+        c.out(),
         &[
             "XINFO <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "CONSUMERS <key> <groupname>",

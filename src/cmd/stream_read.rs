@@ -23,9 +23,10 @@ use crate::resp::parse::parse_i64;
 use crate::resp::Out;
 use crate::server::connection::Flow;
 use crate::shard::blocking::{Round, Waiter};
+use crate::shard::ctx::{Here, ShardsExt};
 use crate::shard::dispatch::Core;
 use crate::shard::route::{group_by_shard, shard_of};
-use crate::shard::txn::{outer_or_own, run_on_shard, Txn};
+use crate::shard::txn::Txn;
 use crate::types::stream::{self, ReadEntry, StreamId};
 
 /// What a read hands its client: each stream read, with its entries.
@@ -66,9 +67,9 @@ impl Wants for StreamWants {
         blocked_ready(ctx, key, self.group.as_ref(), self.seen(key))
     }
 
-    fn take(&self, core: &Core, db: usize, key: &[u8], _: &mut Round) -> Wake<StreamReply> {
+    fn take(&self, here: &mut Here, db: usize, key: &[u8], _: &mut Round) -> Wake<StreamReply> {
         let after = self.seen(key);
-        let read = core.with_ctx(db, |ctx| {
+        let read = here.ctx(db, |ctx| {
             serve_blocked(ctx, key, self.group.as_ref(), after, self.count)
         });
         match read {
@@ -308,7 +309,8 @@ pub fn serve_blocked(
 type Results = Vec<Option<Vec<ReadEntry>>>;
 
 /// Checks, reads, and (when nothing was read and the client blocks)
-/// registers `waiter` on every key, all in one step per shard.
+/// registers `waiter` on every key, all in one step with every key's shard
+/// held (see `blocking::attempt_on`).
 async fn attempt(
     core: &Rc<Core>,
     db: usize,
@@ -317,106 +319,45 @@ async fn attempt(
     outer: Option<&mut Txn>,
 ) -> Result<Results, Error> {
     let waiter = waiter.map(|w| (w, req.blocked.wants.seen.clone()));
-    let shards = core.cores();
-    let by_shard = group_by_shard(0..req.blocked.keys.len(), |&i| {
-        shard_of(&req.blocked.keys[i], shards)
-    });
-    if by_shard.len() == 1 {
-        let shard = *by_shard.keys().next().expect("one shard");
-        let req = req.clone();
-        let locks = req
-            .blocked
-            .keys
-            .iter()
-            .map(|k| (db, k.as_slice().into()))
-            .collect();
-        let step = move |core: &Core| {
-            core.with_ctx(db, |ctx| {
-                let all: Vec<usize> = (0..req.blocked.keys.len()).collect();
-                let checked = check_part(ctx, &req, &all)?;
-                let read = serve_part(ctx, &req, &all, &checked);
-                if read.iter().all(Option::is_none) {
-                    if let Some(w) = waiter {
-                        register_part(ctx, &req, &all, &checked, w);
-                    }
-                }
-                Ok::<_, Error>(read)
-            })
-        };
-        return run_on_shard(core, outer.as_deref(), shard, locks, step).await;
-    }
-    // Several shards: lock and check them all (in shard order), then read.
-    let mut own = None;
-    let txn = outer_or_own(outer, &mut own, core);
-    let mut checked: Vec<Option<Result<After, Error>>> = vec![None; req.blocked.keys.len()];
-    for (&shard, idx) in &by_shard {
-        let (r, part) = (req.clone(), idx.clone());
-        let locks = idx
-            .iter()
-            .map(|&i| (db, req.blocked.keys[i].as_slice().into()))
-            .collect();
-        let found: Vec<Result<After, Error>> = txn
-            .lock_and_run(shard, locks, move |core| {
-                core.with_ctx(db, |ctx| {
-                    part.iter()
-                        .map(|&i| {
-                            check(
-                                ctx,
-                                &r.blocked.keys[i],
-                                r.blocked.wants.group.as_ref(),
-                                &r.after[i],
-                            )
-                        })
-                        .collect()
-                })
-            })
-            .await;
-        for (&i, f) in idx.iter().zip(found) {
-            checked[i] = Some(f);
-        }
-    }
-    // The first error in argument order wins, before anything is read.
-    let checked: Vec<After> = checked
-        .into_iter()
-        .map(|c| c.expect("every key checked"))
-        .collect::<Result<_, _>>()?;
-    let mut results: Results = vec![None; req.blocked.keys.len()];
-    for (&shard, idx) in &by_shard {
-        let (r, part, c) = (req.clone(), idx.clone(), checked.clone());
-        let read: Results = txn
-            .run(shard, move |core| {
-                core.with_ctx(db, |ctx| serve_part(ctx, &r, &part, &c))
-            })
-            .await;
-        for (&i, got) in idx.iter().zip(read) {
-            results[i] = got;
-        }
-    }
-    if let Some(w) = waiter.filter(|_| results.iter().all(Option::is_none)) {
+    let req = req.clone();
+    let keys = req.blocked.keys.clone();
+    blocking::attempt_on(core, &keys, outer, move |shards| {
+        let (n, count) = (req.blocked.keys.len(), shards.count());
+        let by_shard = group_by_shard(0..n, |&i| shard_of(&req.blocked.keys[i], count));
+        let mut checked: Vec<Option<Result<After, Error>>> = vec![None; n];
         for (&shard, idx) in &by_shard {
-            let (r, part, c) = (req.clone(), idx.clone(), checked.clone());
-            let w = (w.0.clone(), w.1.clone());
-            txn.run(shard, move |core| {
-                core.with_ctx(db, |ctx| register_part(ctx, &r, &part, &c, w))
-            })
-            .await;
+            shards.ctx(shard, db, |ctx| {
+                for &i in idx {
+                    checked[i] = Some(check(
+                        ctx,
+                        &req.blocked.keys[i],
+                        req.blocked.wants.group.as_ref(),
+                        &req.after[i],
+                    ));
+                }
+            });
         }
-    }
-    Ok(results)
-}
-
-/// Checks the keys at `idx` (all on this shard); first error in order.
-fn check_part(ctx: &mut Ctx, req: &Request, idx: &[usize]) -> Result<Vec<After>, Error> {
-    let mut all = vec![After::New; req.blocked.keys.len()];
-    for &i in idx {
-        all[i] = check(
-            ctx,
-            &req.blocked.keys[i],
-            req.blocked.wants.group.as_ref(),
-            &req.after[i],
-        )?;
-    }
-    Ok(all)
+        // The first error in argument order wins, before anything is read.
+        let checked: Vec<After> = checked
+            .into_iter()
+            .map(|c| c.expect("every key checked"))
+            .collect::<Result<_, _>>()?;
+        let mut results: Results = vec![None; n];
+        for (&shard, idx) in &by_shard {
+            let read = shards.ctx(shard, db, |ctx| serve_part(ctx, &req, idx, &checked));
+            for (&i, got) in idx.iter().zip(read) {
+                results[i] = got;
+            }
+        }
+        if let Some(w) = waiter.filter(|_| results.iter().all(Option::is_none)) {
+            for (&shard, idx) in &by_shard {
+                let w = (w.0.clone(), w.1.clone());
+                shards.ctx(shard, db, |ctx| register_part(ctx, &req, idx, &checked, w));
+            }
+        }
+        Ok(results)
+    })
+    .await
 }
 
 fn serve_part(ctx: &mut Ctx, req: &Request, idx: &[usize], checked: &[After]) -> Results {

@@ -522,7 +522,7 @@ static XGROUP_SUBS: &[CommandSpec] = &[
     NO_KEYS,
     "stream",
     "Returns helpful text about the different subcommands.",
-    Exec::Shard(super::stream_groups::xgroup_help),
+    Exec::Local(super::stream_groups::xgroup_help),
     "",
     ),
 ];
@@ -566,7 +566,7 @@ static XINFO_SUBS: &[CommandSpec] = &[
     NO_KEYS,
     "stream",
     "Returns helpful text about the different subcommands.",
-    Exec::Shard(super::stream_groups::xinfo_help),
+    Exec::Local(super::stream_groups::xinfo_help),
     "",
     ),
 ];

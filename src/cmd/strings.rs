@@ -7,6 +7,7 @@ use super::spec::decl::*;
 use super::Ctx;
 use crate::resp::parse::parse_i64;
 use crate::resp::Out;
+use crate::shard::ctx::ShardsExt;
 use crate::shard::db::{Db, Entry};
 use crate::types::longdouble::LongDouble;
 use crate::types::Value;
@@ -487,22 +488,14 @@ pub fn setrange(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
 // ---------------------------------------------------------- across shards
 
 /// MGET over keys of several shards, values in argument order.
-pub async fn mget_across(c: Cross<'_>) -> CmdResult {
+pub fn mget_across(c: Cross<'_>) -> CmdResult {
     let db = c.db;
     let mut values: Vec<Option<Vec<u8>>> = vec![None; c.argv.len() - 1];
-    for (shard, part) in cross::split(&c.argv[1..], false, c.core.cores()) {
-        let locks = cross::db_keys(db, &part);
+    for (shard, part) in cross::split(&c.argv[1..], false, c.txn.shards()) {
         let got = c
             .txn
-            .lock_and_run(shard, locks, move |core| {
-                let got = core.with_ctx(db, |ctx| mget_part(ctx, &cross::keys(&part)));
-                part.into_iter()
-                    .map(|(i, _, _)| i)
-                    .zip(got)
-                    .collect::<Vec<_>>()
-            })
-            .await;
-        for (i, v) in got {
+            .ctx(shard, db, |ctx| mget_part(ctx, &cross::keys(&part)));
+        for ((i, _, _), v) in part.into_iter().zip(got) {
             values[i] = v;
         }
     }
@@ -513,52 +506,39 @@ pub async fn mget_across(c: Cross<'_>) -> CmdResult {
     Ok(())
 }
 
-/// MSET / MSETNX over keys of several shards: every key is locked before
-/// any is written, and MSETNX writes only once every shard said none exists.
-pub async fn mset_across(c: Cross<'_>) -> CmdResult {
-    mset_across_generic(c, false).await
+/// MSET / MSETNX over keys of several shards: MSETNX writes only once every
+/// shard said none of its keys exists.
+pub fn mset_across(c: Cross<'_>) -> CmdResult {
+    mset_across_generic(c, false)
 }
 
-pub async fn msetnx_across(c: Cross<'_>) -> CmdResult {
-    mset_across_generic(c, true).await
+pub fn msetnx_across(c: Cross<'_>) -> CmdResult {
+    mset_across_generic(c, true)
 }
 
-async fn mset_across_generic(c: Cross<'_>, nx: bool) -> CmdResult {
+fn mset_across_generic(c: Cross<'_>, nx: bool) -> CmdResult {
     if c.argv.len().is_multiple_of(2) {
         return Err(Error::arity(if nx { "msetnx" } else { "mset" }));
     }
     let db = c.db;
-    let parts = cross::split(&c.argv[1..], true, c.core.cores());
-    let mut exist = false;
-    for (&shard, part) in &parts {
-        let locks = cross::db_keys(db, part);
-        let part = part.clone();
-        exist |= c
-            .txn
-            .lock_and_run(shard, locks, move |core| {
-                core.with_ctx(db, |ctx| {
-                    if nx {
-                        any_exists(ctx, &cross::keys(&part))
-                    } else {
-                        mset_part(ctx, &cross::pairs(&part));
-                        false
-                    }
-                })
-            })
-            .await;
-    }
-    if nx && !exist {
-        for (shard, part) in parts {
-            c.txn
-                .run(shard, move |core| {
-                    core.with_ctx(db, |ctx| mset_part(ctx, &cross::pairs(&part)))
-                })
-                .await;
-        }
-    }
+    let parts = cross::split(&c.argv[1..], true, c.txn.shards());
     if nx {
+        let exist = parts.iter().any(|(&shard, part)| {
+            c.txn
+                .ctx(shard, db, |ctx| any_exists(ctx, &cross::keys(part)))
+        });
+        if !exist {
+            for (&shard, part) in &parts {
+                c.txn
+                    .ctx(shard, db, |ctx| mset_part(ctx, &cross::pairs(part)));
+            }
+        }
         c.out.int(!exist as i64);
     } else {
+        for (&shard, part) in &parts {
+            c.txn
+                .ctx(shard, db, |ctx| mset_part(ctx, &cross::pairs(part)));
+        }
         c.out.ok();
     }
     Ok(())
@@ -581,12 +561,12 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("getdel", 2, WDF, KEY1, "string", "Returns the string value of a key after deleting the key.", Exec::Shard(getdel), "key"),
     spec("getex", -2, WDF, KEY1, "string", "Returns the string value of a key after setting its expiration time.", Exec::Shard(getex),
         "key [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | PERSIST]"),
-    spec("mget", -2, RF, ALL_KEYS, "string", "Atomically returns the string values of one or more keys.", Exec::Multi(mget, crate::cross!(mget_across)),
+    spec("mget", -2, RF, ALL_KEYS, "string", "Atomically returns the string values of one or more keys.", Exec::Multi(mget, mget_across),
         "key [key ...]"),
     spec("mset", -3, W, PAIRS, "string", "Atomically creates or modifies the string values of one or more keys.",
-        Exec::Multi(mset, crate::cross!(mset_across)), "key value [key value ...]"),
+        Exec::Multi(mset, mset_across), "key value [key value ...]"),
     spec("msetnx", -3, W, PAIRS, "string", "Atomically modifies the string values of one or more keys only when all keys don't exist.",
-        Exec::Multi(msetnx, crate::cross!(msetnx_across)), "key value [key value ...]"),
+        Exec::Multi(msetnx, msetnx_across), "key value [key value ...]"),
     spec("incr", 2, WF, KEY1, "string", "Increments the integer value of a key by one.", Exec::Shard(incr), "key"),
     spec("decr", 2, WF, KEY1, "string", "Decrements the integer value of a key by one.", Exec::Shard(decr), "key"),
     spec("incrby", 3, WF, KEY1, "string", "Increments the integer value of a key by a number.", Exec::Shard(incrby), "key increment"),

@@ -4,10 +4,10 @@
 //! Between MULTI and EXEC the connection queues commands (answering QUEUED)
 //! instead of running them; a command refused while queuing (unknown, wrong
 //! arity) makes EXEC answer EXECABORT. EXEC is atomic across shards: it
-//! locks every key its commands name (and every watched key), on every shard,
-//! as one cross-shard transaction (`shard::txn`), checks WATCH, and then runs
-//! the commands in order inside that transaction, so no other client sees
-//! half of it. Errors of single commands do not stop the others. Blocking
+//! takes the shards of every key its commands name (and of every watched
+//! key) onto its core as one transaction (`shard::txn`), checks WATCH, and
+//! then runs the commands in order inside that transaction, synchronously,
+//! so no other client sees half of it. Errors of single commands do not stop the others. Blocking
 //! commands inside EXEC answer at once.
 //!
 //! WATCH leaves a flag under each watched key on its shard (`shard::watch`);
@@ -20,13 +20,13 @@ use std::sync::Arc;
 
 use super::args::Error;
 use super::exec::Client;
+use super::spec::ShardSet;
 use super::table::CommandSpec;
 use super::{session, CmdResult};
 use crate::resp::args::OwnedArgv;
-use crate::resp::parse::parse_i64;
 use crate::resp::Out;
 use crate::server::connection::{Flow, Session};
-use crate::shard::locks::DbKey;
+use crate::shard::db::DbKey;
 use crate::shard::route::{group_by_shard, shard_of};
 use crate::shard::txn::Txn;
 use crate::shard::watch::WatchFlag;
@@ -158,13 +158,12 @@ async fn watch(s: &mut Session, keys: &[&[u8]]) {
         let flag = flag.clone();
         let deadlines = s
             .core
-            .run_on(shard, move |core| {
-                let mut shard = core.shard.borrow_mut();
+            .on_shard(shard, move |here| {
                 let now = crate::shard::now_ms();
                 keys.into_iter()
                     .map(|key| {
-                        shard.watches.add(key.clone(), &flag);
-                        let deadline = shard.dbs[key.0]
+                        here.shard.watches.add(key.clone(), &flag);
+                        let deadline = here.shard.dbs[key.0]
                             .get(&key.1, now)
                             .and_then(|e| e.expire_at());
                         (key, deadline)
@@ -188,11 +187,34 @@ pub fn unwatch(s: &mut Session) {
     let by_shard = group_by_shard(watched, |k: &DbKey| shard_of(&k.1, shards));
     for (shard, keys) in by_shard {
         let flag = flag.clone();
-        s.core.post(shard, move |core| {
-            let mut shard = core.shard.borrow_mut();
-            keys.iter().for_each(|k| shard.watches.remove(k, &flag));
+        s.core.post_shard(shard, move |here| {
+            keys.iter()
+                .for_each(|k| here.shard.watches.remove(k, &flag));
         });
     }
+}
+
+/// The shards EXEC takes: those of every key its commands name (every
+/// shard if one of them reads the whole keyspace) and of every watched key.
+fn shards_used(s: &Session, queue: &Queue) -> ShardSet {
+    let n = s.core.cores();
+    let mut set: ShardSet =
+        s.tx.watched
+            .iter()
+            .map(|(k, _)| shard_of(&k.1, n))
+            .collect();
+    for cmd in &queue.cmds {
+        let argv = cmd.args.argv();
+        match cmd.spec.exec {
+            Exec::Anywhere(_) => return (0..n).collect(),
+            // A shard command without keys runs on this core's shard.
+            Exec::Shard(_) | Exec::Multi(..) if cmd.spec.keys.is_empty() => set.push(s.core.id),
+            _ => set.extend(cmd.spec.shard_set(&argv, n)),
+        }
+    }
+    set.sort_unstable();
+    set.dedup();
+    set
 }
 
 async fn exec(s: &mut Session) -> Result<(), Error> {
@@ -205,39 +227,16 @@ async fn exec(s: &mut Session) -> Result<(), Error> {
             "EXECABORT Transaction discarded because of previous errors.",
         ));
     }
-    // Every key of every command, per shard, with the database it is used
-    // in (a queued SELECT changes it for the commands after it).
-    let shards = s.core.cores();
-    let mut keys: Vec<DbKey> = Vec::new();
-    let mut db = s.db;
-    for cmd in &queue.cmds {
-        let argv = cmd.args.argv();
-        keys.extend(cmd.spec.keys_of(&argv).iter().map(|k| (db, (*k).into())));
-        if cmd.spec.name == "select" {
-            if let Some(n) = parse_i64(argv[1]).filter(|&n| n >= 0) {
-                db = n as usize;
-            }
-        }
-    }
-    let watched = s.tx.watched.clone();
-    keys.extend(watched.iter().map(|(k, _)| k.clone()));
-    let locks = group_by_shard(keys, |k: &DbKey| shard_of(&k.1, shards));
+    // The shards of every key (a queued SELECT changes the database, not
+    // the shard), taken in increasing order.
     let mut txn = Txn::new(&s.core);
-    let mut expired = false;
-    for (shard, keys) in locks {
-        // Watched keys on this shard whose deadline has passed since WATCH.
-        let due: Vec<(DbKey, u64)> = watched
+    txn.take_all(shards_used(s, &queue)).await;
+    // A watched key whose deadline passed since WATCH counts as changed.
+    let now = crate::shard::now_ms();
+    let expired =
+        s.tx.watched
             .iter()
-            .filter(|(k, _)| shard_of(&k.1, shards) == shard)
-            .filter_map(|(k, d)| d.map(|d| (k.clone(), d)))
-            .collect();
-        expired |= txn
-            .lock_and_run(shard, keys, move |_core| {
-                let now = crate::shard::now_ms();
-                due.iter().any(|(_, deadline)| *deadline <= now)
-            })
-            .await;
-    }
+            .any(|(_, d)| d.is_some_and(|d| d <= now));
     let dirty = expired
         || s.tx
             .flag
@@ -255,7 +254,7 @@ async fn exec(s: &mut Session) -> Result<(), Error> {
             break;
         }
     }
-    // Dropping the transaction releases every key.
+    // Dropping the transaction releases every shard.
     s.tx.exec = None;
     Ok(())
 }

@@ -14,6 +14,7 @@ use super::Ctx;
 use crate::resp::Out;
 use crate::server::connection::Flow;
 use crate::shard::blocking::{Round, Waiter};
+use crate::shard::ctx::Here;
 use crate::shard::dispatch::Core;
 use crate::shard::txn::Txn;
 
@@ -35,8 +36,8 @@ impl Wants for ZsetWants {
         zsets::holds_zset(ctx, key).unwrap_or(false)
     }
 
-    fn take(&self, core: &Core, db: usize, key: &[u8], _: &mut Round) -> Wake<Popped> {
-        let items = core.with_ctx(db, |ctx| zsets::pop(ctx, key, self.max, self.count));
+    fn take(&self, here: &mut Here, db: usize, key: &[u8], _: &mut Round) -> Wake<Popped> {
+        let items = here.ctx(db, |ctx| zsets::pop(ctx, key, self.max, self.count));
         match items {
             Ok(items) => Wake::Served((key.to_vec(), items.unwrap_or_default())),
             Err(e) => Wake::Failed(e),

@@ -925,14 +925,13 @@ pub fn zmpop(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
 }
 
 /// ZMPOP over keys of several shards, every key locked while it decides.
-pub async fn zmpop_across(c: Cross<'_>) -> CmdResult {
+pub fn zmpop_across(c: Cross<'_>) -> CmdResult {
     let m = parse_mpop(&c.argv[1..])?;
     let keys: Vec<Vec<u8>> = m.keys.iter().map(|k| k.to_vec()).collect();
     let (max, count) = (m.max, m.count);
     let popped = cross::first_holding(c.txn, c.db, &keys, holds_zset, move |ctx, key| {
         pop(ctx, key, max, count).map(Option::unwrap_or_default)
-    })
-    .await?;
+    })?;
     match popped {
         Some((i, items)) => reply_mpop(c.out, &keys[i], &items),
         None => c.out.null_array(),
@@ -985,7 +984,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("zpopmax", -2, WDF, KEY1, "sorted_set", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.",
         Exec::Shard(zpopmax), "key [count]"),
     spec("zmpop", -4, &["write", "movablekeys"], NUMKEYS1, "sorted_set", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.",
-        Exec::Multi(zmpop, crate::cross!(zmpop_across)), "numkeys key [key ...] <MIN | MAX> [COUNT count]"),
+        Exec::Multi(zmpop, zmpop_across), "numkeys key [key ...] <MIN | MAX> [COUNT count]"),
     spec("bzpopmin", -3, &["write", "noscript", "blocking", "fast"], KEYS_TIMEOUT, "sorted_set",
         "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.",
         Exec::Client(|c, a| Box::pin(super::zset_blocking::run(c, super::zset_blocking::ZsetCmd::Bzpopmin, a))), "key [key ...] timeout"),

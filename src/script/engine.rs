@@ -18,7 +18,7 @@ use super::convert::{lua_to_reply, number_text, reply_to_lua};
 use super::functions::{FunctionMeta, Libraries};
 use super::registry::{Script, Sha};
 use crate::cmd::exec::{self, Client, Running};
-use crate::cmd::spec::KeyPositions;
+use crate::cmd::spec::ShardSet;
 use crate::cmd::table::{self, CommandSpec};
 use crate::cmd::ShardFn;
 use crate::resp::{Out, Proto};
@@ -30,7 +30,8 @@ use std::sync::atomic::{AtomicU8, Ordering};
 /// What a running script's `redis.call` needs.
 pub struct CallCtx {
     pub core: Rc<Core>,
-    /// Every shard, held whole, when the script runs that way.
+    /// The shards it holds; always there while it runs (an `Option` so
+    /// the caller can take it back).
     pub txn: Option<Txn>,
     pub db: usize,
     /// `redis.setresp(3)`: replies come back as RESP3 values.
@@ -39,11 +40,16 @@ pub struct CallCtx {
     pub read_only: bool,
     /// Where this script or function was seen to go (see `script`).
     pub reach: Arc<AtomicU8>,
-    /// The shard of the script's declared keys (this core's for a script
-    /// without keys); None when they span shards.
-    pub home: Option<usize>,
-    /// Set when a command reached a key off `home`.
+    /// The shards of the script's declared keys.
+    pub declared: ShardSet,
+    /// Set when a command reached a shard off `declared`.
     pub roamed: bool,
+    /// Set once it ran a command that changed something (a write, a
+    /// publish): from then on it cannot start over.
+    pub committed: bool,
+    /// Set when it needs a shard it can only get by starting over: every
+    /// later call fails, and the caller runs it again holding every shard.
+    pub restart: bool,
     /// FCALL rather than EVAL (for SCRIPT KILL / FUNCTION KILL).
     pub function: bool,
     /// The reply of the call running now.
@@ -694,6 +700,9 @@ fn call_command(
     if spec.has_flag("write") {
         core.shared.busy.wrote(core.id);
     }
+    if !ctx.restart && (spec.has_flag("write") || spec.has_flag("pubsub")) {
+        ctx.committed = true;
+    }
     ctx.out.buf.clear();
     ctx.out.proto = if ctx.resp3 {
         Proto::Resp3
@@ -729,10 +738,9 @@ fn resolve(argv: &[&[u8]]) -> Result<&'static CommandSpec, &'static str> {
     Ok(sub)
 }
 
-/// A script is a client of the executor (Redis's Lua client): its calls run
-/// in its transaction when it holds every shard, otherwise on its home core
-/// alone, where a call never waits for another transaction's lock (it
-/// answers TRYAGAIN instead; see `script`).
+/// A script is a client of the executor (Redis's Lua client): its calls
+/// run in its transaction, synchronously. A call that needs a shard the
+/// transaction lacks gets it in [`Client::using`] (see `script`).
 impl Client for CallCtx {
     fn core(&self) -> &Rc<Core> {
         &self.core
@@ -770,11 +778,7 @@ impl Client for CallCtx {
         None
     }
 
-    fn may_wait(&self) -> bool {
-        false
-    }
-
-    fn defer(&mut self, _: usize, _: ShardFn, _: &[&[u8]], _: &KeyPositions) -> bool {
+    fn defer(&mut self, _: usize, _: ShardFn, _: &[&[u8]]) -> bool {
         false
     }
 
@@ -786,17 +790,48 @@ impl Client for CallCtx {
         Box::pin(std::future::ready(Flow::Continue))
     }
 
-    fn in_order_here(&self) -> bool {
+    fn in_order_here(&self, _: usize) -> bool {
         true
     }
 
-    /// A command reached keys off the script's home shard (or spanning
-    /// shards): the script is marked, and holds every shard from its next
-    /// run on.
-    fn touched(&mut self, shard: Option<usize>) {
-        if shard.is_none() || shard != self.home {
-            self.roamed = true;
-            self.reach.store(super::registry::ROAMS, Ordering::Relaxed);
+    /// A call needs `shards`. Off the declared keys' shards, the script is
+    /// marked to hold every shard from its next run on. A shard above all
+    /// it holds it waits for right here (ordered, so no deadlock; this
+    /// core's mailbox is served meanwhile). A lower one it can only get by
+    /// starting over, which it does if it has changed nothing yet;
+    /// otherwise the call fails with TRYAGAIN.
+    fn using(&mut self, shards: &[usize]) -> Result<(), String> {
+        if self.restart {
+            return Err(RESTARTING.into());
         }
+        for &shard in shards {
+            if !self.roamed && !self.declared.contains(&shard) {
+                self.roamed = true;
+                self.reach.store(super::registry::ROAMS, Ordering::Relaxed);
+            }
+            let txn = self.txn.as_mut().expect("a script runs in a transaction");
+            if txn.holds(shard) {
+                continue;
+            }
+            if txn.highest().is_none_or(|h| h < shard) && !txn.held_here(shard) {
+                self.core.block_on(txn.take_first(shard));
+                continue;
+            }
+            if !self.committed {
+                self.restart = true;
+                return Err(RESTARTING.into());
+            }
+            return Err(TRYAGAIN.into());
+        }
+        Ok(())
     }
 }
+
+/// What a script's calls get while it is about to start over (nobody sees
+/// it: the reply is dropped).
+const RESTARTING: &str = "TRYAGAIN the script starts over holding every shard";
+
+/// A script that changed something and then needed a shard it could not
+/// wait for.
+const TRYAGAIN: &str =
+    "TRYAGAIN A key the script needs is held by a transaction in progress; run the script again";

@@ -18,7 +18,6 @@ use ahash::AHashSet;
 use smallvec::SmallVec;
 
 use crate::cmd::exec::{Client, Running};
-use crate::cmd::spec::KeyPositions;
 use crate::cmd::table::{self, CommandSpec};
 use crate::cmd::{transaction, Error, ShardFn};
 use crate::resp::parse::{Parsed, RequestParser};
@@ -93,7 +92,7 @@ enum Hole {
 
 impl Session {
     pub fn new(core: Rc<Core>, info: Rc<RefCell<ClientInfo>>, stream: TcpStream) -> Session {
-        let authenticated = core.shard.borrow().config.requirepass.is_none();
+        let authenticated = core.config.borrow().requirepass.is_none();
         Session {
             core,
             info,
@@ -169,7 +168,7 @@ impl Session {
     /// True when that is more than `client-query-buffer-limit` allows.
     pub fn stash_input(&mut self, bytes: Vec<u8>) -> bool {
         self.stash.extend_from_slice(&bytes);
-        let limit = self.core.shard.borrow().config.client_query_buffer_limit;
+        let limit = self.core.config.borrow().client_query_buffer_limit;
         self.stash.len() as u64 > limit
     }
 
@@ -239,7 +238,7 @@ impl Session {
 
     /// The output buffer limit of this client's class.
     fn output_limit(&self) -> crate::config::OutputLimit {
-        let limits = self.core.shard.borrow().config.output_limits;
+        let limits = self.core.config.borrow().output_limits;
         if self.subscribed() {
             limits.pubsub
         } else {
@@ -330,7 +329,7 @@ impl Session {
     /// Redis's `noeviction` policy: past `maxmemory`, commands that may grow
     /// memory are refused; reads and deletes still run.
     fn over_maxmemory(&self, spec: &CommandSpec) -> bool {
-        let max = self.core.shard.borrow().config.maxmemory;
+        let max = self.core.config.borrow().maxmemory;
         max > 0 && spec.has_flag("denyoom") && crate::alloc::used_memory() > max
     }
 
@@ -477,17 +476,14 @@ impl Client for Session {
         Some(self)
     }
 
-    fn may_wait(&self) -> bool {
-        true
-    }
-
-    /// Adds the command to the batch for `target`, with a hole for its reply
-    /// where it stands in `out`; the batch goes when the connection flushes.
-    fn defer(&mut self, target: usize, f: ShardFn, argv: &[&[u8]], keys: &KeyPositions) -> bool {
+    /// Adds the command to the batch for shard `target`, with a hole for its
+    /// reply where it stands in `out`; the batch goes when the connection
+    /// flushes.
+    fn defer(&mut self, target: usize, f: ShardFn, argv: &[&[u8]]) -> bool {
         if self.tx.exec.is_some() {
             return false;
         }
-        let cmd = OwnedCommand::new(f, self.db, argv, keys);
+        let cmd = OwnedCommand::new(f, self.db, argv);
         let proto = self.out.proto;
         let pending = &mut self.pending;
         let index = match pending.batches.iter().position(|(t, _)| *t == target) {
@@ -527,8 +523,18 @@ impl Client for Session {
         })
     }
 
-    fn in_order_here(&self) -> bool {
-        !self.pending.batches.iter().any(|(t, _)| *t == self.core.id)
+    fn in_order_here(&self, shard: usize) -> bool {
+        !self.pending.batches.iter().any(|(t, _)| *t == shard)
+    }
+
+    /// EXEC took every shard its commands name before running them.
+    fn using(&mut self, shards: &[usize]) -> Result<(), String> {
+        match &self.tx.exec {
+            Some(txn) if !shards.iter().all(|&s| txn.holds(s)) => {
+                Err("ERR EXEC's transaction lacks a shard its command needs".into())
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -612,11 +618,8 @@ async fn serve_inner(
 ) -> io::Result<Flow> {
     let core = session.core.clone();
     let (read_size, max_bulk) = {
-        let shard = core.shard.borrow();
-        (
-            shard.config.read_buffer as usize,
-            shard.config.proto_max_bulk_len,
-        )
+        let config = core.config.borrow();
+        (config.read_buffer as usize, config.proto_max_bulk_len)
     };
     let mut parser = RequestParser::new(max_bulk);
     let mut rbuf: Vec<u8> = Vec::with_capacity(read_size);
@@ -625,7 +628,7 @@ async fn serve_inner(
     // Complete requests are left in `rbuf` after the output paused them.
     let mut more = false;
     loop {
-        let limit = core.shard.borrow().config.client_query_buffer_limit as usize;
+        let limit = core.config.borrow().client_query_buffer_limit as usize;
         if !more {
             fit_query_buffer(&mut rbuf, read_size, need, limit);
             info.borrow_mut().mem.qbuf_cap = rbuf.capacity();
@@ -670,7 +673,7 @@ async fn serve_inner(
                 return Ok(Flow::Continue);
             }
             // CONFIG SET proto-max-bulk-len applies to connections already open.
-            parser.set_max_bulk_len(core.shard.borrow().config.proto_max_bulk_len);
+            parser.set_max_bulk_len(core.config.borrow().proto_max_bulk_len);
             session.now = now_ms();
             if rbuf.len() < need {
                 continue;
@@ -704,7 +707,7 @@ async fn serve_inner(
             let out = std::mem::replace(&mut session.out.buf, spare);
             core.clients.borrow_mut().counters.net_output_bytes += out.len() as u64;
             info.borrow_mut().mem.writing = out.len();
-            let limit = core.shard.borrow().config.output_limits.normal;
+            let limit = core.config.borrow().output_limits.normal;
             let (res, out) = write_limited(stream, out, limit).await;
             info.borrow_mut().mem.writing = 0;
             let Some(res) = res else {

@@ -1,6 +1,7 @@
 //! The server: one executor thread per core, each pinned to its CPU, each
-//! with its own SO_REUSEPORT listener, its own shard and its own connections.
-//! A connection stays on the core that accepted it for its whole life.
+//! with its own SO_REUSEPORT listener, starting with its own shard, and with
+//! its own connections. A connection stays on the core that accepted it for
+//! its whole life; shards may move (see `shard::dispatch`).
 
 pub mod client;
 pub mod connection;
@@ -18,7 +19,7 @@ use std::time::{Duration, Instant};
 use crate::config::Config;
 use crate::runtime;
 use crate::shard::dispatch::{Core, Mesh};
-use crate::shard::{now_ms, Shard};
+use crate::shard::{now_ms, Shard, ShardLimits};
 use client::ClientInfo;
 
 /// Process-wide facts every core may read (no lock: atomics or immutable).
@@ -37,10 +38,12 @@ pub struct Shared {
     pub functions: crate::script::functions::Libraries,
     /// Scripts running past the BUSY threshold, per core.
     pub busy: crate::script::busy::Busy,
+    /// The configuration commands read on a shard (every shard shares it).
+    pub limits: Arc<ShardLimits>,
 }
 
 impl Shared {
-    fn new(cores: usize) -> Shared {
+    fn new(cores: usize, config: &Config) -> Shared {
         let start_unix = now_ms() / 1000;
         // 40 hex digits like Redis's run id; unique enough per process start.
         let seed = ahash::RandomState::new();
@@ -66,6 +69,9 @@ impl Shared {
             scripts: Default::default(),
             functions: Default::default(),
             busy: crate::script::busy::Busy::new(cores),
+            limits: Arc::new(ShardLimits {
+                proto_max_bulk_len: AtomicU64::new(config.proto_max_bulk_len),
+            }),
         }
     }
 }
@@ -78,7 +84,7 @@ pub fn run(mut config: Config) -> io::Result<()> {
         .ok_or_else(|| io::Error::other("the open file limit is too low"))?;
     let listeners = listener::bind_all(&config, threads)?;
     let (mesh, wakeups) = Mesh::new(threads)?;
-    let shared = Arc::new(Shared::new(threads));
+    let shared = Arc::new(Shared::new(threads, &config));
     let cpus = if config.no_pin {
         eprintln!(
             "ringbus {} ready: {} on port {}, {threads} executor(s){}",
@@ -103,7 +109,8 @@ pub fn run(mut config: Config) -> io::Result<()> {
                     taskrun: config.ring_taskrun.clone(),
                 };
                 runtime::run_executor(cpu, ring, move || async move {
-                    let core = Core::new(id, Shard::new(id, config), mesh, shared);
+                    let shard = Shard::new(id, config.databases, shared.limits.clone());
+                    let core = Core::new(id, shard, config, mesh, shared);
                     runtime::spawn(core.clone().drain_loop(wake));
                     runtime::spawn(core_cron(core.clone()));
                     runtime::spawn(sample_ops(core.clone()));
@@ -170,7 +177,7 @@ async fn accept_loop(core: Rc<Core>, listener: std::net::TcpListener) {
                 continue;
             }
         };
-        let max = core.shard.borrow().config.maxclients;
+        let max = core.config.borrow().maxclients;
         if core.shared.connected.fetch_add(1, Ordering::Relaxed) >= max {
             core.shared.connected.fetch_sub(1, Ordering::Relaxed);
             core.clients.borrow_mut().counters.rejected_connections += 1;
@@ -219,12 +226,13 @@ async fn sample_ops(core: Rc<Core>) {
 }
 
 /// The core's cron, `hz` times a second (Redis's `serverCron`): samples the
-/// memory peak, and deletes expired keys, spending at most a quarter of each
-/// period so a burst of expiries cannot stall the core.
+/// memory peak, and deletes expired keys of the shards here and free,
+/// spending at most a quarter of each period so a burst of expiries cannot
+/// stall the core.
 async fn core_cron(core: Rc<Core>) {
     const BATCH: usize = 256;
     loop {
-        let hz = core.shard.borrow().config.hz.max(1);
+        let hz = core.config.borrow().hz.max(1);
         let period = Duration::from_millis(1000 / hz as u64);
         runtime::sleep(period).await;
         crate::alloc::note_peak();
@@ -233,7 +241,14 @@ async fn core_cron(core: Rc<Core>) {
         }
         let started = Instant::now();
         loop {
-            let done = core.shard.borrow_mut().expire_cycle(now_ms(), BATCH);
+            let mut done = 0;
+            let shards: Vec<usize> = core.free_shards().collect();
+            for shard in shards {
+                if let Some(mut data) = core.free_shard(shard) {
+                    done = done.max(data.expire_cycle(now_ms(), BATCH));
+                }
+                core.serve_blocked(shard);
+            }
             if done < BATCH || started.elapsed() > period / 4 {
                 break;
             }

@@ -21,9 +21,9 @@
 //!   left behind in another key's queue is skipped and dropped there (the
 //!   client also unregisters it from every shard once it is done).
 //! - **No missed write.** A client checks its keys and registers in the same
-//!   step on each shard, holding the keys' locks when they span shards, so
-//!   no write can fall between "nothing there" and "waiting".
-//! - **Locked keys wait.** A key locked by a cross-shard transaction is served
+//!   step on each shard, holding every shard of its keys when they span
+//!   shards, so no write can fall between "nothing there" and "waiting".
+//! - **Held shards wait.** A shard held by a transaction serves its waiters
 //!   only once the transaction releases it, so no waiter sees half of one.
 
 use std::collections::VecDeque;
@@ -32,9 +32,9 @@ use std::sync::Arc;
 
 use hashbrown::HashMap;
 
-use super::ctx::Ctx;
+use super::ctx::{Ctx, Here};
+use super::db::{DbKey, DbKeyRef};
 use super::dispatch::Core;
-use super::locks::{DbKey, DbKeyRef};
 
 /// How a shard serves one kind of blocked client; the family that blocked
 /// it provides it. Called on the shard's core.
@@ -45,7 +45,7 @@ pub trait Serve: Send + Sync + 'static {
 
     /// Serves this waiter from `key` (the caller has claimed it): takes
     /// what it waits for and answers its client.
-    fn serve(&self, core: &Core, db: usize, key: &[u8], round: &mut Round);
+    fn serve(&self, here: &mut Here, db: usize, key: &[u8], round: &mut Round);
 
     /// CLIENT UNBLOCK claimed it: its client times out now, or fails with
     /// UNBLOCKED when `error`.
@@ -181,38 +181,28 @@ impl BlockTable {
     }
 }
 
-/// Serves every ready key's waiters; run by the core after each command or
-/// batch of commands on its shard.
-pub fn serve_ready(core: &Core) {
-    loop {
-        let next = {
-            let mut shard = core.shard.borrow_mut();
-            let shard = &mut *shard;
-            // A key locked by a transaction waits for its release.
-            let at = shard
-                .blocking
-                .ready
-                .iter()
-                .position(|k| shard.locks.admits_plain(k.0, &[&k.1]));
-            at.map(|i| shard.blocking.ready.swap_remove(i))
-        };
-        let Some(key) = next else { break };
-        serve_key(core, &key);
+/// Serves every ready key's waiters; run after each command or batch of
+/// commands on a shard, and when a transaction releases it.
+pub fn serve_ready(here: &mut Here) {
+    // In the order the keys were written, as Redis serves its ready keys.
+    while !here.shard.blocking.ready.is_empty() {
+        let key = here.shard.blocking.ready.remove(0);
+        serve_key(here, &key);
     }
 }
 
 /// Walks `key`'s queue in order, serving each waiter the key can serve now.
-fn serve_key(core: &Core, key: &DbKey) {
+fn serve_key(here: &mut Here, key: &DbKey) {
     let mut round = Round::default();
     let mut at = 0;
     loop {
-        let Some(waiter) = core.shard.borrow_mut().blocking.at(key, at) else {
+        let Some(waiter) = here.shard.blocking.at(key, at) else {
             break;
         };
-        let ready = core.with_ctx(key.0, |ctx| waiter.serve.ready(ctx, &key.1, &mut round));
+        let ready = here.ctx(key.0, |ctx| waiter.serve.ready(ctx, &key.1, &mut round));
         if ready && waiter.claim() {
-            core.shard.borrow_mut().blocking.remove_at(key, at);
-            waiter.serve.serve(core, key.0, &key.1, &mut round);
+            here.shard.blocking.remove_at(key, at);
+            waiter.serve.serve(here, key.0, &key.1, &mut round);
         } else {
             at += 1;
         }

@@ -7,9 +7,13 @@
 //! [`Ctx::wrote`], which becomes an [`Effect`] on this shard (see
 //! `effects`); once it is done, the effect sinks hear of the command itself.
 
+use std::sync::atomic::Ordering;
+
 use super::db::{Db, Entry};
+use super::dispatch::Core;
 use super::effects::Effect;
-use super::Shard;
+use super::route::shard_of;
+use super::{now_ms, Shard};
 use crate::resp::args::{Args, CmdResult};
 use crate::resp::Out;
 
@@ -71,6 +75,77 @@ impl Ctx<'_> {
     }
 
     pub fn max_string_len(&self) -> usize {
-        self.shard.config.proto_max_bulk_len as usize
+        self.shard.limits.proto_max_bulk_len.load(Ordering::Relaxed) as usize
+    }
+}
+
+/// One shard, on this core and free for the work that has it: a hop's
+/// work on the shard it was sent to.
+pub struct Here<'a> {
+    pub core: &'a Core,
+    pub shard: &'a mut Shard,
+}
+
+impl Here<'_> {
+    /// Runs `f` in database `db` with a fresh clock reading; expirations
+    /// its reads caused are reported before it returns.
+    pub fn ctx<R>(&mut self, db: usize, f: impl FnOnce(&mut Ctx) -> R) -> R {
+        with_ctx(self.shard, db, f)
+    }
+}
+
+/// Runs `f` on `shard`'s database `db` (see [`Here::ctx`]).
+pub fn with_ctx<R>(shard: &mut Shard, db: usize, f: impl FnOnce(&mut Ctx) -> R) -> R {
+    let mut ctx = Ctx {
+        shard,
+        db,
+        now: now_ms(),
+    };
+    let result = f(&mut ctx);
+    ctx.shard.settle_db(db);
+    result
+}
+
+/// The shards a piece of work may use, all on this core and all its own
+/// while it runs: one shard ([`Here`], a hop's work) or every shard a
+/// transaction holds (`txn::Txn`). Work written against it runs the same
+/// whether its keys share a shard or not; its methods are in [`ShardsExt`].
+pub trait Shards {
+    /// How many shards the server has.
+    fn count(&self) -> usize;
+
+    /// Runs `f` in database `db` of `shard`, which must be one of these.
+    fn with_ctx(&mut self, shard: usize, db: usize, f: &mut dyn FnMut(&mut Ctx));
+}
+
+/// What work does with its [`Shards`].
+pub trait ShardsExt: Shards {
+    /// Runs `f` in database `db` of `shard`, which must be one of these.
+    fn ctx<R>(&mut self, shard: usize, db: usize, f: impl FnOnce(&mut Ctx) -> R) -> R {
+        let mut f = Some(f);
+        let mut result = None;
+        self.with_ctx(shard, db, &mut |ctx| {
+            result = f.take().map(|f| f(ctx));
+        });
+        result.expect("with_ctx runs its function")
+    }
+
+    /// [`ShardsExt::ctx`] on the shard of `key`.
+    fn ctx_of<R>(&mut self, key: &[u8], db: usize, f: impl FnOnce(&mut Ctx) -> R) -> R {
+        let shard = shard_of(key, self.count());
+        self.ctx(shard, db, f)
+    }
+}
+
+impl<S: Shards + ?Sized> ShardsExt for S {}
+
+impl Shards for Here<'_> {
+    fn count(&self) -> usize {
+        self.core.cores()
+    }
+
+    fn with_ctx(&mut self, shard: usize, db: usize, f: &mut dyn FnMut(&mut Ctx)) {
+        assert_eq!(shard, self.shard.id, "a hop's work uses its own shard");
+        with_ctx(self.shard, db, f);
     }
 }

@@ -9,8 +9,24 @@
 
 use std::collections::BTreeSet;
 
+use hashbrown::Equivalent;
+
 use crate::types::keytable::{Key, KeyTable};
 use crate::types::Value;
+
+/// A key in a database: `(db index, key)`.
+pub type DbKey = (usize, Key);
+
+/// A borrowed [`DbKey`], to look keys up without copying them. It hashes as
+/// a `DbKey` does (the index, then the bytes as a slice).
+#[derive(Hash, Clone, Copy)]
+pub struct DbKeyRef<'a>(pub usize, pub &'a [u8]);
+
+impl Equivalent<DbKey> for DbKeyRef<'_> {
+    fn equivalent(&self, key: &DbKey) -> bool {
+        self.0 == key.0 && self.1 == &key.1[..]
+    }
+}
 
 /// A stored key's value and deadline (Unix ms; 0 means it never expires).
 #[derive(Debug)]

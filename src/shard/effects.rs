@@ -34,9 +34,10 @@ pub enum Effect<'a> {
 }
 
 /// Something that follows a shard's changes: the log, notifications, a
-/// replica's stream. Runs on the shard's core, right where the change
-/// happened; it must not block.
-pub trait EffectSink {
+/// replica's stream. Runs on the core that holds the shard, right where the
+/// change happened; it must not block. It travels with its shard when the
+/// shard moves to another core, hence `Send`.
+pub trait EffectSink: Send {
     fn effect(&mut self, effect: &Effect);
 
     /// A command that changed this shard ran with `argv` in database `db`

@@ -1,23 +1,35 @@
-//! Shard-per-core: each core owns one shard of the keyspace and is the only
-//! thread that ever touches it. A key's shard comes from [`route`]; commands on
-//! another core's keys travel there through [`dispatch`], the one module where
-//! work crosses cores; multi-shard atomicity is [`txn`] on top of [`locks`].
+//! The keyspace in shards, one per core. A key's shard comes from [`route`];
+//! each shard is held by exactly one core at a time and only that core's
+//! thread touches it. Work for a shard travels to the core holding it
+//! through [`dispatch`], the one module where work crosses cores. A shard
+//! starts on the core of its number and may move: a transaction ([`txn`])
+//! takes every shard it needs onto its own core, in increasing order, and
+//! runs there alone, so multi-shard commands, EXEC and scripts are atomic
+//! without key locks and without a hop per command.
 
 pub mod blocking;
 pub mod ctx;
 pub mod db;
 pub mod dispatch;
 pub mod effects;
-pub mod locks;
 pub mod pubsub;
 pub mod route;
 pub mod txn;
 pub mod watch;
 
-use crate::config::Config;
-use db::Db;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use db::{Db, DbKeyRef};
 use effects::{Effect, Sinks};
-use locks::{DbKeyRef, LockTable};
+
+/// Configuration that commands read on the shard, wherever it is: one copy
+/// for the server, which CONFIG SET updates.
+#[derive(Debug)]
+pub struct ShardLimits {
+    /// `proto-max-bulk-len`: the longest string a command may make.
+    pub proto_max_bulk_len: AtomicU64,
+}
 
 /// Counters a shard keeps for INFO stats; summed over shards when reported.
 #[derive(Default, Clone, Debug)]
@@ -28,11 +40,12 @@ pub struct ShardStats {
     pub dirty: u64,
 }
 
-/// The data one core owns: its databases, its key locks, its counters.
+/// One shard of the keyspace: its databases, the clients blocked on and
+/// watching its keys, its counters and what follows its changes. It moves
+/// between cores whole (see `dispatch`).
 pub struct Shard {
     pub id: usize,
     pub dbs: Vec<Db>,
-    pub locks: LockTable,
     /// Clients blocked on this shard's keys.
     pub blocking: blocking::BlockTable,
     /// Clients watching this shard's keys (WATCH).
@@ -41,21 +54,19 @@ pub struct Shard {
     /// What follows this shard's changes besides the built-in counter,
     /// WATCH and blocked clients (see `effects`).
     pub sinks: Sinks,
-    /// This core's copy of the configuration; CONFIG SET updates every copy.
-    pub config: Config,
+    pub limits: Arc<ShardLimits>,
 }
 
 impl Shard {
-    pub fn new(id: usize, config: Config) -> Self {
+    pub fn new(id: usize, databases: usize, limits: Arc<ShardLimits>) -> Self {
         Shard {
             id,
-            dbs: (0..config.databases).map(|_| Db::default()).collect(),
-            locks: LockTable::default(),
+            dbs: (0..databases).map(|_| Db::default()).collect(),
             blocking: blocking::BlockTable::default(),
             watches: watch::WatchTable::default(),
             stats: ShardStats::default(),
             sinks: Sinks::default(),
-            config,
+            limits,
         }
     }
 

@@ -1,32 +1,34 @@
-//! Cross-shard transactions: how a command whose keys live on several shards
-//! stays atomic (MSET, MGET, DEL k1 k2, RENAME; later blocking moves, multi-
-//! stream reads and MULTI/EXEC).
+//! Transactions: how commands over several shards, EXEC and scripts stay
+//! atomic.
 //!
-//! A transaction is driven by the connection's task on its own core:
-//! 1. For each involved shard **in increasing shard order**, one hop locks the
-//!    transaction's keys on that shard (waiting behind any other holder) and runs
-//!    that shard's part of the command while holding them ([`Txn::lock_and_run`]).
-//! 2. Further hops may run on shards already locked ([`Txn::run`]), e.g. the
-//!    write half of MSETNX once every shard said no key exists.
-//! 3. Dropping the [`Txn`] releases every lock it took (one message per shard).
+//! A transaction takes whole shards onto its own core. It asks for them in
+//! increasing shard order, each before the next ([`Txn::take`]): a shard
+//! already here and free is taken at once; otherwise the core that has it
+//! sends it over as soon as none of its own transactions holds it (see
+//! `dispatch`). Once it holds its shards, the transaction runs every part of
+//! its work here, synchronously ([`Txn::ctx`]), with no hop per command.
+//! Dropping the [`Txn`] releases every shard it holds: the work that waited
+//! for them runs, and they stay here until another core wants them.
 //!
-//! Nobody sees half a transaction: every key it touches is locked before it is
-//! read or written and stays locked until all parts are done, and plain commands
-//! on those keys wait in the shard's lock table. Why it cannot deadlock: see
-//! `dispatch` (locks are only ever awaited in increasing shard order).
+//! Nobody sees half a transaction: the shards it uses are its own from before
+//! the first read until after the last write, and work for them meanwhile
+//! waits. Why it cannot deadlock: see `dispatch`.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll};
 
 use smallvec::SmallVec;
 
-use super::dispatch::Core;
-use super::locks::{DbKey, LockMode, TxnId};
+use super::ctx::{with_ctx, Ctx, Here, Shards};
+use super::dispatch::{Core, TxnId};
 
 pub struct Txn {
     core: Rc<Core>,
     id: TxnId,
-    /// Shards this transaction has sent lock requests to, in order.
-    locked: SmallVec<[usize; 4]>,
+    /// The shards it holds, in increasing order.
+    held: SmallVec<[usize; 4]>,
 }
 
 impl Txn {
@@ -34,113 +36,140 @@ impl Txn {
         Txn {
             core: core.clone(),
             id: core.new_txn_id(),
-            locked: SmallVec::new(),
+            held: SmallVec::new(),
         }
     }
 
-    /// How many shards (cores) there are.
+    /// How many shards the server has.
     pub fn shards(&self) -> usize {
         self.core.cores()
     }
 
-    /// Locks `keys` on `shard`, then runs `f` there with the locks held.
-    /// Shards must be visited in strictly increasing order. On a shard this
-    /// transaction already holds (EXEC runs its commands inside one
-    /// transaction that locked all their keys first) it just runs `f`.
-    pub async fn lock_and_run<R, F>(&mut self, shard: usize, keys: Vec<DbKey>, f: F) -> R
-    where
-        R: Send + 'static,
-        F: FnOnce(&Core) -> R + Send + 'static,
-    {
-        if self.holds(shard) {
-            return self.run(shard, f).await;
-        }
-        assert!(
-            self.locked.last().is_none_or(|&last| last < shard),
-            "transactions lock shards in increasing order"
-        );
-        self.locked.push(shard);
-        self.hop(shard, keys, LockMode::Acquire(self.id), f).await
-    }
-
-    /// Takes the whole of `shard` (every key), then runs `f` there. Shards
-    /// must be visited in strictly increasing order, as with keys.
-    pub async fn lock_shard_and_run<R, F>(&mut self, shard: usize, f: F) -> R
-    where
-        R: Send + 'static,
-        F: FnOnce(&Core) -> R + Send + 'static,
-    {
-        assert!(
-            self.locked.last().is_none_or(|&last| last < shard),
-            "transactions lock shards in increasing order"
-        );
-        self.locked.push(shard);
-        self.hop(shard, Vec::new(), LockMode::AcquireAll(self.id), f)
-            .await
-    }
-
-    /// Whether this transaction has locked keys on `shard`.
+    /// Whether it holds `shard`.
     pub fn holds(&self, shard: usize) -> bool {
-        self.locked.contains(&shard)
+        self.held.contains(&shard)
     }
 
-    /// Runs `f` on a shard this transaction has already locked.
-    pub async fn run<R, F>(&self, shard: usize, f: F) -> R
-    where
-        R: Send + 'static,
-        F: FnOnce(&Core) -> R + Send + 'static,
-    {
-        assert!(self.locked.contains(&shard), "run only on locked shards");
-        self.hop(shard, Vec::new(), LockMode::Held(self.id), f)
-            .await
+    /// Whether it holds every shard.
+    pub fn holds_all(&self) -> bool {
+        self.held.len() == self.core.cores()
     }
 
-    async fn hop<R, F>(&self, shard: usize, keys: Vec<DbKey>, mode: LockMode, f: F) -> R
-    where
-        R: Send + 'static,
-        F: FnOnce(&Core) -> R + Send + 'static,
-    {
-        self.core.submit_job(shard, keys, mode, f).await
+    /// The highest shard it holds.
+    pub fn highest(&self) -> Option<usize> {
+        self.held.last().copied()
+    }
+
+    /// Takes `shard`, waiting until it is here and free. It must be higher
+    /// than every shard already held.
+    pub async fn take(&mut self, shard: usize) {
+        self.take_ranked(shard, false).await;
+    }
+
+    /// Takes every shard of `shards` not held yet, in increasing order.
+    pub async fn take_all(&mut self, shards: impl IntoIterator<Item = usize>) {
+        let mut wanted: SmallVec<[usize; 8]> = shards
+            .into_iter()
+            .filter(|s| !self.held.contains(s))
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        for shard in wanted {
+            self.take(shard).await;
+        }
+    }
+
+    /// Takes `shard` ahead of every transaction waiting for it on this core:
+    /// for a script, which waits without yielding, so those could not run.
+    pub async fn take_first(&mut self, shard: usize) {
+        self.take_ranked(shard, true).await;
+    }
+
+    async fn take_ranked(&mut self, shard: usize, first: bool) {
+        assert!(
+            self.held.last().is_none_or(|&last| last < shard),
+            "transactions take shards in increasing order"
+        );
+        if !self.core.take_now(shard, self.id) {
+            Acquire {
+                core: &self.core,
+                shard,
+                txn: self.id,
+                queued: false,
+                first,
+                done: false,
+            }
+            .await;
+        }
+        self.held.push(shard);
+    }
+
+    /// Whether a transaction on this core (another one) holds `shard`.
+    pub fn held_here(&self, shard: usize) -> bool {
+        !self.holds(shard) && self.core.held_here(shard)
+    }
+
+    /// Runs `f` on `shard`, which it holds, as a hop's work would run.
+    pub fn here<R>(&mut self, shard: usize, f: impl FnOnce(&mut Here) -> R) -> R {
+        assert!(self.holds(shard), "a transaction uses its own shards");
+        let mut data = self.core.held_shard(shard, self.id);
+        f(&mut Here {
+            core: &self.core,
+            shard: &mut data,
+        })
     }
 }
 
-/// The transaction a command runs in: `outer` (EXEC's or a script's,
-/// which already holds the command's keys) or a new one kept in `own`.
-pub fn outer_or_own<'a>(
-    outer: Option<&'a mut Txn>,
-    own: &'a mut Option<Txn>,
-    core: &Rc<Core>,
-) -> &'a mut Txn {
-    match outer {
-        Some(txn) => txn,
-        None => own.insert(Txn::new(core)),
+impl Shards for Txn {
+    fn count(&self) -> usize {
+        self.core.cores()
     }
-}
 
-/// Runs `f` on `shard` for a command on `keys` of that one shard: inside
-/// `outer` when it holds the shard, else as plain work that waits for any
-/// transaction holding the keys.
-pub async fn run_on_shard<R, F>(
-    core: &Rc<Core>,
-    outer: Option<&Txn>,
-    shard: usize,
-    keys: Vec<DbKey>,
-    f: F,
-) -> R
-where
-    R: Send + 'static,
-    F: FnOnce(&Core) -> R + Send + 'static,
-{
-    match outer {
-        Some(txn) if txn.holds(shard) => txn.run(shard, f).await,
-        _ => core.submit_job(shard, keys, LockMode::Plain, f).await,
+    fn with_ctx(&mut self, shard: usize, db: usize, f: &mut dyn FnMut(&mut Ctx)) {
+        assert!(self.holds(shard), "a transaction uses its own shards");
+        let mut data = self.core.held_shard(shard, self.id);
+        with_ctx(&mut data, db, f);
     }
 }
 
 impl Drop for Txn {
     fn drop(&mut self) {
-        for &shard in &self.locked {
-            self.core.unlock(shard, self.id);
+        for &shard in &self.held {
+            self.core.release(shard, self.id);
+        }
+    }
+}
+
+/// Waits for a shard to be granted to a transaction.
+struct Acquire<'a> {
+    core: &'a Core,
+    shard: usize,
+    txn: TxnId,
+    queued: bool,
+    first: bool,
+    done: bool,
+}
+
+impl Future for Acquire<'_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.queued {
+            self.queued = true;
+            self.core.queue_want(self.shard, self.txn, self.first);
+        }
+        if self.core.poll_granted(self.shard, self.txn, cx) {
+            self.done = true;
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Acquire<'_> {
+    fn drop(&mut self) {
+        if self.queued && !self.done {
+            self.core.cancel_want(self.shard, self.txn);
         }
     }
 }

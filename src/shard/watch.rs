@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use hashbrown::HashMap;
 
-use super::locks::{DbKey, DbKeyRef};
+use super::db::{DbKey, DbKeyRef};
 
 /// Raised when a watched key is written.
 pub type WatchFlag = Arc<AtomicBool>;
