@@ -270,10 +270,9 @@ fn in_place(c: &mut dyn Client, spec: &CommandSpec, f: ShardFn, argv: &[&[u8]]) 
         }
         let (out, txn) = c.out_and_txn();
         let txn = txn.expect("checked above");
-        txn.ctx(shard, db, |ctx| {
-            ctx.now = now;
-            run_shard(f, ctx, argv, out);
-        });
+        let outer = txn.now.replace(now);
+        txn.ctx(shard, db, |ctx| run_shard(f, ctx, argv, out));
+        txn.now = outer;
         return true;
     }
     if !c.in_order_here(shard) {

@@ -324,6 +324,7 @@ async fn call(
         }
     };
     let start = s.out.buf.len();
+    txn.now = Some(s.now);
     loop {
         let ctx = CallCtx {
             core: core.clone(),
@@ -349,6 +350,7 @@ async fn call(
             drop(txn);
             txn = Txn::new(&core);
             txn.take_all(0..shards).await;
+            txn.now = Some(s.now);
             continue;
         }
         if seen == UNSEEN && !ctx.roamed && !from_exec {

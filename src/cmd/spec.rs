@@ -36,6 +36,14 @@ pub struct CommandSpec {
     pub subcommands: &'static [CommandSpec],
 }
 
+/// What a script's `redis.call` needs to know of a command's flags.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ScriptFlags {
+    pub write: bool,
+    pub noscript: bool,
+    pub pubsub: bool,
+}
+
 /// One group of a command's keys, as a Redis 7 key specification.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KeySpec {
@@ -223,6 +231,20 @@ impl CommandSpec {
         } else {
             argc >= -self.arity
         }
+    }
+
+    /// The flags a script's call checks, in one pass over them.
+    pub fn script_flags(&self) -> ScriptFlags {
+        let mut found = ScriptFlags::default();
+        for &flag in self.flags {
+            match flag {
+                "write" => found.write = true,
+                "noscript" => found.noscript = true,
+                "pubsub" => found.pubsub = true,
+                _ => {}
+            }
+        }
+        found
     }
 
     pub fn has_flag(&self, flag: &str) -> bool {

@@ -231,6 +231,8 @@ async fn exec(s: &mut Session) -> Result<(), Error> {
     // the shard), taken in increasing order.
     let mut txn = Txn::new(&s.core);
     txn.take_all(shards_used(s, &queue)).await;
+    // Its commands see one time, as in Redis.
+    txn.now = Some(crate::shard::now_ms());
     // A watched key whose deadline passed since WATCH counts as changed.
     let now = crate::shard::now_ms();
     let expired =

@@ -14,19 +14,140 @@
 //! `double` / `map` / `set` / `big_number` / `verbatim_string` → those
 //! types, any other table → an array of its items up to the first nil.
 
-use mlua::{Lua, Table, Value};
+use std::ffi::c_char;
+use std::ffi::c_int;
+
+use mlua::{ffi, Table, Value};
 
 use crate::resp::Out;
 
-/// Parses the reply at `buf[*pos..]` into a Lua value. `Err(msg)` inside
-/// the result: the reply was an error (its text without the `-`).
-pub fn reply_to_lua(lua: &Lua, buf: &[u8], resp3: bool) -> mlua::Result<Result<Value, String>> {
+/// The error text of a reply that is an error (without the `-`).
+pub fn reply_error(buf: &[u8]) -> Option<&[u8]> {
+    (buf.first() == Some(&b'-')).then(|| &buf[1..line_end(buf, 0)])
+}
+
+/// Pushes the reply in `buf` (not an error reply: see [`reply_error`]) onto
+/// the Lua stack as the value `redis.call` returns, straight from the
+/// bytes, with no intermediate values.
+///
+/// # Safety
+/// `state` is a running Lua state with room for one more value; `buf` holds
+/// one whole reply as the executor wrote it.
+pub unsafe fn push_reply(state: *mut ffi::lua_State, buf: &[u8], resp3: bool) {
     let mut pos = 0;
-    if buf.first() == Some(&b'-') {
-        let end = line_end(buf, 0);
-        return Ok(Err(String::from_utf8_lossy(&buf[1..end]).into_owned()));
+    push_value(state, buf, &mut pos, resp3);
+}
+
+unsafe fn push_bytes(state: *mut ffi::lua_State, bytes: &[u8]) {
+    ffi::lua_pushlstring(state, bytes.as_ptr() as *const c_char, bytes.len());
+}
+
+/// `{key = <the value on top of the stack>}`, replacing it.
+unsafe fn wrap_single(state: *mut ffi::lua_State, key: &str) {
+    ffi::lua_createtable(state, 0, 1);
+    push_bytes(state, key.as_bytes());
+    ffi::lua_pushvalue(state, -3);
+    ffi::lua_rawset(state, -3);
+    ffi::lua_replace(state, -2);
+}
+
+unsafe fn push_value(state: *mut ffi::lua_State, buf: &[u8], pos: &mut usize, resp3: bool) {
+    // Room for a table, a key and a value at every level of nesting.
+    ffi::lua_checkstack(state, 4);
+    let (kind, text) = header(buf, pos);
+    let null = |state| {
+        if resp3 {
+            ffi::lua_pushnil(state)
+        } else {
+            ffi::lua_pushboolean(state, 0)
+        }
+    };
+    match kind {
+        b'+' | b'-' | b'(' => {
+            push_bytes(state, text);
+            wrap_single(
+                state,
+                match kind {
+                    b'+' => "ok",
+                    b'-' => "err",
+                    _ => "big_number",
+                },
+            );
+        }
+        b':' => ffi::lua_pushnumber(state, number(text) as f64),
+        b'$' | b'=' => {
+            let n = number(text);
+            if n < 0 {
+                return null(state);
+            }
+            let data = &buf[*pos..*pos + n as usize];
+            *pos += n as usize + 2;
+            if kind == b'=' {
+                ffi::lua_createtable(state, 0, 2);
+                push_bytes(state, b"format");
+                push_bytes(state, &data[..3.min(data.len())]);
+                ffi::lua_rawset(state, -3);
+                push_bytes(state, b"string");
+                push_bytes(state, data.get(4..).unwrap_or(b""));
+                ffi::lua_rawset(state, -3);
+                wrap_single(state, "verbatim_string");
+            } else {
+                push_bytes(state, data);
+            }
+        }
+        b'*' | b'~' | b'>' => {
+            let n = number(text);
+            if n < 0 {
+                return null(state);
+            }
+            let set = kind == b'~';
+            let (arr, rec) = if set { (0, n) } else { (n, 0) };
+            ffi::lua_createtable(state, arr.min(1 << 20) as c_int, rec.min(1 << 20) as c_int);
+            for i in 0..n {
+                push_value(state, buf, pos, resp3);
+                if set {
+                    if ffi::lua_isnil(state, -1) != 0 {
+                        ffi::lua_pop(state, 1);
+                        continue;
+                    }
+                    ffi::lua_pushboolean(state, 1);
+                    ffi::lua_rawset(state, -3);
+                } else {
+                    ffi::lua_rawseti(state, -2, i + 1);
+                }
+            }
+            if set {
+                wrap_single(state, "set");
+            }
+        }
+        b'%' => {
+            ffi::lua_createtable(state, 0, number(text).clamp(0, 1 << 20) as c_int);
+            for _ in 0..number(text) {
+                push_value(state, buf, pos, resp3);
+                push_value(state, buf, pos, resp3);
+                if ffi::lua_isnil(state, -2) != 0 {
+                    ffi::lua_pop(state, 2);
+                    continue;
+                }
+                ffi::lua_rawset(state, -3);
+            }
+            wrap_single(state, "map");
+        }
+        b'#' => ffi::lua_pushboolean(state, (text == b"t") as c_int),
+        b',' => {
+            let d = std::str::from_utf8(text)
+                .ok()
+                .and_then(|t| match t {
+                    "inf" => Some(f64::INFINITY),
+                    "-inf" => Some(f64::NEG_INFINITY),
+                    _ => t.parse().ok(),
+                })
+                .unwrap_or(f64::NAN);
+            ffi::lua_pushnumber(state, d);
+            wrap_single(state, "double");
+        }
+        _ => ffi::lua_pushnil(state),
     }
-    parse(lua, buf, &mut pos, resp3).map(Ok)
 }
 
 fn line_end(buf: &[u8], from: usize) -> usize {
@@ -49,86 +170,6 @@ fn number(text: &[u8]) -> i64 {
         .ok()
         .and_then(|t| t.parse().ok())
         .unwrap_or(0)
-}
-
-fn single(lua: &Lua, key: &str, value: Value) -> mlua::Result<Value> {
-    let t = lua.create_table()?;
-    t.raw_set(key, value)?;
-    Ok(Value::Table(t))
-}
-
-fn parse(lua: &Lua, buf: &[u8], pos: &mut usize, resp3: bool) -> mlua::Result<Value> {
-    let (kind, text) = header(buf, pos);
-    let null = if resp3 {
-        Value::Nil
-    } else {
-        Value::Boolean(false)
-    };
-    Ok(match kind {
-        b'+' => single(lua, "ok", Value::String(lua.create_string(text)?))?,
-        b'-' => single(lua, "err", Value::String(lua.create_string(text)?))?,
-        b':' => Value::Number(number(text) as f64),
-        b'$' | b'=' => {
-            let n = number(text);
-            if n < 0 {
-                return Ok(null);
-            }
-            let data = &buf[*pos..*pos + n as usize];
-            *pos += n as usize + 2;
-            if kind == b'=' {
-                let t = lua.create_table()?;
-                t.raw_set("format", lua.create_string(&data[..3.min(data.len())])?)?;
-                t.raw_set("string", lua.create_string(data.get(4..).unwrap_or(b""))?)?;
-                single(lua, "verbatim_string", Value::Table(t))?
-            } else {
-                Value::String(lua.create_string(data)?)
-            }
-        }
-        b'*' | b'~' | b'>' => {
-            let n = number(text);
-            if n < 0 {
-                return Ok(null);
-            }
-            let t = lua.create_table()?;
-            for i in 0..n as usize {
-                let v = parse(lua, buf, pos, resp3)?;
-                if kind == b'~' {
-                    t.raw_set(v, true)?;
-                } else {
-                    t.raw_set(i + 1, v)?;
-                }
-            }
-            if kind == b'~' {
-                single(lua, "set", Value::Table(t))?
-            } else {
-                Value::Table(t)
-            }
-        }
-        b'%' => {
-            let t = lua.create_table()?;
-            for _ in 0..number(text) {
-                let k = parse(lua, buf, pos, resp3)?;
-                let v = parse(lua, buf, pos, resp3)?;
-                t.raw_set(k, v)?;
-            }
-            single(lua, "map", Value::Table(t))?
-        }
-        b'_' => Value::Nil,
-        b'#' => Value::Boolean(text == b"t"),
-        b',' => {
-            let d = std::str::from_utf8(text)
-                .ok()
-                .and_then(|t| match t {
-                    "inf" => Some(f64::INFINITY),
-                    "-inf" => Some(f64::NEG_INFINITY),
-                    _ => t.parse().ok(),
-                })
-                .unwrap_or(f64::NAN);
-            single(lua, "double", Value::Number(d))?
-        }
-        b'(' => single(lua, "big_number", Value::String(lua.create_string(text)?))?,
-        _ => Value::Nil,
-    })
 }
 
 /// A number as `(long long)` in C on x86-64 turns it: out-of-range values
@@ -269,9 +310,14 @@ mod tests {
     use super::*;
     use crate::resp::Proto;
 
+    fn to_lua(lua: &mlua::Lua, reply: &[u8], resp3: bool) -> Value {
+        assert!(reply_error(reply).is_none());
+        unsafe { lua.exec_raw::<Value>((), |state| push_reply(state, reply, resp3)) }.unwrap()
+    }
+
     fn roundtrip(reply: &[u8], resp3: bool) -> Vec<u8> {
-        let lua = Lua::new();
-        let v = reply_to_lua(&lua, reply, resp3).unwrap().unwrap();
+        let lua = mlua::Lua::new();
+        let v = to_lua(&lua, reply, resp3);
         let mut out = Out::new(Proto::Resp2);
         lua_to_reply(&v, &mut out, false);
         out.buf
@@ -308,8 +354,39 @@ mod tests {
 
     #[test]
     fn errors_are_reported_apart() {
-        let lua = Lua::new();
-        let r = reply_to_lua(&lua, b"-ERR bad\r\n", false).unwrap();
-        assert_eq!(r.unwrap_err(), "ERR bad");
+        assert_eq!(reply_error(b"-ERR bad\r\n"), Some(&b"ERR bad"[..]));
+        assert_eq!(reply_error(b"+OK\r\n"), None);
+    }
+
+    #[test]
+    fn resp3_replies_keep_their_types() {
+        let lua = mlua::Lua::new();
+        let Value::Table(t) = to_lua(&lua, b"%2\r\n$1\r\na\r\n:1\r\n_\r\n:2\r\n", true) else {
+            panic!("a map is a table");
+        };
+        let map: Table = t.raw_get("map").unwrap();
+        assert_eq!(map.raw_get::<i64>("a").unwrap(), 1);
+        assert_eq!(
+            map.pairs::<Value, Value>().count(),
+            1,
+            "a nil key is left out"
+        );
+        let Value::Table(t) = to_lua(&lua, b"~2\r\n$1\r\nx\r\n$1\r\ny\r\n", true) else {
+            panic!("a set is a table");
+        };
+        let set: Table = t.raw_get("set").unwrap();
+        assert!(set.raw_get::<bool>("x").unwrap() && set.raw_get::<bool>("y").unwrap());
+        let Value::Table(t) = to_lua(&lua, b",1.5\r\n", true) else {
+            panic!("a double is a table");
+        };
+        assert_eq!(t.raw_get::<f64>("double").unwrap(), 1.5);
+        assert_eq!(to_lua(&lua, b"$-1\r\n", true), Value::Nil);
+        assert_eq!(to_lua(&lua, b"$-1\r\n", false), Value::Boolean(false));
+        let Value::Table(t) = to_lua(&lua, b"=7\r\ntxt:abc\r\n", true) else {
+            panic!("a verbatim string is a table");
+        };
+        let v: Table = t.raw_get("verbatim_string").unwrap();
+        assert_eq!(v.raw_get::<String>("format").unwrap(), "txt");
+        assert_eq!(v.raw_get::<String>("string").unwrap(), "abc");
     }
 }

@@ -14,12 +14,12 @@ use std::sync::Arc;
 use ahash::AHashMap;
 use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
 
-use super::convert::{lua_to_reply, number_text, reply_to_lua};
+use super::convert::lua_to_reply;
 use super::functions::{FunctionMeta, Libraries};
+use super::redis_call;
 use super::registry::{Script, Sha};
-use crate::cmd::exec::{self, Client, Running};
+use crate::cmd::exec::{Client, Running};
 use crate::cmd::spec::ShardSet;
-use crate::cmd::table::{self, CommandSpec};
 use crate::cmd::ShardFn;
 use crate::resp::{Out, Proto};
 use crate::server::connection::{Flow, Session};
@@ -60,7 +60,6 @@ pub struct CallCtx {
 
 pub struct Engine {
     lua: Lua,
-    globals: Table,
     env: Table,
     xpcall: Function,
     handler: Function,
@@ -230,12 +229,6 @@ fn api_lib<T: mlua::FromLua>(lua: &Lua, name: &str) -> mlua::Result<T> {
     api.raw_get(name)
 }
 
-fn err_table(lua: &Lua, msg: &str) -> mlua::Result<Value> {
-    let t = lua.create_table()?;
-    t.raw_set("err", msg)?;
-    Ok(Value::Table(t))
-}
-
 impl Engine {
     fn new() -> mlua::Result<Engine> {
         let lua = Lua::new_with(
@@ -245,22 +238,20 @@ impl Engine {
         super::libs::register_all(&lua)?;
         let call: Rc<RefCell<Option<CallCtx>>> = Rc::new(RefCell::new(None));
         let api = lua.create_table()?;
-        for (name, raise) in [("call", true), ("pcall", false)] {
-            let ctx = call.clone();
-            let f = lua.create_function(move |lua, args: MultiValue| {
-                let mut guard = ctx.borrow_mut();
-                let ctx = guard.as_mut().ok_or_else(|| {
-                    mlua::Error::runtime("redis.call is only available while a script runs")
-                })?;
-                match call_command(lua, ctx, args)? {
-                    Ok(v) => Ok(v),
-                    // redis.call raises the reply's error (a Rust function,
-                    // so the script's frame stays on the stack for the
-                    // error's line); redis.pcall returns it as {err=...}.
-                    Err(msg) if raise => Err(mlua::Error::external(CallError(msg))),
-                    Err(msg) => err_table(lua, &msg),
-                }
-            })?;
+        // redis.call and redis.pcall work on the Lua stack directly (see
+        // `redis_call`); their upvalue points at `call`, which the engine
+        // keeps alive as long as the interpreter.
+        let current = Rc::as_ptr(&call) as *mut std::ffi::c_void;
+        for (name, f) in [
+            ("call", redis_call::call as mlua::ffi::lua_CFunction),
+            ("pcall", redis_call::pcall),
+        ] {
+            let f: Function = unsafe {
+                lua.exec_raw((), |state| {
+                    mlua::ffi::lua_pushlightuserdata(state, current);
+                    mlua::ffi::lua_pushcclosure(state, f, 1);
+                })
+            }?;
             api.raw_set(name, f)?;
         }
         api.raw_set(
@@ -341,7 +332,6 @@ impl Engine {
         let bind: Function = api_lib(&lua, "bind")?;
         Ok(Engine {
             lua,
-            globals,
             env,
             xpcall,
             handler,
@@ -409,20 +399,18 @@ impl Engine {
         };
         let (core, busy_as_function) = (ctx.core.clone(), ctx.function);
         let busy = &core.shared.busy;
-        busy.start(core.id, crate::shard::now_ms(), busy_as_function);
+        busy.start(core.id, crate::shard::coarse_now_ms(), busy_as_function);
         *self.call.borrow_mut() = Some(ctx);
-        let result = self.xpcall.call::<MultiValue>((func, self.handler.clone()));
+        let result = self.xpcall.call::<(bool, Value)>((&func, &self.handler));
         let ctx = self.call.borrow_mut().take().expect("the call context");
         busy.end(core.id);
-        let mut values = match result {
-            Ok(v) => v.into_iter(),
+        let (ok, value) = match result {
+            Ok(v) => v,
             Err(e) => {
                 out.error(&format!("ERR Error running script {label}: {e}"));
                 return ctx;
             }
         };
-        let ok = matches!(values.next(), Some(Value::Boolean(true)));
-        let value = values.next().unwrap_or(Value::Nil);
         if ok {
             lua_to_reply(&value, out, ctx.resp3);
         } else {
@@ -453,12 +441,15 @@ impl Engine {
                 let func = self
                     .compile(script, *generation)
                     .map_err(|msg| format!("ERR Error compiling script (new function): {msg}"))?;
-                self.globals
-                    .raw_set("KEYS", list(keys).map_err(lua_err)?)
-                    .map_err(lua_err)?;
-                self.globals
-                    .raw_set("ARGV", list(args).map_err(lua_err)?)
-                    .map_err(lua_err)?;
+                // Fresh tables each run, as Redis makes them, built on the
+                // stack without a binding value per item.
+                unsafe {
+                    self.lua.exec_raw::<()>((), |state| {
+                        set_global_list(state, b"KEYS", keys);
+                        set_global_list(state, b"ARGV", args);
+                    })
+                }
+                .map_err(lua_err)?;
                 Ok((func, sha_text(&script.sha).to_string(), "@user_script"))
             }
             Target::Function(name) => {
@@ -557,6 +548,22 @@ pub enum Target {
     Function(String),
 }
 
+/// Sets global `name` to a new array of `items` (KEYS, ARGV).
+///
+/// # Safety
+/// `state` is the interpreter's running state, inside a protected call.
+unsafe fn set_global_list(state: *mut mlua::ffi::lua_State, name: &[u8], items: &[&[u8]]) {
+    use mlua::ffi;
+    ffi::lua_checkstack(state, 3);
+    ffi::lua_pushlstring(state, name.as_ptr() as *const std::ffi::c_char, name.len());
+    ffi::lua_createtable(state, items.len().min(1 << 24) as std::ffi::c_int, 0);
+    for (i, item) in items.iter().enumerate() {
+        ffi::lua_pushlstring(state, item.as_ptr() as *const std::ffi::c_char, item.len());
+        ffi::lua_rawseti(state, -2, i as ffi::lua_Integer + 1);
+    }
+    ffi::lua_rawset(state, ffi::LUA_GLOBALSINDEX);
+}
+
 fn sha_text(sha: &Sha) -> &str {
     std::str::from_utf8(sha).unwrap_or("")
 }
@@ -652,90 +659,6 @@ fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Value> {
         }
     }
     Ok(Value::Table(table))
-}
-
-/// `redis.call` / `redis.pcall`: runs one command for the script, through
-/// the one executor (`cmd::exec::call`), with the script as its client.
-/// Err(msg) inside the result is an error reply (its text).
-fn call_command(
-    lua: &Lua,
-    ctx: &mut CallCtx,
-    args: MultiValue,
-) -> mlua::Result<Result<Value, String>> {
-    let mut argv: Vec<Vec<u8>> = Vec::with_capacity(args.len());
-    for v in args {
-        let bytes = match v {
-            Value::String(s) => s.as_bytes().to_vec(),
-            Value::Integer(n) => n.to_string().into_bytes(),
-            Value::Number(n) => number_text(n),
-            _ => {
-                return Ok(Err(
-                    "ERR Lua redis lib command arguments must be strings or integers".into(),
-                ))
-            }
-        };
-        argv.push(bytes);
-    }
-    if argv.is_empty() {
-        return Ok(Err(
-            "ERR Please specify at least one argument for this redis lib call".into(),
-        ));
-    }
-    let refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
-    let spec = match resolve(&refs) {
-        Ok(spec) => spec,
-        Err(msg) => return Ok(Err(msg.into())),
-    };
-    if spec.has_flag("noscript") {
-        return Ok(Err(
-            "ERR This Redis command is not allowed from script".into()
-        ));
-    }
-    if ctx.read_only && spec.has_flag("write") {
-        return Ok(Err(
-            "ERR Write commands are not allowed from read-only scripts.".into(),
-        ));
-    }
-    let core = ctx.core.clone();
-    if spec.has_flag("write") {
-        core.shared.busy.wrote(core.id);
-    }
-    if !ctx.restart && (spec.has_flag("write") || spec.has_flag("pubsub")) {
-        ctx.committed = true;
-    }
-    ctx.out.buf.clear();
-    ctx.out.proto = if ctx.resp3 {
-        Proto::Resp3
-    } else {
-        Proto::Resp2
-    };
-    // A command on this core's free keys completes on the first poll; one
-    // that hops waits right here, handling this core's mailbox meanwhile.
-    if exec::call_now(ctx, spec, &refs).is_none() {
-        core.block_on(exec::call(ctx, spec, &refs));
-    }
-    let reply = std::mem::take(&mut ctx.out.buf);
-    let value = reply_to_lua(lua, &reply, ctx.resp3);
-    ctx.out.buf = reply;
-    value
-}
-
-/// The command of `argv` as a script may call it.
-fn resolve(argv: &[&[u8]]) -> Result<&'static CommandSpec, &'static str> {
-    const UNKNOWN: &str = "ERR Unknown Redis command called from script";
-    const ARITY: &str = "ERR Wrong number of args calling Redis command from script";
-    let spec = table::lookup(argv[0]).ok_or(UNKNOWN)?;
-    if !spec.arity_ok(argv.len()) {
-        return Err(ARITY);
-    }
-    if spec.subcommands.is_empty() {
-        return Ok(spec);
-    }
-    let sub = spec.subcommand(argv[1]).ok_or(UNKNOWN)?;
-    if !sub.arity_ok(argv.len()) {
-        return Err(ARITY);
-    }
-    Ok(sub)
 }
 
 /// A script is a client of the executor (Redis's Lua client): its calls

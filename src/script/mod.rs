@@ -30,4 +30,5 @@ pub mod convert;
 pub mod engine;
 pub mod functions;
 pub mod libs;
+pub mod redis_call;
 pub mod registry;

@@ -96,11 +96,12 @@ impl Here<'_> {
 
 /// Runs `f` on `shard`'s database `db` (see [`Here::ctx`]).
 pub fn with_ctx<R>(shard: &mut Shard, db: usize, f: impl FnOnce(&mut Ctx) -> R) -> R {
-    let mut ctx = Ctx {
-        shard,
-        db,
-        now: now_ms(),
-    };
+    with_ctx_at(shard, db, now_ms(), f)
+}
+
+/// [`with_ctx`] with the clock reading `now` (a script's or EXEC's).
+pub fn with_ctx_at<R>(shard: &mut Shard, db: usize, now: u64, f: impl FnOnce(&mut Ctx) -> R) -> R {
+    let mut ctx = Ctx { shard, db, now };
     let result = f(&mut ctx);
     ctx.shard.settle_db(db);
     result

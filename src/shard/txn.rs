@@ -21,7 +21,7 @@ use std::task::{Context, Poll};
 
 use smallvec::SmallVec;
 
-use super::ctx::{with_ctx, Ctx, Here, Shards};
+use super::ctx::{with_ctx, with_ctx_at, Ctx, Here, Shards};
 use super::dispatch::{Core, TxnId};
 
 pub struct Txn {
@@ -29,6 +29,9 @@ pub struct Txn {
     id: TxnId,
     /// The shards it holds, in increasing order.
     held: SmallVec<[usize; 4]>,
+    /// The clock every command in it sees (Unix ms), as Redis gives a
+    /// script's or EXEC's commands one time; None: read it per use.
+    pub now: Option<u64>,
 }
 
 impl Txn {
@@ -37,6 +40,7 @@ impl Txn {
             core: core.clone(),
             id: core.new_txn_id(),
             held: SmallVec::new(),
+            now: None,
         }
     }
 
@@ -128,7 +132,10 @@ impl Shards for Txn {
     fn with_ctx(&mut self, shard: usize, db: usize, f: &mut dyn FnMut(&mut Ctx)) {
         assert!(self.holds(shard), "a transaction uses its own shards");
         let mut data = self.core.held_shard(shard, self.id);
-        with_ctx(&mut data, db, f);
+        match self.now {
+            Some(now) => with_ctx_at(&mut data, db, now, f),
+            None => with_ctx(&mut data, db, f),
+        }
     }
 }
 
