@@ -27,6 +27,7 @@ sharded_tests!(
     readers_never_see_half_a_script,
     script_errors_leave_earlier_writes,
     functions_on_every_core,
+    keys_and_argv_are_fresh_each_run,
 );
 
 const QUEUED: &[u8] = b"+QUEUED\r\n";
@@ -320,4 +321,45 @@ fn functions_on_every_core(s: &Server) {
         show(&err("ERR Library jobs already exists"))
     );
     a.check(&["FUNCTION", "FLUSH"], &ok());
+}
+
+/// A script that changes KEYS or ARGV (adds items, a metatable, replaces
+/// one) does not change what the next run of any script sees.
+fn keys_and_argv_are_fresh_each_run(s: &Server) {
+    let mut c = s.raw();
+    let show = "return {#KEYS, #ARGV, KEYS[1] or 'none', ARGV[1] or 'none', tostring(KEYS.x), tostring(rawget(ARGV, 5))}";
+    let sha = Reply::parse(&c.cmd(&["SCRIPT", "LOAD", show])).as_text();
+    let expect = |keys: i64, args: i64, k: &str, a: &str| {
+        Reply::Array(vec![
+            Reply::Int(keys),
+            Reply::Int(args),
+            Reply::Bulk(k.as_bytes().to_vec()),
+            Reply::Bulk(a.as_bytes().to_vec()),
+            Reply::Bulk(b"nil".to_vec()),
+            Reply::Bulk(b"nil".to_vec()),
+        ])
+    };
+    assert_eq!(
+        Reply::parse(&c.cmd(&["EVALSHA", &sha, "2", "k1", "k2", "a1", "a2", "a3"])),
+        expect(2, 3, "k1", "a1")
+    );
+    let meddle = "KEYS.x = 1; table.insert(KEYS, 'extra'); KEYS[1] = 'changed'; \
+                  setmetatable(ARGV, {__index = function() return 'ghost' end}); return 1";
+    c.check(&["EVAL", meddle, "1", "k", "a"], b":1\r\n");
+    assert_eq!(
+        Reply::parse(&c.cmd(&["EVALSHA", &sha, "1", "k9", "a9"])),
+        expect(1, 1, "k9", "a9")
+    );
+    assert_eq!(
+        Reply::parse(&c.cmd(&["EVALSHA", &sha, "0"])),
+        expect(0, 0, "none", "none")
+    );
+    c.check(
+        &["EVAL", "ARGV[5] = 'x'; return #KEYS", "0", "a"],
+        b":0\r\n",
+    );
+    assert_eq!(
+        Reply::parse(&c.cmd(&["EVALSHA", &sha, "1", "k", "a", "b"])),
+        expect(1, 2, "k", "a")
+    );
 }

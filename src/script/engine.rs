@@ -70,6 +70,8 @@ pub struct Engine {
     loader: Function,
     bind: Function,
     call: Rc<RefCell<Option<CallCtx>>>,
+    /// The lengths KEYS and ARGV had in the last run (see `set_global_list`).
+    list_lens: [std::cell::Cell<usize>; 2],
 }
 
 thread_local! {
@@ -340,6 +342,7 @@ impl Engine {
             lib_env,
             loader,
             bind,
+            list_lens: Default::default(),
             call,
         })
     }
@@ -390,7 +393,7 @@ impl Engine {
             out.error(super::busy::BUSY_SCRIPT);
             return ctx;
         }
-        let (func, label, source) = match self.prepare(&ctx, target, keys, args) {
+        let func = match self.prepare(&ctx, target, keys, args) {
             Ok(found) => found,
             Err(msg) => {
                 out.error(&msg);
@@ -401,9 +404,25 @@ impl Engine {
         let busy = &core.shared.busy;
         busy.start(core.id, crate::shard::coarse_now_ms(), busy_as_function);
         *self.call.borrow_mut() = Some(ctx);
-        let result = self.xpcall.call::<(bool, Value)>((&func, &self.handler));
+        // One protected call does it all on the stack: KEYS and ARGV for a
+        // script, then `xpcall(func, handler)`.
+        let is_script = matches!(target, Target::Script(..));
+        let result = unsafe {
+            self.lua
+                .exec_raw::<(bool, Value)>((&self.xpcall, &func, &self.handler), |state| {
+                    if is_script {
+                        set_global_list(state, b"KEYS", keys, &self.list_lens[0]);
+                        set_global_list(state, b"ARGV", args, &self.list_lens[1]);
+                    }
+                    mlua::ffi::lua_call(state, 2, 2);
+                })
+        };
         let ctx = self.call.borrow_mut().take().expect("the call context");
         busy.end(core.id);
+        let (label, source) = match target {
+            Target::Script(script, _) => (sha_text(&script.sha), "@user_script"),
+            Target::Function(name) => (name.as_str(), "@user_function"),
+        };
         let (ok, value) = match result {
             Ok(v) => v,
             Err(e) => {
@@ -414,20 +433,21 @@ impl Engine {
         if ok {
             lua_to_reply(&value, out, ctx.resp3);
         } else {
-            out.error(&error_text(&value, &label, source));
+            out.error(&error_text(&value, label, source));
         }
         ctx
     }
 
-    /// The function to call for `target` (KEYS and ARGV in place), the name
-    /// errors give it, and the chunk name its frames have.
+    /// The function to call for `target`: a script's compiled chunk (it
+    /// reads KEYS and ARGV, set when it runs), or a function bound to its
+    /// keys and arguments.
     fn prepare(
         &self,
         ctx: &CallCtx,
         target: &Target,
         keys: &[&[u8]],
         args: &[&[u8]],
-    ) -> Result<(Function, String, &'static str), String> {
+    ) -> Result<Function, String> {
         let list = |items: &[&[u8]]| -> mlua::Result<Table> {
             let t = self.lua.create_table_with_capacity(items.len(), 0)?;
             for (i, item) in items.iter().enumerate() {
@@ -437,32 +457,18 @@ impl Engine {
         };
         let lua_err = |e: mlua::Error| format!("ERR {e}");
         match target {
-            Target::Script(script, generation) => {
-                let func = self
-                    .compile(script, *generation)
-                    .map_err(|msg| format!("ERR Error compiling script (new function): {msg}"))?;
-                // Fresh tables each run, as Redis makes them, built on the
-                // stack without a binding value per item.
-                unsafe {
-                    self.lua.exec_raw::<()>((), |state| {
-                        set_global_list(state, b"KEYS", keys);
-                        set_global_list(state, b"ARGV", args);
-                    })
-                }
-                .map_err(lua_err)?;
-                Ok((func, sha_text(&script.sha).to_string(), "@user_script"))
-            }
+            Target::Script(script, generation) => self
+                .compile(script, *generation)
+                .map_err(|msg| format!("ERR Error compiling script (new function): {msg}")),
             Target::Function(name) => {
                 let callback = self.function(&ctx.core.shared.functions, name)?;
-                let bound: Function = self
-                    .bind
+                self.bind
                     .call((
                         callback,
                         list(keys).map_err(lua_err)?,
                         list(args).map_err(lua_err)?,
                     ))
-                    .map_err(lua_err)?;
-                Ok((bound, name.clone(), "@user_function"))
+                    .map_err(lua_err)
             }
         }
     }
@@ -548,17 +554,65 @@ pub enum Target {
     Function(String),
 }
 
-/// Sets global `name` to a new array of `items` (KEYS, ARGV).
+/// Sets global `name` (KEYS, ARGV) to an array of `items`. The table of
+/// the last run is refilled when the script left it as it was given (no
+/// metatable, nothing beyond its items): a script cannot keep a reference
+/// from one run to the next (its globals are read-only), so this is
+/// Redis's fresh table without the garbage. `len` is its last length.
 ///
 /// # Safety
 /// `state` is the interpreter's running state, inside a protected call.
-unsafe fn set_global_list(state: *mut mlua::ffi::lua_State, name: &[u8], items: &[&[u8]]) {
+unsafe fn set_global_list(
+    state: *mut mlua::ffi::lua_State,
+    name: &[u8],
+    items: &[&[u8]],
+    len: &std::cell::Cell<usize>,
+) {
     use mlua::ffi;
-    ffi::lua_checkstack(state, 3);
-    ffi::lua_pushlstring(state, name.as_ptr() as *const std::ffi::c_char, name.len());
+    let push = |state, bytes: &[u8]| {
+        ffi::lua_pushlstring(
+            state,
+            bytes.as_ptr() as *const std::ffi::c_char,
+            bytes.len(),
+        )
+    };
+    ffi::lua_checkstack(state, 5);
+    push(state, name);
+    ffi::lua_pushvalue(state, -1);
+    ffi::lua_rawget(state, ffi::LUA_GLOBALSINDEX);
+    let mut reuse = ffi::lua_type(state, -1) == ffi::LUA_TTABLE;
+    if reuse && ffi::lua_getmetatable(state, -1) != 0 {
+        ffi::lua_pop(state, 1);
+        reuse = false;
+    }
+    if reuse {
+        for (i, item) in items.iter().enumerate() {
+            push(state, item);
+            ffi::lua_rawseti(state, -2, i as ffi::lua_Integer + 1);
+        }
+        for i in items.len()..len.get() {
+            ffi::lua_pushnil(state);
+            ffi::lua_rawseti(state, -2, i as ffi::lua_Integer + 1);
+        }
+        // Anything after the last item means the script added to it.
+        match items.len() {
+            0 => ffi::lua_pushnil(state),
+            n => ffi::lua_pushinteger(state, n as ffi::lua_Integer),
+        }
+        if ffi::lua_next(state, -2) != 0 {
+            ffi::lua_pop(state, 2);
+            reuse = false;
+        }
+    }
+    len.set(items.len());
+    if reuse {
+        ffi::lua_pop(state, 2);
+        return;
+    }
+    ffi::lua_pop(state, 1);
     ffi::lua_createtable(state, items.len().min(1 << 24) as std::ffi::c_int, 0);
     for (i, item) in items.iter().enumerate() {
-        ffi::lua_pushlstring(state, item.as_ptr() as *const std::ffi::c_char, item.len());
+        push(state, item);
         ffi::lua_rawseti(state, -2, i as ffi::lua_Integer + 1);
     }
     ffi::lua_rawset(state, ffi::LUA_GLOBALSINDEX);
