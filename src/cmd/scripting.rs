@@ -248,26 +248,30 @@ async fn eval_script(
     let core = s.core.clone();
     let registry = &core.shared.scripts;
     let generation = registry.generation();
-    let script = if by_sha {
-        parse_sha(argv[1])
-            .and_then(|sha| registry.get(&sha))
-            .ok_or(Error::msg("NOSCRIPT No matching script. Please use EVAL."))?
+    let compiled = if by_sha {
+        let sha = parse_sha(argv[1]);
+        // This core's compiled scripts first: no shared lock on the way.
+        match sha.and_then(|sha| engine().cached(&sha, generation)) {
+            Some(compiled) => compiled,
+            None => {
+                let script = sha
+                    .and_then(|sha| registry.get(&sha))
+                    .ok_or(Error::msg("NOSCRIPT No matching script. Please use EVAL."))?;
+                engine()
+                    .compiled(&script, generation)
+                    .map_err(compile_error)?
+            }
+        }
     } else {
         let script = registry.find_or_make(argv[1]);
-        engine().check(&script, generation).map_err(compile_error)?;
+        let compiled = engine()
+            .compiled(&script, generation)
+            .map_err(compile_error)?;
         registry.add(&script);
-        script
+        compiled
     };
-    let reach = script.reach.clone();
-    call(
-        s,
-        Target::Script(script, generation),
-        reach,
-        keys,
-        args,
-        read_only,
-    )
-    .await;
+    let reach = compiled.script.reach.clone();
+    call(s, Target::Script(compiled), reach, keys, args, read_only).await;
     Ok(())
 }
 

@@ -61,17 +61,50 @@ pub struct CallCtx {
 pub struct Engine {
     lua: Lua,
     env: Table,
-    xpcall: Function,
     handler: Function,
-    compiled: RefCell<(u64, AHashMap<Sha, Function>)>,
+    compiled: RefCell<(u64, AHashMap<Sha, Rc<Compiled>>)>,
     /// This core's functions (FUNCTION LOAD), for a libraries generation.
     functions: RefCell<(u64, AHashMap<String, Function>)>,
     lib_env: Table,
     loader: Function,
     bind: Function,
     call: Rc<RefCell<Option<CallCtx>>>,
+    /// `run(func, handler)`: the C function that sets KEYS and ARGV and
+    /// calls the script (see [`run_chunk`]), and what it reads.
+    run: Function,
+    runner: Box<Runner>,
+}
+
+/// What the runner C function reads; boxed, so its address (the
+/// function's upvalue) stays put.
+#[derive(Default)]
+struct Runner {
+    /// A script's KEYS and ARGV for the run starting now (None: a function,
+    /// which gets its own).
+    #[allow(clippy::type_complexity)]
+    lists: std::cell::Cell<Option<(*const [&'static [u8]], *const [&'static [u8]])>>,
     /// The lengths KEYS and ARGV had in the last run (see `set_global_list`).
-    list_lens: [std::cell::Cell<usize>; 2],
+    lens: [std::cell::Cell<usize>; 2],
+}
+
+/// `run(func, handler)`: sets a script's KEYS and ARGV, then calls `func`
+/// with `handler` for errors, as `xpcall` would; returns `ok, value`.
+///
+/// # Safety
+/// Called by Lua only, with the engine's [`Runner`] as its upvalue.
+unsafe extern "C-unwind" fn run_chunk(state: *mut mlua::ffi::lua_State) -> std::ffi::c_int {
+    use mlua::ffi;
+    let runner = &*(ffi::lua_touserdata(state, ffi::lua_upvalueindex(1)) as *const Runner);
+    if let Some((keys, args)) = runner.lists.take() {
+        set_global_list(state, b"KEYS", &*keys, &runner.lens[0]);
+        set_global_list(state, b"ARGV", &*args, &runner.lens[1]);
+    }
+    ffi::lua_checkstack(state, 3);
+    ffi::lua_pushvalue(state, 1);
+    let status = ffi::lua_pcall(state, 0, 1, 2);
+    ffi::lua_pushboolean(state, (status == 0) as std::ffi::c_int);
+    ffi::lua_insert(state, -2);
+    2
 }
 
 thread_local! {
@@ -306,7 +339,6 @@ impl Engine {
             .load(SETUP)
             .set_name("=setup")
             .call((globals.clone(), api))?;
-        let xpcall: Function = globals.raw_get("xpcall")?;
         let handler = lua.create_function(error_handler)?;
         // SCRIPT KILL (from another core) is checked every 100,000
         // instructions.
@@ -329,34 +361,54 @@ impl Engine {
                 }
             },
         )?;
+        let runner: Box<Runner> = Box::default();
+        let runner_ptr = &*runner as *const Runner as *mut std::ffi::c_void;
+        let run: Function = unsafe {
+            lua.exec_raw((), |state| {
+                mlua::ffi::lua_pushlightuserdata(state, runner_ptr);
+                mlua::ffi::lua_pushcclosure(state, run_chunk, 1);
+            })
+        }?;
         let lib_env: Table = api_lib(&lua, "lib_env")?;
         let loader: Function = api_lib(&lua, "load_library")?;
         let bind: Function = api_lib(&lua, "bind")?;
         Ok(Engine {
             lua,
             env,
-            xpcall,
             handler,
             compiled: RefCell::new((0, AHashMap::new())),
             functions: RefCell::new((u64::MAX, AHashMap::new())),
             lib_env,
             loader,
             bind,
-            list_lens: Default::default(),
+            run,
+            runner,
             call,
         })
     }
 
     /// The compiled function of `script`; Err is the compiler's message.
-    fn compile(&self, script: &Script, generation: u64) -> Result<Function, String> {
+    /// This core's compiled form of the script `sha`, if it has one for
+    /// registry generation `generation` (EVALSHA's way, without the shared
+    /// registry).
+    pub fn cached(&self, sha: &Sha, generation: u64) -> Option<Rc<Compiled>> {
+        let compiled = self.compiled.borrow();
+        if compiled.0 != generation {
+            return None;
+        }
+        compiled.1.get(sha).cloned()
+    }
+
+    /// `script` compiled on this core (compiled now if it is not yet).
+    pub fn compiled(&self, script: &Arc<Script>, generation: u64) -> Result<Rc<Compiled>, String> {
         let mut compiled = self.compiled.borrow_mut();
         if compiled.0 != generation {
             *compiled = (generation, AHashMap::new());
         }
-        if let Some(f) = compiled.1.get(&script.sha) {
-            return Ok(f.clone());
+        if let Some(c) = compiled.1.get(&script.sha) {
+            return Ok(c.clone());
         }
-        let f = self
+        let func = self
             .lua
             .load(&script.source[..])
             .set_name("@user_script")
@@ -366,13 +418,16 @@ impl Engine {
                 mlua::Error::SyntaxError { message, .. } => message,
                 other => other.to_string(),
             })?;
-        compiled.1.insert(script.sha, f.clone());
-        Ok(f)
+        let c = Rc::new(Compiled {
+            func,
+            script: script.clone(),
+        });
+        compiled.1.insert(script.sha, c.clone());
+        Ok(c)
     }
 
-    /// Checks that `source` compiles (SCRIPT LOAD), without running it.
-    pub fn check(&self, script: &Script, generation: u64) -> Result<(), String> {
-        self.compile(script, generation).map(|_| ())
+    pub fn check(&self, script: &Arc<Script>, generation: u64) -> Result<(), String> {
+        self.compiled(script, generation).map(|_| ())
     }
 
     /// Runs `target` with `keys` and `args`, writing its reply (in the
@@ -393,34 +448,40 @@ impl Engine {
             out.error(super::busy::BUSY_SCRIPT);
             return ctx;
         }
-        let func = match self.prepare(&ctx, target, keys, args) {
-            Ok(found) => found,
-            Err(msg) => {
-                out.error(&msg);
-                return ctx;
-            }
+        let bound;
+        let func = match target {
+            Target::Script(compiled) => &compiled.func,
+            Target::Function(name) => match self.bind_function(&ctx, name, keys, args) {
+                Ok(f) => {
+                    bound = f;
+                    &bound
+                }
+                Err(msg) => {
+                    out.error(&msg);
+                    return ctx;
+                }
+            },
         };
         let (core, busy_as_function) = (ctx.core.clone(), ctx.function);
         let busy = &core.shared.busy;
         busy.start(core.id, crate::shard::coarse_now_ms(), busy_as_function);
         *self.call.borrow_mut() = Some(ctx);
-        // One protected call does it all on the stack: KEYS and ARGV for a
-        // script, then `xpcall(func, handler)`.
-        let is_script = matches!(target, Target::Script(..));
-        let result = unsafe {
-            self.lua
-                .exec_raw::<(bool, Value)>((&self.xpcall, &func, &self.handler), |state| {
-                    if is_script {
-                        set_global_list(state, b"KEYS", keys, &self.list_lens[0]);
-                        set_global_list(state, b"ARGV", args, &self.list_lens[1]);
-                    }
-                    mlua::ffi::lua_call(state, 2, 2);
-                })
-        };
+        // A script's KEYS and ARGV are set by the runner, on the stack.
+        if matches!(target, Target::Script(..)) {
+            // The lifetimes are erased: the runner reads them only during
+            // the call below, and they are cleared right after it.
+            #[allow(clippy::unnecessary_cast)]
+            self.runner.lists.set(Some((
+                keys as *const [&[u8]] as *const [&'static [u8]],
+                args as *const [&[u8]] as *const [&'static [u8]],
+            )));
+        }
+        let result = self.run.call::<(bool, Value)>((func, &self.handler));
+        self.runner.lists.set(None);
         let ctx = self.call.borrow_mut().take().expect("the call context");
         busy.end(core.id);
         let (label, source) = match target {
-            Target::Script(script, _) => (sha_text(&script.sha), "@user_script"),
+            Target::Script(c) => (sha_text(&c.script.sha), "@user_script"),
             Target::Function(name) => (name.as_str(), "@user_function"),
         };
         let (ok, value) = match result {
@@ -438,13 +499,11 @@ impl Engine {
         ctx
     }
 
-    /// The function to call for `target`: a script's compiled chunk (it
-    /// reads KEYS and ARGV, set when it runs), or a function bound to its
-    /// keys and arguments.
-    fn prepare(
+    /// Function `name` bound to its keys and arguments.
+    fn bind_function(
         &self,
         ctx: &CallCtx,
-        target: &Target,
+        name: &str,
         keys: &[&[u8]],
         args: &[&[u8]],
     ) -> Result<Function, String> {
@@ -456,21 +515,14 @@ impl Engine {
             Ok(t)
         };
         let lua_err = |e: mlua::Error| format!("ERR {e}");
-        match target {
-            Target::Script(script, generation) => self
-                .compile(script, *generation)
-                .map_err(|msg| format!("ERR Error compiling script (new function): {msg}")),
-            Target::Function(name) => {
-                let callback = self.function(&ctx.core.shared.functions, name)?;
-                self.bind
-                    .call((
-                        callback,
-                        list(keys).map_err(lua_err)?,
-                        list(args).map_err(lua_err)?,
-                    ))
-                    .map_err(lua_err)
-            }
-        }
+        let callback = self.function(&ctx.core.shared.functions, name)?;
+        self.bind
+            .call((
+                callback,
+                list(keys).map_err(lua_err)?,
+                list(args).map_err(lua_err)?,
+            ))
+            .map_err(lua_err)
     }
 
     /// Runs a library's code to see what it registers (FUNCTION LOAD): the
@@ -550,8 +602,14 @@ impl Engine {
 /// generation) or a function (by name).
 #[derive(Clone)]
 pub enum Target {
-    Script(Arc<Script>, u64),
+    Script(Rc<Compiled>),
     Function(String),
+}
+
+/// A script compiled on this core.
+pub struct Compiled {
+    func: Function,
+    pub script: Arc<Script>,
 }
 
 /// Sets global `name` (KEYS, ARGV) to an array of `items`. The table of
