@@ -91,13 +91,14 @@ struct Runner {
 /// with `handler` for errors, as `xpcall` would; returns `ok, value`.
 ///
 /// # Safety
-/// Called by Lua only, with the engine's [`Runner`] as its upvalue.
+/// Called by Lua only, with the engine's [`Runner`] and the names "KEYS"
+/// and "ARGV" as its upvalues.
 unsafe extern "C-unwind" fn run_chunk(state: *mut mlua::ffi::lua_State) -> std::ffi::c_int {
     use mlua::ffi;
     let runner = &*(ffi::lua_touserdata(state, ffi::lua_upvalueindex(1)) as *const Runner);
     if let Some((keys, args)) = runner.lists.take() {
-        set_global_list(state, b"KEYS", &*keys, &runner.lens[0]);
-        set_global_list(state, b"ARGV", &*args, &runner.lens[1]);
+        set_global_list(state, ffi::lua_upvalueindex(2), &*keys, &runner.lens[0]);
+        set_global_list(state, ffi::lua_upvalueindex(3), &*args, &runner.lens[1]);
     }
     ffi::lua_checkstack(state, 3);
     ffi::lua_pushvalue(state, 1);
@@ -366,7 +367,9 @@ impl Engine {
         let run: Function = unsafe {
             lua.exec_raw((), |state| {
                 mlua::ffi::lua_pushlightuserdata(state, runner_ptr);
-                mlua::ffi::lua_pushcclosure(state, run_chunk, 1);
+                mlua::ffi::lua_pushlstring(state, c"KEYS".as_ptr(), 4);
+                mlua::ffi::lua_pushlstring(state, c"ARGV".as_ptr(), 4);
+                mlua::ffi::lua_pushcclosure(state, run_chunk, 3);
             })
         }?;
         let lib_env: Table = api_lib(&lua, "lib_env")?;
@@ -612,7 +615,8 @@ pub struct Compiled {
     pub script: Arc<Script>,
 }
 
-/// Sets global `name` (KEYS, ARGV) to an array of `items`. The table of
+/// Sets the global named by the string at stack index `name` (KEYS, ARGV)
+/// to an array of `items`. The table of
 /// the last run is refilled when the script left it as it was given (no
 /// metatable, nothing beyond its items): a script cannot keep a reference
 /// from one run to the next (its globals are read-only), so this is
@@ -622,7 +626,7 @@ pub struct Compiled {
 /// `state` is the interpreter's running state, inside a protected call.
 unsafe fn set_global_list(
     state: *mut mlua::ffi::lua_State,
-    name: &[u8],
+    name: std::ffi::c_int,
     items: &[&[u8]],
     len: &std::cell::Cell<usize>,
 ) {
@@ -635,7 +639,7 @@ unsafe fn set_global_list(
         )
     };
     ffi::lua_checkstack(state, 5);
-    push(state, name);
+    ffi::lua_pushvalue(state, name);
     ffi::lua_pushvalue(state, -1);
     ffi::lua_rawget(state, ffi::LUA_GLOBALSINDEX);
     let mut reuse = ffi::lua_type(state, -1) == ffi::LUA_TTABLE;
@@ -645,8 +649,20 @@ unsafe fn set_global_list(
     }
     if reuse {
         for (i, item) in items.iter().enumerate() {
-            push(state, item);
-            ffi::lua_rawseti(state, -2, i as ffi::lua_Integer + 1);
+            // Scripts are mostly run with the same keys (a queue's): an
+            // item equal to the last run's is left in place, unhashed.
+            let at = i as std::ffi::c_int + 1;
+            ffi::lua_rawgeti(state, -1, at as ffi::lua_Integer);
+            let same = ffi::lua_type(state, -1) == ffi::LUA_TSTRING && {
+                let mut len = 0usize;
+                let old = ffi::lua_tolstring(state, -1, &mut len);
+                std::slice::from_raw_parts(old as *const u8, len) == *item
+            };
+            ffi::lua_pop(state, 1);
+            if !same {
+                push(state, item);
+                ffi::lua_rawseti(state, -2, at as ffi::lua_Integer);
+            }
         }
         for i in items.len()..len.get() {
             ffi::lua_pushnil(state);
