@@ -5,10 +5,11 @@
 # Pinning: redis-server and `ringbus --threads 1` run on CPU 0 (taskset -c 0),
 # the load (the library's producer and worker processes) on CPU 1, as in
 # benches/servers.sh. `ringbus --threads 2` necessarily uses both CPUs: it is
-# started under taskset -c 0-1 (one executor pinned on each) and so shares
-# CPU 1 with the load; its numbers are not a like-for-like comparison with
-# the one-CPU servers, rather what a second core gives or costs on a 2-CPU
-# machine. All three servers stay up for the whole run (idle ones use no CPU).
+# started under taskset -c 0-1 (executors unpinned, the default, so the kernel
+# may move the busy one off the CPU the load uses; T2_FLAGS=--pin pins one to
+# each) and so shares CPU 1 with the load; its numbers are not a like-for-like
+# comparison with the one-CPU servers, rather what a second core gives or
+# costs on a 2-CPU machine. All three servers stay up for the whole run (idle ones use no CPU).
 #
 # Per library and server, one run (the program empties the server first):
 #   BullMQ  benches/bullmq-load.mjs: a Queue adds JOBS jobs with one addBulk
@@ -39,6 +40,7 @@
 #   BULLMQ_CONCURRENCY  BullMQ Worker concurrency (default: 50)
 #   CELERY_CONCURRENCY  Celery worker threads (default: 4)
 #   REDIS_SERVER        redis-server binary (default: redis-server)
+#   T2_FLAGS            extra flags for `ringbus --threads 2` (e.g. --pin)
 #   RAW_CSV             if set, append every run to this CSV file: round,
 #                       library, server, jobs, add s, process s, server ticks
 #
@@ -91,7 +93,8 @@ PORT[t1]=$(free_port)
 start ringbus-t1 "${PORT[t1]}" "$RINGBUS" --threads 1 --port "${PORT[t1]}"
 PID[t1]=$STARTED_PID
 PORT[t2]=$(free_port)
-START_CPUS=0-1 start ringbus-t2 "${PORT[t2]}" "$RINGBUS" --threads 2 --port "${PORT[t2]}"
+# shellcheck disable=SC2086 # T2_FLAGS is a list of flags
+START_CPUS=0-1 start ringbus-t2 "${PORT[t2]}" "$RINGBUS" --threads 2 --port "${PORT[t2]}" ${T2_FLAGS:-}
 PID[t2]=$STARTED_PID
 
 declare -A LABEL=([bullmq]="BullMQ (prefix bull)" [bullmq-hashtag]="BullMQ (prefix {bull})"

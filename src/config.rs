@@ -31,8 +31,14 @@ pub struct Config {
     #[arg(long)]
     pub threads: Option<usize>,
 
-    /// Do not pin each executor thread to its own CPU.
-    #[arg(long = "no-pin")]
+    /// Pin executor i to the i-th allowed CPU (from --first-cpu on). Off by
+    /// default: unpinned executors let the kernel move one off a CPU that
+    /// other work (a job worker on the same machine) keeps busy.
+    #[arg(long, overrides_with = "no_pin")]
+    pub pin: bool,
+
+    /// Do not pin executors (the default; the last of --pin/--no-pin wins).
+    #[arg(long = "no-pin", overrides_with = "pin")]
     pub no_pin: bool,
 
     /// Lowest CPU to pin to: executors take the allowed CPUs (the affinity
@@ -312,6 +318,11 @@ impl Config {
             .max(1)
     }
 
+    /// Whether executors are pinned to CPUs (`--pin`).
+    pub fn pinned(&self) -> bool {
+        self.pin && !self.no_pin
+    }
+
     /// Every option CONFIG GET knows, in a stable order.
     pub const NAMES: &'static [&'static str] = &[
         "port",
@@ -340,7 +351,7 @@ impl Config {
             "port" => self.port.to_string(),
             "bind" => self.bind.join(" "),
             "threads" => self.threads().to_string(),
-            "pin" => if self.no_pin { "no" } else { "yes" }.into(),
+            "pin" => if self.pinned() { "yes" } else { "no" }.into(),
             "first-cpu" => self.first_cpu.to_string(),
             "ring-entries" => self.ring_entries.to_string(),
             "ring-taskrun" => self.ring_taskrun.clone(),

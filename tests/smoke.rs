@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{bulk, nil, Reply, Server};
+use common::{bulk, nil, target, Reply, Server, Target};
 
 /// The request words for a COMMAND LIST name: `config|get` -> CONFIG GET.
 fn words(name: &str) -> Vec<String> {
@@ -70,4 +70,24 @@ fn randomkey_picks_a_live_key() {
     c.check(&["FLUSHDB"], &common::ok());
     c.check(&["SET", "only", "v"], &common::ok());
     c.check(&["RANDOMKEY"], &bulk("only"));
+}
+
+/// Executors are pinned only with --pin (the last of --pin / --no-pin wins),
+/// and CONFIG GET pin says which.
+#[test]
+fn pinning_is_opt_in() {
+    if !matches!(target(), Target::Ringbus(_)) {
+        return;
+    }
+    for (args, pinned) in [
+        (&["--threads", "1"][..], "no"),
+        (&["--threads", "1", "--pin"][..], "yes"),
+        (&["--threads", "1", "--pin", "--no-pin"][..], "no"),
+        (&["--threads", "1", "--no-pin", "--pin"][..], "yes"),
+    ] {
+        let s = Server::start_with(args);
+        let mut c = s.raw();
+        let reply = format!("*2\r\n$3\r\npin\r\n${}\r\n{pinned}\r\n", pinned.len());
+        c.check(&["CONFIG", "GET", "pin"], reply.as_bytes());
+    }
 }

@@ -291,7 +291,7 @@ fn write_doc_args(out: &mut Out, args: &[argdocs::Arg], key_specs: usize, next_k
 }
 
 /// COMMAND GETKEYS / GETKEYSANDFLAGS: the keys of `argv` as its command's
-/// key specifications find them (the same ones routing and locks use).
+/// key specifications find them (the same ones routing and transactions use).
 fn command_getkeys(out: &mut Out, argv: &[&[u8]], with_flags: bool) -> Result<(), Error> {
     let mut spec =
         super::table::lookup(argv[0]).ok_or(Error::msg("ERR Invalid command specified"))?;

@@ -567,7 +567,7 @@ pub fn lmpop(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     Ok(())
 }
 
-/// LMPOP over keys of several shards, every key locked while it decides.
+/// LMPOP over keys of several shards, every shard held while it decides.
 pub fn lmpop_across(c: Cross<'_>) -> CmdResult {
     let m = parse_mpop(c.argv)?;
     let keys: Vec<Vec<u8>> = m.keys.iter().map(|k| k.to_vec()).collect();

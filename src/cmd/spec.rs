@@ -1,6 +1,6 @@
 //! What a command is: its name, arity, flags, where its keys are, its
 //! documentation, and how it runs. Every family declares its commands with
-//! these (see `table`); routing, EXEC's locks, scripts, COMMAND GETKEYS and
+//! these (see `table`); routing, EXEC's shards, scripts, COMMAND GETKEYS and
 //! COMMAND INFO all read a command's keys from its [`KeySpec`]s, the one
 //! place they are declared.
 //!

@@ -3,10 +3,10 @@
 //!
 //! Like Redis, a read first checks every key (type, group, ID) and only
 //! then reads, so an error leaves no trace. Keys on one shard are checked
-//! and read in one hop; keys on several shards are locked first, as a
-//! cross-shard transaction (`shard::txn`), so a group read never consumes
-//! from one stream and then fails on another. With BLOCK and nothing to
-//! read, the client registers a waiter on every key in that same locked
+//! and read in one hop; keys on several shards are read in a cross-shard
+//! transaction that holds their shards (`shard::txn`), so a group read never
+//! consumes from one stream and then fails on another. With BLOCK and
+//! nothing to read, the client registers a waiter on every key in that same
 //! step (see `shard::blocking`), so no XADD can fall in between; the shard
 //! that gets an entry serves the waiter there (`blocked_ready`, `serve_blocked`).
 

@@ -4,24 +4,30 @@
 //! (EVAL, EVALSHA, SCRIPT ...) are in `cmd::scripting`.
 //!
 //! How a script stays atomic on a thread-per-core server:
-//! - A script runs synchronously: its `redis.call` cannot yield (Lua 5.1
-//!   cannot yield across `pcall`), so a call on another shard waits for its
-//!   hop right there (`Core::block_on`), handling this core's mailbox
-//!   meanwhile. Nothing else runs on that core during the script.
-//! - With one core, every script just runs: nothing else can interleave.
-//! - With several, a script's first run takes every shard whole
-//!   (`LockMode::AcquireAll`) and is watched. If it touched only keys of
-//!   its declared keys' shard, later runs go to the core owning those keys
-//!   and run there without locks (once its declared keys are free): alone
-//!   on that core, it is atomic. A script that reached other shards, or
-//!   whose declared keys span shards, always runs with every shard held; that
-//!   is also what makes a script touching keys it did not declare atomic,
-//!   as in Redis outside cluster mode.
-//! - A script running without every shard held never waits for a lock (this
-//!   core does nothing else meanwhile, and the lock's holder might need it):
-//!   a command that would have to answers TRYAGAIN, and the script is marked
-//!   to hold every shard from then on. Only a script that changes where it
-//!   goes from one run to the next can meet this.
+//! - A script runs synchronously on its client's core, inside a transaction
+//!   (`shard::txn`) that holds whole shards: its `redis.call`s run at once on
+//!   them, with no hop and no lock per call. Nothing else touches a held
+//!   shard meanwhile, so the script is atomic, as in Redis.
+//! - Which shards: a script's first run takes every shard and is watched
+//!   (`registry::UNSEEN`). If every call stayed on the shards of its declared
+//!   keys, later runs take only those (`STAYS`): a script whose keys share a
+//!   `{hash tag}` holds one shard, which moves to the client's core once and
+//!   then stays while that core keeps using it. A script that reached other
+//!   shards takes every shard on every run (`ROAMS`): that is what makes a
+//!   script touching keys it did not declare atomic, as Redis outside
+//!   cluster mode allows.
+//! - A call that needs a shard the script does not hold (a `STAYS` script
+//!   that changed its ways) gets it in `CallCtx::using`: a shard above all
+//!   those held is waited for right there (`Core::block_on`, which serves
+//!   this core's mailbox meanwhile; ordered, so no deadlock); a lower one
+//!   only by starting over with every shard, which the script does if it
+//!   has not written yet (its reply so far is dropped). After a write it
+//!   cannot start over, and the call answers TRYAGAIN; the script is marked
+//!   `ROAMS` so the next run holds everything.
+//! - Inside EXEC, a script uses EXEC's transaction, which holds every shard
+//!   when a script is queued.
+//! - `redis.call` and `redis.pcall` are C functions on the Lua stack
+//!   (`redis_call`); KEYS and ARGV are refilled in place each run (`engine`).
 //! - A script past the BUSY threshold makes the other cores answer BUSY,
 //!   and SCRIPT KILL / FUNCTION KILL from them can stop it (`busy`).
 

@@ -1,5 +1,5 @@
-//! The server: one executor thread per core, each pinned to its CPU, each
-//! with its own SO_REUSEPORT listener, starting with its own shard, and with
+//! The server: one executor thread per core (pinned to its CPU with
+//! `--pin`), each with its own SO_REUSEPORT listener, starting with its own shard, and with
 //! its own connections. A connection stays on the core that accepted it for
 //! its whole life; shards may move (see `shard::dispatch`).
 
@@ -85,18 +85,18 @@ pub fn run(mut config: Config) -> io::Result<()> {
     let listeners = listener::bind_all(&config, threads)?;
     let (mesh, wakeups) = Mesh::new(threads)?;
     let shared = Arc::new(Shared::new(threads, &config));
-    let cpus = if config.no_pin {
-        eprintln!(
-            "ringbus {} ready: {} on port {}, {threads} executor(s){}",
-            env!("CARGO_PKG_VERSION"),
-            config.bind.join(" "),
-            config.port,
-            if config.no_pin { "" } else { ", pinned" }
-        );
-        Vec::new()
-    } else {
+    let cpus = if config.pinned() {
         pin_plan(&config, threads)?
+    } else {
+        Vec::new()
     };
+    eprintln!(
+        "ringbus {} ready: {} on port {}, {threads} executor(s){}",
+        env!("CARGO_PKG_VERSION"),
+        config.bind.join(" "),
+        config.port,
+        if cpus.is_empty() { "" } else { ", pinned" }
+    );
     let mut handles = Vec::new();
     for ((id, listeners), wake) in listeners.into_iter().enumerate().zip(wakeups) {
         let cpu = cpus.get(id).copied();
@@ -139,7 +139,7 @@ fn pin_plan(config: &Config, threads: usize) -> io::Result<Vec<usize>> {
     if allowed.len() < threads {
         return Err(io::Error::other(format!(
             "{threads} executors but only {} CPUs from --first-cpu {} are available to pin to \
-             (use fewer --threads, or --no-pin)",
+             (use fewer --threads, or leave out --pin)",
             allowed.len(),
             config.first_cpu
         )));

@@ -62,7 +62,7 @@ pub fn shard_of(key: &[u8], shards: usize) -> usize {
 }
 
 /// `items` grouped by their shard (`shard` of each), in increasing shard
-/// order: the order in which a cross-shard transaction takes its locks.
+/// order: the order in which a cross-shard transaction takes its shards.
 pub fn group_by_shard<T>(
     items: impl IntoIterator<Item = T>,
     shard: impl Fn(&T) -> usize,

@@ -176,21 +176,15 @@ impl Server {
         }
         argv.extend(["--port", &port_s, "--bind", "127.0.0.1"].map(String::from));
         if ringbus {
-            let mut has_no_pin = false;
-            for a in rest {
-                has_no_pin |= *a == "--no-pin";
-                argv.push(a.to_string());
-            }
-            if !has_no_pin {
-                argv.push("--no-pin".into());
-            }
+            // Unpinned by default: tests share the CPUs.
+            argv.extend(rest.iter().map(|a| a.to_string()));
         } else {
             argv.extend(["--save", "", "--appendonly", "no"].map(String::from));
             let mut i = 0;
             while i < rest.len() {
                 match rest[i] {
                     "--threads" => i += 2,
-                    "--no-pin" => i += 1,
+                    "--no-pin" | "--pin" => i += 1,
                     a => {
                         argv.push(a.to_string());
                         i += 1;
