@@ -133,7 +133,7 @@ pub async fn call(c: &mut dyn Client, spec: &'static CommandSpec, argv: &[&[u8]]
                 Err(e) => refused(c, e),
             }
         }
-        Exec::Anywhere(f) => {
+        Exec::Anywhere(f, _) => {
             if c.owes() {
                 c.settle().await;
             }
@@ -176,6 +176,13 @@ pub fn call_now(c: &mut dyn Client, spec: &'static CommandSpec, argv: &[&[u8]]) 
             local(c, f, argv);
             true
         }
+        Exec::Anywhere(_, Some(now)) if !c.owes() && c.txn().is_none() => match now(c, argv) {
+            Some(result) => {
+                finish(c, result);
+                true
+            }
+            None => false,
+        },
         _ => false,
     };
     done.then(|| counted(c, Flow::Continue))

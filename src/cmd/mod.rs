@@ -71,11 +71,16 @@ pub enum Exec {
     Unordered(ClientFn),
     /// As `Client`, using any shard: every shard (KEYS, DBSIZE, FLUSHALL,
     /// INFO...) or keys it does not declare (EVAL, FCALL). Inside EXEC or a
-    /// script it runs with every shard held (see `exec::each_shard`).
-    Anywhere(ClientFn),
+    /// script it runs with every shard held (see `exec::each_shard`). The
+    /// optional [`NowFn`] runs it at once when it can (EVAL on shards that
+    /// are here and free), saying None, having changed nothing, when not.
+    Anywhere(ClientFn, Option<NowFn>),
     /// A command made of subcommands (CONFIG GET, CLIENT ID...).
     Container,
 }
+
+/// A command's way to run at once, when it can (see `Exec::Anywhere`).
+pub type NowFn = fn(&mut dyn exec::Client, &[&[u8]]) -> Option<CmdResult>;
 
 /// Makes a [`ClientFn`] of an `async fn(&mut dyn Client, &[&[u8]]) -> Flow`.
 #[macro_export]

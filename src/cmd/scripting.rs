@@ -7,13 +7,14 @@ use super::exec::Client;
 use super::session;
 use super::spec::decl::*;
 use crate::resp::parse::parse_i64;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
 use super::spec::ShardSet;
 use crate::resp::Out;
 use crate::script::busy::Kill;
-use crate::script::engine::{engine, CallCtx, Target};
+use crate::script::engine::{engine, CallCtx, Compiled, Target};
 use crate::script::functions::{self, Library, RestorePolicy};
 use crate::script::registry::{parse_sha, STAYS, UNSEEN};
 use crate::server::connection::Session;
@@ -237,6 +238,32 @@ fn split_keys<'a, 'b>(argv: &'b [&'a [u8]]) -> Result<KeysArgs<'b, 'a>, Error> {
     Ok(argv[3..].split_at(numkeys as usize))
 }
 
+/// The script EVAL or EVALSHA names, compiled on this core.
+fn find_script(s: &Session, argv: &[&[u8]], by_sha: bool) -> Result<Rc<Compiled>, Error> {
+    let registry = &s.core.shared.scripts;
+    let generation = registry.generation();
+    if by_sha {
+        let sha = parse_sha(argv[1]);
+        // This core's compiled scripts first: no shared lock on the way.
+        if let Some(compiled) = sha.and_then(|sha| engine().cached(&sha, generation)) {
+            return Ok(compiled);
+        }
+        let script = sha
+            .and_then(|sha| registry.get(&sha))
+            .ok_or(Error::msg("NOSCRIPT No matching script. Please use EVAL."))?;
+        engine()
+            .compiled(&script, generation)
+            .map_err(compile_error)
+    } else {
+        let script = registry.find_or_make(argv[1]);
+        let compiled = engine()
+            .compiled(&script, generation)
+            .map_err(compile_error)?;
+        registry.add(&script);
+        Ok(compiled)
+    }
+}
+
 /// EVAL script numkeys [key ...] [arg ...], and its SHA and read-only forms.
 async fn eval_script(
     s: &mut Session,
@@ -245,34 +272,120 @@ async fn eval_script(
     read_only: bool,
 ) -> Result<(), Error> {
     let (keys, args) = split_keys(argv)?;
-    let core = s.core.clone();
-    let registry = &core.shared.scripts;
-    let generation = registry.generation();
-    let compiled = if by_sha {
-        let sha = parse_sha(argv[1]);
-        // This core's compiled scripts first: no shared lock on the way.
-        match sha.and_then(|sha| engine().cached(&sha, generation)) {
-            Some(compiled) => compiled,
-            None => {
-                let script = sha
-                    .and_then(|sha| registry.get(&sha))
-                    .ok_or(Error::msg("NOSCRIPT No matching script. Please use EVAL."))?;
-                engine()
-                    .compiled(&script, generation)
-                    .map_err(compile_error)?
-            }
-        }
-    } else {
-        let script = registry.find_or_make(argv[1]);
-        let compiled = engine()
-            .compiled(&script, generation)
-            .map_err(compile_error)?;
-        registry.add(&script);
-        compiled
-    };
+    let compiled = find_script(s, argv, by_sha)?;
     let reach = compiled.script.reach.clone();
     call(s, Target::Script(compiled), reach, keys, args, read_only).await;
     Ok(())
+}
+
+/// EVAL and its forms at once, when every shard the script needs is here
+/// and free (the common case: a script on its client's core's keys); None,
+/// having changed nothing, when it must take the longer way ([`call`]).
+fn eval_now(s: &mut Session, argv: &[&[u8]], by_sha: bool, read_only: bool) -> Option<CmdResult> {
+    if s.tx.exec.is_some() {
+        return None;
+    }
+    let (keys, args) = match split_keys(argv) {
+        Ok(found) => found,
+        Err(e) => return Some(Err(e)),
+    };
+    let compiled = match find_script(s, argv, by_sha) {
+        Ok(compiled) => compiled,
+        Err(e) => return Some(Err(e)),
+    };
+    let core = s.core.clone();
+    let shards = core.cores();
+    let declared = declared_shards(keys, shards);
+    let reach = compiled.script.reach.clone();
+    let seen = reach.load(Ordering::Relaxed);
+    let mut txn = Txn::new(&core);
+    let taken = if seen == STAYS || shards == 1 {
+        declared.iter().all(|&shard| txn.try_take(shard))
+    } else {
+        (0..shards).all(|shard| txn.try_take(shard))
+    };
+    if !taken {
+        return None;
+    }
+    let target = Target::Script(compiled);
+    match run_once(s, &target, &reach, &declared, keys, args, read_only, txn) {
+        (_, false) => {
+            if seen == UNSEEN && !reach_roamed(&reach) {
+                reach.store(STAYS, Ordering::Relaxed);
+            }
+            Some(Ok(()))
+        }
+        // It needs more shards: the longer way starts it over.
+        (_, true) => None,
+    }
+}
+
+pub fn eval_at_once(c: &mut dyn Client, argv: &[&[u8]]) -> Option<CmdResult> {
+    eval_now(session(c), argv, false, false)
+}
+
+pub fn evalsha_at_once(c: &mut dyn Client, argv: &[&[u8]]) -> Option<CmdResult> {
+    eval_now(session(c), argv, true, false)
+}
+
+pub fn eval_ro_at_once(c: &mut dyn Client, argv: &[&[u8]]) -> Option<CmdResult> {
+    eval_now(session(c), argv, false, true)
+}
+
+pub fn evalsha_ro_at_once(c: &mut dyn Client, argv: &[&[u8]]) -> Option<CmdResult> {
+    eval_now(session(c), argv, true, true)
+}
+
+/// Whether the script was seen to reach shards off its declared keys'.
+fn reach_roamed(reach: &AtomicU8) -> bool {
+    reach.load(Ordering::Relaxed) == crate::script::registry::ROAMS
+}
+
+/// The shards of a script's declared keys, in order.
+fn declared_shards(keys: &[&[u8]], shards: usize) -> ShardSet {
+    let mut declared: ShardSet = keys.iter().map(|k| shard_of(k, shards)).collect();
+    declared.sort_unstable();
+    declared.dedup();
+    declared
+}
+
+/// Runs the script once in `txn`, appending its reply to the client's
+/// output. Returns the transaction and whether it must start over with
+/// every shard (its output so far then dropped).
+#[allow(clippy::too_many_arguments)]
+fn run_once(
+    s: &mut Session,
+    target: &Target,
+    reach: &Arc<AtomicU8>,
+    declared: &ShardSet,
+    keys: &[&[u8]],
+    args: &[&[u8]],
+    read_only: bool,
+    mut txn: Txn,
+) -> (Txn, bool) {
+    let start = s.out.buf.len();
+    txn.now = Some(s.now);
+    let ctx = CallCtx {
+        core: s.core.clone(),
+        txn: Some(txn),
+        db: s.db,
+        resp3: false,
+        read_only,
+        reach: reach.clone(),
+        declared: declared.clone(),
+        roamed: false,
+        committed: false,
+        restart: false,
+        function: matches!(target, Target::Function(_)),
+        out: Out::new(s.proto()),
+        now: s.now,
+    };
+    let mut ctx = engine().run(ctx, target, keys, args, &mut s.out);
+    let txn = ctx.txn.take().expect("the script's transaction");
+    if ctx.restart {
+        s.out.buf.truncate(start);
+    }
+    (txn, ctx.restart)
 }
 
 /// FCALL / FCALL_RO function numkeys [key ...] [arg ...]
@@ -298,7 +411,7 @@ async fn fcall(s: &mut Session, argv: &[&[u8]], fcall_ro: bool) -> Result<(), Er
 }
 
 /// Runs a script or function in a transaction that holds the shards its
-/// plan names (see `script`).
+/// plan names (see `script`), waiting for them as needed.
 async fn call(
     s: &mut Session,
     target: Target,
@@ -309,9 +422,7 @@ async fn call(
 ) {
     let core = s.core.clone();
     let shards = core.cores();
-    let mut declared: ShardSet = keys.iter().map(|k| shard_of(k, shards)).collect();
-    declared.sort_unstable();
-    declared.dedup();
+    let declared = declared_shards(keys, shards);
     let from_exec = s.tx.exec.is_some();
     let seen = reach.load(Ordering::Relaxed);
     let mut txn = match s.tx.exec.take() {
@@ -327,40 +438,20 @@ async fn call(
             txn
         }
     };
-    let start = s.out.buf.len();
-    txn.now = Some(s.now);
     loop {
-        let ctx = CallCtx {
-            core: core.clone(),
-            txn: Some(txn),
-            db: s.db,
-            resp3: false,
-            read_only,
-            reach: reach.clone(),
-            declared: declared.clone(),
-            roamed: false,
-            committed: false,
-            restart: false,
-            function: matches!(target, Target::Function(_)),
-            out: Out::new(s.proto()),
-            now: s.now,
-        };
-        let mut ctx = engine().run(ctx, &target, keys, args, &mut s.out);
-        txn = ctx.txn.take().expect("the script's transaction");
-        if ctx.restart {
-            // It needed a shard below those it held before it changed
-            // anything: run it again from the start, holding every shard.
-            s.out.buf.truncate(start);
-            drop(txn);
-            txn = Txn::new(&core);
-            txn.take_all(0..shards).await;
-            txn.now = Some(s.now);
-            continue;
+        let (held, restart) = run_once(s, &target, &reach, &declared, keys, args, read_only, txn);
+        txn = held;
+        if !restart {
+            break;
         }
-        if seen == UNSEEN && !ctx.roamed && !from_exec {
-            reach.store(STAYS, Ordering::Relaxed);
-        }
-        break;
+        // It needed a shard below those it held before it changed
+        // anything: run it again from the start, holding every shard.
+        drop(txn);
+        txn = Txn::new(&core);
+        txn.take_all(0..shards).await;
+    }
+    if seen == UNSEEN && !reach_roamed(&reach) && !from_exec {
+        reach.store(STAYS, Ordering::Relaxed);
     }
     if from_exec {
         s.tx.exec = Some(txn);
@@ -746,14 +837,14 @@ const EVAL_RO_FLAGS: &[&str] = &[
 /// The scripting commands, as the command table lists them.
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
-    spec("eval", -3, EVAL_FLAGS, NUMKEYS2, "scripting", "Executes a server-side Lua script.", crate::anywhere!(eval),
+    spec("eval", -3, EVAL_FLAGS, NUMKEYS2, "scripting", "Executes a server-side Lua script.", crate::anywhere!(eval, eval_at_once),
         "script numkeys [key [key ...]] [arg [arg ...]]"),
     spec("evalsha", -3, EVAL_FLAGS, NUMKEYS2, "scripting", "Executes a server-side Lua script by SHA1 digest.",
-        crate::anywhere!(evalsha), "sha1 numkeys [key [key ...]] [arg [arg ...]]"),
+        crate::anywhere!(evalsha, evalsha_at_once), "sha1 numkeys [key [key ...]] [arg [arg ...]]"),
     spec("eval_ro", -3, EVAL_RO_FLAGS, NUMKEYS2, "scripting", "Executes a read-only server-side Lua script.",
-        crate::anywhere!(eval_ro), "script numkeys [key [key ...]] [arg [arg ...]]"),
+        crate::anywhere!(eval_ro, eval_ro_at_once), "script numkeys [key [key ...]] [arg [arg ...]]"),
     spec("evalsha_ro", -3, EVAL_RO_FLAGS, NUMKEYS2, "scripting", "Executes a read-only server-side Lua script by SHA1 digest.",
-        crate::anywhere!(evalsha_ro), "sha1 numkeys [key [key ...]] [arg [arg ...]]"),
+        crate::anywhere!(evalsha_ro, evalsha_ro_at_once), "sha1 numkeys [key [key ...]] [arg [arg ...]]"),
     container("script", "scripting", "A container for Lua scripts management commands.", SCRIPT_SUBS),
     spec("fcall", -3, EVAL_FLAGS, NUMKEYS2, "scripting", "Invokes a function.", crate::anywhere!(fcall_cmd),
         "function numkeys [key [key ...]] [arg [arg ...]]"),

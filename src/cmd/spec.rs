@@ -479,12 +479,27 @@ pub mod decl {
     #[macro_export]
     macro_rules! anywhere {
         ($f:path) => {
-            $crate::cmd::Exec::Anywhere(|c, a| {
-                Box::pin(async move {
-                    let result = $f(&mut *c, a).await;
-                    $crate::cmd::exec::finish(c, result)
-                })
-            })
+            $crate::cmd::Exec::Anywhere(
+                |c, a| {
+                    Box::pin(async move {
+                        let result = $f(&mut *c, a).await;
+                        $crate::cmd::exec::finish(c, result)
+                    })
+                },
+                None,
+            )
+        };
+        // With a way to run at once when it can (see `Exec::Anywhere`).
+        ($f:path, $now:path) => {
+            $crate::cmd::Exec::Anywhere(
+                |c, a| {
+                    Box::pin(async move {
+                        let result = $f(&mut *c, a).await;
+                        $crate::cmd::exec::finish(c, result)
+                    })
+                },
+                Some($now),
+            )
         };
     }
 }

@@ -206,7 +206,7 @@ fn shards_used(s: &Session, queue: &Queue) -> ShardSet {
     for cmd in &queue.cmds {
         let argv = cmd.args.argv();
         match cmd.spec.exec {
-            Exec::Anywhere(_) => return (0..n).collect(),
+            Exec::Anywhere(..) => return (0..n).collect(),
             // A shard command without keys runs on this core's shard.
             Exec::Shard(_) | Exec::Multi(..) if cmd.spec.keys.is_empty() => set.push(s.core.id),
             _ => set.extend(cmd.spec.shard_set(&argv, n)),

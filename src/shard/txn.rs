@@ -70,6 +70,20 @@ impl Txn {
         self.take_ranked(shard, false).await;
     }
 
+    /// Takes `shard` if it is here and free with nobody waiting for it;
+    /// false otherwise. It must be higher than every shard already held.
+    pub fn try_take(&mut self, shard: usize) -> bool {
+        assert!(
+            self.held.last().is_none_or(|&last| last < shard),
+            "transactions take shards in increasing order"
+        );
+        let taken = self.core.take_now(shard, self.id);
+        if taken {
+            self.held.push(shard);
+        }
+        taken
+    }
+
     /// Takes every shard of `shards` not held yet, in increasing order.
     pub async fn take_all(&mut self, shards: impl IntoIterator<Item = usize>) {
         let mut wanted: SmallVec<[usize; 8]> = shards
