@@ -127,8 +127,7 @@ pub async fn call(c: &mut dyn Client, spec: &'static CommandSpec, argv: &[&[u8]]
             if c.owes() {
                 c.settle().await;
             }
-            let shards = spec.shard_set(argv, c.core().cores());
-            match uses(c, &shards) {
+            match uses(c, |n| spec.shard_set(argv, n)) {
                 Ok(()) => f(c, argv).await,
                 Err(e) => refused(c, e),
             }
@@ -137,8 +136,7 @@ pub async fn call(c: &mut dyn Client, spec: &'static CommandSpec, argv: &[&[u8]]
             if c.owes() {
                 c.settle().await;
             }
-            let all: ShardSet = (0..c.core().cores()).collect();
-            match uses(c, &all) {
+            match uses(c, |n| (0..n).collect()) {
                 Ok(()) => f(c, argv).await,
                 Err(e) => refused(c, e),
             }
@@ -215,12 +213,16 @@ fn refused(c: &mut dyn Client, e: String) -> Flow {
     Flow::Continue
 }
 
-/// Inside a transaction: whether it holds `shards` (taking them if the
-/// caller can). Outside one, nothing to check.
-fn uses(c: &mut dyn Client, shards: &[usize]) -> Result<(), String> {
+/// Inside a transaction: whether it holds the shards `shards(count)`
+/// names (taking them if the caller can). Outside one, nothing to check,
+/// and nothing is computed.
+fn uses(c: &mut dyn Client, shards: impl FnOnce(usize) -> ShardSet) -> Result<(), String> {
     match c.txn() {
         None => Ok(()),
-        Some(_) => c.using(shards),
+        Some(txn) => {
+            let set = shards(txn.shards());
+            c.using(&set)
+        }
     }
 }
 

@@ -299,20 +299,13 @@ fn eval_now(s: &mut Session, argv: &[&[u8]], by_sha: bool, read_only: bool) -> O
     let reach = compiled.script.reach.clone();
     let seen = reach.load(Ordering::Relaxed);
     let mut txn = Txn::new(&core);
-    let taken = if seen == STAYS || shards == 1 {
-        declared.iter().all(|&shard| txn.try_take(shard))
-    } else {
-        (0..shards).all(|shard| txn.try_take(shard))
-    };
-    if !taken {
+    if !planned_shards(seen, &declared, shards).all(|shard| txn.try_take(shard)) {
         return None;
     }
     let target = Target::Script(compiled);
     match run_once(s, &target, &reach, &declared, keys, args, read_only, txn) {
         (_, false) => {
-            if seen == UNSEEN && !reach_roamed(&reach) {
-                reach.store(STAYS, Ordering::Relaxed);
-            }
+            learned(&reach, seen);
             Some(Ok(()))
         }
         // It needs more shards: the longer way starts it over.
@@ -336,9 +329,28 @@ pub fn evalsha_ro_at_once(c: &mut dyn Client, argv: &[&[u8]]) -> Option<CmdResul
     eval_now(session(c), argv, true, true)
 }
 
-/// Whether the script was seen to reach shards off its declared keys'.
-fn reach_roamed(reach: &AtomicU8) -> bool {
-    reach.load(Ordering::Relaxed) == crate::script::registry::ROAMS
+/// The shards a script's run takes first (see `script`): those of its
+/// declared keys once it is seen to stay on them (or with one shard),
+/// otherwise every shard.
+fn planned_shards(
+    seen: u8,
+    declared: &ShardSet,
+    shards: usize,
+) -> impl Iterator<Item = usize> + '_ {
+    let every = seen != STAYS && shards > 1;
+    let declared = if every { &[][..] } else { declared.as_slice() };
+    declared
+        .iter()
+        .copied()
+        .chain(0..if every { shards } else { 0 })
+}
+
+/// After a first run (not from EXEC) that never left its declared keys'
+/// shards, the script is known to stay there.
+fn learned(reach: &AtomicU8, seen: u8) {
+    if seen == UNSEEN && reach.load(Ordering::Relaxed) != crate::script::registry::ROAMS {
+        reach.store(STAYS, Ordering::Relaxed);
+    }
 }
 
 /// The shards of a script's declared keys, in order.
@@ -430,11 +442,7 @@ async fn call(
         Some(txn) => txn,
         None => {
             let mut txn = Txn::new(&core);
-            if seen == STAYS || shards == 1 {
-                txn.take_all(declared.iter().copied()).await;
-            } else {
-                txn.take_all(0..shards).await;
-            }
+            txn.take_all(planned_shards(seen, &declared, shards)).await;
             txn
         }
     };
@@ -450,8 +458,8 @@ async fn call(
         txn = Txn::new(&core);
         txn.take_all(0..shards).await;
     }
-    if seen == UNSEEN && !reach_roamed(&reach) && !from_exec {
-        reach.store(STAYS, Ordering::Relaxed);
+    if !from_exec {
+        learned(&reach, seen);
     }
     if from_exec {
         s.tx.exec = Some(txn);

@@ -447,14 +447,8 @@ impl Core {
         R: Send + 'static,
         F: Fn(&mut Here) -> R + Send + Clone + 'static,
     {
-        let futures: Vec<HopFuture<R>> = (0..self.cores())
-            .map(|shard| self.on_shard(shard, f.clone()))
-            .collect();
-        let mut results = Vec::with_capacity(futures.len());
-        for fut in futures {
-            results.push(fut.await);
-        }
-        results
+        let futures = (0..self.cores()).map(|shard| self.on_shard(shard, f.clone()));
+        join_in_order(futures.collect()).await
     }
 
     /// Runs `f` on shard `shard` one way: it returns at once.
@@ -492,14 +486,8 @@ impl Core {
         R: Send + 'static,
         F: Fn(&Core) -> R + Send + Clone + 'static,
     {
-        let futures: Vec<HopFuture<R>> = (0..self.cores())
-            .map(|target| self.on_core(target, f.clone()))
-            .collect();
-        let mut results = Vec::with_capacity(futures.len());
-        for fut in futures {
-            results.push(fut.await);
-        }
-        results
+        let futures = (0..self.cores()).map(|target| self.on_core(target, f.clone()));
+        join_in_order(futures.collect()).await
     }
 
     /// Runs `f` on every other core, one way: it returns at once, and the
@@ -902,6 +890,15 @@ impl Core {
             mailbox.asleep.store(false, Ordering::SeqCst);
         }
     }
+}
+
+/// The results of hops already sent (so they run in parallel), in order.
+async fn join_in_order<R: 'static>(futures: Vec<HopFuture<R>>) -> Vec<R> {
+    let mut results = Vec::with_capacity(futures.len());
+    for fut in futures {
+        results.push(fut.await);
+    }
+    results
 }
 
 /// Runs a connection's batch on the shard it was sent to.
