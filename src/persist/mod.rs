@@ -11,3 +11,4 @@
 //! `shard` or `server`; the dependency only goes the other way.
 
 pub mod rdb;
+pub mod values;

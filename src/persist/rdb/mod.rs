@@ -61,5 +61,6 @@ pub use value::{
     StreamValue, Value,
 };
 pub use write::{
-    AuxInfo, ChecksumWriter, EncodeOptions, KeyMeta, RdbWriter, StreamWriter, ValueWriter,
+    AuxInfo, ChecksumWriter, EncodeOptions, KeyMeta, RdbWriter, RecordWriter, StreamWriter,
+    ValueWriter,
 };

@@ -788,6 +788,39 @@ impl<W: Write> StreamWriter<'_, W> {
     }
 }
 
+/// Writes key records (expiry, type, key, value) into any output, without a
+/// file header or checksum: the parts several writers fill apart (one per
+/// shard) and [`RdbWriter::raw`] joins into one file.
+#[derive(Debug)]
+pub struct RecordWriter {
+    opts: EncodeOptions,
+    scratch: Scratch,
+}
+
+impl RecordWriter {
+    pub fn new(opts: EncodeOptions) -> io::Result<RecordWriter> {
+        opts.check()?;
+        Ok(RecordWriter {
+            opts,
+            scratch: Scratch::default(),
+        })
+    }
+
+    pub fn options(&self) -> &EncodeOptions {
+        &self.opts
+    }
+
+    /// A key record into `out`: write its value with the returned writer.
+    pub fn key<'s, W: Write>(
+        &'s mut self,
+        out: &'s mut W,
+        key: &'s [u8],
+        meta: impl Into<KeyMeta>,
+    ) -> ValueWriter<'s, W> {
+        ValueWriter::new(out, &self.opts, Some((key, meta.into())), &mut self.scratch)
+    }
+}
+
 /// The output of an [`RdbWriter`]: buffered, and checksummed as it goes.
 pub struct ChecksumWriter<W: Write> {
     inner: BufWriter<W>,
@@ -900,6 +933,12 @@ impl<W: Write> RdbWriter<W> {
         value: &Value,
     ) -> io::Result<()> {
         self.key(key, meta)?.value(value)
+    }
+
+    /// Bytes already encoded as key records (by a [`RecordWriter`] with the
+    /// same options), copied into the file and its checksum.
+    pub fn raw(&mut self, records: &[u8]) -> io::Result<()> {
+        self.out.write_all(records)
     }
 
     /// EOF and the checksum (zeros when `checksum` is off); the output back.
