@@ -88,9 +88,38 @@ pub struct Config {
     #[arg(long, default_value_t = 10)]
     pub hz: u32,
 
-    /// RDB snapshots: ringbus has none, so only "" (no snapshots) is accepted.
-    #[arg(long, default_value = "", value_parser = parse_save)]
-    pub save: String,
+    /// Snapshot rules, `<seconds> <changes>` pairs: a BGSAVE starts when at
+    /// least <changes> writes happened and <seconds> passed since the last
+    /// save. "" turns them off.
+    #[arg(long = "save", num_args = 1.., default_value = "3600 1 300 100 60 10000",
+          value_name = "SECONDS CHANGES")]
+    pub save_args: Vec<String>,
+
+    /// The rules `save_args` set (and CONFIG SET changes).
+    #[arg(skip)]
+    pub save: SaveRules,
+
+    /// Directory for the snapshot file (made absolute at start).
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+
+    /// Snapshot file name, inside `dir`.
+    #[arg(long, default_value = "dump.rdb", value_parser = parse_dbfilename)]
+    pub dbfilename: String,
+
+    /// LZF-compress strings in snapshots.
+    #[arg(long, default_value = "yes", value_parser = parse_yes_no, action = clap::ArgAction::Set)]
+    pub rdbcompression: bool,
+
+    /// End snapshots with a CRC64 checksum (checked when loading).
+    #[arg(long, default_value = "yes", value_parser = parse_yes_no, action = clap::ArgAction::Set)]
+    pub rdbchecksum: bool,
+
+    /// Refuse writes (MISCONF) while the last background save failed and
+    /// save rules are on.
+    #[arg(long = "stop-writes-on-bgsave-error", default_value = "yes",
+          value_parser = parse_yes_no, action = clap::ArgAction::Set)]
+    pub stop_writes_on_bgsave_error: bool,
 
     /// Append-only file: not available yet, so only "no" is accepted.
     #[arg(long, default_value = "no", value_parser = parse_appendonly)]
@@ -225,11 +254,71 @@ pub fn parse_memory(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("memory size '{s}' is too large"))
 }
 
-fn parse_save(s: &str) -> Result<String, String> {
-    if s.trim().is_empty() {
-        Ok(String::new())
-    } else {
-        Err("ringbus does not write RDB snapshots; only save \"\" is accepted".into())
+/// Save rules: (seconds, changes) pairs, in the order given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SaveRules(pub Vec<(u64, u64)>);
+
+impl SaveRules {
+    /// As CONFIG GET shows them.
+    pub fn describe(&self) -> String {
+        self.0
+            .iter()
+            .map(|(s, c)| format!("{s} {c}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Redis's check of the `save` value: pairs of non-negative integers, or "".
+fn parse_save(s: &str) -> Result<SaveRules, String> {
+    let words: Vec<&str> = s.split_whitespace().collect();
+    if !words.len().is_multiple_of(2) {
+        return Err("Invalid save parameters".into());
+    }
+    let mut rules = Vec::new();
+    for pair in words.chunks(2) {
+        let n = |w: &str| {
+            w.parse::<u64>()
+                .ok()
+                .filter(|v| *v <= i64::MAX as u64)
+                .ok_or_else(|| "Invalid save parameters".to_string())
+        };
+        rules.push((n(pair[0])?, n(pair[1])?));
+    }
+    Ok(SaveRules(rules))
+}
+
+fn parse_dbfilename(s: &str) -> Result<String, String> {
+    if s.contains('/') {
+        return Err("dbfilename can't be a path, just a filename".into());
+    }
+    if s.is_empty() {
+        return Err("dbfilename can't be empty".into());
+    }
+    Ok(s.to_string())
+}
+
+/// `dir` as an absolute path; it must exist.
+pub fn parse_dir(s: &std::path::Path) -> Result<PathBuf, String> {
+    std::fs::canonicalize(s).map_err(|e| {
+        format!(
+            "Can't chdir to '{}': {}",
+            s.display(),
+            crate::config::os_reason(&e)
+        )
+    })
+}
+
+/// An I/O error's text as strerror gives it (without Rust's " (os error N)").
+pub fn os_reason(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
     }
 }
 
@@ -241,6 +330,10 @@ fn parse_appendonly(s: &str) -> Result<String, String> {
         }
         _ => Err("argument must be 'yes' or 'no'".into()),
     }
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.into()
 }
 
 fn parse_yes_no(s: &str) -> Result<bool, String> {
@@ -278,6 +371,11 @@ impl Config {
             .iter()
             .flat_map(|a| a.split_whitespace())
             .collect();
+        let save = config.save_args.join(" ");
+        config.save =
+            parse_save(&save).map_err(|why| ConfigError::File(format!("ringbus: save: {why}")))?;
+        config.dir =
+            parse_dir(&config.dir).map_err(|why| ConfigError::File(format!("ringbus: {why}")))?;
         if !words.is_empty() {
             let mut limits = OutputLimits::default();
             limits.apply(&words).map_err(|why| {
@@ -341,6 +439,11 @@ impl Config {
         "maxmemory",
         "hz",
         "save",
+        "dir",
+        "dbfilename",
+        "rdbcompression",
+        "rdbchecksum",
+        "stop-writes-on-bgsave-error",
         "appendonly",
         "client-output-buffer-limit",
     ];
@@ -363,7 +466,12 @@ impl Config {
             "maxclients" => self.maxclients.to_string(),
             "maxmemory" => self.maxmemory.to_string(),
             "hz" => self.hz.to_string(),
-            "save" => self.save.clone(),
+            "save" => self.save.describe(),
+            "dir" => self.dir.display().to_string(),
+            "dbfilename" => self.dbfilename.clone(),
+            "rdbcompression" => yes_no(self.rdbcompression),
+            "rdbchecksum" => yes_no(self.rdbchecksum),
+            "stop-writes-on-bgsave-error" => yes_no(self.stop_writes_on_bgsave_error),
             "appendonly" => self.appendonly.clone(),
             "client-output-buffer-limit" => self.output_limits.describe(),
             _ => return None,
@@ -392,6 +500,20 @@ impl Config {
             "maxmemory" => self.maxmemory = parse_memory(value)?,
             "hz" => self.hz = (int(value)? as u32).clamp(1, 500),
             "save" => self.save = parse_save(value)?,
+            "dir" => {
+                let path = std::path::Path::new(value);
+                let dir = std::fs::canonicalize(path).map_err(|e| os_reason(&e))?;
+                if !dir.is_dir() {
+                    return Err("Not a directory".into());
+                }
+                self.dir = dir;
+            }
+            "dbfilename" => self.dbfilename = parse_dbfilename(value)?,
+            "rdbcompression" => self.rdbcompression = parse_yes_no(value)?,
+            "rdbchecksum" => self.rdbchecksum = parse_yes_no(value)?,
+            "stop-writes-on-bgsave-error" => {
+                self.stop_writes_on_bgsave_error = parse_yes_no(value)?
+            }
             "appendonly" => self.appendonly = parse_appendonly(value)?,
             "client-output-buffer-limit" => {
                 let words: Vec<&str> = value.split_whitespace().collect();

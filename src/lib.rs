@@ -15,6 +15,9 @@ pub mod cmd;
 pub mod config;
 pub mod glob;
 pub mod persist;
+
+/// The Redis version ringbus answers as (INFO, HELLO, RDB aux fields).
+pub const REDIS_VERSION: &str = "7.2.4";
 pub mod resp;
 pub mod runtime;
 pub mod script;

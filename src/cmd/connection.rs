@@ -11,7 +11,7 @@ use crate::resp::Proto;
 use crate::server::connection::{Flow, Session};
 
 /// The Redis version ringbus answers as (HELLO, INFO): the behaviour it mirrors.
-pub const REDIS_VERSION: &str = "7.2.4";
+pub use crate::REDIS_VERSION;
 
 // ----------------------------------------------------------------- commands
 

@@ -208,15 +208,65 @@ fn write_section(
         }
         "persistence" => {
             line!("# Persistence");
+            let p = &shared.persistence;
+            let st = p.state();
+            let now = now_ms() / 1000;
             line!("loading:0");
+            line!("async_loading:0");
+            // No fork, so no copy-on-write: a snapshot's extra memory is the
+            // keys it encoded ahead of its walk (see `shard::snapshot`).
+            line!("current_cow_peak:0");
+            line!("current_cow_size:0");
+            line!("current_cow_size_age:0");
+            line!("current_fork_perc:0.00");
+            line!(
+                "current_save_keys_processed:{}",
+                if st.started.is_some() {
+                    st.keys_done
+                } else {
+                    0
+                }
+            );
+            line!(
+                "current_save_keys_total:{}",
+                if st.started.is_some() {
+                    st.keys_total
+                } else {
+                    0
+                }
+            );
             line!(
                 "rdb_changes_since_last_save:{}",
-                sum_shards(&|r| r.stats.dirty)
+                sum_shards(&|r| r.stats.dirty).saturating_sub(p.dirty_saved())
             );
-            line!("rdb_bgsave_in_progress:0");
-            line!("rdb_last_save_time:{}", shared.start_unix);
+            line!("rdb_bgsave_in_progress:{}", p.in_progress() as u8);
+            line!("rdb_last_save_time:{}", st.last_save);
+            line!(
+                "rdb_last_bgsave_status:{}",
+                if st.last_ok { "ok" } else { "err" }
+            );
+            line!("rdb_last_bgsave_time_sec:{}", st.last_secs);
+            line!(
+                "rdb_current_bgsave_time_sec:{}",
+                st.started.map_or(-1, |t| t.elapsed().as_secs() as i64)
+            );
+            line!("rdb_saves:{}", st.saves);
+            line!("rdb_last_cow_size:0");
+            line!("rdb_last_load_keys_expired:{}", st.load_expired);
+            line!("rdb_last_load_keys_loaded:{}", st.loaded);
+            let _ = now;
             line!("aof_enabled:0");
             line!("aof_rewrite_in_progress:0");
+            line!("aof_rewrite_scheduled:0");
+            line!("aof_last_rewrite_time_sec:-1");
+            line!("aof_current_rewrite_time_sec:-1");
+            line!("aof_last_bgrewrite_status:ok");
+            line!("aof_rewrites:0");
+            line!("aof_rewrites_consecutive_failures:0");
+            line!("aof_last_write_status:ok");
+            line!("aof_last_cow_size:0");
+            line!("module_fork_in_progress:0");
+            line!("module_fork_last_cow_size:0");
         }
         "stats" => {
             line!("# Stats");

@@ -28,6 +28,7 @@ pub mod keys;
 pub mod keyspace;
 pub mod list_blocking;
 pub mod lists;
+pub mod persistence;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;

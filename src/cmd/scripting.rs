@@ -313,6 +313,18 @@ fn eval_now(s: &mut Session, argv: &[&[u8]], by_sha: bool, read_only: bool) -> O
     }
 }
 
+/// A library from a snapshot, added before the cores start.
+pub fn load_library_at_start(libs: &functions::Libraries, code: &[u8]) -> Result<(), String> {
+    let name = functions::parse_metadata(code)?;
+    let loaded = engine().load_library(code)?;
+    let lib = Library {
+        name,
+        code: code.to_vec(),
+        functions: loaded.into_iter().map(|(meta, _)| meta).collect(),
+    };
+    libs.add(lib, false)
+}
+
 pub fn eval_at_once(c: &mut dyn Client, argv: &[&[u8]]) -> Option<CmdResult> {
     eval_now(session(c), argv, false, false)
 }

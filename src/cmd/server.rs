@@ -15,29 +15,46 @@ pub fn time(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-pub fn lastsave(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
-    let at = c.core().shared.start_unix as i64;
-    c.out().int(at);
-    Ok(())
-}
-
-/// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]: the process exits. There
-/// is nothing to save yet (durability is a later issue), so every form but
-/// ABORT exits at once; the client sees its connection close, as in Redis.
-pub fn shutdown(_: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
-    let mut abort = false;
+/// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]: saves a snapshot when
+/// asked to (SAVE) or when save rules are set (unless NOSAVE), then exits;
+/// the client sees its connection close, as in Redis. A save that fails
+/// stops the shutdown unless FORCE.
+pub async fn shutdown(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    let (mut abort, mut save, mut nosave, mut force) = (false, false, false, false);
     for arg in &argv[1..] {
         if is(arg, "abort") {
             abort = true;
-        } else if !["nosave", "save", "now", "force"]
-            .iter()
-            .any(|w| is(arg, w))
-        {
+        } else if is(arg, "nosave") {
+            nosave = true;
+        } else if is(arg, "save") {
+            save = true;
+        } else if is(arg, "force") {
+            force = true;
+        } else if !is(arg, "now") {
             return Err(Error::SYNTAX);
         }
     }
+    if (abort && argv.len() > 2) || (save && nosave) {
+        return Err(Error::SYNTAX);
+    }
     if abort {
         return Err(Error::msg("ERR No shutdown in progress."));
+    }
+    let core = c.core().clone();
+    let rules = !core.config.borrow().save.is_empty();
+    if save || (rules && !nosave) {
+        eprintln!("ringbus: SHUTDOWN: saving the final RDB snapshot before exiting.");
+        // A background save running now is a point in time already past:
+        // wait for it, then save again.
+        while core.shared.persistence.in_progress() {
+            crate::runtime::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        if let Err(e) = crate::persist::snapshot::save(core).await {
+            eprintln!("ringbus: SHUTDOWN: error trying to save the DB: {e:?}");
+            if !force {
+                return Err(Error::msg("ERR Errors trying to SHUTDOWN. Check logs."));
+            }
+        }
     }
     eprintln!("ringbus: SHUTDOWN: exiting");
     std::process::exit(0);
@@ -50,7 +67,6 @@ pub fn shutdown(_: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
 pub static COMMANDS: &[CommandSpec] = &[
     spec("time", 1, CONN, NO_KEYS, "server", "Returns the server time.", Exec::Local(time), ""),
     spec("shutdown", -1, &["admin", "noscript", "loading", "stale", "no_multi", "allow_busy"], NO_KEYS, "server",
-        "Synchronously saves the database(s) to disk and shuts down the Redis server.", Exec::Local(shutdown),
+        "Synchronously saves the database(s) to disk and shuts down the Redis server.", crate::anywhere!(shutdown),
         "[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]"),
-    spec("lastsave", 1, CONN, NO_KEYS, "server", "Returns the Unix timestamp of the last successful save to disk.", Exec::Local(lastsave), ""),
 ];

@@ -7,14 +7,15 @@ use std::sync::OnceLock;
 
 pub use super::spec::{CommandSpec, KeySpec};
 use super::{
-    config, connection, hashes, info, introspection, keys, keyspace, lists, pubsub, scripting,
-    server, sets, streams, strings, transaction, zsets,
+    config, connection, hashes, info, introspection, keys, keyspace, lists, persistence, pubsub,
+    scripting, server, sets, streams, strings, transaction, zsets,
 };
 
 /// Every family's commands.
 static FAMILIES: &[&[CommandSpec]] = &[
     connection::COMMANDS,
     server::COMMANDS,
+    persistence::COMMANDS,
     info::COMMANDS,
     config::COMMANDS,
     introspection::COMMANDS,

@@ -11,4 +11,5 @@
 //! `shard` or `server`; the dependency only goes the other way.
 
 pub mod rdb;
+pub mod snapshot;
 pub mod values;

@@ -171,7 +171,7 @@ impl ValueSink for Build {
                 h.prepare(len_hint.min(usize::MAX as u64) as usize, 0);
                 Value::Hash(h)
             }
-            Kind::Stream => Value::Stream(Box::new(Stream::new())),
+            Kind::Stream => Value::Stream(Box::default()),
         });
         Ok(())
     }

@@ -318,6 +318,12 @@ impl Session {
         if self.over_maxmemory(spec) {
             return Err("OOM command not allowed when used memory > 'maxmemory'.".into());
         }
+        // Redis refuses PING too, so that clients notice.
+        if (spec.has_flag("write") || spec.name == "ping")
+            && crate::cmd::persistence::writes_refused(&self.core)
+        {
+            return Err(crate::cmd::persistence::MISCONF.into());
+        }
         if self.proto() == Proto::Resp2 && self.subscribed() && !allowed_when_subscribed(spec) {
             return Err(crate::cmd::pubsub::not_in_context(spec.name.as_bytes())
                 .0

@@ -40,6 +40,8 @@ pub struct Shared {
     pub busy: crate::script::busy::Busy,
     /// The configuration commands read on a shard (every shard shares it).
     pub limits: Arc<ShardLimits>,
+    /// Snapshots: the one running, the last one's outcome.
+    pub persistence: crate::persist::snapshot::Persistence,
 }
 
 impl Shared {
@@ -72,6 +74,7 @@ impl Shared {
             limits: Arc::new(ShardLimits {
                 proto_max_bulk_len: AtomicU64::new(config.proto_max_bulk_len),
             }),
+            persistence: Default::default(),
         }
     }
 }
@@ -82,9 +85,14 @@ pub fn run(mut config: Config) -> io::Result<()> {
     let reserved = limits::reserved_fds(threads, config.bind.len());
     config.maxclients = limits::at_start(config.maxclients, reserved)
         .ok_or_else(|| io::Error::other("the open file limit is too low"))?;
+    let shared = Arc::new(Shared::new(threads, &config));
+    // The snapshot is loaded before the port opens: nobody sees part of it.
+    let mut shards: Vec<Shard> = (0..threads)
+        .map(|id| Shard::new(id, config.databases, shared.limits.clone()))
+        .collect();
+    load_snapshot(&config, &shared, &mut shards)?;
     let listeners = listener::bind_all(&config, threads)?;
     let (mesh, wakeups) = Mesh::new(threads)?;
-    let shared = Arc::new(Shared::new(threads, &config));
     let cpus = if config.pinned() {
         pin_plan(&config, threads)?
     } else {
@@ -98,7 +106,9 @@ pub fn run(mut config: Config) -> io::Result<()> {
         if cpus.is_empty() { "" } else { ", pinned" }
     );
     let mut handles = Vec::new();
-    for ((id, listeners), wake) in listeners.into_iter().enumerate().zip(wakeups) {
+    for (((id, listeners), wake), shard) in
+        listeners.into_iter().enumerate().zip(wakeups).zip(shards)
+    {
         let cpu = cpus.get(id).copied();
         let (config, mesh, shared) = (config.clone(), mesh.clone(), shared.clone());
         let handle = std::thread::Builder::new()
@@ -109,10 +119,12 @@ pub fn run(mut config: Config) -> io::Result<()> {
                     taskrun: config.ring_taskrun.clone(),
                 };
                 runtime::run_executor(cpu, ring, move || async move {
-                    let shard = Shard::new(id, config.databases, shared.limits.clone());
                     let core = Core::new(id, shard, config, mesh, shared);
                     runtime::spawn(core.clone().drain_loop(wake));
                     runtime::spawn(core_cron(core.clone()));
+                    if id == 0 {
+                        runtime::spawn(save_cron(core.clone()));
+                    }
                     runtime::spawn(sample_ops(core.clone()));
                     for l in listeners {
                         runtime::spawn(accept_loop(core.clone(), l));
@@ -126,6 +138,34 @@ pub fn run(mut config: Config) -> io::Result<()> {
         h.join()
             .map_err(|_| io::Error::other("an executor thread panicked"))??;
     }
+    Ok(())
+}
+
+/// Loads `dir/dbfilename` into the shards, if it exists; an error stops
+/// start-up (a file that cannot be read whole is never served in part).
+fn load_snapshot(config: &Config, shared: &Shared, shards: &mut [Shard]) -> io::Result<()> {
+    let path = crate::persist::snapshot::rdb_path(config);
+    let started = Instant::now();
+    let loaded = crate::persist::snapshot::load(&path, shards).map_err(|why| {
+        io::Error::other(format!(
+            "Short read or OOM loading DB. Unrecoverable error, aborting now. ({why})"
+        ))
+    })?;
+    let Some(loaded) = loaded else {
+        return Ok(());
+    };
+    for code in &loaded.functions {
+        crate::cmd::scripting::load_library_at_start(&shared.functions, code).map_err(|why| {
+            io::Error::other(format!("{}: function library: {why}", path.display()))
+        })?;
+    }
+    shared.persistence.note_loaded(loaded.keys, loaded.expired);
+    eprintln!(
+        "ringbus: DB loaded from disk: {:.3} seconds ({} keys, {} expired keys skipped)",
+        started.elapsed().as_secs_f64(),
+        loaded.keys,
+        loaded.expired
+    );
     Ok(())
 }
 
@@ -229,6 +269,26 @@ async fn sample_ops(core: Rc<Core>) {
 /// memory peak, and deletes expired keys of the shards here and free,
 /// spending at most a quarter of each period so a burst of expiries cannot
 /// stall the core.
+/// The save rules (`save <seconds> <changes>`), checked by core 0 at `hz`.
+async fn save_cron(core: Rc<Core>) {
+    loop {
+        let hz = core.config.borrow().hz.max(1);
+        runtime::sleep(Duration::from_millis(1000 / hz as u64)).await;
+        if core.config.borrow().save.is_empty() || core.shared.persistence.in_progress() {
+            continue;
+        }
+        let dirty: u64 = core
+            .on_every_shard(|here| here.shard.stats.dirty)
+            .await
+            .into_iter()
+            .sum();
+        if crate::cmd::persistence::save_rules_due(&core, dirty) {
+            eprintln!("ringbus: save rule met: background saving started");
+            let _ = crate::persist::snapshot::save(core.clone()).await;
+        }
+    }
+}
+
 async fn core_cron(core: Rc<Core>) {
     const BATCH: usize = 256;
     loop {

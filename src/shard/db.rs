@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 
 use hashbrown::Equivalent;
 
+use super::snapshot::DbSnap;
 use crate::types::keytable::{Key, KeyTable};
 use crate::types::Value;
 
@@ -54,6 +55,8 @@ pub struct Db {
     pub expired: u64,
     /// Keys expired and not yet reported as effects (`Shard::settle_db`).
     just_expired: Vec<Key>,
+    /// The snapshot being written, if any.
+    snap: Option<Box<DbSnap>>,
 }
 
 impl Db {
@@ -67,6 +70,30 @@ impl Db {
 
     pub fn expires_count(&self) -> usize {
         self.expiring.len()
+    }
+
+    /// Before `key` changes: a snapshot in progress gets its value first.
+    #[inline]
+    fn touch(&mut self, key: &[u8]) {
+        if let Some(snap) = &mut self.snap {
+            snap.before_change(&self.keys, key);
+        }
+    }
+
+    /// Starts a snapshot of this database (the point in time is now).
+    pub fn begin_snapshot(&mut self, snap: DbSnap) {
+        self.snap = Some(Box::new(snap));
+    }
+
+    /// The snapshot in progress and the keys it walks.
+    pub fn snapshot(&mut self) -> Option<(&mut DbSnap, &KeyTable<Entry>)> {
+        let snap = self.snap.as_deref_mut()?;
+        Some((snap, &self.keys))
+    }
+
+    /// Ends the snapshot (done or abandoned), giving back what it held.
+    pub fn end_snapshot(&mut self) -> Option<Box<DbSnap>> {
+        self.snap.take()
     }
 
     /// Deletes `key` if it has expired. Cheap when no key has a deadline.
@@ -89,6 +116,7 @@ impl Db {
     /// The value of a live key, for changing in place (the deadline stays).
     pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Value> {
         self.expire_if_due(key, now);
+        self.touch(key);
         self.keys.get_mut(key).map(|e| &mut e.value)
     }
 
@@ -105,6 +133,7 @@ impl Db {
     /// Stores `value` under `key` with deadline `expire_at` (None: persistent),
     /// replacing whatever was there. Returns the old entry.
     pub fn set(&mut self, key: &[u8], value: Value, expire_at: Option<u64>) -> Option<Entry> {
+        self.touch(key);
         let entry = Entry {
             value,
             expire_at: expire_at.unwrap_or(0),
@@ -130,6 +159,7 @@ impl Db {
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        self.touch(key);
         let old = self.keys.remove(key)?;
         if let Some(at) = old.expire_at() {
             self.expiring.remove(&(at, Key::from(key)));
@@ -145,6 +175,7 @@ impl Db {
 
     /// Sets or clears the deadline of an existing key; false if there is no key.
     pub fn set_expire(&mut self, key: &[u8], expire_at: Option<u64>) -> bool {
+        self.touch(key);
         let Some(entry) = self.keys.get_mut(key) else {
             return false;
         };
@@ -165,6 +196,7 @@ impl Db {
             match self.expiring.first() {
                 Some((at, _)) if *at <= now => {
                     let (_, key) = self.expiring.pop_first().expect("checked");
+                    self.touch(&key);
                     self.keys.remove(&key);
                     self.expired += 1;
                     self.just_expired.push(key);
@@ -200,9 +232,13 @@ impl Db {
     }
 
     /// Drops every key (FLUSHDB); the expiry counter is a statistic and stays.
-    pub fn clear(&mut self) {
+    pub fn clear(&mut self, now: u64) {
+        if let Some(snap) = &mut self.snap {
+            snap.before_clear(&self.keys, now);
+        }
         *self = Db {
             expired: self.expired,
+            snap: self.snap.take(),
             ..Db::default()
         };
     }

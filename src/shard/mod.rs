@@ -14,6 +14,7 @@ pub mod dispatch;
 pub mod effects;
 pub mod pubsub;
 pub mod route;
+pub mod snapshot;
 pub mod txn;
 pub mod watch;
 
@@ -170,7 +171,7 @@ impl Shard {
         for (i, d) in self.dbs.iter_mut().enumerate() {
             if db.is_none_or(|only| only == i) {
                 removed += d.len();
-                d.clear();
+                d.clear(now_ms());
             }
         }
         self.stats.dirty += removed as u64;

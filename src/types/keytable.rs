@@ -69,6 +69,13 @@ impl<V> KeyTable<V> {
         }
     }
 
+    /// Where `key` sits in hash space, comparable with SCAN cursors: a scan
+    /// that returned cursor `c` has visited every key whose position is
+    /// below `c`, and none at or above it (a snapshot's walker relies on it).
+    pub fn position(&self, key: &[u8]) -> u64 {
+        self.hash(key) >> (64 - POS_BITS)
+    }
+
     pub fn get(&self, key: &[u8]) -> Option<&V> {
         let hash = self.hash(key);
         self.segments[self.segment_of(hash)]

@@ -110,6 +110,9 @@ pub struct Server {
     port: u16,
     ringbus: bool,
     log: PathBuf,
+    /// The snapshot directory the server got when the test named none, so
+    /// that no test reads or writes `dump.rdb` in the working directory.
+    _dir: Option<TempDir>,
 }
 
 impl Server {
@@ -175,9 +178,20 @@ impl Server {
             argv.push(c.to_string());
         }
         argv.extend(["--port", &port_s, "--bind", "127.0.0.1"].map(String::from));
+        let mut own_dir = None;
         if ringbus {
             // Unpinned by default: tests share the CPUs.
             argv.extend(rest.iter().map(|a| a.to_string()));
+            if !rest.contains(&"--dir") {
+                // As redis-server below: no save rules, unless the test
+                // asks for a directory (it is then about snapshots).
+                let dir = TempDir::new("dir");
+                argv.extend(["--dir".to_string(), dir.arg()]);
+                if !rest.contains(&"--save") {
+                    argv.extend(["--save".to_string(), String::new()]);
+                }
+                own_dir = Some(dir);
+            }
         } else {
             argv.extend(["--save", "", "--appendonly", "no"].map(String::from));
             let mut i = 0;
@@ -222,6 +236,7 @@ impl Server {
             port,
             ringbus,
             log,
+            _dir: own_dir,
         };
         let deadline = Instant::now() + START_TIMEOUT;
         loop {

@@ -1,0 +1,105 @@
+//! Snapshots on demand: SAVE, BGSAVE, LASTSAVE (the driver is
+//! `persist::snapshot`; the save rules run from each core's cron, see
+//! [`save_rules_due`]).
+
+use std::rc::Rc;
+
+use super::args::{is, CmdResult, Error};
+use super::exec::Client;
+use super::spec::decl::*;
+use crate::persist::snapshot::{self, SaveError};
+use crate::shard::dispatch::Core;
+use crate::shard::now_ms;
+
+/// SAVE: a snapshot now; the reply comes when the file is in place. Other
+/// clients keep being served meanwhile (Redis stops them; the snapshot is
+/// one point in time either way).
+pub async fn save(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
+    let core = c.core().clone();
+    match snapshot::save(core).await {
+        Ok(()) => {
+            c.out().ok();
+            Ok(())
+        }
+        Err(SaveError::InProgress) => Err(Error::msg("ERR Background save already in progress")),
+        Err(SaveError::Failed(_)) => Err(Error::msg("ERR")),
+    }
+}
+
+/// BGSAVE [SCHEDULE]: a snapshot in the background.
+pub fn bgsave(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    if argv.len() > 1 && !(argv.len() == 2 && is(argv[1], "schedule")) {
+        return Err(Error::SYNTAX);
+    }
+    let core = c.core().clone();
+    if core.shared.persistence.in_progress() {
+        return Err(Error::msg("ERR Background save already in progress"));
+    }
+    // Inside EXEC the shards are this transaction's: the snapshot starts
+    // once it is over, as Redis schedules it.
+    let in_exec = c.txn().is_some();
+    start_background(core);
+    if in_exec {
+        c.out().simple("Background saving scheduled");
+    } else {
+        c.out().simple("Background saving started");
+    }
+    Ok(())
+}
+
+/// Starts a snapshot as a task of `core`.
+pub fn start_background(core: Rc<Core>) {
+    crate::runtime::spawn(async move {
+        let _ = snapshot::save(core).await;
+    });
+}
+
+pub fn lastsave(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
+    let at = c.core().shared.persistence.state().last_save as i64;
+    c.out().int(at);
+    Ok(())
+}
+
+/// Whether a save rule says a snapshot is due now (Redis's serverCron):
+/// enough changes and enough time since the last save, and not within 5
+/// seconds of a failed attempt.
+pub fn save_rules_due(core: &Core, dirty: u64) -> bool {
+    let rules = core.config.borrow().save.clone();
+    if rules.is_empty() {
+        return false;
+    }
+    let p = &core.shared.persistence;
+    if p.in_progress() {
+        return false;
+    }
+    let changes = dirty.saturating_sub(p.dirty_saved());
+    let st = p.state();
+    let now = now_ms() / 1000;
+    rules.0.iter().any(|&(secs, min_changes)| {
+        changes >= min_changes
+            && now.saturating_sub(st.last_save) >= secs
+            && (st.last_ok || now.saturating_sub(st.last_try) >= 5)
+    })
+}
+
+/// Writes are refused while the last background save failed (MISCONF).
+pub fn writes_refused(core: &Core) -> bool {
+    let config = core.config.borrow();
+    config.stop_writes_on_bgsave_error
+        && !config.save.is_empty()
+        && !core.shared.persistence.last_ok()
+}
+
+pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
+// ------------------------------------------------------------ commands
+
+#[rustfmt::skip]
+pub static COMMANDS: &[CommandSpec] = &[
+    spec("save", 1, &["admin", "noscript", "no_async_loading", "no_multi"], NO_KEYS, "server",
+        "Synchronously saves the database(s) to disk.", crate::anywhere!(save), ""),
+    spec("bgsave", -1, &["admin", "noscript", "no_async_loading"], NO_KEYS, "server",
+        "Asynchronously saves the database(s) to disk.", Exec::Local(bgsave), "[SCHEDULE]"),
+    spec("lastsave", 1, &["loading", "stale", "fast"], NO_KEYS, "server",
+        "Returns the Unix timestamp of the last successful save to disk.", Exec::Local(lastsave), ""),
+];

@@ -1,0 +1,528 @@
+//! The snapshot driver: SAVE, BGSAVE and the save rules write `dump.rdb`
+//! without fork and without stopping the cores; start-up loads it.
+//!
+//! How a snapshot runs:
+//! 1. **Point in time.** A transaction takes every shard (so no cross-shard
+//!    transaction is half done) and starts a [`DbSnap`] on every database,
+//!    then lets the shards go. From here each database is walked while it
+//!    keeps serving; a key changed before the walker reaches it is encoded
+//!    first (`shard::snapshot` states the invariant).
+//! 2. **Walk.** The driver (a task on the core that started the snapshot)
+//!    asks every shard for a step at once, wherever each shard is; each
+//!    step encodes about [`STEP_KEYS`] keys per database and hands the
+//!    bytes over. The core that holds a shard does its encoding.
+//! 3. **Disk.** A writer thread (plain std, no runtime) appends each
+//!    database's records to a part file and, when every shard is done,
+//!    joins header, aux fields, function libraries, the databases and the
+//!    checksum into `temp-<pid>.rdb`, fsyncs it, renames it over
+//!    `dbfilename` and fsyncs the directory. The cores never wait on the
+//!    disk; a full channel makes the driver wait, not the shards.
+//!
+//! A failed snapshot (disk full, directory gone) ends every shard's walk,
+//! removes its temporary files, leaves the previous file alone and sets
+//! `rdb_last_bgsave_status:err`.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::rdb::{AuxInfo, EncodeOptions, Item, RdbReader, RdbWriter};
+use super::values::Build;
+use crate::config::Config;
+use crate::runtime;
+use crate::shard::dispatch::Core;
+use crate::shard::route::shard_of;
+use crate::shard::snapshot::DbSnap;
+use crate::shard::txn::Txn;
+use crate::shard::{now_ms, Shard};
+
+/// Keys a step encodes per database, at most (about).
+pub const STEP_KEYS: usize = 1024;
+
+/// What INFO persistence, LASTSAVE and the save rules read; one per process.
+#[derive(Default)]
+pub struct Persistence {
+    /// A snapshot is being written.
+    pub in_progress: AtomicBool,
+    /// Changes (summed `dirty` of the shards) at the point of the last
+    /// successful snapshot, or at start-up load.
+    pub dirty_saved: AtomicU64,
+    /// The last snapshot succeeded (or none was tried): read on every write
+    /// for MISCONF, so an atomic rather than the state's lock.
+    failed: AtomicBool,
+    pub state: Mutex<SaveState>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SaveState {
+    /// Unix seconds of the last successful save (start time before any).
+    pub last_save: u64,
+    pub last_ok: bool,
+    /// Seconds the last snapshot took, -1 before any.
+    pub last_secs: i64,
+    /// When the running snapshot began.
+    pub started: Option<Instant>,
+    /// Unix seconds of the last attempt (for the retry delay after an error).
+    pub last_try: u64,
+    /// Successful snapshots since start.
+    pub saves: u64,
+    /// Keys the running snapshot has written so far, and had at its point.
+    pub keys_done: u64,
+    pub keys_total: u64,
+    /// The last load at start-up: keys loaded, and keys skipped as expired.
+    pub loaded: u64,
+    pub load_expired: u64,
+}
+
+impl Default for SaveState {
+    fn default() -> Self {
+        SaveState {
+            last_save: now_ms() / 1000,
+            last_ok: true,
+            last_secs: -1,
+            started: None,
+            last_try: 0,
+            saves: 0,
+            keys_done: 0,
+            keys_total: 0,
+            loaded: 0,
+            load_expired: 0,
+        }
+    }
+}
+
+impl Persistence {
+    pub fn state(&self) -> SaveState {
+        self.state.lock().expect("not poisoned").clone()
+    }
+
+    pub fn in_progress(&self) -> bool {
+        self.in_progress.load(Ordering::Acquire)
+    }
+
+    pub fn dirty_saved(&self) -> u64 {
+        self.dirty_saved.load(Ordering::Acquire)
+    }
+
+    pub fn last_ok(&self) -> bool {
+        !self.failed.load(Ordering::Acquire)
+    }
+
+    /// Start-up loaded a snapshot.
+    pub fn note_loaded(&self, keys: u64, expired: u64) {
+        self.update(|s| {
+            s.loaded = keys;
+            s.load_expired = expired;
+        });
+    }
+
+    fn update(&self, f: impl FnOnce(&mut SaveState)) {
+        f(&mut self.state.lock().expect("not poisoned"))
+    }
+}
+
+/// Why a snapshot did not happen.
+#[derive(Debug)]
+pub enum SaveError {
+    /// Another one is running.
+    InProgress,
+    /// It failed; the message says where.
+    Failed(String),
+}
+
+/// The encoding options `config` asks for.
+pub fn encode_options(config: &Config) -> EncodeOptions {
+    EncodeOptions {
+        compression: config.rdbcompression,
+        checksum: config.rdbchecksum,
+        ..EncodeOptions::default()
+    }
+}
+
+/// The file snapshots go to and start-up reads.
+pub fn rdb_path(config: &Config) -> PathBuf {
+    config.dir.join(&config.dbfilename)
+}
+
+/// What the writer thread gets.
+enum ToWriter {
+    /// Encoded records of database `db`.
+    Records { db: usize, bytes: Vec<u8> },
+    /// Every shard is done: join the file. Per database: records, with a deadline.
+    Finish {
+        sizes: Vec<(u64, u64)>,
+        functions: Vec<Vec<u8>>,
+        used_mem: u64,
+    },
+}
+
+/// Takes a snapshot now, from `core`; returns when the file is in place.
+pub async fn save(core: Rc<Core>) -> Result<(), SaveError> {
+    let p = &core.shared.persistence;
+    if p.in_progress.swap(true, Ordering::AcqRel) {
+        return Err(SaveError::InProgress);
+    }
+    p.update(|s| {
+        s.started = Some(Instant::now());
+        s.last_try = now_ms() / 1000;
+        s.keys_done = 0;
+        s.keys_total = 0;
+    });
+    let started = Instant::now();
+    let result = run(&core).await;
+    let secs = started.elapsed().as_secs() as i64;
+    p.update(|s| {
+        s.started = None;
+        s.last_secs = secs;
+        s.last_ok = result.is_ok();
+        if result.is_ok() {
+            s.last_save = now_ms() / 1000;
+            s.saves += 1;
+        }
+    });
+    p.failed.store(result.is_err(), Ordering::Release);
+    p.in_progress.store(false, Ordering::Release);
+    match result {
+        Ok(dirty) => {
+            p.dirty_saved.store(dirty, Ordering::Release);
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("ringbus: snapshot failed: {e}");
+            Err(SaveError::Failed(e))
+        }
+    }
+}
+
+/// The snapshot itself; the changes counted at its point on success.
+async fn run(core: &Rc<Core>) -> Result<u64, String> {
+    let (opts, path) = {
+        let config = core.config.borrow();
+        (encode_options(&config), rdb_path(&config))
+    };
+    let shards = core.cores();
+    // 1. The point in time: every shard at once.
+    let (dirty, total) = {
+        let mut txn = Txn::new(core);
+        txn.take_all(0..shards).await;
+        let (mut dirty, mut total) = (0, 0);
+        for s in 0..shards {
+            txn.here(s, |here| {
+                dirty += here.shard.stats.dirty;
+                for db in &mut here.shard.dbs {
+                    total += db.len() as u64;
+                    db.begin_snapshot(DbSnap::new(opts.clone()));
+                }
+            });
+        }
+        (dirty, total)
+    };
+    core.shared.persistence.update(|s| s.keys_total = total);
+    let functions: Vec<Vec<u8>> = core
+        .shared
+        .functions
+        .all()
+        .iter()
+        .map(|l| l.code.clone())
+        .collect();
+    let databases = core.config.borrow().databases;
+
+    // 3. The writer thread.
+    let (tx, rx) = mpsc::sync_channel::<ToWriter>(64);
+    let (done_tx, done_rx) = mpsc::channel::<Result<(), String>>();
+    let writer_path = path.clone();
+    let writer_opts = opts.clone();
+    std::thread::Builder::new()
+        .name("ringbus-save".into())
+        .spawn(move || {
+            let r = write_file(&writer_path, &writer_opts, databases, rx);
+            let _ = done_tx.send(r);
+        })
+        .map_err(|e| format!("cannot start the writer thread: {e}"))?;
+
+    // 2. The walk.
+    let mut pending: Vec<usize> = (0..shards).collect();
+    let mut sizes = vec![(0u64, 0u64); databases];
+    let mut failed: Option<String> = None;
+    while !pending.is_empty() {
+        let steps: Vec<_> = pending
+            .iter()
+            .map(|&s| core.on_shard(s, move |here| step(here.shard)))
+            .collect();
+        let mut next = Vec::new();
+        for (&s, fut) in pending.iter().zip(steps) {
+            let step = fut.await;
+            for (db, bytes, keys, expires) in step.parts {
+                sizes[db].0 += keys;
+                sizes[db].1 += expires;
+                core.shared.persistence.update(|st| st.keys_done += keys);
+                if bytes.is_empty() || failed.is_some() {
+                    continue;
+                }
+                if let Err(e) = send(&tx, ToWriter::Records { db, bytes }).await {
+                    failed = Some(e);
+                }
+            }
+            if !step.done {
+                next.push(s);
+            }
+        }
+        pending = next;
+        if let Some(e) = &failed {
+            // Stop every walk; what the writer had is thrown away.
+            for s in 0..shards {
+                core.on_shard(s, |here| {
+                    for db in &mut here.shard.dbs {
+                        db.end_snapshot();
+                    }
+                })
+                .await;
+            }
+            drop(tx);
+            let _ = wait_writer(&done_rx).await;
+            return Err(e.clone());
+        }
+    }
+    let finish = ToWriter::Finish {
+        sizes,
+        functions,
+        used_mem: crate::alloc::used_memory(),
+    };
+    send(&tx, finish).await?;
+    drop(tx);
+    wait_writer(&done_rx).await?;
+    Ok(dirty)
+}
+
+/// What one step on a shard gives back.
+struct Step {
+    /// Per database: encoded records, how many keys, how many with a deadline.
+    parts: Vec<(usize, Vec<u8>, u64, u64)>,
+    /// Every database's walk is complete and the snapshot ended there.
+    done: bool,
+}
+
+fn step(shard: &mut Shard) -> Step {
+    let now = now_ms();
+    let mut parts = Vec::new();
+    let mut done = true;
+    for (i, db) in shard.dbs.iter_mut().enumerate() {
+        let Some((snap, table)) = db.snapshot() else {
+            continue;
+        };
+        if !snap.done() {
+            while !snap.walk(table, STEP_KEYS, now) && !snap.full() {}
+        }
+        done &= snap.done();
+        let (keys, expires) = snap.take_counts();
+        parts.push((i, snap.take_out(), keys, expires));
+    }
+    if done {
+        // Nothing can change in between: this runs with the shard to itself.
+        for (i, db) in shard.dbs.iter_mut().enumerate() {
+            if let Some(mut snap) = db.end_snapshot() {
+                let (keys, expires) = snap.take_counts();
+                parts.push((i, snap.take_out(), keys, expires));
+            }
+        }
+    }
+    Step { parts, done }
+}
+
+/// Hands `msg` to the writer thread, waiting (not blocking) while it is busy.
+async fn send(tx: &SyncSender<ToWriter>, mut msg: ToWriter) -> Result<(), String> {
+    loop {
+        match tx.try_send(msg) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Full(m)) => {
+                msg = m;
+                runtime::sleep(Duration::from_millis(1)).await;
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                return Err("the writer thread stopped".into());
+            }
+        }
+    }
+}
+
+async fn wait_writer(rx: &Receiver<Result<(), String>>) -> Result<(), String> {
+    loop {
+        match rx.try_recv() {
+            Ok(r) => return r,
+            Err(mpsc::TryRecvError::Empty) => runtime::sleep(Duration::from_millis(1)).await,
+            Err(mpsc::TryRecvError::Disconnected) => {
+                return Err("the writer thread stopped".into());
+            }
+        }
+    }
+}
+
+/// The writer thread's work; removes its temporary files whatever happens.
+fn write_file(
+    path: &Path,
+    opts: &EncodeOptions,
+    databases: usize,
+    rx: Receiver<ToWriter>,
+) -> Result<(), String> {
+    let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let pid = std::process::id();
+    let part_path = |db: usize| dir.join(format!("temp-{pid}-db{db}.part"));
+    let temp = dir.join(format!("temp-{pid}.rdb"));
+    let mut parts: Vec<Option<BufWriter<File>>> = (0..databases).map(|_| None).collect();
+    let result = (|| -> Result<(), String> {
+        let finish = loop {
+            match rx.recv() {
+                Ok(ToWriter::Records { db, bytes }) => {
+                    let part = match &mut parts[db] {
+                        Some(p) => p,
+                        slot => {
+                            let p = part_path(db);
+                            let f = File::create(&p).map_err(|e| {
+                                format!("Failed opening the temp RDB file {}: {e}", p.display())
+                            })?;
+                            slot.insert(BufWriter::with_capacity(1 << 20, f))
+                        }
+                    };
+                    part.write_all(&bytes)
+                        .map_err(|e| format!("Write error saving DB on disk: {e}"))?;
+                }
+                Ok(finish @ ToWriter::Finish { .. }) => break finish,
+                Err(_) => return Err("snapshot abandoned".into()),
+            }
+        };
+        let ToWriter::Finish {
+            sizes,
+            functions,
+            used_mem,
+        } = finish
+        else {
+            unreachable!("matched above");
+        };
+        let file = File::create(&temp).map_err(|e| {
+            format!(
+                "Failed opening the temp RDB file {} (in server root dir {}) for saving: {e}",
+                temp.display(),
+                dir.display()
+            )
+        })?;
+        let werr = |e: io::Error| format!("Write error saving DB on disk: {e}");
+        let mut w = RdbWriter::new(file, opts.clone()).map_err(werr)?;
+        w.info_aux(&AuxInfo {
+            redis_ver: crate::REDIS_VERSION,
+            redis_bits: 64,
+            ctime: (now_ms() / 1000) as i64,
+            used_mem,
+            aof_base: false,
+        })
+        .map_err(werr)?;
+        for code in &functions {
+            w.function(code).map_err(werr)?;
+        }
+        let mut buf = vec![0u8; 1 << 20];
+        for (db, part) in parts.iter_mut().enumerate() {
+            let Some(part) = part.take() else {
+                continue;
+            };
+            part.into_inner()
+                .map_err(|e| werr(e.into_error()))?
+                .flush()
+                .map_err(werr)?;
+            let (keys, expires) = sizes[db];
+            w.select_db(db as u64, keys, expires).map_err(werr)?;
+            let mut f = File::open(part_path(db)).map_err(werr)?;
+            loop {
+                let n = f.read(&mut buf).map_err(werr)?;
+                if n == 0 {
+                    break;
+                }
+                w.raw(&buf[..n]).map_err(werr)?;
+            }
+        }
+        let file = w.finish().map_err(werr)?;
+        file.sync_all().map_err(werr)?;
+        drop(file);
+        fs::rename(&temp, path).map_err(|e| {
+            format!(
+                "Error moving temp DB file {} on the final destination {}: {e}",
+                temp.display(),
+                path.display()
+            )
+        })?;
+        if let Ok(d) = OpenOptions::new().read(true).open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    drop(parts);
+    for db in 0..databases {
+        let _ = fs::remove_file(part_path(db));
+    }
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result
+}
+
+/// What a load at start-up found.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub keys: u64,
+    pub expired: u64,
+    pub functions: Vec<Vec<u8>>,
+}
+
+/// Loads `path` into `shards` (each key to the shard it hashes to), before
+/// they serve. A missing file is an empty dataset; anything wrong with the
+/// file is an error naming it, the offset and the reason, and the caller
+/// must not serve (the shards may hold part of it).
+pub fn load(path: &Path, shards: &mut [Shard]) -> Result<Option<Loaded>, String> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot open {}: {e}", path.display())),
+    };
+    let bad = |e: super::rdb::Error| format!("{}: {e}", path.display());
+    let input = io::BufReader::with_capacity(1 << 20, file);
+    let mut reader = RdbReader::new(input).map_err(bad)?;
+    let mut sink = Build::new();
+    let mut loaded = Loaded::default();
+    let now = now_ms();
+    let n = shards.len();
+    let databases = shards.first().map_or(0, |s| s.dbs.len());
+    loop {
+        match reader.next_item_into(&mut sink).map_err(bad)? {
+            None | Some(Item::Eof(_)) => break,
+            Some(Item::Function(code)) => loaded.functions.push(code),
+            Some(Item::Key(k)) => {
+                let db = k.db as usize;
+                if db >= databases {
+                    return Err(format!(
+                        "{}: key in database {db}, but ringbus has {databases} (--databases)",
+                        path.display()
+                    ));
+                }
+                let at = k.expire_ms.map(|ms| ms.max(0) as u64);
+                if at.is_some_and(|at| at <= now) {
+                    loaded.expired += 1;
+                    continue;
+                }
+                let shard = &mut shards[shard_of(&k.key, n)];
+                if shard.dbs[db].set(&k.key, k.value, at).is_some() {
+                    return Err(format!(
+                        "{}: duplicate key '{}' in database {db}",
+                        path.display(),
+                        String::from_utf8_lossy(&k.key)
+                    ));
+                }
+                loaded.keys += 1;
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(Some(loaded))
+}

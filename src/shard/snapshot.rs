@@ -1,0 +1,154 @@
+//! A snapshot's side on one database of one shard: the walker that encodes
+//! the keys, and the hook that encodes a key before its first change.
+//!
+//! The point in time is the moment the snapshot begins on every shard at
+//! once (inside a transaction holding all of them, see `persist::snapshot`).
+//! From then on the database is walked in SCAN order (hash-space positions,
+//! see `KeyTable::position`) while it keeps serving.
+//!
+//! Invariant kept here: every key that existed at the snapshot point is
+//! written exactly once, with its value and deadline at that point, and no
+//! key created later is written:
+//! - a key at a position the walker has passed was written by the walker
+//!   (if it existed then) and is never looked at again;
+//! - before a key at or past the walker's position changes in any way
+//!   (written, deleted, expired, its deadline changed, or created), `Db`
+//!   calls [`DbSnap::before_change`]: the key's current value (which is its
+//!   value at the snapshot point, since this is its first change) is
+//!   written now, and the key goes into `early` so the walker skips it.
+//!
+//! Extra memory is bounded by what changes during the snapshot: the encoded
+//! bytes of keys written early (until the driver collects them) and their
+//! names in `early` (dropped as the walker passes them).
+
+use ahash::AHashSet;
+
+use super::db::Entry;
+use crate::persist::rdb::{EncodeOptions, RecordWriter};
+use crate::persist::values::write_record;
+use crate::types::keytable::{Key, KeyTable};
+
+/// Encoded bytes past which a step stops and hands them over.
+pub const STEP_BYTES: usize = 1 << 20;
+
+pub struct DbSnap {
+    /// The walker's next position; None once it has visited every key.
+    cursor: Option<u64>,
+    /// Keys at or past `cursor` already dealt with: written early, or
+    /// created after the snapshot point.
+    early: AHashSet<Key>,
+    records: RecordWriter,
+    /// Encoded records not yet collected by the driver.
+    out: Vec<u8>,
+    /// Records written since [`DbSnap::take_counts`], and how many of
+    /// them had a deadline.
+    keys: u64,
+    expires: u64,
+}
+
+impl DbSnap {
+    pub fn new(opts: EncodeOptions) -> DbSnap {
+        DbSnap {
+            cursor: Some(0),
+            early: AHashSet::new(),
+            records: RecordWriter::new(opts).expect("options checked at start"),
+            out: Vec::new(),
+            keys: 0,
+            expires: 0,
+        }
+    }
+
+    fn write(&mut self, key: &[u8], entry: &Entry) {
+        let DbSnap {
+            records,
+            out,
+            keys,
+            expires,
+            ..
+        } = self;
+        encode(records, out, (keys, expires), key, entry);
+    }
+
+    /// Called by `Db` before `key` changes in any way (see the module doc).
+    pub fn before_change(&mut self, table: &KeyTable<Entry>, key: &[u8]) {
+        let Some(cursor) = self.cursor else {
+            return;
+        };
+        if table.position(key) < cursor || self.early.contains(key) {
+            return;
+        }
+        if let Some(entry) = table.get(key) {
+            self.write(key, entry);
+        }
+        self.early.insert(key.into());
+    }
+
+    /// Called by `Db` before every key goes at once (FLUSHDB): the walk is
+    /// finished first.
+    pub fn before_clear(&mut self, table: &KeyTable<Entry>, now: u64) {
+        while !self.walk(table, 4096, now) {}
+    }
+
+    /// One step of the walk: whole segments until about `budget` keys were
+    /// offered. True when the walk is complete.
+    pub fn walk(&mut self, table: &KeyTable<Entry>, budget: usize, now: u64) -> bool {
+        let Some(cursor) = self.cursor else {
+            return true;
+        };
+        let DbSnap {
+            early,
+            records,
+            out,
+            keys,
+            expires,
+            ..
+        } = self;
+        let next = table.scan(cursor, budget, |k, e| {
+            // A key already due is left out: loading would drop it anyway.
+            if !early.contains(k) && e.expire_at().is_none_or(|at| at > now) {
+                encode(records, out, (&mut *keys, &mut *expires), k, e);
+            }
+        });
+        self.cursor = next;
+        match next {
+            Some(c) => self.early.retain(|k| table.position(k) >= c),
+            None => self.early = AHashSet::new(),
+        }
+        next.is_none()
+    }
+
+    /// Whether the encoded records waiting are worth a hand-over.
+    pub fn full(&self) -> bool {
+        self.out.len() >= STEP_BYTES
+    }
+
+    /// The records encoded since the last call.
+    pub fn take_out(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// Records written, and with a deadline, since the last call.
+    pub fn take_counts(&mut self) -> (u64, u64) {
+        (
+            std::mem::take(&mut self.keys),
+            std::mem::take(&mut self.expires),
+        )
+    }
+
+    pub fn done(&self) -> bool {
+        self.cursor.is_none()
+    }
+}
+
+fn encode(
+    records: &mut RecordWriter,
+    out: &mut Vec<u8>,
+    (keys, expires): (&mut u64, &mut u64),
+    key: &[u8],
+    entry: &Entry,
+) {
+    let at = entry.expire_at();
+    write_record(records, out, key, at, &entry.value).expect("writing to memory");
+    *keys += 1;
+    *expires += at.is_some() as u64;
+}
