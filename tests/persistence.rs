@@ -682,6 +682,9 @@ fn bgsave_replies_and_options_as_redis() {
     let _: () = q(&mut c, &["BGSAVE"]);
     let replies: Vec<String> = q(&mut c, &["EXEC"]);
     assert_eq!(replies, ["OK", "Background saving scheduled"]);
+    let long = "x".repeat(300);
+    let _: () = q(&mut c, &["SET", "long", &long]);
+    let compressed: Vec<u8> = q(&mut c, &["DUMP", "long"]);
     for (name, value, bad) in [
         ("rdbcompression", "no", "maybe"),
         ("rdbchecksum", "no", "1"),
@@ -693,6 +696,14 @@ fn bgsave_replies_and_options_as_redis() {
         let e = err(&s, &["CONFIG", "SET", name, bad]);
         assert!(e.contains("argument must be 'yes' or 'no'"), "{e}");
     }
+    // DUMP follows rdbcompression too, as in Redis.
+    let plain: Vec<u8> = q(&mut c, &["DUMP", "long"]);
+    assert!(
+        plain.len() > 300 && compressed.len() < 50,
+        "{} {}",
+        plain.len(),
+        compressed.len()
+    );
     let e = err(&s, &["CONFIG", "SET", "dbfilename", "a/b.rdb"]);
     assert!(
         e.contains("dbfilename can't be a path, just a filename"),

@@ -78,6 +78,11 @@ pub async fn config_set(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
         .proto_max_bulk_len
         .store(config.proto_max_bulk_len, Ordering::Relaxed);
     c.core()
+        .shared
+        .limits
+        .rdb_compression
+        .store(config.rdbcompression, Ordering::Relaxed);
+    c.core()
         .on_every_core(move |core| *core.config.borrow_mut() = config.clone())
         .await;
     c.out().ok();

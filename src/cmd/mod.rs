@@ -19,6 +19,7 @@ pub mod blocking;
 pub mod config;
 pub mod connection;
 pub mod cross;
+pub mod dump;
 pub mod exec;
 // Hashes.
 pub mod hashes;

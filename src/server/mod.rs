@@ -73,6 +73,7 @@ impl Shared {
             busy: crate::script::busy::Busy::new(cores),
             limits: Arc::new(ShardLimits {
                 proto_max_bulk_len: AtomicU64::new(config.proto_max_bulk_len),
+                rdb_compression: config.rdbcompression.into(),
             }),
             persistence: Default::default(),
         }

@@ -74,6 +74,11 @@ impl Ctx<'_> {
         entry
     }
 
+    /// `rdbcompression`, for DUMP.
+    pub fn rdb_compression(&self) -> bool {
+        self.shard.limits.rdb_compression.load(Ordering::Relaxed)
+    }
+
     pub fn max_string_len(&self) -> usize {
         self.shard.limits.proto_max_bulk_len.load(Ordering::Relaxed) as usize
     }

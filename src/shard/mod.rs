@@ -30,6 +30,8 @@ use effects::{Effect, Sinks};
 pub struct ShardLimits {
     /// `proto-max-bulk-len`: the longest string a command may make.
     pub proto_max_bulk_len: AtomicU64,
+    /// `rdbcompression`: DUMP compresses strings as snapshots do.
+    pub rdb_compression: std::sync::atomic::AtomicBool,
 }
 
 /// Counters a shard keeps for INFO stats; summed over shards when reported.
