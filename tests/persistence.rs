@@ -378,6 +378,16 @@ fn a_snapshot_is_one_point_in_time() {
     for i in 0..500 {
         let _: () = q(&mut c, &["RPUSH", "left", &i.to_string()]);
     }
+    // A stream big enough to be encoded off its core, from a frozen view,
+    // while one writer appends to it and deletes from it in transactions
+    // that also count what they did.
+    const BIG: usize = 5000;
+    let mut p = redis::pipe();
+    for _ in 0..BIG {
+        p.cmd("XADD").arg("big").arg("*").arg("f").arg("v").ignore();
+    }
+    let _: () = p.query(&mut c).unwrap();
+    let _: () = q(&mut c, &["MSET", "added", "0", "deleted", "0"]);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut writers = Vec::new();
     for w in 0..3 {
@@ -405,12 +415,49 @@ fn a_snapshot_is_one_point_in_time() {
             }
         }));
     }
+    {
+        let mut wc = s.client();
+        let stop = stop.clone();
+        writers.push(std::thread::spawn(move || {
+            let mut mine: Vec<String> = Vec::new();
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                if n.is_multiple_of(3) && !mine.is_empty() {
+                    let id = mine.remove(0);
+                    let _: Value = redis::pipe()
+                        .atomic()
+                        .cmd("XDEL")
+                        .arg("big")
+                        .arg(&id)
+                        .cmd("INCR")
+                        .arg("deleted")
+                        .query(&mut wc)
+                        .unwrap();
+                } else {
+                    let (id, _): (String, i64) = redis::pipe()
+                        .atomic()
+                        .cmd("XADD")
+                        .arg("big")
+                        .arg("*")
+                        .arg("n")
+                        .arg(n)
+                        .cmd("INCR")
+                        .arg("added")
+                        .query(&mut wc)
+                        .unwrap();
+                    mine.push(id);
+                }
+            }
+        }));
+    }
     std::thread::sleep(Duration::from_millis(100));
     for _ in 0..5 {
         let _: () = q(&mut c, &["SAVE"]);
         let file = std::fs::read(dir.path().join("dump.rdb")).unwrap();
         let mut values = BTreeMap::new();
         let mut elements = 0;
+        let mut stream = None;
         for item in ringbus::persist::rdb::RdbReader::new(&file[..]).unwrap() {
             if let ringbus::persist::rdb::Item::Key(k) = item.unwrap() {
                 match k.value {
@@ -418,11 +465,27 @@ fn a_snapshot_is_one_point_in_time() {
                         values.insert(k.key, v);
                     }
                     ringbus::persist::rdb::Value::List(l) => elements += l.len(),
+                    ringbus::persist::rdb::Value::Stream(s) => stream = Some(s),
                     other => panic!("unexpected {other:?}"),
                 }
             }
         }
         assert_eq!(elements, 500, "every list element exactly once");
+        let num = |k: &str| -> usize {
+            String::from_utf8(values[k.as_bytes()].clone())
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        let stream = stream.expect("the stream is in the file");
+        let (added, deleted) = (num("added"), num("deleted"));
+        assert_eq!(
+            stream.entries.len(),
+            BIG + added - deleted,
+            "stream length at the point"
+        );
+        assert_eq!(stream.meta.length as usize, stream.entries.len());
+        assert_eq!(stream.meta.entries_added as usize, BIG + added);
         let mut pairs = 0;
         for i in 0..PAIRS {
             let a = values.get(format!("a{i}").as_bytes());

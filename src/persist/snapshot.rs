@@ -31,18 +31,19 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::rdb::{AuxInfo, EncodeOptions, Item, RdbReader, RdbWriter};
-use super::values::Build;
+use super::rdb::{AuxInfo, EncodeOptions, Item, KeyMeta, RdbReader, RdbWriter, RecordWriter};
+use super::values::{write_frozen_stream, Build};
 use crate::config::Config;
 use crate::runtime;
 use crate::shard::dispatch::Core;
 use crate::shard::route::shard_of;
-use crate::shard::snapshot::DbSnap;
+use crate::shard::snapshot::{DbSnap, Deferred};
 use crate::shard::txn::Txn;
 use crate::shard::{now_ms, Shard};
 
-/// Keys a step encodes per database, at most (about).
-pub const STEP_KEYS: usize = 1024;
+/// Keys a step encodes per database (about: whole key-table segments), so
+/// that a step takes well under a millisecond of its core.
+pub const STEP_KEYS: usize = 512;
 
 /// What INFO persistence, LASTSAVE and the save rules read; one per process.
 #[derive(Default)]
@@ -153,6 +154,8 @@ pub fn rdb_path(config: &Config) -> PathBuf {
 enum ToWriter {
     /// Encoded records of database `db`.
     Records { db: usize, bytes: Vec<u8> },
+    /// Big streams of database `db`, for the writer to encode.
+    Streams { db: usize, streams: Vec<Deferred> },
     /// Every shard is done: join the file. Per database: records, with a deadline.
     Finish {
         sizes: Vec<(u64, u64)>,
@@ -257,15 +260,27 @@ async fn run(core: &Rc<Core>) -> Result<u64, String> {
         let mut next = Vec::new();
         for (&s, fut) in pending.iter().zip(steps) {
             let step = fut.await;
-            for (db, bytes, keys, expires) in step.parts {
-                sizes[db].0 += keys;
-                sizes[db].1 += expires;
-                core.shared.persistence.update(|st| st.keys_done += keys);
-                if bytes.is_empty() || failed.is_some() {
+            for part in step.parts {
+                let db = part.db;
+                sizes[db].0 += part.keys;
+                sizes[db].1 += part.expires;
+                core.shared
+                    .persistence
+                    .update(|st| st.keys_done += part.keys);
+                if failed.is_some() {
                     continue;
                 }
-                if let Err(e) = send(&tx, ToWriter::Records { db, bytes }).await {
-                    failed = Some(e);
+                if !part.bytes.is_empty() {
+                    let bytes = part.bytes;
+                    if let Err(e) = send(&tx, ToWriter::Records { db, bytes }).await {
+                        failed = Some(e);
+                    }
+                }
+                if !part.streams.is_empty() {
+                    let streams = part.streams;
+                    if let Err(e) = send(&tx, ToWriter::Streams { db, streams }).await {
+                        failed = Some(e);
+                    }
                 }
             }
             if !step.done {
@@ -273,6 +288,9 @@ async fn run(core: &Rc<Core>) -> Result<u64, String> {
             }
         }
         pending = next;
+        // A shard on this core answers its step at once: let this core's
+        // connections run between steps, or the save would stall them.
+        runtime::yield_now().await;
         if let Some(e) = &failed {
             // Stop every walk; what the writer had is thrown away.
             for s in 0..shards {
@@ -299,10 +317,34 @@ async fn run(core: &Rc<Core>) -> Result<u64, String> {
     Ok(dirty)
 }
 
+/// One database's share of a step.
+struct Part {
+    db: usize,
+    /// Encoded records.
+    bytes: Vec<u8>,
+    /// Big streams, frozen, for the writer thread.
+    streams: Vec<Deferred>,
+    /// Keys written (encoded or frozen), and how many with a deadline.
+    keys: u64,
+    expires: u64,
+}
+
+impl Part {
+    fn take(db: usize, snap: &mut DbSnap) -> Part {
+        let (keys, expires) = snap.take_counts();
+        Part {
+            db,
+            bytes: snap.take_out(),
+            streams: snap.take_deferred(),
+            keys,
+            expires,
+        }
+    }
+}
+
 /// What one step on a shard gives back.
 struct Step {
-    /// Per database: encoded records, how many keys, how many with a deadline.
-    parts: Vec<(usize, Vec<u8>, u64, u64)>,
+    parts: Vec<Part>,
     /// Every database's walk is complete and the snapshot ended there.
     done: bool,
 }
@@ -316,18 +358,16 @@ fn step(shard: &mut Shard) -> Step {
             continue;
         };
         if !snap.done() {
-            while !snap.walk(table, STEP_KEYS, now) && !snap.full() {}
+            snap.walk(table, STEP_KEYS, now);
         }
         done &= snap.done();
-        let (keys, expires) = snap.take_counts();
-        parts.push((i, snap.take_out(), keys, expires));
+        parts.push(Part::take(i, snap));
     }
     if done {
         // Nothing can change in between: this runs with the shard to itself.
         for (i, db) in shard.dbs.iter_mut().enumerate() {
             if let Some(mut snap) = db.end_snapshot() {
-                let (keys, expires) = snap.take_counts();
-                parts.push((i, snap.take_out(), keys, expires));
+                parts.push(Part::take(i, &mut snap));
             }
         }
     }
@@ -374,22 +414,22 @@ fn write_file(
     let part_path = |db: usize| dir.join(format!("temp-{pid}-db{db}.part"));
     let temp = dir.join(format!("temp-{pid}.rdb"));
     let mut parts: Vec<Option<BufWriter<File>>> = (0..databases).map(|_| None).collect();
+    let mut records = RecordWriter::new(opts.clone()).map_err(|e| e.to_string())?;
     let result = (|| -> Result<(), String> {
         let finish = loop {
             match rx.recv() {
                 Ok(ToWriter::Records { db, bytes }) => {
-                    let part = match &mut parts[db] {
-                        Some(p) => p,
-                        slot => {
-                            let p = part_path(db);
-                            let f = File::create(&p).map_err(|e| {
-                                format!("Failed opening the temp RDB file {}: {e}", p.display())
-                            })?;
-                            slot.insert(BufWriter::with_capacity(1 << 20, f))
-                        }
-                    };
+                    let part = open_part(&mut parts[db], &part_path(db))?;
                     part.write_all(&bytes)
                         .map_err(|e| format!("Write error saving DB on disk: {e}"))?;
+                }
+                Ok(ToWriter::Streams { db, streams }) => {
+                    let part = open_part(&mut parts[db], &part_path(db))?;
+                    for (key, at, frozen) in streams {
+                        let meta = KeyMeta::from(at.map(|ms| ms as i64));
+                        write_frozen_stream(records.key(part, &key, meta), &frozen)
+                            .map_err(|e| format!("Write error saving DB on disk: {e}"))?;
+                    }
                 }
                 Ok(finish @ ToWriter::Finish { .. }) => break finish,
                 Err(_) => return Err("snapshot abandoned".into()),
@@ -466,6 +506,19 @@ fn write_file(
         let _ = fs::remove_file(&temp);
     }
     result
+}
+
+/// Database `db`'s part file, created on first use.
+fn open_part<'a>(
+    slot: &'a mut Option<BufWriter<File>>,
+    path: &Path,
+) -> Result<&'a mut BufWriter<File>, String> {
+    if slot.is_none() {
+        let f = File::create(path)
+            .map_err(|e| format!("Failed opening the temp RDB file {}: {e}", path.display()))?;
+        *slot = Some(BufWriter::with_capacity(1 << 20, f));
+    }
+    Ok(slot.as_mut().expect("just set"))
 }
 
 /// What a load at start-up found.

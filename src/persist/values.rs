@@ -25,7 +25,9 @@ use super::rdb::{self, KeyMeta, Kind, RecordWriter, ValueWriter};
 use crate::types::hash::Hash;
 use crate::types::list::List;
 use crate::types::set::Set;
-use crate::types::stream::{Consumer, Group, Pending, Stream, StreamId, ENTRIES_READ_UNKNOWN};
+use crate::types::stream::{
+    Consumer, FrozenStream, Group, Pending, Stream, StreamId, ENTRIES_READ_UNKNOWN,
+};
 use crate::types::zset::ZSet;
 use crate::types::Value;
 
@@ -84,24 +86,46 @@ pub fn write_value<W: Write>(w: ValueWriter<'_, W>, value: &Value) -> io::Result
     }
 }
 
+/// Entries read from a frozen stream per call, while encoding it.
+const FROZEN_CHUNK: usize = 1024;
+
 fn write_stream<W: Write>(w: ValueWriter<'_, W>, s: &Stream) -> io::Result<()> {
-    let entries = s.range(StreamId::MIN, StreamId::MAX, 0, false);
+    write_frozen_stream(w, &s.freeze())
+}
+
+/// Encodes a stream from its frozen view, a chunk of entries at a time, so
+/// that a big stream is never copied whole (this runs on the snapshot's
+/// writer thread for big streams).
+pub fn write_frozen_stream<W: Write>(w: ValueWriter<'_, W>, s: &FrozenStream) -> io::Result<()> {
     let meta = rdb::StreamMeta {
-        length: entries.len() as u64,
+        length: s.entries.len() as u64,
         last_id: id_out(s.last_id),
         first_id: id_out(s.first_id),
         max_deleted_id: id_out(s.max_deleted_id),
         entries_added: s.entries_added,
     };
-    let mut sw = w.stream(
-        &meta,
-        entries.iter().map(|e| {
-            (
-                id_out(e.id),
-                e.fields.iter().map(|(f, v)| (f.as_slice(), v.as_slice())),
-            )
-        }),
-    )?;
+    let mut sw = w.stream_from(&meta, &mut |visit| {
+        let mut from = StreamId::MIN;
+        loop {
+            let chunk = s.entries.range_from(from, FROZEN_CHUNK);
+            let Some(last) = chunk.last() else {
+                return Ok(());
+            };
+            let next = crate::types::stream::incr(last.id);
+            for e in &chunk {
+                let fields: smallvec::SmallVec<[(&[u8], &[u8]); 8]> = e
+                    .fields
+                    .iter()
+                    .map(|(f, v)| (f.as_slice(), v.as_slice()))
+                    .collect();
+                visit(id_out(e.id), &fields)?;
+            }
+            match next {
+                Some(n) => from = n,
+                None => return Ok(()),
+            }
+        }
+    })?;
     sw.groups(s.groups.len() as u64)?;
     for (name, g) in &s.groups {
         let entries_read =

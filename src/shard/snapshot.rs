@@ -27,9 +27,16 @@ use super::db::Entry;
 use crate::persist::rdb::{EncodeOptions, RecordWriter};
 use crate::persist::values::write_record;
 use crate::types::keytable::{Key, KeyTable};
+use crate::types::stream::FrozenStream;
+use crate::types::Value;
 
-/// Encoded bytes past which a step stops and hands them over.
-pub const STEP_BYTES: usize = 1 << 20;
+/// Streams with at least this many entries are not encoded by the core:
+/// they are frozen (O(1) in entries) and encoded by the writer thread
+/// through the tree's lock-free frozen view.
+pub const OFF_CORE_STREAM: usize = 512;
+
+/// A big stream handed to the writer thread: key, deadline, frozen view.
+pub type Deferred = (Key, Option<u64>, FrozenStream);
 
 pub struct DbSnap {
     /// The walker's next position; None once it has visited every key.
@@ -40,6 +47,11 @@ pub struct DbSnap {
     records: RecordWriter,
     /// Encoded records not yet collected by the driver.
     out: Vec<u8>,
+    /// Big streams not yet collected by the driver.
+    deferred: Vec<Deferred>,
+    /// `early` is pruned of keys the walker has passed when it reaches this
+    /// size (then twice what is left), so pruning costs O(1) per key.
+    prune_at: usize,
     /// Records written since [`DbSnap::take_counts`], and how many of
     /// them had a deadline.
     keys: u64,
@@ -53,6 +65,8 @@ impl DbSnap {
             early: AHashSet::new(),
             records: RecordWriter::new(opts).expect("options checked at start"),
             out: Vec::new(),
+            deferred: Vec::new(),
+            prune_at: 1024,
             keys: 0,
             expires: 0,
         }
@@ -62,11 +76,12 @@ impl DbSnap {
         let DbSnap {
             records,
             out,
+            deferred,
             keys,
             expires,
             ..
         } = self;
-        encode(records, out, (keys, expires), key, entry);
+        encode(records, (out, deferred), (keys, expires), key, entry);
     }
 
     /// Called by `Db` before `key` changes in any way (see the module doc).
@@ -99,6 +114,7 @@ impl DbSnap {
             early,
             records,
             out,
+            deferred,
             keys,
             expires,
             ..
@@ -106,25 +122,35 @@ impl DbSnap {
         let next = table.scan(cursor, budget, |k, e| {
             // A key already due is left out: loading would drop it anyway.
             if !early.contains(k) && e.expire_at().is_none_or(|at| at > now) {
-                encode(records, out, (&mut *keys, &mut *expires), k, e);
+                encode(
+                    records,
+                    (&mut *out, &mut *deferred),
+                    (&mut *keys, &mut *expires),
+                    k,
+                    e,
+                );
             }
         });
         self.cursor = next;
         match next {
-            Some(c) => self.early.retain(|k| table.position(k) >= c),
+            Some(c) if self.early.len() >= self.prune_at => {
+                self.early.retain(|k| table.position(k) >= c);
+                self.prune_at = (2 * self.early.len()).max(1024);
+            }
+            Some(_) => {}
             None => self.early = AHashSet::new(),
         }
         next.is_none()
     }
 
-    /// Whether the encoded records waiting are worth a hand-over.
-    pub fn full(&self) -> bool {
-        self.out.len() >= STEP_BYTES
-    }
-
     /// The records encoded since the last call.
     pub fn take_out(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.out)
+    }
+
+    /// The big streams frozen since the last call.
+    pub fn take_deferred(&mut self) -> Vec<Deferred> {
+        std::mem::take(&mut self.deferred)
     }
 
     /// Records written, and with a deadline, since the last call.
@@ -142,13 +168,18 @@ impl DbSnap {
 
 fn encode(
     records: &mut RecordWriter,
-    out: &mut Vec<u8>,
+    (out, deferred): (&mut Vec<u8>, &mut Vec<Deferred>),
     (keys, expires): (&mut u64, &mut u64),
     key: &[u8],
     entry: &Entry,
 ) {
     let at = entry.expire_at();
-    write_record(records, out, key, at, &entry.value).expect("writing to memory");
+    match &entry.value {
+        Value::Stream(s) if s.len() >= OFF_CORE_STREAM => {
+            deferred.push((key.into(), at, s.freeze()));
+        }
+        value => write_record(records, out, key, at, value).expect("writing to memory"),
+    }
     *keys += 1;
     *expires += at.is_some() as u64;
 }

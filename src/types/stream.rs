@@ -604,6 +604,20 @@ impl Stream {
         done
     }
 
+    /// The stream as it is now, for a snapshot to encode on another thread
+    /// while this one keeps changing (see [`StreamTree::freeze`]): the
+    /// entries through the tree's frozen view, the rest copied.
+    pub fn freeze(&self) -> FrozenStream {
+        FrozenStream {
+            entries: self.tree.freeze(),
+            last_id: self.last_id,
+            first_id: self.first_id,
+            max_deleted_id: self.max_deleted_id,
+            entries_added: self.entries_added,
+            groups: self.groups.clone(),
+        }
+    }
+
     /// Copies every entry and all metadata into a new stream (COPY, RESTORE-like moves).
     pub fn deep_clone(&self) -> Stream {
         let mut s = Stream::new();
@@ -622,6 +636,16 @@ impl Stream {
         s.groups = self.groups.clone();
         s
     }
+}
+
+/// A stream at one moment, readable from any thread ([`Stream::freeze`]).
+pub struct FrozenStream {
+    pub entries: super::stream_tree::Frozen,
+    pub last_id: StreamId,
+    pub first_id: StreamId,
+    pub max_deleted_id: StreamId,
+    pub entries_added: u64,
+    pub groups: BTreeMap<Box<[u8]>, Group>,
 }
 
 /// The next ID after `id`, or None at the maximum.

@@ -844,6 +844,51 @@ struct Inner {
     /// Null when empty. A one-child root points to the only leaf.
     root: Atomic<Node>,
     len: AtomicUsize,
+    /// [`Frozen`] views alive. While any is, the writer keeps what it
+    /// retires instead of handing it to the epoch collector.
+    frozen: AtomicUsize,
+    /// What the writer kept and could not free itself because it was
+    /// dropped while a frozen view was alive: freed with the last handle.
+    orphans: std::sync::Mutex<Vec<Retired>>,
+}
+
+/// Something unlinked from the tree, waiting to be freed.
+enum Retired {
+    Node(*const Node),
+    Leaf(*const Leaf),
+}
+
+// SAFETY: a retired pointer is owned by whoever holds it (it is unlinked and
+// freed exactly once), so it may move between threads.
+unsafe impl Send for Retired {}
+
+impl Retired {
+    /// Hands it to the epoch collector.
+    fn defer(self, g: &Guard) {
+        // SAFETY: unlinked from the published tree before it was retired;
+        // only readers pinned before that (or frozen views, now gone) can
+        // still hold it. Dropping a Node does not free its children.
+        unsafe {
+            match self {
+                Retired::Node(n) => g.defer_destroy(Shared::from(n)),
+                Retired::Leaf(l) => g.defer_destroy(Shared::from(l)),
+            }
+        }
+    }
+
+    /// Frees it now.
+    ///
+    /// # Safety
+    /// Nobody can reach it any more.
+    unsafe fn free(self) {
+        // SAFETY: per the contract.
+        unsafe {
+            match self {
+                Retired::Node(n) => drop(Box::from_raw(n as *mut Node)),
+                Retired::Leaf(l) => drop(Box::from_raw(l as *mut Leaf)),
+            }
+        }
+    }
 }
 
 // SAFETY: `Inner` only contains atomics and pointers to immutable-once-published
@@ -862,6 +907,10 @@ impl Drop for Inner {
             let root = self.root.load(Ordering::Acquire, g);
             if !root.is_null() {
                 free_tree(root.as_raw());
+            }
+            let orphans = std::mem::take(self.orphans.get_mut().unwrap_or_else(|e| e.into_inner()));
+            for r in orphans {
+                r.free();
             }
         }
     }
@@ -955,6 +1004,8 @@ pub struct StreamTree {
     leaf_max_entries: usize,
     leaf_max_bytes: usize,
     scratch: Vec<u8>,
+    /// Retired while a frozen view was alive (see [`StreamTree::freeze`]).
+    kept: Vec<Retired>,
 }
 
 // SAFETY: `tail` points into the tree owned through `inner`; moving the
@@ -964,6 +1015,86 @@ unsafe impl Send for StreamTree {}
 impl Default for StreamTree {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+impl Drop for StreamTree {
+    fn drop(&mut self) {
+        if self.kept.is_empty() {
+            return;
+        }
+        let kept = std::mem::take(&mut self.kept);
+        if self.inner.frozen.load(Ordering::Acquire) > 0 {
+            // A frozen view may still reach them: they go with the last handle.
+            self.inner
+                .orphans
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(kept);
+        } else {
+            let g = epoch::pin();
+            kept.into_iter().for_each(|k| k.defer(&g));
+        }
+    }
+}
+
+/// A read-only view of a [`StreamTree`] at one moment (see
+/// [`StreamTree::freeze`]): Send, so a snapshot can encode a stream on
+/// another thread while its core keeps appending and deleting.
+pub struct Frozen {
+    inner: Arc<Inner>,
+    /// The root when frozen (null when empty): kept alive by the writer.
+    root: *const Node,
+    /// The last ID when frozen: later appends (to the tail leaf, in place)
+    /// are past it.
+    last: StreamId,
+    len: usize,
+}
+
+// SAFETY: the view only reads immutable-once-published nodes and the
+// append-only leaf buffers (see the module's concurrency invariants), all
+// kept alive while `frozen` counts it.
+unsafe impl Send for Frozen {}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        self.inner.frozen.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Frozen {
+    /// Entries at the moment of freezing.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Up to `count` entries with `start <= id`, ascending, as they were
+    /// when frozen.
+    pub fn range_from(&self, start: StreamId, count: usize) -> Vec<Entry> {
+        let mut out = Vec::new();
+        if self.root.is_null() || count == 0 || start > self.last {
+            return out;
+        }
+        let _guard = epoch::pin();
+        // SAFETY: the frozen root and all it reaches stay allocated while
+        // this view counts in `frozen` (see `StreamTree::retire`).
+        let root = unsafe { &*self.root };
+        let mut cur = Cursor::new();
+        let mut leaf = match cur.seek_le(root, start) {
+            Some(l) => l,
+            None => cur.edge(root, false),
+        };
+        while leaf.first <= self.last && !leaf.scan_fwd(start, self.last, &mut out, count) {
+            match cur.next() {
+                Some(l) => leaf = l,
+                None => break,
+            }
+        }
+        out
     }
 }
 
@@ -980,7 +1111,10 @@ impl StreamTree {
             inner: Arc::new(Inner {
                 root: Atomic::null(),
                 len: AtomicUsize::new(0),
+                frozen: AtomicUsize::new(0),
+                orphans: Default::default(),
             }),
+            kept: Vec::new(),
             tail: std::ptr::null(),
             last_id: None,
             len: 0,
@@ -1034,7 +1168,7 @@ impl StreamTree {
 
     /// Publishes `new` as the logical root, then retires `retired` (and the
     /// old root if it was a one-child wrapper, which edits never copy).
-    fn publish(&self, new: Option<Child>, mut retired: Vec<*const Node>, g: &Guard) {
+    fn publish(&mut self, new: Option<Child>, mut retired: Vec<*const Node>, g: &Guard) {
         if let Some(old) = self.root(g).filter(|r| r.kids.len() == 1) {
             retired.push(old);
         }
@@ -1046,20 +1180,39 @@ impl StreamTree {
             },
         };
         self.inner.root.store(Shared::from(p), Ordering::Release);
+        // `old` is unreachable from the root just stored (it was replaced on
+        // the copied path, merged, split, or was the old root).
         for old in retired {
-            // SAFETY: `old` is unreachable from the root just stored (it was
-            // replaced on the copied path, merged, split, or was the old
-            // root); only readers pinned before that store can still hold it,
-            // and it is freed after they unpin. Dropping a Node does not free
-            // its children.
-            unsafe { g.defer_destroy(Shared::from(old)) };
+            self.retire(Retired::Node(old), g);
         }
     }
 
-    fn retire_leaf(leaf: *const Leaf, g: &Guard) {
-        // SAFETY: the leaf was unlinked from the published tree before this
-        // call; only pinned readers can still hold it.
-        unsafe { g.defer_destroy(Shared::from(leaf)) };
+    /// Retires what was just unlinked: freed once no pinned reader and no
+    /// frozen view can reach it.
+    fn retire(&mut self, r: Retired, g: &Guard) {
+        if self.inner.frozen.load(Ordering::Acquire) > 0 {
+            self.kept.push(r);
+            return;
+        }
+        for k in self.kept.drain(..) {
+            k.defer(g);
+        }
+        r.defer(g);
+    }
+
+    /// A view of the tree as it is now, readable from any thread for as
+    /// long as it lives, whatever the writer does meanwhile: nothing it
+    /// reaches is freed (the writer keeps what it retires while a frozen
+    /// view is alive), and entries appended later are cut off by ID.
+    pub fn freeze(&self) -> Frozen {
+        self.inner.frozen.fetch_add(1, Ordering::AcqRel);
+        let g = epoch::pin();
+        Frozen {
+            inner: self.inner.clone(),
+            root: self.inner.root.load(Ordering::Acquire, &g).as_raw(),
+            last: self.last_id.unwrap_or(StreamId::MIN),
+            len: self.len,
+        }
     }
 
     /// Replace (or remove) leaf `old` in the index and retire it.
@@ -1076,7 +1229,7 @@ impl StreamTree {
                 Edit::Remove => std::ptr::null(),
             };
         }
-        Self::retire_leaf(old, g);
+        self.retire(Retired::Leaf(old), g);
     }
 
     fn push_leaf(&mut self, leaf: Leaf, g: &Guard) {
@@ -1301,6 +1454,50 @@ mod tests {
     use std::collections::BTreeMap;
 
     type Model = BTreeMap<StreamId, Vec<(Vec<u8>, Vec<u8>)>>;
+
+    /// A frozen view reads, from another thread, exactly what the tree held
+    /// when frozen while the writer appends, deletes and trims; what the
+    /// writer kept for it is freed once the view is gone.
+    #[test]
+    fn frozen_view_keeps_its_moment() {
+        let mut t = StreamTree::with_params(8, 256);
+        for i in 1..=500u64 {
+            let v = i.to_string();
+            t.append(StreamId::new(i, 0), &[(b"f", v.as_bytes())])
+                .unwrap();
+        }
+        let before: Vec<Entry> = t.reader().range(StreamId::MIN, StreamId::MAX, None);
+        let frozen = t.freeze();
+        let reader = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            let mut from = StreamId::MIN;
+            loop {
+                let chunk = frozen.range_from(from, 37);
+                let Some(last) = chunk.last() else { break };
+                from = StreamId::new(last.id.ms, last.id.seq + 1);
+                got.extend(chunk);
+                std::thread::yield_now();
+            }
+            (got, frozen.len())
+        });
+        for i in 501..=900u64 {
+            t.append(StreamId::new(i, 0), &[(b"g", b"x")]).unwrap();
+            if i.is_multiple_of(3) {
+                t.delete(StreamId::new(i - 400, 0));
+            }
+            if i.is_multiple_of(50) {
+                t.trim_maxlen(300, false, 0);
+            }
+        }
+        let (got, len) = reader.join().unwrap();
+        assert_eq!(len, 500);
+        assert_eq!(got, before);
+        assert!(t.inner.frozen.load(Ordering::Acquire) == 0);
+        // The next change hands what was kept to the collector.
+        t.append(StreamId::new(1000, 0), &[(b"f", b"v")]).unwrap();
+        t.trim_maxlen(10, false, 0);
+        assert!(t.kept.is_empty());
+    }
 
     #[derive(Debug, Clone)]
     enum Op {

@@ -154,10 +154,12 @@ pub struct NodeLimits {
 
 /// Lays entries into nodes as XADD would, handing out each finished node
 /// (master ID, listpack).
-pub struct NodeEncoder<'b> {
+pub struct NodeEncoder {
     max_bytes: usize,
     max_entries: usize,
-    master: Option<(StreamId, Vec<&'b [u8]>)>,
+    /// The node's first ID and master field names (owned: entries may come
+    /// from buffers that do not outlive the node).
+    master: Option<(StreamId, Vec<Vec<u8>>)>,
     /// Entries in the current node.
     count: usize,
     /// The current node after its first element (the live count, which
@@ -167,8 +169,8 @@ pub struct NodeEncoder<'b> {
     nodes: u64,
 }
 
-impl<'b> NodeEncoder<'b> {
-    pub fn new(limits: NodeLimits) -> NodeEncoder<'b> {
+impl NodeEncoder {
+    pub fn new(limits: NodeLimits) -> NodeEncoder {
         let max_bytes = match limits.max_bytes {
             0 => MAX_NODE_BYTES,
             n => n.min(MAX_NODE_BYTES),
@@ -191,9 +193,9 @@ impl<'b> NodeEncoder<'b> {
 
     /// Add the next entry (IDs must ascend). `emit` gets any node this
     /// closes.
-    pub fn add<I, E>(&mut self, id: StreamId, fields: I, emit: &mut E) -> std::io::Result<()>
+    pub fn add<'f, I, E>(&mut self, id: StreamId, fields: I, emit: &mut E) -> std::io::Result<()>
     where
-        I: Iterator<Item = (&'b [u8], &'b [u8])> + Clone,
+        I: Iterator<Item = (&'f [u8], &'f [u8])> + Clone,
         E: FnMut(StreamId, &[u8]) -> std::io::Result<()>,
     {
         if self.master.is_some() {
@@ -212,7 +214,7 @@ impl<'b> NodeEncoder<'b> {
                 self.body.clear();
                 self.body.push_int(0); // deleted
                 self.body.push_int(nfields);
-                let names: Vec<&'b [u8]> = fields.clone().map(|(f, _)| f).collect();
+                let names: Vec<Vec<u8>> = fields.clone().map(|(f, _)| f.to_vec()).collect();
                 for f in &names {
                     self.body.push(f);
                 }
@@ -223,7 +225,10 @@ impl<'b> NodeEncoder<'b> {
             }
             Some((_, names)) => {
                 names.len() == nfields as usize
-                    && names.iter().zip(fields.clone()).all(|(m, (f, _))| *m == f)
+                    && names
+                        .iter()
+                        .zip(fields.clone())
+                        .all(|(m, (f, _))| m.as_slice() == f)
             }
         };
         let master_id = self.master.as_ref().map(|(m, _)| *m).unwrap_or_default();

@@ -277,6 +277,13 @@ pub struct ValueWriter<'a, W: Write> {
     scratch: &'a mut Scratch,
 }
 
+/// Gets a stream's entries to `visit`, one at a time (see
+/// [`ValueWriter::stream_from`]).
+pub type EntryVisit<'v> = dyn FnMut(StreamId, &[(&[u8], &[u8])]) -> io::Result<()> + 'v;
+
+/// Hands every entry of a stream to the visitor it is given.
+pub type EachEntry<'e> = dyn FnMut(&mut EntryVisit<'_>) -> io::Result<()> + 'e;
+
 /// Compares sorted-set members as Redis orders them: score, then bytes.
 fn zset_cmp(a: (&[u8], f64), b: (&[u8], f64)) -> Ordering {
     a.1.partial_cmp(&b.1)
@@ -531,11 +538,7 @@ impl<'a, W: Write> ValueWriter<'a, W> {
     /// A stream: its live entries in ascending ID order (as many as
     /// `meta.length`), laid into nodes as XADD would, then its metadata.
     /// Consumer groups follow through the returned [`StreamWriter`].
-    pub fn stream<'b, I, F>(
-        mut self,
-        meta: &StreamMeta,
-        entries: I,
-    ) -> io::Result<StreamWriter<'a, W>>
+    pub fn stream<'b, I, F>(self, meta: &StreamMeta, entries: I) -> io::Result<StreamWriter<'a, W>>
     where
         I: IntoIterator<Item = (StreamId, F)>,
         I::IntoIter: Clone,
@@ -543,6 +546,26 @@ impl<'a, W: Write> ValueWriter<'a, W> {
         F::IntoIter: Clone,
     {
         let entries = entries.into_iter();
+        let mut fields: Vec<(&'b [u8], &'b [u8])> = Vec::new();
+        self.stream_from(meta, &mut |visit| {
+            for (id, f) in entries.clone() {
+                fields.clear();
+                fields.extend(f);
+                visit(id, &fields)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// A stream whose entries come from `each`, which the encoder calls
+    /// twice (it counts nodes, then writes them); each call must hand the
+    /// same entries to `visit`, in ascending ID order. Entries may live in
+    /// buffers that last only for one `visit` (a stream read in chunks).
+    pub fn stream_from(
+        mut self,
+        meta: &StreamMeta,
+        each: &mut EachEntry<'_>,
+    ) -> io::Result<StreamWriter<'a, W>> {
         let limits = NodeLimits {
             max_bytes: self.opts.stream_node_max_bytes,
             max_entries: self.opts.stream_node_max_entries,
@@ -551,14 +574,14 @@ impl<'a, W: Write> ValueWriter<'a, W> {
         let mut plan = NodeEncoder::new(limits);
         let mut ignore = |_: StreamId, _: &[u8]| Ok(());
         let (mut n, mut prev) = (0u64, None::<StreamId>);
-        for (id, fields) in entries.clone() {
+        each(&mut |id, fields| {
             if prev.is_some_and(|p| p >= id) {
                 return Err(invalid("stream entries must come in ascending ID order"));
             }
             prev = Some(id);
             n += 1;
-            plan.add(id, fields.into_iter(), &mut ignore)?;
-        }
+            plan.add(id, fields.iter().copied(), &mut ignore)
+        })?;
         plan.flush(&mut ignore)?;
         if n != meta.length {
             return Err(invalid(format!(
@@ -585,10 +608,15 @@ impl<'a, W: Write> ValueWriter<'a, W> {
                 put_string(out, lp, compress, lzf)
             };
             let mut enc = NodeEncoder::new(limits);
-            for (id, fields) in entries {
-                enc.add(id, fields.into_iter(), &mut emit)?;
-            }
+            let mut written = 0u64;
+            each(&mut |id, fields| {
+                written += 1;
+                enc.add(id, fields.iter().copied(), &mut emit)
+            })?;
             enc.flush(&mut emit)?;
+            if written != n {
+                return Err(invalid("stream entries changed between the two passes"));
+            }
         }
         let m = meta;
         for v in [
