@@ -539,6 +539,7 @@ pub fn load(path: &Path, shards: &mut [Shard]) -> Result<Option<Loaded>, String>
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("cannot open {}: {e}", path.display())),
     };
+    let file_len = file.metadata().map_or(0, |m| m.len());
     let bad = |e: super::rdb::Error| format!("{}: {e}", path.display());
     let input = io::BufReader::with_capacity(1 << 20, file);
     let mut reader = RdbReader::new(input).map_err(bad)?;
@@ -547,10 +548,24 @@ pub fn load(path: &Path, shards: &mut [Shard]) -> Result<Option<Loaded>, String>
     let now = now_ms();
     let n = shards.len();
     let databases = shards.first().map_or(0, |s| s.dbs.len());
+    let mut current_db = 0usize;
     loop {
         match reader.next_item_into(&mut sink).map_err(bad)? {
             None | Some(Item::Eof(_)) => break,
             Some(Item::Function(code)) => loaded.functions.push(code),
+            Some(Item::SelectDb(db)) => current_db = db as usize,
+            Some(Item::ResizeDb { db_size, .. }) if current_db < databases => {
+                // The file says how many keys come: each shard gets room for
+                // its share (plus a margin for an uneven split), once. The
+                // count is not trusted beyond what the file could hold (a key
+                // takes at least 4 bytes).
+                let keys = db_size.min(file_len / 4) as usize;
+                let share = keys.div_ceil(n);
+                let share = share + share / 8 + 16;
+                for shard in shards.iter_mut() {
+                    shard.dbs[current_db].reserve(share);
+                }
+            }
             Some(Item::Key(k)) => {
                 let db = k.db as usize;
                 if db >= databases {

@@ -72,6 +72,11 @@ impl Db {
         self.expiring.len()
     }
 
+    /// Room for `additional` more keys (see [`KeyTable::reserve`]).
+    pub fn reserve(&mut self, additional: usize) {
+        self.keys.reserve(additional);
+    }
+
     /// Before `key` changes: a snapshot in progress gets its value first.
     #[inline]
     fn touch(&mut self, key: &[u8]) {

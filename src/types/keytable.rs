@@ -119,6 +119,24 @@ impl<V> KeyTable<V> {
         v
     }
 
+    /// Makes room for `additional` more keys at once (loading a snapshot that
+    /// says how many it holds): the directory is doubled to its final depth
+    /// while it is still small, and every segment is sized for its share, so
+    /// nothing is rehashed or reallocated while the keys come in.
+    pub fn reserve(&mut self, additional: usize) {
+        let want = self.len + additional;
+        while want > self.segments.len() * SEGMENT_TARGET && self.depth < POS_BITS {
+            self.double();
+        }
+        let per = want.div_ceil(self.segments.len()) + want.div_ceil(self.segments.len()) / 4;
+        let hasher = &self.hasher;
+        for seg in &mut self.segments {
+            if seg.capacity() < per {
+                seg.reserve(per - seg.len(), |(k, _)| hasher.hash_one(&**k));
+            }
+        }
+    }
+
     fn insert_new(&mut self, hash: u64, key: Key, value: V) {
         if self.len >= self.segments.len() * SEGMENT_TARGET && self.depth < POS_BITS {
             self.double();
