@@ -1043,3 +1043,63 @@ fn refused_payloads_get_redis_errors() {
     assert!(both > 100, "{both}");
     eprintln!("refused by both: {both}; refused only by us: {only_ours}");
 }
+
+/// LZF-compressed strings are Redis's bytes: DUMP on redis-server and the
+/// encoder agree for text-like strings of many lengths and repetitions,
+/// runs longer than one back reference, and repeats too far to refer to.
+#[test]
+fn compressed_strings_are_redis_bytes() {
+    let srv = Server::start_redis(&[]);
+    let mut c = srv.raw();
+    let words: [&[u8]; 8] = [
+        b"alpha ",
+        b"beta ",
+        b"gamma,",
+        b"x",
+        b"yy",
+        b"function(",
+        b"\x00\xff",
+        b"0123456789",
+    ];
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rand = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let mut values: Vec<Vec<u8>> = vec![vec![b'a'; 21], vec![b'z'; 5000]];
+    for i in 0..300 {
+        let len = [21, 40, 100, 300, 1000, 9000][i % 6] + rand(50);
+        let mut v = Vec::with_capacity(len);
+        while v.len() < len {
+            match rand(4) {
+                // A byte LZF has not seen lately.
+                0 => v.push(rand(256) as u8),
+                _ => v.extend_from_slice(words[rand(words.len())]),
+            }
+        }
+        values.push(v);
+    }
+    // Far repeats: a block, noise past the 8 KB window, the block again.
+    let block: Vec<u8> = values[10].clone();
+    let mut far = block.clone();
+    far.extend((0..9000).map(|_| rand(256) as u8));
+    far.extend_from_slice(&block);
+    values.push(far);
+    let opts = EncodeOptions::default();
+    for (i, v) in values.iter().enumerate() {
+        r(&mut c, &[b"SET", b"s", v]);
+        let Reply::Bulk(theirs) = r(&mut c, &[b"DUMP", b"s"]) else {
+            panic!()
+        };
+        let ours = dump::encode(&Value::String(v.clone()), &opts).unwrap();
+        assert!(
+            ours == theirs,
+            "value {i} ({} bytes): ours {} bytes, redis {}",
+            v.len(),
+            ours.len(),
+            theirs.len()
+        );
+    }
+}

@@ -2,7 +2,7 @@
 //! KILL, HELP), with Redis 7.2's replies. How a script runs, and why it is
 //! atomic, is in `script` (module doc).
 
-use super::args::{is, CmdResult, Error};
+use super::args::{is, truncated, CmdResult, Error};
 use super::exec::Client;
 use super::session;
 use super::spec::decl::*;
@@ -12,10 +12,12 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
 use super::spec::ShardSet;
+use crate::persist::rdb::dump::{self, FunctionPayloadError};
+use crate::persist::rdb::EncodeOptions;
 use crate::resp::Out;
 use crate::script::busy::Kill;
 use crate::script::engine::{engine, CallCtx, Compiled, Target};
-use crate::script::functions::{self, Library, RestorePolicy};
+use crate::script::functions::{self, Library, RestorePolicy, Restored};
 use crate::script::registry::{parse_sha, STAYS, UNSEEN};
 use crate::server::connection::Session;
 use crate::shard::route::shard_of;
@@ -526,10 +528,24 @@ pub async fn function(s: &mut Session, cmd: FnOp, argv: &[&[u8]]) -> Result<(), 
         }
         FnOp::List => function_list(s, argv)?,
         FnOp::Dump => {
-            let payload = functions::dump(&libs.all());
+            // Redis 7.0's payload (RDB 10, which 7.2 restores too), libraries
+            // by name, codes compressed as `rdbcompression` says.
+            let opts = EncodeOptions {
+                compression: core.shared.limits.rdb_compression.load(Ordering::Relaxed),
+                ..EncodeOptions::default()
+            };
+            let all = libs.all();
+            let payload = dump::function_payload(all.iter().map(|l| &l.code[..]), &opts)
+                .expect("the default options are valid");
             s.out.bulk(&payload);
         }
         FnOp::Restore => {
+            if argv.len() > 4 {
+                return Err(Error::msg(format!(
+                    "ERR unknown subcommand or wrong number of arguments for '{}'. Try FUNCTION HELP.",
+                    truncated(argv[1], 128)
+                )));
+            }
             let policy = match argv.get(3) {
                 None => RestorePolicy::Append,
                 Some(p) if is(p, "append") => RestorePolicy::Append,
@@ -541,17 +557,23 @@ pub async fn function(s: &mut Session, cmd: FnOp, argv: &[&[u8]]) -> Result<(), 
                     ))
                 }
             };
-            let codes = functions::undump(argv[2])
-                .ok_or(Error::msg("ERR DUMP payload version or checksum are wrong"))?;
-            let mut restored = Vec::new();
-            for code in codes {
+            let payload_err = |e: FunctionPayloadError| Error::msg(format!("ERR {e}"));
+            // Each library is read, checked and compiled (as FUNCTION LOAD
+            // does) before the next is read, so a bad payload gets Redis's
+            // error; nothing changes until every library is in.
+            let mut restored = Restored::default();
+            for code in dump::function_codes(argv[2]).map_err(payload_err)? {
+                let code = code.map_err(payload_err)?;
                 let name = functions::parse_metadata(&code).map_err(Error::msg)?;
+                restored.check_name(&name).map_err(Error::msg)?;
                 let loaded = engine().load_library(&code).map_err(Error::msg)?;
-                restored.push(Library {
-                    name,
-                    code,
-                    functions: loaded.into_iter().map(|(meta, _)| meta).collect(),
-                });
+                restored
+                    .add(Library {
+                        name,
+                        code,
+                        functions: loaded.into_iter().map(|(meta, _)| meta).collect(),
+                    })
+                    .map_err(Error::msg)?;
             }
             libs.restore(restored, policy).map_err(Error::msg)?;
             s.out.ok();

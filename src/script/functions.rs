@@ -141,7 +141,7 @@ impl Libraries {
     /// library of the same name is replaced.
     pub fn add(&self, lib: Library, replace: bool) -> Result<(), String> {
         let mut state = self.state.write().expect("libraries");
-        check_add(&state, &lib, replace, true)?;
+        check_add(&state, &lib, replace)?;
         state.libraries.insert(lib.name.clone(), Arc::new(lib));
         drop(state);
         self.bump();
@@ -167,37 +167,73 @@ impl Libraries {
         self.bump();
     }
 
-    /// FUNCTION RESTORE: adds every library, all or none.
-    pub fn restore(&self, libs: Vec<Library>, policy: RestorePolicy) -> Result<(), String> {
+    /// FUNCTION RESTORE: adds every library, all or none, as Redis's
+    /// `libraryJoin` does (FLUSH swaps them in): every library name is
+    /// checked before any function name, and unlike FUNCTION LOAD the
+    /// name is not quoted in the error.
+    pub fn restore(&self, restored: Restored, policy: RestorePolicy) -> Result<(), String> {
         let mut state = self.state.write().expect("libraries");
-        let mut next = State {
-            libraries: if policy == RestorePolicy::Flush {
-                BTreeMap::new()
-            } else {
-                state.libraries.clone()
-            },
+        let mut next = match policy {
+            RestorePolicy::Flush => BTreeMap::new(),
+            _ => state.libraries.clone(),
         };
-        for lib in libs {
-            check_add(&next, &lib, policy == RestorePolicy::Replace, false)?;
-            next.libraries.insert(lib.name.clone(), Arc::new(lib));
+        for name in restored.state.libraries.keys() {
+            if next.contains_key(name) {
+                if policy != RestorePolicy::Replace {
+                    return Err(format!("ERR Library {name} already exists"));
+                }
+                next.remove(name);
+            }
         }
-        *state = next;
+        for lib in restored.state.libraries.values() {
+            for f in &lib.functions {
+                if next
+                    .values()
+                    .any(|other| other.functions.iter().any(|g| g.name == f.name))
+                {
+                    return Err(format!("ERR Function {} already exists", f.name));
+                }
+            }
+        }
+        next.extend(restored.state.libraries);
+        state.libraries = next;
         drop(state);
         self.bump();
         Ok(())
     }
 }
 
+/// The libraries of a FUNCTION RESTORE payload, gathered as Redis loads
+/// them into a fresh set: a library name or a function name may appear
+/// only once in a payload.
+#[derive(Default)]
+pub struct Restored {
+    state: State,
+}
+
+impl Restored {
+    /// Before compiling: the name is not already in the payload (Redis
+    /// checks it first, with FUNCTION LOAD's quoted message).
+    pub fn check_name(&self, name: &str) -> Result<(), String> {
+        if self.state.libraries.contains_key(name) {
+            return Err(format!("ERR Library '{name}' already exists"));
+        }
+        Ok(())
+    }
+
+    /// After compiling: none of its functions is in the payload already.
+    pub fn add(&mut self, lib: Library) -> Result<(), String> {
+        check_add(&self.state, &lib, false)?;
+        self.state.libraries.insert(lib.name.clone(), Arc::new(lib));
+        Ok(())
+    }
+}
+
 /// A library may be added: its name is free (or replaced), and none of its
 /// functions is a function of another library.
-/// (FUNCTION LOAD quotes the name in its error, RESTORE does not.)
-fn check_add(state: &State, lib: &Library, replace: bool, quoted: bool) -> Result<(), String> {
+fn check_add(state: &State, lib: &Library, replace: bool) -> Result<(), String> {
     if !replace && state.libraries.contains_key(&lib.name) {
-        return Err(if quoted {
-            format!("ERR Library '{}' already exists", lib.name)
-        } else {
-            format!("ERR Library {} already exists", lib.name)
-        });
+        return Err(format!("ERR Library '{}' already exists", lib.name));
     }
     for f in &lib.functions {
         let taken = state
@@ -210,29 +246,6 @@ fn check_add(state: &State, lib: &Library, replace: bool, quoted: bool) -> Resul
         }
     }
     Ok(())
-}
-
-/// FUNCTION DUMP's payload: a tag, then each library's code as a length
-/// and bytes. Only ringbus reads it back (Redis's own is an RDB fragment).
-pub fn dump(libs: &[Arc<Library>]) -> Vec<u8> {
-    let mut out = b"RBFUNC1".to_vec();
-    for lib in libs {
-        out.extend_from_slice(&(lib.code.len() as u32).to_le_bytes());
-        out.extend_from_slice(&lib.code);
-    }
-    out
-}
-
-/// The library codes in a FUNCTION DUMP payload.
-pub fn undump(payload: &[u8]) -> Option<Vec<Vec<u8>>> {
-    let mut rest = payload.strip_prefix(b"RBFUNC1")?;
-    let mut codes = Vec::new();
-    while !rest.is_empty() {
-        let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
-        codes.push(rest.get(4..4 + len)?.to_vec());
-        rest = &rest[4 + len..];
-    }
-    Some(codes)
 }
 
 #[cfg(test)]
@@ -265,15 +278,72 @@ mod tests {
         );
     }
 
+    fn lib(name: &str, functions: &[&str]) -> Library {
+        Library {
+            name: name.into(),
+            code: format!("#!lua name={name}\n").into_bytes(),
+            functions: functions
+                .iter()
+                .map(|f| FunctionMeta::new(f.to_string(), None, Vec::new()))
+                .collect(),
+        }
+    }
+
+    fn restored(libs: &[Library]) -> Restored {
+        let mut r = Restored::default();
+        for l in libs {
+            r.add(lib(
+                &l.name,
+                &l.functions
+                    .iter()
+                    .map(|f| f.name.as_str())
+                    .collect::<Vec<_>>(),
+            ))
+            .unwrap();
+        }
+        r
+    }
+
+    fn names(libs: &Libraries) -> Vec<String> {
+        libs.all().iter().map(|l| l.name.clone()).collect()
+    }
+
     #[test]
-    fn dumps_read_back() {
-        let lib = Arc::new(Library {
-            name: "l".into(),
-            code: b"#!lua name=l\n".to_vec(),
-            functions: Vec::new(),
-        });
-        let payload = dump(&[lib.clone(), lib]);
-        assert_eq!(undump(&payload).unwrap().len(), 2);
-        assert!(undump(b"junk").is_none());
+    fn restore_policies_are_all_or_nothing() {
+        let libs = Libraries::default();
+        libs.add(lib("a", &["fa"]), false).unwrap();
+        libs.add(lib("b", &["fb"]), false).unwrap();
+        let g = libs.generation();
+        // Library names are checked before functions, whatever the order.
+        let both = [lib("0", &["fb"]), lib("a", &["fx"])];
+        assert_eq!(
+            libs.restore(restored(&both), RestorePolicy::Append),
+            Err("ERR Library a already exists".into())
+        );
+        assert_eq!(
+            libs.restore(restored(&both), RestorePolicy::Replace),
+            Err("ERR Function fb already exists".into())
+        );
+        assert_eq!(libs.generation(), g);
+        assert_eq!(names(&libs), ["a", "b"]);
+        // REPLACE drops the old library with its functions first.
+        let again = [lib("a", &["fa", "fa2"])];
+        libs.restore(restored(&again), RestorePolicy::Replace)
+            .unwrap();
+        assert_eq!(libs.get("a").unwrap().functions.len(), 2);
+        libs.restore(restored(&both), RestorePolicy::Flush).unwrap();
+        assert_eq!(names(&libs), ["0", "a"]);
+        assert!(libs.function("fb").is_some() && libs.function("fa").is_none());
+
+        let mut r = Restored::default();
+        r.add(lib("x", &["f"])).unwrap();
+        assert_eq!(
+            r.check_name("x"),
+            Err("ERR Library 'x' already exists".into())
+        );
+        assert_eq!(
+            r.add(lib("y", &["f"])),
+            Err("ERR Function f already exists".into())
+        );
     }
 }

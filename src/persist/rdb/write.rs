@@ -192,6 +192,18 @@ fn put_string<W: Write>(
     w.write_all(s)
 }
 
+/// A function library record (`rdbSaveFunctions`): the opcode, then the
+/// code as an RDB string. Files and FUNCTION DUMP payloads share it.
+pub(crate) fn put_function<W: Write>(
+    w: &mut W,
+    code: &[u8],
+    compress: bool,
+    lzf_buf: &mut Vec<u8>,
+) -> io::Result<()> {
+    w.write_all(&[opcode::FUNCTION2])?;
+    put_string(w, code, compress, lzf_buf)
+}
+
 /// Buffers reused from value to value.
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
@@ -923,9 +935,8 @@ impl<W: Write> RdbWriter<W> {
 
     /// A function library (its code, `#!lua name=...` first).
     pub fn function(&mut self, code: &[u8]) -> io::Result<()> {
-        self.out.write_all(&[opcode::FUNCTION2])?;
         let c = self.opts.compression;
-        put_string(&mut self.out, code, c, &mut self.scratch.lzf)
+        put_function(&mut self.out, code, c, &mut self.scratch.lzf)
     }
 
     /// Start database `db`, which holds `db_size` keys, `expires_size` of
