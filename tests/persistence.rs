@@ -794,3 +794,89 @@ fn bgsave_replies_and_options_as_redis() {
         dir.path().canonicalize().unwrap()
     );
 }
+
+/// While the file loads, the port is open and commands that need the data
+/// get -LOADING (INFO answers, with loading:1); then everything is there.
+#[test]
+fn clients_get_loading_while_the_file_loads() {
+    if !ringbus_only() {
+        return;
+    }
+    let dir = TempDir::new("persist-loading");
+    const N: usize = 400_000;
+    {
+        let s = ringbus(&dir, 2, &[]);
+        let mut c = s.client();
+        for chunk in 0..N / 10_000 {
+            let mut p = redis::pipe();
+            for i in chunk * 10_000..(chunk + 1) * 10_000 {
+                p.cmd("SET").arg(format!("key:{i}")).arg(i).ignore();
+            }
+            let _: () = p.query(&mut c).unwrap();
+        }
+        let _: () = q(&mut c, &["SAVE"]);
+    }
+    let bin = match common::target() {
+        common::Target::Ringbus(p) => p,
+        common::Target::Redis => unreachable!(),
+    };
+    let port = common::free_port();
+    let mut child = Command::new(&bin)
+        .args(["--port", &port.to_string(), "--threads", "2", "--save", ""])
+        .args(["--dir", dir.path().to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut conn = loop {
+        if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "never listened");
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    use std::io::{BufRead, BufReader, Write};
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut line = String::new();
+    conn.write_all(b"*2\r\n$3\r\nGET\r\n$5\r\nkey:7\r\n")
+        .unwrap();
+    reader.read_line(&mut line).unwrap();
+    let saw_loading = line == "-LOADING Redis is loading the dataset in memory\r\n";
+    assert!(saw_loading || line == "$1\r\n", "{line:?}");
+    if saw_loading {
+        // INFO is allowed while loading and says so.
+        conn.write_all(b"*2\r\n$4\r\nINFO\r\n$11\r\npersistence\r\n")
+            .unwrap();
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        let len: usize = line[1..].trim().parse().unwrap();
+        let mut body = vec![0u8; len + 2];
+        std::io::Read::read_exact(&mut reader, &mut body).unwrap();
+        let body = String::from_utf8_lossy(&body).to_string();
+        assert!(
+            body.contains("loading:1") || body.contains("loading:0"),
+            "{body}"
+        );
+    }
+    // Then every key is there.
+    loop {
+        conn.write_all(b"*1\r\n$6\r\nDBSIZE\r\n").unwrap();
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        if line.starts_with(':') {
+            assert_eq!(line.trim(), format!(":{N}"));
+            break;
+        }
+        assert!(line.starts_with("-LOADING"), "{line:?}");
+        assert!(Instant::now() < deadline, "loading never ended");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        saw_loading,
+        "a 400k-key file loaded before the first command: -LOADING not seen"
+    );
+}

@@ -514,7 +514,7 @@ static CLIENT_SUBS: &[CommandSpec] = &[
 /// The connection commands, as the command table lists them.
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
-    spec("ping", -1, CONN, NO_KEYS, "connection", "Returns the server's liveliness response.", Exec::Now(ping), "[message]"),
+    spec("ping", -1, &["fast"], NO_KEYS, "connection", "Returns the server's liveliness response.", Exec::Now(ping), "[message]"),
     spec("echo", 2, CONN, NO_KEYS, "connection", "Returns the given string.", Exec::Now(echo), "message"),
     spec("hello", -1, NOAUTH, NO_KEYS, "connection", "Handshakes with the Redis server.", Exec::Local(hello_cmd),
         "[protover [AUTH username password] [SETNAME clientname]]"),

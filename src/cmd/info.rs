@@ -211,8 +211,37 @@ fn write_section(
             let p = &shared.persistence;
             let st = p.state();
             let now = now_ms() / 1000;
-            line!("loading:0");
+            let loading = p.is_loading();
+            line!("loading:{}", loading as u8);
             line!("async_loading:0");
+            if loading {
+                let start = p.loading_start.load(std::sync::atomic::Ordering::Relaxed);
+                let total = p
+                    .loading_total_bytes
+                    .load(std::sync::atomic::Ordering::Relaxed);
+                let done = p.loaded_bytes.load(std::sync::atomic::Ordering::Relaxed);
+                let elapsed = now.saturating_sub(start);
+                let perc = if total > 0 {
+                    done as f64 * 100.0 / total as f64
+                } else {
+                    0.0
+                };
+                let eta = if done > 0 && elapsed > 0 {
+                    (total.saturating_sub(done) as f64 / (done as f64 / elapsed as f64)) as u64
+                } else {
+                    1
+                };
+                line!("loading_start_time:{start}");
+                line!("loading_total_bytes:{total}");
+                line!(
+                    "loading_rdb_used_mem:{}",
+                    p.loading_rdb_used_mem
+                        .load(std::sync::atomic::Ordering::Relaxed)
+                );
+                line!("loading_loaded_bytes:{done}");
+                line!("loading_loaded_perc:{perc:.2}");
+                line!("loading_eta_seconds:{eta}");
+            }
             // No fork, so no copy-on-write: a snapshot's extra memory is the
             // keys it encoded ahead of its walk (see `shard::snapshot`).
             line!("current_cow_peak:0");
@@ -254,7 +283,6 @@ fn write_section(
             line!("rdb_last_cow_size:0");
             line!("rdb_last_load_keys_expired:{}", st.load_expired);
             line!("rdb_last_load_keys_loaded:{}", st.loaded);
-            let _ = now;
             line!("aof_enabled:0");
             line!("aof_rewrite_in_progress:0");
             line!("aof_rewrite_scheduled:0");

@@ -57,6 +57,16 @@ pub struct Persistence {
     /// for MISCONF, so an atomic rather than the state's lock.
     failed: AtomicBool,
     pub state: Mutex<SaveState>,
+    /// A snapshot is being loaded at start (commands get -LOADING).
+    loading: AtomicBool,
+    /// Cores that have not yet taken their loaded shard.
+    loading_cores: std::sync::atomic::AtomicUsize,
+    /// INFO's loading_*: start (unix s), file size, bytes decoded so far.
+    pub loading_start: AtomicU64,
+    pub loading_total_bytes: AtomicU64,
+    pub loaded_bytes: AtomicU64,
+    /// The `used-mem` aux field of the file being loaded.
+    pub loading_rdb_used_mem: AtomicU64,
 }
 
 #[derive(Debug, Clone)]
@@ -114,12 +124,32 @@ impl Persistence {
         !self.failed.load(Ordering::Acquire)
     }
 
-    /// Start-up loaded a snapshot.
-    pub fn note_loaded(&self, keys: u64, expired: u64) {
+    /// Start-up found `path` and loads it.
+    pub fn begin_loading(&self, path: &Path) {
+        self.loading.store(true, Ordering::Release);
+        self.loading_start.store(now_ms() / 1000, Ordering::Relaxed);
+        let len = fs::metadata(path).map_or(0, |m| m.len());
+        self.loading_total_bytes.store(len, Ordering::Relaxed);
+    }
+
+    pub fn is_loading(&self) -> bool {
+        self.loading.load(Ordering::Acquire)
+    }
+
+    /// The file is decoded; `cores` cores now take their shards.
+    pub fn note_loaded(&self, keys: u64, expired: u64, cores: usize) {
         self.update(|s| {
             s.loaded = keys;
             s.load_expired = expired;
         });
+        self.loading_cores.store(cores, Ordering::Release);
+    }
+
+    /// A core has its loaded shard; the last one ends loading.
+    pub fn core_took_loaded(&self) {
+        if self.loading_cores.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.loading.store(false, Ordering::Release);
+        }
     }
 
     fn update(&self, f: impl FnOnce(&mut SaveState)) {
@@ -529,41 +559,122 @@ pub struct Loaded {
     pub functions: Vec<Vec<u8>>,
 }
 
-/// Loads `path` into `shards` (each key to the shard it hashes to), before
-/// they serve. A missing file is an empty dataset; anything wrong with the
-/// file is an error naming it, the offset and the reason, and the caller
-/// must not serve (the shards may hold part of it).
-pub fn load(path: &Path, shards: &mut [Shard]) -> Result<Option<Loaded>, String> {
+/// Keys decoded before they go, together, to the thread filling their shard.
+const LOAD_BATCH: usize = 256;
+
+/// What the decoding thread sends a shard's filling thread.
+enum ToShard {
+    /// Room for this many more keys in a database.
+    Reserve(usize, usize),
+    /// Keys: database, name, value, deadline.
+    Keys(Vec<(usize, Vec<u8>, crate::types::Value, Option<u64>)>),
+}
+
+/// Loads `path` into `shards` (each key to the shard it hashes to) before
+/// they serve: this thread decodes, one thread per shard inserts, so the
+/// shards fill in parallel. A missing file is an empty dataset; anything
+/// wrong with the file is an error naming it, the offset and the reason.
+pub fn load(
+    path: &Path,
+    shards: Vec<Shard>,
+    progress: &Persistence,
+) -> Result<(Vec<Shard>, Loaded), String> {
     let file = match File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((shards, Loaded::default())),
         Err(e) => return Err(format!("cannot open {}: {e}", path.display())),
     };
     let file_len = file.metadata().map_or(0, |m| m.len());
+    let n = shards.len();
+    let databases = shards.first().map_or(0, |s| s.dbs.len());
+    let mut senders = Vec::with_capacity(n);
+    let mut fillers = Vec::with_capacity(n);
+    for mut shard in shards {
+        let (tx, rx) = mpsc::sync_channel::<ToShard>(16);
+        senders.push(tx);
+        let name = path.display().to_string();
+        fillers.push(
+            std::thread::Builder::new()
+                .name("ringbus-load-shard".into())
+                .spawn(move || -> Result<Shard, String> {
+                    for msg in rx {
+                        match msg {
+                            ToShard::Reserve(db, keys) => shard.dbs[db].reserve(keys),
+                            ToShard::Keys(keys) => {
+                                for (db, key, value, at) in keys {
+                                    if shard.dbs[db].set(&key, value, at).is_some() {
+                                        return Err(format!(
+                                            "{name}: duplicate key '{}' in database {db}",
+                                            String::from_utf8_lossy(&key)
+                                        ));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    Ok(shard)
+                })
+                .map_err(|e| format!("cannot start a loading thread: {e}"))?,
+        );
+    }
+    let decoded = decode(path, file, file_len, databases, &senders, progress);
+    drop(senders);
+    let mut shards = Vec::with_capacity(n);
+    let mut filled = Ok(());
+    for f in fillers {
+        match f.join() {
+            Ok(Ok(shard)) => shards.push(shard),
+            Ok(Err(e)) => filled = filled.and(Err(e)),
+            Err(_) => filled = filled.and(Err("a loading thread panicked".to_string())),
+        }
+    }
+    // A filler's error (a duplicate key) explains a decoder that found its
+    // channel closed, so it comes first.
+    filled?;
+    Ok((shards, decoded?))
+}
+
+/// The decoding half of [`load`].
+fn decode(
+    path: &Path,
+    file: File,
+    file_len: u64,
+    databases: usize,
+    to: &[SyncSender<ToShard>],
+    progress: &Persistence,
+) -> Result<Loaded, String> {
     let bad = |e: super::rdb::Error| format!("{}: {e}", path.display());
+    let gone = || format!("{}: loading stopped", path.display());
+    let n = to.len();
     let input = io::BufReader::with_capacity(1 << 20, file);
     let mut reader = RdbReader::new(input).map_err(bad)?;
     let mut sink = Build::new();
     let mut loaded = Loaded::default();
     let now = now_ms();
-    let n = shards.len();
-    let databases = shards.first().map_or(0, |s| s.dbs.len());
     let mut current_db = 0usize;
+    let mut batches: Vec<Vec<_>> = (0..n).map(|_| Vec::with_capacity(LOAD_BATCH)).collect();
     loop {
         match reader.next_item_into(&mut sink).map_err(bad)? {
             None | Some(Item::Eof(_)) => break,
             Some(Item::Function(code)) => loaded.functions.push(code),
+            Some(Item::Aux { key, value }) if key == b"used-mem" => {
+                if let Some(n) = std::str::from_utf8(&value)
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                {
+                    progress.loading_rdb_used_mem.store(n, Ordering::Relaxed);
+                }
+            }
             Some(Item::SelectDb(db)) => current_db = db as usize,
             Some(Item::ResizeDb { db_size, .. }) if current_db < databases => {
-                // The file says how many keys come: each shard gets room for
-                // its share (plus a margin for an uneven split), once. The
-                // count is not trusted beyond what the file could hold (a key
-                // takes at least 4 bytes).
+                // Each shard gets room for its share (plus a margin for an
+                // uneven split), once. The count is not trusted beyond what
+                // the file could hold (a key takes at least 4 bytes).
                 let keys = db_size.min(file_len / 4) as usize;
                 let share = keys.div_ceil(n);
-                let share = share + share / 8 + 16;
-                for shard in shards.iter_mut() {
-                    shard.dbs[current_db].reserve(share);
+                for tx in to {
+                    tx.send(ToShard::Reserve(current_db, share + share / 8 + 16))
+                        .map_err(|_| gone())?;
                 }
             }
             Some(Item::Key(k)) => {
@@ -579,18 +690,27 @@ pub fn load(path: &Path, shards: &mut [Shard]) -> Result<Option<Loaded>, String>
                     loaded.expired += 1;
                     continue;
                 }
-                let shard = &mut shards[shard_of(&k.key, n)];
-                if shard.dbs[db].set(&k.key, k.value, at).is_some() {
-                    return Err(format!(
-                        "{}: duplicate key '{}' in database {db}",
-                        path.display(),
-                        String::from_utf8_lossy(&k.key)
-                    ));
+                let s = shard_of(&k.key, n);
+                batches[s].push((db, k.key, k.value, at));
+                if batches[s].len() >= LOAD_BATCH {
+                    let batch = std::mem::replace(&mut batches[s], Vec::with_capacity(LOAD_BATCH));
+                    to[s].send(ToShard::Keys(batch)).map_err(|_| gone())?;
+                    progress
+                        .loaded_bytes
+                        .store(reader.offset(), Ordering::Relaxed);
                 }
                 loaded.keys += 1;
             }
             Some(_) => {}
         }
     }
-    Ok(Some(loaded))
+    for (s, batch) in batches.into_iter().enumerate() {
+        if !batch.is_empty() {
+            to[s].send(ToShard::Keys(batch)).map_err(|_| gone())?;
+        }
+    }
+    progress
+        .loaded_bytes
+        .store(reader.offset(), Ordering::Relaxed);
+    Ok(loaded)
 }

@@ -324,6 +324,9 @@ impl Session {
         {
             return Err(crate::cmd::persistence::MISCONF.into());
         }
+        if !spec.has_flag("loading") && self.core.shared.persistence.is_loading() {
+            return Err("LOADING Redis is loading the dataset in memory".into());
+        }
         if self.proto() == Proto::Resp2 && self.subscribed() && !allowed_when_subscribed(spec) {
             return Err(crate::cmd::pubsub::not_in_context(spec.name.as_bytes())
                 .0

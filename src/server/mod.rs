@@ -87,11 +87,29 @@ pub fn run(mut config: Config) -> io::Result<()> {
     config.maxclients = limits::at_start(config.maxclients, reserved)
         .ok_or_else(|| io::Error::other("the open file limit is too low"))?;
     let shared = Arc::new(Shared::new(threads, &config));
-    // The snapshot is loaded before the port opens: nobody sees part of it.
-    let mut shards: Vec<Shard> = (0..threads)
+    let shards: Vec<Shard> = (0..threads)
         .map(|id| Shard::new(id, config.databases, shared.limits.clone()))
         .collect();
-    load_snapshot(&config, &shared, &mut shards)?;
+    // A snapshot to load: the cores serve meanwhile, answering -LOADING to
+    // all but the commands Redis allows then, and each takes its loaded
+    // shard in place of its empty one when the whole file is in.
+    let rdb = crate::persist::snapshot::rdb_path(&config);
+    let mut loaded_rx = Vec::new();
+    if rdb.exists() {
+        shared.persistence.begin_loading(&rdb);
+        let mut senders = Vec::new();
+        for _ in 0..threads {
+            let (tx, rx) = std::sync::mpsc::channel::<Shard>();
+            senders.push(tx);
+            loaded_rx.push(Some(rx));
+        }
+        let (config, shared) = (config.clone(), shared.clone());
+        std::thread::Builder::new()
+            .name("ringbus-load".into())
+            .spawn(move || load_snapshot(&config, &shared, senders))?;
+    } else {
+        loaded_rx.resize_with(threads, || None);
+    }
     let listeners = listener::bind_all(&config, threads)?;
     let (mesh, wakeups) = Mesh::new(threads)?;
     let cpus = if config.pinned() {
@@ -107,8 +125,12 @@ pub fn run(mut config: Config) -> io::Result<()> {
         if cpus.is_empty() { "" } else { ", pinned" }
     );
     let mut handles = Vec::new();
-    for (((id, listeners), wake), shard) in
-        listeners.into_iter().enumerate().zip(wakeups).zip(shards)
+    for ((((id, listeners), wake), shard), loaded) in listeners
+        .into_iter()
+        .enumerate()
+        .zip(wakeups)
+        .zip(shards)
+        .zip(loaded_rx)
     {
         let cpu = cpus.get(id).copied();
         let (config, mesh, shared) = (config.clone(), mesh.clone(), shared.clone());
@@ -121,6 +143,9 @@ pub fn run(mut config: Config) -> io::Result<()> {
                 };
                 runtime::run_executor(cpu, ring, move || async move {
                     let core = Core::new(id, shard, config, mesh, shared);
+                    if let Some(rx) = loaded {
+                        runtime::spawn(take_loaded_shard(core.clone(), rx));
+                    }
                     runtime::spawn(core.clone().drain_loop(wake));
                     runtime::spawn(core_cron(core.clone()));
                     if id == 0 {
@@ -142,32 +167,64 @@ pub fn run(mut config: Config) -> io::Result<()> {
     Ok(())
 }
 
-/// Loads `dir/dbfilename` into the shards, if it exists; an error stops
-/// start-up (a file that cannot be read whole is never served in part).
-fn load_snapshot(config: &Config, shared: &Shared, shards: &mut [Shard]) -> io::Result<()> {
+/// The loading thread: loads `dir/dbfilename` into fresh shards (see
+/// `persist::snapshot::load`) and hands shard `i` to core `i`. A file that
+/// cannot be read whole stops the process: it is never served in part.
+fn load_snapshot(config: &Config, shared: &Shared, to_cores: Vec<std::sync::mpsc::Sender<Shard>>) {
     let path = crate::persist::snapshot::rdb_path(config);
     let started = Instant::now();
-    let loaded = crate::persist::snapshot::load(&path, shards).map_err(|why| {
-        io::Error::other(format!(
-            "Short read or OOM loading DB. Unrecoverable error, aborting now. ({why})"
-        ))
-    })?;
-    let Some(loaded) = loaded else {
-        return Ok(());
+    let fail = |why: String| -> ! {
+        eprintln!(
+            "ringbus: Short read or OOM loading DB. Unrecoverable error, aborting now. ({why})"
+        );
+        std::process::exit(1);
     };
+    let shards: Vec<Shard> = (0..to_cores.len())
+        .map(|id| Shard::new(id, config.databases, shared.limits.clone()))
+        .collect();
+    let (shards, loaded) = crate::persist::snapshot::load(&path, shards, &shared.persistence)
+        .unwrap_or_else(|e| fail(e));
     for code in &loaded.functions {
-        crate::cmd::scripting::load_library_at_start(&shared.functions, code).map_err(|why| {
-            io::Error::other(format!("{}: function library: {why}", path.display()))
-        })?;
+        if let Err(why) = crate::cmd::scripting::load_library_at_start(&shared.functions, code) {
+            fail(format!("{}: function library: {why}", path.display()));
+        }
     }
-    shared.persistence.note_loaded(loaded.keys, loaded.expired);
     eprintln!(
         "ringbus: DB loaded from disk: {:.3} seconds ({} keys, {} expired keys skipped)",
         started.elapsed().as_secs_f64(),
         loaded.keys,
         loaded.expired
     );
-    Ok(())
+    shared
+        .persistence
+        .note_loaded(loaded.keys, loaded.expired, to_cores.len());
+    for (shard, tx) in shards.into_iter().zip(to_cores) {
+        let _ = tx.send(shard);
+    }
+}
+
+/// Core side of loading: puts the loaded shard in place of the empty one it
+/// started with (nothing used it: every command that touches keys gets
+/// -LOADING until all cores have theirs).
+async fn take_loaded_shard(core: Rc<Core>, rx: std::sync::mpsc::Receiver<Shard>) {
+    let shard = loop {
+        match rx.try_recv() {
+            Ok(shard) => break shard,
+            Err(std::sync::mpsc::TryRecvError::Empty) => {
+                runtime::sleep(Duration::from_millis(2)).await;
+            }
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => return,
+        }
+    };
+    loop {
+        if let Some(mut here) = core.free_shard(core.id) {
+            *here = shard;
+            break;
+        }
+        // INFO may be reading the empty one right now.
+        runtime::sleep(Duration::from_millis(1)).await;
+    }
+    core.shared.persistence.core_took_loaded();
 }
 
 /// The CPU each executor is pinned to: the CPUs this process may run on (its
