@@ -48,7 +48,7 @@ class Server:
             argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
                     "--save", "", "--appendonly", "no"]
         else:
-            argv = [binary, "--port", str(self.port), "--threads", str(threads), "--no-pin"]
+            argv = [binary, "--port", str(self.port), "--threads", str(threads), "--no-pin", "--save="]
         argv += extra
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=self.log)
         deadline = time.time() + 10

@@ -90,11 +90,11 @@ start redis "${PORT[redis]}" "$REDIS_SERVER" --port "${PORT[redis]}" --bind 127.
     --save '' --appendonly no --daemonize no --logfile ''
 PID[redis]=$STARTED_PID
 PORT[t1]=$(free_port)
-start ringbus-t1 "${PORT[t1]}" "$RINGBUS" --threads 1 --port "${PORT[t1]}"
+start ringbus-t1 "${PORT[t1]}" "$RINGBUS" --threads 1 --port "${PORT[t1]}" --save=
 PID[t1]=$STARTED_PID
 PORT[t2]=$(free_port)
 # shellcheck disable=SC2086 # T2_FLAGS is a list of flags
-START_CPUS=0-1 start ringbus-t2 "${PORT[t2]}" "$RINGBUS" --threads 2 --port "${PORT[t2]}" ${T2_FLAGS:-}
+START_CPUS=0-1 start ringbus-t2 "${PORT[t2]}" "$RINGBUS" --threads 2 --port "${PORT[t2]}" --save= ${T2_FLAGS:-}
 PID[t2]=$STARTED_PID
 
 declare -A LABEL=([bullmq]="BullMQ (prefix bull)" [bullmq-hashtag]="BullMQ (prefix {bull})"

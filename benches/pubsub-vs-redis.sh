@@ -66,7 +66,7 @@ if [[ -z ${SERVER_CMD:-} ]]; then
         echo "building ringbus (release)..." >&2
         cargo build --release --manifest-path "$ROOT/Cargo.toml" >&2
     fi
-    SERVER_CMD="$TARGET/release/ringbus --threads 1 --port {port}"
+    SERVER_CMD="$TARGET/release/ringbus --threads 1 --port {port} --save="
 fi
 
 # Servers, ports, CPU time and medians; the comparison driver.

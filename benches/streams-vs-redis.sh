@@ -94,7 +94,7 @@ source "$ROOT/benches/loadcompare.sh"
 
 TOOL_NAME=queue-load
 LOAD_TOOL=${LOAD_TOOL:-$(release_bin queue-load)}
-SERVER_CMD=${SERVER_CMD:-"$(release_bin ringbus) --threads 1 --port {port}"}
+SERVER_CMD=${SERVER_CMD:-"$(release_bin ringbus) --threads 1 --port {port} --save="}
 
 # queue-load's flags for a PRODUCERS:CONSUMERS:STREAMS scenario, one per line.
 scenario_args() {

@@ -58,7 +58,7 @@ if [[ -z ${SERVER_CMD:-} ]]; then
         echo "building ringbus (release)..." >&2
         cargo build --release --manifest-path "$ROOT/Cargo.toml" >&2
     fi
-    SERVER_CMD="$ROOT/target/release/ringbus --threads 1 --port {port}"
+    SERVER_CMD="$ROOT/target/release/ringbus --threads 1 --port {port} --save="
 fi
 
 # Servers, ports, CPU time, redis-benchmark and medians.

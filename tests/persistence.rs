@@ -880,3 +880,34 @@ fn clients_get_loading_while_the_file_loads() {
         "a 400k-key file loaded before the first command: -LOADING not seen"
     );
 }
+
+/// SIGTERM with save rules set saves before exiting, as redis-server does
+/// (what `systemctl stop` or `docker stop` sends).
+#[test]
+fn sigterm_saves_before_exiting() {
+    if !ringbus_only() {
+        return;
+    }
+    let dir = TempDir::new("persist-sigterm");
+    {
+        let mut s = ringbus(&dir, 2, &[]);
+        let mut c = s.client();
+        let _: () = q(&mut c, &["RPUSH", "jobs", "a", "b"]);
+        // SAFETY: sends a signal to the server process we started.
+        unsafe { libc::kill(s.pid() as libc::pid_t, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while s.is_alive() {
+            assert!(Instant::now() < deadline, "still running after SIGTERM");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(
+            s.log_text().contains("Received SIGTERM"),
+            "{}",
+            s.log_text()
+        );
+    }
+    let s = ringbus(&dir, 1, &[]);
+    let mut c = s.client();
+    let jobs: Vec<String> = q(&mut c, &["LRANGE", "jobs", "0", "-1"]);
+    assert_eq!(jobs, ["a", "b"]);
+}

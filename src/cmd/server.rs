@@ -1,8 +1,11 @@
 //! Server commands that concern the process: TIME, LASTSAVE, SHUTDOWN.
 
+use std::rc::Rc;
+
 use super::args::{is, CmdResult, Error};
 use super::exec::Client;
 use super::spec::decl::*;
+use crate::shard::dispatch::Core;
 
 pub fn time(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
     let now = std::time::SystemTime::now()
@@ -41,6 +44,14 @@ pub async fn shutdown(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
         return Err(Error::msg("ERR No shutdown in progress."));
     }
     let core = c.core().clone();
+    shut_down(&core, save, nosave, force).await;
+    Err(Error::msg("ERR Errors trying to SHUTDOWN. Check logs."))
+}
+
+/// Saves a final snapshot when asked to (`save`) or when save rules are
+/// set (unless `nosave`), then exits the process. Returns only if the save
+/// failed and `force` is not set.
+pub async fn shut_down(core: &Rc<Core>, save: bool, nosave: bool, force: bool) {
     let rules = !core.config.borrow().save.is_empty();
     if save || (rules && !nosave) {
         eprintln!("ringbus: SHUTDOWN: saving the final RDB snapshot before exiting.");
@@ -49,10 +60,10 @@ pub async fn shutdown(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
         while core.shared.persistence.in_progress() {
             crate::runtime::sleep(std::time::Duration::from_millis(5)).await;
         }
-        if let Err(e) = crate::persist::snapshot::save(core).await {
+        if let Err(e) = crate::persist::snapshot::save(core.clone()).await {
             eprintln!("ringbus: SHUTDOWN: error trying to save the DB: {e:?}");
             if !force {
-                return Err(Error::msg("ERR Errors trying to SHUTDOWN. Check logs."));
+                return;
             }
         }
     }

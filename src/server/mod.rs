@@ -42,6 +42,8 @@ pub struct Shared {
     pub limits: Arc<ShardLimits>,
     /// Snapshots: the one running, the last one's outcome.
     pub persistence: crate::persist::snapshot::Persistence,
+    /// SIGTERM or SIGINT arrived: core 0 saves (with save rules) and exits.
+    pub shutdown_asked: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -76,6 +78,7 @@ impl Shared {
                 rdb_compression: config.rdbcompression.into(),
             }),
             persistence: Default::default(),
+            shutdown_asked: Default::default(),
         }
     }
 }
@@ -112,6 +115,7 @@ pub fn run(mut config: Config) -> io::Result<()> {
     }
     let listeners = listener::bind_all(&config, threads)?;
     let (mesh, wakeups) = Mesh::new(threads)?;
+    watch_signals(shared.clone())?;
     let cpus = if config.pinned() {
         pin_plan(&config, threads)?
     } else {
@@ -327,11 +331,55 @@ async fn sample_ops(core: Rc<Core>) {
 /// memory peak, and deletes expired keys of the shards here and free,
 /// spending at most a quarter of each period so a burst of expiries cannot
 /// stall the core.
-/// The save rules (`save <seconds> <changes>`), checked by core 0 at `hz`.
+/// SIGTERM and SIGINT: as Redis, the server saves (when save rules are set)
+/// and exits; a second signal exits at once. The signals are blocked in
+/// every thread (the executors inherit the mask) and taken by one thread
+/// with sigwait, which only sets a flag that core 0 acts on.
+fn watch_signals(shared: Arc<Shared>) -> io::Result<()> {
+    // SAFETY: sigset_t is plain data, filled by sigemptyset/sigaddset;
+    // pthread_sigmask and sigwait only read the set we pass.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        std::thread::Builder::new()
+            .name("ringbus-signals".into())
+            .spawn(move || loop {
+                let mut sig = 0;
+                if libc::sigwait(&set, &mut sig) != 0 {
+                    continue;
+                }
+                let name = if sig == libc::SIGINT {
+                    "SIGINT"
+                } else {
+                    "SIGTERM"
+                };
+                if shared.shutdown_asked.swap(true, Ordering::AcqRel) {
+                    eprintln!("ringbus: You insist... exiting now.");
+                    std::process::exit(1);
+                }
+                eprintln!("ringbus: Received {name} scheduling shutdown...");
+            })?;
+    }
+    Ok(())
+}
+
+/// The save rules (`save <seconds> <changes>`), checked by core 0 at `hz`,
+/// and a shutdown asked by a signal.
 async fn save_cron(core: Rc<Core>) {
     loop {
         let hz = core.config.borrow().hz.max(1);
         runtime::sleep(Duration::from_millis(1000 / hz as u64)).await;
+        if core.shared.shutdown_asked.load(Ordering::Acquire) {
+            crate::cmd::server::shut_down(&core, false, false, false).await;
+            // A save that failed: Redis keeps running, and so do we.
+            core.shared.shutdown_asked.store(false, Ordering::Release);
+            continue;
+        }
         if core.config.borrow().save.is_empty() || core.shared.persistence.in_progress() {
             continue;
         }
