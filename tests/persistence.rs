@@ -293,7 +293,7 @@ fn save_then_start_again_at_other_thread_counts() {
             assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "0");
             assert_eq!(info_field(&mut c, "rdb_last_bgsave_status"), "ok");
             let saves: u64 = info_field(&mut c, "rdb_saves").parse().unwrap();
-            assert_eq!(saves, 1);
+            assert_eq!(saves, 2, "fill's FLUSHALL saved too (save rules are on)");
             canon(&mut c)
         };
         check_rdb(&dir.path().join("dump.rdb"));
@@ -910,4 +910,28 @@ fn sigterm_saves_before_exiting() {
     let mut c = s.client();
     let jobs: Vec<String> = q(&mut c, &["LRANGE", "jobs", "0", "-1"]);
     assert_eq!(jobs, ["a", "b"]);
+}
+
+/// FLUSHALL with save rules set writes the empty dataset at once (Redis
+/// does), so a kill -9 right after does not bring the keys back.
+#[test]
+fn flushall_with_save_rules_saves_the_empty_dataset() {
+    if !ringbus_only() {
+        return;
+    }
+    let dir = TempDir::new("persist-flushall");
+    {
+        let s = ringbus(&dir, 2, &[]);
+        let mut c = s.client();
+        let _: () = q(&mut c, &["SET", "k", "v"]);
+        let _: () = q(&mut c, &["SAVE"]);
+        let _: () = q(&mut c, &["FLUSHALL"]);
+        let saves: u64 = info_field(&mut c, "rdb_saves").parse().unwrap();
+        assert_eq!(saves, 2);
+        // Dropping the server kills it with SIGKILL.
+    }
+    let s = ringbus(&dir, 2, &[]);
+    let mut c = s.client();
+    let n: i64 = q(&mut c, &["DBSIZE"]);
+    assert_eq!(n, 0);
 }

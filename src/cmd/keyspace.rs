@@ -36,6 +36,19 @@ async fn flush(c: &mut dyn Client, argv: &[&[u8]], only: Option<usize>) -> CmdRe
         here.shard.flush(only);
     })
     .await;
+    // As Redis: FLUSHALL with save rules set saves the empty dataset at
+    // once, so that a restart does not bring the keys back. Inside EXEC the
+    // shards are the transaction's: the save follows it.
+    let core = c.core().clone();
+    if only.is_none() && !core.config.borrow().save.is_empty() {
+        if c.txn().is_some() {
+            crate::runtime::spawn(async move {
+                crate::cmd::persistence::save_after(core).await;
+            });
+        } else {
+            crate::cmd::persistence::save_after(core).await;
+        }
+    }
     c.out().ok();
     Ok(())
 }

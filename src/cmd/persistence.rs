@@ -47,6 +47,15 @@ pub fn bgsave(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// A snapshot after the one running (if any) ends: what must reach the disk
+/// happened after that one's point in time.
+pub async fn save_after(core: Rc<Core>) {
+    while core.shared.persistence.in_progress() {
+        crate::runtime::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let _ = snapshot::save(core).await;
+}
+
 /// Starts a snapshot as a task of `core`.
 pub fn start_background(core: Rc<Core>) {
     crate::runtime::spawn(async move {
