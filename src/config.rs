@@ -115,6 +115,10 @@ pub struct Config {
     #[arg(long, default_value = "yes", value_parser = parse_yes_no, action = clap::ArgAction::Set)]
     pub rdbchecksum: bool,
 
+    /// DEBUG: `no` (refused), `yes`, or `local` (loopback clients only).
+    #[arg(long = "enable-debug-command", default_value = "no", value_parser = ["no", "yes", "local"])]
+    pub enable_debug_command: String,
+
     /// Refuse writes (MISCONF) while the last background save failed and
     /// save rules are on.
     #[arg(long = "stop-writes-on-bgsave-error", default_value = "yes",
@@ -444,6 +448,7 @@ impl Config {
         "rdbcompression",
         "rdbchecksum",
         "stop-writes-on-bgsave-error",
+        "enable-debug-command",
         "appendonly",
         "client-output-buffer-limit",
     ];
@@ -472,6 +477,7 @@ impl Config {
             "rdbcompression" => yes_no(self.rdbcompression),
             "rdbchecksum" => yes_no(self.rdbchecksum),
             "stop-writes-on-bgsave-error" => yes_no(self.stop_writes_on_bgsave_error),
+            "enable-debug-command" => self.enable_debug_command.clone(),
             "appendonly" => self.appendonly.clone(),
             "client-output-buffer-limit" => self.output_limits.describe(),
             _ => return None,

@@ -935,3 +935,39 @@ fn flushall_with_save_rules_saves_the_empty_dataset() {
     let n: i64 = q(&mut c, &["DBSIZE"]);
     assert_eq!(n, 0);
 }
+
+/// DEBUG RELOAD saves, empties and loads again (what Redis's own test suite
+/// uses to check persistence); it is refused unless enable-debug-command.
+#[test]
+fn debug_reload_round_trips_the_dataset() {
+    if !ringbus_only() {
+        return;
+    }
+    let dir = TempDir::new("persist-debug");
+    {
+        let s = ringbus(&dir, 2, &[]);
+        let e = err(&s, &["DEBUG", "RELOAD"]);
+        assert!(e.starts_with("ERR DEBUG command not allowed."), "{e}");
+    }
+    for threads in [1, 3] {
+        let s = ringbus(&dir, threads, &["--enable-debug-command", "yes"]);
+        let mut c = s.client();
+        fill(&mut c);
+        let before = canon(&mut c);
+        let _: () = q(&mut c, &["DEBUG", "RELOAD"]);
+        same(&canon(&mut c), &before, "after DEBUG RELOAD");
+        // NOSAVE loads the file as it is: a key set since is gone.
+        let _: () = q(&mut c, &["SET", "later", "1"]);
+        let _: () = q(&mut c, &["DEBUG", "RELOAD", "NOSAVE"]);
+        same(&canon(&mut c), &before, "after DEBUG RELOAD NOSAVE");
+        // MERGE NOFLUSH keeps keys the file does not have.
+        let _: () = q(&mut c, &["SET", "later", "1"]);
+        let _: () = q(&mut c, &["DEBUG", "RELOAD", "MERGE", "NOFLUSH", "NOSAVE"]);
+        let later: String = q(&mut c, &["GET", "later"]);
+        assert_eq!(later, "1");
+        assert_eq!(
+            err(&s, &["DEBUG", "RELOAD", "FAST"]),
+            "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options."
+        );
+    }
+}

@@ -99,6 +99,99 @@ pub fn writes_refused(core: &Core) -> bool {
         && !core.shared.persistence.last_ok()
 }
 
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save (unless NOSAVE), empty
+/// the dataset (unless NOFLUSH), load the file again; with MERGE, keys in
+/// the file replace keys of the same name. The only DEBUG subcommand
+/// ringbus has; the rest are refused by name.
+pub async fn debug(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    let mode = c.core().config.borrow().enable_debug_command.clone();
+    let allowed = match mode.as_str() {
+        "yes" => true,
+        "local" => c
+            .session()
+            .is_some_and(|s| s.info.borrow().addr.ip().is_loopback()),
+        _ => false,
+    };
+    if !allowed {
+        return Err(Error::msg(
+            "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
+        ));
+    }
+    if !is(argv[1], "reload") {
+        return Err(Error::msg(format!(
+            "ERR unknown subcommand '{}'. Try DEBUG HELP.",
+            String::from_utf8_lossy(argv[1])
+        )));
+    }
+    let (mut merge, mut flush, mut save) = (false, true, true);
+    for opt in &argv[2..] {
+        if is(opt, "merge") {
+            merge = true;
+        } else if is(opt, "noflush") {
+            flush = false;
+        } else if is(opt, "nosave") {
+            save = false;
+        } else {
+            return Err(Error::msg(
+                "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
+            ));
+        }
+    }
+    let core = c.core().clone();
+    if save {
+        while core.shared.persistence.in_progress() {
+            crate::runtime::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        if snapshot::save(core.clone()).await.is_err() {
+            return Err(Error::msg("ERR"));
+        }
+    }
+    let failed = || Error::msg("ERR Error trying to load the RDB dump, check server logs.");
+    let n = core.cores();
+    let mut txn = crate::shard::txn::Txn::new(&core);
+    txn.take_all(0..n).await;
+    let (path, databases) = {
+        let config = core.config.borrow();
+        (snapshot::rdb_path(&config), config.databases)
+    };
+    // Loaded beside the live shards (this core waits: Redis stops for it too).
+    let fresh: Vec<crate::shard::Shard> = (0..n)
+        .map(|id| crate::shard::Shard::new(id, databases, core.shared.limits.clone()))
+        .collect();
+    let (loaded, _) = snapshot::load(&path, fresh, &core.shared.persistence).map_err(|e| {
+        eprintln!("ringbus: DEBUG RELOAD: {e}");
+        failed()
+    })?;
+    let mut duplicate = false;
+    for (s, mut fresh) in loaded.into_iter().enumerate() {
+        txn.here(s, |here| {
+            if flush {
+                here.shard.flush(None);
+            }
+            for (d, db) in fresh.dbs.iter_mut().enumerate() {
+                for (key, value, at) in db.drain() {
+                    let live = &mut here.shard.dbs[d];
+                    if !merge && live.peek(&key, now_ms()).is_some() {
+                        duplicate = true;
+                        continue;
+                    }
+                    // Loading is not a write (no dirty count, no signal), as
+                    // in Redis; the flush above told watchers.
+                    live.set(&key, value, at);
+                }
+            }
+        });
+    }
+    drop(txn);
+    if duplicate {
+        eprintln!("ringbus: DEBUG RELOAD: keys in the file already existed (use MERGE)");
+        return Err(failed());
+    }
+    eprintln!("ringbus: DB reloaded by DEBUG RELOAD");
+    c.out().ok();
+    Ok(())
+}
+
 pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
 // ------------------------------------------------------------ commands
@@ -109,6 +202,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Synchronously saves the database(s) to disk.", crate::anywhere!(save), ""),
     spec("bgsave", -1, &["admin", "noscript", "no_async_loading"], NO_KEYS, "server",
         "Asynchronously saves the database(s) to disk.", Exec::Local(bgsave), "[SCHEDULE]"),
+    spec("debug", -2, &["admin", "noscript", "loading", "stale", "protected"], NO_KEYS, "server",
+        "A container for debugging commands.", crate::anywhere!(debug), ""),
     spec("lastsave", 1, &["loading", "stale", "fast"], NO_KEYS, "server",
         "Returns the Unix timestamp of the last successful save to disk.", Exec::Local(lastsave), ""),
 ];

@@ -72,6 +72,20 @@ impl Db {
         self.expiring.len()
     }
 
+    /// Every key with its value and deadline, moved out (DEBUG RELOAD
+    /// NOFLUSH merges a loaded database this way).
+    pub fn drain(&mut self) -> Vec<(Key, Value, Option<u64>)> {
+        self.expiring.clear();
+        self.keys
+            .drain()
+            .into_iter()
+            .map(|(k, e)| {
+                let at = e.expire_at();
+                (k, e.value, at)
+            })
+            .collect()
+    }
+
     /// Room for `additional` more keys (see [`KeyTable::reserve`]).
     pub fn reserve(&mut self, additional: usize) {
         self.keys.reserve(additional);

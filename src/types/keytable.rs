@@ -187,6 +187,16 @@ impl<V> KeyTable<V> {
             .flat_map(|s| s.iter().map(|(k, v)| (k, v)))
     }
 
+    /// Every entry, moved out; the table is left empty.
+    pub fn drain(&mut self) -> Vec<(Key, V)> {
+        let mut out = Vec::with_capacity(self.len);
+        for seg in &mut self.segments {
+            out.extend(seg.drain());
+        }
+        self.len = 0;
+        out
+    }
+
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (&Key, &mut V)> {
         self.segments
             .iter_mut()
