@@ -273,6 +273,13 @@ async fn run(core: &Rc<Core>) -> Result<u64, String> {
     std::thread::Builder::new()
         .name("ringbus-save".into())
         .spawn(move || {
+            // Background priority: where it shares a CPU with an executor,
+            // the executor's clients go first (the save just takes longer).
+            // SAFETY: setpriority on this thread's own id; no memory involved.
+            unsafe {
+                let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+                libc::setpriority(libc::PRIO_PROCESS, tid, 19);
+            }
             let r = write_file(&writer_path, &writer_opts, databases, rx);
             let _ = done_tx.send(r);
         })
