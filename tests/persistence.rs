@@ -582,7 +582,10 @@ fn a_failed_background_save_is_reported_and_stops_writes() {
     // Redis's shared.err: the bare "-ERR".
     s.raw().check(&["SAVE"], b"-ERR\r\n");
     // SHUTDOWN that cannot save does not exit.
-    assert_eq!(err(&s, &["SHUTDOWN"]), "ERR Errors trying to SHUTDOWN. Check logs.");
+    assert_eq!(
+        err(&s, &["SHUTDOWN"]),
+        "ERR Errors trying to SHUTDOWN. Check logs."
+    );
     let pong: String = q(&mut c, &["ECHO", "still here"]);
     assert_eq!(pong, "still here");
     // Writes come back once a save succeeds (or stop-writes-on-bgsave-error is off).
