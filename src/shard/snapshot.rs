@@ -35,8 +35,16 @@ use crate::types::Value;
 /// through the tree's lock-free frozen view.
 pub const OFF_CORE_STREAM: usize = 512;
 
-/// A big stream handed to the writer thread: key, deadline, frozen view.
-pub type Deferred = (Key, Option<u64>, FrozenStream);
+/// A value the writer thread encodes, so that its core does not: a big
+/// stream through its frozen view, or a string copied out (copying is a
+/// memcpy; encoding may mean LZF, the most expensive part of a save).
+pub enum Later {
+    Stream(FrozenStream),
+    Str(Vec<u8>),
+}
+
+/// A key handed to the writer thread: key, deadline, value.
+pub type Deferred = (Key, Option<u64>, Later);
 
 pub struct DbSnap {
     /// The walker's next position; None once it has visited every key.
@@ -176,8 +184,9 @@ fn encode(
     let at = entry.expire_at();
     match &entry.value {
         Value::Stream(s) if s.len() >= OFF_CORE_STREAM => {
-            deferred.push((key.into(), at, s.freeze()));
+            deferred.push((key.into(), at, Later::Stream(s.freeze())));
         }
+        Value::Str(s) => deferred.push((key.into(), at, Later::Str(s.clone()))),
         value => write_record(records, out, key, at, value).expect("writing to memory"),
     }
     *keys += 1;
