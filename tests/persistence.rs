@@ -978,3 +978,53 @@ fn debug_reload_round_trips_the_dataset() {
         );
     }
 }
+
+/// SIGTERM while the file is still loading exits without saving: the file
+/// is not replaced by the part loaded so far (Redis does the same).
+#[test]
+fn sigterm_while_loading_keeps_the_file() {
+    if !ringbus_only() {
+        return;
+    }
+    let dir = TempDir::new("persist-sigterm-loading");
+    {
+        let s = ringbus(&dir, 2, &[]);
+        let mut c = s.client();
+        for chunk in 0..40 {
+            let mut p = redis::pipe();
+            for i in chunk * 10_000..(chunk + 1) * 10_000 {
+                p.cmd("SET").arg(format!("key:{i}")).arg(i).ignore();
+            }
+            let _: () = p.query(&mut c).unwrap();
+        }
+        let _: () = q(&mut c, &["SAVE"]);
+    }
+    let file = dir.path().join("dump.rdb");
+    let before = std::fs::read(&file).unwrap();
+    let bin = match common::target() {
+        common::Target::Ringbus(p) => p,
+        common::Target::Redis => unreachable!(),
+    };
+    let port = common::free_port();
+    let mut child = Command::new(&bin)
+        .args(["--port", &port.to_string(), "--threads", "2"])
+        .args(["--dir", dir.path().to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // As soon as it listens (it is loading then), SIGTERM.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // SAFETY: signals the process we started.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(
+        std::fs::read(&file).unwrap() == before,
+        "the file was rewritten"
+    );
+}

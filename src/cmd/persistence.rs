@@ -123,6 +123,9 @@ pub async fn debug(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
             String::from_utf8_lossy(argv[1])
         )));
     }
+    if c.core().shared.persistence.is_loading() {
+        return Err(Error::msg("LOADING Redis is loading the dataset in memory"));
+    }
     let (mut merge, mut flush, mut save) = (false, true, true);
     for opt in &argv[2..] {
         if is(opt, "merge") {

@@ -53,7 +53,13 @@ pub async fn shutdown(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
 /// failed and `force` is not set.
 pub async fn shut_down(core: &Rc<Core>, save: bool, nosave: bool, force: bool) {
     let rules = !core.config.borrow().save.is_empty();
-    if save || (rules && !nosave) {
+    // As Redis: no save while the snapshot is still loading (it would
+    // replace the file with the part loaded so far).
+    let loading = core.shared.persistence.is_loading();
+    if loading && (save || rules) {
+        eprintln!("ringbus: SHUTDOWN while loading: not saving.");
+    }
+    if !loading && (save || (rules && !nosave)) {
         eprintln!("ringbus: SHUTDOWN: saving the final RDB snapshot before exiting.");
         // A background save running now is a point in time already past:
         // wait for it, then save again.

@@ -90,6 +90,8 @@ pub fn run(mut config: Config) -> io::Result<()> {
     config.maxclients = limits::at_start(config.maxclients, reserved)
         .ok_or_else(|| io::Error::other("the open file limit is too low"))?;
     let shared = Arc::new(Shared::new(threads, &config));
+    // Before any other thread starts: they all inherit the blocked signals.
+    watch_signals(shared.clone())?;
     let shards: Vec<Shard> = (0..threads)
         .map(|id| Shard::new(id, config.databases, shared.limits.clone()))
         .collect();
@@ -115,7 +117,6 @@ pub fn run(mut config: Config) -> io::Result<()> {
     }
     let listeners = listener::bind_all(&config, threads)?;
     let (mesh, wakeups) = Mesh::new(threads)?;
-    watch_signals(shared.clone())?;
     let cpus = if config.pinned() {
         pin_plan(&config, threads)?
     } else {
