@@ -274,6 +274,46 @@ fn ringbus(dir: &TempDir, threads: usize, extra: &[&str]) -> Server {
     Server::start_with(&args)
 }
 
+/// The ringbus binary, for tests that start it by hand (to watch it start
+/// or exit).
+fn binary() -> std::path::PathBuf {
+    match common::target() {
+        common::Target::Ringbus(p) => p,
+        common::Target::Redis => unreachable!("ringbus-only test"),
+    }
+}
+
+/// `n` string keys `key:<i>` = i, written in pipelines of 10,000.
+fn set_keys(c: &mut Connection, n: usize) {
+    for chunk in (0..n).step_by(10_000) {
+        let mut p = redis::pipe();
+        for i in chunk..(chunk + 10_000).min(n) {
+            p.cmd("SET").arg(format!("key:{i}")).arg(i).ignore();
+        }
+        let _: () = p.query(c).unwrap();
+    }
+}
+
+/// Starts ringbus on `dir` with `extra` options, output discarded, and
+/// returns as soon as its port accepts connections (loading may go on).
+fn start_listening(dir: &TempDir, extra: &[&str]) -> (std::process::Child, u16) {
+    let port = common::free_port();
+    let child = Command::new(binary())
+        .args(["--port", &port.to_string(), "--threads", "2"])
+        .args(["--dir", dir.path().to_str().unwrap()])
+        .args(extra)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "never listened");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    (child, port)
+}
+
 fn ringbus_only() -> bool {
     common::target() != common::Target::Redis
 }
@@ -515,10 +555,6 @@ fn corrupt_or_truncated_files_are_refused_at_start() {
     }
     let path = dir.path().join("dump.rdb");
     let good = std::fs::read(&path).unwrap();
-    let bin = match common::target() {
-        common::Target::Ringbus(p) => p,
-        common::Target::Redis => unreachable!(),
-    };
     let mut flipped = good.clone();
     let mid = good.len() / 2;
     flipped[mid] ^= 0x5a;
@@ -529,7 +565,7 @@ fn corrupt_or_truncated_files_are_refused_at_start() {
     ] {
         std::fs::write(&path, &bytes).unwrap();
         let port = common::free_port().to_string();
-        let out = Command::new(&bin)
+        let out = Command::new(binary())
             .args(["--port", &port, "--dir", dir.path().to_str().unwrap()])
             .output()
             .unwrap();
@@ -722,15 +758,7 @@ fn bgsave_replies_and_options_as_redis() {
     let dir = TempDir::new("persist-options");
     let s = ringbus(&dir, 2, &[]);
     let mut c = s.client();
-    for i in 0..50_000 {
-        if i % 1000 == 0 {
-            let mut p = redis::pipe();
-            for j in i..i + 1000 {
-                p.cmd("SET").arg(format!("key:{j}")).arg(j).ignore();
-            }
-            let _: () = p.query(&mut c).unwrap();
-        }
-    }
+    set_keys(&mut c, 50_000);
     assert_eq!(err(&s, &["BGSAVE", "NOW"]), "ERR syntax error");
     let started: String = q(&mut c, &["BGSAVE"]);
     assert_eq!(started, "Background saving started");
@@ -814,35 +842,12 @@ fn clients_get_loading_while_the_file_loads() {
     {
         let s = ringbus(&dir, 2, &[]);
         let mut c = s.client();
-        for chunk in 0..N / 10_000 {
-            let mut p = redis::pipe();
-            for i in chunk * 10_000..(chunk + 1) * 10_000 {
-                p.cmd("SET").arg(format!("key:{i}")).arg(i).ignore();
-            }
-            let _: () = p.query(&mut c).unwrap();
-        }
+        set_keys(&mut c, N);
         let _: () = q(&mut c, &["SAVE"]);
     }
-    let bin = match common::target() {
-        common::Target::Ringbus(p) => p,
-        common::Target::Redis => unreachable!(),
-    };
-    let port = common::free_port();
-    let mut child = Command::new(&bin)
-        .args(["--port", &port.to_string(), "--threads", "2", "--save", ""])
-        .args(["--dir", dir.path().to_str().unwrap()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let (mut child, port) = start_listening(&dir, &["--save", ""]);
     let deadline = Instant::now() + Duration::from_secs(20);
-    let mut conn = loop {
-        if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "never listened");
-        std::thread::sleep(Duration::from_millis(1));
-    };
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     use std::io::{BufRead, BufReader, Write};
     conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut reader = BufReader::new(conn.try_clone().unwrap());
@@ -990,35 +995,13 @@ fn sigterm_while_loading_keeps_the_file() {
     {
         let s = ringbus(&dir, 2, &[]);
         let mut c = s.client();
-        for chunk in 0..40 {
-            let mut p = redis::pipe();
-            for i in chunk * 10_000..(chunk + 1) * 10_000 {
-                p.cmd("SET").arg(format!("key:{i}")).arg(i).ignore();
-            }
-            let _: () = p.query(&mut c).unwrap();
-        }
+        set_keys(&mut c, 400_000);
         let _: () = q(&mut c, &["SAVE"]);
     }
     let file = dir.path().join("dump.rdb");
     let before = std::fs::read(&file).unwrap();
-    let bin = match common::target() {
-        common::Target::Ringbus(p) => p,
-        common::Target::Redis => unreachable!(),
-    };
-    let port = common::free_port();
-    let mut child = Command::new(&bin)
-        .args(["--port", &port.to_string(), "--threads", "2"])
-        .args(["--dir", dir.path().to_str().unwrap()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
     // As soon as it listens (it is loading then), SIGTERM.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    let (mut child, _) = start_listening(&dir, &[]);
     // SAFETY: signals the process we started.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
     let status = child.wait().unwrap();

@@ -93,10 +93,11 @@ pub fn save_rules_due(core: &Core, dirty: u64) -> bool {
 
 /// Writes are refused while the last background save failed (MISCONF).
 pub fn writes_refused(core: &Core) -> bool {
+    if core.shared.persistence.last_ok() {
+        return false;
+    }
     let config = core.config.borrow();
-    config.stop_writes_on_bgsave_error
-        && !config.save.is_empty()
-        && !core.shared.persistence.last_ok()
+    config.stop_writes_on_bgsave_error && !config.save.is_empty()
 }
 
 /// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save (unless NOSAVE), empty

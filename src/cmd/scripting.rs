@@ -317,14 +317,19 @@ fn eval_now(s: &mut Session, argv: &[&[u8]], by_sha: bool, read_only: bool) -> O
 
 /// A library from a snapshot, added before the cores start.
 pub fn load_library_at_start(libs: &functions::Libraries, code: &[u8]) -> Result<(), String> {
+    libs.add(compile_library(code)?, false)
+}
+
+/// A library from its code, its metadata read and its functions compiled,
+/// as FUNCTION LOAD does.
+fn compile_library(code: &[u8]) -> Result<Library, String> {
     let name = functions::parse_metadata(code)?;
     let loaded = engine().load_library(code)?;
-    let lib = Library {
+    Ok(Library {
         name,
         code: code.to_vec(),
         functions: loaded.into_iter().map(|(meta, _)| meta).collect(),
-    };
-    libs.add(lib, false)
+    })
 }
 
 pub fn eval_at_once(c: &mut dyn Client, argv: &[&[u8]]) -> Option<CmdResult> {
@@ -504,13 +509,8 @@ pub async fn function(s: &mut Session, cmd: FnOp, argv: &[&[u8]]) -> Result<(), 
                 i += 1;
             }
             let code = argv[argv.len() - 1];
-            let name = functions::parse_metadata(code).map_err(Error::msg)?;
-            let loaded = engine().load_library(code).map_err(Error::msg)?;
-            let lib = Library {
-                name: name.clone(),
-                code: code.to_vec(),
-                functions: loaded.into_iter().map(|(meta, _)| meta).collect(),
-            };
+            let lib = compile_library(code).map_err(Error::msg)?;
+            let name = lib.name.clone();
             libs.add(lib, replace).map_err(Error::msg)?;
             s.out.bulk(name.as_bytes());
         }

@@ -38,7 +38,7 @@ use crate::config::Config;
 use crate::runtime;
 use crate::shard::dispatch::Core;
 use crate::shard::route::shard_of;
-use crate::shard::snapshot::{DbSnap, Deferred, Later};
+use crate::shard::snapshot::{DbSnap, Later, Taken};
 use crate::shard::txn::Txn;
 use crate::shard::{now_ms, Shard};
 
@@ -183,10 +183,9 @@ pub fn rdb_path(config: &Config) -> PathBuf {
 
 /// What the writer thread gets.
 enum ToWriter {
-    /// Encoded records of database `db`.
-    Records { db: usize, bytes: Vec<u8> },
-    /// Values of database `db` for the writer to encode (see `Later`).
-    Values { db: usize, values: Vec<Deferred> },
+    /// What a step took from database `db`: records to append, and values
+    /// to encode first (see `Later`).
+    Part { db: usize, taken: Taken },
     /// Every shard is done: join the file. Per database: records, with a deadline.
     Finish {
         sizes: Vec<(u64, u64)>,
@@ -300,25 +299,15 @@ async fn run(core: &Rc<Core>) -> Result<u64, String> {
         let mut next = Vec::new();
         for (&s, fut) in pending.iter().zip(steps) {
             let step = fut.await;
-            for part in step.parts {
-                let db = part.db;
-                sizes[db].0 += part.keys;
-                sizes[db].1 += part.expires;
+            for Part { db, taken } in step.parts {
+                sizes[db].0 += taken.keys;
+                sizes[db].1 += taken.expires;
                 core.shared
                     .persistence
-                    .update(|st| st.keys_done += part.keys);
-                if failed.is_some() {
-                    continue;
-                }
-                if !part.bytes.is_empty() {
-                    let bytes = part.bytes;
-                    if let Err(e) = send(&tx, ToWriter::Records { db, bytes }).await {
-                        failed = Some(e);
-                    }
-                }
-                if !part.values.is_empty() {
-                    let values = part.values;
-                    if let Err(e) = send(&tx, ToWriter::Values { db, values }).await {
+                    .update(|st| st.keys_done += taken.keys);
+                let empty = taken.bytes.is_empty() && taken.values.is_empty();
+                if failed.is_none() && !empty {
+                    if let Err(e) = send(&tx, ToWriter::Part { db, taken }).await {
                         failed = Some(e);
                     }
                 }
@@ -360,26 +349,7 @@ async fn run(core: &Rc<Core>) -> Result<u64, String> {
 /// One database's share of a step.
 struct Part {
     db: usize,
-    /// Encoded records.
-    bytes: Vec<u8>,
-    /// Values for the writer thread to encode.
-    values: Vec<Deferred>,
-    /// Keys written (encoded or frozen), and how many with a deadline.
-    keys: u64,
-    expires: u64,
-}
-
-impl Part {
-    fn take(db: usize, snap: &mut DbSnap) -> Part {
-        let (keys, expires) = snap.take_counts();
-        Part {
-            db,
-            bytes: snap.take_out(),
-            values: snap.take_deferred(),
-            keys,
-            expires,
-        }
-    }
+    taken: Taken,
 }
 
 /// What one step on a shard gives back.
@@ -401,13 +371,19 @@ fn step(shard: &mut Shard) -> Step {
             snap.walk(table, STEP_KEYS, now);
         }
         done &= snap.done();
-        parts.push(Part::take(i, snap));
+        parts.push(Part {
+            db: i,
+            taken: snap.take(),
+        });
     }
     if done {
         // Nothing can change in between: this runs with the shard to itself.
         for (i, db) in shard.dbs.iter_mut().enumerate() {
             if let Some(mut snap) = db.end_snapshot() {
-                parts.push(Part::take(i, &mut snap));
+                parts.push(Part {
+                    db: i,
+                    taken: snap.take(),
+                });
             }
         }
     }
@@ -456,36 +432,29 @@ fn write_file(
     let mut parts: Vec<Option<BufWriter<File>>> = (0..databases).map(|_| None).collect();
     let mut records = RecordWriter::new(opts.clone()).map_err(|e| e.to_string())?;
     let result = (|| -> Result<(), String> {
-        let finish = loop {
+        let (sizes, functions, used_mem) = loop {
             match rx.recv() {
-                Ok(ToWriter::Records { db, bytes }) => {
+                Ok(ToWriter::Part { db, taken }) => {
+                    let werr = |e: io::Error| format!("Write error saving DB on disk: {e}");
                     let part = open_part(&mut parts[db], &part_path(db))?;
-                    part.write_all(&bytes)
-                        .map_err(|e| format!("Write error saving DB on disk: {e}"))?;
-                }
-                Ok(ToWriter::Values { db, values }) => {
-                    let part = open_part(&mut parts[db], &part_path(db))?;
-                    for (key, at, value) in values {
+                    part.write_all(&taken.bytes).map_err(werr)?;
+                    for (key, at, value) in taken.values {
                         let meta = KeyMeta::from(at.map(|ms| ms as i64));
                         let w = records.key(part, &key, meta);
                         match &value {
                             Later::Stream(frozen) => write_frozen_stream(w, frozen),
                             Later::Str(s) => w.string(s),
                         }
-                        .map_err(|e| format!("Write error saving DB on disk: {e}"))?;
+                        .map_err(werr)?;
                     }
                 }
-                Ok(finish @ ToWriter::Finish { .. }) => break finish,
+                Ok(ToWriter::Finish {
+                    sizes,
+                    functions,
+                    used_mem,
+                }) => break (sizes, functions, used_mem),
                 Err(_) => return Err("snapshot abandoned".into()),
             }
-        };
-        let ToWriter::Finish {
-            sizes,
-            functions,
-            used_mem,
-        } = finish
-        else {
-            unreachable!("matched above");
         };
         let file = File::create(&temp).map_err(|e| {
             format!(

@@ -318,13 +318,14 @@ impl Session {
         if self.over_maxmemory(spec) {
             return Err("OOM command not allowed when used memory > 'maxmemory'.".into());
         }
-        // Redis refuses PING too, so that clients notice.
-        if (spec.has_flag("write") || spec.name == "ping")
-            && crate::cmd::persistence::writes_refused(&self.core)
+        // The cheap atomic first: these run for every command. Redis refuses
+        // PING too, so that clients notice.
+        if crate::cmd::persistence::writes_refused(&self.core)
+            && (spec.has_flag("write") || spec.name == "ping")
         {
             return Err(crate::cmd::persistence::MISCONF.into());
         }
-        if !spec.has_flag("loading") && self.core.shared.persistence.is_loading() {
+        if self.core.shared.persistence.is_loading() && !spec.has_flag("loading") {
             return Err("LOADING Redis is loading the dataset in memory".into());
         }
         if self.proto() == Proto::Resp2 && self.subscribed() && !allowed_when_subscribed(spec) {

@@ -46,24 +46,48 @@ pub enum Later {
 /// A key handed to the writer thread: key, deadline, value.
 pub type Deferred = (Key, Option<u64>, Later);
 
+/// What a snapshot of one database has produced since the driver last
+/// collected it.
+#[derive(Default)]
+pub struct Taken {
+    /// Encoded records.
+    pub bytes: Vec<u8>,
+    /// Values for the writer thread to encode.
+    pub values: Vec<Deferred>,
+    /// Keys written (encoded or handed over), and how many had a deadline.
+    pub keys: u64,
+    pub expires: u64,
+}
+
+impl Taken {
+    fn add(&mut self, records: &mut RecordWriter, key: &[u8], entry: &Entry) {
+        let at = entry.expire_at();
+        match &entry.value {
+            Value::Stream(s) if s.len() >= OFF_CORE_STREAM => {
+                self.values
+                    .push((key.into(), at, Later::Stream(s.freeze())));
+            }
+            Value::Str(s) => self.values.push((key.into(), at, Later::Str(s.clone()))),
+            value => {
+                write_record(records, &mut self.bytes, key, at, value).expect("writing to memory")
+            }
+        }
+        self.keys += 1;
+        self.expires += at.is_some() as u64;
+    }
+}
+
 pub struct DbSnap {
     /// The walker's next position; None once it has visited every key.
     cursor: Option<u64>,
     /// Keys at or past `cursor` already dealt with: written early, or
     /// created after the snapshot point.
     early: AHashSet<Key>,
-    records: RecordWriter,
-    /// Encoded records not yet collected by the driver.
-    out: Vec<u8>,
-    /// Big streams not yet collected by the driver.
-    deferred: Vec<Deferred>,
     /// `early` is pruned of keys the walker has passed when it reaches this
     /// size (then twice what is left), so pruning costs O(1) per key.
     prune_at: usize,
-    /// Records written since [`DbSnap::take_counts`], and how many of
-    /// them had a deadline.
-    keys: u64,
-    expires: u64,
+    records: RecordWriter,
+    taken: Taken,
 }
 
 impl DbSnap {
@@ -71,25 +95,10 @@ impl DbSnap {
         DbSnap {
             cursor: Some(0),
             early: AHashSet::new(),
-            records: RecordWriter::new(opts).expect("options checked at start"),
-            out: Vec::new(),
-            deferred: Vec::new(),
             prune_at: 1024,
-            keys: 0,
-            expires: 0,
+            records: RecordWriter::new(opts).expect("options checked at start"),
+            taken: Taken::default(),
         }
-    }
-
-    fn write(&mut self, key: &[u8], entry: &Entry) {
-        let DbSnap {
-            records,
-            out,
-            deferred,
-            keys,
-            expires,
-            ..
-        } = self;
-        encode(records, (out, deferred), (keys, expires), key, entry);
     }
 
     /// Called by `Db` before `key` changes in any way (see the module doc).
@@ -101,7 +110,7 @@ impl DbSnap {
             return;
         }
         if let Some(entry) = table.get(key) {
-            self.write(key, entry);
+            self.taken.add(&mut self.records, key, entry);
         }
         self.early.insert(key.into());
     }
@@ -121,22 +130,13 @@ impl DbSnap {
         let DbSnap {
             early,
             records,
-            out,
-            deferred,
-            keys,
-            expires,
+            taken,
             ..
         } = self;
         let next = table.scan(cursor, budget, |k, e| {
             // A key already due is left out: loading would drop it anyway.
             if !early.contains(k) && e.expire_at().is_none_or(|at| at > now) {
-                encode(
-                    records,
-                    (&mut *out, &mut *deferred),
-                    (&mut *keys, &mut *expires),
-                    k,
-                    e,
-                );
+                taken.add(records, k, e);
             }
         });
         self.cursor = next;
@@ -151,44 +151,12 @@ impl DbSnap {
         next.is_none()
     }
 
-    /// The records encoded since the last call.
-    pub fn take_out(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.out)
-    }
-
-    /// The big streams frozen since the last call.
-    pub fn take_deferred(&mut self) -> Vec<Deferred> {
-        std::mem::take(&mut self.deferred)
-    }
-
-    /// Records written, and with a deadline, since the last call.
-    pub fn take_counts(&mut self) -> (u64, u64) {
-        (
-            std::mem::take(&mut self.keys),
-            std::mem::take(&mut self.expires),
-        )
+    /// What was produced since the last call.
+    pub fn take(&mut self) -> Taken {
+        std::mem::take(&mut self.taken)
     }
 
     pub fn done(&self) -> bool {
         self.cursor.is_none()
     }
-}
-
-fn encode(
-    records: &mut RecordWriter,
-    (out, deferred): (&mut Vec<u8>, &mut Vec<Deferred>),
-    (keys, expires): (&mut u64, &mut u64),
-    key: &[u8],
-    entry: &Entry,
-) {
-    let at = entry.expire_at();
-    match &entry.value {
-        Value::Stream(s) if s.len() >= OFF_CORE_STREAM => {
-            deferred.push((key.into(), at, Later::Stream(s.freeze())));
-        }
-        Value::Str(s) => deferred.push((key.into(), at, Later::Str(s.clone()))),
-        value => write_record(records, out, key, at, value).expect("writing to memory"),
-    }
-    *keys += 1;
-    *expires += at.is_some() as u64;
 }
