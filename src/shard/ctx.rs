@@ -32,12 +32,13 @@ pub type ShardFn = fn(&mut Ctx, &mut Args, &mut Out) -> CmdResult;
 /// `out`, and tells the effect sinks about it if it wrote.
 pub fn run(f: ShardFn, ctx: &mut Ctx, argv: &[&[u8]], out: &mut Out) {
     let before = ctx.shard.stats.dirty;
+    ctx.shard.propagated = false;
     let mut args = Args::new(argv);
     if let Err(e) = f(ctx, &mut args, out) {
         out.error(&e.0);
     }
     ctx.shard.settle_db(ctx.db);
-    if !ctx.shard.sinks.is_empty() && ctx.shard.stats.dirty != before {
+    if !ctx.shard.sinks.is_empty() && !ctx.shard.propagated && ctx.shard.stats.dirty != before {
         ctx.shard.sinks.command(ctx.db, argv);
     }
 }
@@ -59,6 +60,18 @@ impl Ctx<'_> {
     /// state): it counts, but wakes and fails nobody.
     pub fn logged(&mut self, key: &[u8]) {
         self.shard.effect(Effect::Logged { db: self.db, key });
+    }
+
+    /// Tells the log and replicas that this command's effect is `argv`
+    /// rather than the command as sent: what Redis's `alsoPropagate` and
+    /// `rewriteClientCommandVector` do, so a replay is deterministic (a
+    /// blocking pop as its plain form, a relative expiry as PEXPIREAT, SPOP
+    /// as the SREM of what it took). May be called several times, for
+    /// several commands; once it is, [`run`] no longer reports the command
+    /// as sent. Work that writes outside [`run`] (cross-shard forms, a
+    /// blocked client served) must call it for what it wrote.
+    pub fn propagate(&mut self, argv: &[&[u8]]) {
+        self.shard.propagate(self.db, argv);
     }
 
     /// Looks a key up for reading and counts a keyspace hit or miss, as

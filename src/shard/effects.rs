@@ -40,8 +40,10 @@ pub enum Effect<'a> {
 pub trait EffectSink: Send {
     fn effect(&mut self, effect: &Effect);
 
-    /// A command that changed this shard ran with `argv` in database `db`
-    /// (its effects were reported just before).
+    /// A command that changed this shard had the effect of `argv` in
+    /// database `db` (its per-key effects were reported just before): the
+    /// command as sent, or what it propagated instead (`Ctx::propagate`),
+    /// replayable and deterministic.
     fn command(&mut self, db: usize, argv: &[&[u8]]);
 }
 

@@ -57,6 +57,9 @@ pub struct Shard {
     /// What follows this shard's changes besides the built-in counter,
     /// WATCH and blocked clients (see `effects`).
     pub sinks: Sinks,
+    /// The running command reported its effect itself
+    /// ([`ctx::Ctx::propagate`]).
+    pub propagated: bool,
     pub limits: Arc<ShardLimits>,
 }
 
@@ -69,6 +72,7 @@ impl Shard {
             watches: watch::WatchTable::default(),
             stats: ShardStats::default(),
             sinks: Sinks::default(),
+            propagated: false,
             limits,
         }
     }
@@ -145,6 +149,15 @@ impl Shard {
         }
         if !self.sinks.is_empty() {
             self.sinks.effect(&effect);
+        }
+    }
+
+    /// Reports a command's effect as `argv` in database `db` (see
+    /// [`ctx::Ctx::propagate`]).
+    pub fn propagate(&mut self, db: usize, argv: &[&[u8]]) {
+        self.propagated = true;
+        if !self.sinks.is_empty() {
+            self.sinks.command(db, argv);
         }
     }
 
