@@ -271,3 +271,21 @@ impl TcpStream {
 pub async fn reject(mut stream: TcpStream, line: &'static [u8]) {
     let _ = stream.write_all(line.to_vec()).await;
 }
+
+/// Writes `buf` to `fd` at `offset` through this executor's ring (a log's
+/// append): the core goes on serving while the kernel writes.
+pub async fn write_at(
+    fd: std::sync::Arc<OwnedFd>,
+    offset: u64,
+    buf: Vec<u8>,
+) -> (io::Result<usize>, Vec<u8>) {
+    let op = compio::driver::op::WriteAt::new(fd, offset, buf);
+    let BufResult(res, op) = compio::runtime::submit(op).await;
+    (res, op.into_inner())
+}
+
+/// fsync (`data`: fdatasync) of `fd` through this executor's ring.
+pub async fn fsync(fd: std::sync::Arc<OwnedFd>, data: bool) -> io::Result<()> {
+    let op = compio::driver::op::Sync::new(fd, data);
+    compio::runtime::submit(op).await.0.map(|_| ())
+}

@@ -82,9 +82,26 @@ pub async fn config_set(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
         .limits
         .rdb_compression
         .store(config.rdbcompression, Ordering::Relaxed);
-    c.core()
-        .on_every_core(move |core| *core.config.borrow_mut() = config.clone())
+    let core = c.core().clone();
+    let was_on = core.config.borrow().appendonly;
+    for log in core.shared.aof.logs() {
+        if let Some(f) = crate::persist::aof::log::Fsync::parse(&config.appendfsync) {
+            log.set_fsync(f);
+        }
+        log.set_timestamps(config.aof_timestamp_enabled);
+    }
+    let now_on = config.appendonly;
+    core.on_every_core(move |core| *core.config.borrow_mut() = config.clone())
         .await;
+    if now_on && !was_on {
+        // As Redis: the log starts from a rewrite, in the background.
+        let core = core.clone();
+        crate::runtime::spawn(async move {
+            let _ = crate::persist::aof::rewrite::enable(core).await;
+        });
+    } else if was_on && !now_on {
+        crate::persist::aof::disable(&core).await;
+    }
     c.out().ok();
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 use super::spec::decl::*;
 use std::fmt::Write;
+use std::sync::atomic::Ordering;
 
 use super::args::CmdResult;
 use super::connection::REDIS_VERSION;
@@ -283,18 +284,51 @@ fn write_section(
             line!("rdb_last_cow_size:0");
             line!("rdb_last_load_keys_expired:{}", st.load_expired);
             line!("rdb_last_load_keys_loaded:{}", st.loaded);
-            line!("aof_enabled:0");
-            line!("aof_rewrite_in_progress:0");
-            line!("aof_rewrite_scheduled:0");
-            line!("aof_last_rewrite_time_sec:-1");
-            line!("aof_current_rewrite_time_sec:-1");
-            line!("aof_last_bgrewrite_status:ok");
-            line!("aof_rewrites:0");
-            line!("aof_rewrites_consecutive_failures:0");
-            line!("aof_last_write_status:ok");
+            let aof = &shared.aof;
+            let rw = aof.rewrite.lock().expect("not poisoned").clone();
+            let on = aof.enabled();
+            line!("aof_enabled:{}", on as u8);
+            line!(
+                "aof_rewrite_in_progress:{}",
+                aof.rewriting.load(Ordering::Acquire) as u8
+            );
+            line!(
+                "aof_rewrite_scheduled:{}",
+                aof.scheduled.load(Ordering::Acquire) as u8
+            );
+            line!("aof_last_rewrite_time_sec:{}", rw.last_secs);
+            line!(
+                "aof_current_rewrite_time_sec:{}",
+                rw.started.map_or(-1, |t| t.elapsed().as_secs() as i64)
+            );
+            line!(
+                "aof_last_bgrewrite_status:{}",
+                if rw.last_ok { "ok" } else { "err" }
+            );
+            line!("aof_rewrites:{}", rw.rewrites);
+            line!(
+                "aof_rewrites_consecutive_failures:{}",
+                rw.consecutive_failures
+            );
+            line!(
+                "aof_last_write_status:{}",
+                if aof.write_error().is_some() {
+                    "err"
+                } else {
+                    "ok"
+                }
+            );
             line!("aof_last_cow_size:0");
             line!("module_fork_in_progress:0");
             line!("module_fork_last_cow_size:0");
+            if on {
+                line!("aof_current_size:{}", aof.current_size());
+                line!("aof_base_size:{}", aof.base_size.load(Ordering::Relaxed));
+                line!("aof_pending_rewrite:0");
+                line!("aof_buffer_length:{}", aof.buffered());
+                line!("aof_pending_bio_fsync:0");
+                line!("aof_delayed_fsync:{}", aof.delayed_fsyncs());
+            }
         }
         "stats" => {
             line!("# Stats");

@@ -16,13 +16,22 @@ use crate::shard::now_ms;
 /// one point in time either way).
 pub async fn save(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
     let core = c.core().clone();
-    match snapshot::save(core).await {
-        Ok(()) => {
-            c.out().ok();
-            Ok(())
-        }
-        Err(SaveError::InProgress) => Err(Error::msg("ERR Background save already in progress")),
-        Err(SaveError::Failed(_)) => Err(Error::msg("ERR")),
+    loop {
+        return match snapshot::save(core.clone()).await {
+            Ok(()) => {
+                c.out().ok();
+                Ok(())
+            }
+            Err(SaveError::InProgress) => {
+                Err(Error::msg("ERR Background save already in progress"))
+            }
+            // An AOF rewrite's walk: the save follows it.
+            Err(SaveError::Rewriting) => {
+                crate::runtime::sleep(std::time::Duration::from_millis(5)).await;
+                continue;
+            }
+            Err(SaveError::Failed(_)) => Err(Error::msg("ERR")),
+        };
     }
 }
 
@@ -31,15 +40,27 @@ pub fn bgsave(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
     if argv.len() > 1 && !(argv.len() == 2 && is(argv[1], "schedule")) {
         return Err(Error::SYNTAX);
     }
+    let schedule = argv.len() == 2;
     let core = c.core().clone();
     if core.shared.persistence.in_progress() {
         return Err(Error::msg("ERR Background save already in progress"));
+    }
+    let rewriting = core
+        .shared
+        .aof
+        .rewriting
+        .load(std::sync::atomic::Ordering::Acquire);
+    if rewriting && !schedule {
+        return Err(Error::msg(
+            "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE \
+             SCHEDULE in order to schedule a BGSAVE whenever possible.",
+        ));
     }
     // Inside EXEC the shards are this transaction's: the snapshot starts
     // once it is over, as Redis schedules it.
     let in_exec = c.txn().is_some();
     start_background(core);
-    if in_exec {
+    if in_exec || rewriting {
         c.out().simple("Background saving scheduled");
     } else {
         c.out().simple("Background saving started");
@@ -56,11 +77,37 @@ pub async fn save_after(core: Rc<Core>) {
     let _ = snapshot::save(core).await;
 }
 
-/// Starts a snapshot as a task of `core`.
+/// Starts a snapshot as a task of `core` (after a running AOF rewrite).
 pub fn start_background(core: Rc<Core>) {
     crate::runtime::spawn(async move {
-        let _ = snapshot::save(core).await;
+        while let Err(SaveError::Rewriting) = snapshot::save(core.clone()).await {
+            crate::runtime::sleep(std::time::Duration::from_millis(5)).await;
+        }
     });
+}
+
+/// BGREWRITEAOF: compacts the append-only log (a new base from a snapshot,
+/// see `persist::aof::rewrite`); with the log off, writes a base alone.
+pub fn bgrewriteaof(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
+    let core = c.core().clone();
+    let aof = &core.shared.aof;
+    if aof.rewriting.load(std::sync::atomic::Ordering::Acquire) {
+        return Err(Error::msg(
+            "ERR Background append only file rewriting already in progress",
+        ));
+    }
+    let scheduled = c.txn().is_some() || core.shared.persistence.in_progress();
+    crate::runtime::spawn(async move {
+        let _ = crate::persist::aof::rewrite::rewrite(core).await;
+    });
+    if scheduled {
+        c.out()
+            .simple("Background append only file rewriting scheduled");
+    } else {
+        c.out()
+            .simple("Background append only file rewriting started");
+    }
+    Ok(())
 }
 
 pub fn lastsave(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
@@ -208,6 +255,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Asynchronously saves the database(s) to disk.", Exec::Local(bgsave), "[SCHEDULE]"),
     spec("debug", -2, &["admin", "noscript", "loading", "stale", "protected"], NO_KEYS, "server",
         "A container for debugging commands.", crate::anywhere!(debug), ""),
+    spec("bgrewriteaof", 1, &["admin", "noscript", "no_async_loading"], NO_KEYS, "server",
+        "Asynchronously rewrites the append-only file to disk.", Exec::Local(bgrewriteaof), ""),
     spec("lastsave", 1, &["loading", "stale", "fast"], NO_KEYS, "server",
         "Returns the Unix timestamp of the last successful save to disk.", Exec::Local(lastsave), ""),
 ];

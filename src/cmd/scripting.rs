@@ -100,15 +100,15 @@ pub async fn fcall_ro(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
 }
 
 pub async fn function_load(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
-    function(session(c), FnOp::Load, argv).await
+    logged_function(c, FnOp::Load, argv).await
 }
 
 pub async fn function_delete(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
-    function(session(c), FnOp::Delete, argv).await
+    logged_function(c, FnOp::Delete, argv).await
 }
 
 pub async fn function_flush(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
-    function(session(c), FnOp::Flush, argv).await
+    logged_function(c, FnOp::Flush, argv).await
 }
 
 pub async fn function_list_cmd(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
@@ -120,7 +120,7 @@ pub async fn function_dump(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
 }
 
 pub async fn function_restore(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
-    function(session(c), FnOp::Restore, argv).await
+    logged_function(c, FnOp::Restore, argv).await
 }
 
 pub async fn function_stats(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
@@ -316,6 +316,77 @@ fn eval_now(s: &mut Session, argv: &[&[u8]], by_sha: bool, read_only: bool) -> O
 }
 
 /// A library from a snapshot, added before the cores start.
+/// FUNCTION RESTORE's work: each library is read, checked and compiled (as
+/// FUNCTION LOAD does) before the next is read, so a bad payload gets
+/// Redis's error; nothing changes until every library is in.
+fn restore_libraries(
+    libs: &functions::Libraries,
+    payload: &[u8],
+    policy: RestorePolicy,
+) -> Result<(), String> {
+    let payload_err = |e: FunctionPayloadError| format!("ERR {e}");
+    let mut restored = Restored::default();
+    for code in dump::function_codes(payload).map_err(payload_err)? {
+        let code = code.map_err(payload_err)?;
+        let name = functions::parse_metadata(&code)?;
+        restored.check_name(&name)?;
+        let loaded = engine().load_library(&code)?;
+        restored.add(Library {
+            name,
+            code,
+            functions: loaded.into_iter().map(|(meta, _)| meta).collect(),
+        })?;
+    }
+    libs.restore(restored, policy)
+}
+
+/// A FUNCTION command read back from the append-only log.
+pub fn replay_function(libs: &functions::Libraries, argv: &[&[u8]]) -> Result<(), String> {
+    let sub = argv
+        .get(1)
+        .map(|s| s.to_ascii_lowercase())
+        .unwrap_or_default();
+    match (sub.as_slice(), argv.len()) {
+        (b"load", 3) => libs.add(compile_library(argv[2])?, false),
+        (b"load", 4) if is(argv[2], "replace") => libs.add(compile_library(argv[3])?, true),
+        (b"delete", 3) => {
+            libs.delete(&String::from_utf8_lossy(argv[2]));
+            Ok(())
+        }
+        (b"flush", 2 | 3) => {
+            libs.flush();
+            Ok(())
+        }
+        (b"restore", 3 | 4) => {
+            let policy = match argv.get(3) {
+                Some(p) if is(p, "replace") => RestorePolicy::Replace,
+                Some(p) if is(p, "flush") => RestorePolicy::Flush,
+                _ => RestorePolicy::Append,
+            };
+            restore_libraries(libs, argv[2], policy)
+        }
+        _ => Err(format!(
+            "FUNCTION {} cannot be replayed from the append only file",
+            String::from_utf8_lossy(&sub)
+        )),
+    }
+}
+
+/// Runs a FUNCTION command that changes the libraries and, if it did, puts
+/// it in the append-only log (shard 0's: libraries belong to no shard).
+async fn logged_function(c: &mut dyn Client, op: FnOp, argv: &[&[u8]]) -> CmdResult {
+    let before = c.out().buf.len();
+    function(session(c), op, argv).await?;
+    let core = c.core().clone();
+    let wrote = c.out().buf.get(before) != Some(&b'-');
+    if wrote && core.shared.aof.enabled() {
+        if let Some(log) = core.shared.aof.logs().first() {
+            log.append_command(0, argv);
+        }
+    }
+    Ok(())
+}
+
 pub fn load_library_at_start(libs: &functions::Libraries, code: &[u8]) -> Result<(), String> {
     libs.add(compile_library(code)?, false)
 }
@@ -557,25 +628,7 @@ pub async fn function(s: &mut Session, cmd: FnOp, argv: &[&[u8]]) -> Result<(), 
                     ))
                 }
             };
-            let payload_err = |e: FunctionPayloadError| Error::msg(format!("ERR {e}"));
-            // Each library is read, checked and compiled (as FUNCTION LOAD
-            // does) before the next is read, so a bad payload gets Redis's
-            // error; nothing changes until every library is in.
-            let mut restored = Restored::default();
-            for code in dump::function_codes(argv[2]).map_err(payload_err)? {
-                let code = code.map_err(payload_err)?;
-                let name = functions::parse_metadata(&code).map_err(Error::msg)?;
-                restored.check_name(&name).map_err(Error::msg)?;
-                let loaded = engine().load_library(&code).map_err(Error::msg)?;
-                restored
-                    .add(Library {
-                        name,
-                        code,
-                        functions: loaded.into_iter().map(|(meta, _)| meta).collect(),
-                    })
-                    .map_err(Error::msg)?;
-            }
-            libs.restore(restored, policy).map_err(Error::msg)?;
+            restore_libraries(libs, argv[2], policy).map_err(Error::msg)?;
             s.out.ok();
         }
         FnOp::Stats => {

@@ -73,6 +73,10 @@ pub async fn shut_down(core: &Rc<Core>, save: bool, nosave: bool, force: bool) {
             }
         }
     }
+    if core.shared.aof.enabled() {
+        eprintln!("ringbus: Calling fsync() on the AOF file.");
+        crate::persist::aof::flush_for_exit(core).await;
+    }
     eprintln!("ringbus: SHUTDOWN: exiting");
     std::process::exit(0);
 }

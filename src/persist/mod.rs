@@ -4,12 +4,15 @@
 //!   and DUMP/RESTORE payloads. A self-contained format layer with its own
 //!   value model: it knows nothing of shards, commands or ringbus's types.
 //!
-//! To come: the snapshot driver (SAVE/BGSAVE and loading at start-up, which
-//! map ringbus's values to and from the codec) and the append-only log.
+//! - [`values`]: ringbus's values to and from the codec.
+//! - [`snapshot`]: the snapshot driver (SAVE/BGSAVE, loading at start-up).
+//! - [`aof`]: the append-only log, one per shard (writing, recovery,
+//!   rewrite).
 //!
-//! Invariant kept here: nothing under `persist` imports from `cmd`,
-//! `shard` or `server`; the dependency only goes the other way.
+//! Invariant kept here: nothing under `persist::rdb` imports from the rest
+//! of ringbus; the drivers above it use the shards and the command table.
 
+pub mod aof;
 pub mod rdb;
 pub mod snapshot;
 pub mod values;

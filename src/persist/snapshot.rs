@@ -68,6 +68,9 @@ pub struct Persistence {
     pub loaded_bytes: AtomicU64,
     /// The `used-mem` aux field of the file being loaded.
     pub loading_rdb_used_mem: AtomicU64,
+    /// A snapshot walk runs (a save's or an AOF rewrite's): one at a time,
+    /// as a database holds one snapshot.
+    walk: AtomicBool,
 }
 
 #[derive(Debug, Clone)]
@@ -111,6 +114,15 @@ impl Default for SaveState {
 impl Persistence {
     pub fn state(&self) -> SaveState {
         self.state.lock().expect("not poisoned").clone()
+    }
+
+    /// Takes the one snapshot walk; false if it is taken.
+    pub fn claim_walk(&self) -> bool {
+        !self.walk.swap(true, Ordering::AcqRel)
+    }
+
+    pub fn release_walk(&self) {
+        self.walk.store(false, Ordering::Release);
     }
 
     pub fn in_progress(&self) -> bool {
@@ -163,6 +175,8 @@ impl Persistence {
 pub enum SaveError {
     /// Another one is running.
     InProgress,
+    /// An AOF rewrite is running.
+    Rewriting,
     /// It failed; the message says where.
     Failed(String),
 }
@@ -200,6 +214,10 @@ pub async fn save(core: Rc<Core>) -> Result<(), SaveError> {
     if p.in_progress.swap(true, Ordering::AcqRel) {
         return Err(SaveError::InProgress);
     }
+    if !p.claim_walk() {
+        p.in_progress.store(false, Ordering::Release);
+        return Err(SaveError::Rewriting);
+    }
     p.update(|s| {
         s.started = Some(Instant::now());
         s.last_try = now_ms() / 1000;
@@ -219,6 +237,7 @@ pub async fn save(core: Rc<Core>) -> Result<(), SaveError> {
         }
     });
     p.failed.store(result.is_err(), Ordering::Release);
+    p.release_walk();
     p.in_progress.store(false, Ordering::Release);
     match result {
         Ok(dirty) => {
@@ -234,15 +253,28 @@ pub async fn save(core: Rc<Core>) -> Result<(), SaveError> {
 
 /// The snapshot itself; the changes counted at its point on success.
 async fn run(core: &Rc<Core>) -> Result<u64, String> {
-    let (opts, path) = {
-        let config = core.config.borrow();
-        (encode_options(&config), rdb_path(&config))
-    };
+    let path = rdb_path(&core.config.borrow());
+    write_snapshot(core, &path, false, |_| {}).await
+}
+
+/// Writes a snapshot of every shard to `path` (an AOF base when
+/// `aof_base`); `at_point` runs at its point in time, holding every shard
+/// (a rewrite starts its new incremental files there). Returns the changes
+/// counted at that point.
+pub async fn write_snapshot(
+    core: &Rc<Core>,
+    path: &Path,
+    aof_base: bool,
+    at_point: impl FnOnce(&mut Txn),
+) -> Result<u64, String> {
+    let opts = encode_options(&core.config.borrow());
+    let path = path.to_path_buf();
     let shards = core.cores();
     // 1. The point in time: every shard at once.
     let (dirty, total) = {
         let mut txn = Txn::new(core);
         txn.take_all(0..shards).await;
+        at_point(&mut txn);
         let (mut dirty, mut total) = (0, 0);
         for s in 0..shards {
             txn.here(s, |here| {
@@ -282,7 +314,7 @@ async fn run(core: &Rc<Core>) -> Result<u64, String> {
                 let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
                 libc::setpriority(libc::PRIO_PROCESS, tid, 10);
             }
-            let r = write_file(&writer_path, &writer_opts, databases, rx);
+            let r = write_file(&writer_path, &writer_opts, databases, aof_base, rx);
             let _ = done_tx.send(r);
         })
         .map_err(|e| format!("cannot start the writer thread: {e}"))?;
@@ -423,6 +455,7 @@ fn write_file(
     path: &Path,
     opts: &EncodeOptions,
     databases: usize,
+    aof_base: bool,
     rx: Receiver<ToWriter>,
 ) -> Result<(), String> {
     let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
@@ -470,7 +503,7 @@ fn write_file(
             redis_bits: 64,
             ctime: (now_ms() / 1000) as i64,
             used_mem,
-            aof_base: false,
+            aof_base,
         })
         .map_err(werr)?;
         for code in &functions {

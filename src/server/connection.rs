@@ -114,6 +114,7 @@ impl Session {
     /// Sends the replies written so far now, before the connection waits
     /// (a blocking command): the client must not wait for them too.
     pub async fn send_now(&mut self) {
+        self.core.shared.aof.wait_durable().await;
         if self.outbox.is_some() {
             self.sync_outbox();
             return;
@@ -324,6 +325,12 @@ impl Session {
             && (spec.has_flag("write") || spec.name == "ping")
         {
             return Err(crate::cmd::persistence::MISCONF.into());
+        }
+        if let Some(errno) = self.core.shared.aof.write_error() {
+            if spec.has_flag("write") || spec.name == "ping" {
+                let why = crate::config::os_reason(&std::io::Error::from_raw_os_error(errno));
+                return Err(format!("MISCONF Errors writing to the AOF file: {why}"));
+            }
         }
         if self.core.shared.persistence.is_loading() && !spec.has_flag("loading") {
             return Err("LOADING Redis is loading the dataset in memory".into());
@@ -694,6 +701,9 @@ async fn serve_inner(
         need = 0;
         let (consumed, flow, paused) = process(session, &mut parser, &rbuf, &mut need).await;
         rbuf.drain(..consumed);
+        // No reply tells of a write the log could still lose (see
+        // `persist::aof::log`).
+        core.shared.aof.wait_durable().await;
         more = paused;
         crate::alloc::note_peak();
         {

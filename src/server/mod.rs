@@ -42,6 +42,8 @@ pub struct Shared {
     pub limits: Arc<ShardLimits>,
     /// Snapshots: the one running, the last one's outcome.
     pub persistence: crate::persist::snapshot::Persistence,
+    /// The append-only log.
+    pub aof: crate::persist::aof::Aof,
     /// SIGTERM or SIGINT arrived: core 0 saves (with save rules) and exits.
     pub shutdown_asked: std::sync::atomic::AtomicBool,
 }
@@ -78,6 +80,7 @@ impl Shared {
                 rdb_compression: config.rdbcompression.into(),
             }),
             persistence: Default::default(),
+            aof: Default::default(),
             shutdown_asked: Default::default(),
         }
     }
@@ -100,7 +103,8 @@ pub fn run(mut config: Config) -> io::Result<()> {
     // shard in place of its empty one when the whole file is in.
     let rdb = crate::persist::snapshot::rdb_path(&config);
     let mut loaded_rx = Vec::new();
-    if rdb.exists() {
+    if config.appendonly || rdb.exists() {
+        // With the log on, it is loaded (not dump.rdb), as Redis does.
         shared.persistence.begin_loading(&rdb);
         let mut senders = Vec::new();
         for _ in 0..threads {
@@ -111,7 +115,13 @@ pub fn run(mut config: Config) -> io::Result<()> {
         let (config, shared) = (config.clone(), shared.clone());
         std::thread::Builder::new()
             .name("ringbus-load".into())
-            .spawn(move || load_snapshot(&config, &shared, senders))?;
+            .spawn(move || {
+                if config.appendonly {
+                    load_aof(&config, &shared, senders)
+                } else {
+                    load_snapshot(&config, &shared, senders)
+                }
+            })?;
     } else {
         loaded_rx.resize_with(threads, || None);
     }
@@ -208,6 +218,60 @@ fn load_snapshot(config: &Config, shared: &Shared, to_cores: Vec<std::sync::mpsc
     }
 }
 
+/// The loading thread with `appendonly yes`: recovers the log (see
+/// `persist::aof::recover`), puts each shard's log on it, and hands the
+/// shards over as `load_snapshot` does.
+fn load_aof(config: &Config, shared: &Shared, to_cores: Vec<std::sync::mpsc::Sender<Shard>>) {
+    use crate::persist::aof::{log, recover, rewrite};
+    let started = Instant::now();
+    let fail = |why: String| -> ! {
+        eprintln!("ringbus: {why}");
+        std::process::exit(1);
+    };
+    let function = |args: &[&[u8]]| crate::cmd::scripting::replay_function(&shared.functions, args);
+    let replay = recover::Replay {
+        function: &function,
+        load_truncated: config.aof_load_truncated,
+    };
+    let got = recover::recover(
+        config,
+        to_cores.len(),
+        &shared.limits,
+        &shared.persistence,
+        &replay,
+    )
+    .unwrap_or_else(|e| fail(e));
+    let fsync = log::Fsync::parse(&config.appendfsync).unwrap_or(log::Fsync::Everysec);
+    let mut shards = got.shards;
+    let mut logs = Vec::new();
+    for (shard, (path, _)) in shards.iter_mut().zip(&got.files) {
+        let file = rewrite::open_log_file(path).unwrap_or_else(|e| fail(e));
+        let l = log::LogShared::new(shard.id, file, fsync, config.aof_timestamp_enabled);
+        shard.sinks.add(Box::new(log::ShardLog::new(l.clone())));
+        logs.push(l);
+    }
+    eprintln!(
+        "ringbus: DB loaded from append only file: {:.3} seconds ({} keys)",
+        started.elapsed().as_secs_f64(),
+        got.keys
+    );
+    shared.aof.base_size.store(got.base_size, Ordering::Relaxed);
+    shared.aof.open(logs, got.manifest);
+    shared
+        .aof
+        .size_at_rewrite
+        .store(shared.aof.current_size(), Ordering::Relaxed);
+    if got.new_generation && got.keys > 0 {
+        // Another shard count than the log's: compact it soon, so the
+        // next start does not replay the old generations.
+        shared.aof.rebase_wanted.store(true, Ordering::Release);
+    }
+    shared.persistence.note_loaded(got.keys, 0, to_cores.len());
+    for (shard, tx) in shards.into_iter().zip(to_cores) {
+        let _ = tx.send(shard);
+    }
+}
+
 /// Core side of loading: puts the loaded shard in place of the empty one it
 /// started with (nothing used it: every command that touches keys gets
 /// -LOADING until all cores have theirs).
@@ -229,6 +293,7 @@ async fn take_loaded_shard(core: Rc<Core>, rx: std::sync::mpsc::Receiver<Shard>)
         // INFO may be reading the empty one right now.
         runtime::sleep(Duration::from_millis(1)).await;
     }
+    crate::persist::aof::start_flushers(&core);
     core.shared.persistence.core_took_loaded();
 }
 
@@ -380,6 +445,13 @@ async fn save_cron(core: Rc<Core>) {
             // A save that failed: Redis keeps running, and so do we.
             core.shared.shutdown_asked.store(false, Ordering::Release);
             continue;
+        }
+        if crate::persist::aof::rewrite_due(&core) {
+            eprintln!("ringbus: Starting automatic rewriting of AOF");
+            let core = core.clone();
+            runtime::spawn(async move {
+                let _ = crate::persist::aof::rewrite::rewrite(core).await;
+            });
         }
         if core.config.borrow().save.is_empty() || core.shared.persistence.in_progress() {
             continue;

@@ -45,6 +45,26 @@ pub trait EffectSink: Send {
     /// command as sent, or what it propagated instead (`Ctx::propagate`),
     /// replayable and deterministic.
     fn command(&mut self, db: usize, argv: &[&[u8]]);
+
+    /// A transaction took this shard: what follows until [`txn_end`] is one
+    /// unit (the log frames it as MULTI/EXEC).
+    ///
+    /// [`txn_end`]: EffectSink::txn_end
+    fn txn_begin(&mut self) {}
+
+    /// Whether the running transaction changed this shard.
+    fn txn_wrote(&self) -> bool {
+        false
+    }
+
+    /// The transaction ends; `parts` shards wrote, `id` names it among the
+    /// log's transactions when there are several.
+    fn txn_end(&mut self, _id: u64, _parts: usize) {}
+
+    /// The append-only log, which CONFIG SET appendonly no removes.
+    fn is_log(&self) -> bool {
+        false
+    }
 }
 
 /// The sinks installed on one shard.
@@ -72,5 +92,26 @@ impl Sinks {
         for sink in &mut self.sinks {
             sink.command(db, argv);
         }
+    }
+
+    pub fn txn_begin(&mut self) {
+        for sink in &mut self.sinks {
+            sink.txn_begin();
+        }
+    }
+
+    pub fn txn_wrote(&self) -> bool {
+        self.sinks.iter().any(|s| s.txn_wrote())
+    }
+
+    pub fn txn_end(&mut self, id: u64, parts: usize) {
+        for sink in &mut self.sinks {
+            sink.txn_end(id, parts);
+        }
+    }
+
+    /// Takes the append-only log out (CONFIG SET appendonly no).
+    pub fn remove_log(&mut self) {
+        self.sinks.retain(|s| !s.is_log());
     }
 }

@@ -80,8 +80,41 @@ impl Txn {
         let taken = self.core.take_now(shard, self.id);
         if taken {
             self.held.push(shard);
+            self.begin_part(shard);
         }
         taken
+    }
+
+    /// The shard's effect sinks learn that what follows is this
+    /// transaction's (the log keeps it as one unit: see `persist::aof`).
+    fn begin_part(&self, shard: usize) {
+        let mut data = self.core.held_shard(shard, self.id);
+        if !data.sinks.is_empty() {
+            data.sinks.txn_begin();
+        }
+    }
+
+    /// Closes every held shard's unit: the shards that wrote learn how many
+    /// wrote, and, when several did, the id that ties their parts together.
+    fn end_parts(&self) {
+        let mut parts = 0;
+        for &shard in &self.held {
+            let data = self.core.held_shard(shard, self.id);
+            if !data.sinks.is_empty() && data.sinks.txn_wrote() {
+                parts += 1;
+            }
+        }
+        let id = if parts > 1 {
+            self.core.shared.aof.next_txn_id()
+        } else {
+            0
+        };
+        for &shard in &self.held {
+            let mut data = self.core.held_shard(shard, self.id);
+            if !data.sinks.is_empty() {
+                data.sinks.txn_end(id, parts);
+            }
+        }
     }
 
     /// Takes every shard of `shards` not held yet, in increasing order.
@@ -120,6 +153,7 @@ impl Txn {
             .await;
         }
         self.held.push(shard);
+        self.begin_part(shard);
     }
 
     /// Whether a transaction on this core (another one) holds `shard`.
@@ -155,6 +189,7 @@ impl Shards for Txn {
 
 impl Drop for Txn {
     fn drop(&mut self) {
+        self.end_parts();
         for &shard in &self.held {
             self.core.release(shard, self.id);
         }
