@@ -69,7 +69,10 @@
 #   RB_ARGS          extra ringbus arguments (word-split)
 #   REDIS_SERVER     redis-server binary (default: redis-server)
 #   AUTO_REWRITE     yes: leave the servers' automatic rewrite settings as they
-#                    are (default: no, both get --auto-aof-rewrite-percentage 0)
+#                    are (default: no, both get --auto-aof-rewrite-percentage 0;
+#                    with yes, the CPU of redis-server's rewrite child is not
+#                    in its CPU per request, and aof_rewrites is printed after
+#                    each round)
 #   AOF_DIR          directory under which the servers' dirs are made
 #                    (default: the script's temporary directory, under TMPDIR)
 #   RECOVERY_N       commands in the recovery log (default: 1000000; 0 skips
@@ -256,6 +259,7 @@ start_servers() {
         server_argv "$s" "${PORT[$s]}" "$DIR" "$1"
         START_CPUS=$CPUS start "$s" "${PORT[$s]}" "${ARGV[@]}"
         PID[$s]=$STARTED_PID
+        echo "  $s: ${ARGV[*]} (CPUs $CPUS)" >&2
     done
 }
 
@@ -432,9 +436,13 @@ for policy in "${POLICY_LIST[@]}"; do
     done
 done
 
+echo
+echo "rps ratio: ringbus / redis-server. cpu-x: redis-server's µs per request / ringbus's (>1: ringbus uses less;" \
+    "ringbus at most 0.75x redis-server's CPU is cpu-x >= 1.33). disk flush/s counts every writer on the device."
+
 if ((RECOVERY_N > 0)); then
     echo
-    echo "Recovery: $((3 * per)) commands (SET/INCR/LPUSH, -r 100000, -P 16) with appendfsync everysec, SIGKILL," \
+    echo "Recovery: about $((3 * per)) commands (SET/INCR/LPUSH, -r 100000, -P 16) with appendfsync everysec, SIGKILL," \
         "restart on a copy of the dir; medians of $RECOVERY_ROUNDS rounds."
     echo
     echo "| server | keys | LLEN mylist | log MB (files) | restart to PONG s | server's own load log s | start on an empty dir s |"
@@ -451,6 +459,6 @@ if ((RECOVERY_N > 0)); then
     done
     if has ringbus && has redis; then
         echo
-        echo "Restart time, redis / ringbus: $(ratio "$(med "$WORKDIR/redis.restart" %.4f)" "$(med "$WORKDIR/ringbus.restart" %.4f)" %.2f)x"
+        echo "Restart to PONG, redis-server's time / ringbus's: $(ratio "$(med "$WORKDIR/redis.restart" %.4f)" "$(med "$WORKDIR/ringbus.restart" %.4f)" %.2f)x (>1: ringbus recovers faster)."
     fi
 fi

@@ -99,7 +99,7 @@ kill9() {
 # exits first or gives no PONG within TIMEOUT seconds; the server is then
 # still in PIDS.
 launch_timed() {
-    local name=$1 cpus=$2 port=$3 timeout=$4 poller reply=""
+    local name=$1 cpus=$2 port=$3 timeout=$4 poller from to reply=""
     shift 4
     [[ -f $WORKDIR/pong.py ]] || cat >"$WORKDIR/pong.py" <<'PY'
 import os, socket, sys, time
@@ -138,15 +138,18 @@ while True:
 PY
     coproc PONG_POLLER { taskset -c 1 python3 "$WORKDIR/pong.py" "$port" "$timeout"; }
     poller=$PONG_POLLER_PID
-    read -r reply <&"${PONG_POLLER[0]}" || true
-    if [[ $reply != ready ]]; then
-        wait "$poller" || true
-        echo "launch_timed: the PONG poller did not start" >&2
-        return 1
+    # Our own copies of the coprocess's pipes: bash closes its copies as soon
+    # as it reaps the coprocess, which may be before its last line is read.
+    exec {from}<&"${PONG_POLLER[0]}" {to}>&"${PONG_POLLER[1]}"
+    read -r reply <&"$from" || true
+    if [[ $reply == ready ]]; then
+        launch "$name" "$cpus" "$@" {from}<&- {to}>&-
+        echo "$LAUNCHED_PID $LAUNCH_T0" >&"$to"
+        read -r reply <&"$from" || reply="fail the PONG poller died"
+    else
+        reply="fail the PONG poller did not start"
     fi
-    launch "$name" "$cpus" "$@"
-    echo "$LAUNCHED_PID $LAUNCH_T0" >&"${PONG_POLLER[1]}"
-    read -r reply <&"${PONG_POLLER[0]}" || reply="fail the PONG poller died"
+    exec {from}<&- {to}>&-
     wait "$poller" || true
     if [[ $reply == fail* ]]; then
         echo "$name: ${reply#fail }" >&2
