@@ -1,6 +1,8 @@
+# shellcheck shell=bash
 # Shared by the benchmark scripts: build release binaries, start servers
 # pinned to CPU 0 (the server under test and redis-server side by side), stop
-# every one of them on exit, find free ports, read CPU time, run
+# every one of them on exit (or before: SHUTDOWN NOSAVE, or SIGKILL for a
+# crash), time a start to its first PONG, find free ports, read CPU time, run
 # redis-benchmark, take medians.
 # Source it after setting ROOT; it sets WORKDIR and PIDS and traps EXIT.
 
@@ -45,6 +47,116 @@ start() {
     echo "$name did not answer PING on port $port; log:" >&2
     cat "$WORKDIR/$name.log" >&2
     exit 1
+}
+
+# launch NAME CPUS CMD... : start CMD pinned to CPUS without waiting; sets
+# LAUNCHED_PID and LAUNCH_T0 (epoch seconds just before the exec).
+launch() {
+    local name=$1 cpus=$2
+    shift 2
+    # shellcheck disable=SC2034 # read by the callers
+    LAUNCH_T0=$EPOCHREALTIME
+    taskset -c "$cpus" "$@" >"$WORKDIR/$name.log" 2>&1 &
+    LAUNCHED_PID=$!
+    PIDS+=("$LAUNCHED_PID")
+}
+
+# forget PID: drop a server that is gone from PIDS, so that the exit trap
+# does not signal its (possibly reused) pid.
+forget() {
+    local pid keep=()
+    for pid in "${PIDS[@]}"; do
+        [[ $pid == "$1" ]] || keep+=("$pid")
+    done
+    PIDS=("${keep[@]}")
+}
+
+# stop PORT PID: SHUTDOWN NOSAVE, then wait for the process (TERM after 30 s).
+stop() {
+    redis-cli -h 127.0.0.1 -p "$1" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
+    for _ in $(seq 300); do
+        kill -0 "$2" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill "$2" 2>/dev/null || true
+    wait "$2" 2>/dev/null || true
+    forget "$2"
+}
+
+# kill9 PID: SIGKILL a server we started (a crash: nothing is flushed or
+# rewritten on the way out) and reap it.
+kill9() {
+    kill -KILL "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+    forget "$1"
+}
+
+# launch_timed NAME CPUS PORT TIMEOUT CMD... : launch CMD as `launch` does
+# and time it from exec to its first PONG, in PONG_SECS. A poller on CPU 1,
+# started (and its interpreter loaded) before CMD, sends PING every ~1 ms: a
+# -LOADING reply is polled again on the same connection, a refused
+# connection is retried. Fails (returns 1, with a message) if the server
+# exits first or gives no PONG within TIMEOUT seconds; the server is then
+# still in PIDS.
+launch_timed() {
+    local name=$1 cpus=$2 port=$3 timeout=$4 poller from to reply=""
+    shift 4
+    [[ -f $WORKDIR/pong.py ]] || cat >"$WORKDIR/pong.py" <<'PY'
+import os, socket, sys, time
+port, timeout = int(sys.argv[1]), float(sys.argv[2])
+print('ready', flush=True)
+pid, t0 = sys.stdin.readline().split()
+pid, t0 = int(pid), float(t0)
+
+def fail(msg):
+    print('fail ' + msg, flush=True)
+    sys.exit(1)
+
+while True:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        fail('server pid %d exited before answering PONG' % pid)
+    if time.time() - t0 > timeout:
+        fail('no PONG on port %d in %g s' % (port, timeout))
+    try:
+        s = socket.create_connection(('127.0.0.1', port), timeout=timeout)
+    except OSError:
+        time.sleep(0.001)
+        continue
+    f = s.makefile('rb')
+    while True:
+        s.sendall(b'*1\r\n$4\r\nPING\r\n')
+        line = f.readline()
+        if line == b'+PONG\r\n':
+            print('%.4f' % (time.time() - t0), flush=True)
+            sys.exit(0)
+        if not line or time.time() - t0 > timeout:
+            break
+        time.sleep(0.001)
+    s.close()
+PY
+    coproc PONG_POLLER { taskset -c 1 python3 "$WORKDIR/pong.py" "$port" "$timeout"; }
+    poller=$PONG_POLLER_PID
+    # Our own copies of the coprocess's pipes: bash closes its copies as soon
+    # as it reaps the coprocess, which may be before its last line is read.
+    exec {from}<&"${PONG_POLLER[0]}" {to}>&"${PONG_POLLER[1]}"
+    read -r reply <&"$from" || true
+    if [[ $reply == ready ]]; then
+        launch "$name" "$cpus" "$@" {from}<&- {to}>&-
+        echo "$LAUNCHED_PID $LAUNCH_T0" >&"$to"
+        read -r reply <&"$from" || reply="fail the PONG poller died"
+    else
+        reply="fail the PONG poller did not start"
+    fi
+    exec {from}<&- {to}>&-
+    wait "$poller" || true
+    if [[ $reply == fail* ]]; then
+        echo "$name: ${reply#fail }" >&2
+        return 1
+    fi
+    # shellcheck disable=SC2034 # read by the callers
+    PONG_SECS=$reply
 }
 
 # release_bin NAME: prints the path of the release binary NAME (under

@@ -104,7 +104,7 @@ if [[ -z ${RINGBUS:-} ]]; then
     RINGBUS=$ROOT/target/release/ringbus
 fi
 
-# WORKDIR, PIDS and the exit trap, free_port, start, median.
+# WORKDIR, PIDS and the exit trap, free_port, start, launch, stop, median.
 source "$ROOT/benches/servers.sh"
 
 PAGE_MB=1048576
@@ -325,28 +325,6 @@ rss_of() {
 
 mb() {
     awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'
-}
-
-# launch NAME CPUS CMD... : start CMD pinned to CPUS without waiting; sets
-# LAUNCHED_PID and LAUNCH_T0 (epoch seconds just before the exec).
-launch() {
-    local name=$1 cpus=$2
-    shift 2
-    LAUNCH_T0=$EPOCHREALTIME
-    taskset -c "$cpus" "$@" >"$WORKDIR/$name.log" 2>&1 &
-    LAUNCHED_PID=$!
-    PIDS+=("$LAUNCHED_PID")
-}
-
-# stop PORT PID: SHUTDOWN NOSAVE, then wait for the process (TERM after 30 s).
-stop() {
-    redis-cli -h 127.0.0.1 -p "$1" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
-    for _ in $(seq 300); do
-        kill -0 "$2" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill "$2" 2>/dev/null || true
-    wait "$2" 2>/dev/null || true
 }
 
 rb_cmd() { # rb_cmd PORT DIR THREADS
