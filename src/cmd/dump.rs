@@ -120,7 +120,7 @@ pub fn restore(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
         .set(key, value, (ttl != 0).then_some(deadline as u64));
     // Counts the change, fails WATCH and wakes clients blocked on the key.
     ctx.wrote(key);
-    if ttl != 0 && !absttl {
+    if ttl != 0 && !absttl && super::propagate::on(ctx) {
         // As Redis: a relative TTL replays as the deadline, with ABSTTL.
         let at = super::propagate::num(deadline);
         let mut argv: Vec<&[u8]> = argv.to_vec();

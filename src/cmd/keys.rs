@@ -180,7 +180,9 @@ fn expire_generic(
     } else {
         ctx.db().set_expire(key, Some(when as u64));
         ctx.wrote(key);
-        ctx.propagate(&[b"PEXPIREAT", key, &propagate::num(when)]);
+        if propagate::on(ctx) {
+            ctx.propagate(&[b"PEXPIREAT", key, &propagate::num(when)]);
+        }
     }
     out.int(1);
     Ok(())
@@ -322,7 +324,7 @@ pub fn del_across(c: Cross<'_>) -> CmdResult {
 /// the keys it removed.
 fn del_logged(ctx: &mut Ctx, keys: &[&[u8]]) -> i64 {
     let n = del_part(ctx, keys);
-    if n > 0 {
+    if n > 0 && propagate::on(ctx) {
         let mut argv: Vec<&[u8]> = vec![b"DEL"];
         argv.extend_from_slice(keys);
         ctx.propagate(&argv);

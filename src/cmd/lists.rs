@@ -130,7 +130,8 @@ pub fn pop_logged(
     count: usize,
 ) -> Result<Option<Vec<Vec<u8>>>, Error> {
     let popped = pop(ctx, key, end, count)?;
-    if let Some(values) = popped.as_ref().filter(|v| !v.is_empty()) {
+    let logged = propagate::on(ctx);
+    if let Some(values) = popped.as_ref().filter(|v| logged && !v.is_empty()) {
         let name: &[u8] = if end == End::Left { b"LPOP" } else { b"RPOP" };
         if count == 1 {
             ctx.propagate(&[name, key]);

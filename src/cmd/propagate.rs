@@ -12,6 +12,13 @@ use crate::persist::values;
 use crate::types::stream::StreamId;
 use crate::types::Value;
 
+/// Whether anyone hears records on this shard: without a sink nothing is
+/// built (the promise of `shard::effects`: no cost when nobody listens).
+#[inline]
+pub fn on(ctx: &Ctx) -> bool {
+    !ctx.shard.sinks.is_empty()
+}
+
 /// A number as a record's argument.
 pub fn num(n: impl itoa::Integer) -> Vec<u8> {
     itoa::Buffer::new().format(n).as_bytes().to_vec()
@@ -41,6 +48,9 @@ pub fn payload(value: &Value) -> Vec<u8> {
 /// value was computed elsewhere (a cross-shard RENAME's or STORE's
 /// destination), so a replay needs no other shard.
 pub fn record_state(ctx: &mut Ctx, key: &[u8]) {
+    if !on(ctx) {
+        return;
+    }
     let now = ctx.now;
     let found = ctx
         .db()

@@ -205,6 +205,9 @@ pub fn spop(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
 /// and spopWithCountCommand): the whole set as DEL, otherwise the SREM of
 /// the members taken, in batches as Redis's (1024 a record).
 fn record_spop(ctx: &mut Ctx, key: &[u8], popped: &[Vec<u8>], emptied: bool) {
+    if !super::propagate::on(ctx) {
+        return;
+    }
     if emptied {
         ctx.propagate(&[b"DEL", key]);
         return;

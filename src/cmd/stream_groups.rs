@@ -89,6 +89,9 @@ pub fn record_group(
     delivered: &[StreamId],
     dropped: &[StreamId],
 ) {
+    if !propagate::on(ctx) {
+        return;
+    }
     let now = ctx.now;
     let mut records: Vec<Vec<Vec<u8>>> = Vec::new();
     if let Some(Value::Stream(s)) = ctx.db().peek(key, now).map(|e| &e.value) {
@@ -439,6 +442,7 @@ pub fn xclaim(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     let argv = args.all();
     let (key, group, consumer) = (argv[1], argv[2], argv[3]);
     let now = ctx.now;
+    let logged = propagate::on(ctx);
     let s = stream_with_group(ctx, key, group)?;
     let min_idle = number(argv[4], "Invalid min-idle-time argument for XCLAIM")?.max(0) as u64;
     let mut ids = Vec::new();
@@ -498,7 +502,7 @@ pub fn xclaim(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     let dropped: Vec<StreamId> = ids
         .iter()
         .copied()
-        .filter(|&id| pel.contains_key(&id) && s.get(id).is_none())
+        .filter(|&id| logged && pel.contains_key(&id) && s.get(id).is_none())
         .collect();
     let claimed = s.claim(group, consumer, &ids, opts, now);
     ctx.wrote(key);

@@ -258,6 +258,9 @@ fn serve(
     ctx.logged(key);
     // Served at once or to a blocked client, the read replays as the
     // delivery state it left (XCLAIM per entry now pending, XGROUP SETID).
+    if !super::propagate::on(ctx) {
+        return read;
+    }
     let delivered: Vec<StreamId> = match &read {
         Some(entries) if !g.noack || matches!(after, After::Id(_)) => entries
             .iter()

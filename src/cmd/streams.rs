@@ -321,7 +321,7 @@ pub fn xadd(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     // As Redis's xaddCommand: the ID as generated, and a trim as what it
     // left (`MAXLEN = length`: `~` and LIMIT stop where the node
     // boundaries fell, which a replay need not share).
-    if opts.id != NewId::Exact(id) || trimmed.is_some() {
+    if (opts.id != NewId::Exact(id) || trimmed.is_some()) && propagate::on(ctx) {
         let (id, len) = (propagate::id(id), trimmed.map(propagate::num));
         let mut argv: Vec<&[u8]> = vec![b"XADD", key];
         if let Some(len) = &len {
@@ -347,6 +347,8 @@ pub fn xtrim(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     };
     if removed > 0 {
         ctx.wrote(key);
+    }
+    if removed > 0 && propagate::on(ctx) {
         // What the trim left, as XADD's (see there).
         let len = stream_mut(ctx.db(), key, now)?.map_or(0, |s| s.len());
         ctx.propagate(&[b"XTRIM", key, b"MAXLEN", b"=", &propagate::num(len)]);

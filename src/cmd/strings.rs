@@ -177,7 +177,7 @@ fn set_generic(
     ctx.wrote(key);
     // A relative expiry (EX, PX, SETEX...) replays as its deadline, as
     // Redis propagates SET key value PXAT ms.
-    if let Ttl::At(at) = ttl {
+    if let (Ttl::At(at), true) = (ttl, propagate::on(ctx)) {
         ctx.propagate(&[b"SET", key, value, b"PXAT", &propagate::num(at)]);
     }
     if !get {
@@ -265,6 +265,9 @@ pub fn getex(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     }
     ctx.wrote(key);
     // As Redis's getexCommand: DEL, PEXPIREAT with the deadline, or PERSIST.
+    if !propagate::on(ctx) {
+        return Ok(());
+    }
     match ttl {
         Ttl::At(at) if at <= now => ctx.propagate(&[b"DEL", key]),
         Ttl::At(at) => ctx.propagate(&[b"PEXPIREAT", key, &propagate::num(at)]),
@@ -524,6 +527,9 @@ pub fn mget_across(c: Cross<'_>) -> CmdResult {
 fn mset_logged(ctx: &mut Ctx, part: &cross::Part) {
     let pairs = cross::pairs(part);
     mset_part(ctx, &pairs);
+    if !propagate::on(ctx) {
+        return;
+    }
     let mut argv: Vec<&[u8]> = Vec::with_capacity(pairs.len() + 1);
     argv.push(b"MSET");
     argv.extend_from_slice(&pairs);

@@ -353,7 +353,8 @@ pub fn pop_logged(
     count: usize,
 ) -> Result<Option<Vec<Scored>>, Error> {
     let popped = pop(ctx, key, max, count)?;
-    if let Some(items) = popped.as_ref().filter(|v| !v.is_empty()) {
+    let logged = super::propagate::on(ctx);
+    if let Some(items) = popped.as_ref().filter(|v| logged && !v.is_empty()) {
         let name: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
         if count == 1 {
             ctx.propagate(&[name, key]);
