@@ -12,11 +12,11 @@ use super::args::{CmdResult, Error};
 use crate::resp::Out;
 use crate::shard::ctx::{Ctx, Shards, ShardsExt};
 use crate::shard::route::{group_by_shard, shard_of};
-use crate::shard::txn::Txn;
 
-/// What a cross-shard form gets: the transaction holding its keys' shards.
+/// What a cross-shard form gets: the transaction holding its keys' shards
+/// (any [`Shards`], so tests run the forms on shards of their own).
 pub struct Cross<'a> {
-    pub txn: &'a mut Txn,
+    pub txn: &'a mut dyn Shards,
     pub db: usize,
     pub argv: &'a [&'a [u8]],
     pub out: &'a mut Out,
@@ -26,7 +26,7 @@ pub struct Cross<'a> {
 pub type CrossFn = for<'a> fn(Cross<'a>) -> CmdResult;
 
 /// Runs a cross-shard form in `txn`, which holds every shard of its keys.
-pub fn run(txn: &mut Txn, f: CrossFn, db: usize, argv: &[&[u8]], out: &mut Out) {
+pub fn run(txn: &mut dyn Shards, f: CrossFn, db: usize, argv: &[&[u8]], out: &mut Out) {
     if let Err(e) = f(Cross {
         txn,
         db,

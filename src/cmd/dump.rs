@@ -111,6 +111,7 @@ pub fn restore(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
         // Already expired: the key is not created (and is gone if replaced).
         if deleted {
             ctx.wrote(key);
+            ctx.propagate(&[b"DEL", key]);
         }
         out.ok();
         return Ok(());
@@ -119,6 +120,14 @@ pub fn restore(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
         .set(key, value, (ttl != 0).then_some(deadline as u64));
     // Counts the change, fails WATCH and wakes clients blocked on the key.
     ctx.wrote(key);
+    if ttl != 0 && !absttl && super::propagate::on(ctx) {
+        // As Redis: a relative TTL replays as the deadline, with ABSTTL.
+        let at = super::propagate::num(deadline);
+        let mut argv: Vec<&[u8]> = argv.to_vec();
+        argv[2] = &at;
+        argv.push(b"ABSTTL");
+        ctx.propagate(&argv);
+    }
     out.ok();
     Ok(())
 }

@@ -94,6 +94,7 @@ pub trait Client {
 
 /// Runs `spec` with `argv` for `c`, writing its reply to `c.out()`.
 pub async fn call(c: &mut dyn Client, spec: &'static CommandSpec, argv: &[&[u8]]) -> Flow {
+    crate::shard::propagation::running(spec.name);
     if let Some(flow) = call_now(c, spec, argv) {
         return flow;
     }
@@ -153,6 +154,7 @@ pub async fn call(c: &mut dyn Client, spec: &'static CommandSpec, argv: &[&[u8]]
 /// when the command must take the longer way (a script calls this first
 /// and waits only for what it cannot do now).
 pub fn call_now(c: &mut dyn Client, spec: &'static CommandSpec, argv: &[&[u8]]) -> Option<Flow> {
+    crate::shard::propagation::running(spec.name);
     let done = match spec.exec {
         Exec::Shard(f) => in_place(c, spec, f, argv),
         Exec::Multi(f, across) => {

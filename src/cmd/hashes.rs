@@ -240,6 +240,8 @@ pub fn hincrbyfloat(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult 
     let text = new.to_human_string();
     hash_for_write(ctx.db(), key, now)?.insert(field, text.as_bytes());
     ctx.wrote(key);
+    // The result, not the addition, as Redis propagates HINCRBYFLOAT.
+    ctx.propagate(&[b"HSET", key, field, text.as_bytes()]);
     out.bulk(text.as_bytes());
     Ok(())
 }

@@ -5,10 +5,10 @@
 use super::args::{is, Args, CmdResult, Error};
 use super::cross::{self, Cross};
 use super::spec::decl::*;
-use super::Ctx;
+use super::{propagate, Ctx};
 use crate::resp::parse::parse_i64;
 use crate::resp::Out;
-use crate::shard::ctx::ShardsExt;
+use crate::shard::ctx::{Shards, ShardsExt};
 use crate::shard::db::Entry;
 
 /// DEL / UNLINK on this shard's keys: how many existed.
@@ -170,12 +170,20 @@ fn expire_generic(
         out.int(0);
         return Ok(());
     }
+    // As Redis's expireGenericCommand: a deadline already past deletes
+    // (DEL), any other becomes absolute (PEXPIREAT, options dropped: they
+    // were satisfied).
     if when <= now as i64 {
         ctx.db().remove(key);
+        ctx.wrote(key);
+        ctx.propagate(&[b"DEL", key]);
     } else {
         ctx.db().set_expire(key, Some(when as u64));
+        ctx.wrote(key);
+        if propagate::on(ctx) {
+            ctx.propagate(&[b"PEXPIREAT", key, &propagate::num(when)]);
+        }
     }
-    ctx.wrote(key);
     out.int(1);
     Ok(())
 }
@@ -309,7 +317,19 @@ pub fn memory_usage(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult 
 /// DEL / UNLINK / EXISTS over keys of several shards: each shard's count,
 /// summed.
 pub fn del_across(c: Cross<'_>) -> CmdResult {
-    count_across(c, del_part)
+    count_across(c, del_logged)
+}
+
+/// One shard's share of a cross-shard DEL / UNLINK, recorded as the DEL of
+/// the keys it removed.
+fn del_logged(ctx: &mut Ctx, keys: &[&[u8]]) -> i64 {
+    let n = del_part(ctx, keys);
+    if n > 0 && propagate::on(ctx) {
+        let mut argv: Vec<&[u8]> = vec![b"DEL"];
+        argv.extend_from_slice(keys);
+        ctx.propagate(&argv);
+    }
+    n
 }
 
 pub fn exists_across(c: Cross<'_>) -> CmdResult {
@@ -319,7 +339,7 @@ pub fn exists_across(c: Cross<'_>) -> CmdResult {
 fn count_across(c: Cross<'_>, part_fn: fn(&mut Ctx, &[&[u8]]) -> i64) -> CmdResult {
     let db = c.db;
     let mut total = 0;
-    for (shard, part) in cross::split(&c.argv[1..], false, c.txn.shards()) {
+    for (shard, part) in cross::split(&c.argv[1..], false, c.txn.count()) {
         total += c
             .txn
             .ctx(shard, db, |ctx| part_fn(ctx, &cross::keys(&part)));
@@ -340,7 +360,7 @@ pub fn renamenx_across(c: Cross<'_>) -> CmdResult {
 fn rename_across_generic(c: Cross<'_>, nx: bool) -> CmdResult {
     let db = c.db;
     let (src, dst) = (c.argv[1], c.argv[2]);
-    let exists = |txn: &mut crate::shard::txn::Txn, key: &[u8]| {
+    let exists = |txn: &mut dyn Shards, key: &[u8]| {
         txn.ctx_of(key, db, |ctx| {
             let now = ctx.now;
             ctx.db().contains(key, now)
@@ -353,11 +373,20 @@ fn rename_across_generic(c: Cross<'_>, nx: bool) -> CmdResult {
         reply_renamed(c.out, nx, false);
         return Ok(());
     }
+    // Each shard's share replays alone: the source's DEL, the destination's
+    // value as a RESTORE (any type, deadline included).
     let entry = c
         .txn
-        .ctx_of(src, db, |ctx| take_part(ctx, src))
+        .ctx_of(src, db, |ctx| {
+            let entry = take_part(ctx, src);
+            ctx.propagate(&[b"DEL", src]);
+            entry
+        })
         .ok_or(Error::NO_SUCH_KEY)?;
-    c.txn.ctx_of(dst, db, |ctx| put_part(ctx, dst, entry));
+    c.txn.ctx_of(dst, db, |ctx| {
+        put_part(ctx, dst, entry);
+        propagate::record_state(ctx, dst);
+    });
     reply_renamed(c.out, nx, true);
     Ok(())
 }

@@ -50,7 +50,7 @@ impl Wants for ListWants {
     fn take(&self, here: &mut Here, db: usize, key: &[u8], round: &mut Round) -> Wake<ListServed> {
         let result = match self {
             ListWants::Pop { end, count } => here.ctx(db, |ctx| {
-                let values = lists::pop(ctx, key, *end, *count)?.unwrap_or_default();
+                let values = lists::pop_logged(ctx, key, *end, *count)?.unwrap_or_default();
                 Ok(ListServed::Popped {
                     key: key.to_vec(),
                     values,
@@ -184,7 +184,7 @@ impl Blocking for Request {
                         outer,
                         lists::holds_list,
                         move |ctx, key| {
-                            lists::pop(ctx, key, end, count).map(Option::unwrap_or_default)
+                            lists::pop_logged(ctx, key, end, count).map(Option::unwrap_or_default)
                         },
                     )
                     .await?;

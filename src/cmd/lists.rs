@@ -10,11 +10,12 @@
 use super::args::{is, Args, CmdResult, Error};
 use super::cross::{self, Cross};
 use super::spec::decl::*;
-use super::Ctx;
+use super::{propagate, Ctx};
 use crate::resp::parse::parse_i64;
 use crate::resp::Out;
 use crate::shard::ctx::{Shards, ShardsExt};
 use crate::shard::db::{Db, Entry};
+use crate::shard::route::shard_of;
 use crate::types::list::List;
 use crate::types::Value;
 
@@ -117,6 +118,36 @@ pub fn pop(
         ctx.wrote(key);
     }
     Ok(Some(popped))
+}
+
+/// [`pop`], recorded as the plain pop of what it took (`LPOP key`, or
+/// `LPOP key n` for a count): what LMPOP and the blocking pops replay as,
+/// as Redis propagates them.
+pub fn pop_logged(
+    ctx: &mut Ctx,
+    key: &[u8],
+    end: End,
+    count: usize,
+) -> Result<Option<Vec<Vec<u8>>>, Error> {
+    let popped = pop(ctx, key, end, count)?;
+    let logged = propagate::on(ctx);
+    if let Some(values) = popped.as_ref().filter(|v| logged && !v.is_empty()) {
+        let name: &[u8] = if end == End::Left { b"LPOP" } else { b"RPOP" };
+        if count == 1 {
+            ctx.propagate(&[name, key]);
+        } else {
+            ctx.propagate(&[name, key, &propagate::num(values.len())]);
+        }
+    }
+    Ok(popped)
+}
+
+/// LEFT / RIGHT as a record's argument.
+fn end_arg(end: End) -> &'static [u8] {
+    match end {
+        End::Left => b"LEFT",
+        End::Right => b"RIGHT",
+    }
 }
 
 fn push_generic(
@@ -509,20 +540,46 @@ impl Move {
         }
         let value = Self::take(ctx, &self.src, self.from)?;
         push(ctx, &self.dst, self.to, &[&value])?;
+        // BLMOVE and BRPOPLPUSH replay as the move itself.
+        ctx.propagate(&[
+            b"LMOVE",
+            &self.src,
+            &self.dst,
+            end_arg(self.from),
+            end_arg(self.to),
+        ]);
         Ok(Some(value))
     }
 
     /// The lists on two shards, both held (by a transaction): checks both,
     /// then pops and pushes.
     pub fn run_across(&self, shards: &mut dyn Shards, db: usize) -> Result<Option<Vec<u8>>, Error> {
+        let count = shards.count();
+        if shard_of(&self.src, count) == shard_of(&self.dst, count) {
+            return shards.ctx_of(&self.src, db, |ctx| self.run_here(ctx));
+        }
         let src = shards.ctx_of(&self.src, db, |ctx| Self::source_side(ctx, &self.src));
         let dst = shards.ctx_of(&self.dst, db, |ctx| Self::destination_side(ctx, &self.dst));
         if !Self::decide(src, dst)? {
             return Ok(None);
         }
-        let value = shards.ctx_of(&self.src, db, |ctx| Self::take(ctx, &self.src, self.from))?;
+        // Each shard's share replays alone: the pop on the source's shard,
+        // the push of the element on the destination's.
+        let value = shards.ctx_of(&self.src, db, |ctx| {
+            pop_logged(ctx, &self.src, self.from, 1).map(|v| {
+                v.and_then(|mut v| v.pop())
+                    .expect("a checked source list is never empty")
+            })
+        })?;
         shards.ctx_of(&self.dst, db, |ctx| {
-            push(ctx, &self.dst, self.to, &[&value])
+            let len = push(ctx, &self.dst, self.to, &[&value])?;
+            let name: &[u8] = if self.to == End::Left {
+                b"LPUSH"
+            } else {
+                b"RPUSH"
+            };
+            ctx.propagate(&[name, &self.dst, &value]);
+            Ok::<_, Error>(len)
         })?;
         Ok(Some(value))
     }
@@ -559,7 +616,7 @@ pub fn lmpop(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
         if list_mut(ctx.db(), key, now)?.is_none() {
             continue;
         }
-        let values = pop(ctx, key, m.end, m.count)?.unwrap_or_default();
+        let values = pop_logged(ctx, key, m.end, m.count)?.unwrap_or_default();
         reply_mpop(out, key, &values);
         return Ok(());
     }
@@ -573,7 +630,7 @@ pub fn lmpop_across(c: Cross<'_>) -> CmdResult {
     let keys: Vec<Vec<u8>> = m.keys.iter().map(|k| k.to_vec()).collect();
     let (end, count) = (m.end, m.count);
     let popped = cross::first_holding(c.txn, c.db, &keys, holds_list, move |ctx, key| {
-        pop(ctx, key, end, count).map(Option::unwrap_or_default)
+        pop_logged(ctx, key, end, count).map(Option::unwrap_or_default)
     })?;
     match popped {
         Some((i, values)) => reply_mpop(c.out, &keys[i], &values),

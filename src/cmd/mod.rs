@@ -30,6 +30,9 @@ pub mod keyspace;
 pub mod list_blocking;
 pub mod lists;
 pub mod persistence;
+pub mod propagate;
+#[cfg(test)]
+mod propagate_tests;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;

@@ -23,10 +23,9 @@ use super::Ctx;
 use crate::alloc::random_u64;
 use crate::resp::parse::parse_i64;
 use crate::resp::Out;
-use crate::shard::ctx::ShardsExt;
+use crate::shard::ctx::{Shards, ShardsExt};
 use crate::shard::db::{Db, Entry};
 use crate::shard::route::{group_by_shard, shard_of};
-use crate::shard::txn::Txn;
 use crate::types::set::Elem;
 pub use crate::types::set::Set;
 use crate::types::Value;
@@ -184,11 +183,13 @@ pub fn spop(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
             .collect(),
         None => set.pop_random(random_u64()).into_iter().collect(),
     };
-    if take_all || set.is_empty() {
+    let emptied = take_all || set.is_empty();
+    if emptied {
         db.remove(key);
     }
     if !popped.is_empty() {
         ctx.wrote(key);
+        record_spop(ctx, key, &popped, emptied);
     }
     match count {
         None => out.bulk(&popped[0]),
@@ -198,6 +199,26 @@ pub fn spop(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
         }
     }
     Ok(())
+}
+
+/// SPOP's random choice, recorded as what it did (as Redis's spopCommand
+/// and spopWithCountCommand): the whole set as DEL, otherwise the SREM of
+/// the members taken, in batches as Redis's (1024 a record).
+fn record_spop(ctx: &mut Ctx, key: &[u8], popped: &[Vec<u8>], emptied: bool) {
+    if !super::propagate::on(ctx) {
+        return;
+    }
+    if emptied {
+        ctx.propagate(&[b"DEL", key]);
+        return;
+    }
+    for batch in popped.chunks(1024) {
+        let mut argv: Vec<&[u8]> = Vec::with_capacity(batch.len() + 2);
+        argv.push(b"SREM");
+        argv.push(key);
+        argv.extend(batch.iter().map(Vec::as_slice));
+        ctx.propagate(&argv);
+    }
 }
 
 /// SRANDMEMBER key [count]: like HRANDFIELD, a negative count may repeat
@@ -631,7 +652,15 @@ fn algebra_across(c: Cross<'_>, op: Op, storing: bool) -> CmdResult {
         None => outcome.reply(c.out),
         Some(dst) => {
             let result = outcome.into_set();
-            let len = c.txn.ctx_of(dst, c.db, |ctx| store(ctx, dst, result));
+            // The destination's shard replays the stored set alone.
+            let len = c.txn.ctx_of(dst, c.db, |ctx| {
+                let before = ctx.shard.stats.dirty;
+                let len = store(ctx, dst, result);
+                if ctx.shard.stats.dirty != before {
+                    super::propagate::record_state(ctx, dst);
+                }
+                len
+            });
             c.out.int(len as i64);
         }
     }
@@ -665,8 +694,12 @@ pub fn sdiffstore_across(c: Cross<'_>) -> CmdResult {
 /// Copies each source set out, shard by shard; the first WRONGTYPE in
 /// argument order is the error, as in Redis, where every key is looked at
 /// first.
-fn snapshot_across(txn: &mut Txn, db: usize, keys: &[&[u8]]) -> Result<Vec<Option<Set>>, Error> {
-    let shards = txn.shards();
+fn snapshot_across(
+    txn: &mut dyn Shards,
+    db: usize,
+    keys: &[&[u8]],
+) -> Result<Vec<Option<Set>>, Error> {
+    let shards = txn.count();
     let mut found: Vec<Result<Option<Set>, Error>> = (0..keys.len()).map(|_| Ok(None)).collect();
     for (shard, idx) in group_by_shard(0..keys.len(), |&i| shard_of(keys[i], shards)) {
         txn.ctx(shard, db, |ctx| {
@@ -690,9 +723,21 @@ pub fn smove_across(c: Cross<'_>) -> CmdResult {
         return Ok(());
     }
     dst_ok?;
-    let removed = c.txn.ctx_of(src, db, |ctx| remove_one(ctx, src, member));
+    // Each shard's share replays alone: SREM on the source's, SADD on the
+    // destination's.
+    let removed = c.txn.ctx_of(src, db, |ctx| {
+        let removed = remove_one(ctx, src, member);
+        if removed {
+            ctx.propagate(&[b"SREM", src, member]);
+        }
+        removed
+    });
     if removed {
-        c.txn.ctx_of(dst, db, |ctx| add_one(ctx, dst, member));
+        c.txn.ctx_of(dst, db, |ctx| {
+            if add_one(ctx, dst, member) {
+                ctx.propagate(&[b"SADD", dst, member]);
+            }
+        });
     }
     c.out.int(removed as i64);
     Ok(())

@@ -8,7 +8,7 @@ use super::streams::{
     no_group, parse_bound, parse_id, parse_strict_id, read_stream, reply_entries, reply_entry,
     reply_id, stream_mut, to_read,
 };
-use super::Ctx;
+use super::{propagate, Ctx};
 use crate::resp::parse::parse_i64;
 use crate::resp::Out;
 use crate::types::stream::{
@@ -46,6 +46,103 @@ fn entries_read(arg: &[u8]) -> Result<i64, Error> {
         ));
     }
     Ok(n)
+}
+
+// ------------------------------------------------------------------ records
+
+/// A group as it was before a read or claim changed it, for
+/// [`record_group`].
+pub struct GroupBefore {
+    consumer_existed: bool,
+    last_id: StreamId,
+    entries_read: i64,
+}
+
+impl GroupBefore {
+    pub fn of(s: &Stream, group: &[u8], consumer: &[u8]) -> GroupBefore {
+        let g = &s.groups[group];
+        GroupBefore {
+            consumer_existed: g.consumers.contains_key(consumer),
+            last_id: g.last_id,
+            entries_read: g.entries_read,
+        }
+    }
+}
+
+/// Records what a group read or claim changed, as Redis propagates it
+/// (streamPropagateXCLAIM, streamPropagateGroupID,
+/// streamPropagateConsumerCreation), so a replay needs neither the clock
+/// nor the reply: per entry whose delivery changed (`delivered`),
+/// `XCLAIM key group owner 0 id TIME ms RETRYCOUNT n FORCE JUSTID LASTID
+/// last`; the entries dropped from the PEL because the stream lost them
+/// (`dropped`) as one XACK; a consumer created without an XCLAIM to create
+/// it as XGROUP CREATECONSUMER; a moved last ID or read counter as XGROUP
+/// SETID ... ENTRIESREAD (XCLAIM's LASTID does not carry the counter, so it
+/// follows any change). What no replay reproduces (a consumer's seen time)
+/// is not recorded.
+pub fn record_group(
+    ctx: &mut Ctx,
+    key: &[u8],
+    group: &[u8],
+    consumer: &[u8],
+    before: &GroupBefore,
+    delivered: &[StreamId],
+    dropped: &[StreamId],
+) {
+    if !propagate::on(ctx) {
+        return;
+    }
+    let now = ctx.now;
+    let mut records: Vec<Vec<Vec<u8>>> = Vec::new();
+    if let Some(Value::Stream(s)) = ctx.db().peek(key, now).map(|e| &e.value) {
+        let g = &s.groups[group];
+        let (k, gr) = (key.to_vec(), group.to_vec());
+        if !before.consumer_existed && g.consumers.contains_key(consumer) && delivered.is_empty() {
+            let argv = [&b"XGROUP"[..], b"CREATECONSUMER", key, group, consumer];
+            records.push(argv.iter().map(|a| a.to_vec()).collect());
+        }
+        for id in delivered {
+            let Some(p) = g.pel.get(id) else { continue };
+            records.push(vec![
+                b"XCLAIM".to_vec(),
+                k.clone(),
+                gr.clone(),
+                p.consumer.to_vec(),
+                b"0".to_vec(),
+                propagate::id(*id),
+                b"TIME".to_vec(),
+                propagate::num(p.delivery_time),
+                b"RETRYCOUNT".to_vec(),
+                propagate::num(p.delivery_count),
+                b"FORCE".to_vec(),
+                b"JUSTID".to_vec(),
+                b"LASTID".to_vec(),
+                propagate::id(g.last_id),
+            ]);
+        }
+        if !dropped.is_empty() {
+            let mut argv = vec![b"XACK".to_vec(), k.clone(), gr.clone()];
+            argv.extend(dropped.iter().map(|&id| propagate::id(id)));
+            records.push(argv);
+        }
+        if g.last_id != before.last_id || g.entries_read != before.entries_read {
+            records.push(vec![
+                b"XGROUP".to_vec(),
+                b"SETID".to_vec(),
+                k,
+                gr,
+                propagate::id(g.last_id),
+                b"ENTRIESREAD".to_vec(),
+                propagate::num(g.entries_read),
+            ]);
+        }
+    }
+    if records.is_empty() {
+        ctx.propagate_nothing();
+    }
+    for argv in &records {
+        propagate::record_owned(ctx, argv);
+    }
 }
 
 // ------------------------------------------------------------------ XGROUP
@@ -345,6 +442,7 @@ pub fn xclaim(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     let argv = args.all();
     let (key, group, consumer) = (argv[1], argv[2], argv[3]);
     let now = ctx.now;
+    let logged = propagate::on(ctx);
     let s = stream_with_group(ctx, key, group)?;
     let min_idle = number(argv[4], "Invalid min-idle-time argument for XCLAIM")?.max(0) as u64;
     let mut ids = Vec::new();
@@ -399,8 +497,17 @@ pub fn xclaim(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
         Some(t) if t >= 0 && t as u64 <= now => t as u64,
         _ => now,
     };
+    let before = GroupBefore::of(s, group, consumer);
+    let pel = &s.groups[group].pel;
+    let dropped: Vec<StreamId> = ids
+        .iter()
+        .copied()
+        .filter(|&id| logged && pel.contains_key(&id) && s.get(id).is_none())
+        .collect();
     let claimed = s.claim(group, consumer, &ids, opts, now);
     ctx.wrote(key);
+    let delivered: Vec<StreamId> = claimed.iter().map(|(id, _)| *id).collect();
+    record_group(ctx, key, group, consumer, &before, &delivered, &dropped);
     reply_claimed(out, &claimed);
     Ok(())
 }
@@ -439,8 +546,19 @@ pub fn xautoclaim(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
         count,
         justid,
     };
+    let before = GroupBefore::of(s, group, consumer);
     let done = s.auto_claim(group, consumer, scan, now);
     ctx.wrote(key);
+    let delivered: Vec<StreamId> = done.entries.iter().map(|(id, _)| *id).collect();
+    record_group(
+        ctx,
+        key,
+        group,
+        consumer,
+        &before,
+        &delivered,
+        &done.deleted,
+    );
     out.array(3);
     reply_id(out, done.cursor);
     reply_claimed(out, &done.entries);

@@ -17,6 +17,7 @@ use std::time::Duration;
 use super::args::{is, Error};
 use super::blocking::{self, Attempt, Blocked, Blocking, Wake, Wants};
 use super::exec::Client;
+use super::stream_groups::{record_group, GroupBefore};
 use super::streams::{no_group, parse_strict_id, read_stream, reply_entries, stream_mut, to_read};
 use super::Ctx;
 use crate::resp::parse::parse_i64;
@@ -236,6 +237,7 @@ fn serve(
         let start = stream::incr(*after)?;
         return Some(to_read(s.range(start, StreamId::MAX, count, false)));
     };
+    let before = GroupBefore::of(s, &g.group, &g.consumer);
     let read = match after {
         After::Id(id) => {
             let start = stream::incr(*id).unwrap_or(StreamId::MAX);
@@ -254,6 +256,20 @@ fn serve(
         }
     };
     ctx.logged(key);
+    // Served at once or to a blocked client, the read replays as the
+    // delivery state it left (XCLAIM per entry now pending, XGROUP SETID).
+    if !super::propagate::on(ctx) {
+        return read;
+    }
+    let delivered: Vec<StreamId> = match &read {
+        Some(entries) if !g.noack || matches!(after, After::Id(_)) => entries
+            .iter()
+            .filter(|(_, fields)| fields.is_some())
+            .map(|(id, _)| *id)
+            .collect(),
+        _ => Vec::new(),
+    };
+    record_group(ctx, key, &g.group, &g.consumer, &before, &delivered, &[]);
     read
 }
 
@@ -482,4 +498,18 @@ impl Blocking for Request {
     fn answer(&self, out: &mut Out, read: StreamReply) {
         reply(out, &read);
     }
+}
+
+/// XREADGROUP with an ID on one key (the consumer's history), for the
+/// propagation tests.
+#[cfg(test)]
+pub fn serve_history(
+    ctx: &mut Ctx,
+    key: &[u8],
+    group: &GroupRead,
+    after: StreamId,
+    count: usize,
+) -> Option<Vec<ReadEntry>> {
+    check(ctx, key, Some(group), &After::Id(after)).ok()?;
+    serve(ctx, key, Some(group), &After::Id(after), count)
 }

@@ -8,7 +8,7 @@
 
 use super::args::{is, Args, CmdResult, Error};
 use super::spec::decl::*;
-use super::Ctx;
+use super::{propagate, Ctx};
 use crate::resp::parse::parse_i64;
 use crate::resp::Out;
 use crate::shard::db::Db;
@@ -312,11 +312,25 @@ pub fn xadd(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
         .map(|p| (p[0], p[1]))
         .collect();
     s.add(id, &fields);
-    if let Some(trim) = opts.trim {
+    let trimmed = opts.trim.map(|trim| {
         s.trim(trim);
-    }
+        s.len()
+    });
     reply_id(out, id);
     ctx.wrote(key);
+    // As Redis's xaddCommand: the ID as generated, and a trim as what it
+    // left (`MAXLEN = length`: `~` and LIMIT stop where the node
+    // boundaries fell, which a replay need not share).
+    if (opts.id != NewId::Exact(id) || trimmed.is_some()) && propagate::on(ctx) {
+        let (id, len) = (propagate::id(id), trimmed.map(propagate::num));
+        let mut argv: Vec<&[u8]> = vec![b"XADD", key];
+        if let Some(len) = &len {
+            argv.extend_from_slice(&[b"MAXLEN", b"=", len]);
+        }
+        argv.push(&id);
+        argv.extend(fields.iter().flat_map(|&(f, v)| [f, v]));
+        ctx.propagate(&argv);
+    }
     Ok(())
 }
 
@@ -333,6 +347,11 @@ pub fn xtrim(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     };
     if removed > 0 {
         ctx.wrote(key);
+    }
+    if removed > 0 && propagate::on(ctx) {
+        // What the trim left, as XADD's (see there).
+        let len = stream_mut(ctx.db(), key, now)?.map_or(0, |s| s.len());
+        ctx.propagate(&[b"XTRIM", key, b"MAXLEN", b"=", &propagate::num(len)]);
     }
     out.int(removed as i64);
     Ok(())

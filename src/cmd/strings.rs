@@ -4,7 +4,7 @@
 use super::args::{is, Args, CmdResult, Error};
 use super::cross::{self, Cross};
 use super::spec::decl::*;
-use super::Ctx;
+use super::{propagate, Ctx};
 use crate::resp::parse::parse_i64;
 use crate::resp::Out;
 use crate::shard::ctx::ShardsExt;
@@ -164,17 +164,22 @@ fn set_generic(
         }
         return Ok(());
     }
-    let value = Value::Str(value.to_vec());
+    let stored = Value::Str(value.to_vec());
     match ttl {
-        Ttl::Keep => db.set_keep_ttl(key, value, now),
+        Ttl::Keep => db.set_keep_ttl(key, stored, now),
         Ttl::At(at) => {
-            db.set(key, value, Some(at));
+            db.set(key, stored, Some(at));
         }
         Ttl::Clear | Ttl::Persist => {
-            db.set(key, value, None);
+            db.set(key, stored, None);
         }
     }
     ctx.wrote(key);
+    // A relative expiry (EX, PX, SETEX...) replays as its deadline, as
+    // Redis propagates SET key value PXAT ms.
+    if let (Ttl::At(at), true) = (ttl, propagate::on(ctx)) {
+        ctx.propagate(&[b"SET", key, value, b"PXAT", &propagate::num(at)]);
+    }
     if !get {
         out.ok();
     }
@@ -259,6 +264,15 @@ pub fn getex(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
         Ttl::Keep | Ttl::Clear => return Ok(()),
     }
     ctx.wrote(key);
+    // As Redis's getexCommand: DEL, PEXPIREAT with the deadline, or PERSIST.
+    if !propagate::on(ctx) {
+        return Ok(());
+    }
+    match ttl {
+        Ttl::At(at) if at <= now => ctx.propagate(&[b"DEL", key]),
+        Ttl::At(at) => ctx.propagate(&[b"PEXPIREAT", key, &propagate::num(at)]),
+        _ => ctx.propagate(&[b"PERSIST", key]),
+    }
     Ok(())
 }
 
@@ -387,6 +401,8 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     ctx.db()
         .set_keep_ttl(key, Value::Str(text.clone().into_bytes()), now);
     ctx.wrote(key);
+    // The sum, not the addition: float arithmetic must not differ on replay.
+    ctx.propagate(&[b"SET", key, text.as_bytes(), b"KEEPTTL"]);
     out.bulk(text.as_bytes());
     Ok(())
 }
@@ -491,7 +507,7 @@ pub fn setrange(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
 pub fn mget_across(c: Cross<'_>) -> CmdResult {
     let db = c.db;
     let mut values: Vec<Option<Vec<u8>>> = vec![None; c.argv.len() - 1];
-    for (shard, part) in cross::split(&c.argv[1..], false, c.txn.shards()) {
+    for (shard, part) in cross::split(&c.argv[1..], false, c.txn.count()) {
         let got = c
             .txn
             .ctx(shard, db, |ctx| mget_part(ctx, &cross::keys(&part)));
@@ -504,6 +520,20 @@ pub fn mget_across(c: Cross<'_>) -> CmdResult {
         c.out.bulk_opt(v.as_deref());
     }
     Ok(())
+}
+
+/// One shard's share of a cross-shard MSET / MSETNX, recorded as the MSET
+/// of its own pairs (MSETNX's check is over: on replay it is a plain MSET).
+fn mset_logged(ctx: &mut Ctx, part: &cross::Part) {
+    let pairs = cross::pairs(part);
+    mset_part(ctx, &pairs);
+    if !propagate::on(ctx) {
+        return;
+    }
+    let mut argv: Vec<&[u8]> = Vec::with_capacity(pairs.len() + 1);
+    argv.push(b"MSET");
+    argv.extend_from_slice(&pairs);
+    ctx.propagate(&argv);
 }
 
 /// MSET / MSETNX over keys of several shards: MSETNX writes only once every
@@ -521,7 +551,7 @@ fn mset_across_generic(c: Cross<'_>, nx: bool) -> CmdResult {
         return Err(Error::arity(if nx { "msetnx" } else { "mset" }));
     }
     let db = c.db;
-    let parts = cross::split(&c.argv[1..], true, c.txn.shards());
+    let parts = cross::split(&c.argv[1..], true, c.txn.count());
     if nx {
         let exist = parts.iter().any(|(&shard, part)| {
             c.txn
@@ -529,15 +559,13 @@ fn mset_across_generic(c: Cross<'_>, nx: bool) -> CmdResult {
         });
         if !exist {
             for (&shard, part) in &parts {
-                c.txn
-                    .ctx(shard, db, |ctx| mset_part(ctx, &cross::pairs(part)));
+                c.txn.ctx(shard, db, |ctx| mset_logged(ctx, part));
             }
         }
         c.out.int(!exist as i64);
     } else {
         for (&shard, part) in &parts {
-            c.txn
-                .ctx(shard, db, |ctx| mset_part(ctx, &cross::pairs(part)));
+            c.txn.ctx(shard, db, |ctx| mset_logged(ctx, part));
         }
         c.out.ok();
     }

@@ -37,7 +37,7 @@ impl Wants for ZsetWants {
     }
 
     fn take(&self, here: &mut Here, db: usize, key: &[u8], _: &mut Round) -> Wake<Popped> {
-        let items = here.ctx(db, |ctx| zsets::pop(ctx, key, self.max, self.count));
+        let items = here.ctx(db, |ctx| zsets::pop_logged(ctx, key, self.max, self.count));
         match items {
             Ok(items) => Wake::Served((key.to_vec(), items.unwrap_or_default())),
             Err(e) => Wake::Failed(e),
@@ -124,7 +124,9 @@ impl Blocking for Request {
                 waiter,
                 outer,
                 zsets::holds_zset,
-                move |ctx, key| zsets::pop(ctx, key, max, count).map(Option::unwrap_or_default),
+                move |ctx, key| {
+                    zsets::pop_logged(ctx, key, max, count).map(Option::unwrap_or_default)
+                },
             )
             .await?;
             Ok(popped.map(|(i, items)| (self.blocked.keys[i].clone(), items)))

@@ -343,6 +343,28 @@ pub fn pop(
     Ok(Some(popped))
 }
 
+/// [`pop`], recorded as the plain pop of what it took (`ZPOPMIN key`, or
+/// `ZPOPMIN key n` for a count): what ZMPOP and the blocking pops replay
+/// as, as Redis propagates them.
+pub fn pop_logged(
+    ctx: &mut Ctx,
+    key: &[u8],
+    max: bool,
+    count: usize,
+) -> Result<Option<Vec<Scored>>, Error> {
+    let popped = pop(ctx, key, max, count)?;
+    let logged = super::propagate::on(ctx);
+    if let Some(items) = popped.as_ref().filter(|v| logged && !v.is_empty()) {
+        let name: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+        if count == 1 {
+            ctx.propagate(&[name, key]);
+        } else {
+            ctx.propagate(&[name, key, &super::propagate::num(items.len())]);
+        }
+    }
+    Ok(popped)
+}
+
 /// Whether `key` holds a sorted set (WRONGTYPE when it holds something else).
 pub fn holds_zset(ctx: &mut Ctx, key: &[u8]) -> Result<bool, Error> {
     let now = ctx.now;
@@ -916,7 +938,7 @@ pub fn zmpop(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
         if !holds_zset(ctx, key)? {
             continue;
         }
-        let items = pop(ctx, key, m.max, m.count)?.unwrap_or_default();
+        let items = pop_logged(ctx, key, m.max, m.count)?.unwrap_or_default();
         reply_mpop(out, key, &items);
         return Ok(());
     }
@@ -930,7 +952,7 @@ pub fn zmpop_across(c: Cross<'_>) -> CmdResult {
     let keys: Vec<Vec<u8>> = m.keys.iter().map(|k| k.to_vec()).collect();
     let (max, count) = (m.max, m.count);
     let popped = cross::first_holding(c.txn, c.db, &keys, holds_zset, move |ctx, key| {
-        pop(ctx, key, max, count).map(Option::unwrap_or_default)
+        pop_logged(ctx, key, max, count).map(Option::unwrap_or_default)
     })?;
     match popped {
         Some((i, items)) => reply_mpop(c.out, &keys[i], &items),

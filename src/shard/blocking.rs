@@ -184,6 +184,7 @@ impl BlockTable {
 /// Serves every ready key's waiters; run after each command or batch of
 /// commands on a shard, and when a transaction releases it.
 pub fn serve_ready(here: &mut Here) {
+    super::propagation::running("(a blocked client served)");
     // In the order the keys were written, as Redis serves its ready keys.
     while !here.shard.blocking.ready.is_empty() {
         let key = here.shard.blocking.ready.remove(0);

@@ -39,8 +39,10 @@ pub fn run(f: ShardFn, ctx: &mut Ctx, argv: &[&[u8]], out: &mut Out) {
     }
     ctx.shard.settle_db(ctx.db);
     if !ctx.shard.sinks.is_empty() && !ctx.shard.propagated && ctx.shard.stats.dirty != before {
+        ctx.shard.unrecorded = 0;
         ctx.shard.sinks.command(ctx.db, argv);
     }
+    super::propagation::check(ctx.shard, "the end of the command");
 }
 
 impl Ctx<'_> {
@@ -72,6 +74,11 @@ impl Ctx<'_> {
     /// blocked client served) must call it for what it wrote.
     pub fn propagate(&mut self, argv: &[&[u8]]) {
         self.shard.propagate(self.db, argv);
+    }
+
+    /// The command's writes need no record (see `Shard::propagate_nothing`).
+    pub fn propagate_nothing(&mut self) {
+        self.shard.propagate_nothing();
     }
 
     /// Looks a key up for reading and counts a keyspace hit or miss, as
@@ -122,6 +129,7 @@ pub fn with_ctx_at<R>(shard: &mut Shard, db: usize, now: u64, f: impl FnOnce(&mu
     let mut ctx = Ctx { shard, db, now };
     let result = f(&mut ctx);
     ctx.shard.settle_db(db);
+    super::propagation::check(ctx.shard, "the end of its work on the shard");
     result
 }
 

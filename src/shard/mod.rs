@@ -12,6 +12,7 @@ pub mod ctx;
 pub mod db;
 pub mod dispatch;
 pub mod effects;
+pub mod propagation;
 pub mod pubsub;
 pub mod route;
 pub mod snapshot;
@@ -60,6 +61,10 @@ pub struct Shard {
     /// The running command reported its effect itself
     /// ([`ctx::Ctx::propagate`]).
     pub propagated: bool,
+    /// Writes reported, with sinks installed, since a record last reached
+    /// them (see `propagation`), and the last such key, for its message.
+    pub unrecorded: u32,
+    pub unrecorded_key: Option<Box<[u8]>>,
     pub limits: Arc<ShardLimits>,
 }
 
@@ -73,6 +78,8 @@ impl Shard {
             stats: ShardStats::default(),
             sinks: Sinks::default(),
             propagated: false,
+            unrecorded: 0,
+            unrecorded_key: None,
             limits,
         }
     }
@@ -148,6 +155,12 @@ impl Shard {
             }
         }
         if !self.sinks.is_empty() {
+            if let Effect::Wrote { key, .. } | Effect::Logged { key, .. } = effect {
+                self.unrecorded += 1;
+                if cfg!(debug_assertions) || propagation::enforced() {
+                    self.unrecorded_key = Some(key.into());
+                }
+            }
             self.sinks.effect(&effect);
         }
     }
@@ -157,8 +170,17 @@ impl Shard {
     pub fn propagate(&mut self, db: usize, argv: &[&[u8]]) {
         self.propagated = true;
         if !self.sinks.is_empty() {
+            self.unrecorded = 0;
             self.sinks.command(db, argv);
         }
+    }
+
+    /// The running command changed nothing a replay needs (only what no
+    /// replay can reproduce, as a consumer's seen time): no record, and the
+    /// command as sent is not reported either.
+    pub fn propagate_nothing(&mut self) {
+        self.propagated = true;
+        self.unrecorded = 0;
     }
 
     /// Reports the keys database `db` expired since it was last asked
