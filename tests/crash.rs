@@ -1,8 +1,8 @@
 //! The crash-test harness (`src/bin/crash-check.rs`) in the suite: a few
 //! kill -9 trials against redis-server with `appendfsync always`, which must
 //! lose nothing; one trial against a server without persistence, which the
-//! harness must catch losing everything; and the 20 trials ringbus must pass
-//! once it has its append-only log (ignored until then).
+//! harness must catch losing everything; and 20 trials ringbus must pass
+//! with its append-only log.
 //! `benches/crash.sh` runs the long version (100 trials, and everysec).
 
 mod common;
@@ -138,7 +138,6 @@ fn detects_loss_without_persistence() {
 }
 
 #[test]
-#[ignore = "needs the append-only log (issue 15)"]
 fn appendfsync_always_loses_nothing() {
     let server = under_test(&["--appendonly", "yes", "--appendfsync", "always"]);
     let (code, out) = crash_check(

@@ -46,6 +46,11 @@ pub trait EffectSink: Send {
     /// replayable and deterministic.
     fn command(&mut self, db: usize, argv: &[&[u8]]);
 
+    /// A command's (or a blocked client's, or an expiry cycle's) work on
+    /// this shard is over: what it recorded is one unit (Redis wraps a
+    /// command's several propagated records in MULTI/EXEC).
+    fn command_end(&mut self) {}
+
     /// A transaction took this shard: what follows until [`txn_end`] is one
     /// unit (the log frames it as MULTI/EXEC).
     ///
@@ -91,6 +96,12 @@ impl Sinks {
     pub fn command(&mut self, db: usize, argv: &[&[u8]]) {
         for sink in &mut self.sinks {
             sink.command(db, argv);
+        }
+    }
+
+    pub fn command_end(&mut self) {
+        for sink in &mut self.sinks {
+            sink.command_end();
         }
     }
 

@@ -107,6 +107,9 @@ impl Shard {
             done += self.dbs[i].expire_cycle(now, budget);
             self.settle_db(i);
         }
+        if !self.sinks.is_empty() {
+            self.sinks.command_end();
+        }
         done
     }
 

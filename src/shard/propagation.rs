@@ -39,8 +39,12 @@ pub fn running(name: &'static str) {
 
 /// Checks that every write `shard` reported since its last record was
 /// recorded; `at` says where the work ended.
+/// Also where the sinks learn that the work's records are complete.
 #[inline]
 pub fn check(shard: &mut Shard, at: &str) {
+    if !shard.sinks.is_empty() {
+        shard.sinks.command_end();
+    }
     if shard.unrecorded != 0 {
         unrecorded(shard, at);
     }

@@ -304,21 +304,56 @@ pub struct ShardLog {
     pub shared: Arc<LogShared>,
     /// The shard's records while a transaction holds it: (database, RESP).
     part: Option<Vec<(usize, Vec<u8>)>>,
+    /// The running command's records, outside a transaction.
+    cmd: Vec<(usize, Vec<u8>)>,
 }
 
 impl ShardLog {
     pub fn new(shared: Arc<LogShared>) -> ShardLog {
-        ShardLog { shared, part: None }
+        ShardLog {
+            shared,
+            part: None,
+            cmd: Vec::new(),
+        }
     }
 
     fn record(&mut self, db: usize, argv: &[&[u8]]) {
-        if let Some(part) = &mut self.part {
-            let mut bytes = Vec::new();
-            encode(&mut bytes, argv);
-            part.push((db, bytes));
+        let mut bytes = Vec::new();
+        encode(&mut bytes, argv);
+        match &mut self.part {
+            Some(part) => part.push((db, bytes)),
+            None => self.cmd.push((db, bytes)),
+        }
+    }
+
+    /// Appends the running command's records: one as it is, several as a
+    /// MULTI/EXEC block, as Redis propagates them.
+    fn flush_command(&mut self) {
+        if self.cmd.is_empty() {
             return;
         }
-        self.shared.append_command(db, argv);
+        let records = std::mem::take(&mut self.cmd);
+        self.shared
+            .append(|buf, cur| unit(buf, cur, &records, records.len() > 1));
+    }
+}
+
+/// Appends `records` to `buf` (SELECTs as needed), inside MULTI/EXEC when
+/// `wrap`.
+fn unit(buf: &mut Vec<u8>, cur: &mut Option<usize>, records: &[(usize, Vec<u8>)], wrap: bool) {
+    if let Some(&(db, _)) = records.first() {
+        // SELECT before MULTI, as Redis does.
+        select(buf, cur, db);
+    }
+    if wrap {
+        encode(buf, &[b"MULTI"]);
+    }
+    for (db, bytes) in records {
+        select(buf, cur, *db);
+        buf.extend_from_slice(bytes);
+    }
+    if wrap {
+        encode(buf, &[b"EXEC"]);
     }
 }
 
@@ -326,10 +361,26 @@ impl EffectSink for ShardLog {
     fn effect(&mut self, effect: &Effect) {
         match *effect {
             Effect::Expired { db, key } => self.record(db, &[b"DEL", key]),
-            Effect::Flushed { db: None } => self.record(0, &[b"FLUSHALL"]),
-            Effect::Flushed { db: Some(db) } => self.record(db, &[b"FLUSHDB"]),
+            // A flush may come from work with no command end on this shard
+            // (FLUSHALL's hop): it goes out at once.
+            Effect::Flushed { db: None } => {
+                self.record(0, &[b"FLUSHALL"]);
+                if self.part.is_none() {
+                    self.flush_command();
+                }
+            }
+            Effect::Flushed { db: Some(db) } => {
+                self.record(db, &[b"FLUSHDB"]);
+                if self.part.is_none() {
+                    self.flush_command();
+                }
+            }
             Effect::Wrote { .. } | Effect::Logged { .. } => {}
         }
+    }
+
+    fn command_end(&mut self) {
+        self.flush_command();
     }
 
     fn command(&mut self, db: usize, argv: &[&[u8]]) {
@@ -337,6 +388,7 @@ impl EffectSink for ShardLog {
     }
 
     fn txn_begin(&mut self) {
+        self.flush_command();
         self.part = Some(Vec::new());
     }
 
@@ -360,21 +412,7 @@ impl EffectSink for ShardLog {
                 buf.extend_from_slice(format!("#TXN:{id}:{parts}\r\n").as_bytes());
             }
             // One record needs no MULTI: it is whole or absent anyway.
-            let wrap = parts > 1 || part.len() > 1;
-            if let Some(&(db, _)) = part.first() {
-                // SELECT before MULTI, as Redis does.
-                select(buf, cur, db);
-            }
-            if wrap {
-                encode(buf, &[b"MULTI"]);
-            }
-            for (db, bytes) in &part {
-                select(buf, cur, *db);
-                buf.extend_from_slice(bytes);
-            }
-            if wrap {
-                encode(buf, &[b"EXEC"]);
-            }
+            unit(buf, cur, &part, parts > 1 || part.len() > 1);
         });
     }
 }

@@ -259,8 +259,16 @@ fn apply(shard: &mut Shard, db: &mut usize, argv: &[Vec<u8>], cfg: &Replay) -> R
         "function" => return (cfg.function)(&args),
         _ => {}
     }
-    let spec = crate::cmd::table::lookup(&argv[0])
+    let mut spec = crate::cmd::table::lookup(&argv[0])
         .ok_or_else(|| format!("Unknown command '{name}' reading the append only file"))?;
+    if !spec.subcommands.is_empty() {
+        spec = argv
+            .get(1)
+            .and_then(|sub| spec.subcommand(sub))
+            .ok_or_else(|| {
+                format!("Unknown subcommand of '{name}' reading the append only file")
+            })?;
+    }
     if !spec.arity_ok(args.len()) {
         return Err(format!(
             "wrong number of arguments for '{name}' in the append only file"
