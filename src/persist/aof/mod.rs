@@ -137,11 +137,27 @@ impl Aof {
         if !self.enabled() {
             return;
         }
-        let logs = self.logs.read().expect("not poisoned").clone();
-        for log in &logs {
-            if let Some((target, sync)) = log.outstanding() {
-                Durable { log, target, sync }.await;
+        // Logs are looked at under the lock; only one still short of its
+        // mark is held (cloned) while the reply waits for it.
+        let mut from = 0;
+        loop {
+            let next = {
+                let logs = self.logs.read().expect("not poisoned");
+                logs.iter()
+                    .enumerate()
+                    .skip(from)
+                    .find_map(|(i, l)| l.outstanding().map(|o| (i, l.clone(), o)))
+            };
+            let Some((i, log, (target, sync))) = next else {
+                return;
+            };
+            Durable {
+                log: &log,
+                target,
+                sync,
             }
+            .await;
+            from = i + 1;
         }
     }
 

@@ -23,23 +23,23 @@ use crate::shard::{ctx, now_ms, Shard, ShardLimits};
 
 /// One unit of a file (see the module doc).
 #[derive(Debug)]
-enum Body {
-    One(Vec<Vec<u8>>),
+enum Body<'a> {
+    One(Vec<&'a [u8]>),
     Block {
         txn: Option<(u64, usize)>,
-        cmds: Vec<Vec<Vec<u8>>>,
+        cmds: Vec<Vec<&'a [u8]>>,
     },
 }
 
 #[derive(Debug)]
-struct Unit {
+struct Unit<'a> {
     /// Offset just past the unit.
     end: u64,
-    body: Body,
+    body: Body<'a>,
 }
 
 /// A MULTI not yet closed: where it starts, its transaction tag, its commands.
-type OpenBlock = (usize, Option<(u64, usize)>, Vec<Vec<Vec<u8>>>);
+type OpenBlock<'a> = (usize, Option<(u64, usize)>, Vec<Vec<&'a [u8]>>);
 
 /// Replays a FUNCTION command on the server's libraries.
 pub type FunctionReplay<'a> = &'a dyn Fn(&[&[u8]]) -> Result<(), String>;
@@ -52,15 +52,15 @@ enum Tail {
     Truncated(u64),
 }
 
-struct Parsed {
-    units: Vec<Unit>,
+struct Parsed<'a> {
+    units: Vec<Unit<'a>>,
     tail: Tail,
 }
 
 /// Reads a file of RESP records into units. Garbage in the middle is an
 /// error naming the offset; an unfinished record or block at the end (or
 /// zeros to the end: a write the crash left unfinished) is a torn tail.
-fn parse(data: &[u8], name: &str) -> Result<Parsed, String> {
+fn parse<'a>(data: &'a [u8], name: &str) -> Result<Parsed<'a>, String> {
     let mut units = Vec::new();
     let mut pos = 0usize;
     let mut txn_tag: Option<(u64, usize)> = None;
@@ -135,7 +135,7 @@ fn parse(data: &[u8], name: &str) -> Result<Parsed, String> {
     }
 }
 
-fn torn(units: Vec<Unit>, at: usize) -> Result<Parsed, String> {
+fn torn(units: Vec<Unit<'_>>, at: usize) -> Result<Parsed<'_>, String> {
     Ok(Parsed {
         units,
         tail: Tail::Truncated(at as u64),
@@ -151,7 +151,10 @@ fn find_crlf(data: &[u8], from: usize) -> Option<usize> {
 
 /// One `*<n>\r\n($<len>\r\n<bytes>\r\n)*` record: Ok(None) if the data ends
 /// inside it.
-fn read_command(data: &[u8], pos: &mut usize) -> Result<Option<Vec<Vec<u8>>>, &'static str> {
+fn read_command<'a>(
+    data: &'a [u8],
+    pos: &mut usize,
+) -> Result<Option<Vec<&'a [u8]>>, &'static str> {
     let mut p = *pos;
     let number = |p: &mut usize, lead: u8| -> Result<Option<usize>, &'static str> {
         if *p >= data.len() {
@@ -193,7 +196,7 @@ fn read_command(data: &[u8], pos: &mut usize) -> Result<Option<Vec<Vec<u8>>>, &'
         if &data[p + len..p + len + 2] != b"\r\n" {
             return Err("bulk string not followed by CRLF");
         }
-        argv.push(data[p..p + len].to_vec());
+        argv.push(&data[p..p + len]);
         p += len + 2;
     }
     *pos = p;
@@ -202,7 +205,7 @@ fn read_command(data: &[u8], pos: &mut usize) -> Result<Option<Vec<Vec<u8>>>, &'
 
 /// Where each shard's replay of a generation stops: the number of units
 /// applied. Takes cuts to a fixed point (module doc).
-fn cuts(files: &[&Parsed]) -> Vec<usize> {
+fn cuts(files: &[&Parsed<'_>]) -> Vec<usize> {
     let mut cut: Vec<usize> = files.iter().map(|f| f.units.len()).collect();
     loop {
         // Parts of each transaction found before the cuts.
@@ -234,61 +237,73 @@ fn cuts(files: &[&Parsed]) -> Vec<usize> {
     }
 }
 
-/// Runs one logged command on `shard` (recovery: no clients, no log).
-fn apply(shard: &mut Shard, db: &mut usize, argv: &[Vec<u8>], cfg: &Replay) -> Result<(), String> {
-    let name = String::from_utf8_lossy(&argv[0]).to_ascii_lowercase();
-    let args: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
-    match name.as_str() {
-        "select" => {
-            let n = std::str::from_utf8(&argv.get(1).cloned().unwrap_or_default())
-                .ok()
-                .and_then(|s| s.parse::<usize>().ok())
-                .filter(|&n| n < shard.dbs.len())
-                .ok_or("SELECT of a database ringbus does not have (--databases)")?;
-            *db = n;
-            return Ok(());
-        }
-        "flushall" => {
-            shard.flush(None);
-            return Ok(());
-        }
-        "flushdb" => {
-            shard.flush(Some(*db));
-            return Ok(());
-        }
-        "function" => return (cfg.function)(&args),
-        _ => {}
+/// Runs one logged command on `shard` (recovery: no clients, no log);
+/// `out` takes the reply, which nobody reads.
+fn apply(
+    shard: &mut Shard,
+    db: &mut usize,
+    args: &[&[u8]],
+    cfg: &Replay,
+    out: &mut Out,
+) -> Result<(), String> {
+    let is = |n: &str| args[0].eq_ignore_ascii_case(n.as_bytes());
+    let name = || String::from_utf8_lossy(args[0]).to_ascii_lowercase();
+    if is("select") {
+        let n = args
+            .get(1)
+            .and_then(|a| std::str::from_utf8(a).ok())
+            .and_then(|s| s.parse::<usize>().ok())
+            .filter(|&n| n < shard.dbs.len())
+            .ok_or("SELECT of a database ringbus does not have (--databases)")?;
+        *db = n;
+        return Ok(());
     }
-    let mut spec = crate::cmd::table::lookup(&argv[0])
-        .ok_or_else(|| format!("Unknown command '{name}' reading the append only file"))?;
+    if is("flushall") {
+        shard.flush(None);
+        return Ok(());
+    }
+    if is("flushdb") {
+        shard.flush(Some(*db));
+        return Ok(());
+    }
+    if is("function") {
+        return (cfg.function)(args);
+    }
+    let mut spec = crate::cmd::table::lookup(args[0])
+        .ok_or_else(|| format!("Unknown command '{}' reading the append only file", name()))?;
     if !spec.subcommands.is_empty() {
-        spec = argv
+        spec = args
             .get(1)
             .and_then(|sub| spec.subcommand(sub))
             .ok_or_else(|| {
-                format!("Unknown subcommand of '{name}' reading the append only file")
+                format!(
+                    "Unknown subcommand of '{}' reading the append only file",
+                    name()
+                )
             })?;
     }
     if !spec.arity_ok(args.len()) {
         return Err(format!(
-            "wrong number of arguments for '{name}' in the append only file"
+            "wrong number of arguments for '{}' in the append only file",
+            name()
         ));
     }
     let f = match spec.exec {
         Exec::Shard(f) | Exec::Multi(f, _) => f,
         _ => {
             return Err(format!(
-                "'{name}' cannot be replayed from the append only file"
+                "'{}' cannot be replayed from the append only file",
+                name()
             ))
         }
     };
-    let mut out = Out::default();
+    out.buf.clear();
     let mut c = ctx::Ctx {
         shard,
         db: *db,
         now: now_ms(),
     };
-    ctx::run(f, &mut c, &args, &mut out);
+    ctx::run(f, &mut c, args, out);
     Ok(())
 }
 
@@ -348,6 +363,7 @@ pub fn recover(
     let mname = manifest::manifest_name(basename);
     let mpath = dir.join(&mname);
     let databases = config.databases;
+    let mut out = Out::default();
     let fresh = |k: usize| -> Vec<Shard> {
         (0..k)
             .map(|id| Shard::new(id, databases, limits.clone()))
@@ -416,10 +432,10 @@ pub fn recover(
                     };
                     if c[0].eq_ignore_ascii_case(b"SELECT") {
                         for (i, sh) in shards.iter_mut().enumerate() {
-                            apply(sh, &mut dbs[i], &c, replay)?;
+                            apply(sh, &mut dbs[i], &c, replay, &mut out)?;
                         }
                     } else {
-                        apply(&mut shards[s], &mut dbs[s], &c, replay)?;
+                        apply(&mut shards[s], &mut dbs[s], &c, replay, &mut out)?;
                     }
                 }
             }
@@ -435,8 +451,8 @@ pub fn recover(
             cut_shards = vec![false; k];
         }
         cut_shards.resize(k, false);
-        let mut parsed = Vec::with_capacity(k);
-        for (s, name) in gen.files.iter().enumerate() {
+        let mut datas = Vec::with_capacity(k);
+        for name in &gen.files {
             let path = dir.join(name);
             let data = match fs::read(&path) {
                 Ok(d) => d,
@@ -448,6 +464,11 @@ pub fn recover(
                     ))
                 }
             };
+            datas.push((data, path));
+        }
+        let mut parsed = Vec::with_capacity(k);
+        for (s, (name, (data, path))) in gen.files.iter().zip(&datas).enumerate() {
+            let path = path.clone();
             let mut p = parse(&data, name)?;
             if cut_shards[s] {
                 p.units.clear();
@@ -504,7 +525,7 @@ pub fn recover(
                     Body::Block { cmds, .. } => cmds,
                 };
                 for cmd in cmds {
-                    apply(&mut shards[s], &mut db, &cmd, replay)
+                    apply(&mut shards[s], &mut db, &cmd, replay, &mut out)
                         .map_err(|e| format!("{}: {e}", path.display()))?;
                 }
             }
