@@ -428,7 +428,7 @@ pub fn recover(
                     let s = if k == 1 || c.len() < 2 {
                         0
                     } else {
-                        shard_of(&c[1], k)
+                        shard_of(c[1], k)
                     };
                     if c[0].eq_ignore_ascii_case(b"SELECT") {
                         for (i, sh) in shards.iter_mut().enumerate() {
@@ -469,7 +469,7 @@ pub fn recover(
         let mut parsed = Vec::with_capacity(k);
         for (s, (name, (data, path))) in gen.files.iter().zip(&datas).enumerate() {
             let path = path.clone();
-            let mut p = parse(&data, name)?;
+            let mut p = parse(data, name)?;
             if cut_shards[s] {
                 p.units.clear();
                 p.tail = Tail::Truncated(0);
