@@ -367,7 +367,7 @@ pub fn os_reason(e: &std::io::Error) -> String {
 fn parse_appendfsync(s: &str) -> Result<String, String> {
     match crate::persist::aof::log::Fsync::parse(s) {
         Some(f) => Ok(f.name().into()),
-        None => Err("argument(s) must be one of the following: always, everysec, no".into()),
+        None => Err("argument(s) must be one of the following: everysec, always, no".into()),
     }
 }
 
@@ -583,13 +583,18 @@ impl Config {
             "appendonly" => self.appendonly = parse_yes_no(value)?,
             "appendfsync" => self.appendfsync = parse_appendfsync(value)?,
             "auto-aof-rewrite-percentage" => {
-                self.auto_aof_rewrite_percentage = value
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|&n| n <= i32::MAX as u64)
-                    .ok_or("argument must be between 0 and 2147483647 inclusive")?
+                let n = value
+                    .parse::<i64>()
+                    .map_err(|_| "argument couldn't be parsed into an integer")?;
+                if !(0..=i32::MAX as i64).contains(&n) {
+                    return Err("argument must be between 0 and 2147483647 inclusive".into());
+                }
+                self.auto_aof_rewrite_percentage = n as u64
             }
-            "auto-aof-rewrite-min-size" => self.auto_aof_rewrite_min_size = parse_memory(value)?,
+            "auto-aof-rewrite-min-size" => {
+                self.auto_aof_rewrite_min_size =
+                    parse_memory(value).map_err(|_| "argument must be a memory value")?
+            }
             "aof-load-truncated" => self.aof_load_truncated = parse_yes_no(value)?,
             "aof-use-rdb-preamble" => self.aof_use_rdb_preamble = parse_preamble(value)?,
             "aof-timestamp-enabled" => self.aof_timestamp_enabled = parse_yes_no(value)?,

@@ -1440,12 +1440,6 @@ fn unlike_redis(s: &Server, r: &Server, cases: &[(&str, &str)]) -> Vec<String> {
 
 /// More bad values, whose errors differ from Redis's (7.0 and 7.2 alike).
 #[test]
-#[ignore = "ringbus bug (src/config.rs): CONFIG SET appendfsync sometimes lists \
-            'always, everysec, no' (Redis: 'everysec, always, no'); \
-            auto-aof-rewrite-percentage abc says 'argument must be between 0 and 2147483647 \
-            inclusive' (Redis: 'argument couldn't be parsed into an integer'); \
-            auto-aof-rewrite-min-size lots / -5 say 'invalid memory size ...' (Redis: \
-            'argument must be a memory value')"]
 fn config_set_bad_values_error_as_redis() {
     if !ringbus_only() {
         return;
@@ -1688,9 +1682,6 @@ fn a_full_disk_holds_the_write_until_space_comes_back() {
 /// Meanwhile (the issue: "turns writes into MISCONF while reads go on"):
 /// other writes get MISCONF at once, reads are answered, INFO says err.
 #[test]
-#[ignore = "ringbus bug: while a log cannot write, every reply on every connection waits \
-            for it (Aof::wait_durable in connection.rs): GET, INFO and the MISCONF error \
-            itself hang until the disk has room again"]
 fn a_full_disk_refuses_writes_and_serves_reads() {
     if !ringbus_only() {
         return;

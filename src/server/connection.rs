@@ -64,6 +64,9 @@ pub struct Session {
     pub tx: crate::cmd::transaction::TxState,
     /// Whether CLIENT LIST shows a MULTI queue (so that its end is noted).
     tx_noted: bool,
+    /// A command that may write ran since the replies were last sent: they
+    /// wait for the log even when it cannot write (a full disk).
+    may_have_written: bool,
     pending: Pending,
 }
 
@@ -107,6 +110,7 @@ impl Session {
             stash: Vec::new(),
             tx: Default::default(),
             tx_noted: false,
+            may_have_written: false,
             pending: Pending::default(),
         }
     }
@@ -114,7 +118,7 @@ impl Session {
     /// Sends the replies written so far now, before the connection waits
     /// (a blocking command): the client must not wait for them too.
     pub async fn send_now(&mut self) {
-        self.core.shared.aof.wait_durable().await;
+        self.core.shared.aof.wait_durable(true).await;
         if self.outbox.is_some() {
             self.sync_outbox();
             return;
@@ -276,6 +280,10 @@ impl Session {
             }
         };
         self.note_command(spec);
+        // Writes, scripts and EXEC (whose queued writes were checked when queued).
+        if spec.has_flag("write") || spec.has_flag("may_replicate") || spec.name == "exec" {
+            self.may_have_written = true;
+        }
         if self.tx.in_multi() && !transaction::runs_inside_multi(spec) {
             self.tx.enqueue(spec, argv, &mut self.out);
             self.note_multi();
@@ -703,7 +711,8 @@ async fn serve_inner(
         rbuf.drain(..consumed);
         // No reply tells of a write the log could still lose (see
         // `persist::aof::log`).
-        core.shared.aof.wait_durable().await;
+        let wrote = std::mem::take(&mut session.may_have_written);
+        core.shared.aof.wait_durable(wrote).await;
         more = paused;
         crate::alloc::note_peak();
         {

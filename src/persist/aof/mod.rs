@@ -132,8 +132,11 @@ impl Aof {
     }
 
     /// Waits until every log holds what was appended so far (see `log`):
-    /// a connection calls it before it sends replies.
-    pub async fn wait_durable(&self) {
+    /// a connection calls it before it sends replies. A batch that only
+    /// read (`wrote` false) does not wait for a log that cannot write (a
+    /// full disk), so reads go on meanwhile, as in Redis; a batch that may
+    /// have written waits until the disk takes it.
+    pub async fn wait_durable(&self, wrote: bool) {
         if !self.enabled() {
             return;
         }
@@ -146,6 +149,7 @@ impl Aof {
                 logs.iter()
                     .enumerate()
                     .skip(from)
+                    .filter(|(_, l)| wrote || !l.failed.load(Ordering::Acquire))
                     .find_map(|(i, l)| l.outstanding().map(|o| (i, l.clone(), o)))
             };
             let Some((i, log, (target, sync))) = next else {
