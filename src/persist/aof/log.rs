@@ -427,6 +427,9 @@ impl EffectSink for ShardLog {
             return;
         }
         self.shared.append(|buf, cur| {
+            if let Some(&(db, _)) = part.first() {
+                select(buf, cur, db);
+            }
             if parts > 1 {
                 buf.extend_from_slice(format!("#TXN:{id}:{parts}\r\n").as_bytes());
             }

@@ -21,28 +21,22 @@ use crate::resp::Out;
 use crate::shard::route::shard_of;
 use crate::shard::{ctx, now_ms, Shard, ShardLimits};
 
-/// One unit of a file (see the module doc).
-#[derive(Debug)]
-enum Body<'a> {
-    One(Vec<&'a [u8]>),
-    Block {
-        txn: Option<(u64, usize)>,
-        cmds: Vec<Vec<&'a [u8]>>,
-    },
-}
-
-#[derive(Debug)]
-struct Unit<'a> {
-    /// Offset just past the unit.
-    end: u64,
-    body: Body<'a>,
-}
-
-/// A MULTI not yet closed: where it starts, its transaction tag, its commands.
-type OpenBlock<'a> = (usize, Option<(u64, usize)>, Vec<Vec<&'a [u8]>>);
-
 /// Replays a FUNCTION command on the server's libraries.
 pub type FunctionReplay<'a> = &'a dyn Fn(&[&[u8]]) -> Result<(), String>;
+
+/// A MULTI..EXEC block that is one part of a transaction over several
+/// shards (its `#TXN:<id>:<parts>` annotation).
+#[derive(Debug, Clone, Copy)]
+struct TxnPart {
+    /// Offsets of the annotation and just past the EXEC.
+    start: u64,
+    end: u64,
+    id: u64,
+    parts: usize,
+}
+
+/// A `#TXN` annotation read: (its offset, id, parts).
+type Tag = (usize, u64, usize);
 
 /// How a file ends.
 #[derive(Debug, PartialEq)]
@@ -52,20 +46,31 @@ enum Tail {
     Truncated(u64),
 }
 
-struct Parsed<'a> {
-    units: Vec<Unit<'a>>,
+/// What a first pass over a file found: where its complete units end, and
+/// its transaction parts. Nothing is applied before the whole file checked
+/// out, so a corrupt file is refused whole.
+struct Scan {
+    /// Offset just past the last complete unit.
+    valid_end: u64,
+    parts: Vec<TxnPart>,
     tail: Tail,
 }
 
-/// Reads a file of RESP records into units. Garbage in the middle is an
-/// error naming the offset; an unfinished record or block at the end (or
-/// zeros to the end: a write the crash left unfinished) is a torn tail.
-fn parse<'a>(data: &'a [u8], name: &str) -> Result<Parsed<'a>, String> {
-    let mut units = Vec::new();
+/// Checks a file of RESP records. Garbage in the middle is an error naming
+/// the offset; an unfinished record or block at the end (or zeros to the
+/// end: a write the crash left unfinished) is a torn tail.
+fn scan(data: &[u8], name: &str) -> Result<Scan, String> {
+    let mut out = Scan {
+        valid_end: 0,
+        parts: Vec::new(),
+        tail: Tail::Clean,
+    };
     let mut pos = 0usize;
-    let mut txn_tag: Option<(u64, usize)> = None;
-    // An open MULTI: (its start, tag, commands).
-    let mut block: Option<OpenBlock> = None;
+    let mut args: Vec<&[u8]> = Vec::new();
+    // The annotation before the next MULTI: (its offset, id, parts).
+    let mut tag: Option<Tag> = None;
+    // An open MULTI: where its unit starts, and its tag.
+    let mut block: Option<(usize, Option<Tag>)> = None;
     let bad = |at: usize, why: &str| {
         format!(
             "Bad file format reading the append only file {name} at offset {at}: {why}: make a \
@@ -76,7 +81,7 @@ fn parse<'a>(data: &'a [u8], name: &str) -> Result<Parsed<'a>, String> {
         let start = pos;
         if data[pos] == b'#' {
             let Some(eol) = find_crlf(data, pos) else {
-                return torn(units, block.map_or(start, |b| b.0));
+                break;
             };
             let line = &data[pos + 1..eol];
             if let Some(rest) = line.strip_prefix(b"TXN:") {
@@ -86,75 +91,174 @@ fn parse<'a>(data: &'a [u8], name: &str) -> Result<Parsed<'a>, String> {
                     it.next().and_then(|v| v.parse().ok()),
                     it.next().and_then(|v| v.parse().ok()),
                 ) {
-                    (Some(id), Some(parts)) => txn_tag = Some((id, parts)),
+                    (Some(id), Some(parts)) => tag = Some((pos, id, parts)),
                     _ => return Err(bad(pos, "bad transaction annotation")),
                 }
+            } else if block.is_none() && tag.is_none() {
+                out.valid_end = (eol + 2) as u64;
             }
             pos = eol + 2;
             continue;
         }
-        let argv = match read_command(data, &mut pos) {
-            Ok(Some(argv)) => argv,
-            Ok(None) => return torn(units, block.map_or(start, |b| b.0)),
+        match read_command(data, &mut pos, &mut args) {
+            Ok(true) => {}
+            Ok(false) => break,
             Err(why) => {
                 if data[start..].iter().all(|&b| b == 0) {
-                    return torn(units, block.map_or(start, |b| b.0));
+                    break;
                 }
                 return Err(bad(start, why));
             }
-        };
-        let is = |name: &[u8]| argv.len() == 1 && argv[0].eq_ignore_ascii_case(name);
+        }
+        let is = |name: &[u8]| args.len() == 1 && args[0].eq_ignore_ascii_case(name);
         if is(b"MULTI") {
             if block.is_some() {
                 return Err(bad(start, "nested MULTI"));
             }
-            block = Some((start, txn_tag.take(), Vec::new()));
+            let t = tag.take();
+            block = Some((t.map_or(start, |t| t.0), t));
         } else if is(b"EXEC") {
-            let Some((_, txn, cmds)) = block.take() else {
+            let Some((_, t)) = block.take() else {
                 return Err(bad(start, "EXEC without MULTI"));
             };
-            units.push(Unit {
-                end: pos as u64,
-                body: Body::Block { txn, cmds },
-            });
-        } else if let Some((_, _, cmds)) = &mut block {
-            cmds.push(argv);
-        } else {
-            units.push(Unit {
-                end: pos as u64,
-                body: Body::One(argv),
-            });
+            if let Some((at, id, parts)) = t {
+                out.parts.push(TxnPart {
+                    start: at as u64,
+                    end: pos as u64,
+                    id,
+                    parts,
+                });
+            }
+            out.valid_end = pos as u64;
+        } else if block.is_none() {
+            // An annotation leads its block, perhaps through a SELECT (older
+            // logs put it first); the unit starts at the annotation.
+            let select = args[0].eq_ignore_ascii_case(b"SELECT");
+            if !(select && tag.is_some()) {
+                tag = None;
+                out.valid_end = pos as u64;
+            }
         }
     }
-    match block {
-        Some((start, ..)) => torn(units, start),
-        None => Ok(Parsed {
-            units,
-            tail: Tail::Clean,
-        }),
+    if (out.valid_end as usize) < data.len() {
+        out.tail = Tail::Truncated(out.valid_end);
+    }
+    Ok(out)
+}
+
+/// Applies every command of `data` (a checked prefix of a file) to `shard`,
+/// skipping annotations and the MULTI/EXEC around blocks; `route` picks the
+/// shard of a command in a base of commands. Atomicity needs nothing here:
+/// no client sees the shards before recovery ends.
+fn replay_data(
+    data: &[u8],
+    shards: &mut [Shard],
+    route: &dyn Fn(&[&[u8]]) -> Option<usize>,
+    cfg: &Replay,
+    out: &mut Out,
+) -> Result<(), String> {
+    let mut pos = 0usize;
+    let mut args: Vec<&[u8]> = Vec::new();
+    let mut dbs = vec![0usize; shards.len()];
+    while pos < data.len() {
+        if data[pos] == b'#' {
+            pos = find_crlf(data, pos).map_or(data.len(), |e| e + 2);
+            continue;
+        }
+        if !read_command(data, &mut pos, &mut args).map_err(|e| e.to_string())? {
+            break;
+        }
+        let is = |name: &[u8]| args.len() == 1 && args[0].eq_ignore_ascii_case(name);
+        if is(b"MULTI") || is(b"EXEC") {
+            continue;
+        }
+        match route(&args) {
+            Some(s) => apply(&mut shards[s], &mut dbs[s], &args, cfg, out)?,
+            // SELECT in a routed base: every shard follows it.
+            None => {
+                for (s, shard) in shards.iter_mut().enumerate() {
+                    apply(shard, &mut dbs[s], &args, cfg, out)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A file mapped read-only (the page cache, not a copy).
+struct Mapped {
+    ptr: *mut libc::c_void,
+    len: usize,
+}
+
+impl Mapped {
+    fn open(path: &Path) -> std::io::Result<Mapped> {
+        use std::os::fd::AsRawFd;
+        let f = fs::File::open(path)?;
+        let len = f.metadata()?.len() as usize;
+        if len == 0 {
+            return Ok(Mapped {
+                ptr: std::ptr::null_mut(),
+                len: 0,
+            });
+        }
+        // SAFETY: a read-only private mapping of a file we opened; checked below.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE,
+                f.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: the mapping just made, read in order.
+        unsafe { libc::madvise(ptr, len, libc::MADV_SEQUENTIAL) };
+        Ok(Mapped { ptr, len })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        if self.len == 0 {
+            return &[];
+        }
+        // SAFETY: `len` bytes mapped readable for as long as self lives.
+        unsafe { std::slice::from_raw_parts(self.ptr as *const u8, self.len) }
     }
 }
 
-fn torn(units: Vec<Unit<'_>>, at: usize) -> Result<Parsed<'_>, String> {
-    Ok(Parsed {
-        units,
-        tail: Tail::Truncated(at as u64),
-    })
+impl Drop for Mapped {
+    fn drop(&mut self) {
+        if self.len > 0 {
+            // SAFETY: the mapping made in `open`, unmapped once.
+            unsafe { libc::munmap(self.ptr, self.len) };
+        }
+    }
 }
 
 fn find_crlf(data: &[u8], from: usize) -> Option<usize> {
-    data[from..]
-        .windows(2)
-        .position(|w| w == b"\r\n")
-        .map(|i| from + i)
+    let mut i = from;
+    while let Some(off) = data[i..].iter().position(|&b| b == b'\r') {
+        let at = i + off;
+        if data.get(at + 1) == Some(&b'\n') {
+            return Some(at);
+        }
+        i = at + 1;
+    }
+    None
 }
 
-/// One `*<n>\r\n($<len>\r\n<bytes>\r\n)*` record: Ok(None) if the data ends
-/// inside it.
+/// One `*<n>\r\n($<len>\r\n<bytes>\r\n)*` record into `argv`: Ok(false)
+/// if the data ends inside it.
 fn read_command<'a>(
     data: &'a [u8],
     pos: &mut usize,
-) -> Result<Option<Vec<&'a [u8]>>, &'static str> {
+    argv: &mut Vec<&'a [u8]>,
+) -> Result<bool, &'static str> {
+    argv.clear();
     let mut p = *pos;
     let number = |p: &mut usize, lead: u8| -> Result<Option<usize>, &'static str> {
         if *p >= data.len() {
@@ -167,31 +271,42 @@ fn read_command<'a>(
                 "expected '$'"
             });
         }
-        let Some(eol) = find_crlf(data, *p + 1) else {
-            return if data.len() - *p > 32 {
-                Err("line too long")
-            } else {
-                Ok(None)
-            };
-        };
-        let text = std::str::from_utf8(&data[*p + 1..eol]).map_err(|_| "bad number")?;
-        let n: usize = text.parse().map_err(|_| "bad number")?;
-        *p = eol + 2;
+        let mut n = 0usize;
+        let mut i = *p + 1;
+        loop {
+            match data.get(i) {
+                None => return Ok(None),
+                Some(b'\r') => break,
+                Some(&d) if d.is_ascii_digit() && i - *p <= 20 => {
+                    n = n * 10 + (d - b'0') as usize;
+                    i += 1;
+                }
+                Some(_) => return Err("bad number"),
+            }
+        }
+        if i == *p + 1 {
+            return Err("bad number");
+        }
+        match data.get(i + 1) {
+            None => return Ok(None),
+            Some(b'\n') => {}
+            Some(_) => return Err("bad number"),
+        }
+        *p = i + 2;
         Ok(Some(n))
     };
     let Some(argc) = number(&mut p, b'*')? else {
-        return Ok(None);
+        return Ok(false);
     };
     if argc == 0 || argc > 1 << 24 {
         return Err("bad argument count");
     }
-    let mut argv = Vec::with_capacity(argc.min(1024));
     for _ in 0..argc {
         let Some(len) = number(&mut p, b'$')? else {
-            return Ok(None);
+            return Ok(false);
         };
         if p + len + 2 > data.len() {
-            return Ok(None);
+            return Ok(false);
         }
         if &data[p + len..p + len + 2] != b"\r\n" {
             return Err("bulk string not followed by CRLF");
@@ -200,34 +315,30 @@ fn read_command<'a>(
         p += len + 2;
     }
     *pos = p;
-    Ok(Some(argv))
+    Ok(true)
 }
 
-/// Where each shard's replay of a generation stops: the number of units
-/// applied. Takes cuts to a fixed point (module doc).
-fn cuts(files: &[&Parsed<'_>]) -> Vec<usize> {
-    let mut cut: Vec<usize> = files.iter().map(|f| f.units.len()).collect();
+/// Where each shard's replay of a generation stops (an offset): at its
+/// last complete unit, or before its first part of a transaction that lacks
+/// a part within the other shards' cuts; to a fixed point (module doc).
+fn cuts(files: &[&Scan]) -> Vec<u64> {
+    let mut cut: Vec<u64> = files.iter().map(|f| f.valid_end).collect();
     loop {
-        // Parts of each transaction found before the cuts.
         let mut found: HashMap<u64, usize> = HashMap::new();
         for (s, f) in files.iter().enumerate() {
-            for u in &f.units[..cut[s]] {
-                if let Body::Block {
-                    txn: Some((id, _)), ..
-                } = u.body
-                {
-                    *found.entry(id).or_default() += 1;
-                }
+            for p in f.parts.iter().filter(|p| p.end <= cut[s]) {
+                *found.entry(p.id).or_default() += 1;
             }
         }
         let mut changed = false;
         for (s, f) in files.iter().enumerate() {
-            let first_bad = f.units[..cut[s]].iter().position(|u| {
-                matches!(u.body, Body::Block { txn: Some((id, parts)), .. }
-                    if found.get(&id).copied().unwrap_or(0) < parts)
-            });
-            if let Some(i) = first_bad {
-                cut[s] = i;
+            let first_bad = f
+                .parts
+                .iter()
+                .filter(|p| p.end <= cut[s])
+                .find(|p| found.get(&p.id).copied().unwrap_or(0) < p.parts);
+            if let Some(p) = first_bad {
+                cut[s] = p.start;
                 changed = true;
             }
         }
@@ -407,38 +518,29 @@ pub fn recover(
                     .map_err(|e| format!("{}: function library: {e}", path.display()))?;
             }
         } else {
-            let data =
-                fs::read(&path).map_err(|e| format!("Can't read {}: {e}", path.display()))?;
-            let parsed = parse(&data, &base.name)?;
-            if parsed.tail != Tail::Clean {
+            let map =
+                Mapped::open(&path).map_err(|e| format!("Can't read {}: {e}", path.display()))?;
+            let data = map.bytes();
+            let checked = scan(data, &base.name)?;
+            if checked.tail != Tail::Clean {
                 return Err(format!(
                     "Unexpected end of file reading the append only file {}",
                     base.name
                 ));
             }
             let k = shards.len();
-            let mut dbs = vec![0usize; k];
-            for u in parsed.units {
-                let cmds = match u.body {
-                    Body::One(c) => vec![c],
-                    Body::Block { cmds, .. } => cmds,
-                };
-                for c in cmds {
-                    // A base names one key per command: it goes where the key does.
-                    let s = if k == 1 || c.len() < 2 {
-                        0
-                    } else {
-                        shard_of(c[1], k)
-                    };
-                    if c[0].eq_ignore_ascii_case(b"SELECT") {
-                        for (i, sh) in shards.iter_mut().enumerate() {
-                            apply(sh, &mut dbs[i], &c, replay, &mut out)?;
-                        }
-                    } else {
-                        apply(&mut shards[s], &mut dbs[s], &c, replay, &mut out)?;
-                    }
+            // A base names one key per command: it goes where the key does.
+            let route = |c: &[&[u8]]| {
+                if c[0].eq_ignore_ascii_case(b"SELECT") && k > 1 {
+                    None
+                } else if k == 1 || c.len() < 2 {
+                    Some(0)
+                } else {
+                    Some(shard_of(c[1], k))
                 }
-            }
+            };
+            replay_data(data, &mut shards, &route, replay, &mut out)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
         }
     }
     let last_gen = gens.len().saturating_sub(1);
@@ -451,12 +553,15 @@ pub fn recover(
             cut_shards = vec![false; k];
         }
         cut_shards.resize(k, false);
-        let mut datas = Vec::with_capacity(k);
+        let mut maps = Vec::with_capacity(k);
         for name in &gen.files {
             let path = dir.join(name);
-            let data = match fs::read(&path) {
-                Ok(d) => d,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound && g == last_gen => Vec::new(),
+            let map = match Mapped::open(&path) {
+                Ok(m) => m,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && g == last_gen => Mapped {
+                    ptr: std::ptr::null_mut(),
+                    len: 0,
+                },
                 Err(e) => {
                     return Err(format!(
                         "Can't read the append only file {}: {e}",
@@ -464,17 +569,18 @@ pub fn recover(
                     ))
                 }
             };
-            datas.push((data, path));
+            maps.push((map, path));
         }
-        let mut parsed = Vec::with_capacity(k);
-        for (s, (name, (data, path))) in gen.files.iter().zip(&datas).enumerate() {
-            let path = path.clone();
-            let mut p = parse(data, name)?;
+        let mut scans = Vec::with_capacity(k);
+        for (s, (name, (map, _))) in gen.files.iter().zip(&maps).enumerate() {
+            let data = map.bytes();
+            let mut sc = scan(data, name)?;
             if cut_shards[s] {
-                p.units.clear();
-                p.tail = Tail::Truncated(0);
+                sc.parts.clear();
+                sc.valid_end = 0;
+                sc.tail = Tail::Truncated(0);
             }
-            if let Tail::Truncated(at) = p.tail {
+            if let Tail::Truncated(at) = sc.tail {
                 if !cut_shards[s] && (g != last_gen || !replay.load_truncated) {
                     return Err(format!(
                         "Unexpected end of file reading the append only file {name}. You can: 1) \
@@ -491,14 +597,14 @@ pub fn recover(
                     );
                 }
             }
-            parsed.push((p, data.len() as u64, path));
+            scans.push(sc);
         }
-        let views: Vec<&Parsed> = parsed.iter().map(|(p, ..)| p).collect();
+        let views: Vec<&Scan> = scans.iter().collect();
         let cut = cuts(&views);
-        for (s, ((p, len, path), c)) in parsed.into_iter().zip(cut).enumerate() {
-            let keep_to = if c == 0 { 0 } else { p.units[c - 1].end };
-            let cut_here = c < p.units.len();
-            if cut_here {
+        for (s, ((map, path), (sc, keep_to))) in maps.iter().zip(scans.iter().zip(cut)).enumerate()
+        {
+            let data = map.bytes();
+            if keep_to < sc.valid_end {
                 eprintln!(
                     "ringbus: !!! Warning: {}: a transaction over several shards did not reach \
                      every shard's log before the crash: dropped from offset {keep_to} (none of \
@@ -507,27 +613,31 @@ pub fn recover(
                 );
                 cut_shards[s] = true;
             }
-            if keep_to < len {
+            let mut one = [std::mem::replace(
+                &mut shards[s],
+                Shard::new(s, databases, limits.clone()),
+            )];
+            let applied = replay_data(
+                &data[..keep_to as usize],
+                &mut one,
+                &|_| Some(0),
+                replay,
+                &mut out,
+            )
+            .map_err(|e| format!("{}: {e}", path.display()));
+            let [back] = one;
+            shards[s] = back;
+            applied?;
+            if keep_to < data.len() as u64 {
                 let f = fs::OpenOptions::new()
                     .write(true)
-                    .open(&path)
+                    .open(path)
                     .map_err(|e| format!("Can't open {} to truncate it: {e}", path.display()))?;
                 f.set_len(keep_to).map_err(|e| {
                     format!("Error truncating the AOF file {}: {e}", path.display())
                 })?;
                 f.sync_all()
                     .map_err(|e| format!("Can't fsync {}: {e}", path.display()))?;
-            }
-            let mut db = 0;
-            for u in p.units.into_iter().take(c) {
-                let cmds = match u.body {
-                    Body::One(c) => vec![c],
-                    Body::Block { cmds, .. } => cmds,
-                };
-                for cmd in cmds {
-                    apply(&mut shards[s], &mut db, &cmd, replay, &mut out)
-                        .map_err(|e| format!("{}: {e}", path.display()))?;
-                }
             }
         }
     }
