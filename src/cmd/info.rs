@@ -324,9 +324,12 @@ fn write_section(
             if on {
                 line!("aof_current_size:{}", aof.current_size());
                 line!("aof_base_size:{}", aof.base_size.load(Ordering::Relaxed));
-                line!("aof_pending_rewrite:0");
+                line!(
+                    "aof_pending_rewrite:{}",
+                    aof.scheduled.load(Ordering::Acquire) as u8
+                );
                 line!("aof_buffer_length:{}", aof.buffered());
-                line!("aof_pending_bio_fsync:0");
+                line!("aof_pending_bio_fsync:{}", aof.fsyncs_running());
                 line!("aof_delayed_fsync:{}", aof.delayed_fsyncs());
             }
         }

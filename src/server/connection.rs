@@ -281,7 +281,10 @@ impl Session {
         };
         self.note_command(spec);
         // Writes, scripts and EXEC (whose queued writes were checked when queued).
-        if spec.has_flag("write") || spec.has_flag("may_replicate") || spec.name == "exec" {
+        // (Only looked at with the log on: flags are strings.)
+        if self.core.shared.aof.enabled()
+            && (spec.has_flag("write") || spec.has_flag("may_replicate") || spec.name == "exec")
+        {
             self.may_have_written = true;
         }
         if self.tx.in_multi() && !transaction::runs_inside_multi(spec) {

@@ -135,8 +135,10 @@ pub struct LogShared {
     pub errno: std::sync::atomic::AtomicI32,
     /// Bytes in the current file and its base (INFO's aof_current_size).
     pub file_len: AtomicU64,
-    /// everysec fsyncs that found the previous one still running.
+    /// everysec fsyncs that took over 2 s.
     pub delayed_fsyncs: AtomicU64,
+    /// An everysec fsync is in flight.
+    pub fsyncing: AtomicBool,
     /// The flusher should stop (appendonly turned off).
     stop: AtomicBool,
 }
@@ -165,6 +167,7 @@ impl LogShared {
             errno: Default::default(),
             file_len,
             delayed_fsyncs: AtomicU64::new(0),
+            fsyncing: AtomicBool::new(false),
             stop: AtomicBool::new(false),
         })
     }
@@ -643,7 +646,10 @@ async fn everysec(log: Arc<LogShared>) {
         }
         let fd = log.current.lock().expect("not poisoned").clone();
         let started = Instant::now();
-        if let Err(e) = runtime::fsync(fd, true).await {
+        log.fsyncing.store(true, Ordering::Relaxed);
+        let res = runtime::fsync(fd, true).await;
+        log.fsyncing.store(false, Ordering::Relaxed);
+        if let Err(e) = res {
             fail(&log, e.raw_os_error().unwrap_or(libc::EIO));
             continue;
         }

@@ -199,6 +199,15 @@ impl Aof {
         self.logs().iter().map(|l| l.buffered()).sum()
     }
 
+    /// everysec fsyncs running now (INFO's aof_pending_bio_fsync: Redis's
+    /// background fsync job, here an fsync in flight on a ring).
+    pub fn fsyncs_running(&self) -> usize {
+        self.logs()
+            .iter()
+            .filter(|l| l.fsyncing.load(Ordering::Relaxed))
+            .count()
+    }
+
     pub fn delayed_fsyncs(&self) -> u64 {
         self.logs()
             .iter()

@@ -22,7 +22,7 @@ use crate::shard::route::shard_of;
 use crate::shard::{ctx, now_ms, Shard, ShardLimits};
 
 /// Replays a FUNCTION command on the server's libraries.
-pub type FunctionReplay<'a> = &'a dyn Fn(&[&[u8]]) -> Result<(), String>;
+pub type FunctionReplay<'a> = &'a (dyn Fn(&[&[u8]]) -> Result<(), String> + Sync);
 
 /// A MULTI..EXEC block that is one part of a transaction over several
 /// shards (its `#TXN:<id>:<parts>` annotation).
@@ -190,6 +190,9 @@ struct Mapped {
     ptr: *mut libc::c_void,
     len: usize,
 }
+
+// SAFETY: a read-only mapping; threads only read it while it lives.
+unsafe impl Sync for Mapped {}
 
 impl Mapped {
     fn open(path: &Path) -> std::io::Result<Mapped> {
@@ -601,9 +604,8 @@ pub fn recover(
         }
         let views: Vec<&Scan> = scans.iter().collect();
         let cut = cuts(&views);
-        for (s, ((map, path), (sc, keep_to))) in maps.iter().zip(scans.iter().zip(cut)).enumerate()
+        for (s, ((_, path), (sc, &keep_to))) in maps.iter().zip(scans.iter().zip(&cut)).enumerate()
         {
-            let data = map.bytes();
             if keep_to < sc.valid_end {
                 eprintln!(
                     "ringbus: !!! Warning: {}: a transaction over several shards did not reach \
@@ -613,22 +615,38 @@ pub fn recover(
                 );
                 cut_shards[s] = true;
             }
-            let mut one = [std::mem::replace(
-                &mut shards[s],
-                Shard::new(s, databases, limits.clone()),
-            )];
-            let applied = replay_data(
-                &data[..keep_to as usize],
-                &mut one,
-                &|_| Some(0),
-                replay,
-                &mut out,
-            )
-            .map_err(|e| format!("{}: {e}", path.display()));
-            let [back] = one;
-            shards[s] = back;
-            applied?;
-            if keep_to < data.len() as u64 {
+        }
+        // Each shard's file on its own shard, all at once.
+        let results: Vec<Result<(), String>> = std::thread::scope(|scope| {
+            let running: Vec<_> = shards
+                .iter_mut()
+                .zip(maps.iter().zip(&cut))
+                .map(|(shard, ((map, path), &keep_to))| {
+                    scope.spawn(move || {
+                        let data = &map.bytes()[..keep_to as usize];
+                        let mut out = Out::default();
+                        replay_data(
+                            data,
+                            std::slice::from_mut(shard),
+                            &|_| Some(0),
+                            replay,
+                            &mut out,
+                        )
+                        .map_err(|e| format!("{}: {e}", path.display()))
+                    })
+                })
+                .collect();
+            running
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err("a replay thread panicked".into()))
+                })
+                .collect()
+        });
+        results.into_iter().collect::<Result<Vec<()>, String>>()?;
+        for ((map, path), &keep_to) in maps.iter().zip(&cut) {
+            if keep_to < map.bytes().len() as u64 {
                 let f = fs::OpenOptions::new()
                     .write(true)
                     .open(path)
