@@ -10,9 +10,10 @@
 //!   written, and three marks in bytes of the log's whole history:
 //!   `appended` ≥ `written` ≥ `synced`.
 //! - [`flusher`] is the one task that writes the log: it takes everything
-//!   appended so far, writes it, and with `appendfsync always` fsyncs it
-//!   before moving `synced`; records appended meanwhile wait for the next
-//!   turn, so every connection of every core shares one fsync (group
+//!   appended so far and writes it; with `appendfsync always` through an
+//!   O_DSYNC descriptor, so the write completes once the data is on disk,
+//!   before it moves `synced`. Records appended meanwhile wait for the next
+//!   turn, so every connection of every core shares one disk write (group
 //!   commit). With `everysec` a timer task fsyncs what was written, at most
 //!   a second apart; with `no` nothing is fsynced.
 //!
