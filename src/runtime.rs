@@ -272,16 +272,18 @@ pub async fn reject(mut stream: TcpStream, line: &'static [u8]) {
     let _ = stream.write_all(line.to_vec()).await;
 }
 
-/// Writes `buf` to `fd` at `offset` through this executor's ring (a log's
-/// append): the core goes on serving while the kernel writes.
+/// Writes `buf[from..]` to `fd` at `offset` through this executor's ring (a
+/// log's append): the core goes on serving while the kernel writes. The
+/// buffer comes back whole, uncopied.
 pub async fn write_at(
     fd: std::sync::Arc<OwnedFd>,
     offset: u64,
     buf: Vec<u8>,
+    from: usize,
 ) -> (io::Result<usize>, Vec<u8>) {
-    let op = compio::driver::op::WriteAt::new(fd, offset, buf);
+    let op = compio::driver::op::WriteAt::new(fd, offset, buf.slice(from..));
     let BufResult(res, op) = compio::runtime::submit(op).await;
-    (res, op.into_inner())
+    (res, op.into_inner().into_inner())
 }
 
 /// fsync (`data`: fdatasync) of `fd` through this executor's ring.

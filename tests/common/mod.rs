@@ -190,6 +190,14 @@ impl Server {
                 if !rest.contains(&"--save") {
                     argv.extend(["--save".to_string(), String::new()]);
                 }
+                // RINGBUS_TEST_APPENDONLY=1: every server keeps the log, so a
+                // debug build's propagation check (`shard::propagation`) sees
+                // every write path the suite takes.
+                if std::env::var("RINGBUS_TEST_APPENDONLY").is_ok_and(|v| v == "1")
+                    && !rest.contains(&"--appendonly")
+                {
+                    argv.extend(["--appendonly", "yes", "--appendfsync", "no"].map(String::from));
+                }
                 own_dir = Some(dir);
             }
         } else {

@@ -520,13 +520,14 @@ pub async fn flusher(log: Arc<LogShared>) {
                                 fd: d.clone(),
                                 len: f.len,
                             };
-                            write_all(&log, &mut via, bytes).await;
+                            let _ = write_all(&log, &mut via, bytes).await;
                             f.len = via.len;
                             continue;
                         }
                     }
-                    write_all(&log, f, bytes.clone()).await;
-                    if log.fsync_policy() != Fsync::No {
+                    let bytes = write_all(&log, f, bytes).await;
+                    if log.fsync_policy() == Fsync::Always {
+                        // Kept until fsynced, to write again if that fails.
                         unsynced.push((at, bytes));
                     }
                 }
@@ -572,13 +573,12 @@ pub async fn flusher(log: Arc<LogShared>) {
 
 /// Writes all of `bytes` at the end of `f`, retrying a failure every
 /// second (writes meanwhile get MISCONF, see `Aof::write_error`).
-async fn write_all(log: &LogShared, f: &mut LogFile, mut bytes: Vec<u8>) {
+async fn write_all(log: &LogShared, f: &mut LogFile, bytes: Vec<u8>) -> Vec<u8> {
+    let mut bytes = bytes;
     let mut done = 0usize;
     while done < bytes.len() {
-        let rest = bytes.split_off(done);
-        let (res, rest) = runtime::write_at(f.fd.clone(), f.len, rest).await;
-        bytes.truncate(done);
-        bytes.extend_from_slice(&rest);
+        let (res, back) = runtime::write_at(f.fd.clone(), f.len, bytes, done).await;
+        bytes = back;
         match res {
             Ok(0) => fail(log, libc::ENOSPC),
             Ok(n) => {
@@ -594,6 +594,7 @@ async fn write_all(log: &LogShared, f: &mut LogFile, mut bytes: Vec<u8>) {
         }
         runtime::sleep(RETRY).await;
     }
+    bytes
 }
 
 fn fail(log: &LogShared, errno: i32) {
@@ -623,7 +624,7 @@ async fn sync_until_ok(log: &LogShared, f: &LogFile, unsynced: &mut Vec<(u64, Ve
                         fd: f.fd.clone(),
                         len: *at,
                     };
-                    write_all(log, &mut again, bytes.clone()).await;
+                    let _ = write_all(log, &mut again, bytes.clone()).await;
                 }
             }
         }
