@@ -325,10 +325,42 @@ impl LogShared {
 /// The shard's effect sink that feeds its log (see the module doc).
 pub struct ShardLog {
     pub shared: Arc<LogShared>,
-    /// The shard's records while a transaction holds it: (database, RESP).
-    part: Option<Vec<(usize, Vec<u8>)>>,
-    /// The running command's records, outside a transaction.
-    cmd: Vec<(usize, Vec<u8>)>,
+    /// The shard's records while a transaction holds it.
+    part: Option<Records>,
+    /// The running command's records, outside a transaction (kept, with
+    /// its capacity, from one command to the next).
+    cmd: Records,
+}
+
+/// Records encoded one after another, with each one's database and end.
+#[derive(Default)]
+struct Records {
+    bytes: Vec<u8>,
+    ends: Vec<(usize, usize)>,
+}
+
+impl Records {
+    fn push(&mut self, db: usize, argv: &[&[u8]]) {
+        encode(&mut self.bytes, argv);
+        self.ends.push((db, self.bytes.len()));
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Empties it; a buffer a big value grew is given back.
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
+        if self.bytes.capacity() > 64 * 1024 {
+            self.bytes = Vec::new();
+        }
+    }
 }
 
 impl ShardLog {
@@ -336,16 +368,14 @@ impl ShardLog {
         ShardLog {
             shared,
             part: None,
-            cmd: Vec::new(),
+            cmd: Records::default(),
         }
     }
 
     fn record(&mut self, db: usize, argv: &[&[u8]]) {
-        let mut bytes = Vec::new();
-        encode(&mut bytes, argv);
         match &mut self.part {
-            Some(part) => part.push((db, bytes)),
-            None => self.cmd.push((db, bytes)),
+            Some(part) => part.push(db, argv),
+            None => self.cmd.push(db, argv),
         }
     }
 
@@ -355,25 +385,28 @@ impl ShardLog {
         if self.cmd.is_empty() {
             return;
         }
-        let records = std::mem::take(&mut self.cmd);
+        let records = &self.cmd;
         self.shared
-            .append(|buf, cur| unit(buf, cur, &records, records.len() > 1));
+            .append(|buf, cur| unit(buf, cur, records, records.len() > 1));
+        self.cmd.clear();
     }
 }
 
 /// Appends `records` to `buf` (SELECTs as needed), inside MULTI/EXEC when
 /// `wrap`.
-fn unit(buf: &mut Vec<u8>, cur: &mut Option<usize>, records: &[(usize, Vec<u8>)], wrap: bool) {
-    if let Some(&(db, _)) = records.first() {
+fn unit(buf: &mut Vec<u8>, cur: &mut Option<usize>, records: &Records, wrap: bool) {
+    if let Some(&(db, _)) = records.ends.first() {
         // SELECT before MULTI, as Redis does.
         select(buf, cur, db);
     }
     if wrap {
         encode(buf, &[b"MULTI"]);
     }
-    for (db, bytes) in records {
-        select(buf, cur, *db);
-        buf.extend_from_slice(bytes);
+    let mut start = 0;
+    for &(db, end) in &records.ends {
+        select(buf, cur, db);
+        buf.extend_from_slice(&records.bytes[start..end]);
+        start = end;
     }
     if wrap {
         encode(buf, &[b"EXEC"]);
@@ -412,7 +445,7 @@ impl EffectSink for ShardLog {
 
     fn txn_begin(&mut self) {
         self.flush_command();
-        self.part = Some(Vec::new());
+        self.part = Some(Records::default());
     }
 
     fn txn_wrote(&self) -> bool {
@@ -431,7 +464,7 @@ impl EffectSink for ShardLog {
             return;
         }
         self.shared.append(|buf, cur| {
-            if let Some(&(db, _)) = part.first() {
+            if let Some(&(db, _)) = part.ends.first() {
                 select(buf, cur, db);
             }
             if parts > 1 {
