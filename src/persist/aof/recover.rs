@@ -2,13 +2,15 @@
 //! files, each shard's file replayed on its own shard, then the keys moved
 //! to the shards they hash to now (see `aof` for the whole argument).
 //!
-//! A file is read as units: a record, or a MULTI..EXEC block (with its
-//! `#TXN:<id>:<parts>` annotation when it is one part of a transaction over
-//! several shards). A unit is applied whole or not at all. A transaction
-//! whose parts did not all reach disk is cut, with everything after it on
-//! each shard that has a part of it (none of that was acknowledged:
-//! `log`'s replies wait for every part); cutting can make another
-//! transaction incomplete, so cuts are taken to a fixed point.
+//! A file is mapped and checked whole first ([`scan`]): its units (a
+//! record, or a MULTI..EXEC block, with a `#TXN:<id>:<parts>` annotation
+//! when it is one part of a transaction over several shards), where the
+//! last complete one ends, and its transaction parts. Only then is it
+//! replayed in place, up to its cut, so a corrupt file is never half
+//! loaded. A transaction whose parts did not all reach disk is cut, with
+//! everything after it on each shard that has a part of it (none of that
+//! was acknowledged: `log`'s replies wait for every part); cutting can make
+//! another transaction incomplete, so cuts are taken to a fixed point.
 
 use std::collections::HashMap;
 use std::fs;
