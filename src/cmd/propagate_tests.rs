@@ -310,11 +310,15 @@ fn spop_becomes_the_members_removed() {
     c.call_str(0, "SPOP s 0");
     c.call_str(0, "SRANDMEMBER s 2");
     c.call_str(0, "SPOP s 100");
+    // A plain SPOP of the last member is its SREM, as Redis's spopCommand.
+    c.call_str(0, "SADD t a");
+    c.call_str(0, "SPOP t");
     let got = texts(&c.take_records()[0]);
-    assert_eq!(got.len(), 4, "{got:?}");
+    assert_eq!(got.len(), 6, "{got:?}");
     assert!(got[1].starts_with("SREM s ") && got[1].split(' ').count() == 3);
     assert!(got[2].starts_with("SREM s ") && got[2].split(' ').count() == 4);
     assert_eq!(got[3], "DEL s");
+    assert_eq!(got[5], "SREM t a");
 }
 
 #[test]

@@ -189,7 +189,7 @@ pub fn spop(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     }
     if !popped.is_empty() {
         ctx.wrote(key);
-        record_spop(ctx, key, &popped, emptied);
+        record_spop(ctx, key, &popped, take_all);
     }
     match count {
         None => out.bulk(&popped[0]),
@@ -202,13 +202,14 @@ pub fn spop(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
 }
 
 /// SPOP's random choice, recorded as what it did (as Redis's spopCommand
-/// and spopWithCountCommand): the whole set as DEL, otherwise the SREM of
-/// the members taken, in batches as Redis's (1024 a record).
-fn record_spop(ctx: &mut Ctx, key: &[u8], popped: &[Vec<u8>], emptied: bool) {
+/// and spopWithCountCommand): a count that takes the whole set as DEL,
+/// otherwise the SREM of the members taken (a plain SPOP's one member even
+/// when it was the last), in batches as Redis's (1024 a record).
+fn record_spop(ctx: &mut Ctx, key: &[u8], popped: &[Vec<u8>], whole: bool) {
     if !super::propagate::on(ctx) {
         return;
     }
-    if emptied {
+    if whole {
         ctx.propagate(&[b"DEL", key]);
         return;
     }
