@@ -101,6 +101,9 @@ impl LogFile {
 /// What the flusher takes, in order.
 enum Chunk {
     Bytes(Vec<u8>),
+    /// One big record, handed over whole rather than copied into `Bytes`;
+    /// nothing is appended to it.
+    Sealed(Vec<u8>),
     /// From here on, write to this file (a rewrite started a new
     /// incremental file); the old one is fsynced first.
     Switch(LogFile),
@@ -198,6 +201,17 @@ impl LogShared {
     /// Appends records: `f` writes them given the database the file is in
     /// (and updates it).
     fn append(&self, f: impl FnOnce(&mut Vec<u8>, &mut Option<usize>)) {
+        self.append_then(f, None);
+    }
+
+    /// [`append`](Self::append), then `sealed` (one encoded record, moved
+    /// rather than copied: a big value), under the same lock so that no
+    /// other record comes between.
+    fn append_then(
+        &self,
+        f: impl FnOnce(&mut Vec<u8>, &mut Option<usize>),
+        sealed: Option<Vec<u8>>,
+    ) {
         let mut p = self.pending.lock().expect("not poisoned");
         let p = &mut *p;
         if !matches!(p.chunks.back(), Some(Chunk::Bytes(_))) {
@@ -215,11 +229,20 @@ impl LogShared {
             }
         }
         f(buf, &mut p.db);
-        let added = (buf.len() - before) as u64;
+        let mut added = (buf.len() - before) as u64;
+        if let Some(record) = sealed {
+            added += record.len() as u64;
+            p.chunks.push_back(Chunk::Sealed(record));
+        }
         self.appended.fetch_add(added, Ordering::AcqRel);
         if let Some(w) = self.flusher.lock().expect("not poisoned").take() {
             w.wake();
         }
+    }
+
+    /// Appends `record`, one encoded record in database `db`, by moving it.
+    fn append_sealed(&self, db: usize, record: Vec<u8>) {
+        self.append_then(|buf, cur| select(buf, cur, db), Some(record));
     }
 
     /// Appends one command in database `db` (outside any transaction).
@@ -332,6 +355,9 @@ pub struct ShardLog {
     cmd: Records,
 }
 
+/// A command's one record bigger than this is handed to the flusher whole.
+const SEAL_OVER: usize = 64 * 1024;
+
 /// Records encoded one after another, with each one's database and end.
 #[derive(Default)]
 struct Records {
@@ -383,6 +409,14 @@ impl ShardLog {
     /// MULTI/EXEC block, as Redis propagates them.
     fn flush_command(&mut self) {
         if self.cmd.is_empty() {
+            return;
+        }
+        if self.cmd.len() == 1 && self.cmd.bytes.len() > SEAL_OVER {
+            // A big value: its record moves to the flusher whole.
+            let db = self.cmd.ends[0].0;
+            let record = std::mem::take(&mut self.cmd.bytes);
+            self.cmd.clear();
+            self.shared.append_sealed(db, record);
             return;
         }
         let records = &self.cmd;
@@ -541,7 +575,7 @@ pub async fn flusher(log: Arc<LogShared>) {
         };
         for chunk in chunks {
             match chunk {
-                Chunk::Bytes(bytes) => {
+                Chunk::Bytes(bytes) | Chunk::Sealed(bytes) => {
                     let f = file.as_mut().expect("a log starts with its file");
                     let at = f.len;
                     if log.fsync_policy() == Fsync::Always {
