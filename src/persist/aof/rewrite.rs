@@ -13,6 +13,11 @@
 //!
 //! A failure at any step leaves a manifest that recovers to the last
 //! acknowledged state: the old one, or the one of step 1.
+//!
+//! Turned on at run time, the logs start at the point in time and replies
+//! wait for them from there; but until step 3 names the new base, a crash
+//! restarts without them (there is no base for what came before), as in
+//! Redis, whose log counts only once its first rewrite is done.
 
 use std::fs::{self, OpenOptions};
 use std::os::fd::OwnedFd;
@@ -200,7 +205,6 @@ async fn steps(core: &Rc<Core>, mode: Mode) -> Result<(), String> {
     let base = manifest::base_name(&basename, seq, true);
     let base_path = dir.join(&base);
     let mut marks: Vec<(Arc<LogShared>, u64)> = Vec::new();
-    let mut new_logs: Vec<Arc<LogShared>> = Vec::new();
     let at_point = |txn: &mut crate::shard::txn::Txn| match mode {
         Mode::Switch => {
             for (log, file) in aof.logs().into_iter().zip(files) {
@@ -209,27 +213,31 @@ async fn steps(core: &Rc<Core>, mode: Mode) -> Result<(), String> {
             }
         }
         Mode::Enable(fsync, ts) => {
+            // The logs start here, written from the first record on (by
+            // flushers on this core until the next start puts each on its
+            // shard's core), and replies wait for them from here on.
+            let mut logs = Vec::new();
             for (s, file) in files.into_iter().enumerate() {
                 let log = LogShared::new(s, file, fsync, ts);
                 txn.here(s, |here| {
                     here.shard.sinks.add(Box::new(ShardLog::new(log.clone())))
                 });
-                new_logs.push(log);
+                crate::runtime::spawn(super::log::flusher(log.clone()));
+                logs.push(log);
             }
+            aof.open(logs, interim.clone());
         }
     };
-    let snap = crate::persist::snapshot::write_snapshot(core, &base_path, true, at_point).await;
-    if !new_logs.is_empty() {
-        aof.open(new_logs.clone(), interim.clone());
-        for log in &new_logs {
-            let l = log.clone();
-            core.on_shard(log.shard, move |_| {
-                crate::runtime::spawn(super::log::flusher(l))
-            })
-            .await;
+    if let Err(e) = crate::persist::snapshot::write_snapshot(core, &base_path, true, at_point).await
+    {
+        if matches!(mode, Mode::Enable(..)) {
+            // The logs run, but no manifest names them yet: the cron tries
+            // again (a rewrite writes one first), as Redis retries the
+            // rewrite that turns the log on.
+            aof.rebase_wanted.store(true, Ordering::Release);
         }
+        return Err(e);
     }
-    snap?;
     // 3. Old files fsynced (each log does so at the switch), then the new manifest.
     for (log, mark) in &marks {
         Durable {
