@@ -210,6 +210,15 @@ fn all_records(dir: &Path) -> Vec<Vec<String>> {
 
 /// `redis-check-aof <manifest>` (Debian's redis-tools) says the log is valid.
 #[track_caller]
+/// Waits until no rewrite runs or is due (a start at another thread count
+/// schedules one), so the files hold still for `check_aof`.
+fn no_rewrite(c: &mut Connection) {
+    wait_for("no rewrite running or scheduled", 30, || {
+        info_field(c, "aof_rewrite_in_progress") == "0"
+            && info_field(c, "aof_rewrite_scheduled") == "0"
+    });
+}
+
 fn check_aof(dir: &Path) {
     let m = aof_dir(dir).join(MANIFEST);
     let out = Command::new("redis-check-aof")
@@ -662,6 +671,7 @@ fn kill_9_and_restart_at_other_thread_counts_keeps_everything() {
         assert_eq!(functions(&mut c), lib, "functions at {threads} threads");
         let got: String = q(&mut c, &["FCALL_RO", "readone", "1", "fn:1"]);
         assert_eq!(got, "called");
+        no_rewrite(&mut c);
         check_aof(dir.path());
     }
 }
@@ -1020,6 +1030,7 @@ fn kill_9_during_a_rewrite_loses_nothing() {
         );
         let size: usize = q(&mut c, &["DBSIZE"]);
         assert_eq!(size, 150_001, "round {round}");
+        no_rewrite(&mut c);
         check_aof(dir.path());
     }
 }
@@ -1100,6 +1111,7 @@ fn from_redis(preamble: &str) {
         assert_eq!(functions(&mut c), lib);
         let got: String = q(&mut c, &["FCALL_RO", "readone", "1", "fn:3"]);
         assert_eq!(got, "again");
+        no_rewrite(&mut c);
         check_aof(dir.path());
     }
 }
@@ -1541,6 +1553,7 @@ fn config_set_appendonly_yes_at_run_time() {
             assert!(base_size > 0);
             fill_more(&mut c);
             let want = canon(&mut c, false);
+            no_rewrite(&mut c);
             check_aof(dir.path());
             want
         };
@@ -1865,6 +1878,7 @@ fn timestamp_annotations_are_read_back() {
             new[..stamped].iter().any(|r| r[0].starts_with("#TS:")),
             "{new:?}"
         );
+        no_rewrite(&mut c);
         check_aof(dir.path());
     }
 }

@@ -292,10 +292,9 @@ fn write_section(
                 "aof_rewrite_in_progress:{}",
                 aof.rewriting.load(Ordering::Acquire) as u8
             );
-            line!(
-                "aof_rewrite_scheduled:{}",
-                aof.scheduled.load(Ordering::Acquire) as u8
-            );
+            let scheduled =
+                aof.scheduled.load(Ordering::Acquire) || aof.rebase_wanted.load(Ordering::Acquire);
+            line!("aof_rewrite_scheduled:{}", scheduled as u8);
             line!("aof_last_rewrite_time_sec:{}", rw.last_secs);
             line!(
                 "aof_current_rewrite_time_sec:{}",
@@ -324,10 +323,7 @@ fn write_section(
             if on {
                 line!("aof_current_size:{}", aof.current_size());
                 line!("aof_base_size:{}", aof.base_size.load(Ordering::Relaxed));
-                line!(
-                    "aof_pending_rewrite:{}",
-                    aof.scheduled.load(Ordering::Acquire) as u8
-                );
+                line!("aof_pending_rewrite:{}", scheduled as u8);
                 line!("aof_buffer_length:{}", aof.buffered());
                 line!("aof_pending_bio_fsync:{}", aof.fsyncs_running());
                 line!("aof_delayed_fsync:{}", aof.delayed_fsyncs());

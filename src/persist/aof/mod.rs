@@ -276,6 +276,7 @@ pub fn rewrite_due(core: &Rc<Core>) -> bool {
         return false;
     }
     if aof.rebase_wanted.swap(false, Ordering::AcqRel) {
+        aof.scheduled.store(true, Ordering::Release);
         return true;
     }
     let (pct, min) = {
@@ -287,5 +288,10 @@ pub fn rewrite_due(core: &Rc<Core>) -> bool {
     }
     let size = aof.current_size();
     let base = aof.size_at_rewrite.load(Ordering::Relaxed).max(1);
-    size > min && (size - base.min(size)) * 100 / base >= pct
+    let due = size > min && (size - base.min(size)) * 100 / base >= pct;
+    if due {
+        // INFO says so until the rewrite has begun.
+        aof.scheduled.store(true, Ordering::Release);
+    }
+    due
 }
