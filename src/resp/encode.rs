@@ -224,6 +224,28 @@ pub fn format_double(d: f64) -> String {
     out
 }
 
+/// `parts` as RESP bulk strings, appended to `buf` (frames built outside an
+/// [`Out`]: a pub/sub message, a log record).
+pub fn bulks(buf: &mut Vec<u8>, parts: &[&[u8]]) {
+    let mut num = itoa::Buffer::new();
+    for part in parts {
+        buf.push(b'$');
+        buf.extend_from_slice(num.format(part.len()).as_bytes());
+        buf.extend_from_slice(b"\r\n");
+        buf.extend_from_slice(part);
+        buf.extend_from_slice(b"\r\n");
+    }
+}
+
+/// `argv` as a command: a RESP array of bulk strings (what a client sends,
+/// and what Redis's AOF holds).
+pub fn command(buf: &mut Vec<u8>, argv: &[&[u8]]) {
+    buf.push(b'*');
+    buf.extend_from_slice(itoa::Buffer::new().format(argv.len()).as_bytes());
+    buf.extend_from_slice(b"\r\n");
+    bulks(buf, argv);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

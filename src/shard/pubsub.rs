@@ -214,7 +214,7 @@ impl PubSub {
         let mut tail: Option<Vec<u8>> = None;
         let encode_tail = || {
             let mut buf = Vec::new();
-            encode_bulks(&[channel, payload], &mut buf);
+            crate::resp::encode::bulks(&mut buf, &[channel, payload]);
             buf
         };
         let kind = if sharded { Kind::Shard } else { Kind::Channel };
@@ -270,19 +270,8 @@ impl Frame<'_> {
         let mut num = itoa::Buffer::new();
         buf.extend_from_slice(num.format(self.head.len() + 2).as_bytes());
         buf.extend_from_slice(b"\r\n");
-        encode_bulks(self.head, buf);
+        crate::resp::encode::bulks(buf, self.head);
         buf.extend_from_slice(self.tail);
-    }
-}
-
-fn encode_bulks(parts: &[&[u8]], buf: &mut Vec<u8>) {
-    let mut num = itoa::Buffer::new();
-    for part in parts {
-        buf.push(b'$');
-        buf.extend_from_slice(num.format(part.len()).as_bytes());
-        buf.extend_from_slice(b"\r\n");
-        buf.extend_from_slice(part);
-        buf.extend_from_slice(b"\r\n");
     }
 }
 
@@ -368,7 +357,7 @@ mod tests {
         let parts: [&[u8]; 4] = [b"pmessage", b"n*", b"news", b"a\r\nb"];
         let mut body = Vec::new();
         let mut tail = Vec::new();
-        encode_bulks(&parts[2..], &mut tail);
+        crate::resp::encode::bulks(&mut tail, &parts[2..]);
         let frame = Frame {
             head: &parts[..2],
             tail: &tail,

@@ -30,6 +30,7 @@ use std::sync::{Arc, Mutex};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
+use crate::resp::encode::command;
 use crate::runtime;
 use crate::shard::effects::{Effect, EffectSink};
 
@@ -249,7 +250,7 @@ impl LogShared {
     pub fn append_command(&self, db: usize, argv: &[&[u8]]) {
         self.append(|buf, cur| {
             select(buf, cur, db);
-            encode(buf, argv);
+            command(buf, argv);
         });
     }
 
@@ -367,7 +368,7 @@ struct Records {
 
 impl Records {
     fn push(&mut self, db: usize, argv: &[&[u8]]) {
-        encode(&mut self.bytes, argv);
+        command(&mut self.bytes, argv);
         self.ends.push((db, self.bytes.len()));
     }
 
@@ -434,7 +435,7 @@ fn unit(buf: &mut Vec<u8>, cur: &mut Option<usize>, records: &Records, wrap: boo
         select(buf, cur, db);
     }
     if wrap {
-        encode(buf, &[b"MULTI"]);
+        command(buf, &[b"MULTI"]);
     }
     let mut start = 0;
     for &(db, end) in &records.ends {
@@ -443,7 +444,7 @@ fn unit(buf: &mut Vec<u8>, cur: &mut Option<usize>, records: &Records, wrap: boo
         start = end;
     }
     if wrap {
-        encode(buf, &[b"EXEC"]);
+        command(buf, &[b"EXEC"]);
     }
 }
 
@@ -513,23 +514,8 @@ impl EffectSink for ShardLog {
 fn select(buf: &mut Vec<u8>, cur: &mut Option<usize>, db: usize) {
     if *cur != Some(db) {
         let mut n = itoa::Buffer::new();
-        encode(buf, &[b"SELECT", n.format(db).as_bytes()]);
+        command(buf, &[b"SELECT", n.format(db).as_bytes()]);
         *cur = Some(db);
-    }
-}
-
-/// `argv` as a RESP array of bulk strings (what Redis's AOF holds).
-pub fn encode(buf: &mut Vec<u8>, argv: &[&[u8]]) {
-    let mut n = itoa::Buffer::new();
-    buf.push(b'*');
-    buf.extend_from_slice(n.format(argv.len()).as_bytes());
-    buf.extend_from_slice(b"\r\n");
-    for a in argv {
-        buf.push(b'$');
-        buf.extend_from_slice(n.format(a.len()).as_bytes());
-        buf.extend_from_slice(b"\r\n");
-        buf.extend_from_slice(a);
-        buf.extend_from_slice(b"\r\n");
     }
 }
 
