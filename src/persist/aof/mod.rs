@@ -165,11 +165,6 @@ impl Aof {
         }
     }
 
-    /// Whether every log is written and fsynced (SHUTDOWN waits for it).
-    pub fn drained(&self) -> bool {
-        self.logs().iter().all(|l| l.drained())
-    }
-
     /// The errno of a failed write or fsync, while writes are refused
     /// (`-MISCONF Errors writing to the AOF file`).
     pub fn write_error(&self) -> Option<i32> {
@@ -242,20 +237,21 @@ pub async fn disable(core: &Rc<Core>) {
     }
     let logs = core.shared.aof.close();
     drop(txn);
-    for log in &logs {
-        while !log.drained() {
-            crate::runtime::sleep(std::time::Duration::from_millis(1)).await;
-        }
-    }
+    stop_and_drain(&logs).await;
 }
 
 /// SHUTDOWN and SIGTERM: every log writes and fsyncs what it has.
 pub async fn flush_for_exit(core: &Rc<Core>) {
-    let logs = core.shared.aof.logs();
-    for log in &logs {
+    stop_and_drain(&core.shared.aof.logs()).await;
+}
+
+/// Stops `logs`' flushers and waits until each has written and fsynced all
+/// it had.
+async fn stop_and_drain(logs: &[Arc<LogShared>]) {
+    for log in logs {
         log.stop();
     }
-    for log in &logs {
+    for log in logs {
         while !log.drained() {
             crate::runtime::sleep(std::time::Duration::from_millis(1)).await;
         }

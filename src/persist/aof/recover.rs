@@ -197,15 +197,20 @@ struct Mapped {
 unsafe impl Sync for Mapped {}
 
 impl Mapped {
+    /// No bytes (an empty or missing file).
+    fn empty() -> Mapped {
+        Mapped {
+            ptr: std::ptr::null_mut(),
+            len: 0,
+        }
+    }
+
     fn open(path: &Path) -> std::io::Result<Mapped> {
         use std::os::fd::AsRawFd;
         let f = fs::File::open(path)?;
         let len = f.metadata()?.len() as usize;
         if len == 0 {
-            return Ok(Mapped {
-                ptr: std::ptr::null_mut(),
-                len: 0,
-            });
+            return Ok(Mapped::empty());
         }
         // SAFETY: a read-only private mapping of a file we opened; checked below.
         let ptr = unsafe {
@@ -563,10 +568,9 @@ pub fn recover(
             let path = dir.join(name);
             let map = match Mapped::open(&path) {
                 Ok(m) => m,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound && g == last_gen => Mapped {
-                    ptr: std::ptr::null_mut(),
-                    len: 0,
-                },
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && g == last_gen => {
+                    Mapped::empty()
+                }
                 Err(e) => {
                     return Err(format!(
                         "Can't read the append only file {}: {e}",
