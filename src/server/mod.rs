@@ -78,6 +78,7 @@ impl Shared {
             limits: Arc::new(ShardLimits {
                 proto_max_bulk_len: AtomicU64::new(config.proto_max_bulk_len),
                 rdb_compression: config.rdbcompression.into(),
+                notify_keyspace_events: 0.into(),
             }),
             persistence: Default::default(),
             aof: Default::default(),

@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering;
 use super::db::{Db, Entry};
 use super::dispatch::Core;
 use super::effects::Effect;
+use super::notify::Class;
 use super::route::shard_of;
 use super::{now_ms, Shard};
 use crate::resp::args::{Args, CmdResult};
@@ -79,6 +80,18 @@ impl Ctx<'_> {
     /// The command's writes need no record (see `Shard::propagate_nothing`).
     pub fn propagate_nothing(&mut self) {
         self.shard.propagate_nothing();
+    }
+
+    /// Announces a keyspace event: `event` (Redis's name, e.g. `lpush`) of
+    /// class `class` happened to `key` in this command's database. Call it
+    /// where the change is made, in Redis's order (see `notify`); with
+    /// notifications off it costs one atomic load.
+    #[inline]
+    pub fn notify(&mut self, class: Class, event: &'static str, key: &[u8]) {
+        let on = self.shard.limits.notify_keyspace_events.load(Ordering::Relaxed);
+        if on & class.0 != 0 {
+            self.shard.notify(Class(on), event, self.db, key);
+        }
     }
 
     /// Looks a key up for reading and counts a keyspace hit or miss, as

@@ -12,6 +12,7 @@ pub mod ctx;
 pub mod db;
 pub mod dispatch;
 pub mod effects;
+pub mod notify;
 pub mod propagation;
 pub mod pubsub;
 pub mod route;
@@ -33,6 +34,8 @@ pub struct ShardLimits {
     pub proto_max_bulk_len: AtomicU64,
     /// `rdbcompression`: DUMP compresses strings as snapshots do.
     pub rdb_compression: std::sync::atomic::AtomicBool,
+    /// `notify-keyspace-events`, as [`notify::Class`] bits (0: off).
+    pub notify_keyspace_events: std::sync::atomic::AtomicU32,
 }
 
 /// Counters a shard keeps for INFO stats; summed over shards when reported.
@@ -98,6 +101,11 @@ impl Shard {
             ..ShardStats::default()
         };
         self.dbs.iter_mut().for_each(|db| db.expired = 0);
+    }
+
+    /// A keyspace event of a class `on` selects (see `notify`).
+    pub fn notify(&mut self, on: notify::Class, event: &'static str, db: usize, key: &[u8]) {
+        notify::queue(on, event, db, key);
     }
 
     /// One active-expiry step: deletes up to `budget` due keys per database.
