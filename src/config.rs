@@ -107,6 +107,11 @@ pub struct Config {
     #[arg(long, default_value = "dump.rdb", value_parser = parse_dbfilename)]
     pub dbfilename: String,
 
+    /// Keyspace notifications: which classes of events (`K E g $ l s h z x
+    /// e t m d n A`) are published; empty (the default) publishes none.
+    #[arg(long = "notify-keyspace-events", default_value = "", value_parser = parse_notify)]
+    pub notify_keyspace_events: u32,
+
     /// LZF-compress strings in snapshots.
     #[arg(long, default_value = "yes", value_parser = parse_yes_no, action = clap::ArgAction::Set)]
     pub rdbcompression: bool,
@@ -384,6 +389,12 @@ fn yes_no(b: bool) -> String {
     if b { "yes" } else { "no" }.into()
 }
 
+fn parse_notify(s: &str) -> Result<u32, String> {
+    crate::shard::notify::Class::parse(s.as_bytes())
+        .map(|c| c.0)
+        .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into())
+}
+
 fn parse_yes_no(s: &str) -> Result<bool, String> {
     match s.to_ascii_lowercase().as_str() {
         "yes" => Ok(true),
@@ -503,6 +514,7 @@ impl Config {
         "aof-use-rdb-preamble",
         "aof-timestamp-enabled",
         "client-output-buffer-limit",
+        "notify-keyspace-events",
     ];
 
     /// The value CONFIG GET reports for `name`.
@@ -540,6 +552,9 @@ impl Config {
             "aof-use-rdb-preamble" => yes_no(self.aof_use_rdb_preamble),
             "aof-timestamp-enabled" => yes_no(self.aof_timestamp_enabled),
             "client-output-buffer-limit" => self.output_limits.describe(),
+            "notify-keyspace-events" => {
+                crate::shard::notify::Class(self.notify_keyspace_events).to_config_string()
+            }
             _ => return None,
         })
     }
@@ -598,6 +613,7 @@ impl Config {
             "aof-load-truncated" => self.aof_load_truncated = parse_yes_no(value)?,
             "aof-use-rdb-preamble" => self.aof_use_rdb_preamble = parse_preamble(value)?,
             "aof-timestamp-enabled" => self.aof_timestamp_enabled = parse_yes_no(value)?,
+            "notify-keyspace-events" => self.notify_keyspace_events = parse_notify(value)?,
             "client-output-buffer-limit" => {
                 let words: Vec<&str> = value.split_whitespace().collect();
                 self.output_limits.apply(&words)?;

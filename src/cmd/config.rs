@@ -82,6 +82,7 @@ pub async fn config_set(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
         .limits
         .rdb_compression
         .store(config.rdbcompression, Ordering::Relaxed);
+    crate::shard::notify::set_flags(config.notify_keyspace_events);
     let core = c.core().clone();
     let was_on = core.config.borrow().appendonly;
     for log in core.shared.aof.logs() {

@@ -12,6 +12,7 @@
 //! - the payload is decoded in full before the keyspace is touched: a
 //!   refused payload changes nothing.
 
+use crate::shard::notify::Class;
 use std::borrow::Cow;
 
 use super::args::{is, Args, CmdResult, Error};
@@ -111,6 +112,7 @@ pub fn restore(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
         // Already expired: the key is not created (and is gone if replaced).
         if deleted {
             ctx.wrote(key);
+            ctx.notify(Class::GENERIC, "del", key);
             ctx.propagate(&[b"DEL", key]);
         }
         out.ok();
@@ -120,6 +122,7 @@ pub fn restore(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
         .set(key, value, (ttl != 0).then_some(deadline as u64));
     // Counts the change, fails WATCH and wakes clients blocked on the key.
     ctx.wrote(key);
+    ctx.notify(Class::GENERIC, "restore", key);
     if ttl != 0 && !absttl && super::propagate::on(ctx) {
         // As Redis: a relative TTL replays as the deadline, with ABSTTL.
         let at = super::propagate::num(deadline);

@@ -11,6 +11,7 @@
 //! HSCAN's cursor and option parsing ([`parse_cursor`], [`ScanOpts`]) are
 //! shared with SSCAN.
 
+use crate::shard::notify::Class;
 use super::args::{is, Args, CmdResult, Error};
 use super::spec::decl::*;
 use super::Ctx;
@@ -66,6 +67,7 @@ fn hset_generic(ctx: &mut Ctx, args: &mut Args, out: &mut Out, name: &str) -> Cm
     hash.prepare(pairs.len() / 2, longest);
     let added = pairs.chunks(2).filter(|p| hash.insert(p[0], p[1])).count();
     ctx.wrote(key);
+    ctx.notify(Class::HASH, "hset", key);
     if name == "hmset" {
         out.ok();
     } else {
@@ -93,6 +95,7 @@ pub fn hsetnx(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     hash.prepare(1, field.len().max(value.len()));
     hash.insert(field, value);
     ctx.wrote(key);
+    ctx.notify(Class::HASH, "hset", key);
     out.int(1);
     Ok(())
 }
@@ -133,11 +136,16 @@ pub fn hdel(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
             }
         }
     }
-    if hash.is_empty() {
+    let emptied = hash.is_empty();
+    if emptied {
         db.remove(key);
     }
     if deleted > 0 {
         ctx.wrote(key);
+        ctx.notify(Class::HASH, "hdel", key);
+        if emptied {
+            ctx.notify(Class::GENERIC, "del", key);
+        }
     }
     out.int(deleted);
     Ok(())
@@ -216,6 +224,7 @@ pub fn hincrby(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     let text = itoa::Buffer::new().format(new).as_bytes().to_vec();
     hash_for_write(ctx.db(), key, now)?.insert(field, &text);
     ctx.wrote(key);
+    ctx.notify(Class::HASH, "hincrby", key);
     out.int(new);
     Ok(())
 }
@@ -240,6 +249,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult 
     let text = new.to_human_string();
     hash_for_write(ctx.db(), key, now)?.insert(field, text.as_bytes());
     ctx.wrote(key);
+    ctx.notify(Class::HASH, "hincrbyfloat", key);
     // The result, not the addition, as Redis propagates HINCRBYFLOAT.
     ctx.propagate(&[b"HSET", key, field, text.as_bytes()]);
     out.bulk(text.as_bytes());

@@ -10,6 +10,7 @@ use crate::resp::parse::parse_i64;
 use crate::resp::Out;
 use crate::shard::ctx::{Shards, ShardsExt};
 use crate::shard::db::Entry;
+use crate::shard::notify::Class;
 
 /// DEL / UNLINK on this shard's keys: how many existed.
 pub fn del_part(ctx: &mut Ctx, keys: &[&[u8]]) -> i64 {
@@ -18,6 +19,7 @@ pub fn del_part(ctx: &mut Ctx, keys: &[&[u8]]) -> i64 {
     for key in keys {
         if ctx.db().remove_live(key, now).is_some() {
             ctx.wrote(key);
+            ctx.notify(Class::GENERIC, "del", key);
             n += 1;
         }
     }
@@ -71,6 +73,8 @@ fn rename_generic(ctx: &mut Ctx, args: &mut Args, out: &mut Out, nx: bool) -> Cm
     }
     let entry = take_part(ctx, src).expect("checked above");
     put_part(ctx, dst, entry);
+    ctx.notify(Class::GENERIC, "rename_from", src);
+    ctx.notify(Class::GENERIC, "rename_to", dst);
     reply_renamed(out, nx, true);
     Ok(())
 }
@@ -94,6 +98,9 @@ pub fn take_part(ctx: &mut Ctx, key: &[u8]) -> Option<Entry> {
 /// Stores a value taken by [`take_part`], deadline included (RENAME's destination side).
 pub fn put_part(ctx: &mut Ctx, key: &[u8], entry: Entry) {
     let at = entry.expire_at();
+    // As Redis: a key in the way is deleted first, so the value arrives
+    // as a new key (the `new` event).
+    ctx.db().remove(key);
     ctx.db().set(key, entry.value, at);
     // A list arriving under a key wakes the clients blocked on it.
     ctx.wrote(key);
@@ -176,10 +183,12 @@ fn expire_generic(
     if when <= now as i64 {
         ctx.db().remove(key);
         ctx.wrote(key);
+        ctx.notify(Class::GENERIC, "del", key);
         ctx.propagate(&[b"DEL", key]);
     } else {
         ctx.db().set_expire(key, Some(when as u64));
         ctx.wrote(key);
+        ctx.notify(Class::GENERIC, "expire", key);
         if propagate::on(ctx) {
             ctx.propagate(&[b"PEXPIREAT", key, &propagate::num(when)]);
         }
@@ -262,6 +271,7 @@ pub fn persist(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     if had_deadline {
         ctx.db().set_expire(key, None);
         ctx.wrote(key);
+        ctx.notify(Class::GENERIC, "persist", key);
     }
     out.int(had_deadline as i64);
     Ok(())
@@ -387,6 +397,11 @@ fn rename_across_generic(c: Cross<'_>, nx: bool) -> CmdResult {
         put_part(ctx, dst, entry);
         propagate::record_state(ctx, dst);
     });
+    // Redis's order: the destination's `new`, then rename_from, rename_to.
+    c.txn.ctx_of(src, db, |ctx| {
+        ctx.notify(Class::GENERIC, "rename_from", src)
+    });
+    c.txn.ctx_of(dst, db, |ctx| ctx.notify(Class::GENERIC, "rename_to", dst));
     reply_renamed(c.out, nx, true);
     Ok(())
 }

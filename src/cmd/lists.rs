@@ -7,6 +7,7 @@
 //! an empty list. Every command that removes elements deletes the key when
 //! the last one goes, so EXISTS, TYPE and the blocking pops never see one.
 
+use crate::shard::notify::Class;
 use super::args::{is, Args, CmdResult, Error};
 use super::cross::{self, Cross};
 use super::spec::decl::*;
@@ -35,6 +36,22 @@ impl End {
             Ok(End::Right)
         } else {
             Err(Error::SYNTAX)
+        }
+    }
+
+    /// The keyspace event of a push at this end.
+    pub fn push_event(self) -> &'static str {
+        match self {
+            End::Left => "lpush",
+            End::Right => "rpush",
+        }
+    }
+
+    /// The keyspace event of a pop from this end.
+    pub fn pop_event(self) -> &'static str {
+        match self {
+            End::Left => "lpop",
+            End::Right => "rpop",
         }
     }
 }
@@ -84,12 +101,37 @@ pub fn push(ctx: &mut Ctx, key: &[u8], end: End, values: &[&[u8]]) -> Result<usi
     let len = list.len();
     // Clients blocked on this key are served after the command.
     ctx.wrote(key);
+    ctx.notify(Class::LIST, end.push_event(), key);
     Ok(len)
 }
 
 /// Pops up to `count` elements from `end` of the list at `key`, deleting
 /// the key when it empties. None when the key does not exist.
 pub fn pop(
+    ctx: &mut Ctx,
+    key: &[u8],
+    end: End,
+    count: usize,
+) -> Result<Option<Vec<Vec<u8>>>, Error> {
+    let popped = pop_quiet(ctx, key, end, count)?;
+    if popped.as_ref().is_some_and(|v| !v.is_empty()) {
+        notify_popped(ctx, key, end);
+    }
+    Ok(popped)
+}
+
+/// The events of a pop from `key`: `lpop`/`rpop`, then `del` if it emptied.
+fn notify_popped(ctx: &mut Ctx, key: &[u8], end: End) {
+    ctx.notify(Class::LIST, end.pop_event(), key);
+    let now = ctx.now;
+    if ctx.db().peek(key, now).is_none() {
+        ctx.notify(Class::GENERIC, "del", key);
+    }
+}
+
+/// [`pop`] without its keyspace events, for a move that reports them after
+/// its push, in Redis's order.
+fn pop_quiet(
     ctx: &mut Ctx,
     key: &[u8],
     end: End,
@@ -298,6 +340,7 @@ pub fn lset(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     let at = resolve_index(index, list.len()).ok_or(Error::msg("ERR index out of range"))?;
     list.set(at, value);
     ctx.wrote(key);
+    ctx.notify(Class::LIST, "lset", key);
     out.ok();
     Ok(())
 }
@@ -326,6 +369,7 @@ pub fn linsert(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     list.insert(if after { at + 1 } else { at }, value);
     let len = list.len();
     ctx.wrote(key);
+    ctx.notify(Class::LIST, "linsert", key);
     out.int(len as i64);
     Ok(())
 }
@@ -341,11 +385,16 @@ pub fn lrem(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
         return Ok(());
     };
     let removed = list.remove_matching(value, count);
-    if list.is_empty() {
+    let emptied = list.is_empty();
+    if emptied {
         db.remove(key);
     }
     if removed > 0 {
         ctx.wrote(key);
+        ctx.notify(Class::LIST, "lrem", key);
+        if emptied {
+            ctx.notify(Class::GENERIC, "del", key);
+        }
     }
     out.int(removed as i64);
     Ok(())
@@ -358,14 +407,22 @@ pub fn ltrim(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     let now = ctx.now;
     let db = ctx.db();
     if let Some(list) = list_mut(db, key, now)? {
-        match clip_range(start, end, list.len()) {
-            Some((from, to)) => list.keep_range(from, to),
+        let emptied = match clip_range(start, end, list.len()) {
+            Some((from, to)) => {
+                list.keep_range(from, to);
+                false
+            }
             // Nothing left: the key goes.
             None => {
                 db.remove(key);
+                true
             }
-        }
+        };
         ctx.wrote(key);
+        ctx.notify(Class::LIST, "ltrim", key);
+        if emptied {
+            ctx.notify(Class::GENERIC, "del", key);
+        }
     }
     out.ok();
     Ok(())
@@ -524,9 +581,36 @@ impl Move {
     }
 
     fn take(ctx: &mut Ctx, src: &[u8], from: End) -> Result<Vec<u8>, Error> {
-        Ok(pop(ctx, src, from, 1)?
+        Ok(pop_quiet(ctx, src, from, 1)?
             .and_then(|mut v| v.pop())
             .expect("a checked source list is never empty"))
+    }
+
+    /// A move within one list: the element goes from one end to the other
+    /// of the same list, which never empties on the way (its deadline stays).
+    fn rotate(&self, ctx: &mut Ctx) -> Result<Vec<u8>, Error> {
+        let now = ctx.now;
+        let list = list_mut(ctx.db(), &self.src, now)?.expect("checked: a list");
+        let value = match self.from {
+            End::Left => list.pop_front(),
+            End::Right => list.pop_back(),
+        }
+        .expect("a checked source list is never empty");
+        match self.to {
+            End::Left => list.push_front(&value),
+            End::Right => list.push_back(&value),
+        }
+        ctx.wrote(&self.src);
+        ctx.notify(Class::LIST, self.to.push_event(), &self.src);
+        ctx.notify(Class::LIST, self.from.pop_event(), &self.src);
+        ctx.propagate(&[
+            b"LMOVE",
+            &self.src,
+            &self.dst,
+            end_arg(self.from),
+            end_arg(self.to),
+        ]);
+        Ok(value)
     }
 
     /// Both lists on this shard: the element moved, or None without a source.
@@ -538,8 +622,13 @@ impl Move {
         if !Self::decide(src, dst)? {
             return Ok(None);
         }
+        if self.src == self.dst {
+            return self.rotate(ctx).map(Some);
+        }
         let value = Self::take(ctx, &self.src, self.from)?;
         push(ctx, &self.dst, self.to, &[&value])?;
+        // Redis's order: the push's events, then the pop's.
+        notify_popped(ctx, &self.src, self.from);
         // BLMOVE and BRPOPLPUSH replay as the move itself.
         ctx.propagate(&[
             b"LMOVE",

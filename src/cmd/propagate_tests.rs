@@ -57,7 +57,6 @@ fn limits() -> Arc<ShardLimits> {
     Arc::new(ShardLimits {
         proto_max_bulk_len: (512 << 20).into(),
         rdb_compression: true.into(),
-        notify_keyspace_events: 0.into(),
     })
 }
 

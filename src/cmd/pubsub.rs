@@ -19,6 +19,7 @@ use crate::resp::Out;
 use crate::server::connection::Flow;
 use crate::server::connection::Session;
 use crate::shard::dispatch::{Core, HopFuture};
+use crate::shard::notify;
 use crate::shard::pubsub::{CoreSet, Kind, Message, Name};
 
 // ----------------------------------------------------------------- commands
@@ -277,6 +278,49 @@ fn deliver_elsewhere(
             })
         })
         .collect()
+}
+
+/// Publishes the keyspace notifications this core's shards make (see
+/// `shard::notify`), in the order they were made: here at once, and to each
+/// other core with a subscriber one way (posts from one core arrive in
+/// order). Runs as one task per core for the server's life.
+pub async fn notification_loop(core: Rc<Core>) {
+    notify::attach();
+    loop {
+        let events = notify::next().await;
+        if core.cores() > 1 {
+            core.drain_mailbox();
+        }
+        for event in &events {
+            for (channel, payload) in event.messages() {
+                publish_one_way(&core, &channel, payload);
+            }
+        }
+    }
+}
+
+/// Delivers a message here and posts it to the other cores that listen,
+/// without waiting for their receiver counts.
+fn publish_one_way(core: &Rc<Core>, channel: &[u8], payload: &[u8]) {
+    deliver_here(core, channel, payload, false);
+    if core.cores() == 1 {
+        return;
+    }
+    let remote = core.pubsub.borrow().remote_cores(channel, false);
+    if remote.is_empty() {
+        return;
+    }
+    let message = Arc::new(Message {
+        channel: channel.into(),
+        payload: payload.into(),
+        sharded: false,
+    });
+    for target in remote.iter() {
+        let message = message.clone();
+        core.post(target, move |core: &Core| {
+            deliver_here(core, &message.channel, &message.payload, false);
+        });
+    }
 }
 
 /// PUBLISH from a script: delivers everywhere and returns the receivers.

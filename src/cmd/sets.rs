@@ -13,6 +13,7 @@
 //! set out of its shard, [`compute`] is the algebra (the same code a
 //! single-shard command runs on borrowed sets), [`store`] writes a result.
 
+use crate::shard::notify::Class;
 use super::args::{is, Args, CmdResult, Error};
 use super::cross::Cross;
 use super::hashes::{
@@ -77,6 +78,7 @@ pub fn sadd(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     let added = members.iter().filter(|m| set.add(m)).count();
     if added > 0 {
         ctx.wrote(key);
+        ctx.notify(Class::SET, "sadd", key);
     }
     out.int(added as i64);
     Ok(())
@@ -100,11 +102,16 @@ pub fn srem(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
             }
         }
     }
-    if set.is_empty() {
+    let emptied = set.is_empty();
+    if emptied {
         db.remove(key);
     }
     if removed > 0 {
         ctx.wrote(key);
+        ctx.notify(Class::SET, "srem", key);
+        if emptied {
+            ctx.notify(Class::GENERIC, "del", key);
+        }
     }
     out.int(removed);
     Ok(())
@@ -189,6 +196,10 @@ pub fn spop(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     }
     if !popped.is_empty() {
         ctx.wrote(key);
+        ctx.notify(Class::SET, "spop", key);
+        if emptied {
+            ctx.notify(Class::GENERIC, "del", key);
+        }
         record_spop(ctx, key, &popped, take_all);
     }
     match count {
@@ -317,10 +328,15 @@ pub fn remove_one(ctx: &mut Ctx, key: &[u8], member: &[u8]) -> bool {
     if !set.remove(member) {
         return false;
     }
-    if set.is_empty() {
+    let emptied = set.is_empty();
+    if emptied {
         db.remove(key);
     }
     ctx.wrote(key);
+    ctx.notify(Class::SET, "srem", key);
+    if emptied {
+        ctx.notify(Class::GENERIC, "del", key);
+    }
     true
 }
 
@@ -338,6 +354,7 @@ pub fn add_one(ctx: &mut Ctx, key: &[u8], member: &[u8]) -> bool {
     };
     if added {
         ctx.wrote(key);
+        ctx.notify(Class::SET, "sadd", key);
     }
     added
 }
@@ -374,6 +391,17 @@ pub enum Op {
     Inter,
     Union,
     Diff,
+}
+
+impl Op {
+    /// The keyspace event of this operation's STORE form.
+    pub fn store_event(self) -> &'static str {
+        match self {
+            Op::Inter => "sinterstore",
+            Op::Union => "sunionstore",
+            Op::Diff => "sdiffstore",
+        }
+    }
 }
 
 /// What the algebra produced: SINTER's members in the order Redis replies
@@ -521,14 +549,16 @@ pub fn snapshot(ctx: &mut Ctx, key: &[u8]) -> Result<Option<Set>, Error> {
 
 /// Writes a STORE result: the set replaces whatever `dst` held (and its
 /// deadline); an empty result deletes `dst`. Returns the stored size.
-pub fn store(ctx: &mut Ctx, dst: &[u8], result: Set) -> usize {
+pub fn store(ctx: &mut Ctx, dst: &[u8], result: Set, op: Op) -> usize {
     let len = result.len();
     let now = ctx.now;
     if len > 0 {
         ctx.db().set(dst, Value::Set(result), None);
         ctx.wrote(dst);
+        ctx.notify(Class::SET, op.store_event(), dst);
     } else if ctx.db().remove_live(dst, now).is_some() {
         ctx.wrote(dst);
+        ctx.notify(Class::GENERIC, "del", dst);
     }
     len
 }
@@ -565,7 +595,7 @@ fn algebra(ctx: &mut Ctx, args: &mut Args, out: &mut Out, op: Op, stored: bool) 
     match dst {
         None => outcome.reply(out),
         Some(dst) => {
-            let len = store(ctx, dst, outcome.into_set());
+            let len = store(ctx, dst, outcome.into_set(), op);
             out.int(len as i64);
         }
     }
@@ -656,7 +686,7 @@ fn algebra_across(c: Cross<'_>, op: Op, storing: bool) -> CmdResult {
             // The destination's shard replays the stored set alone.
             let len = c.txn.ctx_of(dst, c.db, |ctx| {
                 let before = ctx.shard.stats.dirty;
-                let len = store(ctx, dst, result);
+                let len = store(ctx, dst, result, op);
                 if ctx.shard.stats.dirty != before {
                     super::propagate::record_state(ctx, dst);
                 }

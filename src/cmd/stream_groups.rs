@@ -3,6 +3,7 @@
 //! Redis 7.2's replies. The group reads themselves (XREADGROUP) are in
 //! `stream_read`; the pending-entry bookkeeping in `types::stream`.
 
+use crate::shard::notify::Class;
 use super::args::{is, truncated, Args, CmdResult, Error};
 use super::streams::{
     no_group, parse_bound, parse_id, parse_strict_id, read_stream, reply_entries, reply_entry,
@@ -59,6 +60,14 @@ pub struct GroupBefore {
 }
 
 impl GroupBefore {
+    /// The `xgroup-createconsumer` event of a read or claim that created
+    /// its consumer.
+    pub fn notify_created(&self, ctx: &mut Ctx, key: &[u8]) {
+        if !self.consumer_existed {
+            ctx.notify(Class::STREAM, "xgroup-createconsumer", key);
+        }
+    }
+
     pub fn of(s: &Stream, group: &[u8], consumer: &[u8]) -> GroupBefore {
         let g = &s.groups[group];
         GroupBefore {
@@ -201,6 +210,7 @@ pub fn xgroup(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
             return Err(Error::msg("BUSYGROUP Consumer Group name already exists"));
         }
         ctx.wrote(key);
+        ctx.notify(Class::STREAM, "xgroup-create", key);
         out.ok();
     } else if is(sub, "setid") && (argv.len() == 5 || argv.len() == 7) {
         let s = stream_mut(ctx.db(), key, now)?.expect("exists");
@@ -220,6 +230,7 @@ pub fn xgroup(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
         g.last_id = last;
         g.entries_read = read;
         ctx.wrote(key);
+        ctx.notify(Class::STREAM, "xgroup-setid", key);
         out.ok();
     } else if is(sub, "destroy") && argv.len() == 4 {
         let s = stream_mut(ctx.db(), key, now)?.expect("exists");
@@ -227,6 +238,7 @@ pub fn xgroup(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
         if removed {
             // Wakes its blocked readers, to tell them it is gone.
             ctx.wrote(key);
+            ctx.notify(Class::STREAM, "xgroup-destroy", key);
         }
         out.int(removed as i64);
     } else if is(sub, "createconsumer") && argv.len() == 5 {
@@ -235,6 +247,7 @@ pub fn xgroup(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
         let created = g.consumer(argv[4], now).1;
         if created {
             ctx.wrote(key);
+            ctx.notify(Class::STREAM, "xgroup-createconsumer", key);
         }
         out.int(created as i64);
     } else if is(sub, "delconsumer") && argv.len() == 5 {
@@ -251,6 +264,7 @@ pub fn xgroup(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
         };
         if pending.is_some() {
             ctx.wrote(key);
+            ctx.notify(Class::STREAM, "xgroup-delconsumer", key);
         }
         out.int(pending.unwrap_or(0) as i64);
     } else {
@@ -506,6 +520,7 @@ pub fn xclaim(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
         .collect();
     let claimed = s.claim(group, consumer, &ids, opts, now);
     ctx.wrote(key);
+    before.notify_created(ctx, key);
     let delivered: Vec<StreamId> = claimed.iter().map(|(id, _)| *id).collect();
     record_group(ctx, key, group, consumer, &before, &delivered, &dropped);
     reply_claimed(out, &claimed);
@@ -549,6 +564,7 @@ pub fn xautoclaim(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     let before = GroupBefore::of(s, group, consumer);
     let done = s.auto_claim(group, consumer, scan, now);
     ctx.wrote(key);
+    before.notify_created(ctx, key);
     let delivered: Vec<StreamId> = done.entries.iter().map(|(id, _)| *id).collect();
     record_group(
         ctx,

@@ -256,6 +256,7 @@ fn serve(
         }
     };
     ctx.logged(key);
+    before.notify_created(ctx, key);
     // Served at once or to a blocked client, the read replays as the
     // delivery state it left (XCLAIM per entry now pending, XGROUP SETID).
     if !super::propagate::on(ctx) {

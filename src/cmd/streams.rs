@@ -6,6 +6,7 @@
 //! Invariant kept here (as Redis's `t_stream.c`): unlike a list, a stream key
 //! may hold an empty stream; XDEL and XTRIM never delete the key.
 
+use crate::shard::notify::Class;
 use super::args::{is, Args, CmdResult, Error};
 use super::spec::decl::*;
 use super::{propagate, Ctx};
@@ -312,12 +313,17 @@ pub fn xadd(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
         .map(|p| (p[0], p[1]))
         .collect();
     s.add(id, &fields);
+    let mut removed = 0;
     let trimmed = opts.trim.map(|trim| {
-        s.trim(trim);
+        removed = s.trim(trim);
         s.len()
     });
     reply_id(out, id);
     ctx.wrote(key);
+    ctx.notify(Class::STREAM, "xadd", key);
+    if removed > 0 {
+        ctx.notify(Class::STREAM, "xtrim", key);
+    }
     // As Redis's xaddCommand: the ID as generated, and a trim as what it
     // left (`MAXLEN = length`: `~` and LIMIT stop where the node
     // boundaries fell, which a replay need not share).
@@ -347,6 +353,7 @@ pub fn xtrim(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     };
     if removed > 0 {
         ctx.wrote(key);
+        ctx.notify(Class::STREAM, "xtrim", key);
     }
     if removed > 0 && propagate::on(ctx) {
         // What the trim left, as XADD's (see there).
@@ -420,6 +427,7 @@ pub fn xdel(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     let deleted = s.delete(&ids);
     if deleted > 0 {
         ctx.wrote(key);
+        ctx.notify(Class::STREAM, "xdel", key);
     }
     out.int(deleted as i64);
     Ok(())
@@ -476,6 +484,7 @@ pub fn xsetid(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
         s.max_deleted_id = max_deleted;
     }
     ctx.wrote(key);
+    ctx.notify(Class::STREAM, "xsetid", key);
     out.ok();
     Ok(())
 }

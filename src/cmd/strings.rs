@@ -5,6 +5,7 @@ use super::args::{is, Args, CmdResult, Error};
 use super::cross::{self, Cross};
 use super::spec::decl::*;
 use super::{propagate, Ctx};
+use crate::shard::notify::Class;
 use crate::resp::parse::parse_i64;
 use crate::resp::Out;
 use crate::shard::ctx::ShardsExt;
@@ -175,6 +176,10 @@ fn set_generic(
         }
     }
     ctx.wrote(key);
+    ctx.notify(Class::STRING, "set", key);
+    if let Ttl::At(_) = ttl {
+        ctx.notify(Class::GENERIC, "expire", key);
+    }
     // A relative expiry (EX, PX, SETEX...) replays as its deadline, as
     // Redis propagates SET key value PXAT ms.
     if let (Ttl::At(at), true) = (ttl, propagate::on(ctx)) {
@@ -194,6 +199,7 @@ pub fn setnx(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     } else {
         ctx.db().set(key, Value::Str(value.to_vec()), None);
         ctx.wrote(key);
+        ctx.notify(Class::STRING, "set", key);
         out.int(1);
     }
     Ok(())
@@ -230,6 +236,7 @@ pub fn getdel(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     if value.is_some() {
         ctx.db().remove(key);
         ctx.wrote(key);
+        ctx.notify(Class::GENERIC, "del", key);
     }
     out.bulk_opt(value.as_deref());
     Ok(())
@@ -251,19 +258,27 @@ pub fn getex(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     };
     out.bulk(value);
     let db = ctx.db();
-    match ttl {
+    let event = match ttl {
         Ttl::At(at) if at <= now => {
             db.remove(key);
+            "del"
         }
         Ttl::At(at) => {
             db.set_expire(key, Some(at));
+            "expire"
         }
         Ttl::Persist => {
+            // As Redis's removeExpire: only a key that had a deadline changes.
+            if db.peek(key, now).and_then(Entry::expire_at).is_none() {
+                return Ok(());
+            }
             db.set_expire(key, None);
+            "persist"
         }
         Ttl::Keep | Ttl::Clear => return Ok(()),
-    }
+    };
     ctx.wrote(key);
+    ctx.notify(Class::GENERIC, event, key);
     // As Redis's getexCommand: DEL, PEXPIREAT with the deadline, or PERSIST.
     if !propagate::on(ctx) {
         return Ok(());
@@ -312,6 +327,7 @@ pub fn mset_part(ctx: &mut Ctx, pairs: &[&[u8]]) {
     for pair in pairs.chunks_exact(2) {
         ctx.db().set(pair[0], Value::Str(pair[1].to_vec()), None);
         ctx.wrote(pair[0]);
+        ctx.notify(Class::STRING, "set", pair[0]);
     }
 }
 
@@ -351,6 +367,7 @@ fn update_int(
         now,
     );
     ctx.wrote(key);
+    ctx.notify(Class::STRING, "incrby", key);
     Ok(new)
 }
 
@@ -401,6 +418,7 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     ctx.db()
         .set_keep_ttl(key, Value::Str(text.clone().into_bytes()), now);
     ctx.wrote(key);
+    ctx.notify(Class::STRING, "incrbyfloat", key);
     // The sum, not the addition: float arithmetic must not differ on replay.
     ctx.propagate(&[b"SET", key, text.as_bytes(), b"KEEPTTL"]);
     out.bulk(text.as_bytes());
@@ -422,6 +440,7 @@ pub fn append(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
         }
     };
     ctx.wrote(key);
+    ctx.notify(Class::STRING, "append", key);
     out.int(len as i64);
     Ok(())
 }
@@ -496,6 +515,7 @@ pub fn setrange(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     };
     if !value.is_empty() {
         ctx.wrote(key);
+        ctx.notify(Class::STRING, "setrange", key);
     }
     out.int(len as i64);
     Ok(())

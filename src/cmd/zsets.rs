@@ -18,6 +18,7 @@
 //! `strtod`). Replies carry scores as RESP3 doubles, or RESP2 bulk strings
 //! formatted as Redis 7.2 formats them (`Out::double`).
 
+use crate::shard::notify::Class;
 use super::args::{is, Args, CmdResult, Error};
 use super::cross::{self, Cross};
 use super::spec::decl::*;
@@ -334,11 +335,16 @@ pub fn pop(
         return Ok(None);
     };
     let popped = z.pop(max, count);
-    if z.is_empty() {
+    let emptied = z.is_empty();
+    if emptied {
         db.remove(key);
     }
     if !popped.is_empty() {
         ctx.wrote(key);
+        ctx.notify(Class::ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
+        if emptied {
+            ctx.notify(Class::GENERIC, "del", key);
+        }
     }
     Ok(Some(popped))
 }
@@ -373,18 +379,29 @@ pub fn holds_zset(ctx: &mut Ctx, key: &[u8]) -> Result<bool, Error> {
 
 /// Removes positions `start..end` of the set at `key` (which exists),
 /// deleting the key when it empties. Returns how many went.
-fn remove_positions(ctx: &mut Ctx, key: &[u8], start: usize, end: usize) -> usize {
+fn remove_positions(
+    ctx: &mut Ctx,
+    key: &[u8],
+    start: usize,
+    end: usize,
+    event: &'static str,
+) -> usize {
     let now = ctx.now;
     let db = ctx.db();
     let Ok(Some(z)) = zset_mut(db, key, now) else {
         return 0;
     };
     let removed = z.remove_range(start, end).len();
-    if z.is_empty() {
+    let emptied = z.is_empty();
+    if emptied {
         db.remove(key);
     }
     if removed > 0 {
         ctx.wrote(key);
+        ctx.notify(Class::ZSET, event, key);
+        if emptied {
+            ctx.notify(Class::GENERIC, "del", key);
+        }
     }
     removed
 }
@@ -503,6 +520,7 @@ fn zadd_generic(ctx: &mut Ctx, args: &mut Args, out: &mut Out, mut incr: bool) -
     }
     if added + updated > 0 {
         ctx.wrote(key);
+        ctx.notify(Class::ZSET, if incr { "zincr" } else { "zadd" }, key);
     }
     if nan {
         return Err(Error::msg("ERR resulting score is not a number (NaN)"));
@@ -539,11 +557,16 @@ pub fn zrem(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
             }
         }
     }
-    if z.is_empty() {
+    let emptied = z.is_empty();
+    if emptied {
         db.remove(key);
     }
     if removed > 0 {
         ctx.wrote(key);
+        ctx.notify(Class::ZSET, "zrem", key);
+        if emptied {
+            ctx.notify(Class::GENERIC, "del", key);
+        }
     }
     out.int(removed);
     Ok(())
@@ -829,7 +852,12 @@ fn zremrange_generic(ctx: &mut Ctx, args: &mut Args, out: &mut Out, by: RangeBy)
         Parsed::Score(a, ax, b, bx) => z.score_range(a, ax, b, bx),
         Parsed::Lex(a, b) => z.lex_range(&a, &b),
     };
-    let removed = remove_positions(ctx, key, start, end);
+    let event = match by {
+        RangeBy::Score => "zremrangebyscore",
+        RangeBy::Lex => "zremrangebylex",
+        _ => "zremrangebyrank",
+    };
+    let removed = remove_positions(ctx, key, start, end, event);
     out.int(removed as i64);
     Ok(())
 }

@@ -78,7 +78,6 @@ impl Shared {
             limits: Arc::new(ShardLimits {
                 proto_max_bulk_len: AtomicU64::new(config.proto_max_bulk_len),
                 rdb_compression: config.rdbcompression.into(),
-                notify_keyspace_events: 0.into(),
             }),
             persistence: Default::default(),
             aof: Default::default(),
@@ -94,6 +93,7 @@ pub fn run(mut config: Config) -> io::Result<()> {
     config.maxclients = limits::at_start(config.maxclients, reserved)
         .ok_or_else(|| io::Error::other("the open file limit is too low"))?;
     let shared = Arc::new(Shared::new(threads, &config));
+    crate::shard::notify::set_flags(config.notify_keyspace_events);
     // Before any other thread starts: they all inherit the blocked signals.
     watch_signals(shared.clone())?;
     let shards: Vec<Shard> = (0..threads)
@@ -163,6 +163,7 @@ pub fn run(mut config: Config) -> io::Result<()> {
                         runtime::spawn(take_loaded_shard(core.clone(), rx));
                     }
                     runtime::spawn(core.clone().drain_loop(wake));
+                    runtime::spawn(crate::cmd::pubsub::notification_loop(core.clone()));
                     runtime::spawn(core_cron(core.clone()));
                     if id == 0 {
                         runtime::spawn(save_cron(core.clone()));

@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use super::db::{Db, Entry};
 use super::dispatch::Core;
 use super::effects::Effect;
-use super::notify::Class;
+use super::notify::{self, Class};
 use super::route::shard_of;
 use super::{now_ms, Shard};
 use crate::resp::args::{Args, CmdResult};
@@ -88,10 +88,7 @@ impl Ctx<'_> {
     /// notifications off it costs one atomic load.
     #[inline]
     pub fn notify(&mut self, class: Class, event: &'static str, key: &[u8]) {
-        let on = self.shard.limits.notify_keyspace_events.load(Ordering::Relaxed);
-        if on & class.0 != 0 {
-            self.shard.notify(Class(on), event, self.db, key);
-        }
+        notify::event(class, event, self.db, key);
     }
 
     /// Looks a key up for reading and counts a keyspace hit or miss, as
@@ -103,6 +100,7 @@ impl Ctx<'_> {
             shard.stats.keyspace_hits += 1;
         } else {
             shard.stats.keyspace_misses += 1;
+            notify::event(Class::KEY_MISS, "keymiss", self.db, key);
         }
         entry
     }

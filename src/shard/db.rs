@@ -7,6 +7,7 @@
 //! Expiry is lazy (a read of an expired key deletes it first) plus active: the
 //! shard's timer calls [`Db::expire_cycle`], which pops due deadlines in order.
 
+use super::notify::{self, Class};
 use std::collections::BTreeSet;
 
 use hashbrown::Equivalent;
@@ -57,9 +58,20 @@ pub struct Db {
     just_expired: Vec<Key>,
     /// The snapshot being written, if any.
     snap: Option<Box<DbSnap>>,
+    /// This database's number, for the keyspace events it makes itself
+    /// (`new`, `expired`).
+    pub index: usize,
 }
 
 impl Db {
+    /// Database number `index`, empty.
+    pub fn new(index: usize) -> Db {
+        Db {
+            index,
+            ..Db::default()
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.keys.len()
     }
@@ -124,6 +136,7 @@ impl Db {
             self.remove(key);
             self.expired += 1;
             self.just_expired.push(key.into());
+            notify::event(Class::EXPIRED, "expired", self.index, key);
         }
     }
 
@@ -158,6 +171,9 @@ impl Db {
             expire_at: expire_at.unwrap_or(0),
         };
         let old = self.keys.insert(key, entry);
+        if old.is_none() {
+            notify::event(Class::NEW, "new", self.index, key);
+        }
         if let Some(old_at) = old.as_ref().and_then(Entry::expire_at) {
             self.expiring.remove(&(old_at, Key::from(key)));
         }
@@ -218,6 +234,7 @@ impl Db {
                     self.touch(&key);
                     self.keys.remove(&key);
                     self.expired += 1;
+                    notify::event(Class::EXPIRED, "expired", self.index, &key);
                     self.just_expired.push(key);
                     done += 1;
                 }
@@ -258,6 +275,7 @@ impl Db {
         *self = Db {
             expired: self.expired,
             snap: self.snap.take(),
+            index: self.index,
             ..Db::default()
         };
     }

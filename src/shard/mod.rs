@@ -34,8 +34,6 @@ pub struct ShardLimits {
     pub proto_max_bulk_len: AtomicU64,
     /// `rdbcompression`: DUMP compresses strings as snapshots do.
     pub rdb_compression: std::sync::atomic::AtomicBool,
-    /// `notify-keyspace-events`, as [`notify::Class`] bits (0: off).
-    pub notify_keyspace_events: std::sync::atomic::AtomicU32,
 }
 
 /// Counters a shard keeps for INFO stats; summed over shards when reported.
@@ -75,7 +73,7 @@ impl Shard {
     pub fn new(id: usize, databases: usize, limits: Arc<ShardLimits>) -> Self {
         Shard {
             id,
-            dbs: (0..databases).map(|_| Db::default()).collect(),
+            dbs: (0..databases).map(Db::new).collect(),
             blocking: blocking::BlockTable::default(),
             watches: watch::WatchTable::default(),
             stats: ShardStats::default(),
@@ -101,11 +99,6 @@ impl Shard {
             ..ShardStats::default()
         };
         self.dbs.iter_mut().for_each(|db| db.expired = 0);
-    }
-
-    /// A keyspace event of a class `on` selects (see `notify`).
-    pub fn notify(&mut self, on: notify::Class, event: &'static str, db: usize, key: &[u8]) {
-        notify::queue(on, event, db, key);
     }
 
     /// One active-expiry step: deletes up to `budget` due keys per database.

@@ -126,9 +126,12 @@ impl Class {
 }
 
 use std::cell::RefCell;
+use std::future::poll_fn;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::task::{Poll, Waker};
 
 /// One event to publish: on `__keyspace@<db>__:<key>` (payload `event`)
-/// and/or `__keyevent@<db>__:<event>` (payload `key`).
+/// and/or `__keyevent@<db>__:<event>` (payload `key`), as `on` selects.
 pub struct Event {
     pub on: Class,
     pub db: usize,
@@ -136,26 +139,99 @@ pub struct Event {
     pub key: Box<[u8]>,
 }
 
-thread_local! {
-    /// Events this core's shards made, in order, waiting to be published.
-    static QUEUE: RefCell<Vec<Event>> = const { RefCell::new(Vec::new()) };
+impl Event {
+    /// The (channel, payload) pairs to publish, keyspace first as in Redis.
+    pub fn messages(&self) -> impl Iterator<Item = (Vec<u8>, &[u8])> {
+        let space = self.on.contains(Class::KEYSPACE).then(|| {
+            let mut channel = format!("__keyspace@{}__:", self.db).into_bytes();
+            channel.extend_from_slice(&self.key);
+            (channel, self.event.as_bytes())
+        });
+        let event = self.on.contains(Class::KEYEVENT).then(|| {
+            let channel = format!("__keyevent@{}__:{}", self.db, self.event).into_bytes();
+            (channel, &*self.key)
+        });
+        space.into_iter().chain(event)
+    }
 }
 
-/// Queues an event made on this core (see [`Ctx::notify`](super::ctx::Ctx::notify)).
-pub fn queue(on: Class, event: &'static str, db: usize, key: &[u8]) {
-    QUEUE.with(|q| {
-        q.borrow_mut().push(Event {
+/// This core's events waiting to be published, and the publisher's waker.
+#[derive(Default)]
+struct Pending {
+    /// Whether a publisher runs on this thread: events made elsewhere (a
+    /// loading thread replaying the log) have nobody to hear them.
+    attached: bool,
+    events: Vec<Event>,
+    waker: Option<Waker>,
+}
+
+thread_local! {
+    static PENDING: RefCell<Pending> = RefCell::default();
+}
+
+/// `notify-keyspace-events`: one setting for the process, read wherever an
+/// event may happen (a command, a lookup that finds a key expired, a key
+/// added to a database).
+static FLAGS: AtomicU32 = AtomicU32::new(0);
+
+/// Sets `notify-keyspace-events` (at start and by CONFIG SET).
+pub fn set_flags(bits: u32) {
+    FLAGS.store(bits, Ordering::Relaxed);
+}
+
+/// An event of `class` happened to `key` in database `db`: queued for
+/// publishing if `notify-keyspace-events` selects the class and a channel
+/// kind (K or E). Off, this is one relaxed load and a branch.
+#[inline]
+pub fn event(class: Class, event: &'static str, db: usize, key: &[u8]) {
+    let on = FLAGS.load(Ordering::Relaxed);
+    if on & class.0 != 0 && on & (Class::KEYSPACE.0 | Class::KEYEVENT.0) != 0 {
+        queue(Class(on), event, db, key);
+    }
+}
+
+/// Queues an event made on this core. Publishing waits for the publisher
+/// task, which first handles the core's mailbox: a subscription confirmed
+/// on another core before the command ran is then known here, so its
+/// client never misses the event.
+#[cold]
+fn queue(on: Class, event: &'static str, db: usize, key: &[u8]) {
+    PENDING.with(|p| {
+        let mut p = p.borrow_mut();
+        if !p.attached {
+            return;
+        }
+        p.events.push(Event {
             on,
             db,
             event,
             key: key.into(),
-        })
+        });
+        if let Some(waker) = p.waker.take() {
+            waker.wake();
+        }
     });
 }
 
-/// Takes the events queued on this core, oldest first.
-pub fn take() -> Vec<Event> {
-    QUEUE.with(|q| std::mem::take(&mut *q.borrow_mut()))
+/// Makes this thread's events wait for [`next`] (the core's publisher).
+pub fn attach() {
+    PENDING.with(|p| p.borrow_mut().attached = true);
+}
+
+/// The events queued on this core, oldest first, once there are some.
+pub async fn next() -> Vec<Event> {
+    poll_fn(|cx| {
+        PENDING.with(|p| {
+            let mut p = p.borrow_mut();
+            if p.events.is_empty() {
+                p.waker = Some(cx.waker().clone());
+                Poll::Pending
+            } else {
+                Poll::Ready(std::mem::take(&mut p.events))
+            }
+        })
+    })
+    .await
 }
 
 #[cfg(test)]

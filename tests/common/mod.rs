@@ -9,6 +9,8 @@
 //! file that is printed when a test fails and removed otherwise.
 #![allow(dead_code)]
 
+pub mod script;
+
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};

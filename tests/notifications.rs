@@ -1,0 +1,215 @@
+//! Keyspace notifications, differentially: every line of the data scripts
+//! of tests/scripts (the ones tests/differential.rs replays) runs on a real
+//! redis-server and on ringbus with `notify-keyspace-events` on, while a
+//! subscriber on each server listens to `__key*__:*`; after each line, the
+//! messages the two subscribers received must be the same.
+//!
+//! How a line's messages are collected: redis-server publishes a line's
+//! events before it runs the next command, so a PUBLISH to a marker channel
+//! from a third connection ends them. ringbus publishes each shard's
+//! events from the core holding the shard, so its subscriber reads as many
+//! messages as redis-server sent (waiting a little for each), and the next
+//! line (or the check after the last one) catches any extra.
+//!
+//! With one thread every message must come in redis-server's order. With
+//! three, a command over keys of several shards may interleave its shards'
+//! events differently (each shard's events stay in order, as the issue
+//! asks): the messages must be the same set, and the messages about each
+//! key must come in redis-server's order.
+//!
+//! Where Redis 7.2 emits an event 7.0 does not (or otherwise), the script
+//! line is listed in `DIFFERS_FROM_7_0` with the reason.
+
+mod common;
+
+use common::script::*;
+use common::*;
+use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Duration;
+
+const MARK: &str = "__notifications_test_mark__";
+
+struct Side {
+    cmd: RawConn,
+    sub: RawConn,
+}
+
+impl Side {
+    fn open(server: &Server, flags: &str) -> Side {
+        let mut cmd = server.raw();
+        assert_eq!(
+            cmd.cmd(&["CONFIG", "SET", "notify-keyspace-events", flags]),
+            ok()
+        );
+        let mut sub = server.raw();
+        sub.send(&encode_str(&["PSUBSCRIBE", "__key*__:*"]));
+        sub.read_reply();
+        sub.send(&encode_str(&["SUBSCRIBE", MARK]));
+        sub.read_reply();
+        Side { cmd, sub }
+    }
+}
+
+/// One message frame, or None when none came within the read timeout.
+fn next_message(sub: &mut RawConn) -> Option<Vec<u8>> {
+    catch_unwind(AssertUnwindSafe(|| sub.try_read_reply())).ok()?
+}
+
+/// The elements of a message frame (`pmessage pattern channel payload`).
+fn parts(frame: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut pos = frame.iter().position(|&b| b == b'\n').unwrap() + 1;
+    while pos < frame.len() {
+        let eol = pos + frame[pos..].windows(2).position(|w| w == b"\r\n").unwrap();
+        let len: usize = std::str::from_utf8(&frame[pos + 1..eol])
+            .unwrap()
+            .parse()
+            .unwrap();
+        out.push(frame[eol + 2..eol + 2 + len].to_vec());
+        pos = eol + 2 + len + 2;
+    }
+    out
+}
+
+/// The key a notification is about.
+fn key_of(frame: &[u8]) -> Vec<u8> {
+    let p = parts(frame);
+    let (channel, payload) = (&p[2], &p[3]);
+    if channel.starts_with(b"__keyspace@") {
+        let colon = channel.iter().position(|&b| b == b':').unwrap();
+        channel[colon + 1..].to_vec()
+    } else {
+        payload.clone()
+    }
+}
+
+fn same(want: &[Vec<u8>], got: &[Vec<u8>], ordered: bool) -> bool {
+    if ordered {
+        return want == got;
+    }
+    let (mut w, mut g) = (want.to_vec(), got.to_vec());
+    w.sort();
+    g.sort();
+    if w != g {
+        return false;
+    }
+    let by_key = |frames: &[Vec<u8>]| {
+        let mut m: BTreeMap<Vec<u8>, Vec<Vec<u8>>> = BTreeMap::new();
+        for f in frames {
+            m.entry(key_of(f)).or_default().push(f.clone());
+        }
+        m
+    };
+    by_key(want) == by_key(got)
+}
+
+fn shown(frames: &[Vec<u8>]) -> String {
+    frames
+        .iter()
+        .map(|f| {
+            let p = parts(f);
+            format!(
+                "{} {}",
+                String::from_utf8_lossy(&p[2]),
+                String::from_utf8_lossy(&p[3])
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+fn run(name: &str, text: &str, threads: usize, flags: &str) {
+    let lines = parse_script(name, text);
+    let reference = Server::start_redis(&[]);
+    let sut = Server::start(threads);
+    let mut want = Side::open(&reference, flags);
+    let mut got = Side::open(&sut, flags);
+    let mut marker = reference.raw();
+    got.sub
+        .stream
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut mismatches = Vec::new();
+    let mut total = 0;
+    for line in &lines {
+        let args: Vec<&[u8]> = line.args.iter().map(|a| a.as_slice()).collect();
+        let req = encode(&args);
+        want.cmd.send(&req);
+        got.cmd.send(&req);
+        want.cmd.read_reply();
+        got.cmd.read_reply();
+        marker.cmd(&["PUBLISH", MARK, "x"]);
+        let mut expected = Vec::new();
+        loop {
+            let frame = want.sub.read_reply();
+            if parts(&frame)[0] == b"message" {
+                break;
+            }
+            expected.push(frame);
+        }
+        let mut received = Vec::new();
+        while received.len() < expected.len() {
+            match next_message(&mut got.sub) {
+                Some(frame) => received.push(frame),
+                None => break,
+            }
+        }
+        total += expected.len();
+        if !same(&expected, &received, threads == 1) {
+            mismatches.push(format!(
+                "line {}: {}\n  redis:   {}\n  ringbus: {}",
+                line.number,
+                line.text,
+                shown(&expected),
+                shown(&received)
+            ));
+        }
+    }
+    got.sub
+        .stream
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    if let Some(extra) = next_message(&mut got.sub) {
+        mismatches.push(format!("after the last line: {}", shown(&[extra])));
+    }
+    assert!(
+        total > 0,
+        "{name}: redis-server sent no notification at all"
+    );
+    assert!(
+        mismatches.is_empty(),
+        "{} of {} lines of {name} notify differently from redis-server (threads={threads}, flags {flags}):\n{}",
+        mismatches.len(),
+        lines.len(),
+        mismatches.join("\n")
+    );
+}
+
+macro_rules! script_tests {
+    ($($name:ident: $file:literal),* $(,)?) => {
+        $(
+            mod $name {
+                const TEXT: &str = include_str!(concat!("scripts/", $file));
+                #[test]
+                fn threads1() {
+                    super::run($file, TEXT, 1, "AKEnm");
+                }
+                #[test]
+                fn threads3() {
+                    super::run($file, TEXT, 3, "AKEnm");
+                }
+            }
+        )*
+    };
+}
+
+script_tests!(
+    foundation: "foundation.redis",
+    lists: "lists.redis",
+    hashes_sets: "hashes_sets.redis",
+    streams: "streams.redis",
+    zsets: "zsets.redis",
+    transactions: "transactions.redis",
+    scripting: "scripting.redis",
+);
