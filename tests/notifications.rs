@@ -16,9 +16,6 @@
 //! events differently (each shard's events stay in order, as the issue
 //! asks): the messages must be the same set, and the messages about each
 //! key must come in redis-server's order.
-//!
-//! Where Redis 7.2 emits an event 7.0 does not (or otherwise), the script
-//! line is listed in `DIFFERS_FROM_7_0` with the reason.
 
 mod common;
 
@@ -213,3 +210,149 @@ script_tests!(
     transactions: "transactions.redis",
     scripting: "scripting.redis",
 );
+
+// ------------------------------------------------------------ the option itself
+
+#[test]
+fn off_by_default_and_set_as_redis_normalizes_it() {
+    let server = Server::start(2);
+    let mut c = server.raw();
+    c.check(
+        &["CONFIG", "GET", "notify-keyspace-events"],
+        &array(&[bulk("notify-keyspace-events"), bulk("")]),
+    );
+    let mut sub = server.raw();
+    sub.send(&encode_str(&["PSUBSCRIBE", "*"]));
+    sub.read_reply();
+    c.check(&["SET", "k", "v"], &ok());
+    c.check(&["DEL", "k"], &int(1));
+    sub.stream
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    assert!(next_message(&mut sub).is_none(), "an event while off");
+    for (set, get) in [
+        ("KEA", "AKE"),
+        ("Elg", "glE"),
+        ("Kmn", "nKm"),
+        ("AKn", "AK"),
+        ("", ""),
+    ] {
+        c.check(&["CONFIG", "SET", "notify-keyspace-events", set], &ok());
+        c.check(
+            &["CONFIG", "GET", "notify-keyspace-events"],
+            &array(&[bulk("notify-keyspace-events"), bulk(get)]),
+        );
+    }
+    c.check(
+        &["CONFIG", "SET", "notify-keyspace-events", "KQ"],
+        &err("ERR CONFIG SET failed (possibly related to argument 'notify-keyspace-events') - Invalid event class character. Use 'Ag$lshzxeKEtmdn'."),
+    );
+}
+
+#[test]
+fn the_command_line_option_selects_classes() {
+    let server = Server::start_with(&["--threads", "1", "--notify-keyspace-events", "Kl"]);
+    let mut c = server.raw();
+    let mut sub = server.raw();
+    sub.send(&encode_str(&["PSUBSCRIBE", "__key*__:*"]));
+    sub.read_reply();
+    c.check(&["SET", "s", "v"], &ok());
+    c.check(&["RPUSH", "l", "a"], &int(1));
+    let m = sub.read_reply();
+    assert_eq!(parts(&m)[2], b"__keyspace@0__:l", "{}", show(&m));
+    assert_eq!(parts(&m)[3], b"rpush");
+}
+
+/// Reads `n` messages, each as "channel payload".
+fn messages(sub: &mut RawConn, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|_| {
+            let p = parts(&sub.read_reply());
+            format!(
+                "{} {}",
+                String::from_utf8_lossy(&p[p.len() - 2]),
+                String::from_utf8_lossy(&p[p.len() - 1])
+            )
+        })
+        .collect()
+}
+
+/// Events the scripts cannot show, on 3 threads: a subscriber on every
+/// core gets them whatever core made them; active expiry; a blocked pop
+/// served later; RESP3 pushes.
+#[test]
+fn events_reach_every_core_from_expiry_and_blocked_clients() {
+    let server = Server::start(3);
+    let mut c = server.raw();
+    c.check(&["CONFIG", "SET", "notify-keyspace-events", "KEA"], &ok());
+    // Connections land on cores round robin: several subscribers cover them all.
+    let mut subs: Vec<RawConn> = (0..4)
+        .map(|_| {
+            let mut s = server.raw();
+            s.send(&encode_str(&["PSUBSCRIBE", "__keyevent@0__:*"]));
+            s.read_reply();
+            s
+        })
+        .collect();
+    let mut resp3 = server.raw();
+    resp3.send(&encode_str(&["HELLO", "3"]));
+    resp3.read_reply();
+    resp3.send(&encode_str(&["SUBSCRIBE", "__keyspace@0__:{b}q"]));
+    resp3.read_reply();
+    // Keys on each shard of three.
+    for key in ["{a}k", "{b}k", "{c}k"] {
+        c.check(&["SET", key, "v", "PX", "50"], &ok());
+    }
+    for s in subs.iter_mut() {
+        let mut got = messages(s, 6);
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                "__keyevent@0__:expire {a}k",
+                "__keyevent@0__:expire {b}k",
+                "__keyevent@0__:expire {c}k",
+                "__keyevent@0__:set {a}k",
+                "__keyevent@0__:set {b}k",
+                "__keyevent@0__:set {c}k",
+            ]
+        );
+    }
+    // Nobody reads them: the active cycle expires them.
+    for s in subs.iter_mut() {
+        let mut got = messages(s, 3);
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                "__keyevent@0__:expired {a}k",
+                "__keyevent@0__:expired {b}k",
+                "__keyevent@0__:expired {c}k",
+            ]
+        );
+    }
+    // A blocked BLPOP served by a later push: the push, then the pop and
+    // the key's deletion, as Redis.
+    let mut blocked = server.raw();
+    blocked.send(&encode_str(&["BLPOP", "{b}q", "0"]));
+    std::thread::sleep(Duration::from_millis(100));
+    c.check(&["RPUSH", "{b}q", "x"], &int(1));
+    assert_eq!(blocked.read_reply(), array(&[bulk("{b}q"), bulk("x")]));
+    for s in subs.iter_mut() {
+        assert_eq!(
+            messages(s, 3),
+            [
+                "__keyevent@0__:rpush {b}q",
+                "__keyevent@0__:lpop {b}q",
+                "__keyevent@0__:del {b}q",
+            ]
+        );
+    }
+    let push = resp3.read_reply();
+    assert!(
+        push.starts_with(b">3\r\n$7\r\nmessage\r\n"),
+        "{}",
+        show(&push)
+    );
+    assert!(show(&push).contains("rpush"), "{}", show(&push));
+}

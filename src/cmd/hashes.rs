@@ -11,7 +11,6 @@
 //! HSCAN's cursor and option parsing ([`parse_cursor`], [`ScanOpts`]) are
 //! shared with SSCAN.
 
-use crate::shard::notify::Class;
 use super::args::{is, Args, CmdResult, Error};
 use super::spec::decl::*;
 use super::Ctx;
@@ -20,6 +19,7 @@ use crate::glob;
 use crate::resp::parse::parse_i64;
 use crate::resp::Out;
 use crate::shard::db::{Db, Entry};
+use crate::shard::notify::Class;
 use crate::types::hash::Hash;
 use crate::types::longdouble::LongDouble;
 use crate::types::Value;

@@ -401,7 +401,8 @@ fn rename_across_generic(c: Cross<'_>, nx: bool) -> CmdResult {
     c.txn.ctx_of(src, db, |ctx| {
         ctx.notify(Class::GENERIC, "rename_from", src)
     });
-    c.txn.ctx_of(dst, db, |ctx| ctx.notify(Class::GENERIC, "rename_to", dst));
+    c.txn
+        .ctx_of(dst, db, |ctx| ctx.notify(Class::GENERIC, "rename_to", dst));
     reply_renamed(c.out, nx, true);
     Ok(())
 }

@@ -7,7 +7,6 @@
 //! an empty list. Every command that removes elements deletes the key when
 //! the last one goes, so EXISTS, TYPE and the blocking pops never see one.
 
-use crate::shard::notify::Class;
 use super::args::{is, Args, CmdResult, Error};
 use super::cross::{self, Cross};
 use super::spec::decl::*;
@@ -16,6 +15,7 @@ use crate::resp::parse::parse_i64;
 use crate::resp::Out;
 use crate::shard::ctx::{Shards, ShardsExt};
 use crate::shard::db::{Db, Entry};
+use crate::shard::notify::Class;
 use crate::shard::route::shard_of;
 use crate::types::list::List;
 use crate::types::Value;

@@ -13,7 +13,6 @@
 //! set out of its shard, [`compute`] is the algebra (the same code a
 //! single-shard command runs on borrowed sets), [`store`] writes a result.
 
-use crate::shard::notify::Class;
 use super::args::{is, Args, CmdResult, Error};
 use super::cross::Cross;
 use super::hashes::{
@@ -26,6 +25,7 @@ use crate::resp::parse::parse_i64;
 use crate::resp::Out;
 use crate::shard::ctx::{Shards, ShardsExt};
 use crate::shard::db::{Db, Entry};
+use crate::shard::notify::Class;
 use crate::shard::route::{group_by_shard, shard_of};
 use crate::types::set::Elem;
 pub use crate::types::set::Set;

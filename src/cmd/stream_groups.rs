@@ -3,7 +3,6 @@
 //! Redis 7.2's replies. The group reads themselves (XREADGROUP) are in
 //! `stream_read`; the pending-entry bookkeeping in `types::stream`.
 
-use crate::shard::notify::Class;
 use super::args::{is, truncated, Args, CmdResult, Error};
 use super::streams::{
     no_group, parse_bound, parse_id, parse_strict_id, read_stream, reply_entries, reply_entry,
@@ -12,6 +11,7 @@ use super::streams::{
 use super::{propagate, Ctx};
 use crate::resp::parse::parse_i64;
 use crate::resp::Out;
+use crate::shard::notify::Class;
 use crate::types::stream::{
     AutoClaim, ClaimOpts, Group, ReadEntry, Stream, StreamId, ENTRIES_READ_UNKNOWN,
 };
@@ -306,7 +306,8 @@ pub fn xack(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     let key = args.next_bytes()?;
     let group = args.next_bytes()?;
     let now = ctx.now;
-    let has_group = match stream_mut(ctx.db(), key, now)? {
+    // A read lookup, as Redis's xackCommand (a missing key is a keymiss).
+    let has_group = match read_stream(ctx, key)? {
         Some(s) => s.groups.contains_key(group),
         None => false,
     };

@@ -341,24 +341,15 @@ async fn attempt(
     blocking::attempt_on(core, &keys, outer, move |shards| {
         let (n, count) = (req.blocked.keys.len(), shards.count());
         let by_shard = group_by_shard(0..n, |&i| shard_of(&req.blocked.keys[i], count));
-        let mut checked: Vec<Option<Result<After, Error>>> = vec![None; n];
-        for (&shard, idx) in &by_shard {
-            shards.ctx(shard, db, |ctx| {
-                for &i in idx {
-                    checked[i] = Some(check(
-                        ctx,
-                        &req.blocked.keys[i],
-                        req.blocked.wants.group.as_ref(),
-                        &req.after[i],
-                    ));
-                }
-            });
+        // Key by key in argument order, as Redis's first loop: the first
+        // error stops it (no later key is looked up), before anything is read.
+        let mut checked: Vec<After> = Vec::with_capacity(n);
+        for i in 0..n {
+            let key = &req.blocked.keys[i];
+            checked.push(shards.ctx(shard_of(key, count), db, |ctx| {
+                check(ctx, key, req.blocked.wants.group.as_ref(), &req.after[i])
+            })?);
         }
-        // The first error in argument order wins, before anything is read.
-        let checked: Vec<After> = checked
-            .into_iter()
-            .map(|c| c.expect("every key checked"))
-            .collect::<Result<_, _>>()?;
         let mut results: Results = vec![None; n];
         for (&shard, idx) in &by_shard {
             let read = shards.ctx(shard, db, |ctx| serve_part(ctx, &req, idx, &checked));
@@ -380,6 +371,9 @@ async fn attempt(
 fn serve_part(ctx: &mut Ctx, req: &Request, idx: &[usize], checked: &[After]) -> Results {
     idx.iter()
         .map(|&i| {
+            // Redis's second loop looks every key up again, as a read: its
+            // hit or miss counts (and a miss is a `keymiss` event) once more.
+            ctx.read(&req.blocked.keys[i])?;
             serve(
                 ctx,
                 &req.blocked.keys[i],

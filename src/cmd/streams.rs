@@ -6,13 +6,13 @@
 //! Invariant kept here (as Redis's `t_stream.c`): unlike a list, a stream key
 //! may hold an empty stream; XDEL and XTRIM never delete the key.
 
-use crate::shard::notify::Class;
 use super::args::{is, Args, CmdResult, Error};
 use super::spec::decl::*;
 use super::{propagate, Ctx};
 use crate::resp::parse::parse_i64;
 use crate::resp::Out;
 use crate::shard::db::Db;
+use crate::shard::notify::Class;
 use crate::types::stream::{self, IdError, NewId, ReadEntry, Stream, StreamId, Trim, TrimTo};
 use crate::types::Value;
 

@@ -5,11 +5,11 @@ use super::args::{is, Args, CmdResult, Error};
 use super::cross::{self, Cross};
 use super::spec::decl::*;
 use super::{propagate, Ctx};
-use crate::shard::notify::Class;
 use crate::resp::parse::parse_i64;
 use crate::resp::Out;
 use crate::shard::ctx::ShardsExt;
 use crate::shard::db::{Db, Entry};
+use crate::shard::notify::Class;
 use crate::types::longdouble::LongDouble;
 use crate::types::Value;
 

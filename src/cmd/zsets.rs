@@ -18,7 +18,6 @@
 //! `strtod`). Replies carry scores as RESP3 doubles, or RESP2 bulk strings
 //! formatted as Redis 7.2 formats them (`Out::double`).
 
-use crate::shard::notify::Class;
 use super::args::{is, Args, CmdResult, Error};
 use super::cross::{self, Cross};
 use super::spec::decl::*;
@@ -26,6 +25,7 @@ use super::Ctx;
 use crate::resp::parse::parse_i64;
 use crate::resp::Out;
 use crate::shard::db::{Db, Entry};
+use crate::shard::notify::Class;
 use crate::types::zset::{LexBound, ZSet};
 use crate::types::Value;
 

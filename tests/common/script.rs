@@ -136,4 +136,3 @@ pub fn parse_script(name: &str, text: &str) -> Vec<Line> {
     }
     lines
 }
-
