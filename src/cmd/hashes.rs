@@ -377,6 +377,8 @@ pub fn hrandfield(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
 /// digits, no leading space; the empty string is 0.
 pub fn parse_cursor(arg: &[u8]) -> Result<u64, Error> {
     let invalid = || Error::msg("ERR invalid cursor");
+    // Redis reads the cursor as a C string: it ends at a NUL byte.
+    let arg = arg.split(|&b| b == 0).next().unwrap_or(arg);
     if arg.is_empty() {
         return Ok(0);
     }

@@ -106,10 +106,7 @@ pub async fn random_key(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
 /// SCAN's cursor: a position in the current shard's hash space, times the
 /// number of shards, plus the shard. 0 starts at shard 0 and means "done".
 pub async fn scan(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
-    let cursor = std::str::from_utf8(argv[1])
-        .ok()
-        .and_then(|t| t.parse::<u64>().ok())
-        .ok_or_else(|| Error::msg("ERR invalid cursor"))?;
+    let cursor = super::hashes::parse_cursor(argv[1])?;
     let mut count = 10usize;
     let mut pattern: Option<Vec<u8>> = None;
     let mut type_name: Option<Vec<u8>> = None;

@@ -533,7 +533,9 @@ pub fn xautoclaim(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     let argv = args.all();
     let (key, group, consumer) = (argv[1], argv[2], argv[3]);
     let now = ctx.now;
-    let s = stream_with_group(ctx, key, group)?;
+    // Redis's order: the key is looked up (a read: a miss counts), every
+    // argument is parsed, and only then are the type and group checked.
+    let found = ctx.read(key).is_some();
     let min_idle = number(argv[4], "Invalid min-idle-time argument for XAUTOCLAIM")?.max(0) as u64;
     let start = parse_bound(argv[5], true)?;
     let mut count = 100usize;
@@ -556,6 +558,10 @@ pub fn xautoclaim(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
         }
         j += 1;
     }
+    let s = match stream_mut(ctx.db(), key, now)? {
+        Some(s) if found && s.groups.contains_key(group) => s,
+        _ => return Err(no_group(key, group, "")),
+    };
     let scan = AutoClaim {
         start,
         min_idle,

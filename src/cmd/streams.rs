@@ -56,6 +56,8 @@ fn parse_id_generic(
     if arg.len() > 127 {
         return Err(invalid());
     }
+    // Redis copies the ID into a C string and parses that: a NUL ends it.
+    let arg = arg.split(|&b| b == 0).next().unwrap_or(arg);
     match arg {
         b"-" | b"+" if strict => return Err(invalid()),
         b"-" => return Ok(Ok(StreamId::MIN)),
