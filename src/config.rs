@@ -107,6 +107,17 @@ pub struct Config {
     #[arg(long, default_value = "dump.rdb", value_parser = parse_dbfilename)]
     pub dbfilename: String,
 
+    /// `busy-reply-threshold` (alias `lua-time-limit`): ms after which a
+    /// running script makes the other cores answer BUSY and may be killed.
+    #[arg(long = "busy-reply-threshold", alias = "lua-time-limit", default_value_t = 5000,
+          value_parser = parse_busy_threshold)]
+    pub busy_reply_threshold: u64,
+
+    /// `maxmemory-policy`: what happens at `maxmemory`. ringbus has only
+    /// `noeviction` (writes get OOM); the eviction policies are refused.
+    #[arg(long = "maxmemory-policy", default_value = "noeviction", value_parser = parse_maxmemory_policy)]
+    pub maxmemory_policy: String,
+
     /// Keyspace notifications: which classes of events (`K E g $ l s h z x
     /// e t m d n A`) are published; empty (the default) publishes none.
     #[arg(long = "notify-keyspace-events", default_value = "", value_parser = parse_notify)]
@@ -389,6 +400,41 @@ fn yes_no(b: bool) -> String {
     if b { "yes" } else { "no" }.into()
 }
 
+fn parse_busy_threshold(s: &str) -> Result<u64, String> {
+    let n: i64 = s
+        .parse()
+        .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+    u64::try_from(n)
+        .map_err(|_| "argument must be between 0 and 9223372036854775807 inclusive".into())
+}
+
+fn parse_maxmemory_policy(s: &str) -> Result<String, String> {
+    const POLICIES: [&str; 8] = [
+        "volatile-lru",
+        "volatile-lfu",
+        "volatile-random",
+        "volatile-ttl",
+        "allkeys-lru",
+        "allkeys-lfu",
+        "allkeys-random",
+        "noeviction",
+    ];
+    let s = s.to_ascii_lowercase();
+    if !POLICIES.contains(&s.as_str()) {
+        return Err(format!(
+            "argument(s) must be one of the following: {}",
+            POLICIES.join(", ")
+        ));
+    }
+    if s != "noeviction" {
+        // Never accepted and ignored: ringbus cannot evict keys yet.
+        return Err(format!(
+            "ringbus does not evict keys: '{s}' is not supported, only noeviction"
+        ));
+    }
+    Ok(s)
+}
+
 fn parse_notify(s: &str) -> Result<u32, String> {
     crate::shard::notify::Class::parse(s.as_bytes())
         .map(|c| c.0)
@@ -515,7 +561,18 @@ impl Config {
         "aof-timestamp-enabled",
         "client-output-buffer-limit",
         "notify-keyspace-events",
+        "busy-reply-threshold",
+        "lua-time-limit",
+        "maxmemory-policy",
     ];
+
+    /// The parameter an alias stands for (Redis 7's renamed options).
+    pub fn canonical(name: &str) -> &str {
+        match name {
+            "lua-time-limit" => "busy-reply-threshold",
+            other => other,
+        }
+    }
 
     /// The value CONFIG GET reports for `name`.
     pub fn get(&self, name: &str) -> Option<String> {
@@ -555,6 +612,8 @@ impl Config {
             "notify-keyspace-events" => {
                 crate::shard::notify::Class(self.notify_keyspace_events).to_config_string()
             }
+            "busy-reply-threshold" | "lua-time-limit" => self.busy_reply_threshold.to_string(),
+            "maxmemory-policy" => self.maxmemory_policy.clone(),
             _ => return None,
         })
     }
@@ -614,6 +673,10 @@ impl Config {
             "aof-use-rdb-preamble" => self.aof_use_rdb_preamble = parse_preamble(value)?,
             "aof-timestamp-enabled" => self.aof_timestamp_enabled = parse_yes_no(value)?,
             "notify-keyspace-events" => self.notify_keyspace_events = parse_notify(value)?,
+            "busy-reply-threshold" | "lua-time-limit" => {
+                self.busy_reply_threshold = parse_busy_threshold(value)?
+            }
+            "maxmemory-policy" => self.maxmemory_policy = parse_maxmemory_policy(value)?,
             "client-output-buffer-limit" => {
                 let words: Vec<&str> = value.split_whitespace().collect();
                 self.output_limits.apply(&words)?;

@@ -99,3 +99,61 @@ fn script_kill() {
 fn unkillable_after_a_write() {
     a_script_that_wrote_is_unkillable();
 }
+
+/// `busy-reply-threshold` (and its old name `lua-time-limit`) moves the
+/// point where other clients get BUSY and SCRIPT KILL may stop the script.
+#[test]
+fn busy_reply_threshold_is_configurable() {
+    let s = Server::start(2);
+    let mut admin = s.raw();
+    admin.check(&["CONFIG", "SET", "lua-time-limit", "300"], &ok());
+    for name in ["busy-reply-threshold", "lua-time-limit"] {
+        admin.check(&["CONFIG", "GET", name], &array(&[bulk(name), bulk("300")]));
+    }
+    admin.check(
+        &["CONFIG", "GET", "*busy*"],
+        &array(&[bulk("busy-reply-threshold"), bulk("300")]),
+    );
+    admin.check(
+        &["CONFIG", "SET", "busy-reply-threshold", "-1"],
+        &err("ERR CONFIG SET failed (possibly related to argument 'busy-reply-threshold') - argument must be between 0 and 9223372036854775807 inclusive"),
+    );
+    admin.check(
+        &["CONFIG", "SET", "lua-time-limit", "abc"],
+        &err("ERR CONFIG SET failed (possibly related to argument 'lua-time-limit') - argument couldn't be parsed into an integer"),
+    );
+    let mut runner = s.raw();
+    runner.send(&encode_str(&[
+        "EVAL",
+        "local i = 0 while true do i = i + 1 end",
+        "0",
+    ]));
+    // Past 300 ms, far before the default 5 s.
+    thread::sleep(Duration::from_millis(700));
+    let mut other = busy_answering_connection(&s);
+    other.check(&["SCRIPT", "KILL"], &ok());
+    let reply = String::from_utf8_lossy(&runner.read_reply()).to_string();
+    assert!(reply.starts_with("-ERR Script killed"), "{reply}");
+}
+
+#[test]
+fn maxmemory_policy_is_noeviction_only() {
+    let s = Server::start(1);
+    let mut c = s.raw();
+    c.check(
+        &["CONFIG", "GET", "maxmemory-policy"],
+        &array(&[bulk("maxmemory-policy"), bulk("noeviction")]),
+    );
+    c.check(&["CONFIG", "SET", "maxmemory-policy", "NOEVICTION"], &ok());
+    c.check(
+        &["CONFIG", "SET", "maxmemory-policy", "bogus"],
+        &err("ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction"),
+    );
+    if s.is_ringbus() {
+        // Redis would evict; ringbus says it cannot rather than ignore it.
+        c.check(
+            &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"],
+            &err("ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - ringbus does not evict keys: 'allkeys-lru' is not supported, only noeviction"),
+        );
+    }
+}

@@ -46,7 +46,9 @@ pub async fn config_set(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
                 "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
             ))
         };
-        if seen.contains(&name) {
+        // An alias names the same parameter (lua-time-limit is busy-reply-threshold).
+        let canonical = crate::config::Config::canonical(&name).to_string();
+        if seen.contains(&canonical) {
             return Err(failed("duplicate parameter"));
         }
         match config.set(&name, &value) {
@@ -70,7 +72,7 @@ pub async fn config_set(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
                 )));
             }
         }
-        seen.push(name);
+        seen.push(canonical);
     }
     c.core()
         .shared
@@ -83,6 +85,10 @@ pub async fn config_set(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
         .rdb_compression
         .store(config.rdbcompression, Ordering::Relaxed);
     crate::shard::notify::set_flags(config.notify_keyspace_events);
+    c.core()
+        .shared
+        .busy
+        .set_threshold(config.busy_reply_threshold);
     let core = c.core().clone();
     let was_on = core.config.borrow().appendonly;
     for log in core.shared.aof.logs() {

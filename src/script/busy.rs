@@ -1,7 +1,7 @@
 //! Long scripts: BUSY and SCRIPT KILL, as far as a thread-per-core server
 //! allows. A script runs on one core without yielding, so that core serves
-//! nobody until it ends. After `BUSY_AFTER_MS` (Redis's
-//! `busy-reply-threshold`, 5 s) every other core answers BUSY to commands
+//! nobody until it ends. After `busy-reply-threshold` (alias
+//! `lua-time-limit`, 5 s by default) every other core answers BUSY to commands
 //! that are not marked `allow_busy`, as Redis answers every client, and
 //! SCRIPT KILL / FUNCTION KILL from a client of another core stops the
 //! script at its next check (every 100,000 Lua instructions), unless it has
@@ -15,7 +15,7 @@ pub const BUSY_SCRIPT: &str =
 pub const BUSY_FUNCTION: &str =
     "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
 
-/// Redis's default `busy-reply-threshold` (`lua-time-limit`).
+/// Redis's default `busy-reply-threshold` (`lua-time-limit`), in ms.
 pub const BUSY_AFTER_MS: u64 = 5000;
 
 /// The state of the script running on one core, if any.
@@ -36,6 +36,8 @@ pub struct Busy {
     cores: Box<[CoreScript]>,
     /// Scripts running now, over all cores: the one check a command pays.
     running: AtomicUsize,
+    /// `busy-reply-threshold` in ms (CONFIG SET changes it).
+    after_ms: AtomicU64,
 }
 
 /// What SCRIPT KILL / FUNCTION KILL found.
@@ -53,7 +55,13 @@ impl Busy {
         Busy {
             cores: (0..cores).map(|_| CoreScript::default()).collect(),
             running: AtomicUsize::new(0),
+            after_ms: AtomicU64::new(BUSY_AFTER_MS),
         }
+    }
+
+    /// Sets `busy-reply-threshold` (ms).
+    pub fn set_threshold(&self, ms: u64) {
+        self.after_ms.store(ms, Ordering::Relaxed);
     }
 
     pub fn start(&self, core: usize, now: u64, function: bool) {
@@ -85,9 +93,10 @@ impl Busy {
         if self.running.load(Ordering::Acquire) == 0 {
             return None;
         }
+        let after = self.after_ms.load(Ordering::Relaxed);
         self.cores.iter().enumerate().find_map(|(i, c)| {
             let since = c.since.load(Ordering::Acquire);
-            (i != here && since != 0 && now.saturating_sub(since) >= BUSY_AFTER_MS).then(|| {
+            (i != here && since != 0 && now.saturating_sub(since) >= after).then(|| {
                 if c.function.load(Ordering::Relaxed) {
                     BUSY_FUNCTION
                 } else {
@@ -99,9 +108,10 @@ impl Busy {
 
     /// SCRIPT KILL (`function` false) or FUNCTION KILL.
     pub fn kill(&self, here: usize, now: u64, function: bool) -> Kill {
+        let after = self.after_ms.load(Ordering::Relaxed);
         for (i, c) in self.cores.iter().enumerate() {
             let since = c.since.load(Ordering::Acquire);
-            if i == here || since == 0 || now.saturating_sub(since) < BUSY_AFTER_MS {
+            if i == here || since == 0 || now.saturating_sub(since) < after {
                 continue;
             }
             if c.function.load(Ordering::Relaxed) != function {

@@ -94,6 +94,7 @@ pub fn run(mut config: Config) -> io::Result<()> {
         .ok_or_else(|| io::Error::other("the open file limit is too low"))?;
     let shared = Arc::new(Shared::new(threads, &config));
     crate::shard::notify::set_flags(config.notify_keyspace_events);
+    shared.busy.set_threshold(config.busy_reply_threshold);
     // Before any other thread starts: they all inherit the blocked signals.
     watch_signals(shared.clone())?;
     let shards: Vec<Shard> = (0..threads)
