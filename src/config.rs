@@ -107,6 +107,16 @@ pub struct Config {
     #[arg(long, default_value = "dump.rdb", value_parser = parse_dbfilename)]
     pub dbfilename: String,
 
+    /// `timeout`: close a client idle this many seconds (0: never), except
+    /// subscribers and blocked clients, as Redis.
+    #[arg(long = "timeout", default_value_t = 0, value_parser = parse_int_seconds)]
+    pub timeout: u64,
+
+    /// `tcp-keepalive`: SO_KEEPALIVE on client connections with this many
+    /// seconds before the first probe (0: off), as Redis's anetKeepAlive.
+    #[arg(long = "tcp-keepalive", default_value_t = 300, value_parser = parse_int_seconds)]
+    pub tcp_keepalive: u64,
+
     /// `busy-reply-threshold` (alias `lua-time-limit`): ms after which a
     /// running script makes the other cores answer BUSY and may be killed.
     #[arg(long = "busy-reply-threshold", alias = "lua-time-limit", default_value_t = 5000,
@@ -400,6 +410,17 @@ fn yes_no(b: bool) -> String {
     if b { "yes" } else { "no" }.into()
 }
 
+/// An int config between 0 and INT_MAX (`timeout`, `tcp-keepalive`).
+fn parse_int_seconds(s: &str) -> Result<u64, String> {
+    let n: i64 = s
+        .parse()
+        .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+    if !(0..=i32::MAX as i64).contains(&n) {
+        return Err("argument must be between 0 and 2147483647 inclusive".into());
+    }
+    Ok(n as u64)
+}
+
 fn parse_busy_threshold(s: &str) -> Result<u64, String> {
     let n: i64 = s
         .parse()
@@ -563,6 +584,8 @@ impl Config {
         "notify-keyspace-events",
         "busy-reply-threshold",
         "lua-time-limit",
+        "timeout",
+        "tcp-keepalive",
         "maxmemory-policy",
     ];
 
@@ -614,6 +637,8 @@ impl Config {
             }
             "busy-reply-threshold" | "lua-time-limit" => self.busy_reply_threshold.to_string(),
             "maxmemory-policy" => self.maxmemory_policy.clone(),
+            "timeout" => self.timeout.to_string(),
+            "tcp-keepalive" => self.tcp_keepalive.to_string(),
             _ => return None,
         })
     }
@@ -677,6 +702,8 @@ impl Config {
                 self.busy_reply_threshold = parse_busy_threshold(value)?
             }
             "maxmemory-policy" => self.maxmemory_policy = parse_maxmemory_policy(value)?,
+            "timeout" => self.timeout = parse_int_seconds(value)?,
+            "tcp-keepalive" => self.tcp_keepalive = parse_int_seconds(value)?,
             "client-output-buffer-limit" => {
                 let words: Vec<&str> = value.split_whitespace().collect();
                 self.output_limits.apply(&words)?;

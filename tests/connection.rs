@@ -975,3 +975,83 @@ fn more_threads_than_cores() {
     }
     c.check(&["DBSIZE"], &int(200));
 }
+
+/// `timeout`: an idle client is closed after the configured seconds; a
+/// subscriber, a blocked client and a client that keeps talking are not.
+#[test]
+fn idle_clients_are_closed_after_timeout() {
+    let s = Server::start_with(&["--threads", "2", "--timeout", "1"]);
+    let mut admin = s.raw();
+    admin.check(
+        &["CONFIG", "GET", "timeout"],
+        &array(&[bulk("timeout"), bulk("1")]),
+    );
+    admin.check(
+        &["CONFIG", "SET", "timeout", "-1"],
+        &err("ERR CONFIG SET failed (possibly related to argument 'timeout') - argument must be between 0 and 2147483647 inclusive"),
+    );
+    let mut idle = s.raw();
+    idle.check(&["PING"], &simple("PONG"));
+    let mut sub = s.raw();
+    sub.send(&encode_str(&["SUBSCRIBE", "ch"]));
+    sub.read_reply();
+    let mut blocked = s.raw();
+    blocked.send(&encode_str(&["BLPOP", "nolist", "0"]));
+    for _ in 0..8 {
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        admin.check(&["PING"], &simple("PONG"));
+    }
+    idle.expect_closed();
+    admin.check(&["RPUSH", "nolist", "x"], &int(1));
+    assert_eq!(blocked.read_reply(), array(&[bulk("nolist"), bulk("x")]));
+    admin.check(&["PUBLISH", "ch", "m"], &int(1));
+    assert_eq!(
+        sub.read_reply(),
+        array(&[bulk("message"), bulk("ch"), bulk("m")])
+    );
+    // Off again: nobody is closed.
+    admin.check(&["CONFIG", "SET", "timeout", "0"], &ok());
+    let mut later = s.raw();
+    later.check(&["PING"], &simple("PONG"));
+    std::thread::sleep(std::time::Duration::from_millis(2200));
+    later.check(&["PING"], &simple("PONG"));
+}
+
+/// `tcp-keepalive`: the server's side of a client connection has a
+/// keepalive timer of the configured length (seen with `ss`).
+#[test]
+fn tcp_keepalive_sets_the_socket_timer() {
+    if std::process::Command::new("ss").arg("-V").output().is_err() {
+        panic!("this test needs `ss` (iproute2)");
+    }
+    let s = Server::start_with(&["--threads", "1", "--tcp-keepalive", "7"]);
+    let mut c = s.raw();
+    c.check(
+        &["CONFIG", "GET", "tcp-keepalive"],
+        &array(&[bulk("tcp-keepalive"), bulk("7")]),
+    );
+    let out = std::process::Command::new("ss")
+        .args([
+            "-tnoH",
+            "state",
+            "established",
+            &format!("( sport = :{} )", s.port()),
+        ])
+        .output()
+        .expect("ss");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("timer:(keepalive,"), "{text}");
+    // The first probe within 7 s (ss prints e.g. `6.688ms` or `6.9sec`
+    // depending on its version: the number is what counts).
+    let secs: f64 = text
+        .split("timer:(keepalive,")
+        .nth(1)
+        .map(|t| {
+            t.chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '.')
+                .collect::<String>()
+        })
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("no keepalive time in {text}"));
+    assert!(secs <= 7.0 && secs > 0.0, "{text}");
+}

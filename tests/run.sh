@@ -15,6 +15,13 @@ if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; th
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server redis-tools >/dev/null
 fi
+if ! command -v ss >/dev/null; then
+    echo "installing iproute2 (the tcp-keepalive test reads socket timers with ss)..." >&2
+    SUDO=""
+    [[ $(id -u) -eq 0 ]] || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq iproute2 >/dev/null
+fi
 
 # The end-to-end tests' packages (tests/job_queues.rs): Celery and RQ in
 # target/e2e-venv, BullMQ in target/e2e-node; sets RINGBUS_E2E_PYTHON and

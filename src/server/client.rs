@@ -246,6 +246,25 @@ impl ClientRegistry {
         }
     }
 
+    /// Closes the clients idle since before `idle_since` (`timeout`):
+    /// not subscribers, not blocked clients, as Redis's clientsCronHandleTimeout.
+    /// Returns how many.
+    pub fn close_idle(&self, idle_since: Instant) -> usize {
+        let mut closed = 0;
+        for client in self.clients.values() {
+            let mut c = client.borrow_mut();
+            if c.killed || c.last_active >= idle_since || c.is_pubsub() || c.blocked.is_some() {
+                continue;
+            }
+            c.killed = true;
+            closed += 1;
+            // Wakes the connection's pending read so it sees `killed`.
+            // SAFETY: shutdown on a socket fd owned by a live connection.
+            unsafe { libc::shutdown(c.fd, libc::SHUT_RDWR) };
+        }
+        closed
+    }
+
     /// CLIENT LIST lines of this core's clients, by id.
     pub fn describe_all(&self, ids: Option<&[u64]>) -> Vec<(u64, String)> {
         let now = Instant::now();

@@ -77,3 +77,31 @@ fn reuseport_listener(addr: SocketAddr) -> io::Result<TcpListener> {
     socket.listen(1024)?;
     Ok(socket.into())
 }
+
+/// SO_KEEPALIVE with the first probe after `interval` seconds, then every
+/// third of it, 3 probes: what Redis's `anetKeepAlive` sets for
+/// `tcp-keepalive`.
+pub fn keep_alive(fd: std::os::fd::RawFd, interval: u64) -> io::Result<()> {
+    let set = |level: libc::c_int, name: libc::c_int, value: libc::c_int| {
+        // SAFETY: setsockopt on a socket fd this connection owns, with an int.
+        let r = unsafe {
+            libc::setsockopt(
+                fd,
+                level,
+                name,
+                (&value as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    };
+    let idle = interval.min(i32::MAX as u64) as libc::c_int;
+    set(libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1)?;
+    set(libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, idle)?;
+    set(libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, (idle / 3).max(1))?;
+    set(libc::IPPROTO_TCP, libc::TCP_KEEPCNT, 3)
+}

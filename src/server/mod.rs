@@ -358,6 +358,12 @@ async fn accept_loop(core: Rc<Core>, listener: std::net::TcpListener) {
             ));
             continue;
         }
+        let keepalive = core.config.borrow().tcp_keepalive;
+        if keepalive > 0 {
+            if let Err(e) = listener::keep_alive(stream.raw_fd(), keepalive) {
+                eprintln!("ringbus: core {}: tcp-keepalive on a client: {e}", core.id);
+            }
+        }
         let info = ClientInfo {
             id: core.shared.next_client_id.fetch_add(1, Ordering::Relaxed),
             addr,
@@ -480,6 +486,12 @@ async fn core_cron(core: Rc<Core>) {
         crate::alloc::note_peak();
         if let Some(idle_since) = Instant::now().checked_sub(connection::IDLE_TRIM) {
             core.clients.borrow().trim_idle(idle_since);
+        }
+        let timeout = core.config.borrow().timeout;
+        if timeout > 0 {
+            if let Some(idle_since) = Instant::now().checked_sub(Duration::from_secs(timeout)) {
+                core.clients.borrow().close_idle(idle_since);
+            }
         }
         let started = Instant::now();
         loop {
