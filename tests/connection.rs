@@ -7,6 +7,7 @@ use common::*;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 sharded_tests!(
+    client_reply_modes,
     ping,
     echo,
     hello_2,
@@ -1054,4 +1055,48 @@ fn tcp_keepalive_sets_the_socket_timer() {
         .and_then(|t| t.parse().ok())
         .unwrap_or_else(|| panic!("no keepalive time in {text}"));
     assert!(secs <= 7.0 && secs > 0.0, "{text}");
+}
+
+/// CLIENT REPLY OFF drops every reply until ON (which answers OK); SKIP
+/// drops the next command's reply. Replies owed by other cores' shards
+/// are dropped the same way, in a pipeline.
+fn client_reply_modes(server: &Server) {
+    let mut c = server.raw();
+    for key in ["{a}k", "{b}k", "{c}k"] {
+        c.check(&["SET", key, key], &ok());
+    }
+    let reqs: &[&[&str]] = &[
+        &["CLIENT", "REPLY", "OFF"],
+        &["GET", "{a}k"],
+        &["GET", "{b}k"],
+        &["CLIENT", "REPLY", "SKIP"],
+        &["CLIENT", "REPLY", "ON"],
+        &["GET", "{b}k"],
+        &["CLIENT", "REPLY", "SKIP"],
+        &["GET", "{c}k"],
+        &["GET", "{a}k"],
+        &["CLIENT", "REPLY", "bad"],
+        &["CLIENT", "REPLY"],
+        &["CLIENT", "REPLY", "SKIP"],
+        &["CLIENT", "REPLY", "ON"],
+        &["MGET", "{a}k", "{b}k"],
+    ];
+    let mut bytes = Vec::new();
+    for r in reqs {
+        bytes.extend(encode_str(r));
+    }
+    c.send(&bytes);
+    let expected: Vec<Vec<u8>> = vec![
+        ok(),
+        bulk("{b}k"),
+        bulk("{a}k"),
+        err("ERR syntax error"),
+        err("ERR wrong number of arguments for 'client|reply' command"),
+        ok(),
+        array(&[bulk("{a}k"), bulk("{b}k")]),
+    ];
+    for want in expected {
+        assert_eq!(show(&c.read_reply()), show(&want));
+    }
+    c.check(&["PING"], &simple("PONG"));
 }

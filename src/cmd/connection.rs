@@ -69,6 +69,28 @@ pub fn client_setname(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// CLIENT REPLY ON|OFF|SKIP: ON answers OK (even after OFF); OFF and SKIP
+/// answer nothing (see `Session::dispatch`).
+pub fn client_reply(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    let s = session(c);
+    let mode = argv[2];
+    if is(mode, "on") {
+        s.reply_off = false;
+        s.skipping = false;
+        s.skip_next = false;
+        s.out.ok();
+    } else if is(mode, "off") {
+        s.reply_off = true;
+    } else if is(mode, "skip") {
+        if !s.reply_off {
+            s.skip_next = true;
+        }
+    } else {
+        return Err(Error::SYNTAX);
+    }
+    Ok(())
+}
+
 pub fn client_getname(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
     let s = session(c);
     let name = s.info.borrow().name.clone();
@@ -503,6 +525,8 @@ static CLIENT_SUBS: &[CommandSpec] = &[
     spec("client|kill", -3, ADMIN, NO_KEYS, "connection", "Terminates open connections.", Exec::Client(crate::client_fn!(client_kill_cmd)),
     "ip:port | <[ID client-id] | [TYPE <NORMAL | MASTER | SLAVE | REPLICA | PUBSUB>] | [USER username] | \
     [ADDR ip:port] | [LADDR ip:port] | [SKIPME <YES | NO>]> [...]"),
+    spec("client|reply", 3, &["noscript", "loading", "stale"], NO_KEYS, "connection",
+    "Instructs the server whether to reply to commands.", Exec::Local(client_reply), "<ON | OFF | SKIP>"),
     spec("client|no-evict", 3, ADMIN, NO_KEYS, "connection", "Sets the client eviction mode of the connection.",
     Exec::Local(client_no_evict), "<ON | OFF>"),
     spec("client|unblock", -3, ADMIN, NO_KEYS, "connection", "Unblocks a client blocked by a blocking command from a different connection.",

@@ -68,6 +68,11 @@ pub struct Session {
     /// wait for the log even when it cannot write (a full disk).
     may_have_written: bool,
     pending: Pending,
+    /// CLIENT REPLY: OFF drops every reply from now on; SKIP drops the
+    /// next command's (`skip_next`, moved to `skipping` when it starts).
+    pub reply_off: bool,
+    pub skip_next: bool,
+    pub skipping: bool,
 }
 
 /// A read of the socket that outlives the blocking command that began it.
@@ -91,6 +96,8 @@ enum Hole {
     Batch { batch: usize, reply: usize },
     /// The total receivers of publish `index`.
     Publish(usize),
+    /// A reply CLIENT REPLY OFF / SKIP drops (its batch still answers).
+    Dropped,
 }
 
 impl Session {
@@ -112,6 +119,9 @@ impl Session {
             tx_noted: false,
             may_have_written: false,
             pending: Pending::default(),
+            reply_off: false,
+            skip_next: false,
+            skipping: false,
         }
     }
 
@@ -270,6 +280,26 @@ impl Session {
 
     /// Runs one request.
     pub async fn dispatch(&mut self, argv: &[&[u8]]) -> Flow {
+        if !(self.reply_off || self.skip_next) {
+            return self.dispatch_replying(argv).await;
+        }
+        // CLIENT REPLY OFF or SKIP: the command runs and its reply (local
+        // bytes and owed holes alike) is dropped, as Redis's
+        // CLIENT_REPLY_OFF / CLIENT_REPLY_SKIP do.
+        self.skipping = std::mem::take(&mut self.skip_next);
+        let (start, holes) = (self.out.buf.len(), self.pending.holes.len());
+        let flow = self.dispatch_replying(argv).await;
+        if self.reply_off || self.skipping {
+            self.out.buf.truncate(start);
+            for (_, hole) in &mut self.pending.holes[holes..] {
+                *hole = Hole::Dropped;
+            }
+        }
+        self.skipping = false;
+        flow
+    }
+
+    async fn dispatch_replying(&mut self, argv: &[&[u8]]) -> Flow {
         let spec = match self.check(argv) {
             Ok(spec) => spec,
             Err(msg) => {
@@ -457,6 +487,7 @@ impl Session {
                     merged.buf.extend_from_slice(&r.bytes[start..r.ends[reply]]);
                 }
                 Hole::Publish(index) => merged.int(counts[index]),
+                Hole::Dropped => {}
             }
         }
         merged.buf.extend_from_slice(&local[copied..]);
