@@ -117,6 +117,38 @@ pub struct Config {
     #[arg(long = "tcp-keepalive", default_value_t = 300, value_parser = parse_int_seconds)]
     pub tcp_keepalive: u64,
 
+    /// `hash-max-listpack-entries` (alias `hash-max-ziplist-entries`).
+    #[arg(long = "hash-max-listpack-entries", alias = "hash-max-ziplist-entries",
+          default_value_t = 512, value_parser = parse_size_count)]
+    pub hash_max_listpack_entries: u64,
+
+    /// `hash-max-listpack-value` (alias `hash-max-ziplist-value`).
+    #[arg(long = "hash-max-listpack-value", alias = "hash-max-ziplist-value",
+          default_value = "64", value_parser = parse_size_memory)]
+    pub hash_max_listpack_value: u64,
+
+    /// `set-max-intset-entries`.
+    #[arg(long = "set-max-intset-entries", default_value_t = 512, value_parser = parse_size_count)]
+    pub set_max_intset_entries: u64,
+
+    /// `set-max-listpack-entries` (Redis 7.2).
+    #[arg(long = "set-max-listpack-entries", default_value_t = 128, value_parser = parse_size_count)]
+    pub set_max_listpack_entries: u64,
+
+    /// `set-max-listpack-value` (Redis 7.2).
+    #[arg(long = "set-max-listpack-value", default_value = "64", value_parser = parse_size_memory)]
+    pub set_max_listpack_value: u64,
+
+    /// `zset-max-listpack-entries` (alias `zset-max-ziplist-entries`).
+    #[arg(long = "zset-max-listpack-entries", alias = "zset-max-ziplist-entries",
+          default_value_t = 128, value_parser = parse_size_count)]
+    pub zset_max_listpack_entries: u64,
+
+    /// `zset-max-listpack-value` (alias `zset-max-ziplist-value`).
+    #[arg(long = "zset-max-listpack-value", alias = "zset-max-ziplist-value",
+          default_value = "64", value_parser = parse_size_memory)]
+    pub zset_max_listpack_value: u64,
+
     /// `busy-reply-threshold` (alias `lua-time-limit`): ms after which a
     /// running script makes the other cores answer BUSY and may be killed.
     #[arg(long = "busy-reply-threshold", alias = "lua-time-limit", default_value_t = 5000,
@@ -410,6 +442,24 @@ fn yes_no(b: bool) -> String {
     if b { "yes" } else { "no" }.into()
 }
 
+/// A size_t count config (`*-max-*-entries`): 0 to LONG_MAX, as Redis.
+fn parse_size_count(s: &str) -> Result<u64, String> {
+    let n: i64 = s
+        .parse()
+        .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+    u64::try_from(n)
+        .map_err(|_| "argument must be between 0 and 9223372036854775807 inclusive".into())
+}
+
+/// A size_t memory config (`*-max-*-value`): a memory value up to LONG_MAX.
+fn parse_size_memory(s: &str) -> Result<u64, String> {
+    let n = parse_memory(s).map_err(|_| "argument must be a memory value".to_string())?;
+    if n > i64::MAX as u64 {
+        return Err("argument must be between 0 and 9223372036854775807 inclusive".into());
+    }
+    Ok(n)
+}
+
 /// An int config between 0 and INT_MAX (`timeout`, `tcp-keepalive`).
 fn parse_int_seconds(s: &str) -> Result<u64, String> {
     let n: i64 = s
@@ -586,15 +636,33 @@ impl Config {
         "lua-time-limit",
         "timeout",
         "tcp-keepalive",
+        "hash-max-listpack-entries",
+        "hash-max-ziplist-entries",
+        "hash-max-listpack-value",
+        "hash-max-ziplist-value",
+        "set-max-intset-entries",
+        "set-max-listpack-entries",
+        "set-max-listpack-value",
+        "zset-max-listpack-entries",
+        "zset-max-ziplist-entries",
+        "zset-max-listpack-value",
+        "zset-max-ziplist-value",
         "maxmemory-policy",
     ];
 
-    /// The parameter an alias stands for (Redis 7's renamed options).
-    pub fn canonical(name: &str) -> &str {
-        match name {
-            "lua-time-limit" => "busy-reply-threshold",
-            other => other,
-        }
+    /// Makes the settings that live outside the per-core copies (read
+    /// wherever a value or an event decides something) what this config says.
+    pub fn apply_process_wide(&self) {
+        use crate::types::encoding as e;
+        let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        e::set_hash_max_listpack_entries(size(self.hash_max_listpack_entries));
+        e::set_hash_max_listpack_value(size(self.hash_max_listpack_value));
+        e::set_set_max_intset_entries(size(self.set_max_intset_entries));
+        e::set_set_max_listpack_entries(size(self.set_max_listpack_entries));
+        e::set_set_max_listpack_value(size(self.set_max_listpack_value));
+        e::set_zset_max_listpack_entries(size(self.zset_max_listpack_entries));
+        e::set_zset_max_listpack_value(size(self.zset_max_listpack_value));
+        crate::shard::notify::set_flags(self.notify_keyspace_events);
     }
 
     /// The value CONFIG GET reports for `name`.
@@ -638,6 +706,21 @@ impl Config {
             "busy-reply-threshold" | "lua-time-limit" => self.busy_reply_threshold.to_string(),
             "maxmemory-policy" => self.maxmemory_policy.clone(),
             "timeout" => self.timeout.to_string(),
+            "hash-max-listpack-entries" | "hash-max-ziplist-entries" => {
+                self.hash_max_listpack_entries.to_string()
+            }
+            "hash-max-listpack-value" | "hash-max-ziplist-value" => {
+                self.hash_max_listpack_value.to_string()
+            }
+            "set-max-intset-entries" => self.set_max_intset_entries.to_string(),
+            "set-max-listpack-entries" => self.set_max_listpack_entries.to_string(),
+            "set-max-listpack-value" => self.set_max_listpack_value.to_string(),
+            "zset-max-listpack-entries" | "zset-max-ziplist-entries" => {
+                self.zset_max_listpack_entries.to_string()
+            }
+            "zset-max-listpack-value" | "zset-max-ziplist-value" => {
+                self.zset_max_listpack_value.to_string()
+            }
             "tcp-keepalive" => self.tcp_keepalive.to_string(),
             _ => return None,
         })
@@ -703,6 +786,21 @@ impl Config {
             }
             "maxmemory-policy" => self.maxmemory_policy = parse_maxmemory_policy(value)?,
             "timeout" => self.timeout = parse_int_seconds(value)?,
+            "hash-max-listpack-entries" | "hash-max-ziplist-entries" => {
+                self.hash_max_listpack_entries = parse_size_count(value)?
+            }
+            "hash-max-listpack-value" | "hash-max-ziplist-value" => {
+                self.hash_max_listpack_value = parse_size_memory(value)?
+            }
+            "set-max-intset-entries" => self.set_max_intset_entries = parse_size_count(value)?,
+            "set-max-listpack-entries" => self.set_max_listpack_entries = parse_size_count(value)?,
+            "set-max-listpack-value" => self.set_max_listpack_value = parse_size_memory(value)?,
+            "zset-max-listpack-entries" | "zset-max-ziplist-entries" => {
+                self.zset_max_listpack_entries = parse_size_count(value)?
+            }
+            "zset-max-listpack-value" | "zset-max-ziplist-value" => {
+                self.zset_max_listpack_value = parse_size_memory(value)?
+            }
             "tcp-keepalive" => self.tcp_keepalive = parse_int_seconds(value)?,
             "client-output-buffer-limit" => {
                 let words: Vec<&str> = value.split_whitespace().collect();

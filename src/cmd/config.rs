@@ -46,9 +46,8 @@ pub async fn config_set(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
                 "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
             ))
         };
-        // An alias names the same parameter (lua-time-limit is busy-reply-threshold).
-        let canonical = crate::config::Config::canonical(&name).to_string();
-        if seen.contains(&canonical) {
+        // An alias is a parameter of its own for this check, as in Redis.
+        if seen.contains(&name) {
             return Err(failed("duplicate parameter"));
         }
         match config.set(&name, &value) {
@@ -72,7 +71,7 @@ pub async fn config_set(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
                 )));
             }
         }
-        seen.push(canonical);
+        seen.push(name);
     }
     c.core()
         .shared
@@ -84,7 +83,7 @@ pub async fn config_set(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
         .limits
         .rdb_compression
         .store(config.rdbcompression, Ordering::Relaxed);
-    crate::shard::notify::set_flags(config.notify_keyspace_events);
+    config.apply_process_wide();
     c.core()
         .shared
         .busy

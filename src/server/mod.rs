@@ -93,7 +93,7 @@ pub fn run(mut config: Config) -> io::Result<()> {
     config.maxclients = limits::at_start(config.maxclients, reserved)
         .ok_or_else(|| io::Error::other("the open file limit is too low"))?;
     let shared = Arc::new(Shared::new(threads, &config));
-    crate::shard::notify::set_flags(config.notify_keyspace_events);
+    config.apply_process_wide();
     shared.busy.set_threshold(config.busy_reply_threshold);
     // Before any other thread starts: they all inherit the blocked signals.
     watch_signals(shared.clone())?;

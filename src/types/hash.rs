@@ -97,7 +97,8 @@ impl Hash {
     /// when the command brings more pairs than a listpack may hold).
     pub fn prepare(&mut self, pairs: usize, longest: usize) {
         if matches!(self, Hash::Small(_))
-            && (pairs > MAX_LISTPACK_ENTRIES || longest > MAX_LISTPACK_VALUE)
+            && (pairs > super::encoding::hash_max_listpack_entries()
+                || longest > super::encoding::hash_max_listpack_value())
         {
             self.convert();
         }
@@ -113,7 +114,7 @@ impl Hash {
                     return false;
                 }
                 v.push((field.into(), value.into()));
-                if v.len() > MAX_LISTPACK_ENTRIES {
+                if v.len() > super::encoding::hash_max_listpack_entries() {
                     self.convert();
                 }
                 true

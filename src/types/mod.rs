@@ -1,6 +1,7 @@
 //! The values a key can hold. Each messaging model's data structure gets its
 //! own module here (lists, streams, ...); this module ties them into [`Value`].
 
+pub mod encoding;
 pub mod list;
 pub mod longdouble;
 pub mod stream;

@@ -91,9 +91,9 @@ impl Set {
     /// Redis 7.2's `setTypeCreate`: the form a new key takes when its first
     /// member is `first` and about `hint` members are coming.
     pub fn for_members(first: &[u8], hint: usize) -> Set {
-        if parse_i64(first).is_some() && hint <= MAX_INTSET_ENTRIES {
+        if parse_i64(first).is_some() && hint <= super::encoding::set_max_intset_entries() {
             Set::Ints(Vec::new())
-        } else if hint <= MAX_LISTPACK_ENTRIES {
+        } else if hint <= super::encoding::set_max_listpack_entries() {
             Set::Small(Vec::new())
         } else {
             Set::Table(KeyTable::new())
@@ -104,8 +104,8 @@ impl Set {
     /// to an existing set; a compact form that cannot hold them converts.
     pub fn expect(&mut self, hint: usize) {
         let convert = match self {
-            Set::Ints(_) => hint > MAX_INTSET_ENTRIES,
-            Set::Small(_) => hint > MAX_LISTPACK_ENTRIES,
+            Set::Ints(_) => hint > super::encoding::set_max_intset_entries(),
+            Set::Small(_) => hint > super::encoding::set_max_listpack_entries(),
             Set::Table(_) => false,
         };
         if convert {
@@ -150,7 +150,7 @@ impl Set {
                     Ok(_) => false,
                     Err(i) => {
                         v.insert(i, n);
-                        if v.len() > MAX_INTSET_ENTRIES {
+                        if v.len() > super::encoding::set_max_intset_entries() {
                             self.convert_to_table();
                         }
                         true
@@ -158,7 +158,9 @@ impl Set {
                 },
                 None => {
                     // Integers print in at most 20 bytes, under the value limit.
-                    if v.len() < MAX_LISTPACK_ENTRIES && member.len() <= MAX_LISTPACK_VALUE {
+                    if v.len() < super::encoding::set_max_listpack_entries()
+                        && member.len() <= super::encoding::set_max_listpack_value()
+                    {
                         let mut small: Vec<Bytes> =
                             v.iter().map(|&n| Elem::Int(n).to_vec().into()).collect();
                         small.push(member.into());
@@ -174,7 +176,9 @@ impl Set {
                 if v.iter().any(|m| **m == *member) {
                     return false;
                 }
-                if v.len() < MAX_LISTPACK_ENTRIES && member.len() <= MAX_LISTPACK_VALUE {
+                if v.len() < super::encoding::set_max_listpack_entries()
+                    && member.len() <= super::encoding::set_max_listpack_value()
+                {
                     v.push(member.into());
                 } else {
                     self.convert_to_table();

@@ -158,7 +158,9 @@ impl ZSet {
     /// over the entry limit, or (for a new key, where `first_len` is the
     /// length of its first member) when that member is over the value limit.
     pub fn convert_for(&mut self, pairs: usize, first_len: usize) {
-        if pairs > MAX_LISTPACK_ENTRIES || first_len > MAX_LISTPACK_VALUE {
+        if pairs > super::encoding::zset_max_listpack_entries()
+            || first_len > super::encoding::zset_max_listpack_value()
+        {
             self.big = true;
         }
     }
@@ -299,7 +301,8 @@ impl ZSet {
         debug_assert!(!score.is_nan());
         let old = self.score(member);
         if old.is_none()
-            && (self.len() + 1 > MAX_LISTPACK_ENTRIES || member.len() > MAX_LISTPACK_VALUE)
+            && (self.len() + 1 > super::encoding::zset_max_listpack_entries()
+                || member.len() > super::encoding::zset_max_listpack_value())
         {
             self.big = true;
         }

@@ -1,0 +1,47 @@
+//! Encoding thresholds: when a small hash, set or sorted set turns into its
+//! big form (Redis's `hash-max-listpack-entries` / `-value`,
+//! `set-max-intset-entries`, `set-max-listpack-entries` / `-value`,
+//! `zset-max-listpack-entries` / `-value`). One setting for the process,
+//! read where a value decides its form, so CONFIG SET takes effect on the
+//! next write of every shard; as in Redis, values already converted stay
+//! as they are.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+macro_rules! thresholds {
+    ($($(#[$doc:meta])* $name:ident, $set:ident = $default:expr;)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name() -> usize {
+                $name::VALUE.load(Ordering::Relaxed)
+            }
+
+            /// Sets the threshold (config at start, CONFIG SET).
+            pub fn $set(n: usize) {
+                $name::VALUE.store(n, Ordering::Relaxed);
+            }
+
+            #[allow(non_snake_case)]
+            mod $name {
+                pub static VALUE: super::AtomicUsize = super::AtomicUsize::new($default);
+            }
+        )*
+    };
+}
+
+thresholds! {
+    /// `hash-max-listpack-entries` (default 512).
+    hash_max_listpack_entries, set_hash_max_listpack_entries = 512;
+    /// `hash-max-listpack-value` (default 64).
+    hash_max_listpack_value, set_hash_max_listpack_value = 64;
+    /// `set-max-intset-entries` (default 512).
+    set_max_intset_entries, set_set_max_intset_entries = 512;
+    /// `set-max-listpack-entries` (default 128).
+    set_max_listpack_entries, set_set_max_listpack_entries = 128;
+    /// `set-max-listpack-value` (default 64).
+    set_max_listpack_value, set_set_max_listpack_value = 64;
+    /// `zset-max-listpack-entries` (default 128).
+    zset_max_listpack_entries, set_zset_max_listpack_entries = 128;
+    /// `zset-max-listpack-value` (default 64).
+    zset_max_listpack_value, set_zset_max_listpack_value = 64;
+}

@@ -1,0 +1,122 @@
+//! Configuration parameters with their real effect: the encoding thresholds
+//! of hashes, sets and sorted sets (and their old `ziplist` names), each
+//! answered and refused as redis-server answers; every expectation holds
+//! against redis-server too (`RINGBUS_TEST_TARGET=redis`), with set
+//! listpacks (Redis 7.2) checked by version.
+
+mod common;
+
+use common::*;
+
+fn encoding(c: &mut RawConn, key: &str) -> Vec<u8> {
+    c.cmd(&["OBJECT", "ENCODING", key])
+}
+
+fn is_7_2(c: &mut RawConn) -> bool {
+    let info = String::from_utf8_lossy(&c.cmd(&["INFO", "server"])).to_string();
+    info.contains("redis_version:7.2") || info.contains("redis_version:8")
+}
+
+fn thresholds_change_encodings(server: &Server) {
+    let mut c = server.raw();
+    c.check(&["CONFIG", "SET", "hash-max-ziplist-entries", "2"], &ok());
+    c.check(
+        &["CONFIG", "GET", "hash-max-listpack-entries"],
+        &array(&[bulk("hash-max-listpack-entries"), bulk("2")]),
+    );
+    c.check(&["HSET", "h", "a", "1", "b", "2"], &int(2));
+    c.check(&["OBJECT", "ENCODING", "h"], &bulk("listpack"));
+    c.check(&["HSET", "h", "c", "3"], &int(1));
+    assert_eq!(encoding(&mut c, "h"), bulk("hashtable"));
+    c.check(&["CONFIG", "SET", "hash-max-listpack-value", "4"], &ok());
+    c.check(&["HSET", "h2", "f", "12345"], &int(1));
+    assert_eq!(encoding(&mut c, "h2"), bulk("hashtable"));
+
+    c.check(&["CONFIG", "SET", "zset-max-listpack-entries", "1"], &ok());
+    c.check(&["ZADD", "z", "1", "a"], &int(1));
+    assert_eq!(encoding(&mut c, "z"), bulk("listpack"));
+    c.check(&["ZADD", "z", "2", "b"], &int(1));
+    assert_eq!(encoding(&mut c, "z"), bulk("skiplist"));
+    c.check(&["CONFIG", "SET", "zset-max-ziplist-value", "3"], &ok());
+    c.check(&["ZADD", "z2", "1", "abcd"], &int(1));
+    assert_eq!(encoding(&mut c, "z2"), bulk("skiplist"));
+
+    c.check(&["CONFIG", "SET", "set-max-intset-entries", "2"], &ok());
+    c.check(&["SADD", "s", "1", "2"], &int(2));
+    assert_eq!(encoding(&mut c, "s"), bulk("intset"));
+    c.check(&["SADD", "s", "3"], &int(1));
+    // An intset that outgrows its limit with an integer becomes a table.
+    assert_eq!(encoding(&mut c, "s"), bulk("hashtable"));
+    // Set listpacks are Redis 7.2's (7.0 has no such parameter).
+    if is_7_2(&mut c) {
+        c.check(&["SADD", "s2", "x"], &int(1));
+        assert_eq!(encoding(&mut c, "s2"), bulk("listpack"));
+        c.check(&["CONFIG", "SET", "set-max-listpack-entries", "1"], &ok());
+        c.check(&["SADD", "s2", "y"], &int(1));
+        assert_eq!(encoding(&mut c, "s2"), bulk("hashtable"));
+        c.check(&["CONFIG", "SET", "set-max-listpack-value", "2"], &ok());
+        c.check(&["SADD", "s3", "abc"], &int(1));
+        assert_eq!(encoding(&mut c, "s3"), bulk("hashtable"));
+    }
+    // Existing values keep their form when the threshold rises again.
+    c.check(
+        &["CONFIG", "SET", "hash-max-listpack-entries", "512"],
+        &ok(),
+    );
+    assert_eq!(encoding(&mut c, "h"), bulk("hashtable"));
+    c.check(&["HSET", "h3", "a", "1", "b", "2", "c", "3"], &int(3));
+    assert_eq!(encoding(&mut c, "h3"), bulk("listpack"));
+}
+
+fn names_aliases_and_errors(server: &Server) {
+    let mut c = server.raw();
+    let pairs = c.cmd(&["CONFIG", "GET", "zset-max-*"]);
+    for name in [
+        "zset-max-listpack-entries",
+        "zset-max-ziplist-entries",
+        "zset-max-listpack-value",
+        "zset-max-ziplist-value",
+    ] {
+        assert!(show(&pairs).contains(name), "{name} in {}", show(&pairs));
+    }
+    c.check(
+        &["CONFIG", "SET", "hash-max-listpack-entries", "-1"],
+        &err("ERR CONFIG SET failed (possibly related to argument 'hash-max-listpack-entries') - argument must be between 0 and 9223372036854775807 inclusive"),
+    );
+    c.check(
+        &["CONFIG", "SET", "hash-max-listpack-entries", "x"],
+        &err("ERR CONFIG SET failed (possibly related to argument 'hash-max-listpack-entries') - argument couldn't be parsed into an integer"),
+    );
+    c.check(
+        &["CONFIG", "SET", "hash-max-listpack-value", "x"],
+        &err("ERR CONFIG SET failed (possibly related to argument 'hash-max-listpack-value') - argument must be a memory value"),
+    );
+    c.check(&["CONFIG", "SET", "hash-max-listpack-value", "1kb"], &ok());
+    c.check(
+        &["CONFIG", "GET", "hash-max-ziplist-value"],
+        &array(&[bulk("hash-max-ziplist-value"), bulk("1024")]),
+    );
+    // An alias is a parameter of its own name: both may be set at once
+    // (the last wins), as in Redis.
+    c.check(
+        &[
+            "CONFIG",
+            "SET",
+            "hash-max-ziplist-entries",
+            "1",
+            "hash-max-listpack-entries",
+            "2",
+        ],
+        &ok(),
+    );
+    c.check(
+        &["CONFIG", "GET", "hash-max-ziplist-entries"],
+        &array(&[bulk("hash-max-ziplist-entries"), bulk("2")]),
+    );
+    c.check(
+        &["CONFIG", "SET", "hash-max-listpack-entries", "1", "hash-max-listpack-entries", "2"],
+        &err("ERR CONFIG SET failed (possibly related to argument 'hash-max-listpack-entries') - duplicate parameter"),
+    );
+}
+
+sharded_tests!(thresholds_change_encodings, names_aliases_and_errors);
