@@ -540,6 +540,11 @@ impl std::fmt::Display for ConfigError {
 
 impl Config {
     /// Parses the command line, reading the config file it names first.
+    /// The configuration of a server started with no options.
+    pub fn defaults() -> Config {
+        Config::from_args(vec!["ringbus".to_string()]).expect("the defaults parse")
+    }
+
     pub fn from_args(args: Vec<String>) -> Result<Config, ConfigError> {
         let mut config = Config::read_args(args)?;
         let words: Vec<&str> = config
@@ -819,9 +824,14 @@ impl Config {
 
 /// Turns config-file lines into `--directive value...` arguments.
 fn config_file_args(text: &str, path: &std::path::Path) -> Result<Vec<String>, String> {
+    // Options by their names and their aliases (Redis's old names).
     let known: Vec<String> = Config::command()
         .get_arguments()
-        .filter_map(|a| a.get_long().map(str::to_string))
+        .flat_map(|a| {
+            let aliases = a.get_all_aliases().unwrap_or_default();
+            a.get_long().into_iter().chain(aliases)
+        })
+        .map(str::to_string)
         .collect();
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {

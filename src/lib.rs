@@ -13,6 +13,7 @@
 pub mod alloc;
 pub mod cmd;
 pub mod config;
+pub mod config_rewrite;
 pub mod glob;
 pub mod persist;
 

@@ -112,6 +112,27 @@ pub async fn config_set(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// CONFIG REWRITE: the running configuration into the config file the
+/// server started with (see `config_rewrite`).
+pub fn config_rewrite(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
+    let config = c.core().config.borrow().clone();
+    let Some(path) = config.config_file.clone() else {
+        return Err(Error::msg(
+            "ERR The server is running without a config file",
+        ));
+    };
+    crate::config_rewrite::rewrite(&path, &config).map_err(|e| {
+        eprintln!("ringbus: CONFIG REWRITE failed: {e}");
+        Error::msg(format!(
+            "ERR Rewriting config file: {}",
+            crate::config::os_reason(&e)
+        ))
+    })?;
+    eprintln!("ringbus: CONFIG REWRITE executed with success.");
+    c.out().ok();
+    Ok(())
+}
+
 /// CONFIG RESETSTAT: every core's and every shard's statistics back to zero.
 pub async fn config_resetstat(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
     c.core()
@@ -130,6 +151,8 @@ static CONFIG_SUBS: &[CommandSpec] = &[
     Exec::Local(config_get), "parameter [parameter ...]"),
     spec("config|set", -4, ADMIN, NO_KEYS, "server", "Sets configuration parameters in-flight.", crate::awaits!(config_set),
     "parameter value [parameter value ...]"),
+    spec("config|rewrite", 2, ADMIN, NO_KEYS, "server", "Persists the effective configuration to file.",
+    Exec::Local(config_rewrite), ""),
     spec("config|resetstat", 2, ADMIN, NO_KEYS, "server", "Resets the server's statistics.", crate::anywhere!(config_resetstat), ""),
 ];
 
