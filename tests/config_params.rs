@@ -1,6 +1,7 @@
 //! Configuration parameters with their real effect: the encoding thresholds
 //! of hashes, sets and sorted sets (and their old `ziplist` names), each
-//! answered and refused as redis-server answers; every expectation holds
+//! answered and refused as redis-server answers; CONFIG REWRITE; INFO's
+//! error count and Redis 7.2's client fields. Every expectation holds
 //! against redis-server too (`RINGBUS_TEST_TARGET=redis`), with set
 //! listpacks (Redis 7.2) checked by version.
 
@@ -119,7 +120,11 @@ fn names_aliases_and_errors(server: &Server) {
     );
 }
 
-sharded_tests!(thresholds_change_encodings, names_aliases_and_errors);
+sharded_tests!(
+    thresholds_change_encodings,
+    names_aliases_and_errors,
+    info_clients_and_errors
+);
 
 #[test]
 fn config_rewrite_without_a_file_is_an_error() {
@@ -202,4 +207,75 @@ fn config_rewrite_keeps_the_file_and_its_settings_come_back() {
 
 fn target_is_ringbus() -> bool {
     !matches!(target(), Target::Redis)
+}
+
+/// A field of INFO `section`, or None.
+fn info_field(c: &mut RawConn, section: &str, field: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(&c.cmd(&["INFO", section])).to_string();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .map(|v| v.trim().to_string())
+}
+
+/// INFO's error count, and Redis 7.2's client fields: subscribers, watched
+/// keys, keys with blocked clients (and those a deletion wakes).
+fn info_clients_and_errors(server: &Server) {
+    let mut c = server.raw();
+    let errors = |c: &mut RawConn| -> u64 {
+        info_field(c, "stats", "total_error_replies")
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let before = errors(&mut c);
+    c.send(&encode_str(&["NOSUCHCOMMAND"]));
+    c.read_reply();
+    c.send(&encode_str(&["GET"]));
+    c.read_reply();
+    c.check(&["SET", "str", "v"], &ok());
+    c.send(&encode_str(&["LPUSH", "str", "x"]));
+    c.read_reply();
+    assert_eq!(errors(&mut c), before + 3);
+    assert_eq!(
+        info_field(&mut c, "server", "configured_hz").as_deref(),
+        Some("10")
+    );
+    if !(is_7_2(&mut c) || server.is_ringbus()) {
+        return;
+    }
+    let mut sub = server.raw();
+    sub.send(&encode_str(&["SUBSCRIBE", "ch"]));
+    sub.read_reply();
+    let mut watcher = server.raw();
+    watcher.check(&["WATCH", "{a}w", "{b}w"], &ok());
+    let mut blocked = server.raw();
+    blocked.send(&encode_str(&["BLPOP", "{a}l", "{b}l", "0"]));
+    c.check(&["XGROUP", "CREATE", "{c}s", "g", "$", "MKSTREAM"], &ok());
+    let mut reader = server.raw();
+    reader.send(&encode_str(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "c",
+        "BLOCK",
+        "0",
+        "STREAMS",
+        "{c}s",
+        ">",
+    ]));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    for (field, value) in [
+        ("pubsub_clients", "1"),
+        ("total_watched_keys", "2"),
+        ("total_blocking_keys", "3"),
+        ("total_blocking_keys_on_nokey", "1"),
+    ] {
+        assert_eq!(
+            info_field(&mut c, "clients", field).as_deref(),
+            Some(value),
+            "{field}"
+        );
+    }
+    c.check(&["CONFIG", "RESETSTAT"], &ok());
+    assert_eq!(errors(&mut c), 0);
 }

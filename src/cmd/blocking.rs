@@ -393,6 +393,11 @@ pub trait Wants: Send + Sync + 'static {
     /// Takes what it waits for from `key` (its client is claimed).
     fn take(&self, here: &mut Here, db: usize, key: &[u8], round: &mut Round)
         -> Wake<Self::Served>;
+
+    /// Whether the key's deletion wakes it (see `Serve::on_nokey`).
+    fn on_nokey(&self) -> bool {
+        false
+    }
 }
 
 impl<W: Wants> Serve for Answer<W::Served, W> {
@@ -407,5 +412,9 @@ impl<W: Wants> Serve for Answer<W::Served, W> {
 
     fn unblock(&self, core: &Core, error: bool) {
         core.answer(self.reply, Wake::Unblocked { error });
+    }
+
+    fn on_nokey(&self) -> bool {
+        self.wants.on_nokey()
     }
 }

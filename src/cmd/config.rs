@@ -136,7 +136,10 @@ pub fn config_rewrite(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
 /// CONFIG RESETSTAT: every core's and every shard's statistics back to zero.
 pub async fn config_resetstat(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
     c.core()
-        .on_every_core(|core| core.clients.borrow_mut().counters = CoreCounters::default())
+        .on_every_core(|core| {
+            core.clients.borrow_mut().counters = CoreCounters::default();
+            crate::resp::encode::reset_error_replies();
+        })
         .await;
     super::exec::each_shard(c, |here| here.shard.reset_stats()).await;
     c.out().ok();

@@ -27,6 +27,9 @@ struct CoreReport {
     crossings: [u64; 4],
     /// Shards on this core now.
     shards: usize,
+    /// Clients with a subscription (`pubsub_clients`).
+    pubsub_clients: usize,
+    error_replies: u64,
 }
 
 /// What one shard reports for INFO: its keys and their statistics.
@@ -35,6 +38,9 @@ struct ShardReport {
     expired_keys: u64,
     /// `(keys, expires, avg_ttl)` per database.
     keyspace: Vec<(usize, usize, u64)>,
+    /// Keys with blocked clients, those a deletion wakes, keys watched.
+    blocking_keys: (usize, usize),
+    watched_keys: usize,
 }
 
 const DEFAULT_SECTIONS: &[&str] = &[
@@ -73,6 +79,8 @@ pub async fn info(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
                 .iter()
                 .map(|db| (db.len(), db.expires_count(), db.avg_ttl(now)))
                 .collect(),
+            blocking_keys: shard.blocking.blocking_keys(),
+            watched_keys: shard.watches.len(),
         }
     })
     .await;
@@ -94,6 +102,8 @@ pub async fn info(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
                     core.crossings.script_yields.get(),
                 ],
                 shards: core.shards_here(),
+                pubsub_clients: clients.pubsub_clients(),
+                error_replies: crate::resp::encode::error_replies(),
             }
         })
         .await;
@@ -159,6 +169,7 @@ fn write_section(
             line!("uptime_in_seconds:{uptime}");
             line!("uptime_in_days:{}", uptime / 86400);
             line!("hz:{}", config.hz);
+            line!("configured_hz:{}", config.hz);
             line!("executable:{}", shared.executable);
             line!(
                 "config_file:{}",
@@ -173,9 +184,23 @@ fn write_section(
         "clients" => {
             line!("# Clients");
             line!("connected_clients:{}", sum(&|r| r.clients as u64));
+            line!("cluster_connections:0");
             line!("maxclients:{}", config.maxclients);
             line!("blocked_clients:{}", sum(&|r| r.blocked as u64));
             line!("tracking_clients:0");
+            line!("pubsub_clients:{}", sum(&|r| r.pubsub_clients as u64));
+            line!(
+                "total_watched_keys:{}",
+                sum_shards(&|r| r.watched_keys as u64)
+            );
+            line!(
+                "total_blocking_keys:{}",
+                sum_shards(&|r| r.blocking_keys.0 as u64)
+            );
+            line!(
+                "total_blocking_keys_on_nokey:{}",
+                sum_shards(&|r| r.blocking_keys.1 as u64)
+            );
         }
         "memory" => {
             let used = crate::alloc::used_memory();
@@ -351,6 +376,7 @@ fn write_section(
             );
             line!("expired_keys:{}", sum_shards(&|r| r.expired_keys));
             line!("evicted_keys:0");
+            line!("evicted_clients:0");
             line!("keyspace_hits:{}", sum_shards(&|r| r.stats.keyspace_hits));
             line!(
                 "keyspace_misses:{}",
@@ -359,6 +385,15 @@ fn write_section(
             line!("pubsub_channels:{}", pubsub[0]);
             line!("pubsub_patterns:{}", pubsub[1]);
             line!("pubsubshard_channels:{}", pubsub[2]);
+            // Snapshots and rewrites run without fork.
+            line!("latest_fork_usec:0");
+            line!("total_forks:0");
+            // No client-side caching yet (CLIENT TRACKING).
+            line!("tracking_total_keys:0");
+            line!("tracking_total_items:0");
+            line!("tracking_total_prefixes:0");
+            line!("unexpected_error_replies:0");
+            line!("total_error_replies:{}", sum(&|r| r.error_replies));
             line!(
                 "client_output_buffer_limit_disconnections:{}",
                 sum(&|r| r.counters.output_limit_disconnections)

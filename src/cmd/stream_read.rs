@@ -68,6 +68,12 @@ impl Wants for StreamWants {
         blocked_ready(ctx, key, self.group.as_ref(), self.seen(key))
     }
 
+    /// A group read learns of its stream's deletion (Redis 7.2 answers it
+    /// with an error).
+    fn on_nokey(&self) -> bool {
+        self.group.is_some()
+    }
+
     fn take(&self, here: &mut Here, db: usize, key: &[u8], _: &mut Round) -> Wake<StreamReply> {
         let after = self.seen(key);
         let read = here.ctx(db, |ctx| {

@@ -2,6 +2,22 @@
 //! connection's protocol version and picks the RESP2 or RESP3 form of each type
 //! (null, map, set, double, boolean, push) the way Redis's `addReply*` family does.
 
+thread_local! {
+    /// Error replies encoded on this thread (a core): INFO's
+    /// `total_error_replies`, summed over cores.
+    static ERROR_REPLIES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Error replies encoded on this core since start (or CONFIG RESETSTAT).
+pub fn error_replies() -> u64 {
+    ERROR_REPLIES.with(|n| n.get())
+}
+
+/// CONFIG RESETSTAT's part for this core.
+pub fn reset_error_replies() {
+    ERROR_REPLIES.with(|n| n.set(0));
+}
+
 /// The protocol a connection speaks, chosen by `HELLO`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Proto {
@@ -49,6 +65,7 @@ impl Out {
     /// An error reply. `msg` is the text after the `-`, e.g. `ERR syntax error`;
     /// like Redis, newlines inside it are replaced by spaces so the frame stays valid.
     pub fn error(&mut self, msg: &str) {
+        ERROR_REPLIES.with(|n| n.set(n.get() + 1));
         self.buf.push(b'-');
         self.buf.extend(
             msg.bytes()

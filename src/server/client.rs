@@ -224,6 +224,14 @@ impl ClientRegistry {
         self.clients.values()
     }
 
+    /// Clients with a subscription (INFO's `pubsub_clients`).
+    pub fn pubsub_clients(&self) -> usize {
+        self.clients
+            .values()
+            .filter(|c| c.borrow().is_pubsub())
+            .count()
+    }
+
     /// Memory of this core's clients (INFO memory's `mem_clients_normal`).
     pub fn memory(&self) -> usize {
         self.clients

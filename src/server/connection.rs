@@ -286,12 +286,15 @@ impl Session {
         // CLIENT REPLY OFF or SKIP: the command runs and its reply (local
         // bytes and owed holes alike) is dropped, as Redis's
         // CLIENT_REPLY_OFF / CLIENT_REPLY_SKIP do.
+        // Earlier replies still owed are settled first, so that everything
+        // in `out` from `start` on, and every hole left, is this command's.
+        self.flush().await;
         self.skipping = std::mem::take(&mut self.skip_next);
-        let (start, holes) = (self.out.buf.len(), self.pending.holes.len());
+        let start = self.out.buf.len();
         let flow = self.dispatch_replying(argv).await;
         if self.reply_off || self.skipping {
             self.out.buf.truncate(start);
-            for (_, hole) in &mut self.pending.holes[holes..] {
+            for (_, hole) in &mut self.pending.holes {
                 *hole = Hole::Dropped;
             }
         }

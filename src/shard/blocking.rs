@@ -50,6 +50,12 @@ pub trait Serve: Send + Sync + 'static {
     /// CLIENT UNBLOCK claimed it: its client times out now, or fails with
     /// UNBLOCKED when `error`.
     fn unblock(&self, core: &Core, error: bool);
+
+    /// Whether the key's deletion wakes it (XREADGROUP, answered with an
+    /// error): INFO's `total_blocking_keys_on_nokey`.
+    fn on_nokey(&self) -> bool {
+        false
+    }
 }
 
 /// What one pass over a key's waiters has handed out beyond what the key
@@ -151,6 +157,18 @@ impl BlockTable {
 
     pub fn has_ready(&self) -> bool {
         !self.ready.is_empty()
+    }
+
+    /// Keys with blocked clients, and of those the keys with a client that
+    /// the key's deletion wakes (INFO's `total_blocking_keys` and
+    /// `total_blocking_keys_on_nokey`).
+    pub fn blocking_keys(&self) -> (usize, usize) {
+        let nokey = self
+            .waiting
+            .values()
+            .filter(|q| q.iter().any(|w| w.serve.on_nokey()))
+            .count();
+        (self.waiting.len(), nokey)
     }
 
     /// Clients blocked on this shard's keys (a client on several keys counts once per key).

@@ -29,6 +29,11 @@ impl WatchTable {
         self.watched.is_empty()
     }
 
+    /// Watched keys (INFO's `total_watched_keys`).
+    pub fn len(&self) -> usize {
+        self.watched.len()
+    }
+
     pub fn add(&mut self, key: DbKey, flag: &WatchFlag) {
         let flags = self.watched.entry(key).or_default();
         if !flags.iter().any(|f| Arc::ptr_eq(f, flag)) {
