@@ -31,9 +31,12 @@ free_port() {
 # START_CPUS, e.g. START_CPUS=0-1), wait until it answers PING; its pid is
 # left in STARTED_PID.
 start() {
-    local name=$1 port=$2
-    shift 2
-    taskset -c "${START_CPUS:-0}" "$@" >"$WORKDIR/$name.log" 2>&1 &
+    local name=$1 port=$2 prog=$3
+    shift 3
+    # The server runs in WORKDIR, so a snapshot it saves when stopped (save
+    # rules are on by default) lands there, not in the caller's directory.
+    [[ $prog == */* ]] && prog=$(realpath "$prog")
+    (cd "$WORKDIR" && exec taskset -c "${START_CPUS:-0}" "$prog" "$@") >"$WORKDIR/$name.log" 2>&1 &
     local pid=$!
     PIDS+=("$pid")
     STARTED_PID=$pid

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 sharded_tests!(
     client_reply_modes,
+    client_pause,
     ping,
     echo,
     hello_2,
@@ -1099,4 +1100,73 @@ fn client_reply_modes(server: &Server) {
         assert_eq!(show(&c.read_reply()), show(&want));
     }
     c.check(&["PING"], &simple("PONG"));
+}
+
+/// CLIENT PAUSE WRITE holds writes (reads go on) until CLIENT UNPAUSE;
+/// ALL holds every command until the timeout; active expiry waits too;
+/// errors in Redis's order.
+fn client_pause(server: &Server) {
+    use std::time::{Duration, Instant};
+    let mut admin = server.raw();
+    for (args, reply) in [
+        (
+            &["CLIENT", "PAUSE", "x"][..],
+            "ERR timeout is not an integer or out of range",
+        ),
+        (&["CLIENT", "PAUSE", "-1"][..], "ERR timeout is negative"),
+        (
+            &["CLIENT", "PAUSE", "10", "bogus"][..],
+            "ERR CLIENT PAUSE mode must be WRITE or ALL",
+        ),
+        (
+            &["CLIENT", "PAUSE", "x", "bogus"][..],
+            "ERR CLIENT PAUSE mode must be WRITE or ALL",
+        ),
+        (
+            &["CLIENT", "PAUSE", "10", "write", "extra"][..],
+            "ERR unknown subcommand or wrong number of arguments for 'PAUSE'. Try CLIENT HELP.",
+        ),
+        (
+            &["CLIENT", "UNPAUSE", "x"][..],
+            "ERR wrong number of arguments for 'client|unpause' command",
+        ),
+    ] {
+        admin.check(args, &err(reply));
+    }
+    admin.check(&["SET", "{a}k", "v", "PX", "100"], &ok());
+    let mut others: Vec<RawConn> = (0..3).map(|_| server.raw()).collect();
+    admin.check(&["CLIENT", "PAUSE", "10000", "WRITE"], &ok());
+    for c in others.iter_mut() {
+        c.check(&["GET", "{b}k"], &nil());
+        c.send(&encode_str(&["SET", "{b}k", "w"]));
+    }
+    std::thread::sleep(Duration::from_millis(400));
+    // The writes still wait; the deadline passed, yet nothing expired.
+    let keys = show(&admin.cmd(&["KEYS", "*"]));
+    assert_eq!(show(&admin.cmd(&["DBSIZE"])), show(&int(1)), "{keys}");
+    for c in others.iter_mut() {
+        c.stream
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let mut byte = [0u8; 1];
+        assert!(
+            std::io::Read::read(&mut c.stream, &mut byte).is_err(),
+            "a write answered during CLIENT PAUSE WRITE"
+        );
+        c.stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+    }
+    admin.check(&["CLIENT", "UNPAUSE"], &ok());
+    for c in others.iter_mut() {
+        assert_eq!(c.read_reply(), ok());
+    }
+    admin.check(&["CLIENT", "PAUSE", "300", "ALL"], &ok());
+    let started = Instant::now();
+    others[0].check(&["PING"], &simple("PONG"));
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "PING answered {:?} into a 300 ms CLIENT PAUSE ALL",
+        started.elapsed()
+    );
 }

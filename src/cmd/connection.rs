@@ -91,6 +91,40 @@ pub fn client_reply(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// CLIENT PAUSE timeout [WRITE | ALL]
+pub fn client_pause(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
+    if argv.len() > 4 {
+        return Err(Error::msg(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            String::from_utf8_lossy(argv[1])
+        )));
+    }
+    // Redis's order: the mode, then the timeout.
+    let all = match argv.get(3) {
+        None => true,
+        Some(m) if is(m, "all") => true,
+        Some(m) if is(m, "write") => false,
+        Some(_) => return Err(Error::msg("ERR CLIENT PAUSE mode must be WRITE or ALL")),
+    };
+    let ms = crate::resp::parse::parse_i64(argv[2])
+        .ok_or(Error::msg("ERR timeout is not an integer or out of range"))?;
+    if ms < 0 {
+        return Err(Error::msg("ERR timeout is negative"));
+    }
+    let now = crate::shard::now_ms();
+    let until = now.saturating_add(ms as u64);
+    c.core().shared.pause.start(until, all, now);
+    c.out().ok();
+    Ok(())
+}
+
+/// CLIENT UNPAUSE
+pub fn client_unpause(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
+    c.core().shared.pause.end();
+    c.out().ok();
+    Ok(())
+}
+
 pub fn client_getname(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
     let s = session(c);
     let name = s.info.borrow().name.clone();
@@ -527,6 +561,10 @@ static CLIENT_SUBS: &[CommandSpec] = &[
     [ADDR ip:port] | [LADDR ip:port] | [SKIPME <YES | NO>]> [...]"),
     spec("client|reply", 3, &["noscript", "loading", "stale"], NO_KEYS, "connection",
     "Instructs the server whether to reply to commands.", Exec::Local(client_reply), "<ON | OFF | SKIP>"),
+    spec("client|pause", -3, ADMIN, NO_KEYS, "connection", "Suspends commands processing.",
+    Exec::Local(client_pause), "timeout [WRITE | ALL]"),
+    spec("client|unpause", 2, ADMIN, NO_KEYS, "connection", "Resumes processing commands from paused clients.",
+    Exec::Local(client_unpause), ""),
     spec("client|no-evict", 3, ADMIN, NO_KEYS, "connection", "Sets the client eviction mode of the connection.",
     Exec::Local(client_no_evict), "<ON | OFF>"),
     spec("client|unblock", -3, ADMIN, NO_KEYS, "connection", "Unblocks a client blocked by a blocking command from a different connection.",

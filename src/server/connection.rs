@@ -313,6 +313,7 @@ impl Session {
             }
         };
         self.note_command(spec);
+        self.wait_while_paused(spec).await;
         // Writes, scripts and EXEC (whose queued writes were checked when queued).
         // (Only looked at with the log on: flags are strings.)
         if self.core.shared.aof.enabled()
@@ -330,6 +331,20 @@ impl Session {
             self.note_multi();
         }
         flow
+    }
+
+    /// Waits while CLIENT PAUSE holds `spec` (see `pause`). Replies owed
+    /// to the client go out first: they were made before the pause.
+    async fn wait_while_paused(&mut self, spec: &CommandSpec) {
+        if self.core.shared.pause.holds(spec, now_ms()).is_none() {
+            return;
+        }
+        self.flush().await;
+        self.send_now().await;
+        while let Some(until) = self.core.shared.pause.holds(spec, now_ms()) {
+            let left = until.saturating_sub(now_ms()).clamp(1, 10);
+            crate::runtime::sleep(std::time::Duration::from_millis(left)).await;
+        }
     }
 
     /// Publishes MULTI's queue for CLIENT LIST (`multi`, `multi-mem`).

@@ -8,6 +8,7 @@ pub mod connection;
 pub mod limits;
 pub mod listener;
 pub mod outbox;
+pub mod pause;
 
 use std::cell::RefCell;
 use std::io;
@@ -46,6 +47,8 @@ pub struct Shared {
     pub aof: crate::persist::aof::Aof,
     /// SIGTERM or SIGINT arrived: core 0 saves (with save rules) and exits.
     pub shutdown_asked: std::sync::atomic::AtomicBool,
+    /// CLIENT PAUSE.
+    pub pause: pause::Pause,
 }
 
 impl Shared {
@@ -82,6 +85,7 @@ impl Shared {
             persistence: Default::default(),
             aof: Default::default(),
             shutdown_asked: Default::default(),
+            pause: Default::default(),
         }
     }
 }
@@ -494,11 +498,13 @@ async fn core_cron(core: Rc<Core>) {
             }
         }
         let started = Instant::now();
+        // CLIENT PAUSE (WRITE or ALL) stops active expiry, as in Redis.
+        let expiring = !core.shared.pause.writes_paused(now_ms());
         loop {
             let mut done = 0;
             let shards: Vec<usize> = core.free_shards().collect();
             for shard in shards {
-                if let Some(mut data) = core.free_shard(shard) {
+                if let Some(mut data) = core.free_shard(shard).filter(|_| expiring) {
                     done = done.max(data.expire_cycle(now_ms(), BATCH));
                 }
                 core.serve_blocked(shard);

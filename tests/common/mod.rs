@@ -204,6 +204,12 @@ impl Server {
             }
         } else {
             argv.extend(["--save", "", "--appendonly", "no"].map(String::from));
+            if !rest.contains(&"--dir") {
+                // Its own directory: never a dump.rdb left in the working one.
+                let dir = TempDir::new("dir");
+                argv.extend(["--dir".to_string(), dir.arg()]);
+                own_dir = Some(dir);
+            }
             let mut i = 0;
             while i < rest.len() {
                 match rest[i] {
