@@ -127,6 +127,12 @@ pub struct Config {
           default_value = "64", value_parser = parse_size_memory)]
     pub hash_max_listpack_value: u64,
 
+    /// `list-max-listpack-size` (alias `list-max-ziplist-size`): a list
+    /// node's entries (positive) or bytes (-1 to -5: 4 to 64 KiB).
+    #[arg(long = "list-max-listpack-size", alias = "list-max-ziplist-size",
+          default_value_t = -2, allow_negative_numbers = true, value_parser = parse_int_config)]
+    pub list_max_listpack_size: i64,
+
     /// `set-max-intset-entries`.
     #[arg(long = "set-max-intset-entries", default_value_t = 512, value_parser = parse_size_count)]
     pub set_max_intset_entries: u64,
@@ -442,6 +448,17 @@ fn yes_no(b: bool) -> String {
     if b { "yes" } else { "no" }.into()
 }
 
+/// An int config over the whole int range (`list-max-listpack-size`).
+fn parse_int_config(s: &str) -> Result<i64, String> {
+    let n: i64 = s
+        .parse()
+        .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+    if i32::try_from(n).is_err() {
+        return Err("argument must be between -2147483648 and 2147483647 inclusive".into());
+    }
+    Ok(n)
+}
+
 /// A size_t count config (`*-max-*-entries`): 0 to LONG_MAX, as Redis.
 fn parse_size_count(s: &str) -> Result<u64, String> {
     let n: i64 = s
@@ -645,6 +662,8 @@ impl Config {
         "hash-max-ziplist-entries",
         "hash-max-listpack-value",
         "hash-max-ziplist-value",
+        "list-max-listpack-size",
+        "list-max-ziplist-size",
         "set-max-intset-entries",
         "set-max-listpack-entries",
         "set-max-listpack-value",
@@ -662,6 +681,7 @@ impl Config {
         let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
         e::set_hash_max_listpack_entries(size(self.hash_max_listpack_entries));
         e::set_hash_max_listpack_value(size(self.hash_max_listpack_value));
+        e::set_list_max_listpack_size(self.list_max_listpack_size);
         e::set_set_max_intset_entries(size(self.set_max_intset_entries));
         e::set_set_max_listpack_entries(size(self.set_max_listpack_entries));
         e::set_set_max_listpack_value(size(self.set_max_listpack_value));
@@ -716,6 +736,9 @@ impl Config {
             }
             "hash-max-listpack-value" | "hash-max-ziplist-value" => {
                 self.hash_max_listpack_value.to_string()
+            }
+            "list-max-listpack-size" | "list-max-ziplist-size" => {
+                self.list_max_listpack_size.to_string()
             }
             "set-max-intset-entries" => self.set_max_intset_entries.to_string(),
             "set-max-listpack-entries" => self.set_max_listpack_entries.to_string(),
@@ -796,6 +819,9 @@ impl Config {
             }
             "hash-max-listpack-value" | "hash-max-ziplist-value" => {
                 self.hash_max_listpack_value = parse_size_memory(value)?
+            }
+            "list-max-listpack-size" | "list-max-ziplist-size" => {
+                self.list_max_listpack_size = parse_int_config(value)?
             }
             "set-max-intset-entries" => self.set_max_intset_entries = parse_size_count(value)?,
             "set-max-listpack-entries" => self.set_max_listpack_entries = parse_size_count(value)?,

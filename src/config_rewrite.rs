@@ -56,6 +56,7 @@ fn canonical(directive: &str) -> &str {
         "hash-max-ziplist-value" => "hash-max-listpack-value",
         "zset-max-ziplist-entries" => "zset-max-listpack-entries",
         "zset-max-ziplist-value" => "zset-max-listpack-value",
+        "list-max-ziplist-size" => "list-max-listpack-size",
         "no-pin" => "pin",
         other => other,
     }

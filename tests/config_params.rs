@@ -123,7 +123,8 @@ fn names_aliases_and_errors(server: &Server) {
 sharded_tests!(
     thresholds_change_encodings,
     names_aliases_and_errors,
-    info_clients_and_errors
+    info_clients_and_errors,
+    list_max_listpack_size
 );
 
 #[test]
@@ -278,4 +279,40 @@ fn info_clients_and_errors(server: &Server) {
     }
     c.check(&["CONFIG", "RESETSTAT"], &ok());
     assert_eq!(errors(&mut c), 0);
+}
+
+/// `list-max-listpack-size`: a positive size caps a listpack list's entries,
+/// a negative one its bytes (Redis 7.2 lists; 7.0 lists are always quicklists).
+fn list_max_listpack_size(server: &Server) {
+    let mut c = server.raw();
+    c.check(
+        &["CONFIG", "GET", "list-max-ziplist-size"],
+        &array(&[bulk("list-max-ziplist-size"), bulk("-2")]),
+    );
+    c.check(
+        &["CONFIG", "SET", "list-max-listpack-size", "x"],
+        &err("ERR CONFIG SET failed (possibly related to argument 'list-max-listpack-size') - argument couldn't be parsed into an integer"),
+    );
+    if !(is_7_2(&mut c) || server.is_ringbus()) {
+        return;
+    }
+    c.check(&["CONFIG", "SET", "list-max-listpack-size", "4"], &ok());
+    c.check(&["RPUSH", "l", "a", "b", "c", "d"], &int(4));
+    assert_eq!(encoding(&mut c, "l"), bulk("listpack"));
+    c.check(&["RPUSH", "l", "e"], &int(5));
+    assert_eq!(encoding(&mut c, "l"), bulk("quicklist"));
+    c.check(&["LPOP", "l", "2"], &array(&[bulk("a"), bulk("b")]));
+    assert_eq!(encoding(&mut c, "l"), bulk("quicklist"));
+    c.check(&["LPOP", "l", "2"], &array(&[bulk("c"), bulk("d")]));
+    // One node of one entry, at most half of 4: a listpack again.
+    assert_eq!(encoding(&mut c, "l"), bulk("listpack"));
+    // -1: 4 KiB nodes. 100-byte elements: 7 + 39 * 102 fits, 41 do not.
+    c.check(&["CONFIG", "SET", "list-max-ziplist-size", "-1"], &ok());
+    let value = "x".repeat(100);
+    for i in 1..=39 {
+        c.check(&["RPUSH", "big", &value], &int(i));
+    }
+    assert_eq!(encoding(&mut c, "big"), bulk("listpack"));
+    c.check(&["RPUSH", "big", &value, &value], &int(41));
+    assert_eq!(encoding(&mut c, "big"), bulk("quicklist"));
 }

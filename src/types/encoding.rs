@@ -1,12 +1,13 @@
 //! Encoding thresholds: when a small hash, set or sorted set turns into its
 //! big form (Redis's `hash-max-listpack-entries` / `-value`,
 //! `set-max-intset-entries`, `set-max-listpack-entries` / `-value`,
-//! `zset-max-listpack-entries` / `-value`). One setting for the process,
+//! `zset-max-listpack-entries` / `-value`), and how big a list's nodes get
+//! (`list-max-listpack-size`). One setting for the process,
 //! read where a value decides its form, so CONFIG SET takes effect on the
 //! next write of every shard; as in Redis, values already converted stay
 //! as they are.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 macro_rules! thresholds {
     ($($(#[$doc:meta])* $name:ident, $set:ident = $default:expr;)*) => {
@@ -44,4 +45,31 @@ thresholds! {
     zset_max_listpack_entries, set_zset_max_listpack_entries = 128;
     /// `zset-max-listpack-value` (default 64).
     zset_max_listpack_value, set_zset_max_listpack_value = 64;
+}
+
+/// `list-max-listpack-size` (alias `list-max-ziplist-size`, default -2): a
+/// positive value caps a list node's entries (its bytes then stay under
+/// Redis's 8 KiB safety limit), -1 to -5 cap its bytes at 4 to 64 KiB.
+static LIST_FILL: AtomicI64 = AtomicI64::new(-2);
+
+pub fn list_max_listpack_size() -> i64 {
+    LIST_FILL.load(Ordering::Relaxed)
+}
+
+pub fn set_list_max_listpack_size(fill: i64) {
+    LIST_FILL.store(fill, Ordering::Relaxed);
+}
+
+/// Redis's `SIZE_SAFETY_LIMIT`: the bytes of a node whose limit is a count.
+pub const LIST_SIZE_SAFETY_LIMIT: usize = 8192;
+
+/// Redis's `quicklistNodeLimit`: a node's (byte, entry) limits for `fill`;
+/// `usize::MAX` where there is none.
+pub fn list_node_limits(fill: i64) -> (usize, usize) {
+    if fill >= 0 {
+        (usize::MAX, fill.max(1) as usize)
+    } else {
+        let level = ((-fill) as u32).min(5) - 1;
+        (4096 << level, usize::MAX)
+    }
 }

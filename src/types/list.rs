@@ -69,7 +69,9 @@
 //! # `OBJECT ENCODING`
 //!
 //! [`List::encoding`] follows Redis 7.2 (`t_list.c`, `listTypeTryConversion*`),
-//! with the chunk byte budget playing the part of `list-max-listpack-size`:
+//! with `list-max-listpack-size` (see `types::encoding`; the defaults below
+//! are for its default, -2; a positive value limits entries instead, within
+//! an 8 KiB safety limit):
 //!
 //! - a new list is a `listpack`;
 //! - before an element is added (push, insert, set), a `listpack` list turns
@@ -96,8 +98,6 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::iter::FusedIterator;
 
-/// Default byte budget of a chunk: Redis's `list-max-listpack-size -2`.
-const DEFAULT_CHUNK_BYTES: u32 = 8 * 1024;
 /// Default cap on the entries of a chunk. It bounds the walk inside a chunk
 /// for tiny elements (a 0-byte element costs only 2 bytes).
 const DEFAULT_MAX_ENTRIES: u16 = 1024;
@@ -870,13 +870,25 @@ struct Inner {
 }
 
 impl Default for Inner {
+    /// A new list's chunks follow `list-max-listpack-size` as it is now, as
+    /// a Redis quicklist keeps the fill it was created with.
     fn default() -> Inner {
+        let (bytes, count) =
+            super::encoding::list_node_limits(super::encoding::list_max_listpack_size());
+        let (chunk_bytes, max_entries) = if count == usize::MAX {
+            (bytes as u32, DEFAULT_MAX_ENTRIES)
+        } else {
+            (
+                super::encoding::LIST_SIZE_SAFETY_LIMIT as u32,
+                count.min(usize::from(u16::MAX)) as u16,
+            )
+        };
         Inner {
             chunks: VecDeque::new(),
             len: 0,
             cap_bytes: 0,
-            chunk_bytes: DEFAULT_CHUNK_BYTES,
-            max_entries: DEFAULT_MAX_ENTRIES,
+            chunk_bytes,
+            max_entries,
             quicklist: false,
         }
     }
@@ -1204,10 +1216,24 @@ impl Inner {
     fn note_growth(&mut self, added: usize) {
         if !self.quicklist {
             let lp: usize = self.chunks.iter().map(|c| c.lp).sum();
-            if LP_OVERHEAD + lp + added > self.budget() {
+            let size = LP_OVERHEAD + lp + added;
+            let (bytes, count) = self.node_limits();
+            let exceeds = if bytes != usize::MAX {
+                size > bytes
+            } else {
+                size > super::encoding::LIST_SIZE_SAFETY_LIMIT || self.len + 1 > count
+            };
+            if exceeds {
                 self.quicklist = true;
             }
         }
+    }
+
+    /// The node limits the encoding follows: `list-max-listpack-size` now,
+    /// as Redis reads the setting at each conversion (a list's chunks keep
+    /// the limits it was created with, as a quicklist keeps its fill).
+    fn node_limits(&self) -> (usize, usize) {
+        super::encoding::list_node_limits(super::encoding::list_max_listpack_size())
     }
 
     /// After removing elements: a quicklist of one chunk at most half the
@@ -1215,8 +1241,10 @@ impl Inner {
     /// when shrinking), and so does an emptied list (Redis would delete the
     /// key, and a new one starts as a listpack).
     fn note_shrink(&mut self) {
-        let small_single_chunk =
-            self.chunks.len() == 1 && LP_OVERHEAD + self.chunks[0].lp <= self.budget() / 2;
+        let (bytes, count) = self.node_limits();
+        let small_single_chunk = self.chunks.len() == 1
+            && LP_OVERHEAD + self.chunks[0].lp <= bytes / 2
+            && self.len <= count / 2;
         if self.len == 0 || small_single_chunk {
             self.quicklist = false;
         }
