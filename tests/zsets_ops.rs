@@ -59,27 +59,6 @@ fn need_key(cmd: &str) -> Vec<u8> {
     ))
 }
 
-/// A RESP3 double.
-fn dbl(s: &str) -> Vec<u8> {
-    format!(",{s}\r\n").into_bytes()
-}
-
-/// RESP2 `member score member score ...`.
-fn withscores(pairs: &[(&str, &str)]) -> Vec<u8> {
-    let items: Vec<&str> = pairs.iter().flat_map(|(m, s)| [*m, *s]).collect();
-    bulks(&items)
-}
-
-/// RESP3 `[[member, score], ...]`.
-fn pairs3(pairs: &[(&str, &str)]) -> Vec<u8> {
-    array(
-        &pairs
-            .iter()
-            .map(|(m, s)| array(&[bulk(m), dbl(s)]))
-            .collect::<Vec<_>>(),
-    )
-}
-
 fn assert_zset(c: &mut RawConn, key: &str, pairs: &[(&str, &str)]) {
     c.check(
         &["ZRANGE", key, "0", "-1", "WITHSCORES"],

@@ -29,7 +29,7 @@ use std::borrow::Cow;
 use super::args::{is, Args, CmdResult, Error};
 use super::cross::Cross;
 use super::hashes::{
-    distinct_picks, parse_cursor, random_count, random_positions, reply_scan, ScanOpts,
+    distinct_picks, parse_cursor, random_args, random_positions, reply_scan, ScanOpts,
 };
 use super::sets::Set;
 use super::spec::decl::*;
@@ -540,17 +540,7 @@ pub fn zrandmember(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
         }
         return Ok(());
     }
-    let count = random_count(argv[2])?;
-    let withscores = match argv.len() {
-        3 => false,
-        4 if is(argv[3], "withscores") => {
-            if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
-                return Err(Error::msg("ERR value is out of range"));
-            }
-            true
-        }
-        _ => return Err(Error::SYNTAX),
-    };
+    let (count, withscores) = random_args(&argv[2..], "withscores")?;
     let Some(z) = read_zset(ctx, key)? else {
         out.array(0);
         return Ok(());
