@@ -786,6 +786,23 @@ impl RangeReq {
     pub(super) fn positions(&self, z: &ZSet) -> (usize, usize) {
         let len = z.len();
         let reverse = self.reverse;
+        if let Bounds::Lex(a, b) = &self.bounds {
+            if !z.uniform() {
+                // Scores differ: Redis's walk decides, LIMIT included.
+                return match self.limit {
+                    None => z.lex_walk(a, b, reverse, 0, usize::MAX),
+                    Some((offset, _))
+                        if offset < 0 || (offset > 0 && offset as u64 >= len as u64) =>
+                    {
+                        (0, 0)
+                    }
+                    Some((offset, count)) => {
+                        let take = usize::try_from(count).unwrap_or(usize::MAX);
+                        z.lex_walk(a, b, reverse, offset as usize, take)
+                    }
+                };
+            }
+        }
         let (start, end) = match &self.bounds {
             Bounds::Rank(a, b) => match clip_ranks(*a, *b, len) {
                 None => (0, 0),

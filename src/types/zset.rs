@@ -95,6 +95,38 @@ pub enum LexBound {
     Excl(Vec<u8>),
 }
 
+/// Redis's `sdscmplex` of two lex bounds: `-` below and `+` above every
+/// string (the same sentinel twice is equal).
+fn lex_cmp(a: &LexBound, b: &LexBound) -> Ordering {
+    use LexBound::*;
+    match (a, b) {
+        (Min, Min) | (Max, Max) => Ordering::Equal,
+        (Min, _) | (_, Max) => Ordering::Less,
+        (Max, _) | (_, Min) => Ordering::Greater,
+        (Incl(x) | Excl(x), Incl(y) | Excl(y)) => x.cmp(y),
+    }
+}
+
+/// Whether `m` is within the lower bound `min` of a lex range.
+fn lex_at_least(m: &[u8], min: &LexBound) -> bool {
+    match min {
+        LexBound::Min => true,
+        LexBound::Max => false,
+        LexBound::Incl(x) => m >= x.as_slice(),
+        LexBound::Excl(x) => m > x.as_slice(),
+    }
+}
+
+/// Whether `m` is within the upper bound `max` of a lex range.
+fn lex_at_most(m: &[u8], max: &LexBound) -> bool {
+    match max {
+        LexBound::Min => false,
+        LexBound::Max => true,
+        LexBound::Incl(x) => m <= x.as_slice(),
+        LexBound::Excl(x) => m < x.as_slice(),
+    }
+}
+
 /// A sorted set; see the module documentation.
 #[derive(Clone)]
 pub struct ZSet {
@@ -278,11 +310,91 @@ impl ZSet {
     }
 
     /// The positions `[start, end)` of the members between `min` and `max`.
-    /// Meaningful when all scores are equal, as in Redis.
+    /// Lex ranges are meant for sets whose scores are all equal; on one whose
+    /// scores differ, the answer is [`ZSet::lex_walk`]'s.
     pub fn lex_range(&self, min: &LexBound, max: &LexBound) -> (usize, usize) {
+        if !self.uniform() {
+            return self.lex_walk(min, max, false, 0, usize::MAX);
+        }
         let start = self.lex_start(min);
         let end = self.lex_end(max);
         (start, end.max(start))
+    }
+
+    /// Whether every element has the same score.
+    pub fn uniform(&self) -> bool {
+        match (
+            self.get(0),
+            self.len().checked_sub(1).and_then(|l| self.get(l)),
+        ) {
+            (Some((_, a)), Some((_, b))) => a == b,
+            _ => true,
+        }
+    }
+
+    /// A lex range found as Redis walks a `listpack`, which is what decides
+    /// its answer when the scores differ (members are then not in lex
+    /// order): nothing unless the first element is within `max` and the
+    /// last within `min` (`zzlIsInLexRange`); else from the first element at
+    /// or past `min` (the last at or before `max` when `rev`), which must be
+    /// within the other bound too, `skip` elements on, then on while the
+    /// elements stay within the other bound, at most `take` of them.
+    /// Deterministic, whatever the tree's shape. Returns `[start, end)`.
+    pub fn lex_walk(
+        &self,
+        min: &LexBound,
+        max: &LexBound,
+        rev: bool,
+        skip: usize,
+        take: usize,
+    ) -> (usize, usize) {
+        let len = self.len();
+        let (Some((first, _)), Some((last, _))) =
+            (self.get(0), len.checked_sub(1).and_then(|l| self.get(l)))
+        else {
+            return (0, 0);
+        };
+        if lex_cmp(min, max).is_gt()
+            || (lex_cmp(min, max).is_eq()
+                && !(matches!(min, LexBound::Incl(_)) && matches!(max, LexBound::Incl(_))))
+            || !lex_at_least(last, min)
+            || !lex_at_most(first, max)
+        {
+            return (0, 0);
+        }
+        if !rev {
+            let Some(i) = self.iter().position(|(m, _)| lex_at_least(m, min)) else {
+                return (0, 0);
+            };
+            let start = i.saturating_add(skip);
+            if !lex_at_most(self.get(i).expect("inside").0, max) || start >= len {
+                return (0, 0);
+            }
+            let n = self
+                .range(start, len, false)
+                .take(take)
+                .take_while(|(m, _)| lex_at_most(m, max))
+                .count();
+            (start, start + n)
+        } else {
+            let Some(back) = self
+                .range(0, len, true)
+                .position(|(m, _)| lex_at_most(m, max))
+            else {
+                return (0, 0);
+            };
+            let k = len - 1 - back;
+            if !lex_at_least(self.get(k).expect("inside").0, min) || skip > k {
+                return (0, 0);
+            }
+            let top = k - skip + 1;
+            let n = self
+                .range(0, top, true)
+                .take(take)
+                .take_while(|(m, _)| lex_at_least(m, min))
+                .count();
+            (top - n, top)
+        }
     }
 
     /// The elements at positions `start..end`, lowest first, or highest
@@ -952,6 +1064,52 @@ mod tests {
         let mut z = ZSet::new();
         z.convert_for(129, 1);
         assert_eq!(z.encoding(), "skiplist");
+    }
+
+    #[test]
+    fn lex_ranges_over_differing_scores_follow_the_walk_whatever_the_shape() {
+        // Redis's listpack walk over b:0.1 7:2 d:2 e:2.5 a:3 c:4, as
+        // redis-server answers ZRANGEBYLEX / ZREVRANGEBYLEX.
+        let elems = [
+            ("b", 0.1),
+            ("7", 2.0),
+            ("d", 2.0),
+            ("e", 2.5),
+            ("a", 3.0),
+            ("c", 4.0),
+        ];
+        let bound = |s: &str| match s {
+            "-" => LexBound::Min,
+            "+" => LexBound::Max,
+            _ if s.starts_with('(') => LexBound::Excl(s[1..].as_bytes().to_vec()),
+            _ => LexBound::Incl(s[1..].as_bytes().to_vec()),
+        };
+        for round in 0..20 {
+            let mut z = ZSet::new();
+            for i in 0..elems.len() {
+                let (m, s) = elems[(i + round) % elems.len()];
+                z.insert(m.as_bytes(), s);
+            }
+            let members = |(a, b): (usize, usize), rev: bool| -> Vec<String> {
+                z.range(a, b, rev)
+                    .map(|(m, _)| String::from_utf8(m.to_vec()).unwrap())
+                    .collect()
+            };
+            let fwd = |min: &str, max: &str| members(z.lex_range(&bound(min), &bound(max)), false);
+            assert_eq!(fwd("[a", "+"), ["b", "7", "d", "e", "a", "c"]);
+            assert_eq!(fwd("-", "[c"), ["b", "7"]);
+            assert_eq!(fwd("[c", "+"), ["d", "e", "a", "c"]);
+            assert!(fwd("[a", "[a").is_empty());
+            assert!(fwd("[z", "+").is_empty());
+            let rev = |max: &str, min: &str, skip: usize, take: usize| {
+                members(z.lex_walk(&bound(min), &bound(max), true, skip, take), true)
+            };
+            assert_eq!(rev("+", "[a", 0, usize::MAX), ["c", "a", "e", "d"]);
+            assert_eq!(rev("[d", "[a", 0, usize::MAX), ["c", "a", "e", "d"]);
+            assert_eq!(rev("+", "[a", 1, 2), ["a", "e"]);
+            let walk = z.lex_walk(&bound("-"), &bound("+"), false, 1, 2);
+            assert_eq!(members(walk, false), ["7", "d"]);
+        }
     }
 
     #[test]
