@@ -1081,8 +1081,8 @@ mod tests {
         let bound = |s: &str| match s {
             "-" => LexBound::Min,
             "+" => LexBound::Max,
-            _ if s.starts_with('(') => LexBound::Excl(s[1..].as_bytes().to_vec()),
-            _ => LexBound::Incl(s[1..].as_bytes().to_vec()),
+            _ if s.starts_with('(') => LexBound::Excl(s.as_bytes()[1..].to_vec()),
+            _ => LexBound::Incl(s.as_bytes()[1..].to_vec()),
         };
         for round in 0..20 {
             let mut z = ZSet::new();
