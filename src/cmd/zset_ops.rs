@@ -2,7 +2,7 @@
 //! answers them: ZUNION, ZINTER, ZDIFF and their STORE forms, ZINTERCARD,
 //! ZRANGESTORE, ZRANDMEMBER and ZSCAN. The data structure is
 //! `types::zset`; ZRANGESTORE parses its range with ZRANGE's
-//! [`RangeReq`].
+//! `zsets::RangeReq`.
 //!
 //! The algebra follows Redis's `zunionInterDiffGenericCommand` step by
 //! step, as its errors, their order and the float results depend on it:

@@ -5,7 +5,9 @@
 //! ZREVRANGEBYSCORE, ZRANGEBYLEX and ZREVRANGEBYLEX, ZREMRANGEBYSCORE,
 //! ZREMRANGEBYRANK, ZREMRANGEBYLEX, ZPOPMIN and ZPOPMAX. ZMPOP and the
 //! blocking pops (whose keys may span shards) live in `cmd::zset_blocking`,
-//! on top of [`pop`] here.
+//! on top of [`pop`] here; the algebra (ZUNION, ZINTER, ZDIFF and their
+//! STORE forms, ZINTERCARD), ZRANGESTORE (on ZRANGE's `RangeReq`),
+//! ZRANDMEMBER and ZSCAN in `cmd::zset_ops`.
 //!
 //! Invariant kept here (as Redis's `t_zset.c` does): a sorted set key never
 //! holds an empty sorted set. Every command that removes members deletes the

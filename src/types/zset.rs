@@ -6,7 +6,7 @@
 //! A [`ZSet`] keeps its elements once, as nodes of an order-statistic treap
 //! held in an arena (`Vec<Node>`, children as `u32` indices, freed slots
 //! reused). Every node caches the size of its subtree, so positions (ranks)
-//! are as cheap as lookups. The member → node lookup is an [`Index`] of
+//! are as cheap as lookups. The member → node lookup is an `Index` of
 //! node indices hashed by the node's member, so members are not stored
 //! twice: a directory of small `hashbrown` tables, each owning a range of
 //! the hash space (as the keyspace's `KeyTable`), so ZSCAN's cursor is a
