@@ -506,7 +506,7 @@ fn read_range(ctx: &mut Ctx, src: &[u8], req: &RangeReq) -> Result<ZSet, Error> 
     Ok(read_zset(ctx, src)?.map_or_else(ZSet::new, |z| range_of(z, req)))
 }
 
-/// ZRANGESTORE dst src min max [BYSCORE | BYLEX] [REV] [LIMIT offset count].
+/// `ZRANGESTORE dst src min max [BYSCORE | BYLEX] [REV] [LIMIT offset count]`.
 pub fn zrangestore(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     let argv = args.all();
     let req = RangeReq::parse(argv, 2, true, RangeBy::Auto, None)?;
@@ -526,7 +526,7 @@ pub fn zrangestore_across(c: Cross<'_>) -> CmdResult {
 
 // ------------------------------------------------------------------ ZRANDMEMBER
 
-/// ZRANDMEMBER key [count [WITHSCORES]]: Redis's cases (a negative count
+/// `ZRANDMEMBER key [count [WITHSCORES]]`: Redis's cases (a negative count
 /// repeats; a count covering the set answers it whole, highest first; a small
 /// set samples in order; a large one picks distinct members at random).
 /// With scores: flat in RESP2, `[member, score]` pairs in RESP3.
