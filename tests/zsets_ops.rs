@@ -511,6 +511,22 @@ fn stored_encodings(s: &Server) {
     c.check(&["ZINTERSTORE", "d", "2", "l65", "half"], &int(0));
     c.check(&["ZRANGESTORE", "d", "l65", "1", "1"], &int(1));
     assert_eq!(encoding(&mut c, "d"), "listpack");
+    // The thresholds are the configured ones.
+    c.check(&["CONFIG", "SET", "zset-max-listpack-entries", "2"], &ok());
+    c.check(&["ZUNIONSTORE", "d", "1", "half"], &int(2));
+    assert_eq!(encoding(&mut c, "d"), "listpack");
+    c.check(&["ZUNIONSTORE", "d", "2", "half", "l64"], &int(3));
+    assert_eq!(encoding(&mut c, "d"), "skiplist");
+    c.check(&["ZRANGESTORE", "r", "big", "0", "2"], &int(3));
+    assert_eq!(encoding(&mut c, "r"), "skiplist");
+    c.check(
+        &["CONFIG", "SET", "zset-max-listpack-entries", "128"],
+        &ok(),
+    );
+    c.check(&["CONFIG", "SET", "zset-max-listpack-value", "3"], &ok());
+    c.check(&["ZINTERSTORE", "d", "2", "big", "half"], &int(2));
+    assert_eq!(encoding(&mut c, "d"), "skiplist");
+    c.check(&["CONFIG", "SET", "zset-max-listpack-value", "64"], &ok());
     // -0: a small stored result holds the integer 0, a large one keeps -0.
     c.check(
         &["ZUNIONSTORE", "neg", "1", "half", "WEIGHTS", "-1"],

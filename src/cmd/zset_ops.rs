@@ -15,7 +15,8 @@
 //!
 //! A STORE replaces its destination whatever it held (its deadline too),
 //! with the encoding Redis gives a computed result: `listpack` when it has
-//! at most 128 members of at most 64 bytes, `skiplist` otherwise. An empty
+//! at most `zset-max-listpack-entries` members of at most
+//! `zset-max-listpack-value` bytes, `skiplist` otherwise. An empty
 //! result deletes the destination instead (a `del` event when there was
 //! one), so a sorted set key is never empty.
 //!
@@ -44,7 +45,8 @@ use crate::shard::ctx::{Shards, ShardsExt};
 use crate::shard::db::Entry;
 use crate::shard::notify::Class;
 use crate::shard::route::{group_by_shard, shard_of};
-use crate::types::zset::{cmp_elements, ZSet, MAX_LISTPACK_ENTRIES, MAX_LISTPACK_VALUE};
+use crate::types::encoding::{zset_max_listpack_entries, zset_max_listpack_value};
+use crate::types::zset::{cmp_elements, ZSet};
 use crate::types::Value;
 
 // ------------------------------------------------------------------ sources
@@ -365,7 +367,7 @@ fn compute<'a>(
 fn build(result: &[Elem]) -> ZSet {
     let longest = result.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
     let mut z = ZSet::new();
-    if result.len() > MAX_LISTPACK_ENTRIES || longest > MAX_LISTPACK_VALUE {
+    if result.len() > zset_max_listpack_entries() || longest > zset_max_listpack_value() {
         z.convert_for(usize::MAX, 0);
     }
     for (m, s) in result {
