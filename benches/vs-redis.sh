@@ -24,7 +24,10 @@
 #                requests first: that row is skipped, but its CPU time counts in
 #                the test's CPU per request. `evalsha` is not a redis-benchmark
 #                test: it is `EVALSHA <sha> 1 evalsha:counter` of a script doing
-#                one INCR, loaded with SCRIPT LOAD on both servers first)
+#                one INCR, loaded with SCRIPT LOAD on both servers first;
+#                `zunionstore` is not one either: it is `ZUNIONSTORE zu:dst 2
+#                zu:a zu:b` of two 5-member sorted sets (3 members shared),
+#                written the same way on both servers first)
 #   PIPELINES    pipeline depths (default: "1 16")
 #   CLIENTS      parallel connections, -c (default: 50)
 #   REQUESTS     requests per run, -n (default: 200000 x pipeline depth,
@@ -48,6 +51,13 @@ REQUESTS=${REQUESTS:-}
 REDIS_SERVER=${REDIS_SERVER:-redis-server}
 RAW_CSV=${RAW_CSV:-}
 EVAL_SCRIPT="return redis.call('incr', KEYS[1])"
+
+# The two small sorted sets of the zunionstore test, on the server at port $1.
+prepare_zunionstore() {
+    redis-cli -p "$1" DEL zu:a zu:b zu:dst >/dev/null
+    redis-cli -p "$1" ZADD zu:a 1 a 2 b 3 c 4 d 5 e >/dev/null
+    redis-cli -p "$1" ZADD zu:b 1.5 c 2.5 d 3.5 e 4.5 f 5.5 g >/dev/null
+}
 
 for tool in taskset redis-benchmark redis-cli python3 "$REDIS_SERVER"; do
     command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 1; }
@@ -86,6 +96,11 @@ for ((round = 1; round <= ROUNDS; round++)); do
                 sha=$(redis-cli -p "$SUT_PORT" SCRIPT LOAD "$EVAL_SCRIPT")
                 redis-cli -p "$REDIS_PORT" SCRIPT LOAD "$EVAL_SCRIPT" >/dev/null
                 args=(EVALSHA "$sha" 1 "evalsha:counter")
+            elif [[ $test == zunionstore ]]; then
+                for port in "$SUT_PORT" "$REDIS_PORT" ${BASE_PORT:+"$BASE_PORT"}; do
+                    prepare_zunionstore "$port"
+                done
+                args=(ZUNIONSTORE zu:dst 2 zu:a zu:b)
             else
                 args=(-t "$test")
             fi

@@ -75,31 +75,6 @@ fn nil_array() -> Vec<u8> {
     b"*-1\r\n".to_vec()
 }
 
-/// A RESP3 double.
-fn dbl(s: &str) -> Vec<u8> {
-    format!(",{s}\r\n").into_bytes()
-}
-
-/// RESP2 `member score member score ...`.
-fn withscores(pairs: &[(&str, &str)]) -> Vec<u8> {
-    let mut items = Vec::new();
-    for (m, s) in pairs {
-        items.push(bulk(m));
-        items.push(bulk(s));
-    }
-    array(&items)
-}
-
-/// RESP3 `[[member, score], ...]`.
-fn pairs3(pairs: &[(&str, &str)]) -> Vec<u8> {
-    array(
-        &pairs
-            .iter()
-            .map(|(m, s)| array(&[bulk(m), dbl(s)]))
-            .collect::<Vec<_>>(),
-    )
-}
-
 /// RESP2 `[[member, score], ...]` (ZMPOP nests in both protocols).
 fn pairs2(pairs: &[(&str, &str)]) -> Vec<u8> {
     array(

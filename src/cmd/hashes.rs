@@ -268,6 +268,23 @@ pub fn random_count(arg: &[u8]) -> Result<i64, Error> {
     }
 }
 
+/// HRANDFIELD's / ZRANDMEMBER's `count [word]` (`rest`, after the key), in
+/// Redis's order: the count, the option, then the count's range with it
+/// (a reply of twice as many items must not overflow).
+pub fn random_args(rest: &[&[u8]], word: &str) -> Result<(i64, bool), Error> {
+    let count = random_count(rest[0])?;
+    match rest {
+        [_] => Ok((count, false)),
+        [_, w] if is(w, word) => {
+            if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
+                return Err(Error::msg("ERR value is out of range"));
+            }
+            Ok((count, true))
+        }
+        _ => Err(Error::SYNTAX),
+    }
+}
+
 /// Up to `count` distinct positions out of `len`, chosen at random, in
 /// increasing order (Redis samples a listpack's entries in their order).
 pub fn random_positions(len: usize, count: usize) -> Vec<usize> {
@@ -310,17 +327,7 @@ pub fn hrandfield(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
         }
         return Ok(());
     }
-    let count = random_count(args.next_bytes()?)?;
-    let with_values = match args.remaining() {
-        0 => false,
-        1 if is(args.next_bytes()?, "withvalues") => {
-            if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
-                return Err(Error::msg("ERR value is out of range"));
-            }
-            true
-        }
-        _ => return Err(Error::SYNTAX),
-    };
+    let (count, with_values) = random_args(args.rest(), "withvalues")?;
     let Some(hash) = read_hash(ctx, key)? else {
         out.array(0);
         return Ok(());

@@ -47,6 +47,7 @@ pub mod table;
 pub mod transaction;
 // Sorted sets.
 pub mod zset_blocking;
+pub mod zset_ops;
 pub mod zsets;
 
 pub use args::{Args, CmdResult, Error};

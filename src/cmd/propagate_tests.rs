@@ -499,7 +499,7 @@ fn random_step(rng: &mut Rng, c: &mut Cluster, now: u64) {
     let k = |rng: &mut Rng, p: &str| format!("{p}{}", rng.below(5));
     let m = |rng: &mut Rng| ["a", "b", "c", "d", "e", "7", "12"][rng.below(7)];
     let n = rng.below(4) + 1;
-    let cmd = match rng.below(48) {
+    let cmd = match rng.below(50) {
         0 => format!(
             "SET {} v{n} {}",
             k(rng, "s"),
@@ -703,6 +703,35 @@ fn random_step(rng: &mut Rng, c: &mut Cluster, now: u64) {
             c.call(db, &argv);
             return;
         }
+        47 => {
+            let src = |rng: &mut Rng| {
+                let p = rng.pick(&["z", "z", "t"]);
+                k(rng, p)
+            };
+            let (a, b) = (src(rng), src(rng));
+            format!(
+                "{} {} 2 {a} {b} {}",
+                rng.pick(&["ZUNIONSTORE", "ZINTERSTORE", "ZDIFFSTORE"]),
+                k(rng, "z"),
+                rng.pick(&[
+                    "",
+                    "WEIGHTS 0.1 -3",
+                    "AGGREGATE MAX",
+                    "WEIGHTS inf 1 AGGREGATE MIN"
+                ])
+            )
+        }
+        48 => format!(
+            "ZRANGESTORE {} {} {}",
+            k(rng, "z"),
+            k(rng, "z"),
+            rng.pick(&[
+                "0 1",
+                "-2 -1 REV",
+                "(1 +inf BYSCORE LIMIT 1 2",
+                "[a + BYLEX"
+            ])
+        ),
         _ => format!("SETRANGE {} 2 xy", k(rng, "s")),
     };
     let cmd = cmd.trim().to_string();

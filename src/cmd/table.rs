@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 pub use super::spec::{CommandSpec, KeySpec};
 use super::{
     config, connection, dump, hashes, info, introspection, keys, keyspace, lists, persistence,
-    pubsub, scripting, server, sets, streams, strings, transaction, zsets,
+    pubsub, scripting, server, sets, streams, strings, transaction, zset_ops, zsets,
 };
 
 /// Every family's commands.
@@ -27,6 +27,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     hashes::COMMANDS,
     sets::COMMANDS,
     zsets::COMMANDS,
+    zset_ops::COMMANDS,
     streams::COMMANDS,
     pubsub::COMMANDS,
     transaction::COMMANDS,

@@ -5,7 +5,9 @@
 //! ZREVRANGEBYSCORE, ZRANGEBYLEX and ZREVRANGEBYLEX, ZREMRANGEBYSCORE,
 //! ZREMRANGEBYRANK, ZREMRANGEBYLEX, ZPOPMIN and ZPOPMAX. ZMPOP and the
 //! blocking pops (whose keys may span shards) live in `cmd::zset_blocking`,
-//! on top of [`pop`] here.
+//! on top of [`pop`] here; the algebra (ZUNION, ZINTER, ZDIFF and their
+//! STORE forms, ZINTERCARD), ZRANGESTORE (on ZRANGE's `RangeReq`),
+//! ZRANDMEMBER and ZSCAN in `cmd::zset_ops`.
 //!
 //! Invariant kept here (as Redis's `t_zset.c` does): a sorted set key never
 //! holds an empty sorted set. Every command that removes members deletes the
@@ -44,7 +46,7 @@ fn as_zset(entry: Option<&Entry>) -> Result<Option<&ZSet>, Error> {
 }
 
 /// The sorted set at `key` for reading (counts a keyspace hit or miss).
-fn read_zset<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c ZSet>, Error> {
+pub(super) fn read_zset<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c ZSet>, Error> {
     as_zset(ctx.read(key))
 }
 
@@ -267,7 +269,7 @@ fn clip_ranks(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
 
 /// Elements with or without their scores: RESP2 flat `member score ...`,
 /// RESP3 `[member, score]` pairs.
-fn reply_elements<'a>(
+pub(super) fn reply_elements<'a>(
     out: &mut Out,
     items: impl ExactSizeIterator<Item = (&'a [u8], f64)>,
     withscores: bool,
@@ -673,7 +675,7 @@ pub fn zrevrank(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
 // ------------------------------------------------------------------ ZRANGE and friends
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum RangeBy {
+pub(super) enum RangeBy {
     /// ZRANGE: BYSCORE / BYLEX may pick, rank otherwise.
     Auto,
     Rank,
@@ -681,116 +683,177 @@ enum RangeBy {
     Lex,
 }
 
-/// Redis's `zrangeGenericCommand`: options first (in order, LIMIT's numbers
-/// as they come), then the conflicts, then the range, then the key.
-/// `rev` is None for ZRANGE, whose REV option decides.
+enum Bounds {
+    Rank(i64, i64),
+    Score(f64, bool, f64, bool),
+    Lex(LexBound, LexBound),
+}
+
+/// A parsed ZRANGE-family request (ZRANGESTORE's too).
+pub(super) struct RangeReq {
+    bounds: Bounds,
+    pub reverse: bool,
+    limit: Option<(i64, i64)>,
+    pub withscores: bool,
+}
+
+impl RangeReq {
+    /// Redis's `zrangeGenericCommand` up to the key lookup: options first
+    /// (in order, LIMIT's numbers as they come), then the conflicts, then
+    /// the range. The source key is at `at`, its range after it; `store`
+    /// (ZRANGESTORE) refuses WITHSCORES. `rev` is None for ZRANGE and
+    /// ZRANGESTORE, whose REV option decides.
+    pub(super) fn parse(
+        argv: &[&[u8]],
+        at: usize,
+        store: bool,
+        mut by: RangeBy,
+        rev: Option<bool>,
+    ) -> Result<RangeReq, Error> {
+        let (mut min_at, mut max_at) = (at + 1, at + 2);
+        let mut withscores = false;
+        let mut limit: Option<(i64, i64)> = None;
+        let mut reverse = rev;
+        let mut j = at + 3;
+        while j < argv.len() {
+            let opt = argv[j];
+            let left = argv.len() - j - 1;
+            if !store && is(opt, "withscores") {
+                withscores = true;
+            } else if is(opt, "limit") && left >= 2 {
+                let offset = parse_i64(argv[j + 1]).ok_or(Error::NOT_INTEGER)?;
+                let count = parse_i64(argv[j + 2]).ok_or(Error::NOT_INTEGER)?;
+                limit = Some((offset, count));
+                j += 2;
+            } else if reverse.is_none() && is(opt, "rev") {
+                reverse = Some(true);
+            } else if by == RangeBy::Auto && is(opt, "bylex") {
+                by = RangeBy::Lex;
+            } else if by == RangeBy::Auto && is(opt, "byscore") {
+                by = RangeBy::Score;
+            } else {
+                return Err(Error::SYNTAX);
+            }
+            j += 1;
+        }
+        let reverse = reverse.unwrap_or(false);
+        if by == RangeBy::Auto {
+            by = RangeBy::Rank;
+        }
+        if limit.is_some() && by == RangeBy::Rank {
+            return Err(Error::msg(
+                "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+            ));
+        }
+        if withscores && by == RangeBy::Lex {
+            return Err(Error::msg(
+                "ERR syntax error, WITHSCORES not supported in combination with BYLEX",
+            ));
+        }
+        if reverse && by != RangeBy::Rank {
+            // The range is given as `max min`.
+            std::mem::swap(&mut min_at, &mut max_at);
+        }
+        let bounds = match by {
+            RangeBy::Rank | RangeBy::Auto => {
+                let start = parse_i64(argv[min_at]).ok_or(Error::NOT_INTEGER)?;
+                let end = parse_i64(argv[max_at]).ok_or(Error::NOT_INTEGER)?;
+                Bounds::Rank(start, end)
+            }
+            RangeBy::Score => {
+                let (a, ax, b, bx) = parse_score_range(argv[min_at], argv[max_at])?;
+                Bounds::Score(a, ax, b, bx)
+            }
+            RangeBy::Lex => {
+                let (a, b) = parse_lex_range(argv[min_at], argv[max_at])?;
+                Bounds::Lex(a, b)
+            }
+        };
+        Ok(RangeReq {
+            bounds,
+            reverse,
+            limit,
+            withscores,
+        })
+    }
+
+    /// Whether the range is by rank (its length is known up front, which
+    /// ZRANGESTORE's destination encoding depends on, as in Redis).
+    pub(super) fn by_rank(&self) -> bool {
+        matches!(self.bounds, Bounds::Rank(..))
+    }
+
+    /// The positions `[start, end)` of `z` the request selects, walked
+    /// backwards when `reverse`.
+    pub(super) fn positions(&self, z: &ZSet) -> (usize, usize) {
+        let len = z.len();
+        let reverse = self.reverse;
+        if let Bounds::Lex(a, b) = &self.bounds {
+            if !z.uniform() {
+                // Scores differ: Redis's walk decides, LIMIT included.
+                return match self.limit {
+                    None => z.lex_walk(a, b, reverse, 0, usize::MAX),
+                    Some((offset, _))
+                        if offset < 0 || (offset > 0 && offset as u64 >= len as u64) =>
+                    {
+                        (0, 0)
+                    }
+                    Some((offset, count)) => {
+                        let take = usize::try_from(count).unwrap_or(usize::MAX);
+                        z.lex_walk(a, b, reverse, offset as usize, take)
+                    }
+                };
+            }
+        }
+        let (start, end) = match &self.bounds {
+            Bounds::Rank(a, b) => match clip_ranks(*a, *b, len) {
+                None => (0, 0),
+                Some((a, b)) if reverse => (len - 1 - b, len - a),
+                Some((a, b)) => (a, b + 1),
+            },
+            Bounds::Score(a, ax, b, bx) => z.score_range(*a, *ax, *b, *bx),
+            Bounds::Lex(a, b) => z.lex_range(a, b),
+        };
+        // LIMIT: a negative offset skips everything, a negative count means all.
+        match self.limit {
+            None => (start, end),
+            Some((offset, _)) if offset < 0 || (offset > 0 && offset as u64 >= len as u64) => {
+                (0, 0)
+            }
+            Some((offset, count)) => {
+                let avail = end - start;
+                let skip = (offset as usize).min(avail);
+                let take = if count < 0 {
+                    avail - skip
+                } else {
+                    (count as u64).min((avail - skip) as u64) as usize
+                };
+                if reverse {
+                    (end - skip - take, end - skip)
+                } else {
+                    (start + skip, start + skip + take)
+                }
+            }
+        }
+    }
+}
+
+/// ZRANGE and its older forms: [`RangeReq::parse`], then the key.
 fn zrange_generic(
     ctx: &mut Ctx,
     args: &mut Args,
     out: &mut Out,
-    mut by: RangeBy,
+    by: RangeBy,
     rev: Option<bool>,
 ) -> CmdResult {
     let argv = args.all();
-    let key = argv[1];
-    let (mut min_at, mut max_at) = (2, 3);
-    let mut withscores = false;
-    let mut limit: Option<(i64, i64)> = None;
-    let mut reverse = rev;
-    let mut j = 4;
-    while j < argv.len() {
-        let opt = argv[j];
-        let left = argv.len() - j - 1;
-        if is(opt, "withscores") {
-            withscores = true;
-        } else if is(opt, "limit") && left >= 2 {
-            let offset = parse_i64(argv[j + 1]).ok_or(Error::NOT_INTEGER)?;
-            let count = parse_i64(argv[j + 2]).ok_or(Error::NOT_INTEGER)?;
-            limit = Some((offset, count));
-            j += 2;
-        } else if reverse.is_none() && is(opt, "rev") {
-            reverse = Some(true);
-        } else if by == RangeBy::Auto && is(opt, "bylex") {
-            by = RangeBy::Lex;
-        } else if by == RangeBy::Auto && is(opt, "byscore") {
-            by = RangeBy::Score;
-        } else {
-            return Err(Error::SYNTAX);
-        }
-        j += 1;
-    }
-    let reverse = reverse.unwrap_or(false);
-    if by == RangeBy::Auto {
-        by = RangeBy::Rank;
-    }
-    if limit.is_some() && by == RangeBy::Rank {
-        return Err(Error::msg(
-            "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
-        ));
-    }
-    if withscores && by == RangeBy::Lex {
-        return Err(Error::msg(
-            "ERR syntax error, WITHSCORES not supported in combination with BYLEX",
-        ));
-    }
-    if reverse && by != RangeBy::Rank {
-        // The range is given as `max min`.
-        std::mem::swap(&mut min_at, &mut max_at);
-    }
-    enum Parsed {
-        Rank(i64, i64),
-        Score(f64, bool, f64, bool),
-        Lex(LexBound, LexBound),
-    }
-    let parsed = match by {
-        RangeBy::Rank | RangeBy::Auto => {
-            let start = parse_i64(argv[min_at]).ok_or(Error::NOT_INTEGER)?;
-            let end = parse_i64(argv[max_at]).ok_or(Error::NOT_INTEGER)?;
-            Parsed::Rank(start, end)
-        }
-        RangeBy::Score => {
-            let (a, ax, b, bx) = parse_score_range(argv[min_at], argv[max_at])?;
-            Parsed::Score(a, ax, b, bx)
-        }
-        RangeBy::Lex => {
-            let (a, b) = parse_lex_range(argv[min_at], argv[max_at])?;
-            Parsed::Lex(a, b)
-        }
-    };
-    let Some(z) = read_zset(ctx, key)? else {
+    let req = RangeReq::parse(argv, 1, false, by, rev)?;
+    let Some(z) = read_zset(ctx, argv[1])? else {
         out.array(0);
         return Ok(());
     };
-    let len = z.len();
-    let (start, end) = match parsed {
-        Parsed::Rank(a, b) => match clip_ranks(a, b, len) {
-            None => (0, 0),
-            Some((a, b)) if reverse => (len - 1 - b, len - a),
-            Some((a, b)) => (a, b + 1),
-        },
-        Parsed::Score(a, ax, b, bx) => z.score_range(a, ax, b, bx),
-        Parsed::Lex(a, b) => z.lex_range(&a, &b),
-    };
-    // LIMIT: a negative offset skips everything, a negative count means all.
-    let (start, end) = match limit {
-        None => (start, end),
-        Some((offset, _)) if offset < 0 || (offset > 0 && offset as u64 >= len as u64) => (0, 0),
-        Some((offset, count)) => {
-            let avail = end - start;
-            let skip = (offset as usize).min(avail);
-            let take = if count < 0 {
-                avail - skip
-            } else {
-                (count as u64).min((avail - skip) as u64) as usize
-            };
-            if reverse {
-                (end - skip - take, end - skip)
-            } else {
-                (start + skip, start + skip + take)
-            }
-        }
-    };
-    reply_elements(out, z.range(start, end, reverse), withscores);
+    let (start, end) = req.positions(z);
+    reply_elements(out, z.range(start, end, req.reverse), req.withscores);
     Ok(())
 }
 
@@ -823,21 +886,16 @@ pub fn zrevrangebylex(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResul
 fn zremrange_generic(ctx: &mut Ctx, args: &mut Args, out: &mut Out, by: RangeBy) -> CmdResult {
     let key = args.next_bytes()?;
     let (a, b) = (args.next_bytes()?, args.next_bytes()?);
-    enum Parsed {
-        Rank(i64, i64),
-        Score(f64, bool, f64, bool),
-        Lex(LexBound, LexBound),
-    }
     let parsed = match by {
         RangeBy::Score => {
             let (a, ax, b, bx) = parse_score_range(a, b)?;
-            Parsed::Score(a, ax, b, bx)
+            Bounds::Score(a, ax, b, bx)
         }
         RangeBy::Lex => {
             let (a, b) = parse_lex_range(a, b)?;
-            Parsed::Lex(a, b)
+            Bounds::Lex(a, b)
         }
-        _ => Parsed::Rank(
+        _ => Bounds::Rank(
             parse_i64(a).ok_or(Error::NOT_INTEGER)?,
             parse_i64(b).ok_or(Error::NOT_INTEGER)?,
         ),
@@ -848,9 +906,9 @@ fn zremrange_generic(ctx: &mut Ctx, args: &mut Args, out: &mut Out, by: RangeBy)
         return Ok(());
     };
     let (start, end) = match parsed {
-        Parsed::Rank(a, b) => clip_ranks(a, b, z.len()).map_or((0, 0), |(a, b)| (a, b + 1)),
-        Parsed::Score(a, ax, b, bx) => z.score_range(a, ax, b, bx),
-        Parsed::Lex(a, b) => z.lex_range(&a, &b),
+        Bounds::Rank(a, b) => clip_ranks(a, b, z.len()).map_or((0, 0), |(a, b)| (a, b + 1)),
+        Bounds::Score(a, ax, b, bx) => z.score_range(a, ax, b, bx),
+        Bounds::Lex(a, b) => z.lex_range(&a, &b),
     };
     let event = match by {
         RangeBy::Score => "zremrangebyscore",

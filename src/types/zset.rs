@@ -6,9 +6,11 @@
 //! A [`ZSet`] keeps its elements once, as nodes of an order-statistic treap
 //! held in an arena (`Vec<Node>`, children as `u32` indices, freed slots
 //! reused). Every node caches the size of its subtree, so positions (ranks)
-//! are as cheap as lookups. The member → node lookup is a `hashbrown`
-//! [`HashTable`] of node indices hashed by the node's member, so members are
-//! not stored twice.
+//! are as cheap as lookups. The member → node lookup is an `Index` of
+//! node indices hashed by the node's member, so members are not stored
+//! twice: a directory of small `hashbrown` tables, each owning a range of
+//! the hash space (as the keyspace's `KeyTable`), so ZSCAN's cursor is a
+//! position in hash space that stays meaningful while the set grows.
 //!
 //! Order is Redis's: by score, then by member bytes (`memcmp`, a shorter
 //! prefix first). Scores are never NaN (the commands refuse them), so the
@@ -34,6 +36,9 @@
 //! 3. `index` holds exactly the live nodes; freed slots are in `free` and
 //!    hold an empty member.
 //! 4. No score is NaN.
+//! 5. Segment `i` of the index (directory depth `d`) holds exactly the nodes
+//!    whose member hash has top `d` bits equal to `i`; the depth never
+//!    decreases, so a scan cursor (a segment boundary) stays one.
 //!
 //! # `OBJECT ENCODING`
 //!
@@ -56,7 +61,13 @@ pub const MAX_LISTPACK_VALUE: usize = 64;
 
 const NIL: u32 = u32::MAX;
 
-#[derive(Debug)]
+/// A scan cursor is a position in this many top bits of a member's hash.
+const POS_BITS: u32 = 40;
+/// The index doubles its directory when its segments hold this many nodes
+/// on average.
+const SEGMENT_FILL: usize = 32;
+
+#[derive(Debug, Clone)]
 struct Node {
     score: f64,
     member: Box<[u8]>,
@@ -84,12 +95,45 @@ pub enum LexBound {
     Excl(Vec<u8>),
 }
 
+/// Redis's `sdscmplex` of two lex bounds: `-` below and `+` above every
+/// string (the same sentinel twice is equal).
+fn lex_cmp(a: &LexBound, b: &LexBound) -> Ordering {
+    use LexBound::*;
+    match (a, b) {
+        (Min, Min) | (Max, Max) => Ordering::Equal,
+        (Min, _) | (_, Max) => Ordering::Less,
+        (Max, _) | (_, Min) => Ordering::Greater,
+        (Incl(x) | Excl(x), Incl(y) | Excl(y)) => x.cmp(y),
+    }
+}
+
+/// Whether `m` is within the lower bound `min` of a lex range.
+fn lex_at_least(m: &[u8], min: &LexBound) -> bool {
+    match min {
+        LexBound::Min => true,
+        LexBound::Max => false,
+        LexBound::Incl(x) => m >= x.as_slice(),
+        LexBound::Excl(x) => m > x.as_slice(),
+    }
+}
+
+/// Whether `m` is within the upper bound `max` of a lex range.
+fn lex_at_most(m: &[u8], max: &LexBound) -> bool {
+    match max {
+        LexBound::Min => false,
+        LexBound::Max => true,
+        LexBound::Incl(x) => m <= x.as_slice(),
+        LexBound::Excl(x) => m < x.as_slice(),
+    }
+}
+
 /// A sorted set; see the module documentation.
+#[derive(Clone)]
 pub struct ZSet {
     nodes: Vec<Node>,
     free: Vec<u32>,
     root: u32,
-    index: HashTable<u32>,
+    index: Index,
     hasher: ahash::RandomState,
     rng: u64,
     /// The `skiplist` encoding was reached (one way).
@@ -119,7 +163,7 @@ impl ZSet {
             nodes: Vec::new(),
             free: Vec::new(),
             root: NIL,
-            index: HashTable::new(),
+            index: Index::new(),
             hasher,
             rng,
             big: false,
@@ -132,7 +176,7 @@ impl ZSet {
         let members: usize = self.nodes.iter().map(|n| n.member.len()).sum();
         self.nodes.capacity() * std::mem::size_of::<Node>()
             + self.free.capacity() * 4
-            + self.index.capacity() * 5
+            + self.index.heap_bytes()
             + members
     }
 
@@ -174,8 +218,7 @@ impl ZSet {
     fn find(&self, member: &[u8]) -> Option<u32> {
         let nodes = &self.nodes;
         self.index
-            .find(self.hash(member), |&i| &*nodes[i as usize].member == member)
-            .copied()
+            .find(self.hash(member), |i| &*nodes[i as usize].member == member)
     }
 
     /// The score of `member`, if it is in the set.
@@ -267,11 +310,91 @@ impl ZSet {
     }
 
     /// The positions `[start, end)` of the members between `min` and `max`.
-    /// Meaningful when all scores are equal, as in Redis.
+    /// Lex ranges are meant for sets whose scores are all equal; on one whose
+    /// scores differ, the answer is [`ZSet::lex_walk`]'s.
     pub fn lex_range(&self, min: &LexBound, max: &LexBound) -> (usize, usize) {
+        if !self.uniform() {
+            return self.lex_walk(min, max, false, 0, usize::MAX);
+        }
         let start = self.lex_start(min);
         let end = self.lex_end(max);
         (start, end.max(start))
+    }
+
+    /// Whether every element has the same score.
+    pub fn uniform(&self) -> bool {
+        match (
+            self.get(0),
+            self.len().checked_sub(1).and_then(|l| self.get(l)),
+        ) {
+            (Some((_, a)), Some((_, b))) => a == b,
+            _ => true,
+        }
+    }
+
+    /// A lex range found as Redis walks a `listpack`, which is what decides
+    /// its answer when the scores differ (members are then not in lex
+    /// order): nothing unless the first element is within `max` and the
+    /// last within `min` (`zzlIsInLexRange`); else from the first element at
+    /// or past `min` (the last at or before `max` when `rev`), which must be
+    /// within the other bound too, `skip` elements on, then on while the
+    /// elements stay within the other bound, at most `take` of them.
+    /// Deterministic, whatever the tree's shape. Returns `[start, end)`.
+    pub fn lex_walk(
+        &self,
+        min: &LexBound,
+        max: &LexBound,
+        rev: bool,
+        skip: usize,
+        take: usize,
+    ) -> (usize, usize) {
+        let len = self.len();
+        let (Some((first, _)), Some((last, _))) =
+            (self.get(0), len.checked_sub(1).and_then(|l| self.get(l)))
+        else {
+            return (0, 0);
+        };
+        if lex_cmp(min, max).is_gt()
+            || (lex_cmp(min, max).is_eq()
+                && !(matches!(min, LexBound::Incl(_)) && matches!(max, LexBound::Incl(_))))
+            || !lex_at_least(last, min)
+            || !lex_at_most(first, max)
+        {
+            return (0, 0);
+        }
+        if !rev {
+            let Some(i) = self.iter().position(|(m, _)| lex_at_least(m, min)) else {
+                return (0, 0);
+            };
+            let start = i.saturating_add(skip);
+            if !lex_at_most(self.get(i).expect("inside").0, max) || start >= len {
+                return (0, 0);
+            }
+            let n = self
+                .range(start, len, false)
+                .take(take)
+                .take_while(|(m, _)| lex_at_most(m, max))
+                .count();
+            (start, start + n)
+        } else {
+            let Some(back) = self
+                .range(0, len, true)
+                .position(|(m, _)| lex_at_most(m, max))
+            else {
+                return (0, 0);
+            };
+            let k = len - 1 - back;
+            if !lex_at_least(self.get(k).expect("inside").0, min) || skip > k {
+                return (0, 0);
+            }
+            let top = k - skip + 1;
+            let n = self
+                .range(0, top, true)
+                .take(take)
+                .take_while(|(m, _)| lex_at_least(m, min))
+                .count();
+            (top - n, top)
+        }
     }
 
     /// The elements at positions `start..end`, lowest first, or highest
@@ -289,6 +412,38 @@ impl ZSet {
             it.seek(if rev { end - 1 } else { start });
         }
         it
+    }
+
+    /// Every element, lowest first.
+    pub fn iter(&self) -> RangeIter<'_> {
+        self.range(0, self.len(), false)
+    }
+
+    /// The element at a random position, `seed` choosing it.
+    pub fn random(&self, seed: u64) -> Option<(&[u8], f64)> {
+        match self.len() {
+            0 => None,
+            n => self.get((seed % n as u64) as usize),
+        }
+    }
+
+    /// ZSCAN's walk: a `listpack` set is visited whole, in order, and the
+    /// walk is done (0). A `skiplist` one is visited from hash-space
+    /// position `cursor`, whole index segments at a time, until at least
+    /// `count` elements were offered; returns the position to go on from,
+    /// or 0 when the walk is done. An element present for the whole walk is
+    /// visited exactly once, however the set changes in between (invariant
+    /// 5).
+    pub fn scan(&self, cursor: u64, count: usize, mut visit: impl FnMut(&[u8], f64)) -> u64 {
+        if !self.big {
+            self.iter().for_each(|(m, s)| visit(m, s));
+            return 0;
+        }
+        let nodes = &self.nodes;
+        self.index.scan(cursor, count, |i| {
+            let n = &nodes[i as usize];
+            visit(&n.member, n.score)
+        })
     }
 
     // ------------------------------------------------------------ changes
@@ -323,7 +478,7 @@ impl ZSet {
         let nodes = &self.nodes;
         let hasher = &self.hasher;
         self.index
-            .insert_unique(hash, slot, |&i| hasher.hash_one(&*nodes[i as usize].member));
+            .insert(hash, slot, |i| hasher.hash_one(&*nodes[i as usize].member));
         self.attach(slot, score);
         None
     }
@@ -449,9 +604,7 @@ impl ZSet {
 
     fn unindex(&mut self, slot: u32) {
         let hash = self.hash(&self.nodes[slot as usize].member);
-        if let Ok(e) = self.index.find_entry(hash, |&i| i == slot) {
-            e.remove();
-        }
+        self.index.remove(hash, slot);
     }
 
     /// Links the (unlinked) node `slot` into the tree with `score`.
@@ -554,9 +707,120 @@ impl ZSet {
             assert!(cmp_elements((a.score, &a.member), (b.score, &b.member)).is_lt());
         }
         assert_eq!(self.index.len(), order.len());
+        for (i, seg) in self.index.segs.iter().enumerate() {
+            for &n in seg.iter() {
+                let hash = self.hash(&self.nodes[n as usize].member);
+                assert_eq!(self.index.segment_of(hash), i, "segment");
+            }
+        }
         for &i in &order {
             assert_eq!(self.find(&self.nodes[i as usize].member), Some(i));
             assert!(!self.nodes[i as usize].score.is_nan());
+        }
+    }
+}
+
+/// The member → node index: a directory of `2^depth` hash tables, table
+/// `i` holding the nodes whose member hash starts with the `depth` bits of
+/// `i` (invariant 5). Hashes are computed by the caller, who knows the
+/// members.
+#[derive(Clone)]
+struct Index {
+    depth: u32,
+    segs: Vec<HashTable<u32>>,
+    len: usize,
+}
+
+impl Index {
+    fn new() -> Index {
+        Index {
+            depth: 0,
+            segs: vec![HashTable::new()],
+            len: 0,
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.segs.capacity() * std::mem::size_of::<HashTable<u32>>()
+            + self.segs.iter().map(|t| t.capacity() * 5).sum::<usize>()
+    }
+
+    fn segment_of(&self, hash: u64) -> usize {
+        match self.depth {
+            0 => 0,
+            d => (hash >> (64 - d)) as usize,
+        }
+    }
+
+    fn find(&self, hash: u64, is: impl Fn(u32) -> bool) -> Option<u32> {
+        self.segs[self.segment_of(hash)]
+            .find(hash, |&i| is(i))
+            .copied()
+    }
+
+    /// Adds `slot` (not yet indexed) under `hash`; `hash_of` gives the hash
+    /// of any indexed node.
+    fn insert(&mut self, hash: u64, slot: u32, hash_of: impl Fn(u32) -> u64) {
+        if self.len >= self.segs.len() * SEGMENT_FILL && self.depth < POS_BITS {
+            self.split(&hash_of);
+        }
+        let seg = self.segment_of(hash);
+        self.segs[seg].insert_unique(hash, slot, |&i| hash_of(i));
+        self.len += 1;
+    }
+
+    fn remove(&mut self, hash: u64, slot: u32) {
+        let seg = self.segment_of(hash);
+        if let Ok(e) = self.segs[seg].find_entry(hash, |&i| i == slot) {
+            e.remove();
+            self.len -= 1;
+        }
+    }
+
+    /// One more directory bit: table `i` becomes `2i` (next bit 0) and
+    /// `2i + 1` (next bit 1), so table order stays hash order.
+    fn split(&mut self, hash_of: &impl Fn(u32) -> u64) {
+        let depth = self.depth + 1;
+        let old = std::mem::take(&mut self.segs);
+        self.segs = Vec::with_capacity(old.len() * 2);
+        for table in old {
+            let mut halves = [
+                HashTable::with_capacity(table.len() / 2 + 1),
+                HashTable::with_capacity(table.len() / 2 + 1),
+            ];
+            for i in table {
+                let hash = hash_of(i);
+                let half = ((hash >> (64 - depth)) & 1) as usize;
+                halves[half].insert_unique(hash, i, |&j| hash_of(j));
+            }
+            self.segs.extend(halves);
+        }
+        self.depth = depth;
+    }
+
+    /// Visits whole tables from hash-space position `cursor` (in
+    /// [`POS_BITS`] bits) until `count` nodes were offered; the position of
+    /// the next table, or 0 past the last.
+    fn scan(&self, cursor: u64, count: usize, mut visit: impl FnMut(u32)) -> u64 {
+        let shift = POS_BITS - self.depth;
+        let mut seg = usize::try_from(cursor >> shift).unwrap_or(usize::MAX);
+        let mut seen = 0;
+        while seg < self.segs.len() && seen < count {
+            for &i in self.segs[seg].iter() {
+                visit(i);
+                seen += 1;
+            }
+            seg += 1;
+        }
+        if seg < self.segs.len() {
+            (seg as u64) << shift
+        } else {
+            0
         }
     }
 }
@@ -800,6 +1064,103 @@ mod tests {
         let mut z = ZSet::new();
         z.convert_for(129, 1);
         assert_eq!(z.encoding(), "skiplist");
+    }
+
+    #[test]
+    fn lex_ranges_over_differing_scores_follow_the_walk_whatever_the_shape() {
+        // Redis's listpack walk over b:0.1 7:2 d:2 e:2.5 a:3 c:4, as
+        // redis-server answers ZRANGEBYLEX / ZREVRANGEBYLEX.
+        let elems = [
+            ("b", 0.1),
+            ("7", 2.0),
+            ("d", 2.0),
+            ("e", 2.5),
+            ("a", 3.0),
+            ("c", 4.0),
+        ];
+        let bound = |s: &str| match s {
+            "-" => LexBound::Min,
+            "+" => LexBound::Max,
+            _ if s.starts_with('(') => LexBound::Excl(s.as_bytes()[1..].to_vec()),
+            _ => LexBound::Incl(s.as_bytes()[1..].to_vec()),
+        };
+        for round in 0..20 {
+            let mut z = ZSet::new();
+            for i in 0..elems.len() {
+                let (m, s) = elems[(i + round) % elems.len()];
+                z.insert(m.as_bytes(), s);
+            }
+            let members = |(a, b): (usize, usize), rev: bool| -> Vec<String> {
+                z.range(a, b, rev)
+                    .map(|(m, _)| String::from_utf8(m.to_vec()).unwrap())
+                    .collect()
+            };
+            let fwd = |min: &str, max: &str| members(z.lex_range(&bound(min), &bound(max)), false);
+            assert_eq!(fwd("[a", "+"), ["b", "7", "d", "e", "a", "c"]);
+            assert_eq!(fwd("-", "[c"), ["b", "7"]);
+            assert_eq!(fwd("[c", "+"), ["d", "e", "a", "c"]);
+            assert!(fwd("[a", "[a").is_empty());
+            assert!(fwd("[z", "+").is_empty());
+            let rev = |max: &str, min: &str, skip: usize, take: usize| {
+                members(z.lex_walk(&bound(min), &bound(max), true, skip, take), true)
+            };
+            assert_eq!(rev("+", "[a", 0, usize::MAX), ["c", "a", "e", "d"]);
+            assert_eq!(rev("[d", "[a", 0, usize::MAX), ["c", "a", "e", "d"]);
+            assert_eq!(rev("+", "[a", 1, 2), ["a", "e"]);
+            let walk = z.lex_walk(&bound("-"), &bound("+"), false, 1, 2);
+            assert_eq!(members(walk, false), ["7", "d"]);
+        }
+    }
+
+    #[test]
+    fn a_small_set_scans_whole_in_order() {
+        let mut z = ZSet::new();
+        for (m, s) in [("b", 2.0), ("a", 1.0), ("c", 3.0)] {
+            z.insert(m.as_bytes(), s);
+        }
+        let mut seen = Vec::new();
+        assert_eq!(z.scan(12345, 1, |m, s| seen.push((m.to_vec(), s))), 0);
+        assert_eq!(
+            seen,
+            vec![
+                (b"a".to_vec(), 1.0),
+                (b"b".to_vec(), 2.0),
+                (b"c".to_vec(), 3.0)
+            ]
+        );
+    }
+
+    #[test]
+    fn scan_sees_each_stable_member_once_while_the_set_changes() {
+        let mut z = ZSet::new();
+        for i in 0..2000 {
+            z.insert(format!("stable{i}").as_bytes(), i as f64);
+        }
+        let mut seen: HashMap<Vec<u8>, usize> = HashMap::new();
+        let (mut cursor, mut extra, mut calls) = (0, 0u32, 0);
+        loop {
+            cursor = z.scan(cursor, 10, |m, _| *seen.entry(m.to_vec()).or_default() += 1);
+            calls += 1;
+            // Grow (splitting the index's tables), drop what was added
+            // before, and move stable members to other scores.
+            for _ in 0..50 {
+                z.insert(format!("new{extra}").as_bytes(), 0.5);
+                if extra >= 100 {
+                    z.remove(format!("new{}", extra - 100).as_bytes());
+                }
+                extra += 1;
+            }
+            z.insert(format!("stable{}", calls % 2000).as_bytes(), -1.0);
+            z.check();
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert!(z.len() > 2000 && calls > 50, "{} {calls}", z.len());
+        for i in 0..2000 {
+            let m = format!("stable{i}");
+            assert_eq!(seen.get(m.as_bytes()), Some(&1), "{m}");
+        }
     }
 
     #[test]

@@ -785,6 +785,27 @@ pub fn parse_info(text: &str) -> Vec<(String, String, String)> {
 
 // ------------------------------------------------------ per-connection helpers
 
+/// A RESP3 double.
+pub fn dbl(s: &str) -> Vec<u8> {
+    format!(",{s}\r\n").into_bytes()
+}
+
+/// RESP2 `member score member score ...` (a sorted set WITHSCORES).
+pub fn withscores(pairs: &[(&str, &str)]) -> Vec<u8> {
+    let items: Vec<&str> = pairs.iter().flat_map(|(m, s)| [*m, *s]).collect();
+    bulks(&items)
+}
+
+/// RESP3 `[[member, score], ...]` (a sorted set WITHSCORES).
+pub fn pairs3(pairs: &[(&str, &str)]) -> Vec<u8> {
+    array(
+        &pairs
+            .iter()
+            .map(|(m, s)| array(&[bulk(m), dbl(s)]))
+            .collect::<Vec<_>>(),
+    )
+}
+
 /// Switch the connection to RESP3 (`HELLO 3`), checking that it answers with
 /// a map.
 pub fn hello3(c: &mut RawConn) {

@@ -59,7 +59,7 @@ fn double_as_i64(d: f64) -> Option<i64> {
 }
 
 /// `printf("%.17g", d)` for a finite, nonzero `d`.
-fn format_g17(d: f64) -> String {
+pub fn format_g17(d: f64) -> String {
     // Seventeen significant digits, correctly rounded; the exponent is the
     // one after rounding, which is what %g uses to choose its form.
     let sci = format!("{:.16e}", d);
