@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 
 pub use super::spec::{CommandSpec, KeySpec};
 use super::{
-    config, connection, dump, hashes, info, introspection, keys, keyspace, lists, persistence,
-    pubsub, scripting, server, sets, streams, strings, transaction, zsets,
+    config, connection, dump, hashes, hyperloglog, info, introspection, keys, keyspace, lists,
+    persistence, pubsub, scripting, server, sets, streams, strings, transaction, zsets,
 };
 
 /// Every family's commands.
@@ -27,6 +27,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     hashes::COMMANDS,
     sets::COMMANDS,
     zsets::COMMANDS,
+    hyperloglog::COMMANDS,
     streams::COMMANDS,
     pubsub::COMMANDS,
     transaction::COMMANDS,

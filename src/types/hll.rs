@@ -595,9 +595,7 @@ pub fn selftest(max_bytes: usize, mut rand: impl FnMut() -> u64) -> Result<(), S
         for (i, &b) in bytes.iter().enumerate() {
             let v = dense_get(&regs, i);
             if v != b {
-                return Err(format!(
-                    "TESTFAILED Register {i} should be {b} but is {v}"
-                ));
+                return Err(format!("TESTFAILED Register {i} should be {b} but is {v}"));
             }
         }
     }
