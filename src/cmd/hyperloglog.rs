@@ -52,12 +52,13 @@ fn as_hll(entry: Option<&Entry>) -> Result<Option<&[u8]>, Error> {
 /// Adds `elems` to `s`; how many changed a register. On a corrupt value
 /// the elements added before it stay, as in Redis.
 fn add_all(s: &mut Vec<u8>, elems: &[&[u8]], max: usize) -> Result<u64, Corrupt> {
+    let mut edit = hll::Editing::new(s);
     let mut updated = 0;
     for e in elems {
-        updated += hll::add(s, e, max)? as u64;
+        updated += edit.add(e, max)? as u64;
     }
     if updated > 0 {
-        hll::invalidate(s);
+        edit.invalidate();
     }
     Ok(updated)
 }

@@ -270,12 +270,16 @@ pub fn to_dense(s: &mut Vec<u8>) -> Result<bool, Corrupt> {
 /// Raises sparse register `index` to `count` (Redis's `hllSparseSet`),
 /// promoting `s` to dense when the value cannot stay sparse. Ok(true) if a
 /// register changed.
+///
+/// `s` ends with one more byte than the value: the terminator C keeps after
+/// a string, which a truncated XZERO at the end reads as its second byte and
+/// which Redis's edits may overwrite (see [`Editing`]).
 fn sparse_set(s: &mut Vec<u8>, index: usize, count: u8, max_bytes: usize) -> Result<bool, Corrupt> {
     if count > VAL_MAX_VALUE {
         return promote(s, index, count);
     }
     // Step 1: the opcode covering `index`.
-    let mut end = s.len();
+    let mut end = s.len() - 1;
     let mut p = HDR;
     let mut first = 0usize;
     let mut prev = None;
@@ -296,15 +300,9 @@ fn sparse_set(s: &mut Vec<u8>, index: usize, count: u8, max_bytes: usize) -> Res
     let next = (p + op.bytes() < end).then_some(p + op.bytes());
     let span = op.span();
 
-    // Redis's string has a NUL and spare room after its end, which its
-    // edits may read and write (a truncated XZERO); so does this buffer.
-    s.resize(end + 8, 0);
     let updated_at_once = match op {
         // A VAL already as high: nothing to do.
-        Op::Val(v, _) if v >= count => {
-            s.truncate(end);
-            return Ok(false);
-        }
+        Op::Val(v, _) if v >= count => return Ok(false),
         // A single register: rewrite in place.
         Op::Val(_, 1) | Op::Zero(1, 1) => {
             s[p] = val_byte(count, 1);
@@ -341,21 +339,24 @@ fn sparse_set(s: &mut Vec<u8>, index: usize, count: u8, max_bytes: usize) -> Res
                 }
             }
         }
-        // Step 3: put the sequence in place of the opcode.
+        // Step 3: put the sequence in place of the opcode, in Redis's
+        // order: move the tail, set the new terminator, copy the sequence
+        // (which overwrites the terminator when the opcode was cut short).
         let old = op.bytes();
         if n > old && end + (n - old) > max_bytes {
-            s.truncate(end);
             return promote(s, index, count);
         }
+        // Room for the longest sequence written from the last byte on.
+        s.resize(end + 8, 0);
         if let Some(next) = next {
             if n != old {
                 s.copy_within(next..end, next + n - old);
             }
         }
-        s[p..p + n].copy_from_slice(&seq[..n]);
         end = end + n - old;
-        // The string's terminator follows its new end.
         s[end] = 0;
+        s[p..p + n].copy_from_slice(&seq[..n]);
+        s.truncate(end + 1);
     }
     // Step 4: merge adjacent VALs of the same value, up to 5 opcodes from
     // the one before the change.
@@ -380,21 +381,67 @@ fn sparse_set(s: &mut Vec<u8>, index: usize, count: u8, max_bytes: usize) -> Res
                 s[q + 1] = val_byte(v1, l1 + l2);
                 s.copy_within(q + 1..=end, q);
                 end -= 1;
+                s.truncate(end + 1);
+                s[end] = 0;
                 continue;
             }
         }
         q += 1;
     }
-    s.truncate(end);
     invalidate(s);
     Ok(true)
 }
 
-/// Makes `s` dense and sets register `index` (known to be lower) to `count`.
+/// Makes `s` (with its terminator) dense and sets register `index` (known
+/// to be lower) to `count`.
 fn promote(s: &mut Vec<u8>, index: usize, count: u8) -> Result<bool, Corrupt> {
-    *s = sparse_to_dense(s)?;
-    dense_set(&mut s[HDR..], index, count);
+    let mut dense = sparse_to_dense(&s[..s.len() - 1])?;
+    dense_set(&mut dense[HDR..], index, count);
+    dense.push(0);
+    *s = dense;
     Ok(true)
+}
+
+/// A value under edit for one command: its bytes followed by the
+/// terminator Redis's C string has, which edits of a corrupt value (an
+/// XZERO cut short at the end) read and may overwrite. Redis keeps that
+/// byte with the value between commands too; here it is 0 again at the
+/// start of each command, the only place where a corrupt value may then
+/// change differently from Redis's.
+pub struct Editing<'a>(&'a mut Vec<u8>);
+
+impl<'a> Editing<'a> {
+    pub fn new(s: &'a mut Vec<u8>) -> Self {
+        s.push(0);
+        Editing(s)
+    }
+
+    /// Adds `ele` (Redis's `hllAdd`); Ok(true) if a register changed. The
+    /// cache is left to the caller, which marks it stale once, as Redis.
+    pub fn add(&mut self, ele: &[u8], max_bytes: usize) -> Result<bool, Corrupt> {
+        let (index, count) = pat_len(ele);
+        self.set(index, count, max_bytes)
+    }
+
+    fn set(&mut self, index: usize, count: u8, max_bytes: usize) -> Result<bool, Corrupt> {
+        let s = &mut *self.0;
+        if s[4] == DENSE {
+            let end = s.len() - 1;
+            Ok(dense_set(&mut s[HDR..end], index, count))
+        } else {
+            sparse_set(s, index, count, max_bytes)
+        }
+    }
+
+    pub fn invalidate(&mut self) {
+        invalidate(self.0);
+    }
+}
+
+impl Drop for Editing<'_> {
+    fn drop(&mut self) {
+        self.0.pop();
+    }
 }
 
 fn sparse_histogram(s: &[u8], hist: &mut [u32; 64]) -> Result<(), Corrupt> {
@@ -419,14 +466,9 @@ fn sparse_histogram(s: &[u8], hist: &mut [u32; 64]) -> Result<(), Corrupt> {
 // ------------------------------------------------------------------ values
 
 /// Adds `ele` to the HyperLogLog `s` (already [`check`]ed); Ok(true) if a
-/// register changed (the cache is then stale only once the caller says so,
-/// as Redis invalidates it after all the elements).
+/// register changed (the cache is not marked: see [`Editing::add`]).
 pub fn add(s: &mut Vec<u8>, ele: &[u8], max_bytes: usize) -> Result<bool, Corrupt> {
-    let (index, count) = pat_len(ele);
-    match s[4] {
-        DENSE => Ok(dense_set(&mut s[HDR..], index, count)),
-        _ => sparse_set(s, index, count, max_bytes),
-    }
+    Editing::new(s).add(ele, max_bytes)
 }
 
 /// Marks the cached cardinality stale.
@@ -500,17 +542,13 @@ impl Registers {
     /// dense) exactly as Redis's does. A corrupt `dst` is left as far as
     /// it got, as Redis ignores the error there.
     pub fn store(&self, dst: &mut Vec<u8>, max_bytes: usize) {
+        let mut edit = Editing::new(dst);
         for (i, &r) in self.0.iter().enumerate() {
-            if r == 0 {
-                continue;
-            }
-            if dst[4] == DENSE {
-                dense_set(&mut dst[HDR..], i, r);
-            } else {
-                let _ = sparse_set(dst, i, r, max_bytes);
+            if r != 0 {
+                let _ = edit.set(i, r, max_bytes);
             }
         }
-        invalidate(dst);
+        edit.invalidate();
     }
 }
 
