@@ -499,7 +499,7 @@ fn random_step(rng: &mut Rng, c: &mut Cluster, now: u64) {
     let k = |rng: &mut Rng, p: &str| format!("{p}{}", rng.below(5));
     let m = |rng: &mut Rng| ["a", "b", "c", "d", "e", "7", "12"][rng.below(7)];
     let n = rng.below(4) + 1;
-    let cmd = match rng.below(48) {
+    let cmd = match rng.below(52) {
         0 => format!(
             "SET {} v{n} {}",
             k(rng, "s"),
@@ -703,6 +703,12 @@ fn random_step(rng: &mut Rng, c: &mut Cluster, now: u64) {
             c.call(db, &argv);
             return;
         }
+        // HyperLogLog: PFCOUNT writes its cache, PFMERGE spans shards,
+        // PFDEBUG TODENSE is logged as sent.
+        48 => format!("PFADD {} {} {} e{n}", k(rng, "p"), m(rng), m(rng)),
+        49 => format!("PFCOUNT {}", k(rng, "p")),
+        50 => format!("PFMERGE {} {} {}", k(rng, "p"), k(rng, "p"), k(rng, "p")),
+        51 => format!("PFDEBUG TODENSE {}", k(rng, "p")),
         _ => format!("SETRANGE {} 2 xy", k(rng, "s")),
     };
     let cmd = cmd.trim().to_string();
