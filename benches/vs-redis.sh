@@ -24,7 +24,10 @@
 #                requests first: that row is skipped, but its CPU time counts in
 #                the test's CPU per request. `evalsha` is not a redis-benchmark
 #                test: it is `EVALSHA <sha> 1 evalsha:counter` of a script doing
-#                one INCR, loaded with SCRIPT LOAD on both servers first)
+#                one INCR, loaded with SCRIPT LOAD on both servers first.
+#                `pfadd` is `PFADD hll __rand_int__` with -r 100000: random
+#                elements into one HyperLogLog, deleted on both servers
+#                before each run so every run has its sparse phase too)
 #   PIPELINES    pipeline depths (default: "1 16")
 #   CLIENTS      parallel connections, -c (default: 50)
 #   REQUESTS     requests per run, -n (default: 200000 x pipeline depth,
@@ -86,6 +89,11 @@ for ((round = 1; round <= ROUNDS; round++)); do
                 sha=$(redis-cli -p "$SUT_PORT" SCRIPT LOAD "$EVAL_SCRIPT")
                 redis-cli -p "$REDIS_PORT" SCRIPT LOAD "$EVAL_SCRIPT" >/dev/null
                 args=(EVALSHA "$sha" 1 "evalsha:counter")
+            elif [[ $test == pfadd ]]; then
+                redis-cli -p "$SUT_PORT" DEL hll >/dev/null
+                redis-cli -p "$REDIS_PORT" DEL hll >/dev/null
+                [[ -z $BASELINE_CMD ]] || redis-cli -p "$BASE_PORT" DEL hll >/dev/null
+                args=(-r 100000 PFADD hll __rand_int__)
             else
                 args=(-t "$test")
             fi

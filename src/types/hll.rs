@@ -246,7 +246,9 @@ fn sparse_runs(s: &[u8], mut f: impl FnMut(usize, usize, u8)) -> Result<(), Corr
 /// header copied (cached cardinality and unused bytes included) with the
 /// encoding set to dense.
 pub fn sparse_to_dense(s: &[u8]) -> Result<Vec<u8>, Corrupt> {
-    let mut dense = vec![0u8; DENSE_SIZE];
+    // One byte of room for the terminator an edit in progress keeps.
+    let mut dense = Vec::with_capacity(DENSE_SIZE + 1);
+    dense.resize(DENSE_SIZE, 0);
     dense[..HDR].copy_from_slice(&s[..HDR]);
     dense[4] = DENSE;
     let regs = &mut dense[HDR..];
@@ -397,6 +399,7 @@ fn sparse_set(s: &mut Vec<u8>, index: usize, count: u8, max_bytes: usize) -> Res
 fn promote(s: &mut Vec<u8>, index: usize, count: u8) -> Result<bool, Corrupt> {
     let mut dense = sparse_to_dense(&s[..s.len() - 1])?;
     dense_set(&mut dense[HDR..], index, count);
+    // The terminator, so the value ends as the caller's Editing expects.
     dense.push(0);
     *s = dense;
     Ok(true)
@@ -408,25 +411,34 @@ fn promote(s: &mut Vec<u8>, index: usize, count: u8) -> Result<bool, Corrupt> {
 /// byte with the value between commands too; here it is 0 again at the
 /// start of each command, the only place where a corrupt value may then
 /// change differently from Redis's.
-pub struct Editing<'a>(&'a mut Vec<u8>);
+pub struct Editing<'a> {
+    s: &'a mut Vec<u8>,
+    /// Whether `s` ends with the terminator (a dense value needs none: its
+    /// last register's read masks that byte off).
+    term: bool,
+}
 
 impl<'a> Editing<'a> {
     pub fn new(s: &'a mut Vec<u8>) -> Self {
-        s.push(0);
-        Editing(s)
+        let term = s[4] != DENSE;
+        if term {
+            s.push(0);
+        }
+        Editing { s, term }
     }
 
     /// Adds `ele` (Redis's `hllAdd`); Ok(true) if a register changed. The
     /// cache is left to the caller, which marks it stale once, as Redis.
+    #[inline]
     pub fn add(&mut self, ele: &[u8], max_bytes: usize) -> Result<bool, Corrupt> {
         let (index, count) = pat_len(ele);
         self.set(index, count, max_bytes)
     }
 
     fn set(&mut self, index: usize, count: u8, max_bytes: usize) -> Result<bool, Corrupt> {
-        let s = &mut *self.0;
+        let s = &mut *self.s;
         if s[4] == DENSE {
-            let end = s.len() - 1;
+            let end = s.len() - self.term as usize;
             Ok(dense_set(&mut s[HDR..end], index, count))
         } else {
             sparse_set(s, index, count, max_bytes)
@@ -434,13 +446,15 @@ impl<'a> Editing<'a> {
     }
 
     pub fn invalidate(&mut self) {
-        invalidate(self.0);
+        invalidate(self.s);
     }
 }
 
 impl Drop for Editing<'_> {
     fn drop(&mut self) {
-        self.0.pop();
+        if self.term {
+            self.s.pop();
+        }
     }
 }
 
