@@ -641,3 +641,47 @@ fn hash_tags_are_on_distinct_shards() {
         .collect();
     assert_eq!(shards.len(), 3);
 }
+
+/// What the commands wrote comes back from the append-only log after a
+/// restart byte for byte: PFADD (sparse and dense), PFCOUNT's cached
+/// estimate, PFMERGE across shards and PFDEBUG TODENSE, at 1 and 3 shards.
+#[test]
+fn the_log_replays_every_change() {
+    for threads in ["1", "3"] {
+        let dir = TempDir::new("hll-aof");
+        let d = dir.arg();
+        let args = [
+            "--threads",
+            threads,
+            "--dir",
+            &d,
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+        ];
+        let keys = [K1, K2, K3, "{to}dst", "{in}dense", "{from}cached"];
+        let before: Vec<Vec<u8>> = {
+            let s = Server::start_with(&args);
+            let mut c = s.raw();
+            fill(&mut c, K1, "a", 50);
+            fill(&mut c, K2, "b", 3000);
+            fill(&mut c, K3, "a", 10);
+            c.check(&["PFMERGE", "{to}dst", K1, K2, K3], &ok());
+            fill(&mut c, "{in}dense", "d", 20);
+            c.check(&["PFDEBUG", "TODENSE", "{in}dense"], &int(1));
+            fill(&mut c, "{from}cached", "c", 100);
+            count(&mut c, &["{from}cached"]);
+            count(&mut c, &[K1, K3]);
+            keys.iter().map(|k| c.cmd(&["GET", k])).collect()
+        };
+        let s = Server::start_with(&args);
+        let mut c = s.raw();
+        for (k, want) in keys.iter().zip(&before) {
+            assert_eq!(show(&c.cmd(&["GET", k])), show(want), "{k} at {threads}");
+        }
+        assert_eq!(raw(&mut c, "{from}cached")[15] & 0x80, 0, "cache kept");
+    }
+}
