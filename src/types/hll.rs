@@ -241,7 +241,12 @@ fn sparse_runs(s: &[u8], mut f: impl FnMut(usize, usize, u8)) -> Result<(), Corr
     while p < s.len() {
         let op = op_at(s, p);
         match op {
-            Op::Zero(n, _) => idx += n,
+            Op::Zero(n, _) => {
+                idx += n;
+                if idx > REGISTERS {
+                    return Err(Corrupt);
+                }
+            }
             Op::Val(v, n) => {
                 if idx + n > REGISTERS {
                     return Err(Corrupt);
@@ -485,11 +490,16 @@ fn sparse_histogram(s: &[u8], hist: &mut [u32; 64]) -> Result<(), Corrupt> {
     let mut p = HDR;
     while p < s.len() {
         let op = op_at(s, p);
+        idx += op.span();
+        if idx > REGISTERS {
+            // Too many registers already: corrupt whatever follows (and
+            // the counts cannot overflow on a long run of opcodes).
+            return Err(Corrupt);
+        }
         match op {
             Op::Zero(n, _) => hist[0] += n as u32,
             Op::Val(v, n) => hist[v as usize] += n as u32,
         }
-        idx += op.span();
         p += op.bytes();
     }
     if idx == REGISTERS {
@@ -823,6 +833,14 @@ mod tests {
         assert_eq!(sparse_to_dense(&s), Err(Corrupt));
         let mut r = Registers::default();
         assert_eq!(r.merge(&s), Err(Corrupt));
+        // Far too many registers: the counts must not overflow.
+        let mut long = new_sparse();
+        for _ in 0..300_000 {
+            long.extend_from_slice(&[0x7f, 0xff]);
+        }
+        assert_eq!(count(&long), Err(Corrupt));
+        assert_eq!(sparse_to_dense(&long), Err(Corrupt));
+        assert_eq!(Registers::default().merge(&long), Err(Corrupt));
         // Only a header: no opcode covers any register.
         let mut h = new_sparse();
         h.truncate(HDR);
