@@ -14,10 +14,13 @@
 //!   register exceeds 32 or the value would grow past `hll-sparse-max-bytes`.
 //!
 //! Invariants the code keeps: nothing here panics or indexes out of bounds
-//! whatever the bytes (a corrupt sparse value is reported as [`Corrupt`]);
-//! where Redis's C reads the byte past the string (its terminating NUL) we
-//! read 0, and where it writes into its spare room we do the same in a
-//! padded buffer, so even corrupt values change as they would in Redis.
+//! whatever the bytes (a sparse value whose opcodes do not cover exactly
+//! 16384 registers is reported as [`Corrupt`]). Where Redis's C reads the
+//! byte past the string (its terminator: an XZERO cut short at the end)
+//! readers see 0, and an edit carries that byte along as Redis does
+//! ([`Editing`]), so within a command even a corrupt value changes as it
+//! would in Redis; only between commands does ringbus start again from 0
+//! where Redis keeps what an edit left there.
 
 /// Header bytes.
 pub const HDR: usize = 16;
