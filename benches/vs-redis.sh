@@ -27,7 +27,10 @@
 #                one INCR, loaded with SCRIPT LOAD on both servers first;
 #                `zunionstore` is not one either: it is `ZUNIONSTORE zu:dst 2
 #                zu:a zu:b` of two 5-member sorted sets (3 members shared),
-#                written the same way on both servers first)
+#                written the same way on both servers first;
+#                `pfadd` is `PFADD hll __rand_int__` with -r 100000: random
+#                elements into one HyperLogLog, deleted on both servers
+#                before each run so every run has its sparse phase too)
 #   PIPELINES    pipeline depths (default: "1 16")
 #   CLIENTS      parallel connections, -c (default: 50)
 #   REQUESTS     requests per run, -n (default: 200000 x pipeline depth,
@@ -101,6 +104,11 @@ for ((round = 1; round <= ROUNDS; round++)); do
                     prepare_zunionstore "$port"
                 done
                 args=(ZUNIONSTORE zu:dst 2 zu:a zu:b)
+            elif [[ $test == pfadd ]]; then
+                redis-cli -p "$SUT_PORT" DEL hll >/dev/null
+                redis-cli -p "$REDIS_PORT" DEL hll >/dev/null
+                [[ -z $BASELINE_CMD ]] || redis-cli -p "$BASE_PORT" DEL hll >/dev/null
+                args=(-r 100000 PFADD hll __rand_int__)
             else
                 args=(-t "$test")
             fi

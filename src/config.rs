@@ -231,6 +231,10 @@ pub struct Config {
           action = clap::ArgAction::Set)]
     pub aof_timestamp_enabled: bool,
 
+    /// Largest sparse HyperLogLog (header included) before it turns dense.
+    #[arg(long = "hll-sparse-max-bytes", default_value = "3000", value_parser = parse_hll_sparse_max_bytes)]
+    pub hll_sparse_max_bytes: u64,
+
     /// Output buffer limits per client class, as redis.conf writes them:
     /// `<normal|replica|pubsub> <hard> <soft> <soft-seconds>`, repeatable.
     /// A client past its hard limit, or past its soft limit for longer than
@@ -442,6 +446,20 @@ fn parse_preamble(s: &str) -> Result<bool, String> {
         true => Ok(true),
         false => Err("ringbus writes AOF bases as RDB only (aof-use-rdb-preamble yes)".into()),
     }
+}
+
+/// `hll-sparse-max-bytes`: a memory value (Redis's `memtoull`, where an
+/// empty string is 0) from 0 to LONG_MAX.
+fn parse_hll_sparse_max_bytes(s: &str) -> Result<u64, String> {
+    let n = if s.is_empty() {
+        0
+    } else {
+        parse_memory(s).map_err(|_| "argument must be a memory value".to_string())?
+    };
+    if n > i64::MAX as u64 {
+        return Err("argument must be between 0 and 9223372036854775807 inclusive".into());
+    }
+    Ok(n)
 }
 
 fn yes_no(b: bool) -> String {
@@ -672,6 +690,7 @@ impl Config {
         "zset-max-listpack-value",
         "zset-max-ziplist-value",
         "maxmemory-policy",
+        "hll-sparse-max-bytes",
     ];
 
     /// Makes the settings that live outside the per-core copies (read
@@ -687,6 +706,7 @@ impl Config {
         e::set_set_max_listpack_value(size(self.set_max_listpack_value));
         e::set_zset_max_listpack_entries(size(self.zset_max_listpack_entries));
         e::set_zset_max_listpack_value(size(self.zset_max_listpack_value));
+        e::set_hll_sparse_max_bytes(size(self.hll_sparse_max_bytes));
         crate::shard::notify::set_flags(self.notify_keyspace_events);
     }
 
@@ -750,6 +770,7 @@ impl Config {
                 self.zset_max_listpack_value.to_string()
             }
             "tcp-keepalive" => self.tcp_keepalive.to_string(),
+            "hll-sparse-max-bytes" => self.hll_sparse_max_bytes.to_string(),
             _ => return None,
         })
     }
@@ -836,6 +857,9 @@ impl Config {
             "client-output-buffer-limit" => {
                 let words: Vec<&str> = value.split_whitespace().collect();
                 self.output_limits.apply(&words)?;
+            }
+            "hll-sparse-max-bytes" => {
+                self.hll_sparse_max_bytes = parse_hll_sparse_max_bytes(value)?
             }
             "pin" => {
                 parse_yes_no(value)?;

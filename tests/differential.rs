@@ -1,6 +1,7 @@
 //! Differential test: every line of tests/scripts/foundation.redis (and, in
 //! separate tests, of tests/scripts/pubsub.redis, lists.redis,
-//! streams.redis, transactions.redis, scripting.redis, zsets.redis and
+//! streams.redis, transactions.redis, scripting.redis, zsets.redis,
+//! hyperloglog.redis and
 //! hashes_sets.redis) is sent to a real redis-server and to the server under
 //! test; the raw reply bytes must be identical. All mismatches are collected
 //! and reported together.
@@ -55,6 +56,13 @@ const SCRIPTING: Script = Script {
     name: "scripting.redis",
     text: include_str!("scripts/scripting.redis"),
     min_lines: 100,
+};
+
+// HyperLogLog.
+const HYPERLOGLOG: Script = Script {
+    name: "hyperloglog.redis",
+    text: include_str!("scripts/hyperloglog.redis"),
+    min_lines: 150,
 };
 
 // Sorted sets.
@@ -236,6 +244,17 @@ fn streams_script_threads1() {
 #[test]
 fn streams_script_threads3() {
     run_script(&STREAMS, 3);
+}
+
+// HyperLogLog.
+#[test]
+fn hyperloglog_script_threads1() {
+    run_script(&HYPERLOGLOG, 1);
+}
+
+#[test]
+fn hyperloglog_script_threads3() {
+    run_script(&HYPERLOGLOG, 3);
 }
 
 // Sorted sets.

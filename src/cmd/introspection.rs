@@ -69,6 +69,11 @@ fn acl_categories(spec: &CommandSpec) -> Vec<String> {
         cats.push("@read".to_string());
     }
     cats.push(format!("@{}", spec.group));
+    // In the order of Redis's category bits: admin, fast/slow, blocking,
+    // dangerous.
+    if spec.has_flag("admin") {
+        cats.push("@admin".to_string());
+    }
     cats.push(
         if spec.has_flag("fast") {
             "@fast"
@@ -77,13 +82,37 @@ fn acl_categories(spec: &CommandSpec) -> Vec<String> {
         }
         .to_string(),
     );
-    if spec.has_flag("admin") {
-        cats.push("@admin".to_string());
-        cats.push("@dangerous".to_string());
-    }
     if spec.has_flag("blocking") {
         cats.push("@blocking".to_string());
     }
+    if spec.has_flag("admin") {
+        cats.push("@dangerous".to_string());
+    }
+    // Redis lists a command's categories in the order of their bits.
+    const ORDER: &[&str] = &[
+        "@keyspace",
+        "@read",
+        "@write",
+        "@set",
+        "@sortedset",
+        "@list",
+        "@hash",
+        "@string",
+        "@bitmap",
+        "@hyperloglog",
+        "@geo",
+        "@stream",
+        "@pubsub",
+        "@admin",
+        "@fast",
+        "@slow",
+        "@blocking",
+        "@dangerous",
+        "@connection",
+        "@transaction",
+        "@scripting",
+    ];
+    cats.sort_by_key(|c| ORDER.iter().position(|o| o == c).unwrap_or(ORDER.len()));
     cats
 }
 
@@ -106,8 +135,10 @@ fn command_info(out: &mut Out, spec: &CommandSpec) {
     out.array(10);
     out.bulk_str(spec.name);
     out.int(spec.arity as i64);
-    out.set(spec.flags.len());
-    for flag in spec.flags {
+    // Redis hides these flags from COMMAND INFO on purpose.
+    let shown = |f: &&&str| !matches!(**f, "may_replicate" | "protected");
+    out.set(spec.flags.iter().filter(shown).count());
+    for flag in spec.flags.iter().filter(shown) {
         out.simple(flag);
     }
     out.int(first);

@@ -23,6 +23,8 @@ pub mod dump;
 pub mod exec;
 // Hashes.
 pub mod hashes;
+// HyperLogLog.
+pub mod hyperloglog;
 pub mod info;
 pub mod introspection;
 pub mod keys;

@@ -499,7 +499,7 @@ fn random_step(rng: &mut Rng, c: &mut Cluster, now: u64) {
     let k = |rng: &mut Rng, p: &str| format!("{p}{}", rng.below(5));
     let m = |rng: &mut Rng| ["a", "b", "c", "d", "e", "7", "12"][rng.below(7)];
     let n = rng.below(4) + 1;
-    let cmd = match rng.below(50) {
+    let cmd = match rng.below(54) {
         0 => format!(
             "SET {} v{n} {}",
             k(rng, "s"),
@@ -732,6 +732,12 @@ fn random_step(rng: &mut Rng, c: &mut Cluster, now: u64) {
                 "[a + BYLEX"
             ])
         ),
+        // HyperLogLog: PFCOUNT writes its cache, PFMERGE spans shards,
+        // PFDEBUG TODENSE is logged as sent.
+        49 => format!("PFADD {} {} {} e{n}", k(rng, "p"), m(rng), m(rng)),
+        50 => format!("PFCOUNT {}", k(rng, "p")),
+        51 => format!("PFMERGE {} {} {}", k(rng, "p"), k(rng, "p"), k(rng, "p")),
+        52 => format!("PFDEBUG TODENSE {}", k(rng, "p")),
         _ => format!("SETRANGE {} 2 xy", k(rng, "s")),
     };
     let cmd = cmd.trim().to_string();

@@ -40,6 +40,9 @@ pub struct CommandSpec {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ScriptFlags {
     pub write: bool,
+    /// May write though not flagged `write` (PFCOUNT): a read-only script
+    /// refuses it as a write.
+    pub may_replicate: bool,
     pub noscript: bool,
     pub pubsub: bool,
 }
@@ -239,6 +242,7 @@ impl CommandSpec {
         for &flag in self.flags {
             match flag {
                 "write" => found.write = true,
+                "may_replicate" => found.may_replicate = true,
                 "noscript" => found.noscript = true,
                 "pubsub" => found.pubsub = true,
                 _ => {}

@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 
 pub use super::spec::{CommandSpec, KeySpec};
 use super::{
-    config, connection, dump, hashes, info, introspection, keys, keyspace, lists, persistence,
-    pubsub, scripting, server, sets, streams, strings, transaction, zset_ops, zsets,
+    config, connection, dump, hashes, hyperloglog, info, introspection, keys, keyspace, lists,
+    persistence, pubsub, scripting, server, sets, streams, strings, transaction, zset_ops, zsets,
 };
 
 /// Every family's commands.
@@ -28,6 +28,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     sets::COMMANDS,
     zsets::COMMANDS,
     zset_ops::COMMANDS,
+    hyperloglog::COMMANDS,
     streams::COMMANDS,
     pubsub::COMMANDS,
     transaction::COMMANDS,

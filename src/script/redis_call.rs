@@ -160,7 +160,7 @@ fn run_command(ctx: &mut CallCtx, argv: &[&[u8]]) -> Result<(), &'static str> {
     if flags.noscript {
         return Err("ERR This Redis command is not allowed from script");
     }
-    if ctx.read_only && flags.write {
+    if ctx.read_only && (flags.write || flags.may_replicate) {
         return Err("ERR Write commands are not allowed from read-only scripts.");
     }
     if flags.write {

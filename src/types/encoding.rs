@@ -45,6 +45,9 @@ thresholds! {
     zset_max_listpack_entries, set_zset_max_listpack_entries = 128;
     /// `zset-max-listpack-value` (default 64).
     zset_max_listpack_value, set_zset_max_listpack_value = 64;
+    /// `hll-sparse-max-bytes` (default 3000): the largest sparse
+    /// HyperLogLog, header included, before it turns dense.
+    hll_sparse_max_bytes, set_hll_sparse_max_bytes = 3000;
 }
 
 /// `list-max-listpack-size` (alias `list-max-ziplist-size`, default -2): a

@@ -13,6 +13,8 @@ pub mod hash;
 pub mod keytable;
 // Sets.
 pub mod set;
+// HyperLogLog (a string value in Redis's layout).
+pub mod hll;
 
 /// A stored value. The variant decides `TYPE` and the WRONGTYPE checks.
 #[derive(Debug)]
