@@ -209,6 +209,7 @@ script_tests!(
     zsets: "zsets.redis",
     transactions: "transactions.redis",
     scripting: "scripting.redis",
+    keys_more: "keys_more.redis",
 );
 
 // ------------------------------------------------------------ the option itself

@@ -25,6 +25,7 @@ pub mod exec;
 pub mod hashes;
 pub mod info;
 pub mod introspection;
+pub mod keymove;
 pub mod keys;
 pub mod keyspace;
 pub mod list_blocking;
@@ -39,6 +40,7 @@ pub mod server;
 pub mod spec;
 // Sets.
 pub mod sets;
+pub mod sort;
 pub mod stream_groups;
 pub mod stream_read;
 pub mod streams;
