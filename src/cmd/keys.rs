@@ -1,6 +1,11 @@
-//! Generic key commands: deletion, existence, type, rename and expiry. DEL,
-//! EXISTS and RENAME over keys of several shards run as cross-shard
-//! transactions (`cross`) whose parts are the `*_part` functions here.
+//! Generic key commands: deletion, existence, type, rename, expiry and
+//! OBJECT. DEL, EXISTS, TOUCH and RENAME over keys of several shards run as
+//! cross-shard transactions (`cross`) whose parts are the `*_part`
+//! functions here.
+//!
+//! Lookups move a key's access clock (OBJECT IDLETIME) as Redis's do:
+//! reads and writes do, TOUCH does; EXISTS, TYPE, the TTL family, OBJECT
+//! and MEMORY USAGE do not (Redis's `LOOKUP_NOTOUCH`).
 
 use super::args::{is, Args, CmdResult, Error};
 use super::cross::{self, Cross};
