@@ -3,12 +3,14 @@
 //! values of other keys fetched for each (`GET obj_*`, `GET #`), optionally
 //! stored as a list (`STORE`).
 //!
-//! Why SORT holds every shard: its BY and GET patterns name keys built from
-//! the elements, which may live on any shard, and which no key
+//! Why SORT may hold every shard: its BY and GET patterns name keys built
+//! from the elements, which may live on any shard, and which no key
 //! specification can declare. So it runs as `Exec::Anywhere`, inside one
-//! transaction holding every shard (the caller's inside EXEC or a script,
-//! else its own): every key it reads and the one it stores are seen at one
-//! point in time, as in Redis.
+//! transaction (the caller's inside EXEC or a script, which holds every
+//! shard, else its own): every key it reads and the one it stores are seen
+//! at one point in time, as in Redis. Its own transaction takes every shard
+//! when a pattern names keys, and only the shards of its key and STORE's
+//! otherwise; it runs at once when those are here and free.
 //!
 //! What Redis's `sortCommandGeneric` does, kept here: options are parsed
 //! before the key is looked up; numeric sorting ties are broken by the
@@ -30,6 +32,7 @@ use crate::resp::parse::parse_i64;
 use crate::resp::Out;
 use crate::shard::ctx::{Shards, ShardsExt};
 use crate::shard::notify::Class;
+use crate::shard::route::shard_of;
 use crate::shard::txn::Txn;
 use crate::types::list::List;
 use crate::types::Value;
@@ -350,6 +353,20 @@ fn store(shards: &mut dyn Shards, db: usize, dst: &[u8], results: &[Option<Vec<u
     });
 }
 
+/// The shards SORT uses: every one when a BY or GET pattern names keys
+/// (it has a `*`; `#` names none), else its key's and STORE's.
+fn shards_used(a: &SortArgs, shards: usize) -> Vec<usize> {
+    let names_keys = |p: &[u8]| p != b"#" && p.contains(&b'*');
+    if a.by.is_some_and(names_keys) || a.gets.iter().any(|p| names_keys(p)) {
+        return (0..shards).collect();
+    }
+    let mut used = vec![shard_of(a.key, shards)];
+    used.extend(a.store.map(|k| shard_of(k, shards)));
+    used.sort_unstable();
+    used.dedup();
+    used
+}
+
 async fn sort_generic(c: &mut dyn Client, argv: &[&[u8]], readonly: bool) -> CmdResult {
     let a = parse(argv, readonly)?;
     let db = c.db();
@@ -361,8 +378,28 @@ async fn sort_generic(c: &mut dyn Client, argv: &[&[u8]], readonly: bool) -> Cmd
     let core = c.core().clone();
     let mut txn = Txn::new(&core);
     txn.now = Some(c.now());
-    txn.take_all(0..core.cores()).await;
+    txn.take_all(shards_used(&a, core.cores())).await;
     run(&mut txn, db, &a, script, c.out())
+}
+
+/// SORT at once, when the shards it uses are here and free; None, having
+/// changed nothing, otherwise.
+fn sort_now_generic(c: &mut dyn Client, argv: &[&[u8]], readonly: bool) -> Option<CmdResult> {
+    let a = match parse(argv, readonly) {
+        Ok(a) => a,
+        Err(e) => return Some(Err(e)),
+    };
+    let core = c.core().clone();
+    let mut txn = Txn::new(&core);
+    txn.now = Some(c.now());
+    if !shards_used(&a, core.cores())
+        .into_iter()
+        .all(|shard| txn.try_take(shard))
+    {
+        return None;
+    }
+    let (db, script) = (c.db(), c.session().is_none());
+    Some(run(&mut txn, db, &a, script, c.out()))
 }
 
 pub async fn sort(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
@@ -371,6 +408,14 @@ pub async fn sort(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
 
 pub async fn sort_ro(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
     sort_generic(c, argv, true).await
+}
+
+fn sort_now(c: &mut dyn Client, argv: &[&[u8]]) -> Option<CmdResult> {
+    sort_now_generic(c, argv, false)
+}
+
+fn sort_ro_now(c: &mut dyn Client, argv: &[&[u8]]) -> Option<CmdResult> {
+    sort_now_generic(c, argv, true)
 }
 
 // ------------------------------------------------------------ commands
@@ -398,9 +443,9 @@ const SORT_SYNTAX: &str = "key [BY pattern] [LIMIT offset count] [GET pattern [G
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
     spec("sort", -2, W, SORT_KEYS, "keyspace", "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.",
-        crate::anywhere!(sort), SORT_SYNTAX),
+        crate::anywhere!(sort, sort_now), SORT_SYNTAX),
     CommandSpec { since: "7.0.0", ..spec("sort_ro", -2, R, KEY1, "keyspace", "Returns the sorted elements of a list, a set, or a sorted set.",
-        crate::anywhere!(sort_ro),
+        crate::anywhere!(sort_ro, sort_ro_now),
         "key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC | DESC] [ALPHA]") },
 ];
 
