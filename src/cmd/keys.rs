@@ -509,10 +509,10 @@ fn rename_across_generic(c: Cross<'_>, nx: bool) -> CmdResult {
 #[rustfmt::skip]
 static OBJECT_SUBS: &[CommandSpec] = &[
     spec("object|encoding", 3, R, KEY2, "keyspace", "Returns the internal encoding of a Redis object.", Exec::Shard(object_encoding), "key"),
-    spec("object|freq", 3, R, KEY2, "keyspace", "Returns the logarithmic access frequency counter of a Redis object.", Exec::Shard(object_freq), "key"),
-    spec("object|help", 2, &["loading", "stale"], NO_KEYS, "keyspace", "Returns helpful text about the different subcommands.", Exec::Local(object_help), ""),
-    spec("object|idletime", 3, R, KEY2, "keyspace", "Returns the time since the last access to a Redis object.", Exec::Shard(object_idletime), "key"),
-    spec("object|refcount", 3, R, KEY2, "keyspace", "Returns the reference count of a value of a key.", Exec::Shard(object_refcount), "key"),
+    CommandSpec { since: "4.0.0", ..spec("object|freq", 3, R, KEY2, "keyspace", "Returns the logarithmic access frequency counter of a Redis object.", Exec::Shard(object_freq), "key") },
+    CommandSpec { since: "6.2.0", ..spec("object|help", 2, &["loading", "stale"], NO_KEYS, "keyspace", "Returns helpful text about the different subcommands.", Exec::Local(object_help), "") },
+    CommandSpec { since: "2.2.3", ..spec("object|idletime", 3, R, KEY2, "keyspace", "Returns the time since the last access to a Redis object.", Exec::Shard(object_idletime), "key") },
+    CommandSpec { since: "2.2.3", ..spec("object|refcount", 3, R, KEY2, "keyspace", "Returns the reference count of a value of a key.", Exec::Shard(object_refcount), "key") },
 ];
 
 #[rustfmt::skip]

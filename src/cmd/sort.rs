@@ -420,14 +420,15 @@ fn sort_ro_now(c: &mut dyn Client, argv: &[&[u8]]) -> Option<CmdResult> {
 
 // ------------------------------------------------------------ commands
 
-/// SORT's keys: the one it sorts, and the one after STORE. The keys its
+/// SORT's keys: the one it sorts, and the one after the last STORE (searched
+/// from the end, as the last STORE is the one that counts). The keys its
 /// patterns name cannot be declared (see the module documentation).
 const SORT_KEYS: &[KeySpec] = &[
     KeySpec::one(1),
     KeySpec {
         begin: Begin::Keyword {
             word: "STORE",
-            from: 1,
+            from: -2,
         },
         find: Find::Range {
             last: 0,
