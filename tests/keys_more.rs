@@ -515,6 +515,34 @@ fn logged_and_replayed() {
     }
 }
 
+/// Idle times a snapshot keeps (Redis saves them under an LRU policy) set
+/// the access clock of the keys loaded from it.
+#[test]
+fn idle_times_load_from_a_snapshot() {
+    if !matches!(target(), Target::Ringbus(_)) {
+        return;
+    }
+    let dir = TempDir::new("keys-more-rdb");
+    {
+        let redis =
+            Server::start_redis(&["--dir", &dir.arg(), "--maxmemory-policy", "allkeys-lru"]);
+        let mut c = redis.raw();
+        c.check(&["SET", "fresh", "v"], &ok());
+        let payload = match Reply::parse(&c.cmd(&["DUMP", "fresh"])) {
+            Reply::Bulk(b) => b,
+            other => panic!("{other:?}"),
+        };
+        let reply = c.cmd_bytes(&[b"RESTORE", b"old", b"0", &payload, b"IDLETIME", b"5000"]);
+        assert_eq!(reply, ok());
+        c.check(&["SAVE"], &ok());
+    }
+    let s = Server::start_with(&["--threads", "3", "--dir", &dir.arg()]);
+    let mut c = s.raw();
+    let old = idle(&mut c, "old");
+    assert!((5000..=5002).contains(&old), "{old}");
+    assert!(idle(&mut c, "fresh") <= 2);
+}
+
 // ------------------------------------------------------------ SORT model
 
 /// SORT as Redis specifies it, on a list of small integers and words, with
