@@ -252,10 +252,11 @@ fn swapdb_fails_watchers(s: &Server) {
     c.check(&["MULTI"], &ok());
     c.check(&["PING"], &simple("QUEUED"));
     c.check(&["EXEC"], &array(&[simple("PONG")]));
-    // A database not swapped: untouched.
+    // A database not swapped, or swapped with itself: untouched.
     c.check(&["SET", "w{3}", "x"], &ok());
     c.check(&["WATCH", "w{3}"], &ok());
     other.check(&["SWAPDB", "2", "3"], &ok());
+    other.check(&["SWAPDB", "0", "0"], &ok());
     c.check(&["MULTI"], &ok());
     c.check(&["GET", "w{3}"], &simple("QUEUED"));
     c.check(&["EXEC"], &array(&[bulk("x")]));

@@ -226,29 +226,35 @@ fn swap_every_shard(txn: &mut Txn, a: usize, b: usize) {
 /// at again (served when the key now holds what they wait for, told when a
 /// stream they read as a group is gone), and the log hears of it.
 pub fn swap_on_shard(shard: &mut crate::shard::Shard, a: usize, b: usize) {
-    shard.settle_db(a);
-    shard.settle_db(b);
-    let now = crate::shard::now_ms();
-    if !shard.watches.is_empty() {
-        for (db, key) in shard
-            .watches
-            .keys_in(Some(a))
-            .into_iter()
-            .chain(shard.watches.keys_in(Some(b)))
-        {
-            if shard.dbs[a].peek(&key, now).is_some() || shard.dbs[b].peek(&key, now).is_some() {
-                shard.watches.touch(DbKeyRef(db, &key));
+    // A database swapped with itself changes nothing, but counts and is
+    // logged, as in Redis.
+    if a != b {
+        shard.settle_db(a);
+        shard.settle_db(b);
+        let now = crate::shard::now_ms();
+        if !shard.watches.is_empty() {
+            for (db, key) in shard
+                .watches
+                .keys_in(Some(a))
+                .into_iter()
+                .chain(shard.watches.keys_in(Some(b)))
+            {
+                let present = |d: usize| shard.dbs[d].peek(&key, now).is_some();
+                if present(a) || present(b) {
+                    shard.watches.touch(DbKeyRef(db, &key));
+                }
             }
         }
-    }
-    if a != b {
         let (lo, hi) = (a.min(b), a.max(b));
         let (left, right) = shard.dbs.split_at_mut(hi);
         left[lo].swap_contents(&mut right[0], now);
+        shard.blocking.signal_all(Some(a));
+        shard.blocking.signal_all(Some(b));
     }
-    shard.blocking.signal_all(Some(a));
-    shard.blocking.signal_all(Some(b));
-    shard.stats.dirty += 1;
+    // One change for the server, as Redis counts it.
+    if shard.id == 0 {
+        shard.stats.dirty += 1;
+    }
     if !shard.sinks.is_empty() {
         let (a, b) = (propagate::num(a), propagate::num(b));
         shard.propagate(0, &[b"SWAPDB", &a, &b]);
