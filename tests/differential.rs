@@ -1,7 +1,7 @@
 //! Differential test: every line of tests/scripts/foundation.redis (and, in
 //! separate tests, of tests/scripts/pubsub.redis, lists.redis,
 //! streams.redis, transactions.redis, scripting.redis, zsets.redis,
-//! hyperloglog.redis and
+//! hyperloglog.redis, keys_more.redis and
 //! hashes_sets.redis) is sent to a real redis-server and to the server under
 //! test; the raw reply bytes must be identical. All mismatches are collected
 //! and reported together.
@@ -69,6 +69,12 @@ const HYPERLOGLOG: Script = Script {
 const ZSETS: Script = Script {
     name: "zsets.redis",
     text: include_str!("scripts/zsets.redis"),
+    min_lines: 250,
+};
+
+const KEYS_MORE: Script = Script {
+    name: "keys_more.redis",
+    text: include_str!("scripts/keys_more.redis"),
     min_lines: 250,
 };
 
@@ -266,6 +272,16 @@ fn zsets_script_threads1() {
 #[test]
 fn zsets_script_threads3() {
     run_script(&ZSETS, 3);
+}
+
+#[test]
+fn keys_more_script_threads1() {
+    run_script(&KEYS_MORE, 1);
+}
+
+#[test]
+fn keys_more_script_threads3() {
+    run_script(&KEYS_MORE, 3);
 }
 
 #[test]

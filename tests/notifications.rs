@@ -210,6 +210,7 @@ script_tests!(
     transactions: "transactions.redis",
     scripting: "scripting.redis",
     hyperloglog: "hyperloglog.redis",
+    keys_more: "keys_more.redis",
 );
 
 // ------------------------------------------------------------ the option itself

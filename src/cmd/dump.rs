@@ -82,11 +82,10 @@ pub fn restore(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
         }
         j += 1;
     }
-    // IDLETIME and FREQ are only checked. Redis applies them through
-    // `objectSetLRUOrLFU`: FREQ only under an LFU maxmemory-policy, IDLETIME
-    // to the LRU clock otherwise. ringbus evicts nothing (noeviction) and
-    // keeps no per-key access clock, so there is nothing to set.
-    let _ = (idle, freq);
+    // As Redis's `objectSetLRUOrLFU` under a policy that is not LFU
+    // (ringbus's only one is noeviction): IDLETIME sets the key's access
+    // clock; FREQ, which only an LFU policy keeps, is checked and unused.
+    let _ = freq;
 
     let now = ctx.now;
     if !replace && ctx.db().contains(key, now) {
@@ -120,6 +119,9 @@ pub fn restore(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     }
     ctx.db()
         .set(key, value, (ttl != 0).then_some(deadline as u64));
+    if let Some(idle) = idle {
+        ctx.db().set_idle(key, idle as u64, now);
+    }
     // Counts the change, fails WATCH and wakes clients blocked on the key.
     ctx.wrote(key);
     ctx.notify(Class::GENERIC, "restore", key);

@@ -1,6 +1,11 @@
-//! Generic key commands: deletion, existence, type, rename and expiry. DEL,
-//! EXISTS and RENAME over keys of several shards run as cross-shard
-//! transactions (`cross`) whose parts are the `*_part` functions here.
+//! Generic key commands: deletion, existence, type, rename, expiry and
+//! OBJECT. DEL, EXISTS, TOUCH and RENAME over keys of several shards run as
+//! cross-shard transactions (`cross`) whose parts are the `*_part`
+//! functions here.
+//!
+//! Lookups move a key's access clock (OBJECT IDLETIME) as Redis's do:
+//! reads and writes do, TOUCH does; EXISTS, TYPE, the TTL family, OBJECT
+//! and MEMORY USAGE do not (Redis's `LOOKUP_NOTOUCH`).
 
 use super::args::{is, Args, CmdResult, Error};
 use super::cross::{self, Cross};
@@ -11,6 +16,7 @@ use crate::resp::Out;
 use crate::shard::ctx::{Shards, ShardsExt};
 use crate::shard::db::Entry;
 use crate::shard::notify::Class;
+use crate::types::Value;
 
 /// DEL / UNLINK on this shard's keys: how many existed.
 pub fn del_part(ctx: &mut Ctx, keys: &[&[u8]]) -> i64 {
@@ -26,8 +32,17 @@ pub fn del_part(ctx: &mut Ctx, keys: &[&[u8]]) -> i64 {
     n
 }
 
-/// EXISTS / TOUCH on this shard's keys: how many exist (repeats count again).
+/// EXISTS on this shard's keys: how many exist (repeats count again);
+/// their access clocks stay (Redis's `LOOKUP_NOTOUCH`).
 pub fn exists_part(ctx: &mut Ctx, keys: &[&[u8]]) -> i64 {
+    keys.iter()
+        .filter(|k| ctx.read_no_touch(k).is_some())
+        .count() as i64
+}
+
+/// TOUCH on this shard's keys: as EXISTS, and each key's access clock
+/// moves to now.
+pub fn touch_part(ctx: &mut Ctx, keys: &[&[u8]]) -> i64 {
     keys.iter().filter(|k| ctx.read(k).is_some()).count() as i64
 }
 
@@ -41,9 +56,16 @@ pub fn exists(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     Ok(())
 }
 
+pub fn touch(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    out.int(touch_part(ctx, args.rest()));
+    Ok(())
+}
+
 pub fn type_(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     let key = args.next_bytes()?;
-    let name = ctx.read(key).map_or("none", |e| e.value.type_name());
+    let name = ctx
+        .read_no_touch(key)
+        .map_or("none", |e| e.value.type_name());
     out.simple(name);
     Ok(())
 }
@@ -223,7 +245,7 @@ fn ttl_generic(
 ) -> CmdResult {
     let key = args.next_bytes()?;
     let now = ctx.now;
-    let reply = match ctx.read(key) {
+    let reply = match ctx.read_no_touch(key) {
         None => -2,
         Some(entry) => match entry.expire_at() {
             None => -1,
@@ -277,16 +299,87 @@ pub fn persist(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     Ok(())
 }
 
-pub fn object(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
-    let sub = args.next_bytes()?;
-    if !is(sub, "encoding") {
-        return Err(Error::unknown_subcommand(sub, "object"));
-    }
+/// OBJECT's key lookup (Redis's `objectCommandLookup`): counted, but it
+/// neither moves the key's access clock nor reports a keymiss.
+fn object_lookup<'c>(ctx: &'c mut Ctx, args: &mut Args) -> Result<Option<&'c Entry>, Error> {
+    args.next_bytes()?; // the subcommand
     let key = args.next_bytes()?;
-    match ctx.read(key) {
+    Ok(ctx.read_with(key, false, false))
+}
+
+pub fn object_encoding(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    match object_lookup(ctx, args)? {
         Some(entry) => out.bulk_str(entry.value.encoding()),
         None => out.null(),
     }
+    Ok(())
+}
+
+/// OBJECT REFCOUNT: Redis shares the objects of the integers 0..9999 (with
+/// ringbus's only policy, noeviction), which count as `INT_MAX` references;
+/// every other value has one.
+pub fn object_refcount(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    match object_lookup(ctx, args)? {
+        Some(entry) => {
+            let shared = match &entry.value {
+                Value::Str(s) if entry.value.encoding() == "int" => {
+                    parse_i64(s).is_some_and(|n| (0..10_000).contains(&n))
+                }
+                _ => false,
+            };
+            out.int(if shared { i32::MAX as i64 } else { 1 });
+        }
+        None => out.null(),
+    }
+    Ok(())
+}
+
+/// OBJECT IDLETIME: seconds since the key was last looked up.
+pub fn object_idletime(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    let now = ctx.now;
+    match object_lookup(ctx, args)? {
+        Some(entry) => out.int(entry.idle_secs(now) as i64),
+        None => out.null(),
+    }
+    Ok(())
+}
+
+/// OBJECT FREQ: ringbus's only maxmemory policy is noeviction, which keeps
+/// no access frequency: Redis's error, once the key is found.
+pub fn object_freq(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    match object_lookup(ctx, args)? {
+        Some(_) => Err(Error::msg(
+            "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+        )),
+        None => {
+            out.null();
+            Ok(())
+        }
+    }
+}
+
+/// OBJECT HELP, Redis's text.
+pub fn object_help(c: &mut dyn super::exec::Client, _: &[&[u8]]) -> CmdResult {
+    const LINES: &[&str] = &[
+        "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "ENCODING <key>",
+        "    Return the kind of internal representation used in order to store the value",
+        "    associated with a <key>.",
+        "FREQ <key>",
+        "    Return the access frequency index of the <key>. The returned integer is",
+        "    proportional to the logarithm of the recent access frequency of the key.",
+        "IDLETIME <key>",
+        "    Return the idle time of the <key>, that is the approximated number of",
+        "    seconds elapsed since the last access to the key.",
+        "REFCOUNT <key>",
+        "    Return the number of references of the value associated with the specified",
+        "    <key>.",
+        "HELP",
+        "    Prints this help.",
+    ];
+    let out = c.out();
+    out.array(LINES.len());
+    LINES.iter().for_each(|l| out.simple(l));
     Ok(())
 }
 
@@ -312,7 +405,7 @@ pub fn memory_usage(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult 
         }
     }
     let now = ctx.now;
-    match ctx.db().get(key, now) {
+    match ctx.db().get_no_touch(key, now) {
         None => out.null(),
         Some(entry) => {
             let overhead = std::mem::size_of::<Entry>() + key.len() + 24;
@@ -344,6 +437,10 @@ fn del_logged(ctx: &mut Ctx, keys: &[&[u8]]) -> i64 {
 
 pub fn exists_across(c: Cross<'_>) -> CmdResult {
     count_across(c, exists_part)
+}
+
+pub fn touch_across(c: Cross<'_>) -> CmdResult {
+    count_across(c, touch_part)
 }
 
 fn count_across(c: Cross<'_>, part_fn: fn(&mut Ctx, &[&[u8]]) -> i64) -> CmdResult {
@@ -411,7 +508,11 @@ fn rename_across_generic(c: Cross<'_>, nx: bool) -> CmdResult {
 
 #[rustfmt::skip]
 static OBJECT_SUBS: &[CommandSpec] = &[
-    spec("object|encoding", 3, R, KEY2, "keyspace", "Returns the internal encoding of a Redis object.", Exec::Shard(object), "key"),
+    spec("object|encoding", 3, R, KEY2, "keyspace", "Returns the internal encoding of a Redis object.", Exec::Shard(object_encoding), "key"),
+    CommandSpec { since: "4.0.0", ..spec("object|freq", 3, R, KEY2, "keyspace", "Returns the logarithmic access frequency counter of a Redis object.", Exec::Shard(object_freq), "key") },
+    CommandSpec { since: "6.2.0", ..spec("object|help", 2, &["loading", "stale"], NO_KEYS, "keyspace", "Returns helpful text about the different subcommands.", Exec::Local(object_help), "") },
+    CommandSpec { since: "2.2.3", ..spec("object|idletime", 3, R, KEY2, "keyspace", "Returns the time since the last access to a Redis object.", Exec::Shard(object_idletime), "key") },
+    CommandSpec { since: "2.2.3", ..spec("object|refcount", 3, R, KEY2, "keyspace", "Returns the reference count of a value of a key.", Exec::Shard(object_refcount), "key") },
 ];
 
 #[rustfmt::skip]
@@ -428,7 +529,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("exists", -2, RF, ALL_KEYS, "keyspace", "Determines whether one or more keys exist.", Exec::Multi(exists, exists_across),
         "key [key ...]"),
     spec("touch", -2, RF, ALL_KEYS, "keyspace", "Returns the number of existing keys out of those specified.",
-        Exec::Multi(exists, exists_across), "key [key ...]"),
+        Exec::Multi(touch, touch_across), "key [key ...]"),
     spec("type", 2, RF, KEY1, "keyspace", "Determines the type of value stored at a key.", Exec::Shard(type_), "key"),
     spec("rename", 3, WD, KEYS12, "keyspace", "Renames a key and overwrites the destination.",
         Exec::Multi(rename, rename_across), "key newkey"),

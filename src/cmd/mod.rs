@@ -27,6 +27,7 @@ pub mod hashes;
 pub mod hyperloglog;
 pub mod info;
 pub mod introspection;
+pub mod keymove;
 pub mod keys;
 pub mod keyspace;
 pub mod list_blocking;
@@ -41,6 +42,7 @@ pub mod server;
 pub mod spec;
 // Sets.
 pub mod sets;
+pub mod sort;
 pub mod stream_groups;
 pub mod stream_read;
 pub mod streams;

@@ -7,8 +7,9 @@ use std::sync::OnceLock;
 
 pub use super::spec::{CommandSpec, KeySpec};
 use super::{
-    config, connection, dump, hashes, hyperloglog, info, introspection, keys, keyspace, lists,
-    persistence, pubsub, scripting, server, sets, streams, strings, transaction, zset_ops, zsets,
+    config, connection, dump, hashes, hyperloglog, info, introspection, keymove, keys, keyspace,
+    lists, persistence, pubsub, scripting, server, sets, sort, streams, strings, transaction,
+    zset_ops, zsets,
 };
 
 /// Every family's commands.
@@ -21,6 +22,8 @@ static FAMILIES: &[&[CommandSpec]] = &[
     introspection::COMMANDS,
     keyspace::COMMANDS,
     keys::COMMANDS,
+    keymove::COMMANDS,
+    sort::COMMANDS,
     dump::COMMANDS,
     strings::COMMANDS,
     lists::COMMANDS,

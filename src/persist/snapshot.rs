@@ -578,12 +578,21 @@ pub struct Loaded {
 /// Keys decoded before they go, together, to the thread filling their shard.
 const LOAD_BATCH: usize = 256;
 
+/// A loaded key: database, name, value, deadline, idle seconds (saved
+/// under an LRU policy; Redis's `objectSetLRUOrLFU` sets the access clock).
+type LoadedKey = (
+    usize,
+    Vec<u8>,
+    crate::types::Value,
+    Option<u64>,
+    Option<u64>,
+);
+
 /// What the decoding thread sends a shard's filling thread.
 enum ToShard {
     /// Room for this many more keys in a database.
     Reserve(usize, usize),
-    /// Keys: database, name, value, deadline.
-    Keys(Vec<(usize, Vec<u8>, crate::types::Value, Option<u64>)>),
+    Keys(Vec<LoadedKey>),
 }
 
 /// Loads `path` into `shards` (each key to the shard it hashes to) before
@@ -617,12 +626,15 @@ pub fn load(
                         match msg {
                             ToShard::Reserve(db, keys) => shard.dbs[db].reserve(keys),
                             ToShard::Keys(keys) => {
-                                for (db, key, value, at) in keys {
+                                for (db, key, value, at, idle) in keys {
                                     if shard.dbs[db].set(&key, value, at).is_some() {
                                         return Err(format!(
                                             "{name}: duplicate key '{}' in database {db}",
                                             String::from_utf8_lossy(&key)
                                         ));
+                                    }
+                                    if let Some(idle) = idle {
+                                        shard.dbs[db].set_idle(&key, idle, crate::shard::now_ms());
                                     }
                                 }
                             }
@@ -707,7 +719,7 @@ fn decode(
                     continue;
                 }
                 let s = shard_of(&k.key, n);
-                batches[s].push((db, k.key, k.value, at));
+                batches[s].push((db, k.key, k.value, at, k.lru_idle));
                 if batches[s].len() >= LOAD_BATCH {
                     let batch = std::mem::replace(&mut batches[s], Vec::with_capacity(LOAD_BATCH));
                     to[s].send(ToShard::Keys(batch)).map_err(|_| gone())?;

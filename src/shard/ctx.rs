@@ -93,14 +93,34 @@ impl Ctx<'_> {
 
     /// Looks a key up for reading and counts a keyspace hit or miss, as
     /// Redis's `lookupKeyRead` does (writes look keys up without counting).
+    /// The key's access clock moves to now (see `Db::get`).
     pub fn read(&mut self, key: &[u8]) -> Option<&Entry> {
+        self.read_with(key, true, true)
+    }
+
+    /// [`Ctx::read`] leaving the key's access clock alone (Redis's
+    /// `LOOKUP_NOTOUCH`: EXISTS, TYPE, TTL...).
+    pub fn read_no_touch(&mut self, key: &[u8]) -> Option<&Entry> {
+        self.read_with(key, false, true)
+    }
+
+    /// Redis's `lookupKeyReadWithFlags`: `touch` unless `LOOKUP_NOTOUCH`,
+    /// `keymiss` unless `LOOKUP_NONOTIFY`; hits and misses count.
+    pub fn read_with(&mut self, key: &[u8], touch: bool, keymiss: bool) -> Option<&Entry> {
         let shard = &mut *self.shard;
-        let entry = shard.dbs[self.db].get(key, self.now);
+        let db = &mut shard.dbs[self.db];
+        let entry = if touch {
+            db.get(key, self.now)
+        } else {
+            db.get_no_touch(key, self.now)
+        };
         if entry.is_some() {
             shard.stats.keyspace_hits += 1;
         } else {
             shard.stats.keyspace_misses += 1;
-            notify::event(Class::KEY_MISS, "keymiss", self.db, key);
+            if keymiss {
+                notify::event(Class::KEY_MISS, "keymiss", self.db, key);
+            }
         }
         entry
     }

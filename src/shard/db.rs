@@ -30,16 +30,30 @@ impl Equivalent<DbKey> for DbKeyRef<'_> {
     }
 }
 
-/// A stored key's value and deadline (Unix ms; 0 means it never expires).
+/// A stored key's value, deadline (Unix ms; 0 means it never expires) and
+/// access clock: the Unix second of its last lookup, as Redis's per-object
+/// LRU clock (resolution 1 s; OBJECT IDLETIME). The clock fits in what
+/// `Value` (32 bytes) and the deadline leave to 8-byte alignment.
 #[derive(Debug)]
 pub struct Entry {
     pub value: Value,
     expire_at: u64,
+    lru: u32,
+}
+
+/// The access clock at `now` (Unix ms).
+fn lru_clock(now: u64) -> u32 {
+    (now / 1000) as u32
 }
 
 impl Entry {
     pub fn expire_at(&self) -> Option<u64> {
         (self.expire_at != 0).then_some(self.expire_at)
+    }
+
+    /// Seconds since the key was last looked up, at `now` (Unix ms).
+    pub fn idle_secs(&self, now: u64) -> u64 {
+        (now / 1000).saturating_sub(self.lru as u64)
     }
 
     fn expired(&self, now: u64) -> bool {
@@ -140,7 +154,18 @@ impl Db {
         }
     }
 
+    /// A live key, looked up as Redis's `lookupKey` does: its access clock
+    /// moves to `now`.
     pub fn get(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
+        self.expire_if_due(key, now);
+        let entry = self.keys.get_mut(key)?;
+        entry.lru = lru_clock(now);
+        Some(entry)
+    }
+
+    /// A live key, its access clock left alone (Redis's `LOOKUP_NOTOUCH`:
+    /// TYPE, TTL, EXISTS, OBJECT).
+    pub fn get_no_touch(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
         self.expire_if_due(key, now);
         self.keys.get(key)
     }
@@ -149,7 +174,17 @@ impl Db {
     pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Value> {
         self.expire_if_due(key, now);
         self.touch(key);
-        self.keys.get_mut(key).map(|e| &mut e.value)
+        self.keys.get_mut(key).map(|e| {
+            e.lru = lru_clock(now);
+            &mut e.value
+        })
+    }
+
+    /// Makes `key` look idle for `idle` seconds at `now` (RESTORE IDLETIME).
+    pub fn set_idle(&mut self, key: &[u8], idle: u64, now: u64) {
+        if let Some(e) = self.keys.get_mut(key) {
+            e.lru = (now / 1000).saturating_sub(idle) as u32;
+        }
     }
 
     /// A live key's entry without expiring anything, so that several
@@ -169,6 +204,8 @@ impl Db {
         let entry = Entry {
             value,
             expire_at: expire_at.unwrap_or(0),
+            // A new value is fresh, as Redis's `createObject` stamps it.
+            lru: lru_clock(super::coarse_now_ms()),
         };
         let old = self.keys.insert(key, entry);
         if old.is_none() {
@@ -278,6 +315,19 @@ impl Db {
             index: self.index,
             ..Db::default()
         };
+    }
+
+    /// Swaps this database's keys and deadlines with `other`'s (SWAPDB). A
+    /// snapshot in progress in either is finished first: its point in time
+    /// is before the swap. Counters and numbers stay with the database.
+    pub fn swap_contents(&mut self, other: &mut Db, now: u64) {
+        for db in [&mut *self, &mut *other] {
+            if let Some(snap) = &mut db.snap {
+                snap.before_clear(&db.keys, now);
+            }
+        }
+        std::mem::swap(&mut self.keys, &mut other.keys);
+        std::mem::swap(&mut self.expiring, &mut other.expiring);
     }
 
     /// A random live key (RANDOMKEY); a few tries past keys that are already

@@ -26,7 +26,9 @@ type Bytes = Box<[u8]>;
 
 pub enum Hash {
     Small(Vec<(Bytes, Bytes)>),
-    Table(KeyTable<Bytes>),
+    /// Boxed: a table is for big hashes, and inline it would make every
+    /// `Value` (so every key) as big as a table's header.
+    Table(Box<KeyTable<Bytes>>),
 }
 
 impl Default for Hash {
@@ -50,7 +52,7 @@ impl Clone for Hash {
                 for (k, v) in t.iter() {
                     copy.insert(k, v.clone());
                 }
-                Hash::Table(copy)
+                Hash::Table(Box::new(copy))
             }
         }
     }
@@ -143,7 +145,7 @@ impl Hash {
             for (f, val) in std::mem::take(v) {
                 t.insert(&f, val);
             }
-            *self = Hash::Table(t);
+            *self = Hash::Table(Box::new(t));
         }
     }
 

@@ -31,7 +31,8 @@ type Bytes = Box<[u8]>;
 pub enum Set {
     Ints(Vec<i64>),
     Small(Vec<Bytes>),
-    Table(KeyTable<()>),
+    /// Boxed, as `Hash::Table`: inline it would grow every `Value`.
+    Table(Box<KeyTable<()>>),
 }
 
 /// A member as stored: an intset's integer or bytes.
@@ -70,7 +71,7 @@ impl Clone for Set {
                 for (k, _) in t.iter() {
                     copy.insert(k, ());
                 }
-                Set::Table(copy)
+                Set::Table(Box::new(copy))
             }
         }
     }
@@ -96,7 +97,7 @@ impl Set {
         } else if hint <= super::encoding::set_max_listpack_entries() {
             Set::Small(Vec::new())
         } else {
-            Set::Table(KeyTable::new())
+            Set::Table(Box::default())
         }
     }
 
@@ -226,9 +227,9 @@ impl Set {
             Set::Small(v) => v.into_iter().for_each(|m| {
                 t.insert(&m, ());
             }),
-            Set::Table(old) => t = old,
+            Set::Table(old) => t = *old,
         }
-        *self = Set::Table(t);
+        *self = Set::Table(Box::new(t));
     }
 
     /// Every member: numeric order for an intset, insertion order for a

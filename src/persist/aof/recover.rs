@@ -383,6 +383,19 @@ fn apply(
         shard.flush(None);
         return Ok(());
     }
+    if is("swapdb") && args.len() == 3 {
+        let db = |a: &[u8]| {
+            std::str::from_utf8(a)
+                .ok()
+                .and_then(|s| s.parse::<usize>().ok())
+                .filter(|&n| n < shard.dbs.len())
+        };
+        let (a, b) = db(args[1])
+            .zip(db(args[2]))
+            .ok_or("SWAPDB of a database ringbus does not have (--databases)")?;
+        crate::cmd::keymove::swap_on_shard(shard, a, b);
+        return Ok(());
+    }
     if is("flushdb") {
         shard.flush(Some(*db));
         return Ok(());
