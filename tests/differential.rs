@@ -1,9 +1,9 @@
 //! Differential test: every line of tests/scripts/foundation.redis (and, in
 //! separate tests, of tests/scripts/pubsub.redis, lists.redis,
-//! streams.redis, transactions.redis, scripting.redis, zsets.redis and
-//! hashes_sets.redis) is sent to a real redis-server and to the server under
-//! test; the raw reply bytes must be identical. All mismatches are collected
-//! and reported together.
+//! streams.redis, transactions.redis, scripting.redis, zsets.redis,
+//! hashes_sets.redis and bitmaps.redis) is sent to a real redis-server and
+//! to the server under test; the raw reply bytes must be identical. All
+//! mismatches are collected and reported together.
 //!
 //! The reference is always a real redis-server (the test fails, asking for
 //! `apt-get install redis-server`, when it is missing). Set
@@ -61,6 +61,13 @@ const SCRIPTING: Script = Script {
 const ZSETS: Script = Script {
     name: "zsets.redis",
     text: include_str!("scripts/zsets.redis"),
+    min_lines: 250,
+};
+
+// Bitmaps, LCS and SUBSTR.
+const BITMAPS: Script = Script {
+    name: "bitmaps.redis",
+    text: include_str!("scripts/bitmaps.redis"),
     min_lines: 250,
 };
 
@@ -239,6 +246,16 @@ fn streams_script_threads3() {
 }
 
 // Sorted sets.
+#[test]
+fn bitmaps_script_threads1() {
+    run_script(&BITMAPS, 1);
+}
+
+#[test]
+fn bitmaps_script_threads3() {
+    run_script(&BITMAPS, 3);
+}
+
 #[test]
 fn zsets_script_threads1() {
     run_script(&ZSETS, 1);

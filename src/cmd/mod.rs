@@ -15,6 +15,7 @@
 //!   declare). EXEC takes every shard when it queues one.
 
 pub use crate::resp::args;
+pub mod bitmaps;
 pub mod blocking;
 pub mod config;
 pub mod connection;
@@ -27,6 +28,7 @@ pub mod info;
 pub mod introspection;
 pub mod keys;
 pub mod keyspace;
+pub mod lcs;
 pub mod list_blocking;
 pub mod lists;
 pub mod persistence;

@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 
 pub use super::spec::{CommandSpec, KeySpec};
 use super::{
-    config, connection, dump, hashes, info, introspection, keys, keyspace, lists, persistence,
-    pubsub, scripting, server, sets, streams, strings, transaction, zsets,
+    bitmaps, config, connection, dump, hashes, info, introspection, keys, keyspace, lcs, lists,
+    persistence, pubsub, scripting, server, sets, streams, strings, transaction, zsets,
 };
 
 /// Every family's commands.
@@ -23,6 +23,8 @@ static FAMILIES: &[&[CommandSpec]] = &[
     keys::COMMANDS,
     dump::COMMANDS,
     strings::COMMANDS,
+    lcs::COMMANDS,
+    bitmaps::COMMANDS,
     lists::COMMANDS,
     hashes::COMMANDS,
     sets::COMMANDS,
