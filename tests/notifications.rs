@@ -209,6 +209,7 @@ script_tests!(
     zsets: "zsets.redis",
     transactions: "transactions.redis",
     scripting: "scripting.redis",
+    bitmaps: "bitmaps.redis",
 );
 
 // ------------------------------------------------------------ the option itself

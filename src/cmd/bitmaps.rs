@@ -18,7 +18,6 @@ use crate::resp::parse::parse_i64;
 use crate::resp::Out;
 use crate::shard::ctx::{Shards, ShardsExt};
 use crate::shard::notify::Class;
-use crate::shard::route::{group_by_shard, shard_of};
 use crate::types::Value;
 
 const BAD_OFFSET: &str = "ERR bit offset is not an integer or out of range";
@@ -366,23 +365,31 @@ pub fn bitop(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     Ok(())
 }
 
-/// Copies the strings at `keys` out of their shards (None: missing); the
-/// first WRONGTYPE in argument order is the error. Counts hits and misses.
+/// Copies the strings at `keys` out of their shards (None: missing),
+/// looking them up in argument order as Redis does (hits, misses and
+/// `keymiss` events included). With `stop`, the first WRONGTYPE ends the
+/// lookups; otherwise every key is looked up and the first one is returned.
 pub fn snapshot_strs(
     txn: &mut dyn Shards,
     db: usize,
     keys: &[&[u8]],
+    stop: bool,
 ) -> Result<Vec<Option<Vec<u8>>>, Error> {
-    let shards = txn.count();
-    let mut found: Vec<Result<Option<Vec<u8>>, Error>> = vec![Ok(None); keys.len()];
-    for (shard, idx) in group_by_shard(0..keys.len(), |&i| shard_of(keys[i], shards)) {
-        txn.ctx(shard, db, |ctx| {
-            for i in idx {
-                found[i] = read_str(ctx, keys[i]).map(|s| s.map(<[u8]>::to_vec));
+    let mut found = Vec::with_capacity(keys.len());
+    let mut first_err = None;
+    for key in keys {
+        match txn.ctx_of(key, db, |ctx| {
+            read_str(ctx, key).map(|s| s.map(<[u8]>::to_vec))
+        }) {
+            Ok(s) => found.push(s),
+            Err(e) if stop => return Err(e),
+            Err(e) => {
+                first_err.get_or_insert(e);
+                found.push(None);
             }
-        });
+        }
     }
-    found.into_iter().collect()
+    first_err.map_or(Ok(found), Err)
 }
 
 /// BITOP over keys of several shards; the destination's shard records the
@@ -390,7 +397,7 @@ pub fn snapshot_strs(
 pub fn bitop_across(c: Cross<'_>) -> CmdResult {
     let op = parse_bitop(c.argv)?;
     let (dst, keys) = (c.argv[2], &c.argv[3..]);
-    let sources = snapshot_strs(c.txn, c.db, keys)?;
+    let sources = snapshot_strs(c.txn, c.db, keys, true)?;
     let refs: Vec<&[u8]> = sources
         .iter()
         .map(|s| s.as_deref().unwrap_or_default())

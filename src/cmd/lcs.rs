@@ -165,7 +165,7 @@ pub fn lcs(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
 /// LCS with its keys on two shards.
 pub fn lcs_across(c: Cross<'_>) -> CmdResult {
     let keys = [c.argv[1], c.argv[2]];
-    let strs = snapshot_strs(c.txn, c.db, &keys).map_err(|_| Error::msg(NOT_STRINGS))?;
+    let strs = snapshot_strs(c.txn, c.db, &keys, false).map_err(|_| Error::msg(NOT_STRINGS))?;
     let max_table = c.txn.ctx_of(keys[0], c.db, |ctx| ctx.max_string_len());
     let [a, b] = [0, 1].map(|n| strs[n].as_deref().unwrap_or_default());
     answer(a, b, c.argv, max_table, c.out)
