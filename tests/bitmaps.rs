@@ -935,7 +935,7 @@ enum Op {
     /// arguments are given (0 to 3).
     Pos(usize, bool, usize, i64, i64),
     /// BITOP op dest src...
-    BitOp(&'static str, usize, Vec<usize>),
+    Combine(&'static str, usize, Vec<usize>),
     Get(usize),
     Set(usize, Vec<u8>),
 }
@@ -959,7 +959,7 @@ fn op() -> impl Strategy<Value = Op> {
                 if op == "NOT" {
                     srcs.truncate(1);
                 }
-                Op::BitOp(op, d, srcs)
+                Op::Combine(op, d, srcs)
             }),
         1 => key.clone().prop_map(Op::Get),
         1 => (key, prop::collection::vec(any::<u8>(), 0..12)).prop_map(|(k, v)| Op::Set(k, v)),
@@ -1033,7 +1033,7 @@ fn apply(c: &mut RawConn, model: &mut [Model], op: &Op) -> (Vec<u8>, Vec<u8>) {
             };
             (int(want), c.cmd(&args))
         }
-        Op::BitOp(name, dst, srcs) => {
+        Op::Combine(name, dst, srcs) => {
             let len = srcs.iter().map(|&i| model[i].bits.len()).max().unwrap();
             let bits: Vec<bool> = (0..len)
                 .map(|j| {
