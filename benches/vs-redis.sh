@@ -24,7 +24,10 @@
 #                requests first: that row is skipped, but its CPU time counts in
 #                the test's CPU per request. `evalsha` is not a redis-benchmark
 #                test: it is `EVALSHA <sha> 1 evalsha:counter` of a script doing
-#                one INCR, loaded with SCRIPT LOAD on both servers first)
+#                one INCR, loaded with SCRIPT LOAD on both servers first;
+#                `bitcount` is `BITCOUNT bitcount:key` of a 1 KB string set on
+#                both servers first; `setbit` is `SETBIT setbit:key <random
+#                offset below 8192> 1`, with -r 8192)
 #   PIPELINES    pipeline depths (default: "1 16")
 #   CLIENTS      parallel connections, -c (default: 50)
 #   REQUESTS     requests per run, -n (default: 200000 x pipeline depth,
@@ -48,6 +51,8 @@ REQUESTS=${REQUESTS:-}
 REDIS_SERVER=${REDIS_SERVER:-redis-server}
 RAW_CSV=${RAW_CSV:-}
 EVAL_SCRIPT="return redis.call('incr', KEYS[1])"
+# 1 KB of text, the bitmap of the `bitcount` test.
+BITMAP=$(python3 -c "print('bitmaps!' * 128, end='')")
 
 for tool in taskset redis-benchmark redis-cli python3 "$REDIS_SERVER"; do
     command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 1; }
@@ -81,14 +86,27 @@ for ((round = 1; round <= ROUNDS; round++)); do
     for test in "${TEST_LIST[@]}"; do
         for p in "${PIPELINE_LIST[@]}"; do
             n=${REQUESTS:-$((200000 * p))}
-            if [[ $test == evalsha ]]; then
+            case $test in
+            evalsha)
                 # A small script, loaded on both servers: EVALSHA of one INCR.
                 sha=$(redis-cli -p "$SUT_PORT" SCRIPT LOAD "$EVAL_SCRIPT")
                 redis-cli -p "$REDIS_PORT" SCRIPT LOAD "$EVAL_SCRIPT" >/dev/null
                 args=(EVALSHA "$sha" 1 "evalsha:counter")
-            else
+                ;;
+            bitcount)
+                # The same 1 KB bitmap on every server.
+                for port in "$SUT_PORT" "$REDIS_PORT" ${BASE_PORT:+"$BASE_PORT"}; do
+                    redis-cli -p "$port" SET bitcount:key "$BITMAP" >/dev/null
+                done
+                args=(BITCOUNT bitcount:key)
+                ;;
+            setbit)
+                args=(-r 8192 SETBIT setbit:key __rand_int__ 1)
+                ;;
+            *)
                 args=(-t "$test")
-            fi
+                ;;
+            esac
             read -r sut sut_cpu <<<"$(rb_bench "$SUT_PORT" "$SUT_PID" "$n" "$p" "${args[@]}")"
             read -r redis redis_cpu <<<"$(rb_bench "$REDIS_PORT" "$REDIS_PID" "$n" "$p" "${args[@]}")"
             if [[ -n $BASELINE_CMD ]]; then
