@@ -26,8 +26,9 @@
 #                test: it is `EVALSHA <sha> 1 evalsha:counter` of a script doing
 #                one INCR, loaded with SCRIPT LOAD on both servers first;
 #                `bitcount` is `BITCOUNT bitcount:key` of a 1 KB string set on
-#                both servers first; `setbit` is `SETBIT setbit:key <random
-#                offset below 8192> 1`, with -r 8192)
+#                both servers first; `setbit` is `SETBIT setbit:<random> 100 1`
+#                over 8192 keys, -r 8192: redis-benchmark pads __rand_int__
+#                with zeros, which no offset may have)
 #   PIPELINES    pipeline depths (default: "1 16")
 #   CLIENTS      parallel connections, -c (default: 50)
 #   REQUESTS     requests per run, -n (default: 200000 x pipeline depth,
@@ -101,7 +102,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
                 args=(BITCOUNT bitcount:key)
                 ;;
             setbit)
-                args=(-r 8192 SETBIT setbit:key __rand_int__ 1)
+                args=(-r 8192 SETBIT setbit:__rand_int__ 100 1)
                 ;;
             *)
                 args=(-t "$test")

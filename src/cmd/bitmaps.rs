@@ -51,37 +51,34 @@ fn parse_unit(arg: &[u8]) -> Result<bool, Error> {
     }
 }
 
-/// The string at `key` for a write, created or grown with zero bytes so
-/// that bit `maxbit` exists. Also says whether it was created or grew.
-fn bits_for_write<'c>(
-    ctx: &'c mut Ctx,
+/// Runs `f` on the string at `key` for a write, created or grown with zero
+/// bytes so that bit `maxbit` exists; `f` also hears whether it was created
+/// or grew. One lookup when the key exists (the common case).
+fn with_bits<R>(
+    ctx: &mut Ctx,
     key: &[u8],
     maxbit: u64,
-) -> Result<(&'c mut Vec<u8>, bool), Error> {
+    f: impl FnOnce(&mut [u8], bool) -> R,
+) -> Result<R, Error> {
     let now = ctx.now;
     let len = (maxbit >> 3) as usize + 1;
     let db = ctx.db();
-    let exists = match db.get(key, now) {
-        None => false,
-        Some(entry) => match entry.value {
-            Value::Str(_) => true,
-            #[allow(unreachable_patterns)]
-            _ => return Err(Error::WRONG_TYPE),
-        },
-    };
-    if !exists {
-        db.set(key, Value::Str(vec![0; len]), None);
-    }
     match db.get_mut(key, now) {
         Some(Value::Str(s)) => {
             let grew = s.len() < len;
             if grew {
                 s.resize(len, 0);
             }
-            Ok((s, grew || !exists))
+            return Ok(f(s, grew));
         }
-        _ => unreachable!("the key holds a string"),
+        #[allow(unreachable_patterns)]
+        Some(_) => return Err(Error::WRONG_TYPE),
+        None => {}
     }
+    let mut s = vec![0; len];
+    let result = f(&mut s, true);
+    db.set(key, Value::Str(s), None);
+    Ok(result)
 }
 
 // ------------------------------------------------------------ SETBIT, GETBIT
@@ -94,14 +91,16 @@ pub fn setbit(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
         Some(1) => true,
         _ => return Err(Error::msg("ERR bit is not an integer or out of range")),
     };
-    let (s, grew) = bits_for_write(ctx, key, offset)?;
     let (byte, mask) = ((offset >> 3) as usize, 0x80u8 >> (offset & 7));
-    let was = s[byte] & mask != 0;
-    if on {
-        s[byte] |= mask;
-    } else {
-        s[byte] &= !mask;
-    }
+    let (was, grew) = with_bits(ctx, key, offset, |s, grew| {
+        let was = s[byte] & mask != 0;
+        if on {
+            s[byte] |= mask;
+        } else {
+            s[byte] &= !mask;
+        }
+        (was, grew)
+    })?;
     // As Redis: a bit that stays as it was in a string that did not grow
     // is no change.
     if grew || was != on {
@@ -701,22 +700,24 @@ fn bitfield_generic(ctx: &mut Ctx, args: &mut Args, out: &mut Out, read_only: bo
             "ERR BITFIELD_RO only supports the GET subcommand",
         ));
     }
-    let (s, grew) = bits_for_write(ctx, key, highest)?;
-    let mut changed = false;
-    out.array(fields.len());
-    for f in &fields {
-        if f.op == FieldOp::Get {
-            out.int(read_field(s, f));
-            continue;
-        }
-        match write_field(s, f) {
-            (Some(reply), change) => {
-                out.int(reply);
-                changed |= change || grew;
+    let (changed, grew) = with_bits(ctx, key, highest, |s, grew| {
+        let mut changed = false;
+        out.array(fields.len());
+        for f in &fields {
+            if f.op == FieldOp::Get {
+                out.int(read_field(s, f));
+                continue;
             }
-            (None, _) => out.null(),
+            match write_field(s, f) {
+                (Some(reply), change) => {
+                    out.int(reply);
+                    changed |= change || grew;
+                }
+                (None, _) => out.null(),
+            }
         }
-    }
+        (changed, grew)
+    })?;
     if changed {
         ctx.wrote(key);
         ctx.notify(Class::STRING, "setbit", key);
