@@ -30,7 +30,11 @@
 #                written the same way on both servers first;
 #                `pfadd` is `PFADD hll __rand_int__` with -r 100000: random
 #                elements into one HyperLogLog, deleted on both servers
-#                before each run so every run has its sparse phase too)
+#                before each run so every run has its sparse phase too;
+#                `bitcount` is `BITCOUNT bitcount:key` of a 1 KB string set on
+#                both servers first; `setbit` is `SETBIT setbit:<random> 100 1`
+#                over 8192 keys, -r 8192: redis-benchmark pads __rand_int__
+#                with zeros, which no offset may have)
 #   PIPELINES    pipeline depths (default: "1 16")
 #   CLIENTS      parallel connections, -c (default: 50)
 #   REQUESTS     requests per run, -n (default: 200000 x pipeline depth,
@@ -54,6 +58,8 @@ REQUESTS=${REQUESTS:-}
 REDIS_SERVER=${REDIS_SERVER:-redis-server}
 RAW_CSV=${RAW_CSV:-}
 EVAL_SCRIPT="return redis.call('incr', KEYS[1])"
+# 1 KB of text, the bitmap of the `bitcount` test.
+BITMAP=$(python3 -c "print('bitmaps!' * 128, end='')")
 
 # The two small sorted sets of the zunionstore test, on the server at port $1.
 prepare_zunionstore() {
@@ -94,24 +100,39 @@ for ((round = 1; round <= ROUNDS; round++)); do
     for test in "${TEST_LIST[@]}"; do
         for p in "${PIPELINE_LIST[@]}"; do
             n=${REQUESTS:-$((200000 * p))}
-            if [[ $test == evalsha ]]; then
+            case $test in
+            evalsha)
                 # A small script, loaded on both servers: EVALSHA of one INCR.
                 sha=$(redis-cli -p "$SUT_PORT" SCRIPT LOAD "$EVAL_SCRIPT")
                 redis-cli -p "$REDIS_PORT" SCRIPT LOAD "$EVAL_SCRIPT" >/dev/null
                 args=(EVALSHA "$sha" 1 "evalsha:counter")
-            elif [[ $test == zunionstore ]]; then
+                ;;
+            zunionstore)
                 for port in "$SUT_PORT" "$REDIS_PORT" ${BASE_PORT:+"$BASE_PORT"}; do
                     prepare_zunionstore "$port"
                 done
                 args=(ZUNIONSTORE zu:dst 2 zu:a zu:b)
-            elif [[ $test == pfadd ]]; then
+                ;;
+            pfadd)
                 redis-cli -p "$SUT_PORT" DEL hll >/dev/null
                 redis-cli -p "$REDIS_PORT" DEL hll >/dev/null
                 [[ -z $BASELINE_CMD ]] || redis-cli -p "$BASE_PORT" DEL hll >/dev/null
                 args=(-r 100000 PFADD hll __rand_int__)
-            else
+                ;;
+            bitcount)
+                # The same 1 KB bitmap on every server.
+                for port in "$SUT_PORT" "$REDIS_PORT" ${BASE_PORT:+"$BASE_PORT"}; do
+                    redis-cli -p "$port" SET bitcount:key "$BITMAP" >/dev/null
+                done
+                args=(BITCOUNT bitcount:key)
+                ;;
+            setbit)
+                args=(-r 8192 SETBIT setbit:__rand_int__ 100 1)
+                ;;
+            *)
                 args=(-t "$test")
-            fi
+                ;;
+            esac
             read -r sut sut_cpu <<<"$(rb_bench "$SUT_PORT" "$SUT_PID" "$n" "$p" "${args[@]}")"
             read -r redis redis_cpu <<<"$(rb_bench "$REDIS_PORT" "$REDIS_PID" "$n" "$p" "${args[@]}")"
             if [[ -n $BASELINE_CMD ]]; then

@@ -1,7 +1,7 @@
 //! Differential test: every line of tests/scripts/foundation.redis (and, in
 //! separate tests, of tests/scripts/pubsub.redis, lists.redis,
 //! streams.redis, transactions.redis, scripting.redis, zsets.redis,
-//! hyperloglog.redis, keys_more.redis and
+//! hyperloglog.redis, keys_more.redis, bitmaps.redis and
 //! hashes_sets.redis) is sent to a real redis-server and to the server under
 //! test; the raw reply bytes must be identical. All mismatches are collected
 //! and reported together.
@@ -75,6 +75,13 @@ const ZSETS: Script = Script {
 const KEYS_MORE: Script = Script {
     name: "keys_more.redis",
     text: include_str!("scripts/keys_more.redis"),
+    min_lines: 250,
+};
+
+// Bitmaps, LCS and SUBSTR.
+const BITMAPS: Script = Script {
+    name: "bitmaps.redis",
+    text: include_str!("scripts/bitmaps.redis"),
     min_lines: 250,
 };
 
@@ -264,6 +271,16 @@ fn hyperloglog_script_threads3() {
 }
 
 // Sorted sets.
+#[test]
+fn bitmaps_script_threads1() {
+    run_script(&BITMAPS, 1);
+}
+
+#[test]
+fn bitmaps_script_threads3() {
+    run_script(&BITMAPS, 3);
+}
+
 #[test]
 fn zsets_script_threads1() {
     run_script(&ZSETS, 1);

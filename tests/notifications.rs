@@ -211,6 +211,7 @@ script_tests!(
     scripting: "scripting.redis",
     hyperloglog: "hyperloglog.redis",
     keys_more: "keys_more.redis",
+    bitmaps: "bitmaps.redis",
 );
 
 // ------------------------------------------------------------ the option itself

@@ -160,19 +160,6 @@ fn keys_of(pairs: &[(String, Reply)]) -> Vec<&str> {
     pairs.iter().map(|(k, _)| k.as_str()).collect()
 }
 
-/// Whether the server says it is Redis 7.2 or newer (ringbus does).
-fn is_72(c: &mut RawConn) -> bool {
-    let info = Reply::parse(&c.cmd(&["INFO", "server"])).as_text();
-    let v = parse_info(&info)
-        .into_iter()
-        .find(|(_, k, _)| k == "redis_version")
-        .expect("redis_version in INFO")
-        .2;
-    let mut it = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (it.next().unwrap_or(0), it.next().unwrap_or(0));
-    (major, minor) >= (7, 2)
-}
-
 /// Idle times of entries delivered during the test: not negative and far
 /// below a minute (a sanity range, not a speed check).
 fn assert_recent(idle: i64) {

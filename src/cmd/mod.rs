@@ -15,6 +15,7 @@
 //!   declare). EXEC takes every shard when it queues one.
 
 pub use crate::resp::args;
+pub mod bitmaps;
 pub mod blocking;
 pub mod config;
 pub mod connection;
@@ -30,6 +31,7 @@ pub mod introspection;
 pub mod keymove;
 pub mod keys;
 pub mod keyspace;
+pub mod lcs;
 pub mod list_blocking;
 pub mod lists;
 pub mod persistence;

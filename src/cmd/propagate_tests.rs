@@ -794,3 +794,69 @@ fn a_write_with_no_record_is_caught() {
         ctx.wrote(b"k");
     });
 }
+
+/// Bitmap writes (BITOP across shards records its destination as SET or
+/// DEL on the destination's shard) replay to the same keyspace.
+#[test]
+fn bitmap_records_replay_to_the_same_keyspace() {
+    let now = 1_700_000_000_000;
+    for seed in 1..=20u64 {
+        for shards in [1, 3] {
+            let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+            let mut live = Cluster::new(shards, now, true);
+            for _ in 0..200 {
+                let k = |rng: &mut Rng| format!("b{}", rng.below(5));
+                let off = rng.below(40);
+                let cmd = match rng.below(6) {
+                    0 => format!("SETBIT {} {off} {}", k(&mut rng), rng.below(2)),
+                    1 => format!(
+                        "BITOP {} {} {} {}",
+                        rng.pick(&["AND", "OR", "XOR"]),
+                        k(&mut rng),
+                        k(&mut rng),
+                        k(&mut rng)
+                    ),
+                    2 => format!("BITOP NOT {} {}", k(&mut rng), k(&mut rng)),
+                    3 => format!(
+                        "BITFIELD {} OVERFLOW {} INCRBY i5 {off} 9 SET u3 #{off} 5",
+                        k(&mut rng),
+                        rng.pick(&["WRAP", "SAT", "FAIL"])
+                    ),
+                    4 => format!("SET {} v{off} PX 5000", k(&mut rng)),
+                    _ => format!("DEL {}", k(&mut rng)),
+                };
+                live.call_str(0, &cmd);
+            }
+            let records = live.take_records();
+            let mut replayed = Cluster::new(shards, now, false);
+            replayed.replay(&records);
+            assert_eq!(
+                live.keyspace(),
+                replayed.keyspace(),
+                "seed {seed}, {shards} shards"
+            );
+        }
+    }
+    // The shape of a cross-shard BITOP's record.
+    let mut c = Cluster::new(3, now, true);
+    let keys: Vec<String> = (0..64).map(|i| format!("k{i}")).collect();
+    let on = |s: usize| {
+        keys.iter()
+            .find(|k| shard_of(k.as_bytes(), 3) == s)
+            .unwrap()
+    };
+    let (a, b) = (on(0), on(1));
+    c.call_str(0, &format!("SET {a} AB"));
+    c.call_str(0, &format!("BITOP OR {b} {a} nokey"));
+    c.call_str(0, &format!("BITOP AND {b} {a} nokey"));
+    c.call_str(0, &format!("BITOP NOT {b} nokey"));
+    let got = c.take_records();
+    assert_eq!(
+        texts(&got[1]),
+        [
+            format!("SET {b} AB"),
+            format!("SET {b} \0\0"),
+            format!("DEL {b}")
+        ]
+    );
+}

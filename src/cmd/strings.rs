@@ -624,6 +624,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("append", 3, WF, KEY1, "string", "Appends a string to the value of a key.", Exec::Shard(append), "key value"),
     spec("strlen", 2, RF, KEY1, "string", "Returns the length of a string value.", Exec::Shard(strlen), "key"),
     spec("getrange", 4, R, KEY1, "string", "Returns a substring of the string stored at a key.", Exec::Shard(getrange), "key start end"),
+    spec("substr", 4, R, KEY1, "string", "Returns a substring from a string value.", Exec::Shard(getrange), "key start end"),
     spec("setrange", 4, W, KEY1, "string", "Overwrites a part of a string value with another by an offset.", Exec::Shard(setrange),
         "key offset value"),
 ];

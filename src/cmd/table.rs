@@ -7,9 +7,9 @@ use std::sync::OnceLock;
 
 pub use super::spec::{CommandSpec, KeySpec};
 use super::{
-    config, connection, dump, hashes, hyperloglog, info, introspection, keymove, keys, keyspace,
-    lists, persistence, pubsub, scripting, server, sets, sort, streams, strings, transaction,
-    zset_ops, zsets,
+    bitmaps, config, connection, dump, hashes, hyperloglog, info, introspection, keymove, keys,
+    keyspace, lcs, lists, persistence, pubsub, scripting, server, sets, sort, streams, strings,
+    transaction, zset_ops, zsets,
 };
 
 /// Every family's commands.
@@ -26,6 +26,8 @@ static FAMILIES: &[&[CommandSpec]] = &[
     sort::COMMANDS,
     dump::COMMANDS,
     strings::COMMANDS,
+    lcs::COMMANDS,
+    bitmaps::COMMANDS,
     lists::COMMANDS,
     hashes::COMMANDS,
     sets::COMMANDS,

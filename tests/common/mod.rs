@@ -814,6 +814,19 @@ pub fn hello3(c: &mut RawConn) {
 }
 
 /// The connection's CLIENT ID.
+/// Whether the server says it is Redis 7.2 or newer (ringbus does), for
+/// expectations that differ from redis-server 7.0's.
+pub fn is_72(c: &mut RawConn) -> bool {
+    let info = Reply::parse(&c.cmd(&["INFO", "server"])).as_text();
+    let v = parse_info(&info)
+        .into_iter()
+        .find(|(_, k, _)| k == "redis_version")
+        .expect("redis_version in INFO")
+        .2;
+    let mut it = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    (it.next().unwrap_or(0), it.next().unwrap_or(0)) >= (7, 2)
+}
+
 pub fn client_id(c: &mut RawConn) -> i64 {
     Reply::parse(&c.cmd(&["CLIENT", "ID"])).as_int()
 }
