@@ -21,6 +21,8 @@ pub mod connection;
 pub mod cross;
 pub mod dump;
 pub mod exec;
+// Geo.
+pub mod geo;
 // Hashes.
 pub mod hashes;
 pub mod info;

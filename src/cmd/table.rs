@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 pub use super::spec::{CommandSpec, KeySpec};
 use super::{
-    config, connection, dump, hashes, info, introspection, keys, keyspace, lists, persistence,
+    config, connection, dump, geo, hashes, info, introspection, keys, keyspace, lists, persistence,
     pubsub, scripting, server, sets, streams, strings, transaction, zsets,
 };
 
@@ -27,6 +27,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     hashes::COMMANDS,
     sets::COMMANDS,
     zsets::COMMANDS,
+    geo::COMMANDS,
     streams::COMMANDS,
     pubsub::COMMANDS,
     transaction::COMMANDS,
