@@ -1117,7 +1117,7 @@ fn resp3_shapes(s: &Server) {
         &["GEODIST", "s", "Palermo", "Catania", "km"],
         &bulk("166.2742"),
     );
-    c.check(&["GEODIST", "s", "Palermo", "nope"], &b"_\r\n".to_vec());
+    c.check(&["GEODIST", "s", "Palermo", "nope"], b"_\r\n");
     c.check(
         &[
             "GEOSEARCH",
