@@ -1,8 +1,8 @@
 //! Differential test: every line of tests/scripts/foundation.redis (and, in
 //! separate tests, of tests/scripts/pubsub.redis, lists.redis,
-//! streams.redis, transactions.redis, scripting.redis, zsets.redis and
-//! hashes_sets.redis) is sent to a real redis-server and to the server under
-//! test; the raw reply bytes must be identical. All mismatches are collected
+//! streams.redis, transactions.redis, scripting.redis, zsets.redis,
+//! hashes_sets.redis and geo.redis) is sent to a real redis-server and to
+//! the server under test; the raw reply bytes must be identical. All mismatches are collected
 //! and reported together.
 //!
 //! The reference is always a real redis-server (the test fails, asking for
@@ -61,6 +61,13 @@ const ZSETS: Script = Script {
     name: "zsets.redis",
     text: include_str!("scripts/zsets.redis"),
     min_lines: 250,
+};
+
+// Geo.
+const GEO: Script = Script {
+    name: "geo.redis",
+    text: include_str!("scripts/geo.redis"),
+    min_lines: 180,
 };
 
 /// A script file replayed line by line. Every line must produce exactly one
@@ -381,6 +388,17 @@ fn zsets_script_threads1() {
 #[test]
 fn zsets_script_threads3() {
     run_script(&ZSETS, 3);
+}
+
+// Geo.
+#[test]
+fn geo_script_threads1() {
+    run_script(&GEO, 1);
+}
+
+#[test]
+fn geo_script_threads3() {
+    run_script(&GEO, 3);
 }
 
 #[test]

@@ -708,7 +708,15 @@ fn search_errors_and_their_order(s: &Server) {
         &err("ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for GeoSearch"),
     );
     c.check(
-        &["geosearch", "s", "FROMMEMBER", "Palermo", "ASC", "DESC", "ASC"],
+        &[
+            "geosearch",
+            "s",
+            "FROMMEMBER",
+            "Palermo",
+            "ASC",
+            "DESC",
+            "ASC",
+        ],
         &err("ERR exactly one of BYRADIUS and BYBOX can be specified for geosearch"),
     );
     c.check(

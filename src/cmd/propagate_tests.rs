@@ -500,7 +500,7 @@ fn random_step(rng: &mut Rng, c: &mut Cluster, now: u64) {
     let k = |rng: &mut Rng, p: &str| format!("{p}{}", rng.below(5));
     let m = |rng: &mut Rng| ["a", "b", "c", "d", "e", "7", "12"][rng.below(7)];
     let n = rng.below(4) + 1;
-    let cmd = match rng.below(48) {
+    let cmd = match rng.below(51) {
         0 => format!(
             "SET {} v{n} {}",
             k(rng, "s"),
@@ -704,6 +704,26 @@ fn random_step(rng: &mut Rng, c: &mut Cluster, now: u64) {
             c.call(db, &argv);
             return;
         }
+        48 => format!(
+            "GEOADD {} {n}.5 {n}.25 {} 1.75 2 {}",
+            k(rng, "z"),
+            m(rng),
+            m(rng)
+        ),
+        49 => format!(
+            "GEOSEARCHSTORE {} {} FROMLONLAT 2 2 BYRADIUS {} km {}",
+            k(rng, "z"),
+            k(rng, "z"),
+            rng.pick(&["1", "300", "900"]),
+            rng.pick(&["STOREDIST", "", "COUNT 1"])
+        ),
+        50 => format!(
+            "GEORADIUS {} 2 2 {} km {} {}",
+            k(rng, "z"),
+            rng.pick(&["1", "300", "900"]),
+            rng.pick(&["STORE", "STOREDIST"]),
+            k(rng, "z")
+        ),
         _ => format!("SETRANGE {} 2 xy", k(rng, "s")),
     };
     let cmd = cmd.trim().to_string();
