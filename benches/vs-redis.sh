@@ -24,7 +24,11 @@
 #                requests first: that row is skipped, but its CPU time counts in
 #                the test's CPU per request. `evalsha` is not a redis-benchmark
 #                test: it is `EVALSHA <sha> 1 evalsha:counter` of a script doing
-#                one INCR, loaded with SCRIPT LOAD on both servers first)
+#                one INCR, loaded with SCRIPT LOAD on both servers first.
+#                `geoadd` is not one either: `GEOADD geo:bench 13.<r> 38.<r> m:<r>`
+#                with redis-benchmark's random numbers (-r 100000, a random
+#                place and member per request), into a key deleted on both
+#                servers before each run)
 #   PIPELINES    pipeline depths (default: "1 16")
 #   CLIENTS      parallel connections, -c (default: 50)
 #   REQUESTS     requests per run, -n (default: 200000 x pipeline depth,
@@ -86,6 +90,12 @@ for ((round = 1; round <= ROUNDS; round++)); do
                 sha=$(redis-cli -p "$SUT_PORT" SCRIPT LOAD "$EVAL_SCRIPT")
                 redis-cli -p "$REDIS_PORT" SCRIPT LOAD "$EVAL_SCRIPT" >/dev/null
                 args=(EVALSHA "$sha" 1 "evalsha:counter")
+            elif [[ $test == geoadd ]]; then
+                # Each run starts from no key, on every server alike.
+                for port in "$SUT_PORT" "$REDIS_PORT" ${BASE_PORT:+"$BASE_PORT"}; do
+                    redis-cli -p "$port" DEL geo:bench >/dev/null
+                done
+                args=(-r 100000 GEOADD geo:bench "13.__rand_int__" "38.__rand_int__" "m:__rand_int__")
             else
                 args=(-t "$test")
             fi

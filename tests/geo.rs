@@ -76,6 +76,11 @@ fn sicily(c: &mut RawConn, key: &str) {
     );
 }
 
+/// Sends `line`, split at spaces, and checks the reply.
+fn check(c: &mut RawConn, line: &str, want: &[u8]) {
+    c.check(&line.split(' ').collect::<Vec<_>>(), want);
+}
+
 fn hello3(c: &mut RawConn) {
     let r = c.cmd(&["HELLO", "3"]);
     assert_eq!(r.first(), Some(&b'%'), "HELLO 3 -> {}", show(&r));
@@ -87,72 +92,40 @@ fn dbl(s: &str) -> Vec<u8> {
 
 fn geoadd_scores_and_flags(s: &Server) {
     let mut c = s.raw();
-    c.check(
-        &["GEOADD", "g", "13.361389", "38.115556", "Palermo"],
-        &int(1),
-    );
-    c.check(&["ZSCORE", "g", "Palermo"], &bulk("3479099956230698"));
-    c.check(&["TYPE", "g"], &simple("zset"));
-    c.check(&["OBJECT", "ENCODING", "g"], &bulk("listpack"));
+    check(&mut c, "GEOADD g 13.361389 38.115556 Palermo", &int(1));
+    check(&mut c, "ZSCORE g Palermo", &bulk("3479099956230698"));
+    check(&mut c, "TYPE g", &simple("zset"));
+    check(&mut c, "OBJECT ENCODING g", &bulk("listpack"));
     // The same place again changes nothing; a new place is an update.
-    c.check(
-        &["GEOADD", "g", "13.361389", "38.115556", "Palermo"],
-        &int(0),
-    );
-    c.check(
-        &["GEOADD", "g", "CH", "13.361389", "38.115556", "Palermo"],
-        &int(0),
-    );
-    c.check(
-        &["GEOADD", "g", "CH", "15", "37", "Palermo", "0", "0", "zero"],
-        &int(2),
-    );
-    c.check(&["ZSCORE", "g", "zero"], &bulk("3377699720527872"));
-    c.check(
-        &["GEOADD", "g", "NX", "1", "1", "Palermo", "2", "2", "x"],
-        &int(1),
-    );
-    c.check(
-        &["GEOPOS", "g", "Palermo"],
+    check(&mut c, "GEOADD g 13.361389 38.115556 Palermo", &int(0));
+    check(&mut c, "GEOADD g CH 13.361389 38.115556 Palermo", &int(0));
+    check(&mut c, "GEOADD g CH 15 37 Palermo 0 0 zero", &int(2));
+    check(&mut c, "ZSCORE g zero", &bulk("3377699720527872"));
+    check(&mut c, "GEOADD g NX 1 1 Palermo 2 2 x", &int(1));
+    check(
+        &mut c,
+        "GEOPOS g Palermo",
         &array(&[bulks(&["14.99999910593032837", "37.00000026605963654"])]),
     );
-    c.check(
-        &[
-            "GEOADD", "g", "XX", "CH", "1", "1", "Palermo", "2", "2", "y",
-        ],
-        &int(1),
-    );
-    c.check(&["ZSCORE", "g", "y"], &nil());
-    c.check(
-        &["GEOADD", "g", "xx", "nx", "ch", "1", "1", "y"],
-        &err(SYNTAX),
-    );
+    check(&mut c, "GEOADD g XX CH 1 1 Palermo 2 2 y", &int(1));
+    check(&mut c, "ZSCORE g y", &nil());
+    check(&mut c, "GEOADD g xx nx ch 1 1 y", &err(SYNTAX));
     // XX on a missing key creates nothing.
-    c.check(&["GEOADD", "none", "XX", "1", "1", "a"], &int(0));
-    c.check(&["EXISTS", "none"], &int(0));
+    check(&mut c, "GEOADD none XX 1 1 a", &int(0));
+    check(&mut c, "EXISTS none", &int(0));
     // A member twice: added, then updated.
-    c.check(
-        &["GEOADD", "d", "CH", "1", "1", "a", "2", "2", "a"],
-        &int(2),
-    );
-    c.check(&["GEOADD", "d2", "1", "1", "a", "2", "2", "a"], &int(1));
+    check(&mut c, "GEOADD d CH 1 1 a 2 2 a", &int(2));
+    check(&mut c, "GEOADD d2 1 1 a 2 2 a", &int(1));
     // The limits themselves are accepted.
-    c.check(
-        &[
-            "GEOADD",
-            "lim",
-            "-180",
-            "-85.05112878",
-            "sw",
-            "180",
-            "85.05112878",
-            "ne",
-        ],
+    check(
+        &mut c,
+        "GEOADD lim -180 -85.05112878 sw 180 85.05112878 ne",
         &int(2),
     );
-    c.check(&["ZSCORE", "lim", "sw"], &bulk("0"));
-    c.check(
-        &["GEOPOS", "lim", "sw", "ne"],
+    check(&mut c, "ZSCORE lim sw", &bulk("0"));
+    check(
+        &mut c,
+        "GEOPOS lim sw ne",
         &array(&[
             bulks(&["-179.99999731779098511", "-85.05112751263942528"]),
             bulks(&["180", "85.0511287799999991"]),
@@ -167,92 +140,83 @@ fn geoadd_scores_and_flags(s: &Server) {
     }
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     c.check(&refs, &int(129));
-    c.check(&["OBJECT", "ENCODING", "big"], &bulk("skiplist"));
+    check(&mut c, "OBJECT ENCODING big", &bulk("skiplist"));
     let long = "x".repeat(65);
     c.check(&["GEOADD", "long", "1", "1", &long], &int(1));
-    c.check(&["OBJECT", "ENCODING", "long"], &bulk("skiplist"));
+    check(&mut c, "OBJECT ENCODING long", &bulk("skiplist"));
     // A geo set is a sorted set.
-    c.check(&["ZREM", "g", "Palermo"], &int(1));
-    c.check(&["ZCARD", "g"], &int(2));
+    check(&mut c, "ZREM g Palermo", &int(1));
+    check(&mut c, "ZCARD g", &int(2));
 }
 
 fn geoadd_errors_and_their_order(s: &Server) {
     let mut c = s.raw();
-    c.check(&["GEOADD", "g", "1", "1"], &arity("geoadd"));
-    c.check(&["GEOADD", "g", "1", "1", "a", "2"], &err(SYNTAX));
-    c.check(&["GEOADD", "g", "NX", "CH", "1", "1"], &err(SYNTAX));
-    c.check(&["GEOADD", "g", "ch", "ch", "ch"], &err(SYNTAX));
-    c.check(&["GEOADD", "g", "x", "1", "a"], &err(NOT_FLOAT));
-    c.check(&["GEOADD", "g", "1", "1\0", "a"], &err(NOT_FLOAT));
-    c.check(&["GEOADD", "g", "1", "nan", "a"], &err(NOT_FLOAT));
-    c.check(
-        &["GEOADD", "g", "200", "100", "a"],
+    check(&mut c, "GEOADD g 1 1", &arity("geoadd"));
+    check(&mut c, "GEOADD g 1 1 a 2", &err(SYNTAX));
+    check(&mut c, "GEOADD g NX CH 1 1", &err(SYNTAX));
+    check(&mut c, "GEOADD g ch ch ch", &err(SYNTAX));
+    check(&mut c, "GEOADD g x 1 a", &err(NOT_FLOAT));
+    check(&mut c, "GEOADD g 1 1\0 a", &err(NOT_FLOAT));
+    check(&mut c, "GEOADD g 1 nan a", &err(NOT_FLOAT));
+    check(
+        &mut c,
+        "GEOADD g 200 100 a",
         &err("ERR invalid longitude,latitude pair 200.000000,100.000000"),
     );
-    c.check(
-        &["GEOADD", "g", "0.0078125", "86", "a"],
+    check(
+        &mut c,
+        "GEOADD g 0.0078125 86 a",
         &err("ERR invalid longitude,latitude pair 0.007812,86.000000"),
     );
-    c.check(
-        &["GEOADD", "g", "1", "-inf", "a"],
+    check(
+        &mut c,
+        "GEOADD g 1 -inf a",
         &err("ERR invalid longitude,latitude pair 1.000000,-inf"),
     );
     // Every pair is checked before anything is added.
-    c.check(
-        &["GEOADD", "g", "1", "1", "a", "1", "90", "b"],
+    check(
+        &mut c,
+        "GEOADD g 1 1 a 1 90 b",
         &err("ERR invalid longitude,latitude pair 1.000000,90.000000"),
     );
-    c.check(&["EXISTS", "g"], &int(0));
+    check(&mut c, "EXISTS g", &int(0));
     // Coordinates are checked before the key's type.
-    c.check(&["SET", "str", "v"], &ok());
-    c.check(
-        &["GEOADD", "str", "1", "100", "a"],
+    check(&mut c, "SET str v", &ok());
+    check(
+        &mut c,
+        "GEOADD str 1 100 a",
         &err("ERR invalid longitude,latitude pair 1.000000,100.000000"),
     );
-    c.check(&["GEOADD", "str", "1", "1", "a"], &err(WRONGTYPE));
-    c.check(&["GEOADD", "str", "1", "1"], &arity("geoadd"));
+    check(&mut c, "GEOADD str 1 1 a", &err(WRONGTYPE));
+    check(&mut c, "GEOADD str 1 1", &arity("geoadd"));
 }
 
 fn geodist_units(s: &Server) {
     let mut c = s.raw();
     sicily(&mut c, "s");
-    c.check(
-        &["GEODIST", "s", "Palermo", "Catania"],
-        &bulk("166274.1516"),
-    );
-    c.check(
-        &["GEODIST", "s", "Palermo", "Catania", "m"],
-        &bulk("166274.1516"),
-    );
-    c.check(
-        &["GEODIST", "s", "Palermo", "Catania", "KM"],
-        &bulk("166.2742"),
-    );
-    c.check(
-        &["GEODIST", "s", "Palermo", "Catania", "mi"],
-        &bulk("103.3182"),
-    );
-    c.check(
-        &["GEODIST", "s", "edge1", "edge2", "ft"],
-        &bulk("1275023.2491"),
-    );
-    c.check(&["GEODIST", "s", "Palermo", "Palermo"], &bulk("0.0000"));
-    c.check(&["GEODIST", "s", "Palermo", "nope"], &nil());
-    c.check(&["GEODIST", "none", "a", "b"], &nil());
+    check(&mut c, "GEODIST s Palermo Catania", &bulk("166274.1516"));
+    check(&mut c, "GEODIST s Palermo Catania m", &bulk("166274.1516"));
+    check(&mut c, "GEODIST s Palermo Catania KM", &bulk("166.2742"));
+    check(&mut c, "GEODIST s Palermo Catania mi", &bulk("103.3182"));
+    check(&mut c, "GEODIST s edge1 edge2 ft", &bulk("1275023.2491"));
+    check(&mut c, "GEODIST s Palermo Palermo", &bulk("0.0000"));
+    check(&mut c, "GEODIST s Palermo nope", &nil());
+    check(&mut c, "GEODIST none a b", &nil());
     // The unit is read first, then the key.
-    c.check(&["GEODIST", "none", "a", "b", "yd"], &err(UNIT));
-    c.check(&["GEODIST", "s", "a", "b", "km", "x"], &err(SYNTAX));
-    c.check(&["GEODIST", "s", "a"], &arity("geodist"));
-    c.check(&["SET", "str", "v"], &ok());
-    c.check(&["GEODIST", "str", "a", "b", "yd"], &err(UNIT));
-    c.check(&["GEODIST", "str", "a", "b"], &err(WRONGTYPE));
+    check(&mut c, "GEODIST none a b yd", &err(UNIT));
+    check(&mut c, "GEODIST s a b km x", &err(SYNTAX));
+    check(&mut c, "GEODIST s a", &arity("geodist"));
+    check(&mut c, "SET str v", &ok());
+    check(&mut c, "GEODIST str a b yd", &err(UNIT));
+    check(&mut c, "GEODIST str a b", &err(WRONGTYPE));
 }
 
 fn geohash_and_geopos(s: &Server) {
     let mut c = s.raw();
     sicily(&mut c, "s");
-    c.check(
-        &["GEOHASH", "s", "Palermo", "edge1", "nope", "edge2"],
+    check(
+        &mut c,
+        "GEOHASH s Palermo edge1 nope edge2",
         &array(&[
             bulk("sqc8b49rny0"),
             bulk("sqchdm4mq20"),
@@ -260,63 +224,54 @@ fn geohash_and_geopos(s: &Server) {
             bulk("squk8m4vk20"),
         ]),
     );
-    c.check(&["GEOHASH", "s"], &array(&[]));
-    c.check(&["GEOHASH", "none", "a"], &array(&[nil()]));
-    c.check(
-        &["GEOPOS", "s", "Palermo", "nope", "edge1"],
+    check(&mut c, "GEOHASH s", &array(&[]));
+    check(&mut c, "GEOHASH none a", &array(&[nil()]));
+    check(
+        &mut c,
+        "GEOPOS s Palermo nope edge1",
         &array(&[
             bulks(&["13.36138933897018433", "38.11555639549629859"]),
             nil_array(),
             bulks(&["12.7584877610206604", "38.78813451624225195"]),
         ]),
     );
-    c.check(
-        &["GEOPOS", "none", "a", "b"],
+    check(
+        &mut c,
+        "GEOPOS none a b",
         &array(&[nil_array(), nil_array()]),
     );
     // Scores that are no geohash decode as Redis decodes them.
-    c.check(
-        &["ZADD", "z", "9007199254740991", "m", "1e30", "n", "-1", "o"],
-        &int(3),
-    );
-    c.check(
-        &["GEOPOS", "z", "m", "n", "o"],
+    check(&mut c, "ZADD z 9007199254740991 m 1e30 n -1 o", &int(3));
+    check(
+        &mut c,
+        "GEOPOS z m n o",
         &array(&[
             bulks(&["179.99999731779098511", "85.0511287799999991"]),
             bulks(&["-179.99999731779098511", "-85.05112751263942528"]),
             bulks(&["180", "85.0511287799999991"]),
         ]),
     );
-    c.check(
-        &["GEOHASH", "z", "m", "n", "o"],
+    check(
+        &mut c,
+        "GEOHASH z m n o",
         &array(&[
             bulk("zzpgzgpfxz0"),
             bulk("00bh0hbj200"),
             bulk("bp05b5048p0"),
         ]),
     );
-    c.check(&["SET", "str", "v"], &ok());
-    c.check(&["GEOPOS", "str", "a"], &err(WRONGTYPE));
-    c.check(&["GEOHASH", "str"], &err(WRONGTYPE));
-    c.check(&["GEOPOS"], &arity("geopos"));
+    check(&mut c, "SET str v", &ok());
+    check(&mut c, "GEOPOS str a", &err(WRONGTYPE));
+    check(&mut c, "GEOHASH str", &err(WRONGTYPE));
+    check(&mut c, "GEOPOS", &arity("geopos"));
 }
 
 fn georadius_forms(s: &Server) {
     let mut c = s.raw();
     sicily(&mut c, "s");
-    c.check(
-        &[
-            "GEORADIUS",
-            "s",
-            "15",
-            "37",
-            "200",
-            "km",
-            "WITHDIST",
-            "WITHCOORD",
-            "WITHHASH",
-            "ASC",
-        ],
+    check(
+        &mut c,
+        "GEORADIUS s 15 37 200 km WITHDIST WITHCOORD WITHHASH ASC",
         &array(&[
             array(&[
                 bulk("Catania"),
@@ -332,100 +287,64 @@ fn georadius_forms(s: &Server) {
             ]),
         ]),
     );
-    c.check(
-        &[
-            "GEORADIUS",
-            "s",
-            "15",
-            "37",
-            "200",
-            "km",
-            "WITHDIST",
-            "DESC",
-        ],
+    check(
+        &mut c,
+        "GEORADIUS s 15 37 200 km WITHDIST DESC",
         &array(&[
             bulks(&["Palermo", "190.4424"]),
             bulks(&["Catania", "56.4413"]),
         ]),
     );
-    c.check(
-        &["GEORADIUS", "s", "15", "37", "600000", "ft", "withdist"],
+    check(
+        &mut c,
+        "GEORADIUS s 15 37 600000 ft withdist",
         &array(&[bulks(&["Catania", "185174.7305"])]),
     );
-    c.check(&["GEORADIUS", "s", "15", "37", "1", "m"], &array(&[]));
-    c.check(
-        &["GEORADIUS_RO", "s", "15", "37", "200", "km", "ASC"],
+    check(&mut c, "GEORADIUS s 15 37 1 m", &array(&[]));
+    check(
+        &mut c,
+        "GEORADIUS_RO s 15 37 200 km ASC",
         &bulks(&["Catania", "Palermo"]),
     );
-    c.check(
-        &["GEORADIUSBYMEMBER", "s", "Palermo", "100", "km"],
+    check(
+        &mut c,
+        "GEORADIUSBYMEMBER s Palermo 100 km",
         &bulks(&["Palermo", "edge1"]),
     );
-    c.check(
-        &[
-            "GEORADIUSBYMEMBER_RO",
-            "s",
-            "Palermo",
-            "200",
-            "km",
-            "withdist",
-        ],
+    check(
+        &mut c,
+        "GEORADIUSBYMEMBER_RO s Palermo 200 km withdist",
         &array(&[
             bulks(&["Palermo", "0.0000"]),
             bulks(&["edge1", "91.4007"]),
             bulks(&["Catania", "166.2742"]),
         ]),
     );
-    c.check(
-        &[
-            "GEORADIUSBYMEMBER",
-            "s",
-            "Palermo",
-            "300",
-            "km",
-            "COUNT",
-            "2",
-            "DESC",
-        ],
+    check(
+        &mut c,
+        "GEORADIUSBYMEMBER s Palermo 300 km COUNT 2 DESC",
         &bulks(&["Catania", "edge1"]),
     );
-    c.check(
-        &["GEORADIUSBYMEMBER", "s", "nope", "1", "km"],
-        &err(NO_MEMBER),
-    );
+    check(&mut c, "GEORADIUSBYMEMBER s nope 1 km", &err(NO_MEMBER));
     // A missing source: an empty array, the radius of BYMEMBER unread.
-    c.check(&["GEORADIUS", "none", "15", "37", "200", "km"], &array(&[]));
-    c.check(
-        &["GEORADIUSBYMEMBER", "none", "m", "abc", "yd"],
-        &array(&[]),
-    );
-    c.check(
-        &["GEORADIUSBYMEMBER", "none", "m", "abc", "yd", "x"],
-        &err(SYNTAX),
-    );
-    c.check(
-        &["GEORADIUS", "none", "15", "37", "abc", "km"],
+    check(&mut c, "GEORADIUS none 15 37 200 km", &array(&[]));
+    check(&mut c, "GEORADIUSBYMEMBER none m abc yd", &array(&[]));
+    check(&mut c, "GEORADIUSBYMEMBER none m abc yd x", &err(SYNTAX));
+    check(
+        &mut c,
+        "GEORADIUS none 15 37 abc km",
         &err("ERR need numeric radius"),
     );
-    c.check(
-        &["GEORADIUS_RO", "s", "15", "37", "200", "km", "STORE", "x"],
+    check(&mut c, "GEORADIUS_RO s 15 37 200 km STORE x", &err(SYNTAX));
+    check(
+        &mut c,
+        "GEORADIUSBYMEMBER_RO s Palermo 200 km STOREDIST x",
         &err(SYNTAX),
     );
-    c.check(
-        &[
-            "GEORADIUSBYMEMBER_RO",
-            "s",
-            "Palermo",
-            "200",
-            "km",
-            "STOREDIST",
-            "x",
-        ],
-        &err(SYNTAX),
-    );
-    c.check(&["GEORADIUS", "s", "15", "37", "200"], &arity("georadius"));
-    c.check(
-        &["GEORADIUSBYMEMBER", "s", "Palermo", "200"],
+    check(&mut c, "GEORADIUS s 15 37 200", &arity("georadius"));
+    check(
+        &mut c,
+        "GEORADIUSBYMEMBER s Palermo 200",
         &arity("georadiusbymember"),
     );
 }
@@ -433,21 +352,9 @@ fn georadius_forms(s: &Server) {
 fn geosearch_shapes_and_order(s: &Server) {
     let mut c = s.raw();
     sicily(&mut c, "s");
-    c.check(
-        &[
-            "GEOSEARCH",
-            "s",
-            "FROMLONLAT",
-            "15",
-            "37",
-            "BYBOX",
-            "400",
-            "400",
-            "km",
-            "ASC",
-            "WITHCOORD",
-            "WITHDIST",
-        ],
+    check(
+        &mut c,
+        "GEOSEARCH s FROMLONLAT 15 37 BYBOX 400 400 km ASC WITHCOORD WITHDIST",
         &array(&[
             array(&[
                 bulk("Catania"),
@@ -471,99 +378,36 @@ fn geosearch_shapes_and_order(s: &Server) {
             ]),
         ]),
     );
-    c.check(
-        &[
-            "GEOSEARCH",
-            "s",
-            "FROMLONLAT",
-            "15",
-            "37",
-            "BYBOX",
-            "400",
-            "400",
-            "km",
-            "desc",
-        ],
+    check(
+        &mut c,
+        "GEOSEARCH s FROMLONLAT 15 37 BYBOX 400 400 km desc",
         &bulks(&["edge1", "edge2", "Palermo", "Catania"]),
     );
     // Without a sort, the order of the scan: cell by cell, by score.
-    c.check(
-        &[
-            "GEOSEARCH",
-            "s",
-            "FROMLONLAT",
-            "15",
-            "37",
-            "BYRADIUS",
-            "200",
-            "mi",
-        ],
+    check(
+        &mut c,
+        "GEOSEARCH s FROMLONLAT 15 37 BYRADIUS 200 mi",
         &bulks(&["Palermo", "edge1", "Catania", "edge2"]),
     );
-    c.check(
-        &[
-            "GEOSEARCH",
-            "s",
-            "FROMLONLAT",
-            "15",
-            "37",
-            "BYRADIUS",
-            "200",
-            "mi",
-            "COUNT",
-            "2",
-            "DESC",
-            "WITHDIST",
-        ],
+    check(
+        &mut c,
+        "GEOSEARCH s FROMLONLAT 15 37 BYRADIUS 200 mi COUNT 2 DESC WITHDIST",
         &array(&[bulks(&["edge1", "173.8231"]), bulks(&["edge2", "173.8230"])]),
     );
     // COUNT alone sorts; with ANY, the first found.
-    c.check(
-        &[
-            "GEOSEARCH",
-            "s",
-            "FROMLONLAT",
-            "15",
-            "37",
-            "BYRADIUS",
-            "200",
-            "km",
-            "COUNT",
-            "1",
-        ],
+    check(
+        &mut c,
+        "GEOSEARCH s FROMLONLAT 15 37 BYRADIUS 200 km COUNT 1",
         &bulks(&["Catania"]),
     );
-    c.check(
-        &[
-            "GEOSEARCH",
-            "s",
-            "FROMLONLAT",
-            "15",
-            "37",
-            "BYRADIUS",
-            "200",
-            "km",
-            "COUNT",
-            "1",
-            "ANY",
-        ],
+    check(
+        &mut c,
+        "GEOSEARCH s FROMLONLAT 15 37 BYRADIUS 200 km COUNT 1 ANY",
         &bulks(&["Palermo"]),
     );
-    c.check(
-        &[
-            "GEOSEARCH",
-            "s",
-            "FROMMEMBER",
-            "Palermo",
-            "BYBOX",
-            "400",
-            "400",
-            "km",
-            "WITHDIST",
-            "ASC",
-            "COUNT",
-            "9",
-        ],
+    check(
+        &mut c,
+        "GEOSEARCH s FROMMEMBER Palermo BYBOX 400 400 km WITHDIST ASC COUNT 9",
         &array(&[
             bulks(&["Palermo", "0.0000"]),
             bulks(&["edge1", "91.4007"]),
@@ -571,42 +415,19 @@ fn geosearch_shapes_and_order(s: &Server) {
         ]),
     );
     // A narrow box leaves out what a circle of its width would hold.
-    c.check(
-        &[
-            "GEOSEARCH",
-            "s",
-            "FROMMEMBER",
-            "Palermo",
-            "BYBOX",
-            "400",
-            "10",
-            "km",
-        ],
+    check(
+        &mut c,
+        "GEOSEARCH s FROMMEMBER Palermo BYBOX 400 10 km",
         &bulks(&["Palermo"]),
     );
-    c.check(
-        &[
-            "GEOSEARCH",
-            "s",
-            "FROMMEMBER",
-            "Palermo",
-            "BYRADIUS",
-            "0",
-            "km",
-            "WITHHASH",
-        ],
+    check(
+        &mut c,
+        "GEOSEARCH s FROMMEMBER Palermo BYRADIUS 0 km WITHHASH",
         &array(&[array(&[bulk("Palermo"), int(3479099956230698)])]),
     );
-    c.check(
-        &[
-            "GEOSEARCH",
-            "none",
-            "FROMMEMBER",
-            "Palermo",
-            "BYRADIUS",
-            "1",
-            "km",
-        ],
+    check(
+        &mut c,
+        "GEOSEARCH none FROMMEMBER Palermo BYRADIUS 1 km",
         &array(&[]),
     );
 }
@@ -677,115 +498,64 @@ fn search_errors_and_their_order(s: &Server) {
         &with(&["BYRADIUS", "1", "km", "bogus", "COUNT", "0"]),
         &err(SYNTAX),
     );
-    c.check(
-        &[
-            "GEOSEARCH",
-            "s",
-            "FROMMEMBER",
-            "nope",
-            "BYRADIUS",
-            "x",
-            "km",
-        ],
+    check(
+        &mut c,
+        "GEOSEARCH s FROMMEMBER nope BYRADIUS x km",
         &err(NO_MEMBER),
     );
-    c.check(
-        &[
-            "GEOSEARCH",
-            "s",
-            "FROMLONLAT",
-            "1",
-            "91",
-            "BYRADIUS",
-            "1",
-            "km",
-        ],
+    check(
+        &mut c,
+        "GEOSEARCH s FROMLONLAT 1 91 BYRADIUS 1 km",
         &err("ERR invalid longitude,latitude pair 1.000000,91.000000"),
     );
     // The missing parts name the command as it was sent.
-    c.check(
-        &["GeoSearch", "s", "BYRADIUS", "1", "km", "ASC", "DESC"],
+    check(
+        &mut c,
+        "GeoSearch s BYRADIUS 1 km ASC DESC",
         &err("ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for GeoSearch"),
     );
-    c.check(
-        &[
-            "geosearch",
-            "s",
-            "FROMMEMBER",
-            "Palermo",
-            "ASC",
-            "DESC",
-            "ASC",
-        ],
+    check(
+        &mut c,
+        "geosearch s FROMMEMBER Palermo ASC DESC ASC",
         &err("ERR exactly one of BYRADIUS and BYBOX can be specified for geosearch"),
     );
-    c.check(
-        &[
-            "GEOSEARCHSTORE",
-            "d",
-            "s",
-            "FROMMEMBER",
-            "Palermo",
-            "BYRADIUS",
-            "1",
-            "km",
-            "WITHDIST",
-        ],
+    check(
+        &mut c,
+        "GEOSEARCHSTORE d s FROMMEMBER Palermo BYRADIUS 1 km WITHDIST",
         &err("ERR GEOSEARCHSTORE is not compatible with WITHDIST, WITHHASH and WITHCOORD options"),
     );
-    c.check(
-        &["GEORADIUS", "s", "15", "37", "1", "km", "STORE", "d", "WITHCOORD"],
+    check(&mut c, "GEORADIUS s 15 37 1 km STORE d WITHCOORD",
         &err("ERR STORE option in GEORADIUS is not compatible with WITHDIST, WITHHASH and WITHCOORD options"),
     );
     // A missing source still has its arguments checked; no member lookup.
-    c.check(
-        &[
-            "GEOSEARCH",
-            "none",
-            "FROMMEMBER",
-            "x",
-            "BYRADIUS",
-            "-1",
-            "km",
-        ],
+    check(
+        &mut c,
+        "GEOSEARCH none FROMMEMBER x BYRADIUS -1 km",
         &err("ERR radius cannot be negative"),
     );
-    c.check(
-        &["GEOSEARCH", "none", "FROMMEMBER", "x", "ASC", "ASC", "x"],
+    check(
+        &mut c,
+        "GEOSEARCH none FROMMEMBER x ASC ASC x",
         &err(SYNTAX),
     );
     // The source's type is checked first of all.
-    c.check(&["SET", "str", "v"], &ok());
-    c.check(
-        &["GEOSEARCH", "str", "bogus", "x", "y", "z", "w"],
+    check(&mut c, "SET str v", &ok());
+    check(&mut c, "GEOSEARCH str bogus x y z w", &err(WRONGTYPE));
+    check(&mut c, "GEORADIUS str 1 100 x yd", &err(WRONGTYPE));
+    check(&mut c, "GEORADIUSBYMEMBER str m x yd", &err(WRONGTYPE));
+    check(
+        &mut c,
+        "GEOSEARCHSTORE d str bogus x y z w",
         &err(WRONGTYPE),
     );
-    c.check(
-        &["GEORADIUS", "str", "1", "100", "x", "yd"],
-        &err(WRONGTYPE),
-    );
-    c.check(
-        &["GEORADIUSBYMEMBER", "str", "m", "x", "yd"],
-        &err(WRONGTYPE),
-    );
-    c.check(
-        &["GEOSEARCHSTORE", "d", "str", "bogus", "x", "y", "z", "w"],
-        &err(WRONGTYPE),
-    );
-    c.check(
-        &["GEOSEARCH", "s", "FROMMEMBER", "Palermo"],
+    check(
+        &mut c,
+        "GEOSEARCH s FROMMEMBER Palermo",
         &arity("geosearch"),
     );
-    c.check(
-        &[
-            "GEOSEARCHSTORE",
-            "d",
-            "s",
-            "FROMMEMBER",
-            "Palermo",
-            "BYRADIUS",
-            "1",
-        ],
+    check(
+        &mut c,
+        "GEOSEARCHSTORE d s FROMMEMBER Palermo BYRADIUS 1",
         &arity("geosearchstore"),
     );
 }
@@ -794,209 +564,107 @@ fn search_store_forms(s: &Server) {
     let mut c = s.raw();
     sicily(&mut c, "{s}");
     let members = |c: &mut RawConn, key: &str| c.cmd(&["ZRANGE", key, "0", "-1"]);
-    c.check(
-        &[
-            "GEOSEARCHSTORE",
-            "{s}d",
-            "{s}",
-            "FROMLONLAT",
-            "15",
-            "37",
-            "BYRADIUS",
-            "200",
-            "km",
-        ],
+    check(
+        &mut c,
+        "GEOSEARCHSTORE {s}d {s} FROMLONLAT 15 37 BYRADIUS 200 km",
         &int(2),
     );
     assert_eq!(members(&mut c, "{s}d"), bulks(&["Palermo", "Catania"]));
-    c.check(&["ZSCORE", "{s}d", "Catania"], &bulk("3479447370796909"));
-    c.check(
-        &["GEOPOS", "{s}d", "Catania"],
+    check(&mut c, "ZSCORE {s}d Catania", &bulk("3479447370796909"));
+    check(
+        &mut c,
+        "GEOPOS {s}d Catania",
         &array(&[bulks(&["15.08726745843887329", "37.50266842333162032"])]),
     );
     // STOREDIST: the distances, in the unit asked, ordered by them.
-    c.check(
-        &[
-            "GEOSEARCHSTORE",
-            "{s}d",
-            "{s}",
-            "FROMLONLAT",
-            "15",
-            "37",
-            "BYBOX",
-            "400",
-            "400",
-            "km",
-            "STOREDIST",
-            "COUNT",
-            "3",
-            "DESC",
-        ],
+    check(
+        &mut c,
+        "GEOSEARCHSTORE {s}d {s} FROMLONLAT 15 37 BYBOX 400 400 km STOREDIST COUNT 3 DESC",
         &int(3),
     );
     assert_eq!(
         members(&mut c, "{s}d"),
         bulks(&["Palermo", "edge2", "edge1"])
     );
-    c.check(
-        &["ZRANGEBYSCORE", "{s}d", "279.7403", "279.7404"],
+    check(
+        &mut c,
+        "ZRANGEBYSCORE {s}d 279.7403 279.7404",
         &bulks(&["edge2"]),
     );
-    c.check(
-        &["ZRANGEBYSCORE", "{s}d", "190.4424", "190.4425"],
+    check(
+        &mut c,
+        "ZRANGEBYSCORE {s}d 190.4424 190.4425",
         &bulks(&["Palermo"]),
     );
     // The destination is replaced, whatever it held, and loses its TTL.
-    c.check(&["SET", "{s}d", "v", "EX", "100"], &ok());
-    c.check(
-        &["GEORADIUS", "{s}", "15", "37", "200", "km", "STORE", "{s}d"],
-        &int(2),
-    );
-    c.check(&["TYPE", "{s}d"], &simple("zset"));
-    c.check(&["TTL", "{s}d"], &int(-1));
-    c.check(
-        &[
-            "GEORADIUSBYMEMBER",
-            "{s}",
-            "Palermo",
-            "50",
-            "km",
-            "STOREDIST",
-            "{s}d",
-            "ASC",
-        ],
+    check(&mut c, "SET {s}d v EX 100", &ok());
+    check(&mut c, "GEORADIUS {s} 15 37 200 km STORE {s}d", &int(2));
+    check(&mut c, "TYPE {s}d", &simple("zset"));
+    check(&mut c, "TTL {s}d", &int(-1));
+    check(
+        &mut c,
+        "GEORADIUSBYMEMBER {s} Palermo 50 km STOREDIST {s}d ASC",
         &int(1),
     );
-    c.check(
-        &["ZRANGE", "{s}d", "0", "-1", "WITHSCORES"],
+    check(
+        &mut c,
+        "ZRANGE {s}d 0 -1 WITHSCORES",
         &bulks(&["Palermo", "0"]),
     );
     // The last of STORE and STOREDIST wins.
-    c.check(
-        &[
-            "GEORADIUS",
-            "{s}",
-            "15",
-            "37",
-            "200",
-            "km",
-            "STORE",
-            "{s}e",
-            "STOREDIST",
-            "{s}d",
-        ],
+    check(
+        &mut c,
+        "GEORADIUS {s} 15 37 200 km STORE {s}e STOREDIST {s}d",
         &int(2),
     );
-    c.check(&["EXISTS", "{s}e"], &int(0));
-    c.check(&["ZRANGEBYSCORE", "{s}d", "56", "57"], &bulks(&["Catania"]));
+    check(&mut c, "EXISTS {s}e", &int(0));
+    check(&mut c, "ZRANGEBYSCORE {s}d 56 57", &bulks(&["Catania"]));
     // Nothing found, or no source: the destination is deleted.
-    c.check(
-        &[
-            "GEOSEARCHSTORE",
-            "{s}d",
-            "{s}",
-            "FROMLONLAT",
-            "0",
-            "0",
-            "BYRADIUS",
-            "1",
-            "km",
-        ],
+    check(
+        &mut c,
+        "GEOSEARCHSTORE {s}d {s} FROMLONLAT 0 0 BYRADIUS 1 km",
         &int(0),
     );
-    c.check(&["EXISTS", "{s}d"], &int(0));
-    c.check(&["SET", "{s}d", "v"], &ok());
-    c.check(
-        &[
-            "GEOSEARCHSTORE",
-            "{s}d",
-            "{s}none",
-            "FROMMEMBER",
-            "x",
-            "BYRADIUS",
-            "1",
-            "km",
-        ],
+    check(&mut c, "EXISTS {s}d", &int(0));
+    check(&mut c, "SET {s}d v", &ok());
+    check(
+        &mut c,
+        "GEOSEARCHSTORE {s}d {s}none FROMMEMBER x BYRADIUS 1 km",
         &int(0),
     );
-    c.check(&["EXISTS", "{s}d"], &int(0));
-    c.check(&["SET", "{s}d", "v"], &ok());
-    c.check(
-        &[
-            "GEORADIUSBYMEMBER",
-            "{s}none",
-            "x",
-            "1",
-            "km",
-            "STORE",
-            "{s}d",
-        ],
+    check(&mut c, "EXISTS {s}d", &int(0));
+    check(&mut c, "SET {s}d v", &ok());
+    check(
+        &mut c,
+        "GEORADIUSBYMEMBER {s}none x 1 km STORE {s}d",
         &int(0),
     );
-    c.check(&["EXISTS", "{s}d"], &int(0));
+    check(&mut c, "EXISTS {s}d", &int(0));
     // A destination of another type is simply replaced.
-    c.check(&["SET", "{s}d", "v"], &ok());
-    c.check(
-        &[
-            "GEOSEARCHSTORE",
-            "{s}d",
-            "{s}",
-            "FROMMEMBER",
-            "Palermo",
-            "BYRADIUS",
-            "1",
-            "km",
-        ],
+    check(&mut c, "SET {s}d v", &ok());
+    check(
+        &mut c,
+        "GEOSEARCHSTORE {s}d {s} FROMMEMBER Palermo BYRADIUS 1 km",
         &int(1),
     );
-    c.check(&["TYPE", "{s}d"], &simple("zset"));
+    check(&mut c, "TYPE {s}d", &simple("zset"));
     // A source that is no sorted set fails, the destination untouched.
-    c.check(&["SET", "{s}str", "v"], &ok());
-    c.check(
-        &[
-            "GEOSEARCHSTORE",
-            "{s}d",
-            "{s}str",
-            "FROMMEMBER",
-            "Palermo",
-            "BYRADIUS",
-            "1",
-            "km",
-        ],
+    check(&mut c, "SET {s}str v", &ok());
+    check(
+        &mut c,
+        "GEOSEARCHSTORE {s}d {s}str FROMMEMBER Palermo BYRADIUS 1 km",
         &err(WRONGTYPE),
     );
-    c.check(&["ZCARD", "{s}d"], &int(1));
+    check(&mut c, "ZCARD {s}d", &int(1));
     // COMMAND GETKEYS finds the stores as Redis's key specifications do.
-    c.check(
-        &[
-            "COMMAND",
-            "GETKEYS",
-            "GEORADIUS",
-            "{s}",
-            "15",
-            "37",
-            "200",
-            "km",
-            "STORE",
-            "a",
-            "STOREDIST",
-            "b",
-        ],
+    check(
+        &mut c,
+        "COMMAND GETKEYS GEORADIUS {s} 15 37 200 km STORE a STOREDIST b",
         &bulks(&["{s}", "a", "b"]),
     );
-    c.check(
-        &[
-            "COMMAND",
-            "GETKEYS",
-            "GEOSEARCHSTORE",
-            "a",
-            "b",
-            "FROMMEMBER",
-            "m",
-            "BYRADIUS",
-            "1",
-            "km",
-        ],
+    check(
+        &mut c,
+        "COMMAND GETKEYS GEOSEARCHSTORE a b FROMMEMBER m BYRADIUS 1 km",
         &bulks(&["a", "b"]),
     );
 }
@@ -1091,7 +759,7 @@ fn stores_across_shards(s: &Server) {
     );
     c.check(&["EXISTS", K2], &int(0));
     // Inside MULTI as well.
-    c.check(&["MULTI"], &ok());
+    check(&mut c, "MULTI", &ok());
     c.check(
         &[
             "GEOSEARCHSTORE",
@@ -1106,40 +774,27 @@ fn stores_across_shards(s: &Server) {
         &simple("QUEUED"),
     );
     c.check(&["ZCARD", K2], &simple("QUEUED"));
-    c.check(&["EXEC"], &array(&[int(1), int(1)]));
+    check(&mut c, "EXEC", &array(&[int(1), int(1)]));
 }
 
 fn resp3_shapes(s: &Server) {
     let mut c = s.raw();
     hello3(&mut c);
     sicily(&mut c, "s");
-    c.check(
-        &["GEOPOS", "s", "Palermo", "nope"],
+    check(
+        &mut c,
+        "GEOPOS s Palermo nope",
         &array(&[
             array(&[dbl("13.36138933897018433"), dbl("38.11555639549629859")]),
             b"_\r\n".to_vec(),
         ]),
     );
-    c.check(&["GEOHASH", "s", "nope"], &array(&[b"_\r\n".to_vec()]));
-    c.check(
-        &["GEODIST", "s", "Palermo", "Catania", "km"],
-        &bulk("166.2742"),
-    );
-    c.check(&["GEODIST", "s", "Palermo", "nope"], b"_\r\n");
-    c.check(
-        &[
-            "GEOSEARCH",
-            "s",
-            "FROMLONLAT",
-            "15",
-            "37",
-            "BYRADIUS",
-            "100",
-            "km",
-            "WITHCOORD",
-            "WITHDIST",
-            "WITHHASH",
-        ],
+    check(&mut c, "GEOHASH s nope", &array(&[b"_\r\n".to_vec()]));
+    check(&mut c, "GEODIST s Palermo Catania km", &bulk("166.2742"));
+    check(&mut c, "GEODIST s Palermo nope", b"_\r\n");
+    check(
+        &mut c,
+        "GEOSEARCH s FROMLONLAT 15 37 BYRADIUS 100 km WITHCOORD WITHDIST WITHHASH",
         &array(&[array(&[
             bulk("Catania"),
             bulk("56.4413"),
@@ -1147,30 +802,14 @@ fn resp3_shapes(s: &Server) {
             array(&[dbl("15.08726745843887329"), dbl("37.50266842333162032")]),
         ])]),
     );
-    c.check(
-        &[
-            "GEOSEARCH",
-            "s",
-            "FROMLONLAT",
-            "0",
-            "0",
-            "BYRADIUS",
-            "1",
-            "km",
-        ],
+    check(
+        &mut c,
+        "GEOSEARCH s FROMLONLAT 0 0 BYRADIUS 1 km",
         &array(&[]),
     );
-    c.check(
-        &[
-            "GEOSEARCH",
-            "s",
-            "FROMLONLAT",
-            "15",
-            "37",
-            "BYRADIUS",
-            "100",
-            "km",
-        ],
+    check(
+        &mut c,
+        "GEOSEARCH s FROMLONLAT 15 37 BYRADIUS 100 km",
         &bulks(&["Catania"]),
     );
 }

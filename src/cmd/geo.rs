@@ -25,7 +25,7 @@ use super::args::{is, Args, CmdResult, Error};
 use super::cross::Cross;
 use super::spec::decl::*;
 use super::spec::{Begin, Find};
-use super::zsets::parse_score;
+use super::zsets::{add_pairs, parse_add_flags, parse_score, Added};
 use super::Ctx;
 use crate::resp::parse::parse_i64;
 use crate::resp::Out;
@@ -571,68 +571,22 @@ pub fn geosearchstore_across(c: Cross<'_>) -> CmdResult {
 pub fn geoadd(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     let argv = args.all();
     let key = argv[1];
-    let (mut nx, mut xx, mut ch) = (false, false, false);
-    let mut at = 2;
-    while at < argv.len() {
-        let opt = argv[at];
-        if is(opt, "nx") {
-            nx = true;
-        } else if is(opt, "xx") {
-            xx = true;
-        } else if is(opt, "ch") {
-            ch = true;
-        } else {
-            break;
-        }
-        at += 1;
-    }
+    let (flags, ch, at) = parse_add_flags(argv, true);
     let rest = &argv[at..];
-    if !rest.len().is_multiple_of(3) || (xx && nx) {
+    if !rest.len().is_multiple_of(3) || (flags.xx && flags.nx) {
         return Err(Error::SYNTAX);
     }
-    let mut scores = Vec::with_capacity(rest.len() / 3);
+    let mut pairs = Vec::with_capacity(rest.len() / 3);
     for t in rest.chunks(3) {
         let (lon, lat) = lon_lat(t[0], t[1])?;
-        scores.push(geohash::score_of(lon, lat) as f64);
+        pairs.push((geohash::score_of(lon, lat) as f64, t[2]));
     }
     // ZADD's own check: at least one pair.
-    if scores.is_empty() {
+    if pairs.is_empty() {
         return Err(Error::SYNTAX);
     }
-    let now = ctx.now;
-    let db = ctx.db();
-    let exists = super::zsets::zset_mut(db, key, now)?.is_some();
-    let (mut added, mut updated) = (0, 0);
-    if exists || !xx {
-        if !exists {
-            let mut z = ZSet::new();
-            z.convert_for(scores.len(), rest[2].len());
-            db.set(key, Value::ZSet(Box::new(z)), None);
-        }
-        let z = super::zsets::zset_mut(db, key, now)?.expect("exists");
-        if exists {
-            z.convert_for(scores.len(), 0);
-        }
-        for (t, &score) in rest.chunks(3).zip(&scores) {
-            let member = t[2];
-            match z.score(member) {
-                Some(_) if nx => {}
-                Some(cur) => {
-                    if cur != score {
-                        z.insert(member, score);
-                        updated += 1;
-                    }
-                }
-                None if xx => {}
-                None => {
-                    z.insert(member, score);
-                    added += 1;
-                }
-            }
-        }
-    }
+    let Added { added, updated, .. } = add_pairs(ctx, key, flags, &pairs)?;
     if added + updated > 0 {
-        ctx.wrote(key);
         ctx.notify(Class::ZSET, "zadd", key);
     }
     out.int(if ch { added + updated } else { added });
@@ -665,37 +619,51 @@ pub fn geodist(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     Ok(())
 }
 
-/// GEOHASH key member...: each member's 11-character standard geohash.
-pub fn geohash_cmd(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+/// GEOHASH / GEOPOS: for each member, `found` with its score, or `missing`.
+fn each_member(
+    ctx: &mut Ctx,
+    args: &mut Args,
+    out: &mut Out,
+    found: fn(&mut Out, f64),
+    missing: fn(&mut Out),
+) -> CmdResult {
     let argv = args.all();
     let z = read_zset(ctx, argv[1])?;
     out.array(argv.len() - 2);
     for m in &argv[2..] {
         match z.and_then(|z| z.score(m)) {
-            Some(score) => out.bulk(&geohash::standard_geohash(score)),
-            None => out.null(),
+            Some(score) => found(out, score),
+            None => missing(out),
         }
     }
     Ok(())
 }
 
+/// GEOHASH key member...: each member's 11-character standard geohash.
+pub fn geohash_cmd(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
+    each_member(
+        ctx,
+        args,
+        out,
+        |out, score| out.bulk(&geohash::standard_geohash(score)),
+        Out::null,
+    )
+}
+
 /// GEOPOS key member...: each member's position, decoded from its score.
 pub fn geopos(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
-    let argv = args.all();
-    let z = read_zset(ctx, argv[1])?;
-    out.array(argv.len() - 2);
-    for m in &argv[2..] {
-        match z.and_then(|z| z.score(m)) {
-            Some(score) => {
-                let (lon, lat) = geohash::decode_score(score);
-                out.array(2);
-                reply_coord(out, lon);
-                reply_coord(out, lat);
-            }
-            None => out.null_array(),
-        }
-    }
-    Ok(())
+    each_member(
+        ctx,
+        args,
+        out,
+        |out, score| {
+            let (lon, lat) = geohash::decode_score(score);
+            out.array(2);
+            reply_coord(out, lon);
+            reply_coord(out, lat);
+        },
+        Out::null_array,
+    )
 }
 
 // ------------------------------------------------------------------ commands

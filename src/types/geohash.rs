@@ -207,44 +207,31 @@ pub fn standard_geohash(score: f64) -> [u8; 11] {
     out
 }
 
-fn move_x(hash: &mut Hash, d: i8) {
+/// One cell along the axis whose bits `axis` masks (longitude: the odd
+/// bits, latitude: the even ones), wrapping around (`geohash_move_x/y`).
+fn step_axis(hash: &mut Hash, d: i8, axis: u64) {
     if d == 0 {
         return;
     }
     let shift = 64 - u32::from(hash.step) * 2;
-    let mut x = hash.bits & 0xaaaa_aaaa_aaaa_aaaa;
-    let y = hash.bits & 0x5555_5555_5555_5555;
-    let zz = 0x5555_5555_5555_5555u64 >> shift;
+    let mut v = hash.bits & axis;
+    let other = hash.bits & !axis;
+    // Ones on the other axis's bits carry the increment across them.
+    let zz = !axis >> shift;
     if d > 0 {
-        x = x.wrapping_add(zz + 1);
+        v = v.wrapping_add(zz + 1);
     } else {
-        x = (x | zz).wrapping_sub(zz + 1);
+        v = (v | zz).wrapping_sub(zz + 1);
     }
-    x &= 0xaaaa_aaaa_aaaa_aaaau64 >> shift;
-    hash.bits = x | y;
-}
-
-fn move_y(hash: &mut Hash, d: i8) {
-    if d == 0 {
-        return;
-    }
-    let shift = 64 - u32::from(hash.step) * 2;
-    let x = hash.bits & 0xaaaa_aaaa_aaaa_aaaa;
-    let mut y = hash.bits & 0x5555_5555_5555_5555;
-    let zz = 0xaaaa_aaaa_aaaa_aaaau64 >> shift;
-    if d > 0 {
-        y = y.wrapping_add(zz + 1);
-    } else {
-        y = (y | zz).wrapping_sub(zz + 1);
-    }
-    y &= 0x5555_5555_5555_5555u64 >> shift;
-    hash.bits = x | y;
+    v &= axis >> shift;
+    hash.bits = v | other;
 }
 
 fn moved(hash: Hash, dx: i8, dy: i8) -> Hash {
+    const LON_BITS: u64 = 0xaaaa_aaaa_aaaa_aaaa;
     let mut h = hash;
-    move_x(&mut h, dx);
-    move_y(&mut h, dy);
+    step_axis(&mut h, dx, LON_BITS);
+    step_axis(&mut h, dy, !LON_BITS);
     h
 }
 
@@ -352,29 +339,23 @@ impl Search {
             moved(hash, 1, -1),
             moved(hash, -1, -1),
         ];
-        // Leave out the cells the area cannot reach.
-        const NORTH: usize = 1;
-        const SOUTH: usize = 2;
-        const EAST: usize = 3;
-        const WEST: usize = 4;
-        const NE: usize = 5;
-        const NW: usize = 6;
-        const SE: usize = 7;
-        const SW: usize = 8;
+        // Leave out the cells the area cannot reach; in `cells`, 1 is north,
+        // 2 south, 3 east, 4 west, 5 north-east, 6 north-west, 7 south-east
+        // and 8 south-west.
         if steps >= 2 {
             let mut drop =
                 |which: [usize; 3]| which.iter().for_each(|&i| cells[i] = Hash::default());
             if area.lat.min < min_lat {
-                drop([SOUTH, SW, SE]);
+                drop([2, 8, 7]);
             }
             if area.lat.max > max_lat {
-                drop([NORTH, NE, NW]);
+                drop([1, 5, 6]);
             }
             if area.lon.min < min_lon {
-                drop([WEST, SW, NW]);
+                drop([4, 8, 6]);
             }
             if area.lon.max > max_lon {
-                drop([EAST, SE, NE]);
+                drop([3, 7, 5]);
             }
         }
         cells
