@@ -376,6 +376,129 @@ fn scan(z: &ZSet, area: &Search, limit: usize) -> Vec<Point> {
     found
 }
 
+/// Redis's `pqsort`: Bentley and McIlroy's quicksort (without the switch to
+/// insertion sort Redis dropped in 2013) that leaves alone the parts past
+/// the first `want` places. Followed step by step, so that equal distances
+/// end up in the order redis-server gives them.
+fn partial_sort<T>(v: &mut [T], want: usize, cmp: &impl Fn(&T, &T) -> Ordering) {
+    let (mut a, mut n) = (0, v.len());
+    loop {
+        if n < 7 {
+            insertion_sort(v, a, n, cmp);
+            return;
+        }
+        let mut pm = a + n / 2;
+        if n > 7 {
+            let (mut pl, mut pn) = (a, a + n - 1);
+            if n > 40 {
+                let d = n / 8;
+                pl = median3(v, pl, pl + d, pl + 2 * d, cmp);
+                pm = median3(v, pm - d, pm, pm + d, cmp);
+                pn = median3(v, pn - 2 * d, pn - d, pn, cmp);
+            }
+            pm = median3(v, pl, pm, pn, cmp);
+        }
+        v.swap(a, pm);
+        // [a, pa) and (pd, end) hold the pivot's equals, [pa, pb) the
+        // smaller, (pc, pd] the greater.
+        let (mut pa, mut pb) = (a + 1, a + 1);
+        let (mut pc, mut pd) = (a + n - 1, a + n - 1);
+        loop {
+            while pb <= pc {
+                match cmp(&v[pb], &v[a]) {
+                    Ordering::Greater => break,
+                    Ordering::Equal => {
+                        v.swap(pa, pb);
+                        pa += 1;
+                    }
+                    Ordering::Less => {}
+                }
+                pb += 1;
+            }
+            while pb <= pc {
+                match cmp(&v[pc], &v[a]) {
+                    Ordering::Less => break,
+                    Ordering::Equal => {
+                        v.swap(pc, pd);
+                        pd -= 1;
+                    }
+                    Ordering::Greater => {}
+                }
+                pc -= 1;
+            }
+            if pb > pc {
+                break;
+            }
+            v.swap(pb, pc);
+            pb += 1;
+            pc -= 1;
+        }
+        let end = a + n;
+        let r = (pa - a).min(pb - pa);
+        swap_runs(v, a, pb - r, r);
+        let r = (pd - pc).min(end - pd - 1);
+        swap_runs(v, pb, end - r, r);
+        let r = pb - pa;
+        if r > 1 && a < want {
+            partial_sort_from(v, a, r, want, cmp);
+        }
+        let r = pd - pc;
+        if r > 1 && end - r < want {
+            (a, n) = (end - r, r);
+            continue;
+        }
+        return;
+    }
+}
+
+/// [`partial_sort`] of `v[a..a + n]`.
+fn partial_sort_from<T>(
+    v: &mut [T],
+    a: usize,
+    n: usize,
+    want: usize,
+    cmp: &impl Fn(&T, &T) -> Ordering,
+) {
+    partial_sort(&mut v[a..a + n], want - a, cmp);
+}
+
+fn insertion_sort<T>(v: &mut [T], a: usize, n: usize, cmp: &impl Fn(&T, &T) -> Ordering) {
+    for m in a + 1..a + n {
+        let mut l = m;
+        while l > a && cmp(&v[l - 1], &v[l]) == Ordering::Greater {
+            v.swap(l, l - 1);
+            l -= 1;
+        }
+    }
+}
+
+fn median3<T>(v: &[T], a: usize, b: usize, c: usize, cmp: &impl Fn(&T, &T) -> Ordering) -> usize {
+    let lt = |x: usize, y: usize| cmp(&v[x], &v[y]) == Ordering::Less;
+    let gt = |x: usize, y: usize| cmp(&v[x], &v[y]) == Ordering::Greater;
+    if lt(a, b) {
+        if lt(b, c) {
+            b
+        } else if lt(a, c) {
+            c
+        } else {
+            a
+        }
+    } else if gt(b, c) {
+        b
+    } else if lt(a, c) {
+        a
+    } else {
+        c
+    }
+}
+
+/// Swaps the `n` elements from `a` with the `n` from `b`.
+fn swap_runs<T>(v: &mut [T], a: usize, b: usize, n: usize) {
+    for i in 0..n {
+        v.swap(a + i, b + i);
+    }
+}
+
 /// Searches `z` for `query`: the points sorted as asked, cut to COUNT.
 fn search(z: &ZSet, query: &Query, area: &Search) -> Vec<Point> {
     let mut sort = query.sort;
@@ -384,14 +507,31 @@ fn search(z: &ZSet, query: &Query, area: &Search) -> Vec<Point> {
         sort = Sort::Asc;
     }
     let mut points = scan(z, area, if query.any { query.count } else { 0 });
-    match sort {
-        Sort::None => {}
-        Sort::Asc => points.sort_by(|a, b| a.dist.partial_cmp(&b.dist).unwrap_or(Ordering::Equal)),
-        Sort::Desc => points.sort_by(|a, b| b.dist.partial_cmp(&a.dist).unwrap_or(Ordering::Equal)),
+    // Redis's comparators: greater, equal or else less (so NaN is less).
+    let asc = |a: &Point, b: &Point| {
+        if a.dist > b.dist {
+            Ordering::Greater
+        } else if a.dist == b.dist {
+            Ordering::Equal
+        } else {
+            Ordering::Less
+        }
+    };
+    let desc = |a: &Point, b: &Point| asc(a, b).reverse();
+    let wanted = if query.count != 0 && query.count < points.len() {
+        query.count
+    } else {
+        points.len()
+    };
+    // All of them: glibc's qsort, a stable merge sort. Fewer: Redis's pqsort.
+    match (sort, wanted == points.len()) {
+        (Sort::None, _) => {}
+        (Sort::Asc, true) => points.sort_by(asc),
+        (Sort::Desc, true) => points.sort_by(desc),
+        (Sort::Asc, false) => partial_sort(&mut points, wanted, &asc),
+        (Sort::Desc, false) => partial_sort(&mut points, wanted, &desc),
     }
-    if query.count != 0 {
-        points.truncate(query.count);
-    }
+    points.truncate(wanted);
     for p in &mut points {
         p.dist /= area.conversion;
     }
@@ -725,3 +865,41 @@ pub static COMMANDS: &[CommandSpec] = &[
         Exec::Multi(geosearchstore, geosearchstore_across),
         "destination source <FROMMEMBER member | FROMLONLAT longitude latitude> <BYRADIUS radius <M | KM | FT | MI> | BYBOX width height <M | KM | FT | MI>> [ASC | DESC] [COUNT count [ANY]] [STOREDIST]"),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_sort_orders_the_places_asked_for() {
+        let mut seed = 0x1234_5678_9abc_def0u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let by_value = |a: &(u64, usize), b: &(u64, usize)| a.0.cmp(&b.0);
+        for round in 0..500 {
+            let len = (next() % 120) as usize;
+            let spread = [3, 50, 1000][round % 3];
+            let v: Vec<(u64, usize)> = (0..len).map(|i| (next() % spread, i)).collect();
+            let want = 1 + (next() as usize % len.max(1));
+            let mut got = v.clone();
+            partial_sort(&mut got, want.min(len), &by_value);
+            let mut sorted = v.clone();
+            sorted.sort();
+            let want = want.min(len);
+            // The first places hold the smallest values, in order; nothing is lost.
+            let values = |s: &[(u64, usize)]| s.iter().map(|p| p.0).collect::<Vec<_>>();
+            assert_eq!(
+                values(&got[..want]),
+                values(&sorted[..want]),
+                "{v:?} {want}"
+            );
+            let mut all = got.clone();
+            all.sort();
+            assert_eq!(all, sorted);
+        }
+    }
+}
