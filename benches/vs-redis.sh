@@ -25,7 +25,7 @@
 #                the test's CPU per request. `evalsha` is not a redis-benchmark
 #                test: it is `EVALSHA <sha> 1 evalsha:counter` of a script doing
 #                one INCR, loaded with SCRIPT LOAD on both servers first.
-#                `geoadd` is not one either: `GEOADD geo:bench 13.<r> 38.<r> m:<r>`
+#                `geoadd` is not one either: `GEOADD geo:bench <r>e-4 <r>e-4 m:<r>`
 #                with redis-benchmark's random numbers (-r 100000, a random
 #                place and member per request), into a key deleted on both
 #                servers before each run)
@@ -95,7 +95,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
                 for port in "$SUT_PORT" "$REDIS_PORT" ${BASE_PORT:+"$BASE_PORT"}; do
                     redis-cli -p "$port" DEL geo:bench >/dev/null
                 done
-                args=(-r 100000 GEOADD geo:bench "13.__rand_int__" "38.__rand_int__" "m:__rand_int__")
+                args=(-r 100000 GEOADD geo:bench "__rand_int__e-4" "__rand_int__e-4" "m:__rand_int__")
             else
                 args=(-t "$test")
             fi
