@@ -27,6 +27,7 @@ sharded_tests!(
     search_errors_and_their_order,
     search_store_forms,
     stores_across_shards,
+    repeated_store_options,
     resp3_shapes,
     random_searches_match_redis,
 );
@@ -667,6 +668,33 @@ fn search_store_forms(s: &Server) {
         "COMMAND GETKEYS GEOSEARCHSTORE a b FROMMEMBER m BYRADIUS 1 km",
         &bulks(&["a", "b"]),
     );
+}
+
+/// Where ringbus differs from Redis on purpose: a repeated STORE naming
+/// another key than the first (which the key specifications declare, and
+/// whose shard the command holds) is refused rather than written to a key
+/// that may live on a shard not held.
+fn repeated_store_options(s: &Server) {
+    let mut c = s.raw();
+    sicily(&mut c, "{s}");
+    check(
+        &mut c,
+        "GEORADIUS {s} 15 37 200 km STORE {s}a STORE {s}a",
+        &int(2),
+    );
+    check(
+        &mut c,
+        "GEORADIUS {s} 15 37 200 km STOREDIST {s}b STORE {s}a",
+        &int(2),
+    );
+    if s.is_ringbus() {
+        check(
+            &mut c,
+            "GEORADIUS {s} 15 37 200 km STORE {s}a STORE {s}c",
+            &err("ERR a repeated STORE or STOREDIST option must name the key of the first one"),
+        );
+        check(&mut c, "EXISTS {s}c", &int(0));
+    }
 }
 
 fn stores_across_shards(s: &Server) {

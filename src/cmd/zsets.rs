@@ -470,13 +470,13 @@ pub fn add_pairs(
                     done.processed += 1;
                     done.last = new;
                     if new != cur {
-                        z.insert(member, new);
+                        z.set_score(member, new, Some(cur));
                         done.updated += 1;
                     }
                 }
                 None if f.xx => {}
                 None => {
-                    z.insert(member, score);
+                    z.set_score(member, score, None);
                     done.added += 1;
                     done.processed += 1;
                     done.last = score;

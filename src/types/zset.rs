@@ -303,9 +303,17 @@ impl ZSet {
     ///
     /// A `listpack` set stores a score that is an integer as one, so `-0`
     /// becomes `0` there (as in Redis); a `skiplist` set keeps `-0`.
-    pub fn insert(&mut self, member: &[u8], mut score: f64) -> Option<f64> {
-        debug_assert!(!score.is_nan());
+    pub fn insert(&mut self, member: &[u8], score: f64) -> Option<f64> {
         let old = self.score(member);
+        self.set_score(member, score, old);
+        old
+    }
+
+    /// [`ZSet::insert`] for a caller that has just looked `member`'s score
+    /// up (`old`, None when absent): one lookup fewer.
+    pub fn set_score(&mut self, member: &[u8], mut score: f64, old: Option<f64>) {
+        debug_assert!(!score.is_nan());
+        debug_assert_eq!(old.map(f64::to_bits), self.score(member).map(f64::to_bits));
         if old.is_none()
             && (self.len() + 1 > MAX_LISTPACK_ENTRIES || member.len() > MAX_LISTPACK_VALUE)
         {
@@ -321,7 +329,7 @@ impl ZSet {
                 let slot = self.detach(member, old);
                 self.attach(slot, score);
             }
-            return Some(old);
+            return;
         }
         let slot = self.alloc(member);
         let hash = self.hash(member);
@@ -330,7 +338,6 @@ impl ZSet {
         self.index
             .insert_unique(hash, slot, |&i| hasher.hash_one(&*nodes[i as usize].member));
         self.attach(slot, score);
-        None
     }
 
     /// Removes `member`; returns its score if it was there.
