@@ -11,8 +11,16 @@
 //! in order, each error as soon as it is met; the nine cells around the
 //! centre at the step the radius calls for are scanned in Redis's order,
 //! each by its score range, keeping the points inside the shape; then the
-//! points are sorted by distance (stably, as glibc's `qsort` sorts, so
-//! equal distances keep the scan's order).
+//! points are sorted by distance: all of them stably, as glibc's `qsort`
+//! sorts (equal distances keep the scan's order), or, when COUNT keeps
+//! fewer, with Redis's own partial quicksort step by step, so that equal
+//! distances come out in redis-server's order in both cases.
+//!
+//! Keyspace events, as Redis 7.2 emits them: GEOADD is ZADD (`zadd`, class
+//! `z`, when a member was added or moved); a STORE that stores emits
+//! `geosearchstore` (GEOSEARCHSTORE) or `georadiusstore` (GEORADIUS*,
+//! class `z`), one that stores nothing deletes the destination (`del`,
+//! class `g`, when it existed).
 //!
 //! GEORADIUS's STORE / STOREDIST destination and GEOSEARCHSTORE's may be on
 //! another shard than the source: those commands are `Exec::Multi`, the
