@@ -621,26 +621,18 @@ fn search_store_forms(s: &Server) {
     check(&mut c, "EXISTS {s}e", &int(0));
     check(&mut c, "ZRANGEBYSCORE {s}d 56 57", &bulks(&["Catania"]));
     // Nothing found, or no source: the destination is deleted.
-    check(
-        &mut c,
+    for empty in [
         "GEOSEARCHSTORE {s}d {s} FROMLONLAT 0 0 BYRADIUS 1 km",
-        &int(0),
-    );
-    check(&mut c, "EXISTS {s}d", &int(0));
-    check(&mut c, "SET {s}d v", &ok());
-    check(
-        &mut c,
         "GEOSEARCHSTORE {s}d {s}none FROMMEMBER x BYRADIUS 1 km",
-        &int(0),
-    );
-    check(&mut c, "EXISTS {s}d", &int(0));
-    check(&mut c, "SET {s}d v", &ok());
-    check(
-        &mut c,
         "GEORADIUSBYMEMBER {s}none x 1 km STORE {s}d",
-        &int(0),
-    );
-    check(&mut c, "EXISTS {s}d", &int(0));
+        "GEORADIUS {s} 0 0 1 km STOREDIST {s}d",
+    ] {
+        check(&mut c, "SET {s}d v", &ok());
+        check(&mut c, empty, &int(0));
+        check(&mut c, "EXISTS {s}d", &int(0));
+        // Nothing to delete: still 0.
+        check(&mut c, empty, &int(0));
+    }
     // A destination of another type is simply replaced.
     check(&mut c, "SET {s}d v", &ok());
     check(
