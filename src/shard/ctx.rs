@@ -88,11 +88,7 @@ impl Ctx<'_> {
     /// notifications off it costs one atomic load.
     #[inline]
     pub fn notify(&mut self, class: Class, event: &'static str, key: &[u8]) {
-        let on = self
-            .shard
-            .limits
-            .notify_keyspace_events
-            .load(Ordering::Relaxed);
+        let on = self.shard.limits.notify_keyspace_events.load(Ordering::Relaxed);
         if on & class.0 != 0 {
             self.shard.notify(Class(on), event, self.db, key);
         }
