@@ -34,7 +34,11 @@
 #                `bitcount` is `BITCOUNT bitcount:key` of a 1 KB string set on
 #                both servers first; `setbit` is `SETBIT setbit:<random> 100 1`
 #                over 8192 keys, -r 8192: redis-benchmark pads __rand_int__
-#                with zeros, which no offset may have)
+#                with zeros, which no offset may have;
+#                `geoadd` is `GEOADD geo:bench <r>e-4 <r>e-4 m:<r>` with
+#                redis-benchmark's random numbers (-r 100000, a random place
+#                and member per request), into a key deleted on both servers
+#                before each run)
 #   PIPELINES    pipeline depths (default: "1 16")
 #   CLIENTS      parallel connections, -c (default: 50)
 #   REQUESTS     requests per run, -n (default: 200000 x pipeline depth,
@@ -128,6 +132,13 @@ for ((round = 1; round <= ROUNDS; round++)); do
                 ;;
             setbit)
                 args=(-r 8192 SETBIT setbit:__rand_int__ 100 1)
+                ;;
+            geoadd)
+                # Each run starts from no key, on every server alike.
+                for port in "$SUT_PORT" "$REDIS_PORT" ${BASE_PORT:+"$BASE_PORT"}; do
+                    redis-cli -p "$port" DEL geo:bench >/dev/null
+                done
+                args=(-r 100000 GEOADD geo:bench "__rand_int__e-4" "__rand_int__e-4" "m:__rand_int__")
                 ;;
             *)
                 args=(-t "$test")

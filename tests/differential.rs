@@ -1,7 +1,7 @@
 //! Differential test: every line of tests/scripts/foundation.redis (and, in
 //! separate tests, of tests/scripts/pubsub.redis, lists.redis,
 //! streams.redis, transactions.redis, scripting.redis, zsets.redis,
-//! hyperloglog.redis, keys_more.redis, bitmaps.redis and
+//! hyperloglog.redis, keys_more.redis, bitmaps.redis, geo.redis and
 //! hashes_sets.redis) is sent to a real redis-server and to the server under
 //! test; the raw reply bytes must be identical. All mismatches are collected
 //! and reported together.
@@ -83,6 +83,13 @@ const BITMAPS: Script = Script {
     name: "bitmaps.redis",
     text: include_str!("scripts/bitmaps.redis"),
     min_lines: 250,
+};
+
+// Geo.
+const GEO: Script = Script {
+    name: "geo.redis",
+    text: include_str!("scripts/geo.redis"),
+    min_lines: 180,
 };
 
 /// A script file replayed line by line. Every line must produce exactly one
@@ -289,6 +296,17 @@ fn zsets_script_threads1() {
 #[test]
 fn zsets_script_threads3() {
     run_script(&ZSETS, 3);
+}
+
+// Geo.
+#[test]
+fn geo_script_threads1() {
+    run_script(&GEO, 1);
+}
+
+#[test]
+fn geo_script_threads3() {
+    run_script(&GEO, 3);
 }
 
 #[test]

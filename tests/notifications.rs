@@ -212,6 +212,7 @@ script_tests!(
     hyperloglog: "hyperloglog.redis",
     keys_more: "keys_more.redis",
     bitmaps: "bitmaps.redis",
+    geo: "geo.redis",
 );
 
 // ------------------------------------------------------------ the option itself

@@ -22,6 +22,8 @@ pub mod connection;
 pub mod cross;
 pub mod dump;
 pub mod exec;
+// Geo.
+pub mod geo;
 // Hashes.
 pub mod hashes;
 // HyperLogLog.

@@ -499,7 +499,7 @@ fn random_step(rng: &mut Rng, c: &mut Cluster, now: u64) {
     let k = |rng: &mut Rng, p: &str| format!("{p}{}", rng.below(5));
     let m = |rng: &mut Rng| ["a", "b", "c", "d", "e", "7", "12"][rng.below(7)];
     let n = rng.below(4) + 1;
-    let cmd = match rng.below(54) {
+    let cmd = match rng.below(56) {
         0 => format!(
             "SET {} v{n} {}",
             k(rng, "s"),
@@ -738,6 +738,26 @@ fn random_step(rng: &mut Rng, c: &mut Cluster, now: u64) {
         50 => format!("PFCOUNT {}", k(rng, "p")),
         51 => format!("PFMERGE {} {} {}", k(rng, "p"), k(rng, "p"), k(rng, "p")),
         52 => format!("PFDEBUG TODENSE {}", k(rng, "p")),
+        53 => format!(
+            "GEOADD {} {n}.5 {n}.25 {} 1.75 2 {}",
+            k(rng, "z"),
+            m(rng),
+            m(rng)
+        ),
+        54 => format!(
+            "GEOSEARCHSTORE {} {} FROMLONLAT 2 2 BYRADIUS {} km {}",
+            k(rng, "z"),
+            k(rng, "z"),
+            rng.pick(&["1", "300", "900"]),
+            rng.pick(&["STOREDIST", "", "COUNT 1"])
+        ),
+        55 => format!(
+            "GEORADIUS {} 2 2 {} km {} {}",
+            k(rng, "z"),
+            rng.pick(&["1", "300", "900"]),
+            rng.pick(&["STORE", "STOREDIST"]),
+            k(rng, "z")
+        ),
         _ => format!("SETRANGE {} 2 xy", k(rng, "s")),
     };
     let cmd = cmd.trim().to_string();

@@ -7,9 +7,9 @@ use std::sync::OnceLock;
 
 pub use super::spec::{CommandSpec, KeySpec};
 use super::{
-    bitmaps, config, connection, dump, hashes, hyperloglog, info, introspection, keymove, keys,
-    keyspace, lcs, lists, persistence, pubsub, scripting, server, sets, sort, streams, strings,
-    transaction, zset_ops, zsets,
+    bitmaps, config, connection, dump, geo, hashes, hyperloglog, info, introspection, keymove,
+    keys, keyspace, lcs, lists, persistence, pubsub, scripting, server, sets, sort, streams,
+    strings, transaction, zset_ops, zsets,
 };
 
 /// Every family's commands.
@@ -34,6 +34,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     zsets::COMMANDS,
     zset_ops::COMMANDS,
     hyperloglog::COMMANDS,
+    geo::COMMANDS,
     streams::COMMANDS,
     pubsub::COMMANDS,
     transaction::COMMANDS,

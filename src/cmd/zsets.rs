@@ -420,30 +420,141 @@ pub fn zincrby(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     zadd_generic(ctx, args, out, true)
 }
 
-fn zadd_generic(ctx: &mut Ctx, args: &mut Args, out: &mut Out, mut incr: bool) -> CmdResult {
-    let argv = args.all();
-    let key = argv[1];
-    let (mut nx, mut xx, mut gt, mut lt, mut ch) = (false, false, false, false, false);
+/// ZADD's options (GEOADD's are a part of them).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AddFlags {
+    pub nx: bool,
+    pub xx: bool,
+    pub gt: bool,
+    pub lt: bool,
+    pub incr: bool,
+}
+
+/// What [`add_pairs`] did.
+pub struct Added {
+    pub added: i64,
+    pub updated: i64,
+    /// Members whose score was set or kept (ZADD INCR's reply).
+    pub processed: i64,
+    /// The last score set (ZADD INCR's reply).
+    pub last: f64,
+    /// An increment made a NaN: the pairs after it were not applied.
+    pub nan: bool,
+}
+
+/// ZADD's work once its arguments are checked (GEOADD's too, as in Redis):
+/// WRONGTYPE, the key created unless XX (a listpack or a skiplist as Redis
+/// 7.2 decides up front), each pair applied under the flags, the write
+/// reported when something changed.
+pub fn add_pairs(
+    ctx: &mut Ctx,
+    key: &[u8],
+    f: AddFlags,
+    pairs: &[(f64, &[u8])],
+) -> Result<Added, Error> {
+    let now = ctx.now;
+    let db = ctx.db();
+    let exists = zset_mut(db, key, now)?.is_some();
+    let mut done = Added {
+        added: 0,
+        updated: 0,
+        processed: 0,
+        last: 0.0,
+        nan: false,
+    };
+    if exists || !f.xx {
+        if !exists {
+            let mut z = ZSet::new();
+            z.convert_for(pairs.len(), pairs.first().map_or(0, |p| p.1.len()));
+            db.set(key, Value::ZSet(Box::new(z)), None);
+        }
+        let z = zset_mut(db, key, now)?.expect("exists");
+        if exists {
+            z.convert_for(pairs.len(), 0);
+        }
+        for &(score, member) in pairs {
+            match z.score(member) {
+                Some(cur) => {
+                    if f.nx {
+                        continue;
+                    }
+                    let new = if f.incr { score + cur } else { score };
+                    if new.is_nan() {
+                        done.nan = true;
+                        break;
+                    }
+                    if (f.lt && new >= cur) || (f.gt && new <= cur) {
+                        continue;
+                    }
+                    done.processed += 1;
+                    done.last = new;
+                    if new != cur {
+                        z.set_score(member, new, Some(cur));
+                        done.updated += 1;
+                    }
+                }
+                None if f.xx => {}
+                None => {
+                    z.set_score(member, score, None);
+                    done.added += 1;
+                    done.processed += 1;
+                    done.last = score;
+                }
+            }
+        }
+        if z.is_empty() {
+            db.remove(key);
+        }
+    }
+    if done.added + done.updated > 0 {
+        ctx.wrote(key);
+        // GEOADD goes through here too: Redis runs it as a ZADD.
+        ctx.notify(Class::ZSET, if f.incr { "zincr" } else { "zadd" }, key);
+    }
+    Ok(done)
+}
+
+/// ZADD's options from argument 2 on (GEOADD's, `geo`: only NX, XX and
+/// CH): the flags, CH, and where the first score (or longitude) is.
+pub fn parse_add_flags(argv: &[&[u8]], geo: bool) -> (AddFlags, bool, usize) {
+    let mut f = AddFlags::default();
+    let mut ch = false;
     let mut at = 2;
-    while at < argv.len() {
-        let opt = argv[at];
+    while let Some(&opt) = argv.get(at) {
         if is(opt, "nx") {
-            nx = true;
+            f.nx = true;
         } else if is(opt, "xx") {
-            xx = true;
+            f.xx = true;
         } else if is(opt, "ch") {
             ch = true;
+        } else if geo {
+            break;
         } else if is(opt, "incr") {
-            incr = true;
+            f.incr = true;
         } else if is(opt, "gt") {
-            gt = true;
+            f.gt = true;
         } else if is(opt, "lt") {
-            lt = true;
+            f.lt = true;
         } else {
             break;
         }
         at += 1;
     }
+    (f, ch, at)
+}
+
+fn zadd_generic(ctx: &mut Ctx, args: &mut Args, out: &mut Out, incr: bool) -> CmdResult {
+    let argv = args.all();
+    let key = argv[1];
+    let (mut flags, ch, at) = parse_add_flags(argv, false);
+    flags.incr |= incr;
+    let AddFlags {
+        nx,
+        xx,
+        gt,
+        lt,
+        incr,
+    } = flags;
     let rest = &argv[at..];
     if rest.is_empty() || !rest.len().is_multiple_of(2) {
         return Err(Error::SYNTAX);
@@ -465,65 +576,17 @@ fn zadd_generic(ctx: &mut Ctx, args: &mut Args, out: &mut Out, mut incr: bool) -
         ));
     }
     // Every score is checked before anything changes.
-    let scores = rest
+    let pairs = rest
         .chunks(2)
-        .map(|p| parse_score(p[0]).ok_or(Error::NOT_FLOAT))
-        .collect::<Result<Vec<f64>, Error>>()?;
-    let now = ctx.now;
-    let db = ctx.db();
-    let exists = zset_mut(db, key, now)?.is_some();
-    let (mut added, mut updated, mut processed) = (0, 0, 0);
-    let mut last = 0.0;
-    let mut nan = false;
-    if exists || !xx {
-        if !exists {
-            let mut z = ZSet::new();
-            z.convert_for(pairs, rest[1].len());
-            db.set(key, Value::ZSet(Box::new(z)), None);
-        }
-        let z = zset_mut(db, key, now)?.expect("exists");
-        if exists {
-            z.convert_for(pairs, 0);
-        }
-        for (pair, &score) in rest.chunks(2).zip(&scores) {
-            let member = pair[1];
-            match z.score(member) {
-                Some(cur) => {
-                    if nx {
-                        continue;
-                    }
-                    let new = if incr { score + cur } else { score };
-                    if new.is_nan() {
-                        nan = true;
-                        break;
-                    }
-                    if (lt && new >= cur) || (gt && new <= cur) {
-                        continue;
-                    }
-                    processed += 1;
-                    last = new;
-                    if new != cur {
-                        z.insert(member, new);
-                        updated += 1;
-                    }
-                }
-                None if xx => {}
-                None => {
-                    z.insert(member, score);
-                    added += 1;
-                    processed += 1;
-                    last = score;
-                }
-            }
-        }
-        if z.is_empty() {
-            db.remove(key);
-        }
-    }
-    if added + updated > 0 {
-        ctx.wrote(key);
-        ctx.notify(Class::ZSET, if incr { "zincr" } else { "zadd" }, key);
-    }
+        .map(|p| Ok((parse_score(p[0]).ok_or(Error::NOT_FLOAT)?, p[1])))
+        .collect::<Result<Vec<(f64, &[u8])>, Error>>()?;
+    let Added {
+        added,
+        updated,
+        processed,
+        last,
+        nan,
+    } = add_pairs(ctx, key, flags, &pairs)?;
     if nan {
         return Err(Error::msg("ERR resulting score is not a number (NaN)"));
     }

@@ -299,6 +299,35 @@ impl LongDouble {
             exp: -(lz as i32),
         }
     }
+
+    /// The exact value of `d` (every double is a normal `long double`), as
+    /// C's implicit conversion gives it.
+    pub fn from_f64(d: f64) -> LongDouble {
+        if d.is_nan() {
+            return LongDouble::NAN;
+        }
+        if d.is_infinite() {
+            return LongDouble::infinity(d < 0.0);
+        }
+        if d == 0.0 {
+            return LongDouble::zero(d.is_sign_negative());
+        }
+        let bits = d.to_bits();
+        let field = ((bits >> 52) & 0x7ff) as i32;
+        let frac = bits & ((1u64 << 52) - 1);
+        let (m, e) = if field == 0 {
+            (frac, -1074)
+        } else {
+            (frac | (1u64 << 52), field - 1075)
+        };
+        let lz = m.leading_zeros();
+        LongDouble {
+            neg: d < 0.0,
+            kind: Kind::Finite,
+            mant: m << lz,
+            exp: e - lz as i32,
+        }
+    }
 }
 
 impl std::ops::Add for LongDouble {

@@ -8,6 +8,8 @@ pub mod stream;
 pub mod stream_tree;
 // Sorted sets.
 pub mod zset;
+// Geo sets (sorted sets of geohashes).
+pub mod geohash;
 // Hashes.
 pub mod hash;
 pub mod keytable;

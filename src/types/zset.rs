@@ -77,6 +77,14 @@ struct Node {
     prio: u32,
 }
 
+/// Where a subtree hangs: the root, or a node's left or right child.
+#[derive(Clone, Copy)]
+enum Link {
+    Root,
+    Left(u32),
+    Right(u32),
+}
+
 /// Compares `(score, member)` pairs in sorted set order.
 pub fn cmp_elements(a: (f64, &[u8]), b: (f64, &[u8])) -> Ordering {
     a.0.partial_cmp(&b.0)
@@ -452,9 +460,17 @@ impl ZSet {
     ///
     /// A `listpack` set stores a score that is an integer as one, so `-0`
     /// becomes `0` there (as in Redis); a `skiplist` set keeps `-0`.
-    pub fn insert(&mut self, member: &[u8], mut score: f64) -> Option<f64> {
-        debug_assert!(!score.is_nan());
+    pub fn insert(&mut self, member: &[u8], score: f64) -> Option<f64> {
         let old = self.score(member);
+        self.set_score(member, score, old);
+        old
+    }
+
+    /// [`ZSet::insert`] for a caller that has just looked `member`'s score
+    /// up (`old`, None when absent): one lookup fewer.
+    pub fn set_score(&mut self, member: &[u8], mut score: f64, old: Option<f64>) {
+        debug_assert!(!score.is_nan());
+        debug_assert_eq!(old.map(f64::to_bits), self.score(member).map(f64::to_bits));
         if old.is_none()
             && (self.len() + 1 > super::encoding::zset_max_listpack_entries()
                 || member.len() > super::encoding::zset_max_listpack_value())
@@ -471,7 +487,7 @@ impl ZSet {
                 let slot = self.detach(member, old);
                 self.attach(slot, score);
             }
-            return Some(old);
+            return;
         }
         let slot = self.alloc(member);
         let hash = self.hash(member);
@@ -480,7 +496,6 @@ impl ZSet {
         self.index
             .insert(hash, slot, |i| hasher.hash_one(&*nodes[i as usize].member));
         self.attach(slot, score);
-        None
     }
 
     /// Removes `member`; returns its score if it was there.
@@ -607,32 +622,93 @@ impl ZSet {
         self.index.remove(hash, slot);
     }
 
-    /// Links the (unlinked) node `slot` into the tree with `score`.
+    /// Points `link` (the root, or a node's left or right child) at `t`.
+    fn set_link(&mut self, link: Link, t: u32) {
+        match link {
+            Link::Root => self.root = t,
+            Link::Left(p) => self.nodes[p as usize].left = t,
+            Link::Right(p) => self.nodes[p as usize].right = t,
+        }
+    }
+
+    /// Links the (unlinked) node `slot` into the tree with `score`: down
+    /// from the root while the nodes outrank it (each gains one element
+    /// below), then in place of the subtree there, split around it. One
+    /// pass down, and a split of a subtree that is small on average.
     fn attach(&mut self, slot: u32, score: f64) {
-        {
+        let prio = {
             let n = &mut self.nodes[slot as usize];
             n.score = score;
-            n.left = NIL;
-            n.right = NIL;
-            n.size = 1;
-        }
+            n.prio
+        };
         let member = std::mem::take(&mut self.nodes[slot as usize].member);
-        let pos = self.count_before(|n| cmp_elements(n, (score, &member)).is_lt());
-        self.nodes[slot as usize].member = member;
-        let (l, r) = self.split_at(self.root, pos);
-        let l = self.merge(l, slot);
-        self.root = self.merge(l, r);
+        let mut link = Link::Root;
+        let mut t = self.root;
+        while t != NIL && self.nodes[t as usize].prio >= prio {
+            let n = &mut self.nodes[t as usize];
+            n.size += 1;
+            if cmp_elements((score, &member), (n.score, &n.member)).is_lt() {
+                link = Link::Left(t);
+                t = n.left;
+            } else {
+                link = Link::Right(t);
+                t = n.right;
+            }
+        }
+        let (l, r) = self.split_before(t, score, &member);
+        let n = &mut self.nodes[slot as usize];
+        n.member = member;
+        n.left = l;
+        n.right = r;
+        self.update(slot);
+        self.set_link(link, slot);
+    }
+
+    /// Splits `t` into the elements before `(score, member)` and the rest.
+    fn split_before(&mut self, t: u32, score: f64, member: &[u8]) -> (u32, u32) {
+        if t == NIL {
+            return (NIL, NIL);
+        }
+        let n = &self.nodes[t as usize];
+        if cmp_elements((n.score, &n.member), (score, member)).is_lt() {
+            let (a, b) = self.split_before(n.right, score, member);
+            self.nodes[t as usize].right = a;
+            self.update(t);
+            (t, b)
+        } else {
+            let (a, b) = self.split_before(n.left, score, member);
+            self.nodes[t as usize].left = b;
+            self.update(t);
+            (a, t)
+        }
     }
 
     /// Unlinks the node of `member` (whose score is `score`) from the tree
-    /// and returns its slot, still indexed.
+    /// and returns its slot, still indexed: down to it (each node on the
+    /// way loses one element below), then its children merged in its place.
     fn detach(&mut self, member: &[u8], score: f64) -> u32 {
-        let pos = self.count_before(|n| cmp_elements(n, (score, member)).is_lt());
-        let (l, rest) = self.split_at(self.root, pos);
-        let (mid, r) = self.split_at(rest, 1);
-        debug_assert!(mid != NIL && &*self.nodes[mid as usize].member == member);
-        self.root = self.merge(l, r);
-        mid
+        let mut link = Link::Root;
+        let mut t = self.root;
+        loop {
+            let n = &mut self.nodes[t as usize];
+            match cmp_elements((n.score, &n.member), (score, member)) {
+                Ordering::Equal => break,
+                Ordering::Less => {
+                    n.size -= 1;
+                    link = Link::Right(t);
+                    t = n.right;
+                }
+                Ordering::Greater => {
+                    n.size -= 1;
+                    link = Link::Left(t);
+                    t = n.left;
+                }
+            }
+        }
+        let (l, r) = (self.nodes[t as usize].left, self.nodes[t as usize].right);
+        let m = self.merge(l, r);
+        self.set_link(link, m);
+        t
     }
 
     /// Splits `t` into its first `k` elements and the rest.
