@@ -2,7 +2,7 @@
 # Runs the whole ringbus test suite: unit and property tests, integration tests
 # against the real binary, and the differential test against redis-server.
 # Installs what it needs on a fresh Debian machine (redis-server, redis-tools,
-# python3-venv, nodejs and npm), the Python packages of the end-to-end tests
+# iproute2, python3-venv, nodejs and npm), the Python packages of the end-to-end tests
 # (tests/e2e/requirements.txt) into target/e2e-venv and their Node packages
 # (tests/e2e/bullmq/package-lock.json) into target/e2e-node.
 set -euo pipefail
