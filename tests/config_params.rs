@@ -13,11 +13,6 @@ fn encoding(c: &mut RawConn, key: &str) -> Vec<u8> {
     c.cmd(&["OBJECT", "ENCODING", key])
 }
 
-fn is_7_2(c: &mut RawConn) -> bool {
-    let info = String::from_utf8_lossy(&c.cmd(&["INFO", "server"])).to_string();
-    info.contains("redis_version:7.2") || info.contains("redis_version:8")
-}
-
 fn thresholds_change_encodings(server: &Server) {
     let mut c = server.raw();
     c.check(&["CONFIG", "SET", "hash-max-ziplist-entries", "2"], &ok());
@@ -49,7 +44,7 @@ fn thresholds_change_encodings(server: &Server) {
     // An intset that outgrows its limit with an integer becomes a table.
     assert_eq!(encoding(&mut c, "s"), bulk("hashtable"));
     // Set listpacks are Redis 7.2's (7.0 has no such parameter).
-    if is_7_2(&mut c) {
+    if is_72(&mut c) {
         c.check(&["SADD", "s2", "x"], &int(1));
         assert_eq!(encoding(&mut c, "s2"), bulk("listpack"));
         c.check(&["CONFIG", "SET", "set-max-listpack-entries", "1"], &ok());
@@ -241,7 +236,7 @@ fn info_clients_and_errors(server: &Server) {
         info_field(&mut c, "server", "configured_hz").as_deref(),
         Some("10")
     );
-    if !(is_7_2(&mut c) || server.is_ringbus()) {
+    if !(is_72(&mut c) || server.is_ringbus()) {
         return;
     }
     let mut sub = server.raw();
@@ -293,7 +288,7 @@ fn list_max_listpack_size(server: &Server) {
         &["CONFIG", "SET", "list-max-listpack-size", "x"],
         &err("ERR CONFIG SET failed (possibly related to argument 'list-max-listpack-size') - argument couldn't be parsed into an integer"),
     );
-    if !(is_7_2(&mut c) || server.is_ringbus()) {
+    if !(is_72(&mut c) || server.is_ringbus()) {
         return;
     }
     c.check(&["CONFIG", "SET", "list-max-listpack-size", "4"], &ok());

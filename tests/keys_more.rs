@@ -28,18 +28,6 @@ sharded_tests!(
     object_refcount_and_freq,
 );
 
-/// Whether the server says it is Redis 7.2 or newer (ringbus does).
-fn is_72(c: &mut RawConn) -> bool {
-    let info = Reply::parse(&c.cmd(&["INFO", "server"])).as_text();
-    let v = parse_info(&info)
-        .into_iter()
-        .find(|(_, k, _)| k == "redis_version")
-        .expect("redis_version in INFO")
-        .2;
-    let mut it = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-    (it.next().unwrap_or(0), it.next().unwrap_or(0)) >= (7, 2)
-}
-
 fn texts_of(c: &mut RawConn, args: &[&str]) -> Vec<String> {
     texts(&Reply::parse(&c.cmd(args)))
 }

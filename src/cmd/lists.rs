@@ -603,6 +603,12 @@ impl Move {
         ctx.wrote(&self.src);
         ctx.notify(Class::LIST, self.to.push_event(), &self.src);
         ctx.notify(Class::LIST, self.from.pop_event(), &self.src);
+        self.record(ctx);
+        Ok(value)
+    }
+
+    /// The move as its record: BLMOVE and BRPOPLPUSH replay as LMOVE.
+    fn record(&self, ctx: &mut Ctx) {
         ctx.propagate(&[
             b"LMOVE",
             &self.src,
@@ -610,7 +616,6 @@ impl Move {
             end_arg(self.from),
             end_arg(self.to),
         ]);
-        Ok(value)
     }
 
     /// Both lists on this shard: the element moved, or None without a source.
@@ -629,14 +634,7 @@ impl Move {
         push(ctx, &self.dst, self.to, &[&value])?;
         // Redis's order: the push's events, then the pop's.
         notify_popped(ctx, &self.src, self.from);
-        // BLMOVE and BRPOPLPUSH replay as the move itself.
-        ctx.propagate(&[
-            b"LMOVE",
-            &self.src,
-            &self.dst,
-            end_arg(self.from),
-            end_arg(self.to),
-        ]);
+        self.record(ctx);
         Ok(Some(value))
     }
 
