@@ -133,6 +133,24 @@ pub fn config_rewrite(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// CONFIG HELP, Redis's text.
+pub fn config_help(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
+    c.out().help(&[
+        "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GET <pattern>",
+        "    Return parameters matching the glob-like <pattern> and their values.",
+        "SET <directive> <value>",
+        "    Set the configuration <directive> to <value>.",
+        "RESETSTAT",
+        "    Reset statistics reported by the INFO command.",
+        "REWRITE",
+        "    Rewrite the configuration file.",
+        "HELP",
+        "    Prints this help.",
+    ]);
+    Ok(())
+}
+
 /// CONFIG RESETSTAT: every core's and every shard's statistics back to zero.
 pub async fn config_resetstat(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
     c.core()
@@ -154,6 +172,8 @@ static CONFIG_SUBS: &[CommandSpec] = &[
     Exec::Local(config_get), "parameter [parameter ...]"),
     spec("config|set", -4, ADMIN, NO_KEYS, "server", "Sets configuration parameters in-flight.", crate::awaits!(config_set),
     "parameter value [parameter value ...]"),
+    spec("config|help", 2, &["loading", "stale"], NO_KEYS, "server", "Returns helpful text about the different subcommands.",
+    Exec::Local(config_help), ""),
     spec("config|rewrite", 2, ADMIN, NO_KEYS, "server", "Persists the effective configuration to file.",
     Exec::Local(config_rewrite), ""),
     spec("config|resetstat", 2, ADMIN, NO_KEYS, "server", "Resets the server's statistics.", crate::anywhere!(config_resetstat), ""),

@@ -375,10 +375,40 @@ fn command_list(out: &mut Out, argv: &[&[u8]]) -> Result<(), Error> {
     Ok(())
 }
 
+/// COMMAND HELP, Redis's text.
+pub fn command_help(c: &mut dyn Client, _: &[&[u8]]) -> CmdResult {
+    c.out().help(&[
+        "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "(no subcommand)",
+        "    Return details about all Redis commands.",
+        "COUNT",
+        "    Return the total number of commands in this Redis server.",
+        "LIST",
+        "    Return a list of all commands in this Redis server.",
+        "INFO [<command-name> ...]",
+        "    Return details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
+        "DOCS [<command-name> ...]",
+        "    Return documentation details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
+        "GETKEYS <full-command>",
+        "    Return the keys from a full Redis command.",
+        "GETKEYSANDFLAGS <full-command>",
+        "    Return the keys and the access flags from a full Redis command.",
+        "HELP",
+        "    Prints this help.",
+    ]);
+    Ok(())
+}
+
 // ------------------------------------------------------------ commands
 
 #[rustfmt::skip]
 static COMMAND_SUBS: &[CommandSpec] = &[
+    spec("command|help", 2, SERVER, NO_KEYS, "server", "Returns helpful text about the different subcommands.",
+    Exec::Local(command_help), ""),
     spec("command|count", 2, SERVER, NO_KEYS, "server", "Returns a count of commands.", Exec::Local(command_count), ""),
     spec("command|info", -2, SERVER, NO_KEYS, "server", "Returns information about one, multiple or all commands.",
     Exec::Local(command_info_cmd), "[command-name [command-name ...]]"),

@@ -64,6 +64,12 @@ impl Out {
 
     /// An error reply. `msg` is the text after the `-`, e.g. `ERR syntax error`;
     /// like Redis, newlines inside it are replaced by spaces so the frame stays valid.
+    /// A HELP reply: the lines as simple strings, as Redis's addReplyHelp.
+    pub fn help(&mut self, lines: &[&str]) {
+        self.array(lines.len());
+        lines.iter().for_each(|l| self.simple(l));
+    }
+
     pub fn error(&mut self, msg: &str) {
         ERROR_REPLIES.with(|n| n.set(n.get() + 1));
         self.buf.push(b'-');
