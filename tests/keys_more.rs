@@ -681,3 +681,63 @@ fn sort_matches_a_model() {
         })
         .unwrap();
 }
+
+/// DEBUG OBJECT, as redis-server 7 answers it: address, refcount, encoding,
+/// the value's RDB-serialized length, the 24-bit access clock and idle
+/// seconds (the lookup leaves the clock alone), and for a quicklist its
+/// node figures; `ERR no such key` otherwise.
+#[test]
+fn debug_object() {
+    let s = Server::start_with(&["--threads", "2", "--enable-debug-command", "yes"]);
+    let mut c = s.raw();
+    let line = |c: &mut RawConn, key: &str| -> String {
+        let reply = c.cmd(&["DEBUG", "OBJECT", key]);
+        assert_eq!(reply[0], b'+', "{}", show(&reply));
+        String::from_utf8_lossy(&reply[1..reply.len() - 2]).to_string()
+    };
+    let field = |l: &str, name: &str| -> String {
+        l.split(' ')
+            .find_map(|w| w.strip_prefix(&format!("{name}:")))
+            .unwrap_or_else(|| panic!("no {name} in {l}"))
+            .to_string()
+    };
+    c.check(&["SET", "s", "hello"], &ok());
+    c.check(&["SET", "n", "123"], &ok());
+    c.check(&["RPUSH", "l", "a", "b"], &int(2));
+    let l = line(&mut c, "s");
+    assert!(l.starts_with("Value at:0x"), "{l}");
+    assert_eq!(field(&l, "refcount"), "1");
+    assert_eq!(field(&l, "encoding"), "embstr");
+    assert_eq!(field(&l, "serializedlength"), "6");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let lru: u64 = field(&l, "lru").parse().unwrap();
+    assert!((now & 0xff_ffff).abs_diff(lru) <= 2, "{l} at {now}");
+    let l = line(&mut c, "n");
+    assert_eq!(field(&l, "encoding"), "int");
+    assert_eq!(field(&l, "refcount"), "2147483647");
+    assert_eq!(field(&l, "serializedlength"), "2");
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let l = line(&mut c, "l");
+    assert!(
+        field(&l, "lru_seconds_idle").parse::<u64>().unwrap() >= 2,
+        "{l}"
+    );
+    // DEBUG OBJECT itself did not touch the key.
+    let l = line(&mut c, "l");
+    assert!(
+        field(&l, "lru_seconds_idle").parse::<u64>().unwrap() >= 2,
+        "{l}"
+    );
+    c.check(&["DEBUG", "OBJECT", "nokey"], &err("ERR no such key"));
+    // A quicklist (7.2 lists start as listpacks; 7.0's are all quicklists).
+    let big = "x".repeat(5000);
+    c.check(&["RPUSH", "q", &big, &big], &int(2));
+    let l = line(&mut c, "q");
+    assert_eq!(field(&l, "encoding"), "quicklist");
+    assert_eq!(field(&l, "ql_nodes"), "2", "{l}");
+    assert_eq!(field(&l, "ql_compressed"), "0");
+    assert_eq!(field(&l, "ql_listpack_max"), "-2");
+}

@@ -49,6 +49,46 @@ pub fn dump(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     Ok(())
 }
 
+/// DEBUG OBJECT's line for `key`, as Redis 7.2's debug.c writes it: the
+/// value's address, refcount, encoding, RDB-serialized length (DUMP's body:
+/// no type byte, version or checksum), 24-bit access clock and idle
+/// seconds, and for a quicklist its node figures. The lookup neither moves
+/// the access clock nor reports a keymiss, as Redis's.
+pub fn debug_object(ctx: &mut Ctx, key: &[u8]) -> Result<String, Error> {
+    let now = ctx.now;
+    let compression = ctx.rdb_compression();
+    let entry = ctx
+        .read_with(key, false, false)
+        .ok_or(Error::msg("ERR no such key"))?;
+    let opts = EncodeOptions {
+        compression,
+        ..EncodeOptions::default()
+    };
+    let mut w = DumpWriter::new(&opts).expect("the default options are valid");
+    values::write_value(w.value(), &entry.value).expect("a Vec does not fail to grow");
+    // The payload is type byte + body + 2-byte version + 8-byte CRC64.
+    let serialized = w.finish().len() - 1 - 10;
+    let mut extra = String::new();
+    if let crate::types::Value::List(list) = &entry.value {
+        if list.encoding() == "quicklist" {
+            let (nodes, bytes) = list.chunk_stats();
+            extra = format!(
+                " ql_nodes:{nodes} ql_avg_node:{:.2} ql_listpack_max:{} ql_compressed:0 ql_uncompressed_size:{bytes}",
+                list.len() as f64 / nodes.max(1) as f64,
+                crate::types::encoding::list_max_listpack_size()
+            );
+        }
+    }
+    Ok(format!(
+        "Value at:{:p} refcount:{} encoding:{} serializedlength:{serialized} lru:{} lru_seconds_idle:{}{extra}",
+        &entry.value as *const crate::types::Value,
+        super::keys::refcount(entry),
+        entry.value.encoding(),
+        entry.lru_24(),
+        entry.idle_secs(now),
+    ))
+}
+
 /// `RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]`
 pub fn restore(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     let argv = args.all();

@@ -320,18 +320,25 @@ pub fn object_encoding(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResu
 /// every other value has one.
 pub fn object_refcount(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
     match object_lookup(ctx, args)? {
-        Some(entry) => {
-            let shared = match &entry.value {
-                Value::Str(s) if entry.value.encoding() == "int" => {
-                    parse_i64(s).is_some_and(|n| (0..10_000).contains(&n))
-                }
-                _ => false,
-            };
-            out.int(if shared { i32::MAX as i64 } else { 1 });
-        }
+        Some(entry) => out.int(refcount(entry)),
         None => out.null(),
     }
     Ok(())
+}
+
+/// What OBJECT REFCOUNT and DEBUG OBJECT report for `entry`.
+pub fn refcount(entry: &Entry) -> i64 {
+    let shared = match &entry.value {
+        Value::Str(s) if entry.value.encoding() == "int" => {
+            parse_i64(s).is_some_and(|n| (0..10_000).contains(&n))
+        }
+        _ => false,
+    };
+    if shared {
+        i32::MAX as i64
+    } else {
+        1
+    }
 }
 
 /// OBJECT IDLETIME: seconds since the key was last looked up.

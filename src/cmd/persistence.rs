@@ -165,6 +165,16 @@ pub async fn debug(c: &mut dyn Client, argv: &[&[u8]]) -> CmdResult {
             "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
         ));
     }
+    if is(argv[1], "object") && argv.len() == 3 {
+        let (key, db) = (argv[2].to_vec(), c.db());
+        let shard = crate::shard::route::shard_of(&key, c.core().cores());
+        let line = super::exec::at_shard(c, shard, move |here| {
+            here.ctx(db, |ctx| super::dump::debug_object(ctx, &key))
+        })
+        .await?;
+        c.out().simple(&line);
+        return Ok(());
+    }
     if !is(argv[1], "reload") {
         return Err(Error::msg(format!(
             "ERR unknown subcommand '{}'. Try DEBUG HELP.",

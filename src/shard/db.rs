@@ -51,6 +51,11 @@ impl Entry {
         (self.expire_at != 0).then_some(self.expire_at)
     }
 
+    /// The access clock as Redis's 24-bit LRU field shows it (DEBUG OBJECT).
+    pub fn lru_24(&self) -> u32 {
+        self.lru & 0x00ff_ffff
+    }
+
     /// Seconds since the key was last looked up, at `now` (Unix ms).
     pub fn idle_secs(&self, now: u64) -> u64 {
         (now / 1000).saturating_sub(self.lru as u64)

@@ -852,6 +852,13 @@ impl List {
     pub fn encoding(&self) -> &'static str {
         self.inner.encoding()
     }
+
+    /// DEBUG OBJECT's quicklist figures: chunks, and the listpack bytes of
+    /// all of them (each chunk's entries as a Redis listpack would hold them).
+    pub fn chunk_stats(&self) -> (usize, usize) {
+        let lp: usize = self.inner.chunks.iter().map(|c| LP_OVERHEAD + c.lp).sum();
+        (self.inner.chunks.len(), lp)
+    }
 }
 
 /// The state of a [`List`], boxed so that a `List` is one pointer.
