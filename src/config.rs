@@ -133,6 +133,14 @@ pub struct Config {
           default_value_t = -2, allow_negative_numbers = true, value_parser = parse_int_config)]
     pub list_max_listpack_size: i64,
 
+    /// `stream-node-max-entries`: entries of a stream leaf (0: no limit).
+    #[arg(long = "stream-node-max-entries", default_value_t = 100, value_parser = parse_size_count)]
+    pub stream_node_max_entries: u64,
+
+    /// `stream-node-max-bytes`: bytes of a stream leaf (0: no limit).
+    #[arg(long = "stream-node-max-bytes", default_value = "4096", value_parser = parse_size_memory)]
+    pub stream_node_max_bytes: u64,
+
     /// `set-max-intset-entries`.
     #[arg(long = "set-max-intset-entries", default_value_t = 512, value_parser = parse_size_count)]
     pub set_max_intset_entries: u64,
@@ -682,6 +690,8 @@ impl Config {
         "hash-max-ziplist-value",
         "list-max-listpack-size",
         "list-max-ziplist-size",
+        "stream-node-max-entries",
+        "stream-node-max-bytes",
         "set-max-intset-entries",
         "set-max-listpack-entries",
         "set-max-listpack-value",
@@ -701,6 +711,8 @@ impl Config {
         e::set_hash_max_listpack_entries(size(self.hash_max_listpack_entries));
         e::set_hash_max_listpack_value(size(self.hash_max_listpack_value));
         e::set_list_max_listpack_size(self.list_max_listpack_size);
+        e::set_stream_node_max_entries(size(self.stream_node_max_entries));
+        e::set_stream_node_max_bytes(size(self.stream_node_max_bytes));
         e::set_set_max_intset_entries(size(self.set_max_intset_entries));
         e::set_set_max_listpack_entries(size(self.set_max_listpack_entries));
         e::set_set_max_listpack_value(size(self.set_max_listpack_value));
@@ -760,6 +772,8 @@ impl Config {
             "list-max-listpack-size" | "list-max-ziplist-size" => {
                 self.list_max_listpack_size.to_string()
             }
+            "stream-node-max-entries" => self.stream_node_max_entries.to_string(),
+            "stream-node-max-bytes" => self.stream_node_max_bytes.to_string(),
             "set-max-intset-entries" => self.set_max_intset_entries.to_string(),
             "set-max-listpack-entries" => self.set_max_listpack_entries.to_string(),
             "set-max-listpack-value" => self.set_max_listpack_value.to_string(),
@@ -844,6 +858,8 @@ impl Config {
             "list-max-listpack-size" | "list-max-ziplist-size" => {
                 self.list_max_listpack_size = parse_int_config(value)?
             }
+            "stream-node-max-entries" => self.stream_node_max_entries = parse_size_count(value)?,
+            "stream-node-max-bytes" => self.stream_node_max_bytes = parse_size_memory(value)?,
             "set-max-intset-entries" => self.set_max_intset_entries = parse_size_count(value)?,
             "set-max-listpack-entries" => self.set_max_listpack_entries = parse_size_count(value)?,
             "set-max-listpack-value" => self.set_max_listpack_value = parse_size_memory(value)?,

@@ -43,7 +43,8 @@ fn kind(name: &str) -> Kind {
         | "read-buffer"
         | "hash-max-listpack-value"
         | "set-max-listpack-value"
-        | "zset-max-listpack-value" => Kind::Memory,
+        | "zset-max-listpack-value"
+        | "stream-node-max-bytes" => Kind::Memory,
         _ => Kind::Plain,
     }
 }

@@ -119,7 +119,8 @@ sharded_tests!(
     thresholds_change_encodings,
     names_aliases_and_errors,
     info_clients_and_errors,
-    list_max_listpack_size
+    list_max_listpack_size,
+    stream_node_limits
 );
 
 #[test]
@@ -310,4 +311,60 @@ fn list_max_listpack_size(server: &Server) {
     assert_eq!(encoding(&mut c, "big"), bulk("listpack"));
     c.check(&["RPUSH", "big", &value, &value], &int(41));
     assert_eq!(encoding(&mut c, "big"), bulk("quicklist"));
+}
+
+/// `stream-node-max-entries` / `-bytes`: how many entries a stream node
+/// (ringbus's leaf) holds, seen in XINFO's radix-tree-keys and in where an
+/// approximate trim may cut.
+fn stream_node_limits(server: &Server) {
+    let mut c = server.raw();
+    c.check(
+        &["CONFIG", "GET", "stream-node-max-entries"],
+        &array(&[bulk("stream-node-max-entries"), bulk("100")]),
+    );
+    c.check(&["CONFIG", "SET", "stream-node-max-entries", "2"], &ok());
+    for i in 1..=5 {
+        let id = format!("{i}-0");
+        c.check(&["XADD", "s", &id, "f", "v"], &bulk(&id));
+    }
+    let info = |c: &mut RawConn, key: &str| -> String { show(&c.cmd(&["XINFO", "STREAM", key])) };
+    assert!(
+        info(&mut c, "s").contains("radix-tree-keys\\r\\n:3\\r\\n"),
+        "{}",
+        info(&mut c, "s")
+    );
+    // Whole nodes only: [1,2] goes, [3,4] would leave fewer than 2.
+    c.check(&["XTRIM", "s", "MAXLEN", "~", "2"], &int(2));
+    c.check(&["XLEN", "s"], &int(3));
+    // No entry limit, and nodes of at most 100 bytes.
+    c.check(&["CONFIG", "SET", "stream-node-max-entries", "0"], &ok());
+    c.check(&["CONFIG", "SET", "stream-node-max-bytes", "100"], &ok());
+    let value = "x".repeat(40);
+    for i in 1..=4 {
+        let id = format!("{i}-0");
+        c.check(&["XADD", "b", &id, "f", &value], &bulk(&id));
+    }
+    // Node bytes are each server's own encoding (a Redis listpack, a ringbus
+    // leaf): the limit splits these 4 entries over several nodes in both.
+    let text = info(&mut c, "b");
+    let nodes: u64 = text
+        .split("radix-tree-keys\\r\\n:")
+        .nth(1)
+        .and_then(|t| t.split('\\').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!((2..=4).contains(&nodes), "{text}");
+    // Unlimited both ways: one node however many entries.
+    c.check(&["CONFIG", "SET", "stream-node-max-bytes", "0"], &ok());
+    for i in 1..=300 {
+        let id = format!("{i}-0");
+        c.check(&["XADD", "u", &id, "f", &value], &bulk(&id));
+    }
+    assert!(
+        info(&mut c, "u").contains("radix-tree-keys\\r\\n:1\\r\\n"),
+        "{}",
+        info(&mut c, "u")
+    );
+    c.check(&["XTRIM", "u", "MAXLEN", "~", "10"], &int(0));
+    c.check(&["XTRIM", "u", "MAXLEN", "10"], &int(290));
 }

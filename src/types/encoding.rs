@@ -48,6 +48,10 @@ thresholds! {
     /// `hll-sparse-max-bytes` (default 3000): the largest sparse
     /// HyperLogLog, header included, before it turns dense.
     hll_sparse_max_bytes, set_hll_sparse_max_bytes = 3000;
+    /// `stream-node-max-entries` (default 100; 0: no limit).
+    stream_node_max_entries, set_stream_node_max_entries = 100;
+    /// `stream-node-max-bytes` (default 4096; 0: no limit).
+    stream_node_max_bytes, set_stream_node_max_bytes = 4096;
 }
 
 /// `list-max-listpack-size` (alias `list-max-ziplist-size`, default -2): a

@@ -1003,6 +1003,8 @@ pub struct StreamTree {
     len: usize,
     leaf_max_entries: usize,
     leaf_max_bytes: usize,
+    /// Limits from the configuration rather than `with_params` (tests).
+    configured: bool,
     scratch: Vec<u8>,
     /// Retired while a frozen view was alive (see [`StreamTree::freeze`]).
     kept: Vec<Retired>,
@@ -1098,9 +1100,29 @@ impl Frozen {
     }
 }
 
+/// A new leaf's buffer when its node limit allows more (it grows by copies).
+const INITIAL_LEAF_BYTES: usize = 4096;
+
 impl StreamTree {
+    /// A tree whose leaves follow `stream-node-max-entries` and
+    /// `stream-node-max-bytes` as they are at each append (as Redis reads
+    /// them at each XADD).
     pub fn new() -> Self {
-        Self::with_params(100, 4096)
+        let mut tree = Self::with_params(100, 4096);
+        tree.configured = true;
+        tree
+    }
+
+    /// The node limits an append follows (0 in the configuration: none).
+    fn limits(&self) -> (usize, usize) {
+        if !self.configured {
+            return (self.leaf_max_entries, self.leaf_max_bytes);
+        }
+        let none = |n: usize| if n == 0 { usize::MAX } else { n };
+        (
+            none(super::encoding::stream_node_max_entries()),
+            none(super::encoding::stream_node_max_bytes()),
+        )
     }
 
     /// `leaf_max_entries` / `leaf_max_bytes` bound a leaf (a single entry
@@ -1120,6 +1142,7 @@ impl StreamTree {
             len: 0,
             leaf_max_entries,
             leaf_max_bytes,
+            configured: false,
             scratch: Vec::new(),
         }
     }
@@ -1258,9 +1281,23 @@ impl StreamTree {
             let tail = unsafe { &*self.tail };
             tail.encode(id, fields, &mut enc);
             let used = tail.used.load(Ordering::Relaxed);
-            if tail.count.load(Ordering::Relaxed) < self.leaf_max_entries
-                && used + enc.len() <= tail.cap()
+            let (max_entries, max_bytes) = self.limits();
+            if tail.count.load(Ordering::Relaxed) < max_entries
+                && used + enc.len() <= max_bytes.max(tail.cap())
             {
+                let tail = if used + enc.len() <= tail.cap() {
+                    tail
+                } else {
+                    // The node may grow (a larger or unlimited
+                    // stream-node-max-bytes): a copy with twice the room
+                    // (COW: readers keep the old buffer).
+                    let cap = (tail.cap() * 2).max(used + enc.len()).min(max_bytes);
+                    let (bigger, _) = tail.copy_with_deleted(cap, &[]);
+                    let new = Box::into_raw(Box::new(bigger)) as *const Leaf;
+                    self.edit_leaf(tail, Edit::Replace(new), &g);
+                    // SAFETY: just published as the tail; only we retire it.
+                    unsafe { &*new }
+                };
                 tail.push_encoded(id, &enc);
                 placed = true;
             } else if used < tail.cap() {
@@ -1275,8 +1312,10 @@ impl StreamTree {
             let leaf = Leaf::new(id, master, 0);
             enc.clear();
             leaf.encode(id, fields, &mut enc);
+            // Room for the node's limit, or a first 4 KiB that grows.
+            let cap = self.limits().1.min(INITIAL_LEAF_BYTES).max(enc.len());
             let leaf = Leaf {
-                buf: Leaf::alloc_buf(self.leaf_max_bytes.max(enc.len())),
+                buf: Leaf::alloc_buf(cap),
                 ..leaf
             };
             leaf.push_encoded(id, &enc);
