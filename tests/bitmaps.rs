@@ -1111,20 +1111,7 @@ fn the_log_replays_bitmap_writes() {
     }
     let dir = TempDir::new("bitmaps-aof");
     let d = dir.arg();
-    let start = |threads: &str| {
-        Server::start_with(&[
-            "--threads",
-            threads,
-            "--dir",
-            &d,
-            "--save",
-            "",
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "always",
-        ])
-    };
+    let start = |threads: &str| Server::start_with(&logged_args(threads, &d));
     let keys = [K1, K2, K3, "f", "gone"];
     let want: Vec<Vec<u8>> = {
         let s = start("3");

@@ -650,18 +650,7 @@ fn the_log_replays_every_change() {
     for threads in ["1", "3"] {
         let dir = TempDir::new("hll-aof");
         let d = dir.arg();
-        let args = [
-            "--threads",
-            threads,
-            "--dir",
-            &d,
-            "--save",
-            "",
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "always",
-        ];
+        let args = logged_args(threads, &d);
         let keys = [K1, K2, K3, "{to}dst", "{in}dense", "{from}cached"];
         let before: Vec<Vec<u8>> = {
             let s = Server::start_with(&args);

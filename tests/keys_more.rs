@@ -443,21 +443,7 @@ fn logged_and_replayed() {
     let dir = TempDir::new("keys-more-aof");
     let d = dir.arg();
     let args = |t: &'static str| -> Vec<String> {
-        [
-            "--threads",
-            t,
-            "--dir",
-            &d,
-            "--save",
-            "",
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "always",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+        logged_args(t, &d).iter().map(|s| s.to_string()).collect()
     };
     let want = {
         let a = args("3");

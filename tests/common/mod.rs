@@ -1041,3 +1041,20 @@ pub fn run_to_exit(args: &[&str]) -> Option<(std::process::ExitStatus, String)> 
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// The options of a ringbus with `threads` executors that keeps its
+/// append-only log in `dir` with `appendfsync always` (the replay tests).
+pub fn logged_args<'a>(threads: &'a str, dir: &'a str) -> [&'a str; 10] {
+    [
+        "--threads",
+        threads,
+        "--dir",
+        dir,
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+    ]
+}
