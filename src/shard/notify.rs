@@ -3,11 +3,16 @@
 //!
 //! A command announces each change with [`Ctx::notify`](super::ctx::Ctx::notify)
 //! right where it makes it, with Redis's event name and class (`lpush` in
-//! class `l`, `del` in `g`...). With notifications off, the default, that is
-//! one relaxed atomic load and a branch: no event is built. With them on,
-//! the shard queues the event and publishes it, in the order the shard made
-//! its events, on `__keyspace@<db>__:<key>` (K) and `__keyevent@<db>__:<event>`
-//! (E) through the ordinary pub/sub path.
+//! class `l`, `del` in `g`...); the keyspace itself announces `new`,
+//! `expired` and (through `Ctx::read`) `keymiss`. The setting is one word
+//! for the process: with notifications off, the default, an event costs one
+//! relaxed atomic load and a branch, and nothing is built. With them on, the
+//! event joins its core's queue, and the core's publisher task
+//! (`cmd::pubsub::notification_loop`) publishes the queue in order on
+//! `__keyspace@<db>__:<key>` (K) and `__keyevent@<db>__:<event>` (E) through
+//! the ordinary pub/sub path. So one shard's events keep their order; a
+//! command over several shards may interleave its shards' events (a shard
+//! that moves to another core mid-stream may, rarely, too).
 
 /// Which events a `notify-keyspace-events` value selects, as Redis's bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
