@@ -237,6 +237,18 @@ fn info_clients_and_errors(server: &Server) {
         info_field(&mut c, "server", "configured_hz").as_deref(),
         Some("10")
     );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let lru: u64 = info_field(&mut c, "server", "lru_clock")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (now & 0xff_ffff).abs_diff(lru) <= 2,
+        "lru_clock {lru} at {now}"
+    );
     if !(is_72(&mut c) || server.is_ringbus()) {
         return;
     }

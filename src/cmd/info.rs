@@ -170,6 +170,9 @@ fn write_section(
             line!("uptime_in_days:{}", uptime / 86400);
             line!("hz:{}", config.hz);
             line!("configured_hz:{}", config.hz);
+            // Redis's 24-bit LRU clock (seconds), what keys' access clocks
+            // are compared with (DEBUG OBJECT's `lru`).
+            line!("lru_clock:{}", (now_ms() / 1000) & 0x00ff_ffff);
             line!("executable:{}", shared.executable);
             line!(
                 "config_file:{}",
