@@ -442,13 +442,22 @@ fn logged_and_replayed() {
     }
     let dir = TempDir::new("keys-more-aof");
     let d = dir.arg();
-    let args = |t: &'static str| -> Vec<String> {
-        logged_args(t, &d).iter().map(|s| s.to_string()).collect()
+    // Every key of the databases used, with its DUMP.
+    let state = |c: &mut RawConn| {
+        let mut state = Vec::new();
+        for db in ["0", "2", "5"] {
+            c.check(&["SELECT", db], &ok());
+            let mut keys = texts_of(c, &["KEYS", "*"]);
+            keys.sort();
+            for k in keys {
+                let dump = c.cmd(&["DUMP", &k]);
+                state.push((db.to_string(), k, dump));
+            }
+        }
+        state
     };
     let want = {
-        let a = args("3");
-        let a: Vec<&str> = a.iter().map(String::as_str).collect();
-        let s = Server::start_with(&a);
+        let s = Server::start_with(&logged_args("3", &d));
         let mut c = s.raw();
         c.check(&["RPUSH", "{a}l", "3", "1", "2"], &int(3));
         c.check(&["MSET", "w_1", "3", "w_2", "2", "w_3", "1"], &ok());
@@ -458,34 +467,12 @@ fn logged_and_replayed() {
         c.check(&["MOVE", "w_1", "5"], &int(1));
         c.check(&["SWAPDB", "0", "2"], &ok());
         c.check(&["SET", "after", "swap"], &ok());
-        let mut state = Vec::new();
-        for db in ["0", "2", "5"] {
-            c.check(&["SELECT", db], &ok());
-            let mut keys = texts_of(&mut c, &["KEYS", "*"]);
-            keys.sort();
-            for k in keys {
-                let dump = c.cmd(&["DUMP", &k]);
-                state.push((db.to_string(), k, dump));
-            }
-        }
-        state
+        state(&mut c)
     };
     assert!(want.len() >= 6, "{want:?}");
     for t in ["3", "1"] {
-        let a = args(t);
-        let a: Vec<&str> = a.iter().map(String::as_str).collect();
-        let s = Server::start_with(&a);
-        let mut c = s.raw();
-        let mut got = Vec::new();
-        for db in ["0", "2", "5"] {
-            c.check(&["SELECT", db], &ok());
-            let mut keys = texts_of(&mut c, &["KEYS", "*"]);
-            keys.sort();
-            for k in keys {
-                let dump = c.cmd(&["DUMP", &k]);
-                got.push((db.to_string(), k, dump));
-            }
-        }
+        let s = Server::start_with(&logged_args(t, &d));
+        let got = state(&mut s.raw());
         assert_eq!(got, want, "after a restart at {t} thread(s)");
     }
 }

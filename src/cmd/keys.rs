@@ -385,8 +385,7 @@ pub fn object_help(c: &mut dyn super::exec::Client, _: &[&[u8]]) -> CmdResult {
         "    Prints this help.",
     ];
     let out = c.out();
-    out.array(LINES.len());
-    LINES.iter().for_each(|l| out.simple(l));
+    out.help(LINES);
     Ok(())
 }
 

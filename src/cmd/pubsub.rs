@@ -452,8 +452,7 @@ pub fn help(out: &mut Out) {
         "HELP",
         "    Prints this help.",
     ];
-    out.array(LINES.len());
-    LINES.iter().for_each(|l| out.simple(l));
+    out.help(LINES);
 }
 
 // ------------------------------------------------------------ commands

@@ -193,8 +193,7 @@ pub async fn run(s: &mut Session, cmd: Op, argv: &[&[u8]]) -> Result<(), Error> 
                 "HELP",
                 "    Prints this help.",
             ];
-            s.out.array(LINES.len());
-            LINES.iter().for_each(|l| s.out.simple(l));
+            s.out.help(LINES);
             Ok(())
         }
     }
@@ -690,8 +689,7 @@ pub async fn function(s: &mut Session, cmd: FnOp, argv: &[&[u8]]) -> Result<(), 
                 "HELP",
                 "    Prints this help.",
             ];
-            s.out.array(LINES.len());
-            LINES.iter().for_each(|l| s.out.simple(l));
+            s.out.help(LINES);
         }
     }
     Ok(())

@@ -24,11 +24,6 @@ fn subcommand_syntax(sub: &[u8], container: &str) -> Error {
     ))
 }
 
-fn help(out: &mut Out, lines: &[&str]) {
-    out.array(lines.len());
-    lines.iter().for_each(|l| out.simple(l));
-}
-
 /// `NOGROUP No such consumer group 'g' for key name 'k'`.
 fn no_such_group(key: &[u8], group: &[u8]) -> Error {
     Error::msg(format!(
@@ -274,28 +269,25 @@ pub fn xgroup(ctx: &mut Ctx, args: &mut Args, out: &mut Out) -> CmdResult {
 }
 
 pub fn xgroup_help(c: &mut dyn super::exec::Client, _: &[&[u8]]) -> CmdResult {
-    help(
-        c.out(),
-        &[
-            "XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "CREATE <key> <groupname> <id|$> [option]",
-            "    Create a new consumer group. Options are:",
-            "    * MKSTREAM",
-            "      Create the empty stream if it does not exist.",
-            "    * ENTRIESREAD entries_read",
-            "      Set the group's entries_read counter (internal use).",
-            "CREATECONSUMER <key> <groupname> <consumer>",
-            "    Create a new consumer in the specified group.",
-            "DELCONSUMER <key> <groupname> <consumer>",
-            "    Remove the specified consumer.",
-            "DESTROY <key> <groupname>",
-            "    Remove the specified group.",
-            "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
-            "    Set the current group ID and entries_read counter.",
-            "HELP",
-            "    Prints this help.",
-        ],
-    );
+    c.out().help(&[
+        "XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "CREATE <key> <groupname> <id|$> [option]",
+        "    Create a new consumer group. Options are:",
+        "    * MKSTREAM",
+        "      Create the empty stream if it does not exist.",
+        "    * ENTRIESREAD entries_read",
+        "      Set the group's entries_read counter (internal use).",
+        "CREATECONSUMER <key> <groupname> <consumer>",
+        "    Create a new consumer in the specified group.",
+        "DELCONSUMER <key> <groupname> <consumer>",
+        "    Remove the specified consumer.",
+        "DESTROY <key> <groupname>",
+        "    Remove the specified group.",
+        "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
+        "    Set the current group ID and entries_read counter.",
+        "HELP",
+        "    Prints this help.",
+    ]);
     Ok(())
 }
 
@@ -746,19 +738,16 @@ fn stream_info(out: &mut Out, s: &Stream, full: bool, count: usize) {
 }
 
 pub fn xinfo_help(c: &mut dyn super::exec::Client, _: &[&[u8]]) -> CmdResult {
-    help(
-        c.out(),
-        &[
-            "XINFO <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "CONSUMERS <key> <groupname>",
-            "    Show consumers of <groupname>.",
-            "GROUPS <key>",
-            "    Show the stream consumer groups.",
-            "STREAM <key> [FULL [COUNT <count>]",
-            "    Show information about the stream.",
-            "HELP",
-            "    Prints this help.",
-        ],
-    );
+    c.out().help(&[
+        "XINFO <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "CONSUMERS <key> <groupname>",
+        "    Show consumers of <groupname>.",
+        "GROUPS <key>",
+        "    Show the stream consumer groups.",
+        "STREAM <key> [FULL [COUNT <count>]",
+        "    Show information about the stream.",
+        "HELP",
+        "    Prints this help.",
+    ]);
     Ok(())
 }
